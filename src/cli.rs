@@ -1,0 +1,192 @@
+//! Command-line surface: clap types, global flags, and dispatch.
+//!
+//! Parsing happens before any runtime starts; commands that talk to a cluster get a tokio
+//! runtime from [`Context::block_on`]. Each subcommand's arguments live in its own file
+//! under `commands/`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+use crate::error::{self, ExitStatus};
+use crate::printer::{Printer, PrinterConfig};
+
+/// Create, connect to and manage virtual Kubernetes clusters.
+#[derive(Debug, Parser)]
+#[command(name = "vcluster", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Clone, Args, Default)]
+pub struct GlobalArgs {
+    /// Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kube context of the host cluster (default: the current context)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Host namespace of the virtual cluster
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Output format for data on stdout
+    #[arg(short = 'o', long, global = true, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+    /// Print only warnings, errors and data
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+    /// Print debug information (requests, timings)
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Answer yes to every confirmation (required when stdin is not a terminal)
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+}
+
+/// Formats for `-o/--output`. Each command accepts a subset (see [`Command::output_formats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+impl OutputFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Table => "table",
+            OutputFormat::Json => "json",
+            OutputFormat::Yaml => "yaml",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render the manifests of a virtual cluster without touching a cluster (like `helm template`)
+    Render(commands::render::RenderArgs),
+    /// Print the CLI version and the chart version it installs
+    Version(commands::version::VersionArgs),
+    /// Print a shell completion script
+    Completion(commands::completion::CompletionArgs),
+}
+
+impl Command {
+    /// Output formats a command accepts; the first is its default. Empty: no `-o`.
+    pub fn output_formats(&self) -> &'static [OutputFormat] {
+        match self {
+            Command::Render(_) => &[OutputFormat::Yaml, OutputFormat::Json],
+            Command::Version(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
+            Command::Completion(_) => &[],
+        }
+    }
+}
+
+/// What every command gets: the resolved global flags and the printer.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub global: GlobalArgs,
+    /// The effective output format (validated against the command).
+    pub output: Option<OutputFormat>,
+    pub printer: Printer,
+}
+
+impl Context {
+    /// Run a future on a fresh multi-threaded runtime, shut down without waiting for
+    /// stray tasks so nothing hangs at exit.
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> anyhow::Result<F::Output> {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let out = rt.block_on(fut);
+        rt.shutdown_background();
+        Ok(out)
+    }
+}
+
+/// Check `-o` against what the command supports; reject like clap (exit 2) so the usage
+/// error reads the same as any other.
+fn resolve_output(cli: &Cli) -> Result<Option<OutputFormat>, clap::Error> {
+    let allowed = cli.command.output_formats();
+    match cli.global.output {
+        None => Ok(allowed.first().copied()),
+        Some(o) if allowed.contains(&o) => Ok(Some(o)),
+        Some(o) => {
+            let names: Vec<&str> = allowed.iter().map(|f| f.as_str()).collect();
+            let msg = if names.is_empty() {
+                format!("this command has no -o/--output (got '{}')", o.as_str())
+            } else {
+                format!(
+                    "invalid value '{}' for '--output <FORMAT>': this command supports {}",
+                    o.as_str(),
+                    names.join(", ")
+                )
+            };
+            Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, msg))
+        }
+    }
+}
+
+/// Entry point used by `main`.
+pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+        Err(e) => return exit_clap(e),
+    };
+    let output = match resolve_output(&cli) {
+        Ok(o) => o,
+        Err(e) => return exit_clap(e),
+    };
+    let printer = Printer::new(PrinterConfig::from_env(cli.global.quiet, cli.global.debug, cli.global.yes));
+    let ctx = Context { global: cli.global.clone(), output, printer: printer.clone() };
+    let status = match run(cli.command, &ctx) {
+        Ok(status) => status,
+        Err(err) => {
+            let status = error::exit_status_of(&err);
+            if status == ExitStatus::Failure {
+                printer.error_report(&error::format_report(&err));
+            }
+            status
+        }
+    };
+    status.into()
+}
+
+fn exit_clap(e: clap::Error) -> ExitCode {
+    // A closed stdout while printing --help is not worth a panic or a message.
+    let _ = e.print();
+    ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+}
+
+/// Dispatch a parsed command.
+pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    match command {
+        Command::Render(args) => commands::render::run(args, ctx),
+        Command::Version(args) => commands::version::run(args, ctx),
+        Command::Completion(args) => commands::completion::run(args, ctx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn unsupported_output_is_a_usage_error() {
+        let cli = Cli::try_parse_from(["vcluster", "render", "x", "-o", "table"]).unwrap();
+        let err = resolve_output(&cli).unwrap_err();
+        assert!(err.use_stderr());
+        assert_eq!(err.exit_code(), 2);
+    }
+}

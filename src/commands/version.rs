@@ -1,0 +1,34 @@
+//! `vcluster version`: the CLI version and the chart version releases record.
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::cli::{Context, OutputFormat};
+use crate::error::ExitStatus;
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {}
+
+/// Stable, documented JSON: `{"cliVersion": "...", "chartVersion": "...", "chartName": "vcluster"}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionInfo {
+    pub cli_version: &'static str,
+    pub chart_name: &'static str,
+    pub chart_version: &'static str,
+}
+
+pub fn info() -> VersionInfo {
+    VersionInfo { cli_version: crate::CLI_VERSION, chart_name: crate::CHART_NAME, chart_version: crate::CHART_VERSION }
+}
+
+pub fn run(_args: VersionArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let info = info();
+    let text = match ctx.output {
+        Some(OutputFormat::Json) => serde_json::to_string_pretty(&info)? + "\n",
+        Some(OutputFormat::Yaml) => serde_saphyr::to_string(&info)?,
+        _ => format!("vcluster version {} (chart {}-{})\n", info.cli_version, info.chart_name, info.chart_version),
+    };
+    ctx.printer.data(text.as_bytes())?;
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,24 @@
+//! vcluster: create, connect to and manage virtual Kubernetes clusters.
+//!
+//! Layout (dependency direction top to bottom):
+//! - [`cli`]: clap types and dispatch; the only place that parses arguments.
+//! - [`commands`]: one file per subcommand; takes resolved arguments and a [`printer::Printer`].
+//! - [`printer`]: the one output/progress/prompt layer (the only user of indicatif and dialoguer).
+//! - pure modules: [`values`] (load, merge, validate), [`render`] (values -> manifests).
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod printer;
+pub mod render;
+pub mod values;
+
+/// Version of this CLI.
+pub const CLI_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Version of the embedded chart (templates/). Releases record it as `chart.metadata.version`
+/// and objects carry it in their `chart: vcluster-<version>` label.
+pub const CHART_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Chart name, as the established CLI's existing-release predicate expects
+/// (loft-sh/vcluster `cmd/vclusterctl/cmd/create.go`: chart name `vcluster` for k3s).
+pub const CHART_NAME: &str = "vcluster";

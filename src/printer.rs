@@ -1,0 +1,371 @@
+//! The one output, progress and prompt layer.
+//!
+//! Data goes to stdout, everything else to stderr. Progress bars (indicatif) and prompts
+//! (dialoguer) appear only at a terminal; without one, progress becomes plain timestamped
+//! lines and prompts refuse with a hint (`--yes`). Nothing else in the crate may use
+//! indicatif or dialoguer, or print directly.
+#![allow(clippy::print_stderr)]
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::error::{BrokenPipe, Hinted};
+
+/// Which of the standard streams are terminals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Terminals {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+impl Terminals {
+    pub fn detect() -> Self {
+        Terminals {
+            stdin: io::stdin().is_terminal(),
+            stdout: io::stdout().is_terminal(),
+            stderr: io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// Settings the printer is built from (the global flags plus the environment).
+#[derive(Debug, Clone, Default)]
+pub struct PrinterConfig {
+    pub quiet: bool,
+    pub debug: bool,
+    pub yes: bool,
+    /// `NO_COLOR` set (non-empty) or `TERM=dumb`.
+    pub no_color: bool,
+    pub terminals: Terminals,
+}
+
+impl PrinterConfig {
+    /// Read the terminal state and `NO_COLOR`/`TERM` from the real environment.
+    pub fn from_env(quiet: bool, debug: bool, yes: bool) -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+            || std::env::var_os("TERM").is_some_and(|v| v == "dumb");
+        PrinterConfig { quiet, debug, yes, no_color, terminals: Terminals::detect() }
+    }
+}
+
+/// Where stderr messages go; tests capture them.
+#[derive(Clone)]
+enum Sink {
+    Std,
+    Captured(Arc<Mutex<Vec<u8>>>, Arc<Mutex<Vec<u8>>>),
+}
+
+/// Cheap to clone; share it with tasks.
+#[derive(Clone)]
+pub struct Printer {
+    config: Arc<PrinterConfig>,
+    sink: Sink,
+}
+
+impl std::fmt::Debug for Printer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Printer").field("config", &self.config).finish()
+    }
+}
+
+/// A prompt could not be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    #[error("{what} needs confirmation, but stdin is not a terminal")]
+    NotATerminal { what: String },
+    #[error("prompt failed: {0}")]
+    Io(#[from] dialoguer::Error),
+}
+
+impl Printer {
+    pub fn new(config: PrinterConfig) -> Self {
+        Printer { config: Arc::new(config), sink: Sink::Std }
+    }
+
+    /// A printer whose stdout and stderr are captured in memory (for tests). Never a terminal.
+    pub fn captured(quiet: bool, debug: bool, yes: bool) -> (Self, Captured) {
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let err = Arc::new(Mutex::new(Vec::new()));
+        let config = PrinterConfig { quiet, debug, yes, no_color: true, terminals: Terminals::default() };
+        let printer = Printer { config: Arc::new(config), sink: Sink::Captured(out.clone(), err.clone()) };
+        (printer, Captured { out, err })
+    }
+
+    pub fn config(&self) -> &PrinterConfig {
+        &self.config
+    }
+
+    /// A person is at the keyboard: stdin and stderr are terminals.
+    pub fn is_interactive(&self) -> bool {
+        self.config.terminals.stdin && self.config.terminals.stderr
+    }
+
+    fn color(&self) -> bool {
+        !self.config.no_color && self.config.terminals.stderr
+    }
+
+    /// Write data to stdout. A closed reader (`| head -1`) becomes [`BrokenPipe`], which the
+    /// edge maps to a quiet exit 0.
+    pub fn data(&self, bytes: &[u8]) -> Result<(), BrokenPipe> {
+        let result = match &self.sink {
+            Sink::Std => {
+                let mut out = io::stdout().lock();
+                out.write_all(bytes).and_then(|()| out.flush())
+            }
+            Sink::Captured(out, _) => {
+                out.lock().expect("capture lock").extend_from_slice(bytes);
+                Ok(())
+            }
+        };
+        match result {
+            Ok(()) => Ok(()),
+            // Any stdout failure ends the data stream; a vanished reader is the normal case.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(BrokenPipe),
+            Err(_) => Err(BrokenPipe),
+        }
+    }
+
+    fn stderr_line(&self, line: &str) {
+        match &self.sink {
+            Sink::Std => {
+                let mut err = io::stderr().lock();
+                let _ = writeln!(err, "{line}");
+            }
+            Sink::Captured(_, err) => {
+                let mut buf = err.lock().expect("capture lock");
+                buf.extend_from_slice(line.as_bytes());
+                buf.push(b'\n');
+            }
+        }
+    }
+
+    fn tagged(&self, tag: &str, ansi: &str, msg: &str) {
+        if self.color() {
+            self.stderr_line(&format!("\x1b[{ansi}m{tag}\x1b[0m {msg}"));
+        } else {
+            self.stderr_line(&format!("{tag} {msg}"));
+        }
+    }
+
+    /// Progress or status information for a person; hidden by `--quiet`.
+    pub fn info(&self, msg: impl AsRef<str>) {
+        if !self.config.quiet {
+            self.stderr_line(msg.as_ref());
+        }
+    }
+
+    /// A completed step; hidden by `--quiet`.
+    pub fn success(&self, msg: impl AsRef<str>) {
+        if !self.config.quiet {
+            self.tagged("done", "32", msg.as_ref());
+        }
+    }
+
+    /// Something the user should know even with `--quiet`.
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        self.tagged("warning:", "33", msg.as_ref());
+    }
+
+    /// Only with `--debug`.
+    pub fn debug(&self, msg: impl AsRef<str>) {
+        if self.config.debug {
+            self.tagged("debug:", "2", msg.as_ref());
+        }
+    }
+
+    /// The final error report (already formatted, possibly several lines).
+    pub fn error_report(&self, report: &str) {
+        for line in report.lines() {
+            if let Some(rest) = line.strip_prefix("error: ") {
+                self.tagged("error:", "31", rest);
+            } else {
+                self.stderr_line(line);
+            }
+        }
+    }
+
+    /// Ask a yes/no question. `--yes` answers yes without asking; without a terminal the
+    /// prompt is refused with a hint to pass `--yes`, so scripts never hang.
+    pub fn confirm(&self, what: &str, prompt: &str) -> anyhow::Result<bool> {
+        if self.config.yes {
+            return Ok(true);
+        }
+        if !self.is_interactive() || matches!(self.sink, Sink::Captured(..)) {
+            return Err(anyhow::Error::new(
+                Hinted::new(PromptError::NotATerminal { what: what.to_string() }.to_string())
+                    .hint("pass --yes to confirm without a prompt"),
+            ));
+        }
+        let answer =
+            dialoguer::Confirm::new().with_prompt(prompt).default(false).interact_opt().map_err(PromptError::from)?;
+        Ok(answer.unwrap_or(false))
+    }
+
+    /// Let a person pick one item; `None` when there is no terminal (callers then report
+    /// the ambiguity as an error listing the candidates).
+    pub fn select(&self, prompt: &str, items: &[String]) -> anyhow::Result<Option<usize>> {
+        if !self.is_interactive() || matches!(self.sink, Sink::Captured(..)) {
+            return Ok(None);
+        }
+        let choice = dialoguer::Select::new()
+            .with_prompt(prompt)
+            .items(items)
+            .default(0)
+            .interact_opt()
+            .map_err(PromptError::from)?;
+        Ok(choice)
+    }
+
+    /// Start a progress display for a long operation: a spinner at a terminal, plain
+    /// timestamped lines otherwise, nothing with `--quiet`.
+    pub fn progress(&self, initial: &str) -> Progress {
+        let mode = if self.config.quiet {
+            ProgressMode::Hidden
+        } else if self.config.terminals.stderr && matches!(self.sink, Sink::Std) {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg}")
+                    .expect("static template")
+                    .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            ProgressMode::Bar(bar)
+        } else {
+            ProgressMode::Lines
+        };
+        let progress = Progress { printer: self.clone(), mode, last: Arc::new(Mutex::new(String::new())) };
+        progress.set_phase(initial);
+        progress
+    }
+}
+
+/// Captured output of [`Printer::captured`].
+#[derive(Clone)]
+pub struct Captured {
+    out: Arc<Mutex<Vec<u8>>>,
+    err: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Captured {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().expect("capture lock")).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.err.lock().expect("capture lock")).into_owned()
+    }
+}
+
+enum ProgressMode {
+    Hidden,
+    Lines,
+    Bar(indicatif::ProgressBar),
+}
+
+/// A running progress display. Dropping it clears the spinner.
+pub struct Progress {
+    printer: Printer,
+    mode: ProgressMode,
+    last: Arc<Mutex<String>>,
+}
+
+impl Progress {
+    /// Enter a new phase (`Applying 12 objects`, `Waiting for my-vc-0`).
+    pub fn set_phase(&self, phase: &str) {
+        match &self.mode {
+            ProgressMode::Hidden => {}
+            ProgressMode::Bar(bar) => bar.set_prefix(phase.to_string()),
+            ProgressMode::Lines => self.line(phase),
+        }
+    }
+
+    /// Update the detail (pod status, objects applied). Without a terminal, a line is
+    /// printed only when the text changes, so logs stay short.
+    pub fn set_message(&self, msg: &str) {
+        match &self.mode {
+            ProgressMode::Hidden => {}
+            ProgressMode::Bar(bar) => bar.set_message(msg.to_string()),
+            ProgressMode::Lines => {
+                let mut last = self.last.lock().expect("progress lock");
+                if *last != msg {
+                    *last = msg.to_string();
+                    drop(last);
+                    self.line(msg);
+                }
+            }
+        }
+    }
+
+    /// A permanent line above the spinner (warnings, events).
+    pub fn println(&self, msg: &str) {
+        match &self.mode {
+            ProgressMode::Hidden => {}
+            ProgressMode::Bar(bar) => bar.println(msg),
+            ProgressMode::Lines => self.line(msg),
+        }
+    }
+
+    fn line(&self, msg: &str) {
+        let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now());
+        self.printer.stderr_line(&format!("[{now}] {msg}"));
+    }
+
+    /// Stop the display.
+    pub fn finish(self) {}
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let ProgressMode::Bar(bar) = &self.mode {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_goes_to_stdout_and_messages_to_stderr() {
+        let (p, cap) = Printer::captured(false, false, false);
+        p.data(b"kind: List\n").unwrap();
+        p.info("rendering");
+        p.warn("careful");
+        assert_eq!(cap.stdout(), "kind: List\n");
+        assert_eq!(cap.stderr(), "rendering\nwarning: careful\n");
+    }
+
+    #[test]
+    fn quiet_hides_info_but_not_warnings() {
+        let (p, cap) = Printer::captured(true, false, false);
+        p.info("hidden");
+        p.success("hidden");
+        p.warn("shown");
+        assert_eq!(cap.stderr(), "warning: shown\n");
+    }
+
+    #[test]
+    fn confirm_refuses_without_terminal_unless_yes() {
+        let (p, _) = Printer::captured(false, false, false);
+        let err = p.confirm("deleting my-vc", "Delete?").unwrap_err();
+        let report = crate::error::format_report(&err);
+        assert!(report.contains("stdin is not a terminal"), "{report}");
+        assert!(report.contains("hint: pass --yes"), "{report}");
+        let (p, _) = Printer::captured(false, false, true);
+        assert!(p.confirm("deleting my-vc", "Delete?").unwrap());
+    }
+
+    #[test]
+    fn progress_without_terminal_prints_changed_lines_only() {
+        let (p, cap) = Printer::captured(false, false, false);
+        let progress = p.progress("Waiting");
+        progress.set_message("ContainerCreating");
+        progress.set_message("ContainerCreating");
+        progress.set_message("Running");
+        let err = cap.stderr();
+        assert_eq!(err.lines().count(), 3, "{err}");
+        assert!(err.lines().all(|l| l.starts_with('[')), "{err}");
+    }
+}

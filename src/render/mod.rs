@@ -1,0 +1,1 @@
+//! Rendering: values -> Kubernetes manifests (pure).
