@@ -8,10 +8,14 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod error;
+pub mod kubeconfig;
 pub mod printer;
+pub mod release;
 pub mod render;
+pub mod translate;
 pub mod values;
 
 /// Version of this CLI.

@@ -1,0 +1,1 @@
+//! Kubeconfig files as client-go loads and modifies them (loading rules, ModifyConfig, locking).

@@ -1,0 +1,1 @@
+//! Virtual <-> host name translation shared by the CLI (port-forward) and the syncer (pure).
