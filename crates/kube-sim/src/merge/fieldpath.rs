@@ -361,7 +361,7 @@ mod tests {
     #[test]
     fn elements_order_like_structured_merge_diff() {
         let key = |n: i64| PathElement::key_of(vec![("port".into(), json!(n)), ("protocol".into(), json!("TCP"))]);
-        let mut pes = vec![key(8443), PathElement::Value(json!("b")), field("z"), key(443), field("a")];
+        let mut pes = [key(8443), PathElement::Value(json!("b")), field("z"), key(443), field("a")];
         pes.sort();
         let encoded: Vec<_> = pes.iter().map(PathElement::encode).collect();
         assert_eq!(

@@ -175,7 +175,7 @@ fn json_patch_equal(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(v, w)| json_patch_equal(v, w))
         }
         (Value::Object(_) | Value::Array(_), _) | (_, Value::Object(_) | Value::Array(_)) => false,
-        _ => a.to_string() == b.to_string(),
+        _ => a == b,
     }
 }
 
