@@ -190,13 +190,23 @@ impl Set {
     }
 
     pub(crate) fn difference(&self, other: &Set) -> Set {
+        self.subtract(other, false)
+    }
+
+    /// Removes `other`'s members and everything below them.
+    pub(crate) fn recursive_difference(&self, other: &Set) -> Set {
+        self.subtract(other, true)
+    }
+
+    fn subtract(&self, other: &Set, below_members_too: bool) -> Set {
         let members = self.members.difference(&other.members).cloned().collect();
         let children = self
             .children
             .iter()
+            .filter(|(pe, _)| !(below_members_too && other.members.contains(pe)))
             .filter_map(|(pe, child)| {
                 let rest = match other.children.get(pe) {
-                    Some(theirs) => child.difference(theirs),
+                    Some(theirs) => child.subtract(theirs, below_members_too),
                     None => child.clone(),
                 };
                 (!rest.is_empty()).then(|| (pe.clone(), rest))
@@ -213,24 +223,6 @@ impl Set {
             .filter_map(|(pe, child)| {
                 let both = child.intersection(other.children.get(pe)?);
                 (!both.is_empty()).then(|| (pe.clone(), both))
-            })
-            .collect();
-        Set { members, children }
-    }
-
-    /// Removes `other`'s members and everything below them.
-    pub(crate) fn recursive_difference(&self, other: &Set) -> Set {
-        let members = self.members.difference(&other.members).cloned().collect();
-        let children = self
-            .children
-            .iter()
-            .filter(|(pe, _)| !other.members.contains(pe))
-            .filter_map(|(pe, child)| {
-                let rest = match other.children.get(pe) {
-                    Some(theirs) => child.recursive_difference(theirs),
-                    None => child.clone(),
-                };
-                (!rest.is_empty()).then(|| (pe.clone(), rest))
             })
             .collect();
         Set { members, children }

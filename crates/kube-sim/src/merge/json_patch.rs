@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::MergeError;
-use super::value::go_quote;
+use super::value::{go_quote, strip_nulls};
 
 /// errors.Wrapf's `<message>: <cause>` with json-patch's sentinel causes.
 const MISSING: &str = "missing value";
@@ -298,17 +298,6 @@ pub(crate) fn apply(target: &Value, patch: &Value) -> Result<Value, MergeError> 
     Ok(doc)
 }
 
-fn prune_nulls(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            map.retain(|_, v| !v.is_null());
-            map.values_mut().for_each(prune_nulls);
-        }
-        Value::Array(items) => items.iter_mut().for_each(prune_nulls),
-        _ => {}
-    }
-}
-
 fn merge_docs(doc: &mut Map<String, Value>, patch: &Map<String, Value>) {
     for (key, value) in patch {
         if value.is_null() {
@@ -326,7 +315,7 @@ fn merge_docs(doc: &mut Map<String, Value>, patch: &Map<String, Value>) {
             Some(Value::Object(_)) => value.clone(),
             _ => {
                 let mut value = value.clone();
-                prune_nulls(&mut value);
+                strip_nulls(&mut value);
                 value
             }
         };
@@ -343,7 +332,7 @@ pub(crate) fn merge_patch(target: &Value, patch: &Value) -> Value {
         }
         (_, Value::Object(_) | Value::Array(_)) => {
             let mut value = patch.clone();
-            prune_nulls(&mut value);
+            strip_nulls(&mut value);
             value
         }
         _ => patch.clone(),

@@ -227,8 +227,9 @@ fn strip_set() -> Set {
     set
 }
 
-/// Everything about one request that the algorithms share.
-struct Request<'s> {
+/// One apply or update request: the kind's schema, subresource and time.
+pub(crate) struct Request<'s> {
+    gvk: Gvk,
     root: Ty<'s>,
     api_version: String,
     subresource: String,
@@ -239,7 +240,7 @@ struct Request<'s> {
 }
 
 impl<'s> Request<'s> {
-    fn new(schema: &'s Schema, gvk: &Gvk, subresource: &str, now: &str) -> Request<'s> {
+    pub(crate) fn new(schema: &'s Schema, gvk: &Gvk, subresource: &str, now: &str) -> Request<'s> {
         let root = schema.root(gvk);
         let mut ignored = Set::default();
         let reset = match subresource {
@@ -251,6 +252,7 @@ impl<'s> Request<'s> {
             ignored.insert(&[PathElement::Field(reset.into())]);
         }
         Request {
+            gvk: gvk.clone(),
             root,
             api_version: gvk.api_version(),
             subresource: subresource.into(),
@@ -506,78 +508,76 @@ impl<'s> Request<'s> {
     }
 }
 
-/// See [`super::apply`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn apply(
-    schema: &Schema,
-    gvk: &Gvk,
-    live: Option<&Value>,
-    applied: &Value,
-    manager: &str,
-    subresource: &str,
-    force: bool,
-    now: &str,
-) -> Result<Value, ApplyError> {
-    let bad_request = |m: String| ApplyError::Merge(MergeError::BadRequest(m));
-    // versioncheck.go
-    let applied_gvk = gvk_string(applied);
-    if !applied.is_object() || applied_gvk != format!("{}/{}, Kind={}", gvk.group, gvk.version, gvk.kind) {
-        return Err(bad_request(format!("invalid object type: {applied_gvk}")));
-    }
-    // fieldmanager.go: Apply
-    let managed = decode_managed_fields(live)
-        .map_err(|e| ApplyError::Merge(MergeError::Internal(format!("failed to decode managed fields: {e}"))))?;
-    // structuredmerge.go: Apply
-    if applied.pointer("/metadata/managedFields").is_some_and(|m| !m.is_null()) {
-        return Err(bad_request("metadata.managedFields must be nil".into()));
-    }
-    let request = Request::new(schema, gvk, subresource, now);
-    let errors = validate(request.root, applied, false);
-    if !errors.is_empty() {
-        let message =
-            format!("failed to create typed patch object ({}): {}", object_gvknn(applied), errors_text(&errors));
-        return Err(ApplyError::Merge(MergeError::Internal(message)));
-    }
-    let live = live.map(without_managed_fields);
-    let id = request.id(manager, Operation::Apply);
-    let run = |force: bool| {
-        let mut managed = managed.clone();
-        let base = live.clone().unwrap_or_else(|| json!({}));
-        // skipnonapplied.go: existing fields of an untracked object belong to before-first-apply.
-        if managed.is_empty() && live.is_some() {
-            let before = request.id(BEFORE_FIRST_APPLY, Operation::Update);
-            request.record(&request.shape(&json!({})), &request.shape(&base), &mut managed, before);
-            cap_update_managers(&mut managed);
+impl Request<'_> {
+    /// See [`super::apply`].
+    pub(crate) fn apply(
+        &self,
+        live: Option<&Value>,
+        applied: &Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<Value, ApplyError> {
+        let gvk = &self.gvk;
+        let bad_request = |m: String| ApplyError::Merge(MergeError::BadRequest(m));
+        // versioncheck.go
+        let applied_gvk = gvk_string(applied);
+        if !applied.is_object() || applied_gvk != format!("{}/{}, Kind={}", gvk.group, gvk.version, gvk.kind) {
+            return Err(bad_request(format!("invalid object type: {applied_gvk}")));
         }
-        let object = request.apply_once(&base, applied, &mut managed, &id, force)?;
-        cap_update_managers(&mut managed);
-        Ok::<_, Vec<(ManagerId, Set)>>((object.unwrap_or(base), managed))
-    };
-    let outcome = match run(force) {
-        // lastappliedmanager.go: kubectl may take over what its client-side apply set.
-        Err(conflicts) if manager == KUBECTL => {
-            match live.as_ref().and_then(|l| request.allowed_from_last_applied(l)) {
-                Some(allowed) => {
-                    let remaining: Vec<(ManagerId, Set)> = conflicts
-                        .into_iter()
-                        .map(|(id, set)| (id, set.difference(&allowed)))
-                        .filter(|(_, set)| !set.is_empty())
-                        .collect();
-                    if remaining.is_empty() { run(true) } else { Err(remaining) }
-                }
-                None => Err(conflicts),
+        // fieldmanager.go: Apply
+        let managed = decode_managed_fields(live)
+            .map_err(|e| ApplyError::Merge(MergeError::Internal(format!("failed to decode managed fields: {e}"))))?;
+        // structuredmerge.go: Apply
+        if applied.pointer("/metadata/managedFields").is_some_and(|m| !m.is_null()) {
+            return Err(bad_request("metadata.managedFields must be nil".into()));
+        }
+        let errors = validate(self.root, applied, false);
+        if !errors.is_empty() {
+            let message =
+                format!("failed to create typed patch object ({}): {}", object_gvknn(applied), errors_text(&errors));
+            return Err(ApplyError::Merge(MergeError::Internal(message)));
+        }
+        let live = live.map(without_managed_fields);
+        let id = self.id(manager, Operation::Apply);
+        let run = |force: bool| {
+            let mut managed = managed.clone();
+            let base = live.clone().unwrap_or_else(|| json!({}));
+            // skipnonapplied.go: existing fields of an untracked object belong to before-first-apply.
+            if managed.is_empty() && live.is_some() {
+                let before = self.id(BEFORE_FIRST_APPLY, Operation::Update);
+                self.record(&self.shape(&json!({})), &self.shape(&base), &mut managed, before);
+                cap_update_managers(&mut managed);
             }
+            let object = self.apply_once(&base, applied, &mut managed, &id, force)?;
+            cap_update_managers(&mut managed);
+            Ok::<_, Vec<(ManagerId, Set)>>((object.unwrap_or(base), managed))
+        };
+        let outcome = match run(force) {
+            // lastappliedmanager.go: kubectl may take over what its client-side apply set.
+            Err(conflicts) if manager == KUBECTL => {
+                match live.as_ref().and_then(|l| self.allowed_from_last_applied(l)) {
+                    Some(allowed) => {
+                        let remaining: Vec<(ManagerId, Set)> = conflicts
+                            .into_iter()
+                            .map(|(id, set)| (id, set.difference(&allowed)))
+                            .filter(|(_, set)| !set.is_empty())
+                            .collect();
+                        if remaining.is_empty() { run(true) } else { Err(remaining) }
+                    }
+                    None => Err(conflicts),
+                }
+            }
+            other => other,
+        };
+        let (mut object, managed) = outcome.map_err(|sets| ApplyError::Conflicts(conflicts_from(sets, &managed)))?;
+        // lastappliedupdater.go: kubectl keeps an existing client-side apply annotation current.
+        if manager == KUBECTL && annotation(&object, LAST_APPLIED).is_some_and(|a| !a.is_empty()) {
+            set_last_applied(&mut object, applied);
         }
-        other => other,
-    };
-    let (mut object, managed) = outcome.map_err(|sets| ApplyError::Conflicts(conflicts_from(sets, &managed)))?;
-    // lastappliedupdater.go: kubectl keeps an existing client-side apply annotation current.
-    if manager == KUBECTL && annotation(&object, LAST_APPLIED).is_some_and(|a| !a.is_empty()) {
-        set_last_applied(&mut object, applied);
+        strip_nulls(&mut object);
+        set_managed_fields(&mut object, &managed);
+        Ok(object)
     }
-    strip_nulls(&mut object);
-    set_managed_fields(&mut object, &managed);
-    Ok(object)
 }
 
 fn set_last_applied(object: &mut Value, applied: &Value) {
@@ -597,43 +597,36 @@ fn set_last_applied(object: &mut Value, applied: &Value) {
     }
 }
 
-/// See [`super::record_update`].
-pub(crate) fn record_update(
-    schema: &Schema,
-    gvk: &Gvk,
-    old: Option<&Value>,
-    new: &Value,
-    manager: &str,
-    subresource: &str,
-    now: &str,
-) -> Value {
-    let request = Request::new(schema, gvk, subresource, now);
-    // fieldmanager.go: decodeLiveOrNew
-    let live_managed = || decode_managed_fields(old).unwrap_or_default();
-    let requested = new.pointer("/metadata/managedFields");
-    let reset = match requested {
-        Some(Value::Array(entries)) => entries.is_empty() || (entries.len() == 1 && entries[0] == json!({})),
-        _ => false,
-    };
-    let mut managed = if !subresource.is_empty() {
-        live_managed()
-    } else if reset {
-        Managed::new()
-    } else {
-        match decode_managed_fields(Some(new)) {
-            Ok(managed) if !managed.is_empty() => managed,
-            _ => live_managed(),
+impl Request<'_> {
+    /// See [`super::record_update`].
+    pub(crate) fn record_update(&self, old: Option<&Value>, new: &Value, manager: &str) -> Value {
+        // fieldmanager.go: decodeLiveOrNew
+        let live_managed = || decode_managed_fields(old).unwrap_or_default();
+        let requested = new.pointer("/metadata/managedFields");
+        let reset = match requested {
+            Some(Value::Array(entries)) => entries.is_empty() || (entries.len() == 1 && entries[0] == json!({})),
+            _ => false,
+        };
+        let mut managed = if !self.subresource.is_empty() {
+            live_managed()
+        } else if reset {
+            Managed::new()
+        } else {
+            match decode_managed_fields(Some(new)) {
+                Ok(managed) if !managed.is_empty() => managed,
+                _ => live_managed(),
+            }
+        };
+        let mut object = without_managed_fields(new);
+        // skipnonapplied.go: an existing object nobody tracks stays untracked.
+        let uid = old.and_then(|o| o.pointer("/metadata/uid")).and_then(Value::as_str).unwrap_or("");
+        if managed.is_empty() && !uid.is_empty() {
+            return object;
         }
-    };
-    let mut object = without_managed_fields(new);
-    // skipnonapplied.go: an existing object nobody tracks stays untracked.
-    let uid = old.and_then(|o| o.pointer("/metadata/uid")).and_then(Value::as_str).unwrap_or("");
-    if managed.is_empty() && !uid.is_empty() {
-        return object;
+        let old_shape = self.shape(&old.map_or_else(|| json!({}), without_managed_fields));
+        self.record(&old_shape, &self.shape(&object), &mut managed, self.id(manager, Operation::Update));
+        cap_update_managers(&mut managed);
+        set_managed_fields(&mut object, &managed);
+        object
     }
-    let old_shape = request.shape(&old.map_or_else(|| json!({}), without_managed_fields));
-    request.record(&old_shape, &request.shape(&object), &mut managed, request.id(manager, Operation::Update));
-    cap_update_managers(&mut managed);
-    set_managed_fields(&mut object, &managed);
-    object
 }

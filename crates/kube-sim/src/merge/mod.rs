@@ -158,7 +158,7 @@ pub fn apply(
     force: bool,
     now: &str,
 ) -> Result<Value, ApplyError> {
-    managed::apply(schema, gvk, live, applied, manager, subresource, force, now)
+    managed::Request::new(schema, gvk, subresource, now).apply(live, applied, manager, force)
 }
 
 /// Record a non-apply write (POST, PUT, merge/JSON/strategic PATCH: operation `Update`) by
@@ -181,5 +181,5 @@ pub fn record_update(
     subresource: &str,
     now: &str,
 ) -> Result<Value, MergeError> {
-    Ok(managed::record_update(schema, gvk, old, new, manager, subresource, now))
+    Ok(managed::Request::new(schema, gvk, subresource, now).record_update(old, new, manager))
 }

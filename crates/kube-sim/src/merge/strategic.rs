@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::MergeError;
 use super::json_patch::json_kind;
 use super::schema::{Shape, Ty};
-use super::value::{go_s, go_scalar_eq, go_type, go_v};
+use super::value::{go_s, go_scalar_eq, go_type, go_v, strip_nulls};
 
 const DIRECTIVE: &str = "$patch";
 const RETAIN_KEYS: &str = "$retainKeys";
@@ -106,17 +106,6 @@ fn extract_key<'k>(key: &'k str, prefix: &str) -> Result<&'k str> {
     }
 }
 
-fn discard_nulls(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            map.retain(|_, v| !v.is_null());
-            map.values_mut().for_each(discard_nulls);
-        }
-        Value::Array(items) => items.iter_mut().for_each(discard_nulls),
-        _ => {}
-    }
-}
-
 /// Drops maps carrying `$patch` (a directive has nothing to apply to in new content).
 fn remove_directives(v: Value) -> Option<Value> {
     match v {
@@ -131,7 +120,7 @@ fn remove_directives(v: Value) -> Option<Value> {
 
 /// New content from the patch: nulls discarded, directives removed.
 fn take_patch_value(mut v: Value) -> Option<Value> {
-    discard_nulls(&mut v);
+    strip_nulls(&mut v);
     remove_directives(v)
 }
 
