@@ -434,3 +434,29 @@ fn malformed_configurations_are_rejected_like_kube_apiserver() {
         Err(ApplyError::Merge(MergeError::BadRequest("metadata.managedFields must be nil".into())))
     );
 }
+
+#[test]
+fn config_map_data_keys_and_set_items_are_owned_one_by_one() {
+    let gvk = Gvk::new("", "v1", "ConfigMap");
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "my-vc-config", "namespace": "team-a", "finalizers": ["vcluster.loft.sh/cleanup"]},
+        "data": {"config.yaml": "sync: {}", "values.yaml": "{}"}});
+    let out = apply(Schema::k8s_1_33(), &gvk, None, &cm, "vcluster", "", false, T0).unwrap();
+    assert_eq!(
+        managed_fields(&out)[0]["fieldsV1"],
+        json!({
+            "f:data": {"f:config.yaml": {}, "f:values.yaml": {}},
+            "f:metadata": {"f:finalizers": {"v:\"vcluster.loft.sh/cleanup\"": {}}}
+        })
+    );
+    // A second applier adds a key and a finalizer without conflict; dropping ours keeps theirs.
+    let theirs = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "my-vc-config", "namespace": "team-a",
+        "finalizers": ["example.com/audit"]}, "data": {"extra": "1"}});
+    let out = apply(Schema::k8s_1_33(), &gvk, Some(&out), &theirs, "auditor", "", false, T1).unwrap();
+    assert_eq!(out["metadata"]["finalizers"], json!(["vcluster.loft.sh/cleanup", "example.com/audit"]));
+    let ours = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "my-vc-config", "namespace": "team-a"},
+        "data": {"config.yaml": "sync: {}"}});
+    let out = apply(Schema::k8s_1_33(), &gvk, Some(&out), &ours, "vcluster", "", false, T2).unwrap();
+    assert_eq!(out["data"], json!({"config.yaml": "sync: {}", "extra": "1"}));
+    assert_eq!(out["metadata"]["finalizers"], json!(["example.com/audit"]));
+}

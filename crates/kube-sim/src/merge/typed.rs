@@ -567,3 +567,101 @@ pub(crate) fn go_shape(ty: Ty, value: &Value) -> Value {
         other => other.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merge::{Gvk, Schema};
+    use serde_json::json;
+
+    fn pod_spec() -> Ty<'static> {
+        Schema::k8s_1_33().root(&Gvk::new("", "v1", "Pod")).field("spec").unwrap()
+    }
+
+    fn encoded(set: &Set) -> String {
+        serde_json::to_string(&set.to_fields_v1()).unwrap()
+    }
+
+    #[test]
+    fn associative_list_merge_keeps_live_only_items_in_place() {
+        // structured-merge-diff typed/merge_test.go: shared items in applied order, live-only
+        // items where they were.
+        let meta = Schema::k8s_1_33().root(&Gvk::new("", "v1", "Pod")).field("metadata").unwrap();
+        let finalizers = meta.field("finalizers").unwrap();
+        let merged = merge(finalizers, Some(&json!(["a", "b", "c"])), Some(&json!(["c", "x", "a"])));
+        assert_eq!(merged, Some(json!(["b", "c", "x", "a"])));
+        let merged = merge(finalizers, Some(&json!(["a"])), Some(&json!([])));
+        assert_eq!(merged, Some(json!(["a"])), "an empty applied list adds nothing");
+        assert_eq!(merge(finalizers, None, Some(&json!(["a"]))), Some(json!(["a"])));
+    }
+
+    #[test]
+    fn field_sets_own_leaves_items_empty_maps_and_map_keys() {
+        let spec = json!({
+            "containers": [{"name": "web", "resources": {}, "env": [{"name": "A", "value": null}]}],
+            "nodeSelector": {"disk": "ssd"},
+            "securityContext": {},
+            "tolerations": [{"key": "k"}],
+            "overhead": {"cpu": "1"}
+        });
+        assert_eq!(
+            encoded(&to_field_set(pod_spec(), &spec)),
+            concat!(
+                r#"{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:env":{"k:{\"name\":\"A\"}":{".":{},"f:name":{},"f:value":{}}},"#,
+                r#""f:name":{},"f:resources":{}}},"f:nodeSelector":{},"f:overhead":{"f:cpu":{}},"f:securityContext":{},"f:tolerations":{}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn comparison_marks_new_maps_and_elements_as_added() {
+        let old = json!({"containers": [{"name": "web", "image": "a"}]});
+        let new = json!({"containers": [{"name": "web", "image": "b", "ports": [{"containerPort": 80}]}],
+                         "securityContext": {"runAsUser": 1}});
+        let cmp = compare(pod_spec(), &old, &new);
+        assert_eq!(encoded(&cmp.modified), r#"{"f:containers":{"k:{\"name\":\"web\"}":{"f:image":{}}}}"#);
+        assert_eq!(
+            encoded(&cmp.added),
+            concat!(
+                r#"{"f:containers":{"k:{\"name\":\"web\"}":{"f:ports":{".":{},"k:{\"containerPort\":80,\"protocol\":\"TCP\"}":"#,
+                r#"{".":{},"f:containerPort":{}}}}},"f:securityContext":{".":{},"f:runAsUser":{}}}"#
+            )
+        );
+        assert!(cmp.removed.is_empty());
+    }
+
+    #[test]
+    fn removal_empties_containers_to_null() {
+        let mut set = Set::default();
+        set.insert(&[PathElement::Field("nodeSelector".into()), PathElement::Field("disk".into())]);
+        let out = remove_items(pod_spec(), &json!({"nodeSelector": {"disk": "ssd"}, "hostname": "h"}), &set);
+        assert_eq!(out, json!({"nodeSelector": null, "hostname": "h"}));
+    }
+
+    #[test]
+    fn go_shape_adds_by_value_structs_and_null_containers() {
+        let deploy = Schema::k8s_1_33().root(&Gvk::new("apps", "v1", "Deployment"));
+        assert_eq!(
+            go_shape(deploy, &json!({"metadata": {"name": "x", "labels": null}})),
+            json!({
+                "metadata": {"name": "x"},
+                "spec": {"strategy": {}, "template": {"metadata": {}, "spec": {"containers": null}}},
+                "status": {}
+            })
+        );
+    }
+
+    #[test]
+    fn validation_messages_match_structured_merge_diff() {
+        let errors = validate(pod_spec(), &json!({"hostname": 5, "hostNetwork": "yes", "containers": {"a": 1}}), false);
+        assert_eq!(
+            errors_text(&errors),
+            concat!(
+                "errors:\n",
+                "  .hostname: expected string, got &value.valueUnstructured{Value:5}\n",
+                "  .hostNetwork: expected boolean, got &{yes}\n",
+                "  .containers: expected list, got &{map[a:1]}"
+            )
+        );
+    }
+}
