@@ -8,6 +8,13 @@
 //! INTERFACE CONTRACT (agreed between the REST layer and this module; change only together):
 //! every function below keeps its name and signature. [`Conflict`] gained `operation` and
 //! `subresource` (kube-apiserver's message needs them).
+//!
+//! Not reproduced (do not rely on them): conversion between API versions (every manager is
+//! compared in the request's version); reset fields per resource strategy beyond "`status` on
+//! the main resource, `spec` on the status subresource"; the `scale` subresource's field
+//! mapping; schema defaults other than list-map keys (`protocol: TCP`); unions; the 10000
+//! operation limit of JSON patch (the REST layer's 413); kube-apiserver's panics (e.g. a JSON
+//! patch `test` without `value` on a missing path passes here).
 #![allow(clippy::too_many_arguments)]
 
 mod fieldpath;
