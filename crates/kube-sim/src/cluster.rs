@@ -456,7 +456,7 @@ impl Cluster {
             return new;
         }
         let k = key(res_id, jsonpath::namespace(&new), jsonpath::name(&new));
-        if get(&new, &["metadata", "deletionTimestamp"]).is_some() && jsonpath::finalizers(&new).is_empty() {
+        if get(&new, &["metadata", "deletionTimestamp"]).is_some() && !holds_deletion(&new) {
             self.store.put(k.clone(), new);
             return (*self.store.remove(&k).expect("just stored")).clone();
         }
@@ -588,7 +588,7 @@ impl Cluster {
             check_apply_identity(res, &patch)?;
             let now = now_rfc3339();
             let merged = merge::apply(schema, &gvk, old.as_deref(), &patch, &opts.manager, sub.name(), force, &now)
-                .map_err(|e| apply_error(e, old.as_deref()))?;
+                .map_err(apply_error)?;
             let mut merged = self.decode_patched(res, merged, opts.validation, &mut warnings)?;
             Self::ensure_name_matches(&merged, name)?;
             self.ensure_namespace_matches(res, ns, &mut merged)?;
@@ -1075,6 +1075,14 @@ impl Cluster {
     }
 }
 
+/// Whether finalizers still hold an object that is being deleted (a namespace's
+/// `spec.finalizers` hold it too).
+fn holds_deletion(obj: &Value) -> bool {
+    let spec_finalizers = get(obj, &["spec", "finalizers"]).and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+    let is_namespace = get_str(obj, &["kind"]) == Some("Namespace") && get_str(obj, &["apiVersion"]) == Some("v1");
+    !jsonpath::finalizers(obj).is_empty() || (is_namespace && spec_finalizers)
+}
+
 /// The status of a freshly created object (the registries' `PrepareForCreate`).
 fn prepare_for_create(res: &ResourceDef, obj: &mut Value) {
     let o = obj.as_object_mut().expect("object");
@@ -1194,38 +1202,30 @@ fn check_apply_identity(res: &ResourceDef, patch: &Value) -> ApiResult<()> {
     Ok(())
 }
 
+/// The Status of a merge engine error (see [`merge::MergeError`]): 400 BadRequest; 422 from
+/// `errors.NewGenericServerResponse` (errors.go); a plain Go error (500, no reason).
 fn merge_error(e: merge::MergeError) -> ApiError {
     match e {
         merge::MergeError::BadRequest(m) => ApiError::bad_request(m),
-        merge::MergeError::Invalid(m) => {
-            ApiError { code: 422, reason: "Invalid", message: m, details: Some(json!({})) }
-        }
-        merge::MergeError::Internal(m) => ApiError::internal(&m),
+        merge::MergeError::Invalid(m) => ApiError {
+            code: 422,
+            reason: "Invalid",
+            message: "the server rejected our request due to an error in our request".into(),
+            details: Some(json!({ "causes": [{ "reason": "UnexpectedServerResponse", "message": m }] })),
+        },
+        merge::MergeError::Internal(m) => ApiError::unconverted(m),
     }
 }
 
-/// fieldmanager `NewConflictError`: one `FieldManagerConflict` cause per conflict; the cause
-/// names an Update manager with its apiVersion and time (`printManager`).
-fn apply_error(e: merge::ApplyError, live: Option<&Value>) -> ApiError {
+/// fieldmanager `NewConflictError` (errors.go `NewApplyConflict`): one `FieldManagerConflict`
+/// cause per conflict.
+fn apply_error(e: merge::ApplyError) -> ApiError {
     match e {
         merge::ApplyError::Merge(m) => merge_error(m),
         merge::ApplyError::Conflicts(conflicts) => {
             let causes = conflicts
                 .iter()
-                .map(|c| {
-                    let entry = live.and_then(|l| {
-                        jsonpath::items(l.get("metadata").unwrap_or(&Value::Null), "managedFields")
-                            .find(|e| get_str(e, &["manager"]) == Some(c.manager.as_str()) && get_str(e, &["operation"]) == Some("Update"))
-                    });
-                    let who = match entry {
-                        Some(e) => match get_str(e, &["time"]) {
-                            Some(t) => format!("{} using {} at {t}", go_quote(&c.manager), c.api_version),
-                            None => format!("{} using {}", go_quote(&c.manager), c.api_version),
-                        },
-                        None => go_quote(&c.manager),
-                    };
-                    json!({ "reason": "FieldManagerConflict", "message": format!("conflict with {who}"), "field": c.field })
-                })
+                .map(|c| json!({ "reason": "FieldManagerConflict", "message": c.cause_message(), "field": c.field }))
                 .collect();
             ApiError::apply_conflict(causes, merge::conflicts_message(&conflicts))
         }

@@ -43,11 +43,14 @@ pub fn reconcile(cluster: &mut Cluster) -> bool {
         }
     }
     let ns_res = resources::find("", "v1", "namespaces").expect("namespaces served");
+    let sa_res = resources::find("", "v1", "serviceaccounts").expect("serviceaccounts served");
 
     for (k, obj) in &objects {
         if k.res == ns_res {
             if being_deleted(obj) {
                 changed |= finalize_namespace(cluster, &objects, obj);
+            } else {
+                changed |= ensure_default_service_account(cluster, sa_res, jsonpath::name(obj));
             }
             continue;
         }
@@ -119,6 +122,16 @@ pub fn reconcile(cluster: &mut Cluster) -> bool {
         }
     }
     changed
+}
+
+/// pkg/controller/serviceaccount/serviceaccounts_controller.go: every active namespace has a
+/// `default` ServiceAccount (without token secrets since 1.24).
+fn ensure_default_service_account(cluster: &mut Cluster, sa_res: ResId, namespace: &str) -> bool {
+    if cluster.store.get(&Key { res: sa_res, namespace: namespace.into(), name: "default".into() }).is_some() {
+        return false;
+    }
+    let sa = json!({ "metadata": { "name": "default" } });
+    cluster.create(sa_res, namespace, sa, &controller_opts()).is_ok()
 }
 
 /// An owner reference to a kind the simulator does not serve cannot be resolved; the real

@@ -10,22 +10,9 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
-/// The `$defs` of `data/k8s-v1.33-definitions.json.gz`.
-// TODO(merge engine): replace with `crate::merge::Schema::k8s_1_33().definitions()` once the
-// engine's schema lands; until then the file is parsed here.
+/// The `$defs` of `data/k8s-v1.33-definitions.json.gz`, as the merge engine loaded them.
 pub fn definitions() -> &'static Map<String, Value> {
-    static DEFS: OnceLock<Map<String, Value>> = OnceLock::new();
-    DEFS.get_or_init(|| {
-        use std::io::Read as _;
-        let gz: &[u8] = include_bytes!("../data/k8s-v1.33-definitions.json.gz");
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(gz).read_to_string(&mut text).expect("embedded definitions are gzip");
-        let mut all: Map<String, Value> = serde_json::from_str(&text).expect("embedded definitions are JSON");
-        match all.remove("$defs") {
-            Some(Value::Object(defs)) => defs,
-            _ => panic!("embedded definitions have no $defs"),
-        }
-    })
+    crate::merge::Schema::k8s_1_33().definitions()
 }
 
 /// Definition name of a group/version/kind, e.g. `io.k8s.api.apps.v1.StatefulSet`.

@@ -13,7 +13,7 @@ use hyper::{Method, Request, Response};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::cluster::{Cluster, PatchKind, Sub, WriteOpts};
+use crate::cluster::{Cluster, FieldValidation, PatchKind, Sub, WriteOpts};
 use crate::jsonpath::{self, get};
 use crate::openapi::OpenApi;
 use crate::query::{Query, Verb};
@@ -328,6 +328,10 @@ fn parse_body(content_type: &str, body: &[u8]) -> ApiResult<Value> {
 
 /// JSON with the decoder's wording for syntax errors (Go encoding/json `SyntaxError`).
 fn parse_json(body: &[u8]) -> ApiResult<Value> {
+    parse_json_as(body, "couldn't get version/kind; json parse error: ")
+}
+
+fn parse_json_as(body: &[u8], prefix: &str) -> ApiResult<Value> {
     serde_json::from_slice(body).map_err(|e| {
         let why = if e.is_eof() {
             "unexpected end of JSON input".to_string()
@@ -338,7 +342,7 @@ fn parse_json(body: &[u8]) -> ApiResult<Value> {
             let c = body.get(offset).map(|b| *b as char).unwrap_or(' ');
             format!("invalid character {} looking for beginning of value", go_char(c))
         };
-        ApiError::bad_request(format!("couldn't get version/kind; json parse error: {why}"))
+        ApiError::bad_request(format!("{prefix}{why}"))
     })
 }
 
@@ -425,7 +429,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
         }
         (Some(name), None | Some("status"), Method::PATCH) => {
             q.check(Verb::Patch)?;
-            let (kind, patch) = parse_patch(ctx.content_type, &body)?;
+            let (kind, patch) = parse_patch(ctx.content_type, &body, q.field_validation(Verb::Patch)?)?;
             let opts = write_opts(q, Verb::Patch, ctx.user_agent, kind == PatchKind::Apply)?;
             let force = q.bool("force")?.unwrap_or(false);
             let sub = if t.sub == Some("status") { Sub::Status } else { Sub::Main };
@@ -523,8 +527,9 @@ fn include_object(q: &Query) -> ApiResult<IncludeObject> {
     }
 }
 
-/// PATCH bodies by Content-Type (handlers/patch.go).
-fn parse_patch(content_type: &str, body: &[u8]) -> ApiResult<(PatchKind, Value)> {
+/// PATCH bodies by Content-Type (handlers/patch.go): merge and strategic patches must be JSON
+/// objects; a JSON patch is checked by the merge engine.
+fn parse_patch(content_type: &str, body: &[u8], validation: FieldValidation) -> ApiResult<(PatchKind, Value)> {
     let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     let kind = match media.as_str() {
         "application/json-patch+json" => PatchKind::Json,
@@ -544,21 +549,32 @@ fn parse_patch(content_type: &str, body: &[u8]) -> ApiResult<(PatchKind, Value)>
         serde_saphyr::from_slice::<Value>(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
     } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?
+        parse_json_as(body, "error decoding patch: ")?
     };
-    match (kind, &value) {
-        (PatchKind::Json, Value::Array(_)) => {}
-        (PatchKind::Json, _) => {
-            return Err(ApiError::bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch"));
+    let go_kind = match &value {
+        Value::Object(_) => None,
+        Value::Array(_) => Some("array"),
+        Value::String(_) => Some("string"),
+        Value::Number(_) => Some("number"),
+        Value::Bool(_) => Some("bool"),
+        Value::Null => Some("null"),
+    };
+    match (kind, go_kind) {
+        (PatchKind::Json, _) | (_, None) => Ok((kind, value)),
+        (PatchKind::Merge, Some(_)) if validation == FieldValidation::Ignore => {
+            if value.is_array() {
+                Ok((kind, value))
+            } else {
+                Err(ApiError::bad_request("Invalid JSON Patch"))
+            }
         }
-        (_, Value::Object(_)) => {}
-        _ => {
-            return Err(ApiError::bad_request(
-                "json: cannot unmarshal array into Go value of type map[string]interface {}",
-            ));
-        }
+        (PatchKind::Strategic, Some(k)) if validation == FieldValidation::Ignore => Err(ApiError::bad_request(
+            format!("json: cannot unmarshal {k} into Go value of type map[string]interface {{}}"),
+        )),
+        (_, Some(k)) => Err(ApiError::bad_request(format!(
+            "error decoding patch: json: cannot unmarshal {k} into Go value of type map[string]interface {{}}"
+        ))),
     }
-    Ok((kind, value))
 }
 
 /// A DELETE body (`DeleteOptions`): preconditions, propagation, grace period, dryRun.
@@ -623,7 +639,7 @@ fn scale_request(
         }
         Method::PATCH => {
             q.check(Verb::Patch)?;
-            let (kind, patch) = parse_patch(ctx.content_type, body)?;
+            let (kind, patch) = parse_patch(ctx.content_type, body, q.field_validation(Verb::Patch)?)?;
             let opts = write_opts(q, Verb::Patch, ctx.user_agent, kind == PatchKind::Apply)?;
             let mut cluster = ctx.shared.lock();
             let current = Cluster::scale_of(&*cluster.get(res, ns, name)?);

@@ -59,6 +59,45 @@ pub struct Store {
 
 fn set_rv(obj: &mut Value, rv: u64) {
     object_at(obj, &["metadata"]).insert("resourceVersion".into(), rv.to_string().into());
+    canonical_order(obj);
+}
+
+/// Field order of the Go types' JSON encoding for what every object shares: `kind`,
+/// `apiVersion`, `metadata` first, and `ObjectMeta`'s field order inside metadata.
+fn canonical_order(obj: &mut Value) {
+    const META: &[&str] = &[
+        "name",
+        "generateName",
+        "namespace",
+        "selfLink",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "managedFields",
+    ];
+    fn reorder(map: &mut serde_json::Map<String, Value>, first: &[&str]) {
+        let mut ordered = serde_json::Map::new();
+        for k in first {
+            if let Some(v) = map.remove(*k) {
+                ordered.insert((*k).to_string(), v);
+            }
+        }
+        ordered.append(map);
+        *map = ordered;
+    }
+    if let Some(m) = obj.as_object_mut() {
+        reorder(m, &["kind", "apiVersion", "metadata"]);
+        if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+            reorder(meta, META);
+        }
+    }
 }
 
 impl Store {
