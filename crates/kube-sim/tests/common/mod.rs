@@ -142,49 +142,60 @@ where
 
 /// kubectl with its own cache directory, checked to be a 1.33 client against this server
 /// (the machine's kubectl dispatches by the server's version). Fails when kubectl is missing.
+/// Runs as a child process without blocking the runtime that serves the simulator.
 pub struct Kubectl {
     kubeconfig: PathBuf,
     cache: tempfile::TempDir,
 }
 
 impl Kubectl {
-    pub fn new(kubeconfig: &Path) -> Kubectl {
+    pub async fn new(kubeconfig: &Path) -> Kubectl {
         let k = Kubectl { kubeconfig: kubeconfig.to_path_buf(), cache: tempfile::tempdir().expect("cache dir") };
-        let out = k.run(&["version", "-o", "json"]);
+        let out = k.run(&["version", "-o", "json"]).await;
         assert!(out.status.success(), "kubectl version failed: {}", String::from_utf8_lossy(&out.stderr));
         let v: Value = serde_json::from_slice(&out.stdout).expect("kubectl version -o json");
         assert_eq!(v["clientVersion"]["minor"], "33", "kubectl client is not 1.33: {v}");
         k
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.run_with_stdin(args, None)
+    pub fn cache_dir(&self) -> &Path {
+        self.cache.path()
     }
 
-    pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        use std::io::Write as _;
-        let mut cmd = std::process::Command::new("kubectl");
+    pub async fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, None).await
+    }
+
+    pub async fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use tokio::io::AsyncWriteExt as _;
+        let mut cmd = tokio::process::Command::new("kubectl");
         cmd.args(args)
             .arg("--cache-dir")
             .arg(self.cache.path())
             .env("KUBECONFIG", &self.kubeconfig)
             .stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
         let mut child = cmd.spawn().expect("kubectl must be on the PATH (it is required, not optional)");
         if let Some(input) = stdin {
-            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+            let mut pipe = child.stdin.take().expect("stdin");
+            pipe.write_all(input.as_bytes()).await.expect("write stdin");
+            drop(pipe);
         }
-        child.wait_with_output().expect("kubectl runs")
+        tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+            .await
+            .expect("kubectl finished within 2 minutes")
+            .expect("kubectl runs")
     }
 
     /// Run and require success; returns stdout.
-    pub fn ok(&self, args: &[&str]) -> String {
-        self.ok_with_stdin(args, None)
+    pub async fn ok(&self, args: &[&str]) -> String {
+        self.ok_with_stdin(args, None).await
     }
 
-    pub fn ok_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run_with_stdin(args, stdin);
+    pub async fn ok_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run_with_stdin(args, stdin).await;
         assert!(
             out.status.success(),
             "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
