@@ -401,20 +401,19 @@ impl Cluster {
         }
         let name = jsonpath::name(&new).to_string();
         let mut errs = crate::validation::validate(res, &new, old);
-        if let Some(old) = old {
-            if get(old, &["metadata", "deletionTimestamp"]).is_some() {
-                let before: HashSet<String> = jsonpath::finalizers(old).into_iter().collect();
-                let added: Vec<String> =
-                    jsonpath::finalizers(&new).into_iter().filter(|f| !before.contains(f)).collect();
-                if !added.is_empty() {
-                    errs.push(FieldError::forbidden(
-                        "metadata.finalizers",
-                        format!(
-                            "no new finalizers can be added if the object is being deleted, found new finalizers {}",
-                            BadValue::string_slice(&added).shown()
-                        ),
-                    ));
-                }
+        if let Some(old) = old
+            && get(old, &["metadata", "deletionTimestamp"]).is_some()
+        {
+            let before: HashSet<String> = jsonpath::finalizers(old).into_iter().collect();
+            let added: Vec<String> = jsonpath::finalizers(&new).into_iter().filter(|f| !before.contains(f)).collect();
+            if !added.is_empty() {
+                errs.push(FieldError::forbidden(
+                    "metadata.finalizers",
+                    format!(
+                        "no new finalizers can be added if the object is being deleted, found new finalizers {}",
+                        BadValue::string_slice(&added).shown()
+                    ),
+                ));
             }
         }
         if !errs.is_empty() {
@@ -795,14 +794,14 @@ impl Cluster {
                 "orphanDependents and deletionPropagation cannot be both set",
             ));
         }
-        if let Some(p) = &opts.propagation {
-            if !["Foreground", "Background", "Orphan"].contains(&p.as_str()) {
-                errs.push(FieldError::not_supported(
-                    "propagationPolicy",
-                    BadValue::str(p),
-                    &["Foreground", "Background", "Orphan", "nil"],
-                ));
-            }
+        if let Some(p) = &opts.propagation
+            && !["Foreground", "Background", "Orphan"].contains(&p.as_str())
+        {
+            errs.push(FieldError::not_supported(
+                "propagationPolicy",
+                BadValue::str(p),
+                &["Foreground", "Background", "Orphan", "nil"],
+            ));
         }
         if errs.is_empty() { Ok(()) } else { Err(ApiError::invalid("meta.k8s.io", "DeleteOptions", "", &errs)) }
     }
@@ -825,19 +824,19 @@ impl Cluster {
             )
         };
         // staging/src/k8s.io/apiserver/pkg/storage/interfaces.go `Preconditions.Check`
-        if let Some(uid) = &opts.uid_precondition {
-            if *uid != obj_uid {
-                return Err(storage_error(format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {obj_uid}"
-                )));
-            }
+        if let Some(uid) = &opts.uid_precondition
+            && *uid != obj_uid
+        {
+            return Err(storage_error(format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {obj_uid}"
+            )));
         }
-        if let Some(rv) = &opts.rv_precondition {
-            if *rv != obj_rv {
-                return Err(storage_error(format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {obj_rv}"
-                )));
-            }
+        if let Some(rv) = &opts.rv_precondition
+            && *rv != obj_rv
+        {
+            return Err(storage_error(format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {obj_rv}"
+            )));
         }
         let now = now_rfc3339();
         if res.kind == "Namespace" && res.group.is_empty() {
@@ -1086,7 +1085,8 @@ fn holds_deletion(obj: &Value) -> bool {
 /// The status of a freshly created object (the registries' `PrepareForCreate`).
 fn prepare_for_create(res: &ResourceDef, obj: &mut Value) {
     let o = obj.as_object_mut().expect("object");
-    if !res.has_status() && !(res.group.is_empty() && res.kind == "Namespace") {
+    let is_namespace = res.group.is_empty() && res.kind == "Namespace";
+    if !(res.has_status() || is_namespace) {
         return;
     }
     let status = match (res.group, res.kind) {

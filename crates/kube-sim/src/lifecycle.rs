@@ -108,7 +108,7 @@ pub fn reconcile(cluster: &mut Cluster) -> bool {
             let policy = if finalizers.iter().any(|f| f == "orphan") {
                 "Orphan"
             } else if dependents.contains_key(&uid)
-                && refs.iter().any(|r| by_uid.get(get_str(r, &["uid"]).unwrap_or_default()).is_some())
+                && refs.iter().any(|r| by_uid.contains_key(get_str(r, &["uid"]).unwrap_or_default()))
             {
                 "Foreground"
             } else {
@@ -236,6 +236,9 @@ fn finalize_namespace(cluster: &mut Cluster, objects: &[(Key, Value)], ns: &Valu
     changed
 }
 
+/// A condition the namespace controller reports: status, reason, message.
+type Reported = (&'static str, &'static str, String);
+
 /// pkg/controller/namespace/deletion/status_condition_utils.go: the five deletion conditions.
 fn namespace_conditions(ns: &Value, remaining: &BTreeMap<ResId, u64>, by_finalizer: &BTreeMap<String, u64>) -> Value {
     let previous: Vec<&Value> = items(ns.get("status").unwrap_or(&Value::Null), "conditions").collect();
@@ -262,7 +265,7 @@ fn namespace_conditions(ns: &Value, remaining: &BTreeMap<ResId, u64>, by_finaliz
             format!("Some content in the namespace has finalizers remaining: {}", parts.join(", ")),
         ));
     }
-    let table: [(&str, Option<(&str, &str, String)>, &str, &str); 5] = [
+    let table: [(&str, Option<Reported>, &str, &str); 5] = [
         ("NamespaceDeletionDiscoveryFailure", None, "ResourcesDiscovered", "All resources successfully discovered"),
         (
             "NamespaceDeletionGroupVersionParsingFailure",

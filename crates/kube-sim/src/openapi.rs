@@ -527,10 +527,10 @@ fn to_v3(v: &Value) -> Value {
                     .flatten()
                     .map(|(name, p)| {
                         let mut p = to_v3(p);
-                        if name == "apiVersion" || name == "kind" {
-                            if let Some(o) = p.as_object_mut() {
-                                o.remove("enum");
-                            }
+                        if (name == "apiVersion" || name == "kind")
+                            && let Some(o) = p.as_object_mut()
+                        {
+                            o.remove("enum");
                         }
                         (name.clone(), p)
                     })

@@ -192,8 +192,9 @@ fn parse_requirement(tokens: &[Token], mut pos: usize) -> Result<(Requirement, u
             let op = match op_tok {
                 Token::NotEquals => Op::NotEquals,
                 Token::Gt | Token::Lt => {
-                    let n: i64 =
-                        value.parse().map_err(|_| format!("for 'Gt', 'Lt' operators, the value must be an integer"))?;
+                    let n: i64 = value
+                        .parse()
+                        .map_err(|_| "for 'Gt', 'Lt' operators, the value must be an integer".to_string())?;
                     if op_tok == Token::Gt { Op::Gt(n) } else { Op::Lt(n) }
                 }
                 _ => Op::Equals,

@@ -156,10 +156,10 @@ impl ServiceNetwork {
     fn cluster_ips(&self, spec: &mut Map<String, Value>, name: &str, in_use: &InUse, dry_run: bool) -> ApiResult<()> {
         let mut requested: Vec<String> =
             items(&Value::Object(spec.clone()), "clusterIPs").filter_map(Value::as_str).map(str::to_string).collect();
-        if requested.is_empty() {
-            if let Some(ip) = spec.get("clusterIP").and_then(Value::as_str).filter(|s| !s.is_empty()) {
-                requested.push(ip.to_string());
-            }
+        if requested.is_empty()
+            && let Some(ip) = spec.get("clusterIP").and_then(Value::as_str).filter(|s| !s.is_empty())
+        {
+            requested.push(ip.to_string());
         }
         let policy = spec.get("ipFamilyPolicy").and_then(Value::as_str).unwrap_or("SingleStack").to_string();
         let headless = requested.first().map(String::as_str) == Some("None");
@@ -325,10 +325,8 @@ fn patch_allocated_values(spec: &mut Map<String, Value>, old: &Value, svc_type: 
                 Some(Value::Array(a)) => a.is_empty(),
                 _ => false,
             };
-            if missing {
-                if let Some(v) = old.get(k) {
-                    spec.insert(k.into(), v.clone());
-                }
+            if missing && let Some(v) = old.get(k) {
+                spec.insert(k.into(), v.clone());
             }
         }
     }
@@ -347,10 +345,10 @@ fn patch_allocated_values(spec: &mut Map<String, Value>, old: &Value, svc_type: 
                 }
             }
         }
-        if spec.get("healthCheckNodePort").is_none() {
-            if let Some(n) = old.get("healthCheckNodePort") {
-                spec.insert("healthCheckNodePort".into(), n.clone());
-            }
+        if spec.get("healthCheckNodePort").is_none()
+            && let Some(n) = old.get("healthCheckNodePort")
+        {
+            spec.insert("healthCheckNodePort".into(), n.clone());
         }
     }
 }

@@ -668,10 +668,10 @@ fn pod_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
         .to_string();
     for c in items(status, "containerStatuses").collect::<Vec<_>>().into_iter().rev() {
         restarts += int_at(c, &["restartCount"]);
-        if let Some(t) = get_str(c, &["lastState", "terminated", "finishedAt"]) {
-            if last_restart.as_deref().is_none_or(|l| t > l) {
-                last_restart = Some(t.to_string());
-            }
+        if let Some(t) = get_str(c, &["lastState", "terminated", "finishedAt"])
+            && last_restart.as_deref().is_none_or(|l| t > l)
+        {
+            last_restart = Some(t.to_string());
         }
         if let Some(w) = get_str(c, &["state", "waiting", "reason"]).filter(|r| !r.is_empty()) {
             reason = w.to_string();

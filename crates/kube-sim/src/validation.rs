@@ -291,10 +291,10 @@ fn port_range_error(path: String, port: i64, errs: &mut Vec<FieldError>) {
 }
 
 fn protocol(obj: &Value, path: String, errs: &mut Vec<FieldError>) {
-    if let Some(p) = obj.get("protocol").and_then(Value::as_str) {
-        if !["SCTP", "TCP", "UDP"].contains(&p) {
-            errs.push(FieldError::not_supported(path, BadValue::str(p), &["SCTP", "TCP", "UDP"]));
-        }
+    if let Some(p) = obj.get("protocol").and_then(Value::as_str)
+        && !["SCTP", "TCP", "UDP"].contains(&p)
+    {
+        errs.push(FieldError::not_supported(path, BadValue::str(p), &["SCTP", "TCP", "UDP"]));
     }
 }
 
@@ -352,14 +352,10 @@ fn service(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
             ));
         }
     }
-    if let Some(affinity) = get_str(spec, &["sessionAffinity"]) {
-        if !["ClientIP", "None"].contains(&affinity) {
-            errs.push(FieldError::not_supported(
-                "spec.sessionAffinity",
-                BadValue::str(affinity),
-                &["ClientIP", "None"],
-            ));
-        }
+    if let Some(affinity) = get_str(spec, &["sessionAffinity"])
+        && !["ClientIP", "None"].contains(&affinity)
+    {
+        errs.push(FieldError::not_supported("spec.sessionAffinity", BadValue::str(affinity), &["ClientIP", "None"]));
     }
     if let Some(old) = old {
         // validation.go ValidateServiceUpdate: clusterIPs may not change while the type keeps one.
@@ -367,14 +363,17 @@ fn service(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
             items(old.get("spec").unwrap_or(&Value::Null), "clusterIPs").filter_map(Value::as_str).collect();
         let new_ips: Vec<&str> = items(spec, "clusterIPs").filter_map(Value::as_str).collect();
         let old_type = get_str(old, &["spec", "type"]).unwrap_or("ClusterIP");
-        if old_type != "ExternalName" && svc_type != "ExternalName" && !old_ips.is_empty() && !new_ips.is_empty() {
-            if new_ips[0] != old_ips[0] {
-                errs.push(FieldError::invalid(
-                    "spec.clusterIPs[0]",
-                    BadValue::string_slice(&new_ips),
-                    "may not change once set",
-                ));
-            }
+        if old_type != "ExternalName"
+            && svc_type != "ExternalName"
+            && !old_ips.is_empty()
+            && !new_ips.is_empty()
+            && new_ips[0] != old_ips[0]
+        {
+            errs.push(FieldError::invalid(
+                "spec.clusterIPs[0]",
+                BadValue::string_slice(&new_ips),
+                "may not change once set",
+            ));
         }
     }
 }
@@ -480,14 +479,14 @@ fn selector_and_template(obj: &Value, errs: &mut Vec<FieldError>) {
             }
         }
     }
-    if let Some(replicas) = spec.get("replicas").and_then(Value::as_i64) {
-        if replicas < 0 {
-            errs.push(FieldError::invalid(
-                "spec.replicas",
-                BadValue::Raw(replicas.to_string()),
-                "must be greater than or equal to 0",
-            ));
-        }
+    if let Some(replicas) = spec.get("replicas").and_then(Value::as_i64)
+        && replicas < 0
+    {
+        errs.push(FieldError::invalid(
+            "spec.replicas",
+            BadValue::Raw(replicas.to_string()),
+            "must be greater than or equal to 0",
+        ));
     }
     if let Some(labels) = get(spec, &["template", "metadata", "labels"]).and_then(Value::as_object) {
         validate_labels(labels, "spec.template.metadata.labels", errs);
@@ -525,23 +524,23 @@ fn format_label_selector(selector: &Value) -> String {
 fn statefulset(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
     selector_and_template(obj, errs);
     let spec = obj.get("spec").unwrap_or(&Value::Null);
-    if let Some(p) = get_str(spec, &["podManagementPolicy"]) {
-        if !["OrderedReady", "Parallel"].contains(&p) {
-            errs.push(FieldError::not_supported(
-                "spec.podManagementPolicy",
-                BadValue::str(p),
-                &["OrderedReady", "Parallel"],
-            ));
-        }
+    if let Some(p) = get_str(spec, &["podManagementPolicy"])
+        && !["OrderedReady", "Parallel"].contains(&p)
+    {
+        errs.push(FieldError::not_supported(
+            "spec.podManagementPolicy",
+            BadValue::str(p),
+            &["OrderedReady", "Parallel"],
+        ));
     }
-    if let Some(t) = get_str(spec, &["updateStrategy", "type"]) {
-        if !["OnDelete", "RollingUpdate"].contains(&t) {
-            errs.push(FieldError::not_supported(
-                "spec.updateStrategy.type",
-                BadValue::str(t),
-                &["OnDelete", "RollingUpdate"],
-            ));
-        }
+    if let Some(t) = get_str(spec, &["updateStrategy", "type"])
+        && !["OnDelete", "RollingUpdate"].contains(&t)
+    {
+        errs.push(FieldError::not_supported(
+            "spec.updateStrategy.type",
+            BadValue::str(t),
+            &["OnDelete", "RollingUpdate"],
+        ));
     }
     if let Some(old) = old {
         // apps validation.go ValidateStatefulSetUpdate: only these spec fields may change.
@@ -578,14 +577,14 @@ fn workload(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
         // apps validation.go ValidateDeploymentUpdate / ValidateReplicaSetUpdate (apps/v1:
         // the selector is immutable).
         let (new_sel, old_sel) = (get(obj, &["spec", "selector"]), get(old, &["spec", "selector"]));
-        if let (Some(n), Some(o)) = (new_sel, old_sel) {
-            if n != o {
-                errs.push(FieldError::invalid(
-                    "spec.selector",
-                    BadValue::Raw(format_label_selector(n)),
-                    "field is immutable",
-                ));
-            }
+        if let (Some(n), Some(o)) = (new_sel, old_sel)
+            && n != o
+        {
+            errs.push(FieldError::invalid(
+                "spec.selector",
+                BadValue::Raw(format_label_selector(n)),
+                "field is immutable",
+            ));
         }
     }
 }
@@ -614,15 +613,15 @@ fn config_data(obj: &Value, old: Option<&Value>, fields: &[&str], errs: &mut Vec
     if total > 1024 * 1024 {
         errs.push(FieldError::too_long(fields[0], 1024 * 1024));
     }
-    if let Some(old) = old {
-        if old.get("immutable").and_then(Value::as_bool) == Some(true) {
-            if obj.get("immutable").and_then(Value::as_bool) != Some(true) {
-                errs.push(FieldError::forbidden("immutable", "field is immutable when `immutable` is set"));
-            }
-            for field in fields {
-                if *field != "stringData" && obj.get(*field) != old.get(*field) {
-                    errs.push(FieldError::forbidden(*field, "field is immutable when `immutable` is set"));
-                }
+    if let Some(old) = old
+        && old.get("immutable").and_then(Value::as_bool) == Some(true)
+    {
+        if obj.get("immutable").and_then(Value::as_bool) != Some(true) {
+            errs.push(FieldError::forbidden("immutable", "field is immutable when `immutable` is set"));
+        }
+        for field in fields {
+            if *field != "stringData" && obj.get(*field) != old.get(*field) {
+                errs.push(FieldError::forbidden(*field, "field is immutable when `immutable` is set"));
             }
         }
     }
@@ -650,17 +649,17 @@ fn role_binding(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
     if get_str(obj, &["roleRef", "name"]).unwrap_or_default().is_empty() {
         errs.push(FieldError::required("roleRef.name", ""));
     }
-    if let Some(old) = old {
-        if obj.get("roleRef") != old.get("roleRef") {
-            let r = obj.get("roleRef").unwrap_or(&Value::Null);
-            let shown = format!(
-                "rbac.RoleRef{{APIGroup:{}, Kind:{}, Name:{}}}",
-                crate::status::go_quote(get_str(r, &["apiGroup"]).unwrap_or_default()),
-                crate::status::go_quote(get_str(r, &["kind"]).unwrap_or_default()),
-                crate::status::go_quote(get_str(r, &["name"]).unwrap_or_default()),
-            );
-            errs.push(FieldError::invalid("roleRef", BadValue::Raw(shown), "cannot change roleRef"));
-        }
+    if let Some(old) = old
+        && obj.get("roleRef") != old.get("roleRef")
+    {
+        let r = obj.get("roleRef").unwrap_or(&Value::Null);
+        let shown = format!(
+            "rbac.RoleRef{{APIGroup:{}, Kind:{}, Name:{}}}",
+            crate::status::go_quote(get_str(r, &["apiGroup"]).unwrap_or_default()),
+            crate::status::go_quote(get_str(r, &["kind"]).unwrap_or_default()),
+            crate::status::go_quote(get_str(r, &["name"]).unwrap_or_default()),
+        );
+        errs.push(FieldError::invalid("roleRef", BadValue::Raw(shown), "cannot change roleRef"));
     }
 }
 

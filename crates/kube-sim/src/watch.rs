@@ -154,10 +154,10 @@ pub fn start(
         for (kind, obj) in initial {
             let _ = tx.send(encoder.line(kind.as_str(), &obj)).await;
         }
-        if let Some(rv) = initial_end_rv {
-            if bookmarks {
-                let _ = tx.send(event_line("BOOKMARK", &bookmark(res, rv, true))).await;
-            }
+        if let Some(rv) = initial_end_rv
+            && bookmarks
+        {
+            let _ = tx.send(event_line("BOOKMARK", &bookmark(res, rv, true))).await;
         }
         stream(rx, &tx, &filter, &mut encoder, &shared, &mut epoch, bookmarks, timeout, &mut last_rv).await;
     });
@@ -200,11 +200,10 @@ async fn stream(
             event = rx.recv() => match event {
                 Ok(e) => {
                     *last_rv = e.rv;
-                    if let Some((kind, obj)) = filter.translate(&e) {
-                        if tx.send(encoder.line(kind.as_str(), &obj)).await.is_err() {
+                    if let Some((kind, obj)) = filter.translate(&e)
+                        && tx.send(encoder.line(kind.as_str(), &obj)).await.is_err() {
                             return;
                         }
-                    }
                 }
                 // A watcher too slow for the event rate is closed, as the watch cache closes
                 // its blocked watchers; the client resumes from its last resourceVersion.
