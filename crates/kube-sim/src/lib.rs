@@ -279,44 +279,35 @@ fn bootstrap(cluster: &mut Cluster, network: &ServiceNetwork, port: u16) -> Resu
         cluster.create(ns_res, "", json!({ "metadata": { "name": ns } }), &opts).map_err(|e| e.message)?;
     }
     let first_ip = network.cidrs[0].nth(1).to_string();
-    let svc = resources::find("", "v1", "services").expect("served");
-    cluster
-        .create(
-            svc,
-            "default",
+    let objects = [
+        (
+            ("", "services"),
             json!({
                 "metadata": { "name": "kubernetes", "labels": { "component": "apiserver", "provider": "kubernetes" } },
                 "spec": { "clusterIP": first_ip, "ports": [{ "name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443 }], "type": "ClusterIP" }
             }),
-            &opts,
-        )
-        .map_err(|e| e.message)?;
-    let ep = resources::find("", "v1", "endpoints").expect("served");
-    cluster
-        .create(
-            ep,
-            "default",
+        ),
+        (
+            ("", "endpoints"),
             json!({
                 "metadata": { "name": "kubernetes", "labels": { "endpointslice.kubernetes.io/skip-mirror": "true" } },
                 "subsets": [{ "addresses": [{ "ip": "127.0.0.1" }], "ports": [{ "name": "https", "port": port, "protocol": "TCP" }] }]
             }),
-            &opts,
-        )
-        .map_err(|e| e.message)?;
-    let slice = resources::find("discovery.k8s.io", "v1", "endpointslices").expect("served");
-    cluster
-        .create(
-            slice,
-            "default",
+        ),
+        (
+            ("discovery.k8s.io", "endpointslices"),
             json!({
                 "metadata": { "name": "kubernetes", "labels": { "kubernetes.io/service-name": "kubernetes" } },
                 "addressType": "IPv4",
                 "endpoints": [{ "addresses": ["127.0.0.1"], "conditions": { "ready": true } }],
                 "ports": [{ "name": "https", "port": port, "protocol": "TCP" }]
             }),
-            &opts,
-        )
-        .map_err(|e| e.message)?;
+        ),
+    ];
+    for ((group, plural), body) in objects {
+        let res = resources::find(group, "v1", plural).expect("served");
+        cluster.create(res, "default", body, &opts).map_err(|e| e.message)?;
+    }
     Ok(())
 }
 

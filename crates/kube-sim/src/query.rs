@@ -23,7 +23,8 @@ pub enum Verb {
 }
 
 impl Verb {
-    fn accepted(self) -> &'static [&'static str] {
+    /// Whether the options of this verb have the parameter `key`.
+    fn accepts(self, key: &str) -> bool {
         const LIST: &[&str] = &[
             "labelSelector",
             "fieldSelector",
@@ -32,32 +33,20 @@ impl Verb {
             "resourceVersion",
             "resourceVersionMatch",
             "timeoutSeconds",
-            "watch",
-            "allowWatchBookmarks",
-            "sendInitialEvents",
-            "includeObject",
         ];
-        match self {
-            Verb::Get => &["resourceVersion", "includeObject"],
-            Verb::List => LIST,
-            Verb::Create | Verb::Update => &["dryRun", "fieldManager", "fieldValidation"],
-            Verb::Patch => &["dryRun", "fieldManager", "fieldValidation", "force"],
-            Verb::Delete => &["dryRun", "gracePeriodSeconds", "orphanDependents", "propagationPolicy"],
-            Verb::DeleteCollection => &[
-                "dryRun",
-                "gracePeriodSeconds",
-                "orphanDependents",
-                "propagationPolicy",
-                "labelSelector",
-                "fieldSelector",
-                "limit",
-                "continue",
-                "resourceVersion",
-                "resourceVersionMatch",
-                "timeoutSeconds",
-            ],
-            Verb::Connect => &["ports"],
-        }
+        const WATCH: &[&str] = &["watch", "allowWatchBookmarks", "sendInitialEvents", "includeObject"];
+        const WRITE: &[&str] = &["dryRun", "fieldManager", "fieldValidation"];
+        const DELETE: &[&str] = &["dryRun", "gracePeriodSeconds", "orphanDependents", "propagationPolicy"];
+        let sets: &[&[&str]] = match self {
+            Verb::Get => &[&["resourceVersion", "includeObject"]],
+            Verb::List => &[LIST, WATCH],
+            Verb::Create | Verb::Update => &[WRITE],
+            Verb::Patch => &[WRITE, &["force"]],
+            Verb::Delete => &[DELETE],
+            Verb::DeleteCollection => &[DELETE, LIST],
+            Verb::Connect => &[&["ports"]],
+        };
+        sets.iter().any(|set| set.contains(&key))
     }
 
     /// The options kind named in validation errors.
@@ -92,7 +81,7 @@ impl Query {
     /// Reject parameters `verb` does not take (`pretty` and `timeout` apply to every request).
     pub fn check(&self, verb: Verb) -> ApiResult<()> {
         for key in self.0.keys() {
-            if key == "pretty" || key == "timeout" || verb.accepted().contains(&key.as_str()) {
+            if key == "pretty" || key == "timeout" || verb.accepts(key) {
                 continue;
             }
             return Err(ApiError::bad_request(format!(

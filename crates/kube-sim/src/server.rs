@@ -691,16 +691,7 @@ fn list_reply(
     match want {
         Want::Table(api_version) => {
             let objects: Vec<&Value> = listed.items.iter().map(|o| o.as_ref()).collect();
-            let t = table::table(def, &objects, meta, include, true, api_version);
-            Reply::typed(
-                200,
-                &format!(
-                    "application/json;as=Table;v={};g=meta.k8s.io",
-                    api_version.rsplit('/').next().unwrap_or("v1")
-                ),
-                &t,
-                pretty,
-            )
+            table_reply(def, &objects, meta, include, api_version, pretty)
         }
         Want::Metadata(api_version) => {
             let items: Vec<Value> = listed.items.iter().map(|o| table::partial_metadata(o)).collect();
@@ -715,20 +706,27 @@ fn list_reply(
     }
 }
 
+fn table_content_type(api_version: &str) -> String {
+    format!("application/json;as=Table;v={};g=meta.k8s.io", api_version.rsplit('/').next().unwrap_or("v1"))
+}
+
+fn table_reply(
+    def: &ResourceDef,
+    objects: &[&Value],
+    meta: Value,
+    include: IncludeObject,
+    api_version: &str,
+    pretty: bool,
+) -> Reply {
+    let t = table::table(def, objects, meta, include, true, api_version);
+    Reply::typed(200, &table_content_type(api_version), &t, pretty)
+}
+
 fn object_reply(def: &ResourceDef, obj: &Value, want: Want, include: IncludeObject, pretty: bool) -> Reply {
     match want {
         Want::Table(api_version) => {
             let meta = json!({ "resourceVersion": jsonpath::meta(obj, "resourceVersion").unwrap_or_default() });
-            let t = table::table(def, &[obj], meta, include, true, api_version);
-            Reply::typed(
-                200,
-                &format!(
-                    "application/json;as=Table;v={};g=meta.k8s.io",
-                    api_version.rsplit('/').next().unwrap_or("v1")
-                ),
-                &t,
-                pretty,
-            )
+            table_reply(def, &[obj], meta, include, api_version, pretty)
         }
         Want::Metadata(_) => Reply::typed(
             200,
@@ -758,7 +756,7 @@ fn want_format(want: Want) -> WatchFormat {
 
 fn content_type_of(want: Want) -> String {
     match want {
-        Want::Table(v) => format!("application/json;as=Table;v={};g=meta.k8s.io", v.rsplit('/').next().unwrap_or("v1")),
+        Want::Table(v) => table_content_type(v),
         _ => "application/json".into(),
     }
 }
