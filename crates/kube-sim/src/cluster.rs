@@ -216,6 +216,8 @@ impl Cluster {
             crate::schema::definition_for(res.group, res.version, res.kind).expect("every served kind has a schema");
         let unknown =
             crate::schema::check(def, &mut body).map_err(|e| ApiError::bad_request(format!("{prefix}{}", e.0)))?;
+        crate::schema::typed_decode(res.group, res.kind, &body)
+            .map_err(|e| ApiError::bad_request(format!("{prefix}{e}")))?;
         self.unknown_fields(unknown, validation, warnings, Some(&prefix))?;
         Ok(body)
     }
@@ -234,6 +236,7 @@ impl Cluster {
         let shown = serde_json::to_string(&obj).unwrap_or_default();
         let unknown = crate::schema::check(def, &mut obj)
             .map_err(|e| ApiError::invalid("", "", "", &[FieldError::invalid("patch", BadValue::Str(shown), e.0)]))?;
+        crate::schema::typed_decode(res.group, res.kind, &obj).map_err(ApiError::bad_request)?;
         self.unknown_fields(unknown, validation, warnings, None)?;
         Ok(obj)
     }

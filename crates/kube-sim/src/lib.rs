@@ -102,6 +102,8 @@ pub struct Simulator {
     kubeconfig: PathBuf,
     _dir: Option<tempfile::TempDir>,
     tasks: Vec<JoinHandle<()>>,
+    /// The simulator's own runtime when started with [`Simulator::start_blocking`].
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 /// The field manager of objects the cluster's own components create at start.
@@ -162,7 +164,21 @@ impl Simulator {
             .map_err(|source| SimError::Kubeconfig { path: kubeconfig.clone(), source })?;
         let tasks = vec![tokio::spawn(serve(listener, shared.clone())), tokio::spawn(run_controllers(shared.clone()))];
         shared.controllers.notify_one();
-        Ok(Simulator { shared, url, kubeconfig, _dir: dir, tasks })
+        Ok(Simulator { shared, url, kubeconfig, _dir: dir, tasks, runtime: None })
+    }
+
+    /// Start on a runtime of its own, for synchronous tests that block their thread (running
+    /// the CLI with `assert_cmd`, `std::process`). Call it outside any async runtime.
+    pub fn start_blocking(config: SimConfig) -> Result<Simulator, SimError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("kube-sim")
+            .enable_all()
+            .build()
+            .map_err(|e| SimError::Config(format!("cannot start the simulator's runtime: {e}")))?;
+        let mut sim = runtime.block_on(Self::start_with(config))?;
+        sim.runtime = Some(runtime);
+        Ok(sim)
     }
 
     /// `http://127.0.0.1:<port>`
@@ -266,6 +282,9 @@ impl Simulator {
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.shutdown();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

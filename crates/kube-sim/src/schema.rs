@@ -252,6 +252,48 @@ impl Walker {
     }
 }
 
+/// Deserialize `value` into the k8s-openapi 1.33 type of the kind: the typed decode the
+/// schema walk above mirrors, kept as a second check (a body it accepts but the generated
+/// types reject is still a 400). Err carries serde's message.
+pub fn typed_decode(group: &str, kind: &str, value: &Value) -> Result<(), String> {
+    use k8s_openapi::api::{apps, coordination, core, discovery, events, networking, policy, rbac};
+    macro_rules! decode {
+        ($($g:literal $k:literal => $t:ty),* $(,)?) => {
+            match (group, kind) {
+                $(($g, $k) => serde_json::from_value::<$t>(value.clone()).map(|_| ()).map_err(|e| e.to_string()),)*
+                _ => Ok(()),
+            }
+        };
+    }
+    decode! {
+        "" "ConfigMap" => core::v1::ConfigMap,
+        "" "Endpoints" => core::v1::Endpoints,
+        "" "Event" => core::v1::Event,
+        "" "Namespace" => core::v1::Namespace,
+        "" "Node" => core::v1::Node,
+        "" "PersistentVolumeClaim" => core::v1::PersistentVolumeClaim,
+        "" "Pod" => core::v1::Pod,
+        "" "Secret" => core::v1::Secret,
+        "" "ServiceAccount" => core::v1::ServiceAccount,
+        "" "Service" => core::v1::Service,
+        "apps" "ControllerRevision" => apps::v1::ControllerRevision,
+        "apps" "Deployment" => apps::v1::Deployment,
+        "apps" "ReplicaSet" => apps::v1::ReplicaSet,
+        "apps" "StatefulSet" => apps::v1::StatefulSet,
+        "coordination.k8s.io" "Lease" => coordination::v1::Lease,
+        "discovery.k8s.io" "EndpointSlice" => discovery::v1::EndpointSlice,
+        "events.k8s.io" "Event" => events::v1::Event,
+        "networking.k8s.io" "IngressClass" => networking::v1::IngressClass,
+        "networking.k8s.io" "Ingress" => networking::v1::Ingress,
+        "networking.k8s.io" "NetworkPolicy" => networking::v1::NetworkPolicy,
+        "policy" "PodDisruptionBudget" => policy::v1::PodDisruptionBudget,
+        "rbac.authorization.k8s.io" "ClusterRoleBinding" => rbac::v1::ClusterRoleBinding,
+        "rbac.authorization.k8s.io" "ClusterRole" => rbac::v1::ClusterRole,
+        "rbac.authorization.k8s.io" "RoleBinding" => rbac::v1::RoleBinding,
+        "rbac.authorization.k8s.io" "Role" => rbac::v1::Role,
+    }
+}
+
 /// resource.Quantity's `UnmarshalJSON` (staging/src/k8s.io/apimachinery/pkg/api/resource/quantity.go).
 fn quantity(value: &Value) -> Result<(), DecodeError> {
     const MSG: &str = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
@@ -303,6 +345,16 @@ mod tests {
             vec!["spec.foo".to_string(), "spec.template.spec.containers[0].bogus".to_string()]
         );
         assert_eq!(body, json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}));
+    }
+
+    #[test]
+    fn every_served_kind_has_a_generated_type() {
+        for r in crate::resources::RESOURCES {
+            let obj = json!({"apiVersion": r.api_version(), "kind": r.kind, "metadata": {"name": "x"}});
+            let bad = json!({"apiVersion": r.api_version(), "kind": r.kind, "metadata": {"name": 1}});
+            assert!(typed_decode(r.group, r.kind, &obj).is_ok(), "{}", r.kind);
+            assert!(typed_decode(r.group, r.kind, &bad).is_err(), "{} has no generated type", r.kind);
+        }
     }
 
     #[test]

@@ -81,3 +81,22 @@ fn bad_configuration_fails_with_a_message() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn blocking_start_serves_synchronous_tests() {
+    // A plain #[test] that blocks its thread on a child process, as CLI tests do.
+    let sim = kube_sim::Simulator::start_blocking(kube_sim::SimConfig::default()).expect("starts");
+    sim.seed_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: seeded\n  namespace: default\ndata:\n  k: v\n")
+        .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let out = Command::new("kubectl")
+        .args(["get", "cm", "seeded", "-o", "jsonpath={.data.k}", "--cache-dir"])
+        .arg(cache.path())
+        .env("KUBECONFIG", sim.kubeconfig_path())
+        .output()
+        .expect("kubectl must be on the PATH");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "v");
+    assert!(sim.requests().iter().any(|r| r.user_agent.starts_with("kubectl/v1.33")));
+    assert!(!sim.requests().iter().any(|r| r.is_write()));
+}
