@@ -113,6 +113,9 @@ fn container(c: &mut Map<String, Value>) {
         c.insert("imagePullPolicy".into(), policy.into());
     }
     default_string(c, "terminationMessagePath", "/dev/termination-log");
+    // Go encodes the zero ResourceRequirements struct as `{}` (omitempty has no effect on
+    // structs), so every container shows `resources: {}`.
+    default_field(c, "resources", json!({}));
     default_string(c, "terminationMessagePolicy", "File");
     for p in items_mut(c, "ports") {
         default_string(p, "protocol", "TCP");
@@ -308,8 +311,10 @@ fn role_binding(obj: &mut Value) {
     }
 }
 
-/// networking/v1 defaults.go `SetDefaults_NetworkPolicy` (port protocol, policyTypes).
+/// networking/v1 defaults.go `SetDefaults_NetworkPolicy` (port protocol, policyTypes); the
+/// zero `podSelector` struct encodes as `{}`.
 fn network_policy(spec: &mut Map<String, Value>) {
+    default_field(spec, "podSelector", json!({}));
     for dir in ["ingress", "egress"] {
         for rule in items_mut(spec, dir) {
             for p in items_mut(rule, "ports") {
@@ -358,6 +363,7 @@ mod tests {
         assert_eq!(c["terminationMessagePath"], "/dev/termination-log");
         assert_eq!(c["terminationMessagePolicy"], "File");
         assert_eq!(c["ports"][0]["protocol"], "TCP");
+        assert_eq!(c["resources"], json!({}));
         assert_eq!(spec["template"]["metadata"]["creationTimestamp"], Value::Null);
     }
 

@@ -774,3 +774,77 @@ async fn request_log_counts_and_classifies() {
     assert_eq!(log[1].query, "dryRun=All");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn pods_subresources_and_field_selectors() {
+    let env = Env::new("pods").await;
+    let pods = env.ns_path("pods");
+    let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    let (code, p) = env.request(Method::POST, &pods, Some(pod)).await;
+    assert_eq!(code, StatusCode::CREATED, "{p}");
+    // pkg/apis/core/v1/defaults.go and the ServiceAccount/Priority admission plugins.
+    assert_eq!(p["spec"]["serviceAccountName"], "default");
+    assert_eq!(p["spec"]["containers"][0]["imagePullPolicy"], "Always");
+    assert_eq!(p["spec"]["restartPolicy"], "Always");
+    assert_eq!(p["spec"]["enableServiceLinks"], true);
+    assert_eq!(p["status"]["phase"], "Pending");
+    assert_eq!(p["status"]["qosClass"], "BestEffort");
+    let (_, list) =
+        env.request(Method::GET, &format!("{pods}?fieldSelector=status.phase%3DPending,metadata.name%3Dp"), None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (_, list) = env.request(Method::GET, &format!("{pods}?fieldSelector=status.phase!%3DPending"), None).await;
+    assert_eq!(list["items"], json!([]));
+    // Binding (pkg/registry/core/pod/storage BindingREST): 201 Status; a second one conflicts.
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n1"}});
+    let (code, s) = env.request(Method::POST, &format!("{pods}/p/binding"), Some(binding.clone())).await;
+    assert_eq!(code, StatusCode::CREATED);
+    assert_eq!(s["status"], "Success");
+    let (code, s) = env.request(Method::POST, &format!("{pods}/p/binding"), Some(binding)).await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert_eq!(s["message"], "Operation cannot be fulfilled on pods \"p\": pod p is already assigned to node \"n1\"");
+    let (_, list) = env.request(Method::GET, &format!("{pods}?fieldSelector=spec.nodeName%3Dn1"), None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    // Events by involved object (pkg/apis/core/v1/conversion.go event field labels).
+    let event = json!({"metadata": {"name": "p.1"}, "involvedObject": {"kind": "Pod", "name": "p", "namespace": env.ns}, "reason": "Pulled", "type": "Normal", "message": "pulled"});
+    env.request(Method::POST, &env.ns_path("events"), Some(event)).await;
+    let (_, list) = env
+        .request(
+            Method::GET,
+            &format!("{}?fieldSelector=involvedObject.name%3Dp,type%3DNormal", env.ns_path("events")),
+            None,
+        )
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    // Eviction (pods/eviction) deletes the pod; without a PDB it is allowed.
+    let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p"}});
+    let (code, _) = env.request(Method::POST, &format!("{pods}/p/eviction"), Some(eviction)).await;
+    assert_eq!(code, StatusCode::CREATED);
+    eventually(Duration::from_secs(20), || async {
+        (env.request(Method::GET, &format!("{pods}/p"), None).await.0 == StatusCode::NOT_FOUND).then_some(())
+    })
+    .await;
+    // TokenRequest for the namespace's default ServiceAccount.
+    let sa = eventually(Duration::from_secs(20), || async {
+        let (code, sa) = env.request(Method::GET, &format!("{}/default", env.ns_path("serviceaccounts")), None).await;
+        (code == StatusCode::OK).then_some(sa)
+    })
+    .await;
+    assert_eq!(sa["metadata"]["name"], "default");
+    let (code, tr) = env
+        .request(
+            Method::POST,
+            &format!("{}/default/token", env.ns_path("serviceaccounts")),
+            Some(json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{tr}");
+    assert_eq!(tr["kind"], "TokenRequest");
+    assert!(tr["status"]["token"].as_str().unwrap().split('.').count() == 3);
+    // A verb the resource does not have (namespaces: no deletecollection).
+    if env.sim.is_some() {
+        let (code, s) = env.request(Method::DELETE, "/api/v1/namespaces", None).await;
+        assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(s["reason"], "MethodNotAllowed");
+    }
+    env.cleanup().await;
+}
