@@ -397,6 +397,12 @@ impl Cluster {
         if sub == Sub::Main {
             crate::defaults::apply(res.group, res.kind, &mut new);
         }
+        if res.group.is_empty() && res.kind == "Namespace" {
+            // pkg/registry/core/namespace/strategy.go: PrepareForCreate and PrepareForUpdate
+            // keep the kubernetes.io/metadata.name label equal to the name.
+            let name = jsonpath::name(&new).to_string();
+            object_at(&mut new, &["metadata", "labels"]).insert("kubernetes.io/metadata.name".into(), name.into());
+        }
         if res.kind == "Service" && res.group.is_empty() {
             let except = old.map(|_| key(res_id, ns, jsonpath::name(&new)));
             let in_use = self.services_in_use(except.as_ref());
@@ -1107,11 +1113,8 @@ fn prepare_for_create(res: &ResourceDef, obj: &mut Value) {
     };
     o.insert("status".into(), status);
     if res.group.is_empty() && res.kind == "Namespace" {
-        // pkg/registry/core/namespace/strategy.go PrepareForCreate: the kubernetes finalizer
-        // and the kubernetes.io/metadata.name label.
-        let name = jsonpath::name(obj).to_string();
+        // pkg/registry/core/namespace/strategy.go PrepareForCreate: the kubernetes finalizer.
         object_at(obj, &["spec"]).insert("finalizers".into(), json!(["kubernetes"]));
-        object_at(obj, &["metadata", "labels"]).insert("kubernetes.io/metadata.name".into(), name.into());
     }
 }
 

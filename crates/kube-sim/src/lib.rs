@@ -374,7 +374,14 @@ fn write_kubeconfig(path: &Path, url: &str) -> std::io::Result<()> {
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
         let shared = shared.clone();
         connections.spawn(async move {
             let service = hyper::service::service_fn(move |req| server::handle(shared.clone(), req));
