@@ -32,7 +32,7 @@ pub enum ClusterError {
     #[error("cannot get credentials for context {context:?} (server {server}): {detail}")]
     Credentials { context: String, server: String, detail: String },
     #[error("forbidden by the cluster of context {context:?} at {server}: {message}")]
-    Forbidden { context: String, server: String, access: Option<Access>, message: String },
+    Forbidden { context: String, server: String, access: Option<Box<Access>>, message: String },
     #[error("not found (context {context:?}, server {server}): {message}")]
     NotFound { context: String, server: String, message: String },
     #[error("conflict (context {context:?}, server {server}): {message}")]
@@ -130,7 +130,9 @@ pub fn classify(err: kube::Error, context: &str, server: &str) -> ClusterError {
             let message = status.message.clone();
             match status.code {
                 401 => ClusterError::Unauthorized { context, server, message },
-                403 => ClusterError::Forbidden { context, server, access: Access::parse(&message), message },
+                403 => {
+                    ClusterError::Forbidden { context, server, access: Access::parse(&message).map(Box::new), message }
+                }
                 404 => ClusterError::NotFound { context, server, message },
                 409 => ClusterError::Conflict {
                     context,
@@ -234,8 +236,8 @@ mod tests {
         let err = run(api(403, "Forbidden", msg));
         let ClusterError::Forbidden { access: Some(access), .. } = &err else { panic!("{err:?}") };
         assert_eq!(
-            access,
-            &Access { verb: "list".into(), resource: "secrets".into(), namespace: Some("team-a".into()) }
+            **access,
+            Access { verb: "list".into(), resource: "secrets".into(), namespace: Some("team-a".into()) }
         );
         assert_eq!(
             err.hint().unwrap(),
@@ -248,7 +250,7 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            access,
+            *access,
             Access {
                 verb: "create".into(),
                 resource: "clusterroles.rbac.authorization.k8s.io".into(),

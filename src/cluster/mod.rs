@@ -125,7 +125,7 @@ mod tests {
 
     fn loaded_for(server: &str, extra: &str) -> Loaded {
         let text = format!(
-            "clusters:\n- name: c\n  cluster: {{server: '{server}'{extra}}}\nusers:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: dev\n  context: {{cluster: c, user: u, namespace: team-a}}\n- name: bare\n  context: {{cluster: c, user: u}}\ncurrent-context: dev\n"
+            "clusters:\n- name: c\n  cluster: {{server: '{server}'{extra}}}\nusers:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: dev\n  context: {{cluster: c, user: u, namespace: team-a, extensions: [{{name: vcluster.loft.sh/connect, extension: {{vcluster: v}}}}]}}\n- name: bare\n  context: {{cluster: c, user: u}}\ncurrent-context: dev\n"
         );
         Loaded::new(Sources::new(Some("/k".into()), None, None), vec![Document::parse(Path::new("/k"), &text).unwrap()])
     }

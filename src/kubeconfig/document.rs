@@ -64,7 +64,7 @@ impl Document {
         let value: Value = if text.trim().is_empty() {
             Value::Null
         } else {
-            serde_saphyr::from_str(text)
+            serde_saphyr::from_str_with_options(text, parse_options())
                 .map_err(|e| KubeconfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?
         };
         let root = match value {
@@ -175,6 +175,14 @@ impl Document {
     }
 }
 
+/// YAML options: no source snippets in errors, which would print credentials to the terminal.
+fn parse_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    options.crop_radius = 0;
+    options
+}
+
 fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -267,6 +275,21 @@ x-unknown-top-level: {keep: me}
             }
         }
         assert!(matches!(Document::parse(Path::new("/k"), "a: [b\n"), Err(KubeconfigError::Parse { .. })));
+    }
+
+    #[test]
+    fn parse_errors_never_echo_the_file() {
+        // Tokens and keys must not reach the terminal through an error message.
+        for text in [
+            "users:\n- name: u\n  user:\n    token: SECRET-TOKEN-123\n   bad: [\n",
+            "users:\n- name: u\n  user: {token: SECRET-TOKEN-123\n",
+            "users:\n- name: u\n  user:\n    token: SECRET-TOKEN-123\n    token: SECRET-TOKEN-123\n",
+            "SECRET-TOKEN-123",
+        ] {
+            let err = Document::parse(Path::new("/k"), text).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("SECRET-TOKEN-123"), "{shown}");
+        }
     }
 
     #[test]

@@ -78,6 +78,13 @@ impl KubeconfigError {
     }
 }
 
+impl From<KubeconfigError> for crate::error::Hinted {
+    fn from(err: KubeconfigError) -> crate::error::Hinted {
+        let hint = err.hint();
+        hint.into_iter().fold(crate::error::Hinted::new(err.to_string()), crate::error::Hinted::hint)
+    }
+}
+
 /// The namespace of `context_override` or else the current context, when it sets one (the
 /// namespace resolver of `render` and `create` falls back to it).
 pub fn context_namespace(loaded: &Loaded, context_override: Option<&str>) -> Option<String> {
@@ -101,5 +108,12 @@ mod tests {
         assert_eq!(context_namespace(&loaded, Some("b")), None);
         assert_eq!(context_namespace(&loaded, Some("c")), None);
         assert_eq!(context_namespace(&loaded, Some("missing")), None);
+    }
+
+    #[test]
+    fn errors_become_hinted_reports() {
+        let hinted = crate::error::Hinted::from(KubeconfigError::NotAVclusterContext { context: "prod".into() });
+        assert_eq!(hinted.message, "context \"prod\" is not a vcluster context");
+        assert_eq!(hinted.hints.len(), 1);
     }
 }

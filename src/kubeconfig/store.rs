@@ -91,7 +91,7 @@ impl Locks {
             let mut pause = Duration::from_millis(2);
             loop {
                 // O_CREAT|O_EXCL, mode 0: exactly what client-go creates.
-                match OpenOptions::new().write(true).create_new(true).mode(0).open(&lock) {
+                match OpenOptions::new().write(true).create_new(true).mode(0o000).open(&lock) {
                     Ok(_) => break,
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists && Instant::now() < deadline => {
                         std::thread::sleep(pause);

@@ -115,8 +115,7 @@ impl Translator {
         virtual_namespace: &str,
     ) -> Option<BTreeMap<String, String>> {
         let labels = labels?;
-        let mut host: BTreeMap<String, String> =
-            labels.iter().map(|(k, v)| (self.label_key(k), v.clone())).collect();
+        let mut host: BTreeMap<String, String> = labels.iter().map(|(k, v)| (self.label_key(k), v.clone())).collect();
         host.insert(MANAGED_BY_LABEL.to_owned(), self.vcluster.clone());
         host.insert(NAMESPACE_LABEL.to_owned(), virtual_namespace.to_owned());
         Some(host)
@@ -181,7 +180,10 @@ mod tests {
     #[test]
     fn cluster_scoped_names_and_markers() {
         let t = my_vc();
-        assert_eq!(t.host_cluster_scoped_name("my-storage-class"), "vcluster-my-storage-class-x-vcluster-my-vc-x-my-vc");
+        assert_eq!(
+            t.host_cluster_scoped_name("my-storage-class"),
+            "vcluster-my-storage-class-x-vcluster-my-vc-x-my-vc"
+        );
         assert_eq!(t.cluster_scoped_marker(), "vcluster-my-vc-x-my-vc");
         assert_eq!(t.cluster_scoped_label_key("app"), "vcluster.loft.sh/label-vcluster-my-vc-x-my-vc-x-a172cedcae");
     }
@@ -190,7 +192,10 @@ mod tests {
     fn label_keys_match_the_reference() {
         let t = my_vc();
         assert_eq!(t.label_key("app"), "vcluster.loft.sh/label-my-vc-x-a172cedcae");
-        assert_eq!(t.namespace_label_key("kubernetes.io/metadata.name"), "vcluster.loft.sh/ns-label-my-vc-x-cf1227b7b2");
+        assert_eq!(
+            t.namespace_label_key("kubernetes.io/metadata.name"),
+            "vcluster.loft.sh/ns-label-my-vc-x-cf1227b7b2"
+        );
         // A long vcluster name pushes the key past 63 characters: hashed like any name.
         let long = Translator::new("a-rather-long-virtual-cluster-name-for-tests", "ns");
         assert_eq!(long.label_key("app"), "vcluster.loft.sh/label-a-rather-long-virtual-cluster-56d923cef1");
