@@ -6,10 +6,26 @@
 //! No I/O, no HTTP, no store: the REST layer calls these functions with JSON values.
 //!
 //! INTERFACE CONTRACT (agreed between the REST layer and this module; change only together):
-//! every function below keeps its name and signature. Bodies marked `unimplemented!` are being
-//! written; do not rely on them until they are.
+//! every function below keeps its name and signature. [`Conflict`] gained `operation` and
+//! `subresource` (kube-apiserver's message needs them).
+//!
+//! Not reproduced (do not rely on them): conversion between API versions (every manager is
+//! compared in the request's version); reset fields per resource strategy beyond "`status` on
+//! the main resource, `spec` on the status subresource"; the `scale` subresource's field
+//! mapping; schema defaults other than list-map keys (`protocol: TCP`); unions; the 10000
+//! operation limit of JSON patch (the REST layer's 413); kube-apiserver's panics (e.g. a JSON
+//! patch `test` without `value` on a missing path passes here).
 #![allow(clippy::too_many_arguments)]
 
+mod fieldpath;
+mod json_patch;
+mod managed;
+mod schema;
+mod strategic;
+mod typed;
+mod value;
+
+pub use schema::Schema;
 use serde_json::Value;
 
 /// Group/version/kind of the object being merged (`group` is "" for core).
@@ -30,68 +46,64 @@ impl Gvk {
     }
 }
 
-/// The Kubernetes 1.33 structural schema, from `data/k8s-v1.33-definitions.json.gz`
-/// (see `tools/refresh-definitions.sh`): definitions keyed like
-/// `io.k8s.api.apps.v1.StatefulSet`, with `x-kubernetes-group-version-kind`,
-/// `x-kubernetes-list-type`, `x-kubernetes-list-map-keys`, `x-kubernetes-map-type`,
-/// `x-kubernetes-patch-strategy` and `x-kubernetes-patch-merge-key`.
-pub struct Schema {
-    _private: (),
-}
-
-impl Schema {
-    /// The embedded 1.33 schema, parsed once and cached for the process.
-    pub fn k8s_1_33() -> &'static Schema {
-        unimplemented!("merge engine: Schema::k8s_1_33")
-    }
-
-    /// All definitions as they appear in the data file (`$defs` map), for generating the
-    /// `/openapi/v3` documents.
-    pub fn definitions(&self) -> &serde_json::Map<String, Value> {
-        unimplemented!("merge engine: Schema::definitions")
-    }
-
-    /// Definition name for a kind, e.g. `io.k8s.api.apps.v1.StatefulSet`.
-    pub fn definition_name(&self, _gvk: &Gvk) -> Option<&str> {
-        unimplemented!("merge engine: Schema::definition_name")
-    }
-}
-
 /// A patch or apply body that cannot be applied. `message` is kube-apiserver's text for the
 /// same situation (the REST layer wraps it in a `v1 Status` with `reason`/`code`).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MergeError {
-    /// 400 BadRequest (malformed patch, wrong directive, type mismatch).
+    /// 400 BadRequest (`errors.NewBadRequest(message)`: reason `BadRequest`).
     #[error("{0}")]
     BadRequest(String),
-    /// 422 Invalid (e.g. JSON patch `test` op failed: kube-apiserver answers 422 for some cases).
+    /// 422 from `errors.NewGenericServerResponse(422, …, message)`, as kube-apiserver answers a
+    /// JSON patch that does not apply (e.g. a failed `test`) and some malformed strategic merge
+    /// patches: the Status has reason `Invalid`, message `the server rejected our request due
+    /// to an error in our request`, and `details.causes: [{reason: UnexpectedServerResponse,
+    /// message: <this text>}]` (kubectl prints `The request is invalid: …`).
+    // kubernetes: staging/src/k8s.io/apimachinery/pkg/api/errors/errors.go (NewGenericServerResponse)
     #[error("{0}")]
     Invalid(String),
-    /// 500 InternalError from the merge layer (should not happen for valid input).
+    /// A plain Go error in kube-apiserver: `responsewriters.ErrorToAPIStatus` makes it a 500
+    /// Status with an empty reason (`StatusReasonUnknown`) and this message (kubectl prints
+    /// `Error from server: …`), e.g. a malformed apply configuration or an unknown `$patch`.
+    // kubernetes: staging/src/k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/status.go
     #[error("{0}")]
     Internal(String),
 }
 
-/// RFC 7386 JSON merge patch (`application/merge-patch+json`).
-pub fn json_merge_patch(_target: &Value, _patch: &Value) -> Value {
-    unimplemented!("merge engine: json_merge_patch")
+/// RFC 7386 JSON merge patch (`application/merge-patch+json`) as evanphx/json-patch v4
+/// (`MergePatch`) applies it for kube-apiserver: `null` deletes, objects merge, anything else
+/// replaces, and nulls inside newly added objects are dropped. A non-object patch replaces the
+/// target. The REST layer rejects what kube-apiserver rejects before merging: with
+/// `fieldValidation` Strict or Warn (the default) a patch that is not a JSON object is 400
+/// `error decoding patch: json: cannot unmarshal array into Go value of type
+/// map[string]interface {}`; with Ignore, `null` or a scalar is 400 `Invalid JSON Patch`.
+// kubernetes: staging/src/k8s.io/apiserver/pkg/endpoints/handlers/patch.go (jsonPatcher)
+pub fn json_merge_patch(target: &Value, patch: &Value) -> Value {
+    json_patch::merge_patch(target, patch)
 }
 
-/// RFC 6902 JSON patch (`application/json-patch+json`).
-pub fn json_patch(_target: &Value, _patch: &Value) -> Result<Value, MergeError> {
-    unimplemented!("merge engine: json_patch")
+/// RFC 6902 JSON patch (`application/json-patch+json`) with evanphx/json-patch v4 semantics
+/// and messages: a body that is not a list of operation objects is [`MergeError::BadRequest`],
+/// an operation that does not apply is [`MergeError::Invalid`] (e.g. `testing value
+/// /spec/replicas failed: test failed`), more than 10000 operations is a 413 the REST layer
+/// checks itself.
+pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, MergeError> {
+    json_patch::apply(target, patch)
 }
 
 /// Strategic merge patch (`application/strategic-merge-patch+json`) with the schema's merge
 /// keys and strategies, including the `$patch`, `$retainKeys`, `$deleteFromPrimitiveList`
 /// and `$setElementOrder` directives kubectl sends.
-pub fn strategic_merge_patch(
-    _schema: &Schema,
-    _gvk: &Gvk,
-    _target: &Value,
-    _patch: &Value,
-) -> Result<Value, MergeError> {
-    unimplemented!("merge engine: strategic_merge_patch")
+pub fn strategic_merge_patch(schema: &Schema, gvk: &Gvk, target: &Value, patch: &Value) -> Result<Value, MergeError> {
+    strategic::apply(schema.root(gvk), target, patch)
+}
+
+/// Which write produced a managedFields entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Operation {
+    /// Server-side apply.
+    Apply,
+    /// POST, PUT and non-apply PATCH.
+    Update,
 }
 
 /// One field-ownership conflict (`details.causes[]` of the 409: type `FieldManagerConflict`).
@@ -104,6 +116,11 @@ pub struct Conflict {
     /// Field path in kube-apiserver's notation, e.g. `.spec.replicas`,
     /// `.spec.template.spec.containers[name="syncer"].image`.
     pub field: String,
+    /// The other manager's operation: kube-apiserver names `Update` managers with their
+    /// apiVersion and `Apply` managers without (see [`Conflict::manager_description`]).
+    pub operation: Operation,
+    /// The subresource the other manager wrote through ("" for the main resource).
+    pub subresource: String,
 }
 
 /// The outcome of server-side apply that could not proceed.
@@ -115,9 +132,13 @@ pub enum ApplyError {
 }
 
 /// kube-apiserver's 409 message for apply conflicts, e.g.
-/// `Apply failed with 1 conflict: conflict with "helm" using apps/v1: .spec.replicas`.
-pub fn conflicts_message(_conflicts: &[Conflict]) -> String {
-    unimplemented!("merge engine: conflicts_message")
+/// `Apply failed with 1 conflict: conflict with "helm" using apps/v1: .spec.replicas`, or for
+/// several, one `conflicts with "<manager>":` line per manager (sorted) followed by its
+/// `- <path>` lines. The Status is built like `errors.NewApplyConflict`: reason `Conflict`,
+/// code 409, `details.causes[]` = `{type: FieldManagerConflict, message:`
+/// [`Conflict::cause_message`]`, field:` [`Conflict::field`]`}`.
+pub fn conflicts_message(conflicts: &[Conflict]) -> String {
+    managed::conflicts_message(conflicts)
 }
 
 /// Server-side apply (`application/apply-patch+yaml`, already parsed to JSON) of `applied` by
@@ -127,31 +148,45 @@ pub fn conflicts_message(_conflicts: &[Conflict]) -> String {
 /// removed when no other manager owns them. Conflicts with other managers' fields (including
 /// `Update` entries) are errors unless `force`, in which case ownership moves to `manager`.
 /// `subresource` is "" or e.g. "status".
+///
+/// As kube-apiserver: `time` moves only when the object changes (a new manager applying what
+/// is already there gets an entry without `time`); an object nobody tracked yet first gets a
+/// `before-first-apply` Update entry owning its fields; manager `kubectl` takes over fields its
+/// client-side apply recorded in `kubectl.kubernetes.io/last-applied-configuration` without
+/// conflict and keeps that annotation current; `status` (main resource) or `spec` (status
+/// subresource) is never owned. Defaulting is the caller's job, after this.
 pub fn apply(
-    _schema: &Schema,
-    _gvk: &Gvk,
-    _live: Option<&Value>,
-    _applied: &Value,
-    _manager: &str,
-    _subresource: &str,
-    _force: bool,
-    _now: &str,
+    schema: &Schema,
+    gvk: &Gvk,
+    live: Option<&Value>,
+    applied: &Value,
+    manager: &str,
+    subresource: &str,
+    force: bool,
+    now: &str,
 ) -> Result<Value, ApplyError> {
-    unimplemented!("merge engine: apply")
+    managed::Request::new(schema, gvk, subresource, now).apply(live, applied, manager, force)
 }
 
 /// Record a non-apply write (POST, PUT, merge/JSON/strategic PATCH: operation `Update`) by
 /// `manager`: returns `new` with `metadata.managedFields` updated as kube-apiserver does
 /// (the manager's `Update` entry gains every field it set or changed; those fields leave other
-/// managers' sets). `old` is None for a create.
+/// managers' sets). `old` is None for a create. Pass `new` after defaulting, as kube-apiserver
+/// does: an `Update` owns the defaulted fields too.
+///
+/// As kube-apiserver: a write that changes nothing leaves managedFields as they were;
+/// `managedFields` sent in `new` replace the stored ones (`[]` or `[{}]` clears them, and an
+/// existing object without managedFields stays untracked); on a subresource the stored ones
+/// are kept. Never fails today (kube-apiserver's `UpdateNoErrors` keeps the old managedFields
+/// where it would).
 pub fn record_update(
-    _schema: &Schema,
-    _gvk: &Gvk,
-    _old: Option<&Value>,
-    _new: &Value,
-    _manager: &str,
-    _subresource: &str,
-    _now: &str,
+    schema: &Schema,
+    gvk: &Gvk,
+    old: Option<&Value>,
+    new: &Value,
+    manager: &str,
+    subresource: &str,
+    now: &str,
 ) -> Result<Value, MergeError> {
-    unimplemented!("merge engine: record_update")
+    Ok(managed::Request::new(schema, gvk, subresource, now).record_update(old, new, manager))
 }
