@@ -198,6 +198,37 @@ impl Loaded {
     }
 }
 
+/// CLI flags that become values (the established CLI's "default release values", reference
+/// §1.3.3); `create` and `render` share them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagValues {
+    /// `--kubernetes-version`: picks `vcluster.image` from [`k3s::K3S_IMAGES`].
+    pub kubernetes_version: Option<String>,
+    /// `--expose`: `service.type: LoadBalancer`.
+    pub expose: bool,
+    /// `--isolate`: `isolation.enabled: true`.
+    pub isolate: bool,
+}
+
+/// The values computed from CLI flags (lowest user precedence), and notes worth printing (an
+/// image picked for a version outside the table).
+pub fn flag_values(flags: &FlagValues) -> Result<(Map<String, Value>, Vec<String>), k3s::BadVersion> {
+    let mut map = Map::new();
+    let mut notes = Vec::new();
+    if let Some(version) = &flags.kubernetes_version {
+        let picked = k3s::image_for_version(version)?;
+        notes.extend(picked.fallback_note);
+        map.insert("vcluster".into(), serde_json::json!({"image": picked.image}));
+    }
+    if flags.expose {
+        map.insert("service".into(), serde_json::json!({"type": "LoadBalancer"}));
+    }
+    if flags.isolate {
+        map.insert("isolation".into(), serde_json::json!({"enabled": true}));
+    }
+    Ok((map, notes))
+}
+
 /// Merge every layer over the defaults, classify keys, type and validate (Helm's precedence).
 pub fn load(layers: &Layers) -> Result<Loaded, ValuesError> {
     let mut user = layers.computed.clone();
