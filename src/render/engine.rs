@@ -38,7 +38,8 @@ pub fn environment() -> &'static Result<Environment<'static>, String> {
 }
 
 /// Make a value inert for Go's text/template, which the syncer runs over the CoreDNS bundle:
-/// every `{{` in a string (map keys included) becomes `{{"{{"}}`, which prints `{{`.
+/// every `{{` in a string (map keys included) becomes ``{{`{{`}}`` (a Go raw-string action that
+/// prints `{{`; backquotes, unlike double quotes, survive the JSON encoding around it).
 pub fn go_literal(value: JinjaValue) -> Result<JinjaValue, minijinja::Error> {
     let json: serde_json::Value = serde_json::to_value(&value)
         .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string()))?;
@@ -47,7 +48,7 @@ pub fn go_literal(value: JinjaValue) -> Result<JinjaValue, minijinja::Error> {
 
 fn escape_go(value: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
-    let esc = |s: &str| s.replace("{{", r#"{{"{{"}}"#);
+    let esc = |s: &str| s.replace("{{", "{{`{{`}}");
     match value {
         Value::String(s) => Value::String(esc(&s)),
         Value::Array(items) => Value::Array(items.into_iter().map(escape_go).collect()),
@@ -80,6 +81,6 @@ mod tests {
     fn go_literal_escapes_template_delimiters() {
         let v = go_literal(JinjaValue::from(minijinja::value::Serde(serde_json::json!({"k{{": ["{{.IMAGE}}", 1]})))).unwrap();
         let back: serde_json::Value = serde_json::to_value(&v).unwrap();
-        assert_eq!(back, serde_json::json!({r#"k{{"{{"}}"#: [r#"{{"{{"}}.IMAGE}}"#, 1]}));
+        assert_eq!(back, serde_json::json!({"k{{`{{`}}": ["{{`{{`}}.IMAGE}}", 1]}));
     }
 }
