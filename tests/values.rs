@@ -316,3 +316,24 @@ fn values_tree() -> impl Strategy<Value = Value> {
         root
     })
 }
+
+#[test]
+fn readme_values_reference_names_every_supported_key() {
+    let readme = std::fs::read_to_string(support::repo().join("README.md")).unwrap();
+    let mut supported = Vec::new();
+    key_paths(values::defaults(), "", &mut supported);
+    let leaves: Vec<&String> = supported
+        .iter()
+        .filter(|p| {
+            FREE_FORM.contains(&p.as_str())
+                || !supported.iter().any(|q| q.len() > p.len() && q.starts_with(p.as_str()) && q.as_bytes()[p.len()] == b'.')
+        })
+        .collect();
+    for path in leaves {
+        let last = path.rsplit('.').next().unwrap();
+        assert!(
+            readme.contains(&format!("`{path}`")) || readme.contains(&format!("…{last}`")) || readme.contains(&format!("…ipBlock.{last}`")),
+            "README's values reference does not mention {path}"
+        );
+    }
+}
