@@ -79,9 +79,22 @@ fn only_documented_checkov_findings_remain() {
         assert_eq!(failed, &expected, "{name}: checkov findings differ from the README's exceptions ({results:?})");
         // The hardening that was fixed stays fixed: probes, requests and limits, no privilege
         // escalation, NET_RAW/ALL dropped, seccomp, token mounts, non-root with a high UID.
-        for id in ["CKV_K8S_8", "CKV_K8S_9", "CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13", "CKV_K8S_15",
-            "CKV_K8S_20", "CKV_K8S_23", "CKV_K8S_28", "CKV_K8S_31", "CKV_K8S_37", "CKV_K8S_38", "CKV_K8S_40"]
-        {
+        for id in [
+            "CKV_K8S_8",
+            "CKV_K8S_9",
+            "CKV_K8S_10",
+            "CKV_K8S_11",
+            "CKV_K8S_12",
+            "CKV_K8S_13",
+            "CKV_K8S_15",
+            "CKV_K8S_20",
+            "CKV_K8S_23",
+            "CKV_K8S_28",
+            "CKV_K8S_31",
+            "CKV_K8S_37",
+            "CKV_K8S_38",
+            "CKV_K8S_40",
+        ] {
             assert!(passed.contains(id), "{name}: {id} no longer passes");
         }
     }

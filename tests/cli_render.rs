@@ -45,7 +45,10 @@ fn bad_input_is_a_clear_error_with_exit_1_and_no_stdout() {
     write("syntax.yaml", "sync:\n  ingresses:\n    enabled: [true\n");
     write("dup.yaml", "fallbackHostDns: true\nsyncer:\n  replicas: 1\nfallbackHostDns: false\n");
     write("type.yaml", "sync:\n  ingresses:\n    enabled: sometimes\n");
-    write("virtual.yaml", "mapServices:\n  fromVirtual:\n    - from: my-virtual-service\n      to: ns/my-host-service\n");
+    write(
+        "virtual.yaml",
+        "mapServices:\n  fromVirtual:\n    - from: my-virtual-service\n      to: ns/my-host-service\n",
+    );
     write("label.yaml", "podLabels:\n  team: \"-bad-\"\n");
     write("quantity.yaml", "syncer:\n  resources:\n    limits:\n      memory: lots\n");
     write("list.yaml", "- a\n- b\n");
@@ -56,34 +59,76 @@ fn bad_input_is_a_clear_error_with_exit_1_and_no_stdout() {
     write("bomb.yaml", &bomb);
     let big = format!("init:\n  manifests: \"{}\"\n", "x".repeat(6 * 1024 * 1024));
     write("big.yaml", &big);
-    write("kubeconfig", "apiVersion: v1\nkind: Config\ncontexts: [{name: a, context: {cluster: c, namespace: team}}]\n");
+    write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\ncontexts: [{name: a, context: {cluster: c, namespace: team}}]\n",
+    );
 
     let long_name = "a".repeat(52);
     let cases: Vec<(Vec<&str>, Option<&[u8]>, Vec<&str>)> = vec![
         (vec!["render", "My_VC"], None, vec!["invalid vcluster name", "DNS-1035"]),
         (vec!["render", &long_name], None, vec!["no more than 51", "vc-workload-<name>"]),
         (vec!["render", "my-vc", "-n", "Bad_NS"], None, vec!["invalid namespace", "RFC 1123 label"]),
-        (vec!["render", "my-vc", "-f", "unknown.yaml"], None, vec!["unknown values key sync.ingress.enabled (did you mean sync.ingresses.enabled?)"]),
+        (
+            vec!["render", "my-vc", "-f", "unknown.yaml"],
+            None,
+            vec!["unknown values key sync.ingress.enabled (did you mean sync.ingresses.enabled?)"],
+        ),
         (vec!["render", "my-vc", "-f", "syntax.yaml"], None, vec!["syntax.yaml:3:14: unclosed bracket"]),
-        (vec!["render", "my-vc", "-f", "dup.yaml"], None, vec!["dup.yaml:4:1: duplicate key \"fallbackHostDns\" (first defined on line 1)"]),
-        (vec!["render", "my-vc", "-f", "type.yaml"], None, vec!["sync.ingresses.enabled: expected a boolean, found string \"sometimes\""]),
-        (vec!["render", "my-vc", "-f", "virtual.yaml"], None, vec!["mapServices.fromVirtual[0].from: \"my-virtual-service\" must have the form namespace/name", "mapServices.fromVirtual[0].to"]),
+        (
+            vec!["render", "my-vc", "-f", "dup.yaml"],
+            None,
+            vec!["dup.yaml:4:1: duplicate key \"fallbackHostDns\" (first defined on line 1)"],
+        ),
+        (
+            vec!["render", "my-vc", "-f", "type.yaml"],
+            None,
+            vec!["sync.ingresses.enabled: expected a boolean, found string \"sometimes\""],
+        ),
+        (
+            vec!["render", "my-vc", "-f", "virtual.yaml"],
+            None,
+            vec![
+                "mapServices.fromVirtual[0].from: \"my-virtual-service\" must have the form namespace/name",
+                "mapServices.fromVirtual[0].to",
+            ],
+        ),
         (vec!["render", "my-vc", "-f", "label.yaml"], None, vec!["podLabels.team: label value \"-bad-\""]),
-        (vec!["render", "my-vc", "-f", "quantity.yaml"], None, vec!["syncer.resources.limits.memory: \"lots\" is not a Kubernetes quantity"]),
+        (
+            vec!["render", "my-vc", "-f", "quantity.yaml"],
+            None,
+            vec!["syncer.resources.limits.memory: \"lots\" is not a Kubernetes quantity"],
+        ),
         (vec!["render", "my-vc", "-f", "list.yaml"], None, vec!["must be a YAML mapping at the top, found a list"]),
         (vec!["render", "my-vc", "-f", "bomb.yaml"], None, vec!["bomb.yaml: refused"]),
         (vec!["render", "my-vc", "-f", "big.yaml"], None, vec!["big.yaml is larger than 5 MiB"]),
         (vec!["render", "my-vc", "-f", "-"], Some(big.as_bytes()), vec!["<stdin> is larger than 5 MiB"]),
         (vec!["render", "my-vc", "-f", "-", "-f", "-"], Some(b"a: 1\n"), vec!["can be given only once"]),
         (vec!["render", "my-vc", "-f", "missing.yaml"], None, vec!["cannot read values from missing.yaml"]),
-        (vec!["render", "my-vc", "-f", "https://example.com/v.yaml"], None, vec!["URLs are not fetched", "hint: download it first"]),
+        (
+            vec!["render", "my-vc", "-f", "https://example.com/v.yaml"],
+            None,
+            vec!["URLs are not fetched", "hint: download it first"],
+        ),
         (vec!["render", "my-vc", "-f", "c3luYzoKICBpbmdyZXNzZXM6CiAgICBlbmFibGVkOiB0cnVlCg=="], None, vec!["base64"]),
-        (vec!["render", "my-vc", "--set", "sync.ingresses.enabled"], None, vec!["--set \"sync.ingresses.enabled\": key \"enabled\" has no value"]),
+        (
+            vec!["render", "my-vc", "--set", "sync.ingresses.enabled"],
+            None,
+            vec!["--set \"sync.ingresses.enabled\": key \"enabled\" has no value"],
+        ),
         (vec!["render", "my-vc", "--set", "a[x]=1"], None, vec!["error parsing index"]),
         (vec!["render", "my-vc", "--set-json", "syncer.extraArgs=[1,"], None, vec!["--set-json", "invalid JSON"]),
-        (vec!["render", "my-vc", "--set-string", "syncer.replicas=2"], None, vec!["syncer.replicas: expected i64, found string \"2\""]),
+        (
+            vec!["render", "my-vc", "--set-string", "syncer.replicas=2"],
+            None,
+            vec!["syncer.replicas: expected i64, found string \"2\""],
+        ),
         (vec!["render", "my-vc", "--kubernetes-version", "latest"], None, vec!["kubernetes version \"latest\""]),
-        (vec!["render", "my-vc", "--kubeconfig", "kubeconfig", "--context", "nope"], None, vec!["context \"nope\" not found", "hint: pass -n"]),
+        (
+            vec!["render", "my-vc", "--kubeconfig", "kubeconfig", "--context", "nope"],
+            None,
+            vec!["context \"nope\" not found", "hint: pass -n"],
+        ),
         (vec!["render", "my-vc", "--kubeconfig", "no-such-kubeconfig"], None, vec!["cannot read kubeconfig"]),
     ];
     for (args, stdin, wants) in cases {
@@ -118,7 +163,10 @@ fn renders_yaml_json_and_values() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let docs: Vec<Value> = serde_saphyr::from_str_multiple(&r.stdout).unwrap();
     assert_eq!(docs.len(), 10);
-    assert!(docs.iter().all(|d| d["metadata"]["namespace"] == "vcluster-my-vcluster" || d["kind"].as_str().unwrap().starts_with("Cluster")));
+    assert!(
+        docs.iter().all(|d| d["metadata"]["namespace"] == "vcluster-my-vcluster"
+            || d["kind"].as_str().unwrap().starts_with("Cluster"))
+    );
     assert!(r.stderr.contains("create` detects the host cluster's service range"), "{}", r.stderr);
 
     let r = run(d, &["render", "my-vcluster", "-f", example, "-o", "json", "-n", "team"], None);
@@ -129,7 +177,11 @@ fn renders_yaml_json_and_values() {
     assert_eq!(list["items"][0]["metadata"]["namespace"], "team");
 
     // stdin, --set over the file, --show-values prints the merged values.
-    let r = run(d, &["render", "x", "-f", "-", "--set", "syncer.replicas=2", "--show-values", "-o", "json"], Some(b"syncer: {replicas: 3}\n"));
+    let r = run(
+        d,
+        &["render", "x", "-f", "-", "--set", "syncer.replicas=2", "--show-values", "-o", "json"],
+        Some(b"syncer: {replicas: 3}\n"),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let merged: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(merged["syncer"]["replicas"], 2);
@@ -142,7 +194,11 @@ fn renders_yaml_json_and_values() {
     assert_eq!(merged["vcluster"]["image"], "rancher/k3s:v1.25.11-k3s1");
     assert_eq!(merged["service"]["type"], "LoadBalancer");
     assert_eq!(merged["isolation"]["enabled"], true);
-    let r = run(d, &["render", "x", "--kubernetes-version", "v1.25", "-f", "-", "--show-values"], Some(b"vcluster: {image: my/k3s:1}\n"));
+    let r = run(
+        d,
+        &["render", "x", "--kubernetes-version", "v1.25", "-f", "-", "--show-values"],
+        Some(b"vcluster: {image: my/k3s:1}\n"),
+    );
     assert_eq!(serde_saphyr::from_str::<Value>(&r.stdout).unwrap()["vcluster"]["image"], "my/k3s:1");
 
     // Era keys: accepted, one warning naming them.

@@ -97,7 +97,10 @@ fn golden_examples() {
         let rendered = render_file(path);
         assert_eq!(&kinds_and_names(&rendered.manifests), objects, "{stem}");
         assert_eq!(&syncer_args(&rendered.manifests), want_args, "{stem}");
-        insta::assert_snapshot!(format!("example-{stem}"), vcluster::render::to_yaml_stream(&rendered.manifests).unwrap());
+        insta::assert_snapshot!(
+            format!("example-{stem}"),
+            vcluster::render::to_yaml_stream(&rendered.manifests).unwrap()
+        );
     }
     // The combined example's ClusterRole only reads services (ingress classes are off).
     let combined = render_file(&support::repo().join("examples/networking.yaml"));
@@ -168,7 +171,8 @@ fn adversarial_values() -> String {
     let strings = serde_json::to_string(ADVERSARIAL).unwrap();
     let annotations: serde_json::Map<String, Value> =
         ADVERSARIAL.iter().enumerate().map(|(i, s)| (format!("example.com/a{i}"), json!(s))).collect();
-    let env: Vec<Value> = ADVERSARIAL.iter().enumerate().map(|(i, s)| json!({"name": format!("E{i}"), "value": s})).collect();
+    let env: Vec<Value> =
+        ADVERSARIAL.iter().enumerate().map(|(i, s)| json!({"name": format!("E{i}"), "value": s})).collect();
     json!({
         "annotations": annotations,
         "podAnnotations": annotations,
@@ -196,7 +200,15 @@ fn values_are_data_in_every_output_and_reader() {
 
     let sts = find(&rendered.manifests, "StatefulSet").unwrap();
     let syncer = container(&rendered.manifests, "syncer");
-    let extra: Vec<&str> = syncer["args"].as_array().unwrap().iter().rev().take(ADVERSARIAL.len()).rev().map(|a| a.as_str().unwrap()).collect();
+    let extra: Vec<&str> = syncer["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .take(ADVERSARIAL.len())
+        .rev()
+        .map(|a| a.as_str().unwrap())
+        .collect();
     assert_eq!(extra, ADVERSARIAL);
     for (i, s) in ADVERSARIAL.iter().enumerate() {
         assert_eq!(sts["metadata"]["annotations"][format!("example.com/a{i}")], *s);
@@ -282,7 +294,10 @@ fn strict_schema_validation_of_defaults_examples_adversarial_and_coredns() {
         objects.extend(r.manifests.iter().map(|m| m.object.clone()));
         let bundle = coredns_objects(&r.manifests);
         let kinds: Vec<&str> = bundle.iter().map(|o| o["kind"].as_str().unwrap()).collect();
-        assert_eq!(kinds, ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Service"]);
+        assert_eq!(
+            kinds,
+            ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Service"]
+        );
         objects.extend(bundle);
     }
     let problems = validate_objects(&objects);
@@ -328,12 +343,15 @@ impl Toggles {
     }
 
     fn values(&self) -> String {
-        let mut sync = json!({"ingresses": {"enabled": self.ingresses}, "networkpolicies": {"enabled": self.networkpolicies}});
+        let mut sync =
+            json!({"ingresses": {"enabled": self.ingresses}, "networkpolicies": {"enabled": self.networkpolicies}});
         if let Some(c) = self.ingressclasses {
             sync["ingressclasses"] = json!({"enabled": c});
         }
-        let host: Vec<Value> = if self.from_host { vec![json!({"from": "h-ns/h-svc", "to": "v-ns/v-svc"})] } else { vec![] };
-        let virt: Vec<Value> = if self.from_virtual { vec![json!({"from": "v-ns/v-svc", "to": "h-svc"})] } else { vec![] };
+        let host: Vec<Value> =
+            if self.from_host { vec![json!({"from": "h-ns/h-svc", "to": "v-ns/v-svc"})] } else { vec![] };
+        let virt: Vec<Value> =
+            if self.from_virtual { vec![json!({"from": "v-ns/v-svc", "to": "h-svc"})] } else { vec![] };
         json!({
             "sync": sync,
             "mapServices": {"fromHost": host, "fromVirtual": virt},
@@ -398,7 +416,9 @@ impl Toggles {
         if self.networkpolicies {
             rules.push(json!({"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": all}));
         }
-        rules.push(json!({"apiGroups": ["apps"], "resources": ["statefulsets", "replicasets", "deployments"], "verbs": read}));
+        rules.push(
+            json!({"apiGroups": ["apps"], "resources": ["statefulsets", "replicasets", "deployments"], "verbs": read}),
+        );
         if self.replicas > 1 {
             rules.push(json!({"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": all}));
         }
@@ -443,5 +463,10 @@ fn cross_product_of_toggles() {
         objects.extend(coredns_objects(m));
     }
     let problems = validate_objects(&objects);
-    assert!(problems.is_empty(), "{} invalid objects, first: {:#?}", problems.len(), &problems[..problems.len().min(5)]);
+    assert!(
+        problems.is_empty(),
+        "{} invalid objects, first: {:#?}",
+        problems.len(),
+        &problems[..problems.len().min(5)]
+    );
 }

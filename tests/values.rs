@@ -125,7 +125,10 @@ fn unknown_keys_are_errors_with_the_closest_known_key() {
         ("mapService: {fromHost: []}", "mapService.fromHost (did you mean mapServices.fromHost?)"),
         ("syncer: {extraArg: [x]}", "syncer.extraArg (did you mean syncer.extraArgs?)"),
         ("fallbackHostDNS: true", "fallbackHostDNS (did you mean fallbackHostDns?)"),
-        ("isolation: {networkPolicy: {enable: true}}", "isolation.networkPolicy.enable (did you mean isolation.networkPolicy.enabled?)"),
+        (
+            "isolation: {networkPolicy: {enable: true}}",
+            "isolation.networkPolicy.enable (did you mean isolation.networkPolicy.enabled?)",
+        ),
     ];
     for (yaml, want) in cases {
         let err = support::load_layers(&[("v.yaml", yaml)], &[]).unwrap_err();
@@ -216,7 +219,11 @@ proptest! {
     }
 }
 
-fn check_merged(base: &Map<String, Value>, layer: &Map<String, Value>, merged: &Map<String, Value>) -> Result<(), TestCaseError> {
+fn check_merged(
+    base: &Map<String, Value>,
+    layer: &Map<String, Value>,
+    merged: &Map<String, Value>,
+) -> Result<(), TestCaseError> {
     for (k, v) in base {
         prop_assert!(merged.contains_key(k));
         if !layer.contains_key(k) {
@@ -235,7 +242,11 @@ fn check_merged(base: &Map<String, Value>, layer: &Map<String, Value>, merged: &
     Ok(())
 }
 
-fn check_coalesced(d: &Map<String, Value>, u: &Map<String, Value>, out: &Map<String, Value>) -> Result<(), TestCaseError> {
+fn check_coalesced(
+    d: &Map<String, Value>,
+    u: &Map<String, Value>,
+    out: &Map<String, Value>,
+) -> Result<(), TestCaseError> {
     for (k, v) in out {
         prop_assert!(!v.is_null(), "null survived at {}", k);
     }
@@ -278,9 +289,8 @@ fn tree(depth: u32) -> impl Strategy<Value = Value> {
     let keys = prop::sample::select(vec!["a", "b", "c", "d"]);
     leaf()
         .prop_recursive(depth, 24, 4, move |inner| {
-            prop::collection::vec((keys.clone(), inner), 0..4).prop_map(|kv| {
-                Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-            })
+            prop::collection::vec((keys.clone(), inner), 0..4)
+                .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
         })
         .prop_map(|v| if v.is_object() { v } else { json!({ "a": v }) })
 }
@@ -292,10 +302,24 @@ fn values_tree() -> impl Strategy<Value = Value> {
     let value = prop_oneof![
         leaf(),
         prop::sample::select(vec![
-            json!("LoadBalancer"), json!("NodePort"), json!("1Gi"), json!("500m"), json!("ns/name"),
-            json!("name"), json!(2), json!(0), json!([{"from": "a/b", "to": "c/d"}]), json!([{"from": "a/b", "to": "c"}]),
-            json!({"app": "x"}), json!({"team": "a", "tier": "b"}), json!(["--cluster-domain=corp.local"]),
-            json!([{"name": "A", "value": "b"}]), json!("10.0.0.0/16"), json!("baseline"), json!(true), json!(false),
+            json!("LoadBalancer"),
+            json!("NodePort"),
+            json!("1Gi"),
+            json!("500m"),
+            json!("ns/name"),
+            json!("name"),
+            json!(2),
+            json!(0),
+            json!([{"from": "a/b", "to": "c/d"}]),
+            json!([{"from": "a/b", "to": "c"}]),
+            json!({"app": "x"}),
+            json!({"team": "a", "tier": "b"}),
+            json!(["--cluster-domain=corp.local"]),
+            json!([{"name": "A", "value": "b"}]),
+            json!("10.0.0.0/16"),
+            json!("baseline"),
+            json!(true),
+            json!(false),
         ]),
     ];
     prop::collection::vec((prop::sample::select(paths), value), 0..8).prop_map(|entries| {
@@ -326,13 +350,17 @@ fn readme_values_reference_names_every_supported_key() {
         .iter()
         .filter(|p| {
             FREE_FORM.contains(&p.as_str())
-                || !supported.iter().any(|q| q.len() > p.len() && q.starts_with(p.as_str()) && q.as_bytes()[p.len()] == b'.')
+                || !supported
+                    .iter()
+                    .any(|q| q.len() > p.len() && q.starts_with(p.as_str()) && q.as_bytes()[p.len()] == b'.')
         })
         .collect();
     for path in leaves {
         let last = path.rsplit('.').next().unwrap();
         assert!(
-            readme.contains(&format!("`{path}`")) || readme.contains(&format!("…{last}`")) || readme.contains(&format!("…ipBlock.{last}`")),
+            readme.contains(&format!("`{path}`"))
+                || readme.contains(&format!("…{last}`"))
+                || readme.contains(&format!("…ipBlock.{last}`")),
             "README's values reference does not mention {path}"
         );
     }

@@ -88,11 +88,8 @@ pub fn run(args: RenderArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     }
     let json = ctx.output == Some(OutputFormat::Json);
     if args.show_values {
-        let text = if json {
-            serde_json::to_string_pretty(&loaded.merged)? + "\n"
-        } else {
-            render::to_yaml(&loaded.merged)?
-        };
+        let text =
+            if json { serde_json::to_string_pretty(&loaded.merged)? + "\n" } else { render::to_yaml(&loaded.merged)? };
         ctx.printer.data(text.as_bytes())?;
         return Ok(ExitStatus::Success);
     }
@@ -102,7 +99,8 @@ pub fn run(args: RenderArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     for note in &rendered.notes {
         ctx.printer.info(format!("note: {note}"));
     }
-    let text = if json { render::to_json_list(&rendered.manifests) } else { render::to_yaml_stream(&rendered.manifests)? };
+    let text =
+        if json { render::to_json_list(&rendered.manifests) } else { render::to_yaml_stream(&rendered.manifests)? };
     ctx.printer.data(text.as_bytes())?;
     Ok(ExitStatus::Success)
 }
@@ -131,7 +129,9 @@ pub fn context_namespace(kubeconfig: Option<&Path>, context: Option<&str>) -> an
     let paths: Vec<PathBuf> = match (kubeconfig, std::env::var_os("KUBECONFIG")) {
         (Some(path), _) => vec![path.to_path_buf()],
         (None, Some(list)) => std::env::split_paths(&list).filter(|p| p.is_file()).collect(),
-        (None, None) => std::env::home_dir().map(|h| h.join(".kube").join("config")).into_iter().filter(|p| p.is_file()).collect(),
+        (None, None) => {
+            std::env::home_dir().map(|h| h.join(".kube").join("config")).into_iter().filter(|p| p.is_file()).collect()
+        }
     };
     let mut merged: Option<Kubeconfig> = None;
     for path in &paths {
@@ -147,9 +147,9 @@ pub fn context_namespace(kubeconfig: Option<&Path>, context: Option<&str>) -> an
     };
     match config.contexts.iter().find(|c| c.name == wanted) {
         Some(named) => Ok(named.context.as_ref().and_then(|c| c.namespace.clone())),
-        None if context.is_some() => Err(anyhow::Error::new(
-            Hinted::new(format!("context {wanted:?} not found in the kubeconfig")).hint(hint),
-        )),
+        None if context.is_some() => {
+            Err(anyhow::Error::new(Hinted::new(format!("context {wanted:?} not found in the kubeconfig")).hint(hint)))
+        }
         None => Ok(None),
     }
 }

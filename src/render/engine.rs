@@ -79,7 +79,8 @@ mod tests {
 
     #[test]
     fn go_literal_escapes_template_delimiters() {
-        let v = go_literal(JinjaValue::from(minijinja::value::Serde(serde_json::json!({"k{{": ["{{.IMAGE}}", 1]})))).unwrap();
+        let v = go_literal(JinjaValue::from(minijinja::value::Serde(serde_json::json!({"k{{": ["{{.IMAGE}}", 1]}))))
+            .unwrap();
         let back: serde_json::Value = serde_json::to_value(&v).unwrap();
         assert_eq!(back, serde_json::json!({"k{{`{{`}}": ["{{`{{`}}.IMAGE}}", 1]}));
     }

@@ -172,7 +172,12 @@ pub fn parse_documents(template: &'static str, text: &str) -> Result<Vec<Value>,
 }
 
 /// Stamp the standard metadata on one object and describe it.
-fn finish(template: &'static str, mut object: Value, release: &ReleaseInfo, values: &Values) -> Result<Manifest, RenderError> {
+fn finish(
+    template: &'static str,
+    mut object: Value,
+    release: &ReleaseInfo,
+    values: &Values,
+) -> Result<Manifest, RenderError> {
     let bad = |message: &str| RenderError::Output { template, message: message.to_string() };
     let obj = object.as_object_mut().ok_or_else(|| bad("not a mapping"))?;
     let api_version = obj.get("apiVersion").and_then(Value::as_str).ok_or_else(|| bad("no apiVersion"))?.to_string();

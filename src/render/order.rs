@@ -75,7 +75,14 @@ mod tests {
 
     #[test]
     fn sorts_by_kind_and_keeps_template_order_within_a_kind() {
-        let mut list = vec![m("StatefulSet", "a"), m("Widget", "w"), m("Service", "b"), m("Service", "a"), m("Gadget", "g"), m("ServiceAccount", "s")];
+        let mut list = vec![
+            m("StatefulSet", "a"),
+            m("Widget", "w"),
+            m("Service", "b"),
+            m("Service", "a"),
+            m("Gadget", "g"),
+            m("ServiceAccount", "s"),
+        ];
         sort_for_install(&mut list);
         let names: Vec<_> = list.iter().map(|m| format!("{}/{}", m.kind, m.name)).collect();
         assert_eq!(names, ["ServiceAccount/s", "Service/b", "Service/a", "StatefulSet/a", "Gadget/g", "Widget/w"]);

@@ -70,7 +70,10 @@ mod tests {
     #[test]
     fn picks_by_minor_and_falls_back_at_both_ends() {
         assert_eq!(image_for_version("v1.26.4").unwrap().image, "rancher/k3s:v1.26.6-k3s1");
-        assert_eq!(image_for_version("1.27").unwrap(), K3sImage { image: "rancher/k3s:v1.27.3-k3s1", fallback_note: None });
+        assert_eq!(
+            image_for_version("1.27").unwrap(),
+            K3sImage { image: "rancher/k3s:v1.27.3-k3s1", fallback_note: None }
+        );
         assert_eq!(image_for_version("v1.27+k3s1").unwrap().image, "rancher/k3s:v1.27.3-k3s1");
         let newer = image_for_version("v1.33.1").unwrap();
         assert_eq!(newer.image, "rancher/k3s:v1.27.3-k3s1");

@@ -120,8 +120,8 @@ pub fn read_source(spec: &str, stdin: &mut dyn Read) -> Result<Source, ValuesErr
             });
         }
     }
-    let mut file =
-        std::fs::File::open(path).map_err(|e| ValuesError::Read { source_name: spec.to_string(), message: e.to_string() })?;
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| ValuesError::Read { source_name: spec.to_string(), message: e.to_string() })?;
     read_limited(spec, &mut file)
 }
 
@@ -280,7 +280,11 @@ mod tests {
     fn layers(files: &[&str], sets: &[(SetKind, &str)]) -> Layers {
         Layers {
             computed: Map::new(),
-            files: files.iter().enumerate().map(|(i, t)| Source { name: format!("f{i}.yaml"), text: t.to_string() }).collect(),
+            files: files
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Source { name: format!("f{i}.yaml"), text: t.to_string() })
+                .collect(),
             sets: sets.iter().map(|(k, t)| (*k, t.to_string())).collect(),
         }
     }
@@ -304,7 +308,8 @@ mod tests {
                 (SetKind::Json, r#"syncer.kubeConfigContextName="from-json""#),
             ],
         );
-        l.computed = serde_json::from_value(json!({"syncer": {"replicas": 5}, "service": {"type": "LoadBalancer"}})).unwrap();
+        l.computed =
+            serde_json::from_value(json!({"syncer": {"replicas": 5}, "service": {"type": "LoadBalancer"}})).unwrap();
         let loaded = load(&l).unwrap();
         assert_eq!(loaded.values.syncer.kube_config_context_name, "from-string");
         assert_eq!(loaded.values.syncer.replicas, 3);
@@ -314,7 +319,9 @@ mod tests {
 
     #[test]
     fn null_deletes_a_default_and_lists_replace() {
-        let loaded = load(&layers(&["syncer:\n  resources:\n    limits: null\nvcluster:\n  baseArgs: [server]\n"], &[])).unwrap();
+        let loaded =
+            load(&layers(&["syncer:\n  resources:\n    limits: null\nvcluster:\n  baseArgs: [server]\n"], &[]))
+                .unwrap();
         assert!(loaded.values.syncer.resources.limits.is_empty());
         assert_eq!(loaded.values.vcluster.base_args, ["server"]);
         assert!(loaded.merged["syncer"]["resources"].get("limits").is_none());
@@ -322,7 +329,8 @@ mod tests {
 
     #[test]
     fn era_keys_warn_and_unknown_keys_fail() {
-        let loaded = load(&layers(&["telemetry:\n  disabled: true\nsync:\n  nodes:\n    enabled: true\n"], &[])).unwrap();
+        let loaded =
+            load(&layers(&["telemetry:\n  disabled: true\nsync:\n  nodes:\n    enabled: true\n"], &[])).unwrap();
         assert_eq!(loaded.unsupported, ["telemetry", "sync.nodes"]);
         assert!(loaded.unsupported_warning().unwrap().contains("telemetry, sync.nodes"));
         let err = load(&layers(&["sync:\n  ingress:\n    enabled: true\n"], &[])).unwrap_err();

@@ -349,8 +349,11 @@ mod tests {
 
     #[test]
     fn set_infers_only_bool_null_and_int64() {
-        let v = parse("a=true,b=FALSE,c=null,d=0,e=42,f=-7,g=007,h=1.5,i=1e3,j=yes,k=,l=9223372036854775808", SetKind::Typed)
-            .unwrap();
+        let v = parse(
+            "a=true,b=FALSE,c=null,d=0,e=42,f=-7,g=007,h=1.5,i=1e3,j=yes,k=,l=9223372036854775808",
+            SetKind::Typed,
+        )
+        .unwrap();
         assert_eq!(
             v,
             json!({"a": true, "b": false, "c": null, "d": 0, "e": 42, "f": -7, "g": "007", "h": "1.5",
@@ -360,7 +363,10 @@ mod tests {
 
     #[test]
     fn set_string_keeps_strings() {
-        assert_eq!(parse("a=true,b=1,c={x,2}", SetKind::String).unwrap(), json!({"a": "true", "b": "1", "c": ["x", "2"]}));
+        assert_eq!(
+            parse("a=true,b=1,c={x,2}", SetKind::String).unwrap(),
+            json!({"a": "true", "b": "1", "c": ["x", "2"]})
+        );
     }
 
     #[test]

@@ -76,7 +76,8 @@ pub fn check_namespace(namespace: &str) -> Option<Problem> {
     if namespace.len() > 63 {
         return Some(problem("namespace", format!("{namespace:?} must be no more than 63 characters")));
     }
-    (!is_dns1123_label(namespace)).then(|| problem("namespace", format!("{namespace:?} is not valid: {DNS1123_LABEL_MSG}")))
+    (!is_dns1123_label(namespace))
+        .then(|| problem("namespace", format!("{namespace:?} is not valid: {DNS1123_LABEL_MSG}")))
 }
 
 /// Label and annotation keys: an optional DNS subdomain prefix and `/`, then a name of at most
@@ -238,7 +239,10 @@ fn check_mapping(path: &str, entry: &ServiceMapping, from_needs_ns: bool, to_nee
         }
         for part in parts {
             if !is_dns1123_label(part) {
-                out.push(problem(format!("{path}.{field}"), format!("{part:?} in {value:?} is not valid: {DNS1123_LABEL_MSG}")));
+                out.push(problem(
+                    format!("{path}.{field}"),
+                    format!("{part:?} in {value:?} is not valid: {DNS1123_LABEL_MSG}"),
+                ));
             }
         }
     };
@@ -297,13 +301,7 @@ pub(crate) fn describe_serde(message: &str) -> String {
 /// The cluster domain the syncer is told with `--cluster-domain=` in `syncer.extraArgs`
 /// (the last one wins, like Go's flag package); `cluster.local` otherwise.
 pub fn cluster_domain(values: &Values) -> &str {
-    values
-        .syncer
-        .extra_args
-        .iter()
-        .rev()
-        .find_map(|a| a.strip_prefix("--cluster-domain="))
-        .unwrap_or("cluster.local")
+    values.syncer.extra_args.iter().rev().find_map(|a| a.strip_prefix("--cluster-domain=")).unwrap_or("cluster.local")
 }
 
 /// Labels the chart sets itself on the StatefulSet and its pods.
@@ -392,7 +390,10 @@ pub fn check_values(v: &Values) -> Vec<Problem> {
     }
 
     if !["Exact", "Prefix", "ImplementationSpecific"].contains(&v.ingress.path_type.as_str()) {
-        o.push(problem("ingress.pathType", format!("{:?} must be Exact, Prefix or ImplementationSpecific", v.ingress.path_type)));
+        o.push(problem(
+            "ingress.pathType",
+            format!("{:?} must be Exact, Prefix or ImplementationSpecific", v.ingress.path_type),
+        ));
     }
     let host = v.ingress.host.strip_prefix("*.").unwrap_or(&v.ingress.host);
     if v.ingress.enabled && !is_dns1123_subdomain(host) {
@@ -430,7 +431,10 @@ pub fn check_values(v: &Values) -> Vec<Problem> {
         o.push(problem("init.manifests", "larger than the 1 MiB a ConfigMap can hold"));
     }
     if v.coredns.manifests.len() + v.coredns.config.len() > MAX_CONFIGMAP_BYTES {
-        o.push(problem("coredns", "coredns.manifests and coredns.config are larger than the 1 MiB a ConfigMap can hold"));
+        o.push(problem(
+            "coredns",
+            "coredns.manifests and coredns.config are larger than the 1 MiB a ConfigMap can hold",
+        ));
     }
 
     check_object::<core::SecurityContext>("securityContext", &v.security_context, o);
@@ -507,7 +511,10 @@ mod tests {
             {"nodeSelectorTerms": [{"matchExpression": []}]}}});
         check_object::<k8s_openapi::api::core::v1::Affinity>("affinity", &affinity, &mut out);
         check_object::<k8s_openapi::api::core::v1::EnvVar>("env[0]", &serde_json::json!({"name": 5}), &mut out);
-        assert_eq!(out[0].path, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpression");
+        assert_eq!(
+            out[0].path,
+            "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpression"
+        );
         assert_eq!(out[1].path, "env[0].name");
         assert!(out[1].message.starts_with("expected a string, found integer"), "{}", out[1]);
     }
@@ -515,9 +522,13 @@ mod tests {
     #[test]
     fn label_rules() {
         let mut out = Vec::new();
-        let labels: StringMap =
-            [("good/key".into(), "v".into()), ("bad key".into(), "v".into()), ("k".into(), "-bad".into()), ("app".into(), "x".into())]
-                .into();
+        let labels: StringMap = [
+            ("good/key".into(), "v".into()),
+            ("bad key".into(), "v".into()),
+            ("k".into(), "-bad".into()),
+            ("app".into(), "x".into()),
+        ]
+        .into();
         check_labels("labels", &labels, RESERVED_LABELS, &mut out);
         assert_eq!(out.len(), 3, "{out:?}");
     }

@@ -44,7 +44,8 @@ pub fn parse_document(source: &str, text: &str) -> Result<Map<String, Value>, Va
     if text.len() > MAX_INPUT_BYTES {
         return Err(ValuesError::TooLarge { source_name: source.to_string(), limit: MAX_INPUT_BYTES });
     }
-    let value: Value = serde_saphyr::from_str_with_options(text, options()).map_err(|e| syntax_error(source, text, &e))?;
+    let value: Value =
+        serde_saphyr::from_str_with_options(text, options()).map_err(|e| syntax_error(source, text, &e))?;
     match value {
         Value::Null => Ok(Map::new()),
         Value::Object(map) => Ok(map),
@@ -137,7 +138,10 @@ mod tests {
     #[test]
     fn yaml_1_1_booleans_as_helm_reads_them() {
         let map = parse_document("v.yaml", "a: yes\nb: off\nc: On\nd: 'yes'\ne: 010\nf: 1.5\ng: ~\n").unwrap();
-        assert_eq!(Value::Object(map), json!({"a": true, "b": false, "c": true, "d": "yes", "e": 8, "f": 1.5, "g": null}));
+        assert_eq!(
+            Value::Object(map),
+            json!({"a": true, "b": false, "c": true, "d": "yes", "e": 8, "f": 1.5, "g": null})
+        );
     }
 
     #[test]
@@ -160,7 +164,8 @@ mod tests {
 
     #[test]
     fn duplicate_keys_name_both_lines() {
-        let text = "sync:\n  services:\n    enabled: true\n  pods:\n    enabled: true\n  services:\n    enabled: false\n";
+        let text =
+            "sync:\n  services:\n    enabled: true\n  pods:\n    enabled: true\n  services:\n    enabled: false\n";
         let err = parse_document("v.yaml", text).unwrap_err();
         match &err {
             ValuesError::DuplicateKey { key, first_line, line, .. } => {

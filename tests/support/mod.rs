@@ -146,7 +146,8 @@ pub fn substitute_coredns(bundle: &str) -> String {
 
 /// The CoreDNS bundle of a render, substituted and parsed into objects.
 pub fn coredns_objects(manifests: &[Manifest]) -> Vec<Value> {
-    let cm = manifests.iter().find(|m| m.kind == "ConfigMap" && m.name.ends_with("-coredns")).expect("coredns ConfigMap");
+    let cm =
+        manifests.iter().find(|m| m.kind == "ConfigMap" && m.name.ends_with("-coredns")).expect("coredns ConfigMap");
     let bundle = cm.object["data"]["coredns.yaml"].as_str().unwrap();
     let text = substitute_coredns(bundle);
     serde_saphyr::from_str_multiple::<Value, _>(&text).unwrap_or_else(|e| panic!("bundle does not parse: {e}\n{text}"))
