@@ -65,7 +65,9 @@ fn bad_input_is_a_clear_error_with_exit_1_and_no_stdout() {
     );
 
     let long_name = "a".repeat(52);
-    let cases: Vec<(Vec<&str>, Option<&[u8]>, Vec<&str>)> = vec![
+    // (arguments, stdin, texts the error must contain)
+    type Case<'a> = (Vec<&'a str>, Option<&'a [u8]>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (vec!["render", "My_VC"], None, vec!["invalid vcluster name", "DNS-1035"]),
         (vec!["render", &long_name], None, vec!["no more than 51", "vc-workload-<name>"]),
         (vec!["render", "my-vc", "-n", "Bad_NS"], None, vec!["invalid namespace", "RFC 1123 label"]),

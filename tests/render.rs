@@ -45,6 +45,10 @@ fn golden_defaults() {
     assert!(k3s["command"][2].as_str().unwrap().contains(" --service-cidr=10.96.0.0/12 && true"));
     assert_eq!(container(&rendered.manifests, "syncer")["image"], "ghcr.io/loft-sh/vcluster:0.15.7");
     assert_eq!(rendered.notes.len(), 1, "{:?}", rendered.notes);
+    assert!(rendered.warnings.is_empty());
+    let ha = render_yaml("syncer: {replicas: 2}\nserviceCIDR: 10.43.0.0/16", NAME, NS);
+    assert!(ha.notes.is_empty());
+    assert!(ha.warnings[0].contains("external datastore"), "{:?}", ha.warnings);
     insta::assert_snapshot!("defaults", vcluster::render::to_yaml_stream(&rendered.manifests).unwrap());
 }
 

@@ -5,7 +5,7 @@ mod support;
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use vcluster::values::{self, FREE_FORM, SetKind, Values, coalesce, merge_layer};
+use vcluster::values::{self, FREE_FORM, SetKind, Values, coalesce, merge_layer, without_nulls};
 
 /// Dotted key paths of a values tree, stopping at free-form maps and lists.
 fn key_paths(map: &Map<String, Value>, prefix: &str, out: &mut Vec<String>) {
@@ -194,7 +194,7 @@ proptest! {
     #[test]
     fn coalesce_semantics(defaults in tree(3), user in tree(3)) {
         let (Value::Object(d), Value::Object(u)) = (defaults, user) else { unreachable!() };
-        let d = strip_nulls(&d);
+        let d = without_nulls(&d);
         prop_assert_eq!(coalesce(&d, &Map::new()), d.clone());
         let out = coalesce(&d, &u);
         check_coalesced(&d, &u, &out)?;
@@ -263,16 +263,6 @@ fn check_coalesced(
         }
     }
     Ok(())
-}
-
-fn strip_nulls(m: &Map<String, Value>) -> Map<String, Value> {
-    m.iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| match v {
-            Value::Object(inner) => (k.clone(), Value::Object(strip_nulls(inner))),
-            other => (k.clone(), other.clone()),
-        })
-        .collect()
 }
 
 fn leaf() -> impl Strategy<Value = Value> {

@@ -96,6 +96,9 @@ pub fn run(args: RenderArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
 
     let release = ReleaseInfo { name: args.name.clone(), namespace };
     let rendered = render::render(&RenderInput { release, values: &loaded.values })?;
+    for warning in &rendered.warnings {
+        ctx.printer.warn(warning);
+    }
     for note in &rendered.notes {
         ctx.printer.info(format!("note: {note}"));
     }

@@ -44,12 +44,14 @@ pub struct Manifest {
     pub object: Value,
 }
 
-/// The manifests in install order, plus notes for the person running the command.
+/// The manifests in install order, plus what to tell the person running the command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
     pub manifests: Vec<Manifest>,
-    /// Things worth saying on stderr (defaults that `create` would decide differently, HA caveats).
+    /// Information (a default that `create` decides differently).
     pub notes: Vec<String>,
+    /// Risks in the values (HA without an external datastore).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,20 +153,22 @@ pub fn render(input: &RenderInput) -> Result<Rendered, RenderError> {
             plan::DEFAULT_SERVICE_CIDR
         ));
     }
+    let mut warnings = Vec::new();
     if values.syncer.replicas > 1 {
-        notes.push(
+        warnings.push(
             "syncer.replicas > 1: k3s stores its state in SQLite on one pod's volume; for HA give k3s an external \
              datastore (vcluster.extraArgs: --datastore-endpoint=...)"
                 .into(),
         );
     }
-    Ok(Rendered { manifests, notes })
+    Ok(Rendered { manifests, notes, warnings })
 }
 
 /// Split a template's output into objects (empty documents are skipped).
 pub fn parse_documents(template: &'static str, text: &str) -> Result<Vec<Value>, RenderError> {
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! { max_documents: 100, max_nodes: 10_000_000, max_events: 50_000_000 },
+        emit_comments: false,
     };
     let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(text, options)
         .map_err(|e| RenderError::Output { template, message: e.to_string() })?;
@@ -182,7 +186,7 @@ fn finish(
     let obj = object.as_object_mut().ok_or_else(|| bad("not a mapping"))?;
     let api_version = obj.get("apiVersion").and_then(Value::as_str).ok_or_else(|| bad("no apiVersion"))?.to_string();
     let kind = obj.get("kind").and_then(Value::as_str).ok_or_else(|| bad("no kind"))?.to_string();
-    let mut meta = match obj.remove("metadata") {
+    let mut meta = match obj.shift_remove("metadata") {
         Some(Value::Object(m)) => m,
         _ => return Err(bad("no metadata")),
     };
@@ -190,10 +194,10 @@ fn finish(
     let namespace = (!cluster_scoped(&kind)).then(|| release.namespace.clone());
 
     let mut labels = standard_labels(&release.name);
-    if let Some(Value::Object(own)) = meta.remove("labels") {
+    if let Some(Value::Object(own)) = meta.shift_remove("labels") {
         labels.extend(own);
     }
-    let mut annotations = match meta.remove("annotations") {
+    let mut annotations = match meta.shift_remove("annotations") {
         Some(Value::Object(own)) => own,
         _ => Map::new(),
     };

@@ -151,7 +151,7 @@ pub fn without_paths(values: &Map<String, Value>, paths: &[String]) -> Map<Strin
 fn remove_path(map: &mut Map<String, Value>, path: &str) {
     match path.split_once('.') {
         None => {
-            map.remove(path);
+            map.shift_remove(path);
         }
         Some((head, rest)) => {
             if let Some(Value::Object(inner)) = map.get_mut(head) {

@@ -32,7 +32,7 @@ fn coalesce_into(out: &mut Map<String, Value>, user: &Map<String, Value>) {
     for (key, value) in user {
         match value {
             Value::Null => {
-                out.remove(key);
+                out.shift_remove(key);
             }
             Value::Object(user_map) => match out.get_mut(key) {
                 Some(Value::Object(default_map)) => coalesce_into(default_map, user_map),
@@ -48,7 +48,7 @@ fn coalesce_into(out: &mut Map<String, Value>, user: &Map<String, Value>) {
 }
 
 /// A user map with no default underneath: its `null` entries have nothing to delete.
-fn without_nulls(map: &Map<String, Value>) -> Map<String, Value> {
+pub fn without_nulls(map: &Map<String, Value>) -> Map<String, Value> {
     map.iter()
         .filter(|(_, v)| !v.is_null())
         .map(|(k, v)| match v {

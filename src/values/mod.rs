@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use serde_json::{Map, Value};
 
 pub use keys::{ERA_KEYS, FREE_FORM, is_era_key, known_paths};
-pub use merge::{coalesce, merge_layer};
+pub use merge::{coalesce, merge_layer, without_nulls};
 pub use model::Values;
 pub use strvals::{SetError, SetKind};
 pub use validate::{MAX_NAME_LEN, Problem, check_name, check_namespace, cluster_domain};
@@ -141,7 +141,7 @@ fn read_limited(name: &str, input: &mut dyn Read) -> Result<Source, ValuesError>
 
 fn looks_like_base64(s: &str) -> bool {
     s.len() >= 8
-        && s.len() % 4 == 0
+        && s.len().is_multiple_of(4)
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
         && !s.contains('.')
 }

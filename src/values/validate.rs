@@ -55,7 +55,10 @@ pub fn check_name(name: &str) -> Option<Problem> {
     if name.is_empty() {
         return Some(problem("name", "must not be empty"));
     }
-    if !is_dns1123_label(&name[..name.len().min(63)]) || !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+    let dns1035 = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-');
+    if !dns1035 {
         return Some(problem("name", format!("{name:?} is not valid: {DNS1035_LABEL_MSG}")));
     }
     if name.len() > MAX_NAME_LEN {
@@ -465,7 +468,7 @@ mod tests {
         assert_eq!(check_name(&"a".repeat(51)), None);
         let long = check_name(&"a".repeat(52)).unwrap();
         assert!(long.message.contains("no more than 51") && long.message.contains("vc-workload-"), "{long}");
-        for bad in ["", "1abc", "My-vc", "a_b", "abc-", "-abc", "a.b"] {
+        for bad in ["", "1abc", "My-vc", "a_b", "abc-", "-abc", "a.b", &"é".repeat(40)] {
             assert!(check_name(bad).is_some(), "{bad}");
         }
         assert!(check_name("1abc").unwrap().message.contains("DNS-1035"));

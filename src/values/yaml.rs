@@ -32,6 +32,8 @@ fn options() -> serde_saphyr::Options {
             max_replay_stack_depth: 16,
         },
         duplicate_keys: DuplicateKeyPolicy::Error,
+        // Comments are validated but not kept (values files are mostly comments; faster).
+        emit_comments: false,
         // go-yaml v2 (Helm) reads `010` as octal 8.
         legacy_octal_numbers: true,
         with_snippet: false,
