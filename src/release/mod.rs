@@ -1,1 +1,18 @@
-//! Helm 3 release records (pkg/release/v1 JSON in Secrets `sh.helm.release.v1.<name>.v<rev>`).
+//! Helm 3 release records: the `pkg/release/v1` JSON ([`model`]), its Secret form ([`codec`]),
+//! questions about a release's history ([`history`]) and the pending-revision lock ([`lock`]).
+//!
+//! Records written here are read by `helm list/history/get/upgrade/rollback` and by the
+//! established vcluster CLI, and records they wrote are read here. Pure: no client, no I/O (the
+//! lock's host name aside); the commands list, create, update and delete the Secrets.
+
+pub mod codec;
+pub mod history;
+pub mod lock;
+pub mod model;
+
+pub use codec::{CodecError, RecordWrite, decode, encode, from_secret, secret_name, to_secret};
+pub use history::{
+    existing_vcluster_release, last_deployed, latest, next_revision, revisions_to_prune, since_last_deployed,
+};
+pub use lock::{LockHolder, PendingAction};
+pub use model::{Chart, ChartFile, Info, Metadata, Object, Release, Status};

@@ -1,1 +1,368 @@
 //! Values: load, merge and validate a values.yaml (pure; no I/O except reading inputs).
+//!
+//! [`load`] is the whole path `create` and `render` share: the chart defaults
+//! (`templates/values.yaml`) < values computed from CLI flags < each `-f` source in order <
+//! `--set-json` < `--set` < `--set-string`, then key classification, typing and validation.
+//! The result keeps the user values (what a Helm release stores as `config`) apart from the
+//! merged values the templates see.
+
+pub mod k3s;
+mod keys;
+mod merge;
+pub mod model;
+pub mod strvals;
+pub mod validate;
+mod yaml;
+
+use std::io::Read;
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+
+pub use keys::{ERA_KEYS, FREE_FORM, is_era_key, known_paths};
+pub use merge::{coalesce, merge_layer, without_nulls};
+pub use model::Values;
+pub use strvals::{SetError, SetKind};
+pub use validate::{MAX_NAME_LEN, Problem, check_name, check_namespace, cluster_domain};
+pub use yaml::{MAX_DEPTH, MAX_INPUT_BYTES};
+
+/// The chart defaults, embedded in the binary.
+pub const DEFAULTS_YAML: &str = include_str!("../../templates/values.yaml");
+
+/// Everything that can be wrong with values input. Each message says where and what.
+#[derive(Debug, thiserror::Error)]
+pub enum ValuesError {
+    #[error("cannot read values from {source_name}: {message}")]
+    Read { source_name: String, message: String },
+    #[error("{spec:?} is not a values file: {reason}")]
+    Refused { spec: String, reason: &'static str, hint: String },
+    #[error("{source_name} is larger than {} MiB; values inputs are limited to that size", limit / (1024 * 1024))]
+    TooLarge { source_name: String, limit: usize },
+    #[error("{source_name}:{line}:{column}: {message}")]
+    Syntax { source_name: String, line: usize, column: usize, message: String },
+    #[error("{source_name}:{line}:{column}: duplicate key {key:?}{}", first_line.map(|l| format!(" (first defined on line {l})")).unwrap_or_default())]
+    DuplicateKey { source_name: String, key: String, first_line: Option<usize>, line: usize, column: usize },
+    #[error("{source_name}: refused: {message} (limits: {} aliases, nesting depth {MAX_DEPTH})", yaml::MAX_ALIASES)]
+    Budget { source_name: String, message: String },
+    #[error("{source_name}: a values file must be a YAML mapping at the top, found {found}")]
+    NotAMap { source_name: String, found: String },
+    #[error("{flag} {text:?}: {error}")]
+    Set { flag: &'static str, text: String, error: SetError },
+    #[error("{}", unknown_keys_message(.0))]
+    UnknownKeys(Vec<(String, Option<String>)>),
+    #[error("values: {path}: {message}")]
+    Type { path: String, message: String },
+    #[error("invalid values:{}", .0.iter().map(|p| format!("\n  {p}")).collect::<String>())]
+    Invalid(Vec<Problem>),
+}
+
+fn unknown_keys_message(keys: &[(String, Option<String>)]) -> String {
+    let items: Vec<String> = keys
+        .iter()
+        .map(|(path, hint)| match hint {
+            Some(h) => format!("{path} (did you mean {h}?)"),
+            None => path.clone(),
+        })
+        .collect();
+    if items.len() == 1 {
+        format!("unknown values key {}", items[0])
+    } else {
+        format!("unknown values keys: {}", items.join(", "))
+    }
+}
+
+impl ValuesError {
+    /// Advice for the person at the keyboard, when there is some beyond the message.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ValuesError::Refused { hint, .. } => Some(hint.clone()),
+            ValuesError::UnknownKeys(_) => {
+                Some("the values reference in README.md lists every supported key".to_string())
+            }
+            ValuesError::TooLarge { .. } | ValuesError::Budget { .. } => {
+                Some("split the values into smaller files, or avoid YAML aliases that expand into huge trees".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One values input: its display name (path, `<stdin>`) and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+/// Read one `-f` argument: a file path, or `-` for stdin. URLs and base64 strings (which Helm
+/// also accepts) are refused with a hint, and inputs over [`MAX_INPUT_BYTES`] are refused.
+pub fn read_source(spec: &str, stdin: &mut dyn Read) -> Result<Source, ValuesError> {
+    if spec == "-" {
+        return read_limited("<stdin>", stdin);
+    }
+    let path = std::path::Path::new(spec);
+    if !path.exists() {
+        if let Some((scheme, _)) = spec.split_once("://")
+            && !scheme.is_empty()
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
+            return Err(ValuesError::Refused {
+                spec: spec.to_string(),
+                reason: "URLs are not fetched (render and create never reach the network for values)",
+                hint: format!("download it first: curl -fsSL '{spec}' | vcluster render NAME -f -"),
+            });
+        }
+        if looks_like_base64(spec) {
+            return Err(ValuesError::Refused {
+                spec: abbreviate(spec),
+                reason: "it looks like base64-encoded values, which are not accepted inline",
+                hint: "decode it into a file or pipe: echo '…' | base64 -d | vcluster render NAME -f -".into(),
+            });
+        }
+    }
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| ValuesError::Read { source_name: spec.to_string(), message: e.to_string() })?;
+    read_limited(spec, &mut file)
+}
+
+fn read_limited(name: &str, input: &mut dyn Read) -> Result<Source, ValuesError> {
+    let mut bytes = Vec::new();
+    input
+        .take(MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ValuesError::Read { source_name: name.to_string(), message: e.to_string() })?;
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(ValuesError::TooLarge { source_name: name.to_string(), limit: MAX_INPUT_BYTES });
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ValuesError::Read { source_name: name.to_string(), message: "not UTF-8 text".into() })?;
+    Ok(Source { name: name.to_string(), text })
+}
+
+fn looks_like_base64(s: &str) -> bool {
+    s.len() >= 8
+        && s.len().is_multiple_of(4)
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+        && !s.contains('.')
+}
+
+fn abbreviate(s: &str) -> String {
+    if s.chars().count() > 40 { s.chars().take(37).collect::<String>() + "…" } else { s.to_string() }
+}
+
+/// The chart defaults as a values tree (parsed once).
+pub fn defaults() -> &'static Map<String, Value> {
+    static DEFAULTS: OnceLock<Map<String, Value>> = OnceLock::new();
+    DEFAULTS.get_or_init(|| {
+        yaml::parse_document("templates/values.yaml", DEFAULTS_YAML)
+            .unwrap_or_else(|e| unreachable!("the embedded defaults are valid YAML (tested): {e}"))
+    })
+}
+
+/// Every values input of one command, lowest precedence first.
+#[derive(Debug, Clone, Default)]
+pub struct Layers {
+    /// Values computed from CLI flags (`--kubernetes-version`, `--expose`, …). Like the
+    /// established CLI's first values file, every user input overrides them.
+    pub computed: Map<String, Value>,
+    /// `-f` sources in the order given.
+    pub files: Vec<Source>,
+    /// `--set-json`/`--set`/`--set-string` flag values; applied by flag type (Helm's
+    /// order), each type in the order given.
+    pub sets: Vec<(SetKind, String)>,
+}
+
+/// Loaded, validated values.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The user's values (computed + files + sets, nulls kept): what a Helm release stores as
+    /// `config`.
+    pub user: Map<String, Value>,
+    /// The chart defaults with the user values laid over them: what `--show-values` prints.
+    pub merged: Map<String, Value>,
+    /// The typed values the templates render.
+    pub values: Values,
+    /// Era keys given by the user that this chart does not render (warn once, naming them).
+    pub unsupported: Vec<String>,
+}
+
+impl Loaded {
+    /// The one warning about accepted-but-ignored era keys, if any.
+    pub fn unsupported_warning(&self) -> Option<String> {
+        (!self.unsupported.is_empty()).then(|| {
+            format!(
+                "ignoring values keys of the established vcluster chart that this chart does not support: {}",
+                self.unsupported.join(", ")
+            )
+        })
+    }
+}
+
+/// CLI flags that become values (the established CLI's "default release values", reference
+/// §1.3.3); `create` and `render` share them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagValues {
+    /// `--kubernetes-version`: picks `vcluster.image` from [`k3s::K3S_IMAGES`].
+    pub kubernetes_version: Option<String>,
+    /// `--expose`: `service.type: LoadBalancer`.
+    pub expose: bool,
+    /// `--isolate`: `isolation.enabled: true`.
+    pub isolate: bool,
+}
+
+/// The values computed from CLI flags (lowest user precedence), and notes worth printing (an
+/// image picked for a version outside the table).
+pub fn flag_values(flags: &FlagValues) -> Result<(Map<String, Value>, Vec<String>), k3s::BadVersion> {
+    let mut map = Map::new();
+    let mut notes = Vec::new();
+    if let Some(version) = &flags.kubernetes_version {
+        let picked = k3s::image_for_version(version)?;
+        notes.extend(picked.fallback_note);
+        map.insert("vcluster".into(), serde_json::json!({"image": picked.image}));
+    }
+    if flags.expose {
+        map.insert("service".into(), serde_json::json!({"type": "LoadBalancer"}));
+    }
+    if flags.isolate {
+        map.insert("isolation".into(), serde_json::json!({"enabled": true}));
+    }
+    Ok((map, notes))
+}
+
+/// Merge every layer over the defaults, classify keys, type and validate (Helm's precedence).
+pub fn load(layers: &Layers) -> Result<Loaded, ValuesError> {
+    let mut user = layers.computed.clone();
+    for source in &layers.files {
+        merge_layer(&mut user, yaml::parse_document(&source.name, &source.text)?);
+    }
+    for kind in [SetKind::Json, SetKind::Typed, SetKind::String] {
+        for (_, text) in layers.sets.iter().filter(|(k, _)| *k == kind) {
+            strvals::parse_into(text, kind, &mut user).map_err(|error| ValuesError::Set {
+                flag: kind.flag(),
+                text: text.clone(),
+                error,
+            })?;
+        }
+    }
+    from_user(user)
+}
+
+/// Classify, merge over the defaults, type and validate user values (already stacked).
+pub fn from_user(user: Map<String, Value>) -> Result<Loaded, ValuesError> {
+    let defaults = defaults();
+    let classified = keys::classify(defaults, &user);
+    if !classified.unknown.is_empty() {
+        return Err(ValuesError::UnknownKeys(classified.unknown));
+    }
+    let merged = coalesce(defaults, &user);
+    let supported = keys::without_paths(&merged, &classified.unsupported);
+    let values = typed(supported)?;
+    let problems = validate::check_values(&values);
+    if !problems.is_empty() {
+        return Err(ValuesError::Invalid(problems));
+    }
+    Ok(Loaded { user, merged, values, unsupported: classified.unsupported })
+}
+
+fn typed(map: Map<String, Value>) -> Result<Values, ValuesError> {
+    let value = Value::Object(map);
+    serde_path_to_error::deserialize(&value).map_err(|e| ValuesError::Type {
+        path: e.path().to_string(),
+        message: validate::describe_serde(&e.inner().to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn layers(files: &[&str], sets: &[(SetKind, &str)]) -> Layers {
+        Layers {
+            computed: Map::new(),
+            files: files
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Source { name: format!("f{i}.yaml"), text: t.to_string() })
+                .collect(),
+            sets: sets.iter().map(|(k, t)| (*k, t.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn defaults_parse_type_and_validate() {
+        let loaded = load(&Layers::default()).unwrap();
+        assert_eq!(loaded.values.syncer.image, "ghcr.io/loft-sh/vcluster:0.15.7");
+        assert_eq!(loaded.values.vcluster.image, "rancher/k3s:v1.27.3-k3s1");
+        assert!(loaded.user.is_empty());
+        assert_eq!(&loaded.merged, defaults());
+    }
+
+    #[test]
+    fn precedence_is_helms() {
+        let mut l = layers(
+            &["syncer: {replicas: 2, kubeConfigContextName: a}\n", "syncer: {kubeConfigContextName: b}\n"],
+            &[
+                (SetKind::String, "syncer.kubeConfigContextName=from-string"),
+                (SetKind::Typed, "syncer.kubeConfigContextName=from-set,syncer.replicas=3"),
+                (SetKind::Json, r#"syncer.kubeConfigContextName="from-json""#),
+            ],
+        );
+        l.computed =
+            serde_json::from_value(json!({"syncer": {"replicas": 5}, "service": {"type": "LoadBalancer"}})).unwrap();
+        let loaded = load(&l).unwrap();
+        assert_eq!(loaded.values.syncer.kube_config_context_name, "from-string");
+        assert_eq!(loaded.values.syncer.replicas, 3);
+        assert_eq!(loaded.values.service.type_, model::ServiceType::LoadBalancer);
+        assert_eq!(loaded.user["syncer"]["replicas"], json!(3));
+    }
+
+    #[test]
+    fn null_deletes_a_default_and_lists_replace() {
+        let loaded =
+            load(&layers(&["syncer:\n  resources:\n    limits: null\nvcluster:\n  baseArgs: [server]\n"], &[]))
+                .unwrap();
+        assert!(loaded.values.syncer.resources.limits.is_empty());
+        assert_eq!(loaded.values.vcluster.base_args, ["server"]);
+        assert!(loaded.merged["syncer"]["resources"].get("limits").is_none());
+    }
+
+    #[test]
+    fn era_keys_warn_and_unknown_keys_fail() {
+        let loaded =
+            load(&layers(&["telemetry:\n  disabled: true\nsync:\n  nodes:\n    enabled: true\n"], &[])).unwrap();
+        assert_eq!(loaded.unsupported, ["telemetry", "sync.nodes"]);
+        assert!(loaded.unsupported_warning().unwrap().contains("telemetry, sync.nodes"));
+        let err = load(&layers(&["sync:\n  ingress:\n    enabled: true\n"], &[])).unwrap_err();
+        assert_eq!(err.to_string(), "unknown values key sync.ingress.enabled (did you mean sync.ingresses.enabled?)");
+    }
+
+    #[test]
+    fn wrong_types_name_path_expected_and_found() {
+        let err = load(&layers(&["sync:\n  ingresses:\n    enabled: maybe\n"], &[])).unwrap_err();
+        assert_eq!(err.to_string(), "values: sync.ingresses.enabled: expected a boolean, found string \"maybe\"");
+        let err = load(&layers(&[], &[(SetKind::String, "syncer.replicas=2")])).unwrap_err();
+        assert!(err.to_string().contains("syncer.replicas: expected i64, found string \"2\""), "{err}");
+    }
+
+    #[test]
+    fn set_errors_name_the_flag() {
+        let err = load(&layers(&[], &[(SetKind::Typed, "a[x]=1")])).unwrap_err();
+        assert!(err.to_string().starts_with("--set \"a[x]=1\": error parsing index"), "{err}");
+    }
+
+    #[test]
+    fn sources_refuse_urls_base64_and_big_input() {
+        let mut empty: &[u8] = b"";
+        let err = read_source("https://example.com/values.yaml", &mut empty).unwrap_err();
+        assert!(err.hint().unwrap().contains("curl"), "{err}");
+        let err = read_source("c3luYzoKICBpbmdyZXNzZXM6CiAgICBlbmFibGVkOiB0cnVlCg==", &mut empty).unwrap_err();
+        assert!(err.to_string().contains("base64"), "{err}");
+        let big = vec![b'#'; MAX_INPUT_BYTES + 1];
+        let err = read_source("-", &mut big.as_slice()).unwrap_err();
+        assert!(matches!(err, ValuesError::TooLarge { .. }), "{err}");
+        let src = read_source("-", &mut &b"a: 1\n"[..]).unwrap();
+        assert_eq!(src, Source { name: "<stdin>".into(), text: "a: 1\n".into() });
+        assert!(read_source("/nonexistent/values.yaml", &mut empty).unwrap_err().to_string().contains("No such file"));
+    }
+}

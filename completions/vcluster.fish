@@ -1,0 +1,86 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_vcluster_global_optspecs
+    string join \n kubeconfig= context= n/namespace= o/output= q/quiet debug y/yes h/help V/version
+end
+
+function __fish_vcluster_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_vcluster_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_vcluster_using_subcommand
+    set -l cmd (__fish_vcluster_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c vcluster -n "__fish_vcluster_needs_command" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_needs_command" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_needs_command" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_needs_command" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_needs_command" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_needs_command" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_needs_command" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_needs_command" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_needs_command" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "render" -d 'Render the manifests of a virtual cluster without touching a cluster (like `helm template`)'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "version" -d 'Print the CLI version and the chart version it installs'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "completion" -d 'Print a shell completion script'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -s f -l values -d 'Values file (repeatable, later files win; `-` reads stdin)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l set -d 'Set values (Helm syntax: a.b=1,list[0].key=x; infers booleans, null and integers)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l set-string -d 'Set values, keeping every value a string' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l set-json -d 'Set values from JSON (a.b={"x":1})' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l kubernetes-version -d 'Kubernetes version of the virtual cluster (picks the k3s image, e.g. v1.27)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l expose -d 'Expose the virtual cluster\'s API with a LoadBalancer Service (service.type: LoadBalancer)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l isolate -d 'Run in isolated mode (isolation.enabled: true)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l show-values -d 'Print the merged values instead of the manifests'
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand version" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand version" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand version" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand version" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand version" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand version" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand version" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand version" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand version" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from render version completion help" -f -a "render" -d 'Render the manifests of a virtual cluster without touching a cluster (like `helm template`)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from render version completion help" -f -a "version" -d 'Print the CLI version and the chart version it installs'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from render version completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from render version completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
