@@ -297,16 +297,10 @@ fn role_binding(obj: &mut Value) {
     if let Some(role_ref) = o.get_mut("roleRef").and_then(Value::as_object_mut) {
         default_string(role_ref, "apiGroup", "rbac.authorization.k8s.io");
     }
+    // A ServiceAccount subject's default apiGroup is "", which `omitempty` leaves out.
     for s in items_mut(o, "subjects") {
-        let group = match s.get("kind").and_then(Value::as_str) {
-            Some("ServiceAccount") => "",
-            Some("User" | "Group") => "rbac.authorization.k8s.io",
-            _ => continue,
-        };
-        if !group.is_empty() {
-            default_string(s, "apiGroup", group);
-        } else {
-            default_field(s, "apiGroup", json!(""));
+        if matches!(s.get("kind").and_then(Value::as_str), Some("User" | "Group")) {
+            default_string(s, "apiGroup", "rbac.authorization.k8s.io");
         }
     }
 }

@@ -20,6 +20,7 @@ mod discovery;
 mod jsonpath;
 mod lifecycle;
 mod openapi;
+mod protobuf;
 mod query;
 mod resources;
 mod schema;

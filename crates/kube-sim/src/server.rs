@@ -322,7 +322,12 @@ fn parse_body(content_type: &str, body: &[u8]) -> ApiResult<Value> {
         "application/json" | "" => parse_json(body),
         "application/yaml" => serde_saphyr::from_slice::<Value>(body)
             .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}"))),
-        _ => Err(ApiError::unsupported_media_type(&["application/json", "application/yaml"])),
+        "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(body).map_err(ApiError::bad_request),
+        _ => Err(ApiError::unsupported_media_type(&[
+            "application/json",
+            "application/yaml",
+            "application/vnd.kubernetes.protobuf",
+        ])),
     }
 }
 
@@ -404,7 +409,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
             let list = q.list_opts(false)?;
             def.fields_check(&list)?;
             let mut del = q.delete_opts(Verb::DeleteCollection)?;
-            merge_delete_body(&mut del, &body)?;
+            merge_delete_body(&mut del, ctx.content_type, &body)?;
             let out = shared.lock().delete_collection(t.res, t.namespace, &list, &del)?;
             Ok(Reply::json(200, &strip_item_types(out), pretty))
         }
@@ -439,7 +444,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
         (Some(name), None, Method::DELETE) => {
             q.check(Verb::Delete)?;
             let mut del = q.delete_opts(Verb::Delete)?;
-            merge_delete_body(&mut del, &body)?;
+            merge_delete_body(&mut del, ctx.content_type, &body)?;
             let d = shared.lock().delete(t.res, ns, name, &del)?;
             Ok(Reply::json(d.code, &d.body, pretty))
         }
@@ -578,11 +583,11 @@ fn parse_patch(content_type: &str, body: &[u8], validation: FieldValidation) -> 
 }
 
 /// A DELETE body (`DeleteOptions`): preconditions, propagation, grace period, dryRun.
-fn merge_delete_body(del: &mut crate::cluster::DeleteOpts, body: &[u8]) -> ApiResult<()> {
+fn merge_delete_body(del: &mut crate::cluster::DeleteOpts, content_type: &str, body: &[u8]) -> ApiResult<()> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
-    let v = parse_json(body)?;
+    let v = parse_body(content_type, body)?;
     if let Some(g) = v.get("gracePeriodSeconds").and_then(Value::as_i64) {
         del.grace_period = Some(g);
     }

@@ -270,6 +270,10 @@ async fn media_types_are_negotiated() {
     let (code, _, s) = env.request_full(Method::POST, &path, "text/plain", Some(b"x".to_vec())).await;
     assert_eq!(code, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(s["reason"], "UnsupportedMediaType");
+    assert_eq!(
+        s["message"],
+        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+    );
     let (code, _, s) =
         env.request_full(Method::PATCH, &format!("{path}/x"), "application/json", Some(b"{}".to_vec())).await;
     assert_eq!(code, StatusCode::UNSUPPORTED_MEDIA_TYPE);

@@ -299,3 +299,45 @@ async fn delete_namespace_cascades() {
         assert_eq!(list["items"], json!([]), "{path}");
     }
 }
+
+#[tokio::test]
+async fn create_subcommands_send_protobuf() {
+    // kubectl's typed clients POST application/vnd.kubernetes.protobuf bodies.
+    let env = Env::new("kproto").await;
+    let k = Kubectl::new(env.kubeconfig()).await;
+    let ns = env.ns.as_str();
+    k.ok(&["create", "configmap", "c1", "-n", ns, "--from-literal=a=b"]).await;
+    k.ok(&["create", "secret", "generic", "s1", "-n", ns, "--from-literal=a=b"]).await;
+    k.ok(&["create", "deployment", "d1", "-n", ns, "--image=nginx:1.27", "--replicas=0"]).await;
+    k.ok(&["create", "serviceaccount", "sa1", "-n", ns]).await;
+    k.ok(&["create", "role", "r", "-n", ns, "--verb=get", "--resource=pods"]).await;
+    k.ok(&["create", "rolebinding", "rb", "-n", ns, "--role=r", "--user=alice", &format!("--serviceaccount={ns}:sa1")])
+        .await;
+    k.ok(&["create", "service", "clusterip", "svc1", "-n", ns, "--tcp=80:8080"]).await;
+    let token = k.ok(&["create", "token", "sa1", "-n", ns]).await;
+    assert_eq!(token.trim().split('.').count(), 3, "{token}");
+    let get = |path: String| {
+        let env = &env;
+        async move {
+            let (code, o) = env.request(Method::GET, &path, None).await;
+            assert_eq!(code, StatusCode::OK, "{path}: {o}");
+            o
+        }
+    };
+    assert_eq!(get(format!("{}/c1", env.ns_path("configmaps"))).await["data"], json!({"a": "b"}));
+    let secret = get(format!("{}/s1", env.ns_path("secrets"))).await;
+    assert_eq!(secret["data"], json!({"a": "Yg=="}));
+    assert_eq!(secret["type"], "Opaque");
+    let deploy = get(format!("{}/d1", env.apps_path("deployments"))).await;
+    assert_eq!(deploy["spec"]["replicas"], 0);
+    assert_eq!(deploy["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.27");
+    assert_eq!(deploy["spec"]["selector"], json!({"matchLabels": {"app": "d1"}}));
+    let rb = get(format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/rb")).await;
+    assert_eq!(
+        rb["subjects"],
+        json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}, {"kind": "ServiceAccount", "name": "sa1", "namespace": ns}])
+    );
+    let svc = get(format!("{}/svc1", env.ns_path("services"))).await;
+    assert_eq!(svc["spec"]["ports"], json!([{"name": "80-8080", "port": 80, "protocol": "TCP", "targetPort": 8080}]));
+    env.cleanup().await;
+}
