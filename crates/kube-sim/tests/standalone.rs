@@ -89,6 +89,14 @@ fn blocking_start_serves_synchronous_tests() {
     sim.seed_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: seeded\n  namespace: default\ndata:\n  k: v\n")
         .unwrap();
     let cache = tempfile::tempdir().unwrap();
+    let version = Command::new("kubectl")
+        .args(["version", "-o", "json", "--cache-dir"])
+        .arg(cache.path())
+        .env("KUBECONFIG", sim.kubeconfig_path())
+        .output()
+        .expect("kubectl must be on the PATH");
+    let version: serde_json::Value = serde_json::from_slice(&version.stdout).expect("kubectl version -o json");
+    assert_eq!(version["clientVersion"]["minor"], "33", "{version}");
     let out = Command::new("kubectl")
         .args(["get", "cm", "seeded", "-o", "jsonpath={.data.k}", "--cache-dir"])
         .arg(cache.path())
