@@ -1,0 +1,69 @@
+//! `kube-sim`: the simulator as a standalone process for manual testing and scripts.
+//! Prints `READY <url> <kubeconfig-path>` once it accepts connections; exits 0 on SIGINT or
+//! SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(name = "kube-sim", version, about = "Simulator of kube-apiserver 1.33 for tests (plain HTTP on 127.0.0.1)")]
+struct Args {
+    /// Port on 127.0.0.1 (0: a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Where to write the kubeconfig (default: a temporary directory removed on exit).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// The version /version reports.
+    #[arg(long, default_value = "v1.33.1")]
+    kubernetes_version: String,
+    /// Service CIDRs, comma-separated (one per IP family; the first is primary).
+    #[arg(long, default_value = "10.96.0.0/12", value_delimiter = ',')]
+    service_cidr: Vec<String>,
+    /// YAML files of objects to create at start (repeatable).
+    #[arg(long)]
+    seed: Vec<PathBuf>,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            #[allow(clippy::print_stderr)] // the binary's edge: the one place errors are reported
+            {
+                eprintln!("error: {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let config = kube_sim::SimConfig {
+        port: args.port,
+        git_version: args.kubernetes_version,
+        service_cidrs: args.service_cidr,
+        kubeconfig: args.kubeconfig,
+        ..Default::default()
+    };
+    let sim = kube_sim::Simulator::start_with(config).await?;
+    for file in &args.seed {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        sim.seed_yaml(&text)?;
+    }
+    #[allow(clippy::print_stdout)] // the READY line is the binary's contract with scripts
+    {
+        println!("READY {} {}", sim.url(), sim.kubeconfig_path().display());
+    }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    sim.stop().await;
+    Ok(())
+}

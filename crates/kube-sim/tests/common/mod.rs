@@ -1,0 +1,207 @@
+//! The conformance suite's harness: a simulator per test, or the real cluster named by
+//! `VCLUSTER_E2E_KUBECONFIG` (then simulator-only controls are skipped, nothing else).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use hyper::{Method, StatusCode};
+use kube_sim::Simulator;
+use serde_json::{Value, json};
+
+pub const REAL_CLUSTER_ENV: &str = "VCLUSTER_E2E_KUBECONFIG";
+
+pub struct Env {
+    pub sim: Option<Simulator>,
+    kubeconfig: PathBuf,
+    pub client: kube::Client,
+    /// A namespace of this test's own.
+    pub ns: String,
+}
+
+impl Env {
+    /// A fresh backend and a namespace `ks-<test>-<random>` in it.
+    pub async fn new(test: &str) -> Env {
+        let (sim, kubeconfig) = match std::env::var_os(REAL_CLUSTER_ENV) {
+            Some(path) => (None, PathBuf::from(path)),
+            None => {
+                let sim = Simulator::start().await.expect("simulator starts");
+                let path = sim.kubeconfig_path().to_path_buf();
+                (Some(sim), path)
+            }
+        };
+        let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("config");
+        let client = kube::Client::try_from(config).expect("client");
+        let ns = format!("ks-{test}-{:04x}", fastrand_u16());
+        let env = Env { sim, kubeconfig, client, ns };
+        let (code, body) =
+            env.request(Method::POST, "/api/v1/namespaces", Some(json!({"metadata": {"name": env.ns}}))).await;
+        assert_eq!(code, StatusCode::CREATED, "creating the test namespace: {body}");
+        env
+    }
+
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// A raw request; JSON body in, status and JSON body out.
+    pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let (code, _, body) =
+            self.request_full(method, path, "application/json", body.map(|b| b.to_string().into_bytes())).await;
+        (code, body)
+    }
+
+    /// A raw request with a content type and raw body; returns the headers too.
+    pub async fn request_full(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, hyper::HeaderMap, Value) {
+        self.request_accept(method, path, content_type, "application/json", body).await
+    }
+
+    pub async fn request_accept(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        accept: &str,
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, hyper::HeaderMap, Value) {
+        use http_body_util::BodyExt as _;
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("Content-Type", content_type)
+            .header("Accept", accept)
+            .header("User-Agent", "kube-sim-conformance/v0 (test)")
+            .body(kube::client::Body::from(body.unwrap_or_default()))
+            .expect("request");
+        let resp = self.client.send(req).await.expect("send");
+        let code = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (code, headers, value)
+    }
+
+    /// Lines of a watch that ends by itself (`timeoutSeconds`).
+    pub async fn watch_lines(&self, path: &str) -> Vec<Value> {
+        let (code, _, body) = self.request_full(Method::GET, path, "application/json", None).await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        let text = match body {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("event line")).collect()
+    }
+
+    pub fn ns_path(&self, resource: &str) -> String {
+        format!("/api/v1/namespaces/{}/{resource}", self.ns)
+    }
+
+    pub fn apps_path(&self, resource: &str) -> String {
+        format!("/apis/apps/v1/namespaces/{}/{resource}", self.ns)
+    }
+
+    /// Remove the test namespace (best effort; a simulator is dropped anyway).
+    pub async fn cleanup(self) {
+        if self.sim.is_none() {
+            let _ = self.request(Method::DELETE, &format!("/api/v1/namespaces/{}", self.ns), None).await;
+        }
+    }
+}
+
+fn fastrand_u16() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish() as u16
+}
+
+/// Poll `check` until it returns Some, for up to `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "condition not reached within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// kubectl with its own cache directory, checked to be a 1.33 client against this server
+/// (the machine's kubectl dispatches by the server's version). Fails when kubectl is missing.
+/// Runs as a child process without blocking the runtime that serves the simulator.
+pub struct Kubectl {
+    kubeconfig: PathBuf,
+    cache: tempfile::TempDir,
+}
+
+impl Kubectl {
+    pub async fn new(kubeconfig: &Path) -> Kubectl {
+        let k = Kubectl { kubeconfig: kubeconfig.to_path_buf(), cache: tempfile::tempdir().expect("cache dir") };
+        let out = k.run(&["version", "-o", "json"]).await;
+        assert!(out.status.success(), "kubectl version failed: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("kubectl version -o json");
+        assert_eq!(v["clientVersion"]["minor"], "33", "kubectl client is not 1.33: {v}");
+        k
+    }
+
+    pub fn cache_dir(&self) -> &Path {
+        self.cache.path()
+    }
+
+    pub async fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, None).await
+    }
+
+    pub async fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use tokio::io::AsyncWriteExt as _;
+        let mut cmd = tokio::process::Command::new("kubectl");
+        cmd.args(args)
+            .arg("--cache-dir")
+            .arg(self.cache.path())
+            .env("KUBECONFIG", &self.kubeconfig)
+            .stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("kubectl must be on the PATH (it is required, not optional)");
+        if let Some(input) = stdin {
+            let mut pipe = child.stdin.take().expect("stdin");
+            pipe.write_all(input.as_bytes()).await.expect("write stdin");
+            drop(pipe);
+        }
+        tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+            .await
+            .expect("kubectl finished within 2 minutes")
+            .expect("kubectl runs")
+    }
+
+    /// Run and require success; returns stdout.
+    pub async fn ok(&self, args: &[&str]) -> String {
+        self.ok_with_stdin(args, None).await
+    }
+
+    pub async fn ok_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run_with_stdin(args, stdin).await;
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
