@@ -137,6 +137,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         field_labels: &["status.phase"],
         ..res("", "namespaces", "namespace", "Namespace", false)
     },
+    ResourceDef { short_names: &["limits"], ..res("", "limitranges", "limitrange", "LimitRange", true) },
     ResourceDef {
         short_names: &["no"],
         subresources: &[status("Node")],
@@ -178,6 +179,12 @@ pub static RESOURCES: &[ResourceDef] = &[
             "status.nominatedNodeName",
         ],
         ..res("", "pods", "pod", "Pod", true)
+    },
+    ResourceDef {
+        short_names: &["quota"],
+        subresources: &[status("ResourceQuota")],
+        etcd_prefix: "resourcequotas",
+        ..res("", "resourcequotas", "resourcequota", "ResourceQuota", true)
     },
     ResourceDef { field_labels: &["type"], ..res("", "secrets", "secret", "Secret", true) },
     ResourceDef {

@@ -268,11 +268,13 @@ pub fn typed_decode(group: &str, kind: &str, value: &Value) -> Result<(), String
     decode! {
         "" "ConfigMap" => core::v1::ConfigMap,
         "" "Endpoints" => core::v1::Endpoints,
+        "" "LimitRange" => core::v1::LimitRange,
         "" "Event" => core::v1::Event,
         "" "Namespace" => core::v1::Namespace,
         "" "Node" => core::v1::Node,
         "" "PersistentVolumeClaim" => core::v1::PersistentVolumeClaim,
         "" "Pod" => core::v1::Pod,
+        "" "ResourceQuota" => core::v1::ResourceQuota,
         "" "Secret" => core::v1::Secret,
         "" "ServiceAccount" => core::v1::ServiceAccount,
         "" "Service" => core::v1::Service,

@@ -233,7 +233,28 @@ fn columns(kind: &str) -> Vec<Col> {
             ),
             age_col(),
         ],
-        // rest/table.go defaultTableConvertor
+        // printers.go resourceQuotaColumnDefinitions
+        "ResourceQuota" => vec![
+            name_col(),
+            age_col(),
+            Col(
+                "Request",
+                "string",
+                "",
+                0,
+                Text("Request represents a minimum amount of cpu/memory that a container may consume."),
+            ),
+            Col(
+                "Limit",
+                "string",
+                "",
+                0,
+                Text(
+                    "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.",
+                ),
+            ),
+        ],
+        // rest/table.go defaultTableConvertor (also what printers.go prints for LimitRange)
         _ => vec![name_col(), Col("Created At", "date", "", 0, Field(META, "creationTimestamp"))],
     }
 }
@@ -646,11 +667,36 @@ fn cells(kind: &str, o: &Value, now: jiff::Timestamp) -> Vec<Value> {
                 age,
             ]
         }
+        "ResourceQuota" => {
+            let (request, limit) = resource_quota_columns(status);
+            vec![name, age, request.into(), limit.into()]
+        }
         _ => {
             let created = get_str(o, &["metadata", "creationTimestamp"]).unwrap_or_default();
             vec![name, created.into()]
         }
     }
+}
+
+/// printers.go `printResourceQuota`: `<resource>: <used>/<hard>` for every resource in
+/// `status.hard` (sorted), `limits.*` ones in the Limit column, the rest in Request. Quantities
+/// are shown as stored (kube-apiserver prints them canonicalised by `Quantity.String()`).
+fn resource_quota_columns(status: &Value) -> (String, String) {
+    let hard = status.get("hard").and_then(Value::as_object);
+    let mut names: Vec<&String> = hard.map(|h| h.keys().collect()).unwrap_or_default();
+    names.sort();
+    let (mut request, mut limit) = (Vec::new(), Vec::new());
+    for resource in names {
+        let used = get_str(status, &["used", resource.as_str()]).unwrap_or("0");
+        let hard = hard.and_then(|h| h.get(resource)).and_then(Value::as_str).unwrap_or("0");
+        let column = if resource.split('.').next() == Some("limits") && resource.contains('.') {
+            &mut limit
+        } else {
+            &mut request
+        };
+        column.push(format!("{resource}: {used}/{hard}"));
+    }
+    (request.join(", "), limit.join(", "))
 }
 
 /// printers.go `printPod` (the status reason, readiness and restarts columns).

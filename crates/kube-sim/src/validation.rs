@@ -276,7 +276,8 @@ pub fn validate(res: &ResourceDef, obj: &Value, old: Option<&Value>) -> Vec<Fiel
         }
         ("", "PersistentVolumeClaim") => pvc(obj, &mut errs),
         ("apps", "StatefulSet") => statefulset(obj, old, &mut errs),
-        ("apps", "Deployment") | ("apps", "ReplicaSet") => workload(obj, old, &mut errs),
+        ("apps", "Deployment") => workload(obj, old, Workload::Deployment, &mut errs),
+        ("apps", "ReplicaSet") => workload(obj, old, Workload::ReplicaSet, &mut errs),
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => role_binding(obj, old, &mut errs),
         _ => {}
     }
@@ -453,7 +454,7 @@ fn pod_spec(spec: &Value, path: &str, restart_policies: Option<&[&str]>, errs: &
 
 /// The `spec.selector` / `spec.template` rules shared by the apps kinds
 /// (apps validation.go `ValidateStatefulSetSpec` / `ValidateDeploymentSpec`).
-fn selector_and_template(obj: &Value, errs: &mut Vec<FieldError>) {
+fn selector_and_template(obj: &Value, kind: Workload, errs: &mut Vec<FieldError>) {
     let spec = obj.get("spec").unwrap_or(&Value::Null);
     match spec.get("selector") {
         None | Some(Value::Null) => errs.push(FieldError::required("spec.selector", "")),
@@ -464,7 +465,7 @@ fn selector_and_template(obj: &Value, errs: &mut Vec<FieldError>) {
                 errs.push(FieldError::invalid(
                     "spec.selector",
                     BadValue::Raw(format_label_selector(selector)),
-                    "empty selector is invalid for deployment",
+                    kind.empty_selector_message(),
                 ));
             }
             let template_labels = get(spec, &["template", "metadata", "labels"]).and_then(Value::as_object);
@@ -491,7 +492,46 @@ fn selector_and_template(obj: &Value, errs: &mut Vec<FieldError>) {
     if let Some(labels) = get(spec, &["template", "metadata", "labels"]).and_then(Value::as_object) {
         validate_labels(labels, "spec.template.metadata.labels", errs);
     }
-    pod_spec(get(spec, &["template", "spec"]).unwrap_or(&Value::Null), "spec.template.spec", Some(&["Always"]), errs);
+    let template_spec = get(spec, &["template", "spec"]).unwrap_or(&Value::Null);
+    match kind {
+        // apps validation.go `ValidatePodTemplateSpecForStatefulSet` does NOT validate the pod
+        // spec ("TODO: Add validation for PodSpec, currently this will check volumes, which we
+        // know will fail"): volumeMounts may name volumeClaimTemplates. Only the restart policy
+        // is checked (`ValidateStatefulSetSpec`).
+        Workload::StatefulSet => {
+            if let Some(policy) = get_str(template_spec, &["restartPolicy"])
+                && policy != "Always"
+            {
+                errs.push(FieldError::not_supported(
+                    "spec.template.spec.restartPolicy",
+                    BadValue::str(policy),
+                    &["Always"],
+                ));
+            }
+        }
+        Workload::Deployment | Workload::ReplicaSet => {
+            pod_spec(template_spec, "spec.template.spec", Some(&["Always"]), errs)
+        }
+    }
+}
+
+/// The apps kinds sharing selector/template validation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    StatefulSet,
+    Deployment,
+    ReplicaSet,
+}
+
+impl Workload {
+    /// apps validation.go: `empty selector is invalid for statefulset|deployment`; ReplicaSets
+    /// use the same text as Deployments (`ValidateReplicaSetSpec`).
+    fn empty_selector_message(self) -> &'static str {
+        match self {
+            Workload::StatefulSet => "empty selector is invalid for statefulset",
+            Workload::Deployment | Workload::ReplicaSet => "empty selector is invalid for deployment",
+        }
+    }
 }
 
 /// Go's `%#v` of a `v1.LabelSelector`, as field errors print it.
@@ -522,7 +562,7 @@ fn format_label_selector(selector: &Value) -> String {
 }
 
 fn statefulset(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
-    selector_and_template(obj, errs);
+    selector_and_template(obj, Workload::StatefulSet, errs);
     let spec = obj.get("spec").unwrap_or(&Value::Null);
     if let Some(p) = get_str(spec, &["podManagementPolicy"])
         && !["OrderedReady", "Parallel"].contains(&p)
@@ -571,8 +611,8 @@ fn statefulset(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn workload(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
-    selector_and_template(obj, errs);
+fn workload(obj: &Value, old: Option<&Value>, kind: Workload, errs: &mut Vec<FieldError>) {
+    selector_and_template(obj, kind, errs);
     if let Some(old) = old {
         // apps validation.go ValidateDeploymentUpdate / ValidateReplicaSetUpdate (apps/v1:
         // the selector is immutable).

@@ -852,3 +852,36 @@ async fn pods_subresources_and_field_selectors() {
     }
     env.cleanup().await;
 }
+
+/// apps validation.go `ValidatePodTemplateSpecForStatefulSet` leaves the pod spec unvalidated
+/// ("TODO: Add validation for PodSpec, currently this will check volumes, which we know will
+/// fail"), so volumeMounts may name volumeClaimTemplates — every chart with persistent storage
+/// relies on it — while a Deployment's template is validated in full
+/// (`ValidatePodTemplateSpecForReplicaSet` → core validation.go `ValidatePodTemplateSpec`:
+/// `spec.template.spec.containers[0].volumeMounts[0].name: Not found: "data"`).
+#[tokio::test]
+async fn statefulset_mounts_may_name_claim_templates_but_deployments_may_not() {
+    let env = Env::new("vct").await;
+    let template = json!({"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [
+        {"name": "c", "image": "k3s", "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}});
+    let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+        "spec": {"selector": {"matchLabels": {"app": "db"}}, "serviceName": "db", "template": template.clone(),
+                 "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                     "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}}}]}});
+    let (code, body) = env.request(Method::POST, &env.apps_path("statefulsets"), Some(sts)).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "db"},
+        "spec": {"selector": {"matchLabels": {"app": "db"}}, "template": template}});
+    let (code, body) = env.request(Method::POST, &env.apps_path("deployments"), Some(deploy)).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["message"],
+        "Deployment.apps \"db\" is invalid: spec.template.spec.containers[0].volumeMounts[0].name: Not found: \"data\""
+    );
+    let empty = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "e"},
+        "spec": {"selector": {}, "serviceName": "e", "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+    let (code, body) = env.request(Method::POST, &env.apps_path("statefulsets"), Some(empty)).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("empty selector is invalid for statefulset"), "{body}");
+    env.cleanup().await;
+}
