@@ -362,11 +362,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(pod: Pod, io: S) 
                         to_backend.remove(&stream);
                     }
                 }
-                PING => {
-                    if out.send(control_frame(PING, 0, &payload)).await.is_err() {
-                        return;
-                    }
-                }
+                PING if out.send(control_frame(PING, 0, &payload)).await.is_err() => return,
                 GOAWAY => return,
                 // SETTINGS, WINDOW_UPDATE, HEADERS: nothing to do (spdystream does no flow control).
                 _ => {}
