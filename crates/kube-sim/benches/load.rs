@@ -8,6 +8,7 @@
 //!   connection to the same backend.
 //!
 //! Usage: `load <url> <kubeconfig> [simulator-pid]` (the pid adds the simulator's CPU time).
+#![allow(clippy::print_stdout, clippy::print_stderr)] // the report is the benchmark's output
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,21 +58,21 @@ impl Target {
         (code, resp.into_body().collect().await.expect("body").to_bytes())
     }
 
-    /// Clock ticks of CPU the simulator used so far (utime + stime from /proc).
     fn sim_cpu(&self) -> Option<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.sim_pid?)).ok()?;
-        let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
-        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        Some(Duration::from_millis(ticks * 10))
+        cpu_time(&self.sim_pid?.to_string())
     }
 }
 
+/// CPU time a process used so far (utime + stime of /proc/<pid>/stat, 100 ticks a second).
+fn cpu_time(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 fn own_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0);
-    Duration::from_millis(ticks * 10)
+    cpu_time("self").unwrap_or_default()
 }
 
 /// Run `make` on `connections` keep-alive connections for `duration`; print requests/second.
@@ -257,7 +258,6 @@ async fn port_forward(target: &Arc<Target>, total: u64) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mb = total / 1_000_000;
-    let sim_before = target.sim_cpu();
     let direct = push(TcpStream::connect(backend).await.expect("direct"), total).await;
     println!("direct TCP to the backend:         {direct:>8.0} MB/s  ({mb} MB)");
     let sim_mid = target.sim_cpu();
@@ -272,7 +272,6 @@ async fn port_forward(target: &Arc<Target>, total: u64) {
         _ => String::new(),
     };
     println!("kube-rs port-forward (WebSocket):  {via_ws:>8.0} MB/s  ({mb} MB{sim})");
-    let _ = sim_before;
     // kubectl port-forward (SPDY tunnelled in a WebSocket), when kubectl is on the PATH.
     let child = tokio::process::Command::new("kubectl")
         .args(["port-forward", "-n", "bench-pf", "pod/sink", ":9000"])
@@ -298,11 +297,7 @@ async fn port_forward(target: &Arc<Target>, total: u64) {
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let kubectl_pid = child.id();
-    let cpu_of = |pid: Option<u32>| -> Option<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid?)).ok()?;
-        let f: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
-        Some(Duration::from_millis((f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?) * 10))
-    };
+    let cpu_of = |pid: Option<u32>| cpu_time(&pid?.to_string());
     let (k0, s0) = (cpu_of(kubectl_pid), target.sim_cpu());
     let started = Instant::now();
     let via_kubectl = push(TcpStream::connect(format!("127.0.0.1:{port}")).await.expect("local port"), total).await;
