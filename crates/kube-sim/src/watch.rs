@@ -180,12 +180,16 @@ async fn stream(
     tokio::pin!(deadline);
     let mut ticker = tokio::time::interval(shared.bookmark_interval);
     ticker.tick().await;
+    // A stalled watch (test control) holds its events back until resumed.
+    let mut stall = shared.watch_stall.subscribe();
     loop {
+        let stalled = *stall.borrow_and_update();
         tokio::select! {
             _ = &mut deadline => return,
             _ = epoch.changed() => return,
             _ = tx.closed() => return,
-            _ = ticker.tick(), if bookmarks => {
+            _ = stall.changed() => {}
+            _ = ticker.tick(), if bookmarks && !stalled => {
                 // A bookmark may only claim what this watcher has seen: the current
                 // resourceVersion when no event is pending (events are sent under the lock).
                 let rv = {
@@ -197,13 +201,20 @@ async fn stream(
                     return;
                 }
             }
-            event = rx.recv() => match event {
+            event = rx.recv(), if !stalled => match event {
                 Ok(e) => {
                     *last_rv = e.rv;
-                    if let Some((kind, obj)) = filter.translate(&e)
-                        && tx.send(encoder.line(kind.as_str(), &obj)).await.is_err() {
+                    if let Some((kind, obj)) = filter.translate(&e) {
+                        let line = match encoder.format {
+                            WatchFormat::Json => e.json_lines[kind as usize]
+                                .get_or_init(|| event_line(kind.as_str(), &obj))
+                                .clone(),
+                            _ => encoder.line(kind.as_str(), &obj),
+                        };
+                        if tx.send(line).await.is_err() {
                             return;
                         }
+                    }
                 }
                 // A watcher too slow for the event rate is closed, as the watch cache closes
                 // its blocked watchers; the client resumes from its last resourceVersion.
