@@ -1037,8 +1037,9 @@ impl Cluster {
     }
 
     /// POST serviceaccounts/<name>/token (pkg/registry/core/serviceaccount/storage/token.go):
-    /// a TokenRequest answered with a signed-looking token. Part 1 does not authenticate it.
-    pub fn token(&self, ns: &str, name: &str, request: &Value) -> ApiResult<Value> {
+    /// a TokenRequest answered with a JWT-shaped token (claims of pkg/serviceaccount/claims.go;
+    /// the signature is random: the simulator authenticates the token by lookup).
+    pub fn token(&self, ns: &str, name: &str, request: &Value) -> ApiResult<(Value, crate::auth::ServiceAccountToken)> {
         use base64::Engine as _;
         let sas = resources::find("", "v1", "serviceaccounts").expect("serviceaccounts served");
         let sa = self.live(sas, ns, name)?;
@@ -1057,8 +1058,10 @@ impl Cluster {
         let now = jiff::Timestamp::now();
         let exp = now + jiff::SignedDuration::from_secs(seconds);
         let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let jti = new_uid();
         let claims = json!({
             "aud": audiences, "exp": exp.as_second(), "iat": now.as_second(), "iss": "https://kubernetes.default.svc.cluster.local",
+            "jti": jti,
             "kubernetes.io": { "namespace": ns, "serviceaccount": { "name": name, "uid": jsonpath::uid(&sa) } },
             "nbf": now.as_second(), "sub": format!("system:serviceaccount:{ns}:{name}")
         });
@@ -1068,13 +1071,22 @@ impl Cluster {
             b64(&claims),
             new_uid().replace('-', "")
         );
-        Ok(json!({
+        let minted = crate::auth::ServiceAccountToken {
+            token: token.clone(),
+            namespace: ns.into(),
+            name: name.into(),
+            uid: jsonpath::uid(&sa).into(),
+            jti,
+            expires: exp.as_second(),
+        };
+        let response = json!({
             "kind": "TokenRequest",
             "apiVersion": "authentication.k8s.io/v1",
             "metadata": { "name": name, "namespace": ns, "creationTimestamp": Value::Null },
             "spec": { "audiences": audiences, "expirationSeconds": seconds, "boundObjectRef": get(request, &["spec", "boundObjectRef"]).cloned().unwrap_or(Value::Null) },
             "status": { "token": token, "expirationTimestamp": crate::util::format_time(exp) }
-        }))
+        });
+        Ok((response, minted))
     }
 
     /// Every object, sorted by group, kind, namespace and name.

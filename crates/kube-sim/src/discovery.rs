@@ -85,7 +85,9 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         if !r.categories.is_empty() {
             entry.insert("categories".into(), json!(r.categories));
         }
-        entry.insert("storageVersionHash".into(), r.storage_version_hash().into());
+        if !r.is_review() {
+            entry.insert("storageVersionHash".into(), r.storage_version_hash().into());
+        }
         out.push(Value::Object(entry));
         for sub in r.subresources {
             let mut entry = Map::new();

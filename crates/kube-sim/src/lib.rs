@@ -14,12 +14,15 @@
 
 pub mod merge;
 
+mod auth;
 mod cluster;
 mod defaults;
 mod discovery;
+mod faults;
 mod jsonpath;
 mod lifecycle;
 mod openapi;
+mod portforward;
 mod protobuf;
 mod query;
 mod resources;
@@ -30,10 +33,12 @@ mod services;
 mod status;
 mod store;
 mod table;
+mod tls;
 mod util;
 mod validation;
 mod watch;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,11 +48,20 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch as tokio_watch};
 use tokio::task::JoinHandle;
 
+pub use auth::{Forbid, Subject, UserInfo};
+pub use faults::{Fault, FaultAction, FaultMatch};
+pub use portforward::FORWARD_ANNOTATION;
 pub use server::RequestRecord;
+pub use tls::CertifiedKey;
 
 use cluster::{Cluster, FieldValidation, Sub, WriteOpts};
 use server::Shared;
 use services::{Cidr, ServiceNetwork};
+
+/// The user the simulator's own kubeconfig authenticates as (kubeadm's admin identity).
+pub const ADMIN_USER: &str = "kubernetes-admin";
+/// The group of [`ADMIN_USER`].
+pub const ADMIN_GROUP: &str = "kubeadm:cluster-admins";
 
 /// How a simulator instance behaves.
 #[derive(Debug, Clone)]
@@ -66,6 +80,14 @@ pub struct SimConfig {
     pub history_limit: usize,
     /// Where to write the kubeconfig; None: a temporary directory the simulator removes.
     pub kubeconfig: Option<PathBuf>,
+    /// Serve HTTPS with a generated CA; the kubeconfig then carries a client certificate.
+    /// Off: plain HTTP, the kubeconfig carries a bearer token.
+    pub tls: bool,
+    /// Extra subject alternative names of the serving certificate (127.0.0.1, localhost and
+    /// the `kubernetes` Service names are always there).
+    pub tls_sans: Vec<String>,
+    /// Answer requests without credentials with 401 (kube-apiserver `--anonymous-auth=false`).
+    pub reject_anonymous: bool,
 }
 
 impl Default for SimConfig {
@@ -78,6 +100,9 @@ impl Default for SimConfig {
             bookmark_interval: Duration::from_secs(5),
             history_limit: 100_000,
             kubeconfig: None,
+            tls: false,
+            tls_sans: Vec::new(),
+            reject_anonymous: false,
         }
     }
 }
@@ -94,15 +119,21 @@ pub enum SimError {
     Seed(String),
     #[error("cannot build a client for the simulator: {0}")]
     Client(String),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// A running simulator. Dropping it stops serving; `stop` also waits for the tasks to end.
 pub struct Simulator {
     shared: Arc<Shared>,
     url: String,
+    addr: SocketAddr,
     kubeconfig: PathBuf,
     _dir: Option<tempfile::TempDir>,
+    /// The accept loop (None while not listening).
+    listener: Mutex<Option<JoinHandle<()>>>,
     tasks: Vec<JoinHandle<()>>,
+    handle: tokio::runtime::Handle,
     /// The simulator's own runtime when started with [`Simulator::start_blocking`].
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -133,12 +164,12 @@ impl Simulator {
                 || SimError::Config(format!("version {:?} is not vMAJOR.MINOR.PATCH", config.git_version)),
             )?;
         let network = ServiceNetwork { cidrs, node_ports: config.node_port_range, minor };
+        let pki = if config.tls { Some(tls::Pki::generate(&config.tls_sans).map_err(SimError::Tls)?) } else { None };
         let listener = TcpListener::bind(("127.0.0.1", config.port))
             .await
             .map_err(|source| SimError::Listen { port: config.port, source })?;
         let addr = listener.local_addr().map_err(|source| SimError::Listen { port: config.port, source })?;
-        let url = format!("http://{addr}");
-        let (watch_epoch, _) = tokio_watch::channel(0u64);
+        let url = format!("{}://{addr}", if pki.is_some() { "https" } else { "http" });
         let shared = Arc::new(Shared {
             cluster: Mutex::new(Cluster::new(network.clone(), config.history_limit)),
             requests: Mutex::new(Vec::new()),
@@ -146,9 +177,16 @@ impl Simulator {
             openapi: openapi::OpenApi::build(&config.git_version),
             git_version: config.git_version.clone(),
             server_address: Mutex::new(addr.to_string()),
-            watch_epoch,
+            watch_epoch: tokio_watch::channel(0u64).0,
+            watch_stall: tokio_watch::channel(false).0,
+            connection_epoch: tokio_watch::channel(0u64).0,
             bookmark_interval: config.bookmark_interval,
+            auth: auth::Auth::default(),
+            faults: faults::Faults::default(),
+            pki,
+            forwards: Mutex::new(Default::default()),
         });
+        shared.auth.set_reject_anonymous(config.reject_anonymous);
         bootstrap(&mut shared.lock(), &network, addr.port()).map_err(SimError::Seed)?;
         let (dir, kubeconfig) = match &config.kubeconfig {
             Some(path) => (None, path.clone()),
@@ -161,11 +199,23 @@ impl Simulator {
                 (Some(dir), path)
             }
         };
-        write_kubeconfig(&kubeconfig, &url)
-            .map_err(|source| SimError::Kubeconfig { path: kubeconfig.clone(), source })?;
-        let tasks = vec![tokio::spawn(serve(listener, shared.clone())), tokio::spawn(run_controllers(shared.clone()))];
-        shared.controllers.notify_one();
-        Ok(Simulator { shared, url, kubeconfig, _dir: dir, tasks, runtime: None })
+        let handle = tokio::runtime::Handle::current();
+        let sim = Simulator {
+            listener: Mutex::new(Some(tokio::spawn(serve(listener, shared.clone())))),
+            tasks: vec![tokio::spawn(run_controllers(shared.clone()))],
+            shared,
+            url,
+            addr,
+            kubeconfig,
+            _dir: dir,
+            handle,
+            runtime: None,
+        };
+        let text = sim.kubeconfig_for(ADMIN_USER, &[ADMIN_GROUP])?;
+        write_atomically(&sim.kubeconfig, &text)
+            .map_err(|source| SimError::Kubeconfig { path: sim.kubeconfig.clone(), source })?;
+        sim.shared.controllers.notify_one();
+        Ok(sim)
     }
 
     /// Start on a runtime of its own, for synchronous tests that block their thread (running
@@ -182,12 +232,18 @@ impl Simulator {
         Ok(sim)
     }
 
-    /// `http://127.0.0.1:<port>`
+    /// `http://127.0.0.1:<port>`, or `https://…` with TLS.
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    /// A kubeconfig (mode 0600) whose current context points at the simulator.
+    /// The address the simulator listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A kubeconfig (mode 0600) whose current context points at the simulator as
+    /// [`ADMIN_USER`].
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig
     }
@@ -196,10 +252,123 @@ impl Simulator {
     pub async fn client(&self) -> Result<kube::Client, SimError> {
         let kubeconfig =
             kube::config::Kubeconfig::read_from(&self.kubeconfig).map_err(|e| SimError::Client(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-            .await
-            .map_err(|e| SimError::Client(e.to_string()))?;
-        kube::Client::try_from(config).map_err(|e| SimError::Client(e.to_string()))
+        client_from(kubeconfig).await
+    }
+
+    /// A kube client authenticating as `user` with `groups` (see [`Simulator::kubeconfig_for`]).
+    pub async fn client_for(&self, user: &str, groups: &[&str]) -> Result<kube::Client, SimError> {
+        let text = self.kubeconfig_for(user, groups)?;
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).map_err(|e| SimError::Client(e.to_string()))?;
+        client_from(kubeconfig).await
+    }
+
+    /// The text of a kubeconfig for this simulator authenticating as `user` with `groups`:
+    /// with TLS a client certificate signed by the simulator's CA (for at most one group),
+    /// otherwise a bearer token registered for that identity.
+    pub fn kubeconfig_for(&self, user: &str, groups: &[&str]) -> Result<String, SimError> {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let cluster = match &self.shared.pki {
+            Some(pki) => format!("    certificate-authority-data: {}\n", b64(pki.ca_pem())),
+            None => String::new(),
+        };
+        let credentials = match &self.shared.pki {
+            Some(pki) if groups.len() <= 1 => {
+                let cert = pki.issue_client(user, groups).map_err(SimError::Tls)?;
+                format!(
+                    "    client-certificate-data: {}\n    client-key-data: {}\n",
+                    b64(&cert.cert_pem),
+                    b64(&cert.key_pem)
+                )
+            }
+            _ => {
+                let token = util::new_uid().replace('-', "");
+                self.shared.auth.add_token(&token, UserInfo::authenticated(user, groups));
+                format!("    token: {token}\n")
+            }
+        };
+        Ok(format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n{cluster}    server: {}\ncontexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: {user}\n    namespace: default\ncurrent-context: kube-sim\npreferences: {{}}\nusers:\n- name: {user}\n  user:\n{credentials}",
+            self.url
+        ))
+    }
+
+    /// The CA certificate (PEM) clients trust, with TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.shared.pki.as_ref().map(|p| p.ca_pem())
+    }
+
+    /// A client certificate (CN `user`, O `groups`) signed by the simulator's CA (TLS only).
+    pub fn issue_client_certificate(&self, user: &str, groups: &[&str]) -> Result<CertifiedKey, SimError> {
+        let pki = self.shared.pki.as_ref().ok_or_else(|| SimError::Tls("the simulator serves plain HTTP".into()))?;
+        pki.issue_client(user, groups).map_err(SimError::Tls)
+    }
+
+    /// Register a static bearer token authenticating as `user` with `groups`.
+    pub fn add_token(&self, token: &str, user: &str, groups: &[&str]) {
+        self.shared.auth.add_token(token, UserInfo::authenticated(user, groups));
+    }
+
+    /// Deny what `rule` names (403 with kube-apiserver's message; the reviews agree).
+    pub fn forbid(&self, rule: Forbid) {
+        self.shared.auth.forbid(rule);
+    }
+
+    pub fn clear_forbids(&self) {
+        self.shared.auth.clear_forbids();
+    }
+
+    /// Answer requests without credentials with 401 (or accept them as `system:anonymous`).
+    pub fn set_reject_anonymous(&self, reject: bool) {
+        self.shared.auth.set_reject_anonymous(reject);
+    }
+
+    /// Port-forwards to `port` of the pod `namespace/pod` reach `address` (`127.0.0.1:PORT`).
+    /// The mapping outlives the pod: a replacement with the same name is reached the same way.
+    pub fn forward_port(&self, namespace: &str, pod: &str, port: u16, address: &str) {
+        let mut forwards = self.shared.forwards.lock().unwrap_or_else(|p| p.into_inner());
+        forwards.insert((namespace.into(), pod.into(), port), address.into());
+    }
+
+    /// Inject a fault (see [`Fault`]); faults apply in the order injected.
+    pub fn inject(&self, fault: Fault) {
+        self.shared.faults.inject(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// Test control: open watches stop delivering anything (events are kept, not lost).
+    pub fn stall_watches(&self) {
+        self.shared.watch_stall.send_replace(true);
+    }
+
+    /// Test control: stalled watches deliver what they held back and continue.
+    pub fn resume_watches(&self) {
+        self.shared.watch_stall.send_replace(false);
+    }
+
+    /// Test control: close the listening socket and every open connection (watches,
+    /// port-forwards); clients see connection refused until [`Simulator::resume_listening`].
+    pub async fn stop_listening(&self) {
+        let task = self.listener.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+        self.shared.connection_epoch.send_modify(|e| *e += 1);
+    }
+
+    /// Listen again on the same address (state is kept).
+    pub async fn resume_listening(&self) -> Result<(), SimError> {
+        let listener =
+            TcpListener::bind(self.addr).await.map_err(|source| SimError::Listen { port: self.addr.port(), source })?;
+        let task = self.handle.spawn(serve(listener, self.shared.clone()));
+        if let Some(old) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).replace(task) {
+            old.abort();
+        }
+        Ok(())
     }
 
     /// Create the objects of a (multi-document) YAML text through the same pipeline as a
@@ -267,14 +436,16 @@ impl Simulator {
     /// Stop serving and wait for the tasks to end.
     pub async fn stop(mut self) {
         self.shutdown();
-        for t in self.tasks.drain(..) {
+        let listener = self.listener.lock().unwrap_or_else(|p| p.into_inner()).take();
+        for t in self.tasks.drain(..).chain(listener) {
             let _ = t.await;
         }
     }
 
     fn shutdown(&self) {
         self.drop_watches();
-        for t in &self.tasks {
+        self.shared.connection_epoch.send_modify(|e| *e += 1);
+        for t in self.tasks.iter().chain(self.listener.lock().unwrap_or_else(|p| p.into_inner()).iter()) {
             t.abort();
         }
     }
@@ -287,6 +458,13 @@ impl Drop for Simulator {
             runtime.shutdown_background();
         }
     }
+}
+
+async fn client_from(kubeconfig: kube::config::Kubeconfig) -> Result<kube::Client, SimError> {
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .map_err(|e| SimError::Client(e.to_string()))?;
+    kube::Client::try_from(config).map_err(|e| SimError::Client(e.to_string()))
 }
 
 /// The objects a fresh kube-apiserver creates: the four system namespaces and the
@@ -352,12 +530,9 @@ fn seed_one(cluster: &mut Cluster, doc: Value) -> Result<Value, String> {
     }
 }
 
-/// Write the kubeconfig atomically (a temporary file renamed into place), mode 0600.
-fn write_kubeconfig(path: &Path, url: &str) -> std::io::Result<()> {
+/// Write a file atomically (a temporary file renamed into place), mode 0600.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: {url}\ncontexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: kube-sim\n    namespace: default\ncurrent-context: kube-sim\npreferences: {{}}\nusers:\n- name: kube-sim\n  user: {{}}\n"
-    );
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new().prefix(".kubeconfig-").tempfile_in(dir)?;
@@ -372,8 +547,11 @@ fn write_kubeconfig(path: &Path, url: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Accept connections (TLS first when configured) until aborted; each connection ends when
+/// the simulator stops listening.
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let mut connections = tokio::task::JoinSet::new();
+    let acceptor = shared.pki.as_ref().map(|p| p.acceptor());
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -383,15 +561,45 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
+        let _ = stream.set_nodelay(true);
         let shared = shared.clone();
+        let acceptor = acceptor.clone();
         connections.spawn(async move {
-            let service = hyper::service::service_fn(move |req| server::handle(shared.clone(), req));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
+            let mut closing = shared.connection_epoch.subscribe();
+            let serving = async {
+                match acceptor {
+                    Some(acceptor) => {
+                        let Ok(tls) = acceptor.accept(stream).await else { return };
+                        let certificate = tls
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|certs| certs.first())
+                            .and_then(|der| tls::certificate_user(der));
+                        serve_http(shared.clone(), server::Connection { certificate }, tls).await;
+                    }
+                    None => serve_http(shared.clone(), server::Connection::default(), stream).await,
+                }
+            };
+            tokio::select! {
+                _ = serving => {}
+                _ = closing.changed() => {}
+            }
         });
         while connections.try_join_next().is_some() {}
     }
+}
+
+async fn serve_http<IO>(shared: Arc<Shared>, conn: server::Connection, io: IO)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = Arc::new(conn);
+    let service = hyper::service::service_fn(move |req| server::handle(shared.clone(), conn.clone(), req));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .with_upgrades()
+        .await;
 }
 
 /// The garbage collector and namespace controller, woken after every write.

@@ -234,6 +234,31 @@ pub static RESOURCES: &[ResourceDef] = &[
         tracks_generation: true,
         ..res("apps", "statefulsets", "statefulset", "StatefulSet", true)
     },
+    // ---- authentication.k8s.io/v1, authorization.k8s.io/v1: reviews, create-only ----
+    ResourceDef {
+        verbs: &["create"],
+        ..res("authentication.k8s.io", "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", false)
+    },
+    ResourceDef {
+        verbs: &["create"],
+        ..res(
+            "authorization.k8s.io",
+            "selfsubjectaccessreviews",
+            "selfsubjectaccessreview",
+            "SelfSubjectAccessReview",
+            false,
+        )
+    },
+    ResourceDef {
+        verbs: &["create"],
+        ..res(
+            "authorization.k8s.io",
+            "selfsubjectrulesreviews",
+            "selfsubjectrulesreview",
+            "SelfSubjectRulesReview",
+            false,
+        )
+    },
     // ---- coordination.k8s.io/v1 ----
     ResourceDef { create_on_update: true, ..res("coordination.k8s.io", "leases", "lease", "Lease", true) },
     // ---- discovery.k8s.io/v1 ----
@@ -311,6 +336,8 @@ pub static RESOURCES: &[ResourceDef] = &[
 pub const GROUP_ORDER: &[&str] = &[
     "apps",
     "events.k8s.io",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
     "networking.k8s.io",
     "policy",
     "rbac.authorization.k8s.io",
@@ -335,6 +362,12 @@ impl ResourceDef {
 
     pub fn has_status(&self) -> bool {
         self.subresources.iter().any(|s| s.name == "status")
+    }
+
+    /// The review kinds answered from the authenticator and authorizer: created, never stored
+    /// (so discovery gives them no storageVersionHash).
+    pub fn is_review(&self) -> bool {
+        matches!(self.group, "authentication.k8s.io" | "authorization.k8s.io")
     }
 
     pub fn supports(&self, verb: &str) -> bool {

@@ -256,7 +256,9 @@ impl Walker {
 /// schema walk above mirrors, kept as a second check (a body it accepts but the generated
 /// types reject is still a 400). Err carries serde's message.
 pub fn typed_decode(group: &str, kind: &str, value: &Value) -> Result<(), String> {
-    use k8s_openapi::api::{apps, coordination, core, discovery, events, networking, policy, rbac};
+    use k8s_openapi::api::{
+        apps, authentication, authorization, coordination, core, discovery, events, networking, policy, rbac,
+    };
     macro_rules! decode {
         ($($g:literal $k:literal => $t:ty),* $(,)?) => {
             match (group, kind) {
@@ -282,6 +284,9 @@ pub fn typed_decode(group: &str, kind: &str, value: &Value) -> Result<(), String
         "apps" "Deployment" => apps::v1::Deployment,
         "apps" "ReplicaSet" => apps::v1::ReplicaSet,
         "apps" "StatefulSet" => apps::v1::StatefulSet,
+        "authentication.k8s.io" "SelfSubjectReview" => authentication::v1::SelfSubjectReview,
+        "authorization.k8s.io" "SelfSubjectAccessReview" => authorization::v1::SelfSubjectAccessReview,
+        "authorization.k8s.io" "SelfSubjectRulesReview" => authorization::v1::SelfSubjectRulesReview,
         "coordination.k8s.io" "Lease" => coordination::v1::Lease,
         "discovery.k8s.io" "EndpointSlice" => discovery::v1::EndpointSlice,
         "events.k8s.io" "Event" => events::v1::Event,

@@ -13,7 +13,9 @@ use hyper::{Method, Request, Response};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 
+use crate::auth::{Auth, Presented, RequestInfo, UserInfo};
 use crate::cluster::{Cluster, FieldValidation, PatchKind, Sub, WriteOpts};
+use crate::faults::{FaultAction, Faults, Injected};
 use crate::jsonpath::{self, get};
 use crate::openapi::OpenApi;
 use crate::query::{Query, Verb};
@@ -21,7 +23,8 @@ use crate::resources::{self, ResId, ResourceDef};
 use crate::status::{ApiError, ApiResult, go_quote};
 use crate::table::{self, IncludeObject};
 
-pub type Body = BoxBody<Bytes, Infallible>;
+/// Response bodies; an error aborts the connection (how a dropped connection is injected).
+pub type Body = BoxBody<Bytes, std::io::Error>;
 
 /// One request as the simulator saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +37,8 @@ pub struct RequestRecord {
     pub status: u16,
     /// The request carried `dryRun` (it persisted nothing).
     pub dry_run: bool,
+    /// The authenticated user ("" when authentication failed).
+    pub user: String,
 }
 
 impl RequestRecord {
@@ -47,45 +52,88 @@ impl RequestRecord {
 pub struct Shared {
     pub cluster: Mutex<Cluster>,
     pub requests: Mutex<Vec<RequestRecord>>,
-    /// Wakes the controllers (garbage collector, namespace controller) after a write.
+    /// Wakes the controllers (garbage collector, namespace controller, workloads) after a write.
     pub controllers: Notify,
     pub openapi: OpenApi,
     pub git_version: String,
     pub server_address: Mutex<String>,
     /// Bumped to end every open watch (test control), and at shutdown.
     pub watch_epoch: watch::Sender<u64>,
+    /// While true, open watches deliver nothing (test control).
+    pub watch_stall: watch::Sender<bool>,
+    /// Bumped to end every open connection (the simulator stops listening).
+    pub connection_epoch: watch::Sender<u64>,
     pub bookmark_interval: Duration,
+    pub auth: Auth,
+    pub faults: Faults,
+    pub pki: Option<crate::tls::Pki>,
+    /// Where pod ports are port-forwarded to: (namespace, pod, port) → `host:port`.
+    pub forwards: Mutex<std::collections::HashMap<(String, String, u16), String>>,
 }
 
 impl Shared {
     pub fn lock(&self) -> std::sync::MutexGuard<'_, Cluster> {
         self.cluster.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn authenticate(&self, certificate: Option<&UserInfo>, authorization: &str) -> ApiResult<UserInfo> {
+        let sa = resources::find("", "v1", "serviceaccounts").expect("served");
+        self.auth.authenticate(&Presented { certificate, authorization }, |ns, name| {
+            self.lock().get(sa, ns, name).ok().map(|o| jsonpath::uid(&o).to_string())
+        })
+    }
 }
 
-fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).boxed()
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
 }
 
-struct Reply {
-    code: u16,
-    content_type: String,
-    body: Body,
-    warnings: Vec<String>,
+pub struct Reply {
+    pub code: u16,
+    pub content_type: String,
+    pub body: Body,
+    pub warnings: Vec<String>,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
-    fn json(code: u16, value: &Value, pretty: bool) -> Reply {
+    pub fn json(code: u16, value: &Value, pretty: bool) -> Reply {
         Reply::typed(code, "application/json", value, pretty)
     }
     fn typed(code: u16, content_type: &str, value: &Value, pretty: bool) -> Reply {
         let mut bytes =
             if pretty { serde_json::to_vec_pretty(value) } else { serde_json::to_vec(value) }.expect("JSON");
         bytes.push(b'\n');
-        Reply { code, content_type: content_type.into(), body: full(bytes), warnings: Vec::new() }
+        Reply::raw(code, content_type, bytes)
     }
-    fn error(e: &ApiError) -> Reply {
+    /// A body as Go's `http.Error` writes it (plain text, newline-terminated).
+    pub fn text(code: u16, text: &str) -> Reply {
+        Reply::raw(code, "text/plain; charset=utf-8", format!("{text}\n").into_bytes())
+    }
+    pub fn raw(code: u16, content_type: &str, bytes: impl Into<Bytes>) -> Reply {
+        Reply { code, content_type: content_type.into(), body: full(bytes), warnings: Vec::new(), headers: Vec::new() }
+    }
+    pub fn error(e: &ApiError) -> Reply {
         Reply::json(e.code, &e.status(), false)
+    }
+    fn injected(code: u16, message: Option<&str>, info: &RequestInfo) -> Reply {
+        match crate::faults::injected(code, message, info) {
+            Injected::Status(e) => Reply::error(&e),
+            Injected::TooManyRequests => {
+                let mut r = Reply::text(429, "Too many requests, please try again later.");
+                r.headers.push(("Retry-After", "1".into()));
+                r
+            }
+        }
+    }
+    /// A streaming body that never ends by itself (a stalled watch).
+    fn stalled(shared: &Shared) -> Reply {
+        let mut epoch = shared.watch_epoch.subscribe();
+        let stream = futures::stream::once(async move {
+            let _ = epoch.changed().await;
+            Ok::<_, std::io::Error>(Frame::data(Bytes::new()))
+        });
+        Reply { body: StreamBody::new(stream).boxed(), ..Reply::raw(200, "application/json", Bytes::new()) }
     }
 }
 
@@ -141,7 +189,20 @@ fn negotiate(accept: &str, tables: bool, discovery: bool) -> ApiResult<Want> {
     Err(ApiError::not_acceptable(&["application/json"]))
 }
 
-pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+/// What the server knows about a connection before any request.
+#[derive(Debug, Default)]
+pub struct Connection {
+    /// The identity of the verified client certificate (TLS only).
+    pub certificate: Option<UserInfo>,
+}
+
+/// The filter chain of kube-apiserver in the order it runs (injected faults first):
+/// authentication, authorization, then the handlers; every request is logged.
+pub async fn handle(
+    shared: Arc<Shared>,
+    conn: Arc<Connection>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().unwrap_or_default().to_string();
@@ -149,32 +210,56 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Respo
     let user_agent = header("user-agent");
     let accept = header("accept");
     let content_type = header("content-type");
+    let authorization = header("authorization");
     let query = Query::parse(&raw_query);
     let dry_run = query.0.contains_key("dryRun");
-    // staging/src/k8s.io/apiserver/pkg/server/config.go MaxRequestBodyBytes (3 MiB).
-    let body = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
-    let ctx = Ctx {
-        shared: &shared,
-        method: &method,
-        query: &query,
-        user_agent: &user_agent,
-        accept: &accept,
-        content_type: &content_type,
-    };
-    let reply = if body.len() > 3 * 1024 * 1024 {
-        Reply::error(&ApiError {
-            code: 413,
-            reason: "RequestEntityTooLarge",
-            message: "Request entity too large: limit is 3145728".into(),
-            details: None,
-        })
-    } else {
-        match route(&ctx, &path, body).await {
-            Ok(r) => r,
-            Err(e) => Reply::error(&e),
+    let watch = matches!(query.first("watch"), Some("1" | "t" | "T" | "true" | "True" | "TRUE"));
+    let plan = shared.faults.plan(method.as_str(), &path, watch);
+    if !plan.delay.is_zero() {
+        tokio::time::sleep(plan.delay).await;
+    }
+    let info = RequestInfo::parse(&method, &path, &query);
+    let user = shared.authenticate(conn.certificate.as_ref(), &authorization);
+    let username = user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
+    let allowed = user.and_then(|u| shared.auth.authorize(&u, &info).map(|()| u));
+    let mut reply = match (&plan.respond, allowed) {
+        (Some((code, message)), _) => Reply::injected(*code, message.as_deref(), &info),
+        (None, Err(e)) => Reply::error(&e),
+        (None, Ok(_)) if plan.watch == Some(FaultAction::StallWatch) => Reply::stalled(&shared),
+        (None, Ok(_)) if plan.watch == Some(FaultAction::CloseWatch) => {
+            Reply::raw(200, "application/json", Bytes::new())
+        }
+        (None, Ok(_)) if crate::portforward::is_request(&info) => {
+            crate::portforward::serve(&shared, &info, &query, req).await
+        }
+        (None, Ok(user)) => {
+            // staging/src/k8s.io/apiserver/pkg/server/config.go MaxRequestBodyBytes (3 MiB).
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => Bytes::new(),
+            };
+            let ctx = Ctx {
+                shared: &shared,
+                user: &user,
+                method: &method,
+                query: &query,
+                user_agent: &user_agent,
+                accept: &accept,
+                content_type: &content_type,
+            };
+            if body.len() > 3 * 1024 * 1024 {
+                Reply::error(&ApiError {
+                    code: 413,
+                    reason: "RequestEntityTooLarge",
+                    message: "Request entity too large: limit is 3145728".into(),
+                    details: None,
+                })
+            } else {
+                match route(&ctx, &path, body).await {
+                    Ok(r) => r,
+                    Err(e) => Reply::error(&e),
+                }
+            }
         }
     };
     if reply.code < 400 && !dry_run && matches!(method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
@@ -187,11 +272,18 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Respo
         user_agent,
         status: reply.code,
         dry_run,
+        user: username,
     });
-    let mut resp = Response::builder()
-        .status(reply.code)
-        .header("Content-Type", &reply.content_type)
-        .header("Cache-Control", "no-cache, private");
+    if plan.drop_connection {
+        reply.body = truncated(reply.body);
+    }
+    let mut resp = Response::builder().status(reply.code);
+    if reply.code != 101 {
+        resp = resp.header("Content-Type", &reply.content_type).header("Cache-Control", "no-cache, private");
+    }
+    for (name, value) in &reply.headers {
+        resp = resp.header(*name, value);
+    }
     for w in &reply.warnings {
         // staging/src/k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/warning.go
         resp = resp.header("Warning", format!("299 - {}", go_quote(w)));
@@ -199,8 +291,25 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Respo
     Ok(resp.body(reply.body).expect("valid response"))
 }
 
+/// The first half of the body's first chunk, then an error: hyper aborts the connection
+/// mid-response.
+fn truncated(body: Body) -> Body {
+    use futures::StreamExt as _;
+    let stream = futures::stream::unfold(Some(body), |state| async move {
+        let mut body = state?;
+        let first = body.frame().await.and_then(Result::ok).and_then(|f| f.into_data().ok()).unwrap_or_default();
+        let half = first.slice(..first.len() / 2);
+        Some((Ok(Frame::data(half)), None))
+    })
+    .chain(futures::stream::once(async {
+        Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "injected fault: connection dropped"))
+    }));
+    BodyExt::boxed(StreamBody::new(stream))
+}
+
 struct Ctx<'a> {
     shared: &'a Arc<Shared>,
+    user: &'a UserInfo,
     method: &'a Method,
     query: &'a Query,
     user_agent: &'a str,
@@ -217,12 +326,7 @@ async fn route(ctx: &Ctx<'_>, path: &str, body: Bytes) -> ApiResult<Reply> {
     };
     match segments.as_slice() {
         ["version"] => get_only(Reply::json(200, &crate::discovery::version(&shared.git_version), pretty)),
-        ["healthz"] | ["readyz"] | ["livez"] => get_only(Reply {
-            code: 200,
-            content_type: "text/plain; charset=utf-8".into(),
-            body: full("ok"),
-            warnings: vec![],
-        }),
+        ["healthz"] | ["readyz"] | ["livez"] => get_only(Reply::raw(200, "text/plain; charset=utf-8", "ok")),
         ["api"] => {
             let address = shared.server_address.lock().unwrap_or_else(|p| p.into_inner()).clone();
             get_only(match negotiate(ctx.accept, false, true)? {
@@ -250,12 +354,7 @@ async fn route(ctx: &Ctx<'_>, path: &str, body: Bytes) -> ApiResult<Reply> {
         ["openapi", "v3"] => get_only(Reply::json(200, &shared.openapi.index(), pretty)),
         ["openapi", "v3", rest @ ..] => {
             let doc = shared.openapi.document(&rest.join("/")).ok_or_else(ApiError::path_not_found)?;
-            get_only(Reply {
-                code: 200,
-                content_type: "application/json".into(),
-                body: full(doc.to_vec()),
-                warnings: vec![],
-            })
+            get_only(Reply::raw(200, "application/json", doc.to_vec()))
         }
         ["api", "v1", rest @ ..] => resource_request(ctx, "", "v1", rest, body).await,
         ["apis", group, version, rest @ ..] => resource_request(ctx, group, version, rest, body).await,
@@ -363,6 +462,9 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
     let pretty = q.pretty()?;
     let ns = t.namespace.unwrap_or("");
     let method = ctx.method.clone();
+    if def.is_review() {
+        return review_request(ctx, def, t.name, &method, body, pretty);
+    }
     match (t.name, t.sub, method) {
         (None, None, Method::GET) => {
             q.check(Verb::List)?;
@@ -380,12 +482,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
                     want_format(want),
                     include,
                 )
-                .map(|body| Reply {
-                    code: 200,
-                    content_type: content_type_of(want),
-                    body,
-                    warnings: vec![],
-                });
+                .map(|body| Reply { body, ..Reply::raw(200, &content_type_of(want), Bytes::new()) });
             }
             let opts = q.list_opts(false)?;
             def.fields_check(&opts)?;
@@ -472,7 +569,8 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
             q.check(Verb::Create)?;
             write_opts(q, Verb::Create, ctx.user_agent, false)?;
             let request = parse_body(ctx.content_type, &body)?;
-            let out = shared.lock().token(ns, name, &request)?;
+            let (out, minted) = shared.lock().token(ns, name, &request)?;
+            shared.auth.add_service_account_token(minted);
             Ok(Reply::json(201, &out, pretty))
         }
         (Some(_), Some("portforward"), Method::GET | Method::POST) => {
@@ -483,6 +581,33 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
         }
         (_, _, method) => Err(ApiError::method_not_supported(def, &verb_of(&method, t.name.is_some()))),
     }
+}
+
+/// POST of a SelfSubjectReview, SelfSubjectAccessReview or SelfSubjectRulesReview: decoded
+/// like any body, answered from the authenticator and authorizer, never stored (201).
+fn review_request(
+    ctx: &Ctx<'_>,
+    def: &'static ResourceDef,
+    name: Option<&str>,
+    method: &Method,
+    body: Bytes,
+    pretty: bool,
+) -> ApiResult<Reply> {
+    if name.is_some() || *method != Method::POST {
+        return Err(ApiError::method_not_supported(def, &verb_of(method, name.is_some())));
+    }
+    ctx.query.check(Verb::Create)?;
+    let opts = write_opts(ctx.query, Verb::Create, ctx.user_agent, false)?;
+    let mut warnings = Vec::new();
+    let review =
+        ctx.shared.lock().decode_body(def, parse_body(ctx.content_type, &body)?, opts.validation, &mut warnings)?;
+    let auth = &ctx.shared.auth;
+    let out = match def.kind {
+        "SelfSubjectReview" => auth.self_subject_review(ctx.user),
+        "SelfSubjectAccessReview" => auth.self_subject_access_review(ctx.user, &review)?,
+        _ => auth.self_subject_rules_review(ctx.user, &review),
+    };
+    Ok(with_warnings(Reply::json(201, &out, pretty), warnings))
 }
 
 fn verb_of(method: &Method, named: bool) -> String {
@@ -769,7 +894,7 @@ fn content_type_of(want: Want) -> String {
 /// A streaming body fed by a channel.
 pub fn channel_body(rx: mpsc::Receiver<Bytes>) -> Body {
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+        rx.recv().await.map(|b| (Ok::<_, std::io::Error>(Frame::data(b)), rx))
     });
     StreamBody::new(stream).boxed()
 }

@@ -180,12 +180,16 @@ async fn stream(
     tokio::pin!(deadline);
     let mut ticker = tokio::time::interval(shared.bookmark_interval);
     ticker.tick().await;
+    // A stalled watch (test control) holds its events back until resumed.
+    let mut stall = shared.watch_stall.subscribe();
     loop {
+        let stalled = *stall.borrow_and_update();
         tokio::select! {
             _ = &mut deadline => return,
             _ = epoch.changed() => return,
             _ = tx.closed() => return,
-            _ = ticker.tick(), if bookmarks => {
+            _ = stall.changed() => {}
+            _ = ticker.tick(), if bookmarks && !stalled => {
                 // A bookmark may only claim what this watcher has seen: the current
                 // resourceVersion when no event is pending (events are sent under the lock).
                 let rv = {
@@ -197,7 +201,7 @@ async fn stream(
                     return;
                 }
             }
-            event = rx.recv() => match event {
+            event = rx.recv(), if !stalled => match event {
                 Ok(e) => {
                     *last_rv = e.rv;
                     if let Some((kind, obj)) = filter.translate(&e)
