@@ -708,7 +708,8 @@ impl Run<'_> {
                 applied.record(&desired[index], step, &live);
                 done += 1;
             }
-            self.progress.set_message(&format!("{done}/{total} applied"));
+            let kind = tier.first().map_or("", |m| m.kind.as_str());
+            self.progress.set_message(&format!("{done}/{total} applied ({kind})"));
         }
         for step in plan.applies.iter().filter(|s| s.take_over.is_some()) {
             let managers = step.take_over.as_ref().map(|(_, m)| m.join(", ")).unwrap_or_default();
