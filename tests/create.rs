@@ -61,14 +61,20 @@ fn install_on_an_empty_cluster_then_nothing_without_upgrade() {
     assert_eq!(record["info"]["description"], "Install complete");
     // The CLI-computed values, below the user's (none here): the image for the host's minor
     // (1.33 → the newest table entry) and the detected service CIDR.
-    assert_eq!(record["config"], json!({"vcluster": {"image": "rancher/k3s:v1.27.3-k3s1"}, "serviceCIDR": "10.100.0.0/16"}));
+    assert_eq!(
+        record["config"],
+        json!({"vcluster": {"image": "rancher/k3s:v1.27.3-k3s1"}, "serviceCIDR": "10.100.0.0/16"})
+    );
     assert_eq!(record["chart"]["metadata"]["name"], "vcluster");
     assert_eq!(record["chart"]["metadata"]["version"], vcluster::CHART_VERSION);
     assert_eq!(record["chart"]["metadata"]["apiVersion"], "v2");
     assert_eq!(record["chart"]["values"], Value::Object(values::defaults().clone()));
     assert_eq!(record["manifest"].as_str().unwrap(), expected_manifest(&record["config"]));
     let labels = &host.record_secrets(NS, "my-vc")[0]["metadata"]["labels"];
-    assert_eq!((labels["owner"].as_str(), labels["status"].as_str(), labels["version"].as_str()), (Some("helm"), Some("deployed"), Some("1")));
+    assert_eq!(
+        (labels["owner"].as_str(), labels["status"].as_str(), labels["version"].as_str()),
+        (Some("helm"), Some("deployed"), Some("1"))
+    );
     assert!(established_cli_sees_existing(&host.record_secrets(NS, "my-vc")));
 
     assert_eq!(host.release_objects(NS, "my-vc"), rendered_objects(&record["config"]), "every rendered object is live");
@@ -84,8 +90,16 @@ fn install_on_an_empty_cluster_then_nothing_without_upgrade() {
     let again = host.run(&["create", "my-vc"]);
     assert_eq!(again.code, 1, "{}", again.stderr);
     assert!(again.stdout.is_empty());
-    assert!(again.stderr.contains("error: vcluster my-vc already exists in namespace vcluster-my-vc"), "{}", again.stderr);
-    assert!(again.stderr.contains("hint: upgrade it: vcluster create my-vc -n vcluster-my-vc --upgrade"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("error: vcluster my-vc already exists in namespace vcluster-my-vc"),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("hint: upgrade it: vcluster create my-vc -n vcluster-my-vc --upgrade"),
+        "{}",
+        again.stderr
+    );
     assert!(again.stderr.contains("hint: connect to it: vcluster connect my-vc -n vcluster-my-vc"), "{}", again.stderr);
     let writes: Vec<_> = host.sim.requests().into_iter().filter(|r| r.is_write()).collect();
     assert!(writes.is_empty(), "zero write requests: {writes:?}");
@@ -104,12 +118,20 @@ fn upgrade_with_ingress_sync_off_prunes_its_rules_and_supersedes() {
     let run = host.run(&["create", "my-vc", "--upgrade", "--no-wait", "-o", "json"]);
     run.ok();
     let out = run.json();
-    assert_eq!((out["revision"].as_u64(), out["status"].as_str(), out["action"].as_str()), (Some(2), Some("deployed"), Some("upgrade")));
+    assert_eq!(
+        (out["revision"].as_u64(), out["status"].as_str(), out["action"].as_str()),
+        (Some(2), Some("deployed"), Some("upgrade"))
+    );
     let actions: BTreeMap<String, String> = out["objects"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| (format!("{}/{}", o["kind"].as_str().unwrap(), o["name"].as_str().unwrap()), o["action"].as_str().unwrap().to_owned()))
+        .map(|o| {
+            (
+                format!("{}/{}", o["kind"].as_str().unwrap(), o["name"].as_str().unwrap()),
+                o["action"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(actions[&format!("ClusterRole/{cluster_role}")], "pruned");
     assert_eq!(actions[&format!("ClusterRoleBinding/{cluster_role}")], "pruned");
@@ -133,7 +155,10 @@ fn dry_run_lists_creates_changes_and_prunes_and_writes_nothing() {
     let fresh = host.run(&["create", "my-vc", "--dry-run", "-o", "json"]);
     fresh.ok();
     let out = fresh.json();
-    assert_eq!((out["dryRun"].as_bool(), out["revision"].is_null(), out["status"].as_str()), (Some(true), true, Some("dry-run")));
+    assert_eq!(
+        (out["dryRun"].as_bool(), out["revision"].is_null(), out["status"].as_str()),
+        (Some(true), true, Some("dry-run"))
+    );
     let objects = out["objects"].as_array().unwrap();
     assert_eq!(objects[0]["kind"], "Namespace");
     assert!(objects.iter().all(|o| o["action"] == "create"), "{objects:?}");
@@ -183,7 +208,9 @@ fn a_release_helm_wrote_upgrades_without_any_flag() {
     // superseded, revision 2 deployed, manifest = a ServiceAccount and a Service.
     host.sim.seed_yaml(&format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NS}}}\n")).unwrap();
     for file in ["helm-v3-my-vc.v1.nogzip.secret.json", "helm-v3-my-vc.v2.secret.json"] {
-        host.sim.seed_yaml(&std::fs::read_to_string(support::repo().join("tests/fixtures/release").join(file)).unwrap()).unwrap();
+        host.sim
+            .seed_yaml(&std::fs::read_to_string(support::repo().join("tests/fixtures/release").join(file)).unwrap())
+            .unwrap();
     }
     // The live objects, created as Helm creates them: plain POSTs by field manager `helm`, with
     // Helm's ownership metadata on top of the manifest.
@@ -195,7 +222,8 @@ fn a_release_helm_wrote_upgrades_without_any_flag() {
     rt.block_on(async {
         let client = host.sim.client().await.unwrap();
         let pp = kube::api::PostParams { field_manager: Some("helm".into()), ..Default::default() };
-        let mut sa: Value = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "vc-my-vc", "namespace": NS}});
+        let mut sa: Value =
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "vc-my-vc", "namespace": NS}});
         sa["metadata"].as_object_mut().unwrap().extend(helm_meta.as_object().unwrap().clone());
         let api: kube::Api<k8s_openapi::api::core::v1::ServiceAccount> = kube::Api::namespaced(client.clone(), NS);
         api.create(&pp, &serde_json::from_value(sa).unwrap()).await.unwrap();
@@ -203,7 +231,10 @@ fn a_release_helm_wrote_upgrades_without_any_flag() {
             "annotations": {"note": "a <b>bold</b> & ampersand"}},
             "spec": {"ports": [{"name": "https", "port": 443, "targetPort": 8443}]}});
         svc["metadata"]["labels"] = helm_meta["labels"].clone();
-        svc["metadata"]["annotations"].as_object_mut().unwrap().extend(helm_meta["annotations"].as_object().unwrap().clone());
+        svc["metadata"]["annotations"]
+            .as_object_mut()
+            .unwrap()
+            .extend(helm_meta["annotations"].as_object().unwrap().clone());
         let api: kube::Api<k8s_openapi::api::core::v1::Service> = kube::Api::namespaced(client, NS);
         api.create(&pp, &serde_json::from_value(svc).unwrap()).await.unwrap();
     });
@@ -213,12 +244,14 @@ fn a_release_helm_wrote_upgrades_without_any_flag() {
     run.ok();
     let out = run.json();
     assert_eq!(out["revision"], 3);
-    let service = out["objects"].as_array().unwrap().iter().find(|o| o["kind"] == "Service" && o["name"] == "my-vc").unwrap();
+    let service =
+        out["objects"].as_array().unwrap().iter().find(|o| o["kind"] == "Service" && o["name"] == "my-vc").unwrap();
     assert_eq!(service["takenOverFrom"], json!(["helm"]));
     assert!(run.stderr.contains("took over the fields of helm on Service/my-vc"), "{}", run.stderr);
 
     let svc = host.object("v1", "Service", NS, "my-vc").unwrap();
-    let managers: Vec<&str> = svc["metadata"]["managedFields"].as_array().unwrap().iter().map(|m| m["manager"].as_str().unwrap()).collect();
+    let managers: Vec<&str> =
+        svc["metadata"]["managedFields"].as_array().unwrap().iter().map(|m| m["manager"].as_str().unwrap()).collect();
     assert_eq!(managers, ["vcluster"], "Helm's fields were taken over");
     assert!(svc["metadata"]["annotations"].get("note").is_none(), "a field only Helm's manifest had is gone");
     assert_eq!(svc["metadata"]["labels"]["release"], "my-vc");
@@ -239,14 +272,20 @@ fn a_failed_upgrade_then_a_successful_one_prunes_the_attempts_objects() {
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     assert!(failed.stderr.contains("cannot apply StatefulSet/my-vc"), "{}", failed.stderr);
     let cluster_role = "vc-my-vc-v-vcluster-my-vc";
-    assert!(host.object("rbac.authorization.k8s.io/v1", "ClusterRole", "", cluster_role).is_some(), "applied before the failure");
+    assert!(
+        host.object("rbac.authorization.k8s.io/v1", "ClusterRole", "", cluster_role).is_some(),
+        "applied before the failure"
+    );
     let statuses = host.statuses(NS, "my-vc");
     assert_eq!(statuses[1].0, "failed");
     assert!(statuses[1].2.starts_with("Upgrade \"my-vc\" failed: cannot apply StatefulSet/my-vc"), "{}", statuses[1].2);
     assert_eq!(statuses[0].0, "deployed", "the last good revision stays deployed");
 
     host.run(&["create", "my-vc", "--upgrade", "--no-wait"]).ok();
-    assert!(host.object("rbac.authorization.k8s.io/v1", "ClusterRole", "", cluster_role).is_none(), "the failed attempt's object is pruned");
+    assert!(
+        host.object("rbac.authorization.k8s.io/v1", "ClusterRole", "", cluster_role).is_none(),
+        "the failed attempt's object is pruned"
+    );
     assert!(host.object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", cluster_role).is_none());
     let labels: Vec<String> = host.statuses(NS, "my-vc").into_iter().map(|s| s.0).collect();
     assert_eq!(labels, ["superseded", "failed", "deployed"]);
@@ -262,7 +301,11 @@ fn a_500_or_a_dropped_connection_mid_apply_fails_the_revision_and_a_rerun_conver
         host.sim.inject(fault);
         let failed = host.run(&["create", "my-vc", "--no-wait"]);
         assert_eq!(failed.code, 1, "{label}: {}", failed.stderr);
-        assert!(failed.stderr.starts_with("error: ") || failed.stderr.contains("\nerror: "), "{label}: {}", failed.stderr);
+        assert!(
+            failed.stderr.starts_with("error: ") || failed.stderr.contains("\nerror: "),
+            "{label}: {}",
+            failed.stderr
+        );
         let statuses = host.statuses(NS, "my-vc");
         assert_eq!(statuses.len(), 1, "{label}");
         assert_eq!(statuses[0].0, "failed", "{label}");
@@ -286,7 +329,15 @@ fn rollback_on_failure_restores_the_previous_revision() {
     let before = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
     host.sim.inject(Fault::on("PATCH", "/apis/apps/v1/namespaces/*/statefulsets/*").nth(1).respond(500));
     let run = host.run(&[
-        "create", "my-vc", "--upgrade", "--no-wait", "--rollback-on-failure", "--set", "sync.ingresses.enabled=true", "--set", "syncer.replicas=2",
+        "create",
+        "my-vc",
+        "--upgrade",
+        "--no-wait",
+        "--rollback-on-failure",
+        "--set",
+        "sync.ingresses.enabled=true",
+        "--set",
+        "syncer.replicas=2",
     ]);
     assert_eq!(run.code, 1, "the upgrade failed: {}", run.stderr);
     assert!(run.stderr.contains("rolled back to revision 1 (as revision 3)"), "{}", run.stderr);
@@ -325,7 +376,11 @@ fn of_two_concurrent_creates_exactly_one_proceeds() {
     codes.sort();
     assert_eq!(codes, [0, 1], "a: {}\nb: {}", a.stderr, b.stderr);
     let loser = if a.code == 1 { &a } else { &b };
-    assert!(loser.stderr.contains("another operation on release my-vc started at the same time and holds revision 1"), "{}", loser.stderr);
+    assert!(
+        loser.stderr.contains("another operation on release my-vc started at the same time and holds revision 1"),
+        "{}",
+        loser.stderr
+    );
     let labels: Vec<String> = host.statuses(NS, "my-vc").into_iter().map(|s| s.0).collect();
     assert_eq!(labels, ["deployed"]);
 }
@@ -421,7 +476,11 @@ fn a_readiness_timeout_names_what_is_stuck() {
     let host = Host::new();
     let run = host.run(&["create", "my-vc", "--timeout", "2s"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("error: timed out after 2s waiting for vcluster my-vc: StatefulSet my-vc: "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("error: timed out after 2s waiting for vcluster my-vc: StatefulSet my-vc: "),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("hint: wait longer with --timeout"), "{}", run.stderr);
     let statuses = host.statuses(NS, "my-vc");
     assert_eq!(statuses[0].0, "failed");
