@@ -469,6 +469,23 @@ fn a_forbidden_verb_is_reported_before_any_write() {
     assert!(run.stderr.contains("create clusterroles.rbac.authorization.k8s.io"), "{}", run.stderr);
     assert!(host.sim.requests().iter().any(|r| r.path.ends_with("/selfsubjectaccessreviews")));
     assert!(host.writes().is_empty(), "{:?}", host.writes());
+
+    // Creating the namespace itself: the refused create is the first write request, and it
+    // changes nothing.
+    host.sim.clear_forbids();
+    host.sim.forbid(Forbid::user("alice").verb("create").resource("", "namespaces"));
+    host.sim.clear_requests();
+    let run = host.run_with(&kubeconfig, &["create", "my-vc", "--no-wait"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot create resource \"namespaces\""), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("hint: ask a cluster administrator for permission to create namespaces"),
+        "{}",
+        run.stderr
+    );
+    let accepted: Vec<_> = host.writes().into_iter().filter(|r| r.status < 400).collect();
+    assert!(accepted.is_empty(), "{accepted:?}");
+    assert!(host.object("v1", "Namespace", "", NS).is_none());
 }
 
 #[test]

@@ -36,7 +36,7 @@ pub const CREATED_ANNOTATION: &str = "vcluster.loft.sh/created";
 /// The host cluster, as an install uses it.
 pub struct Host {
     pub cluster: Cluster,
-    resources: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+    resources: Mutex<HashMap<(String, String), Option<(ApiResource, bool)>>>,
 }
 
 /// What happened to the namespace.
@@ -48,6 +48,16 @@ pub enum NamespaceState {
     Terminating,
     /// Not readable (forbidden): assumed to exist, as the established CLI assumes.
     Unknown,
+}
+
+/// What creating the namespace did.
+#[derive(Debug)]
+pub enum Creation {
+    Created,
+    /// 409: it exists (perhaps terminating).
+    Exists,
+    /// 403: not allowed; it may exist all the same.
+    Forbidden(ClusterError),
 }
 
 /// What a permission check found.
@@ -72,10 +82,11 @@ impl Host {
         Ok(self.cluster.client.apiserver_version().await.map_err(|e| self.err(e))?.git_version)
     }
 
-    /// The API resource of a kind: from the built-in table, else by discovery (cached).
-    pub async fn resource(&self, api_version: &str, kind: &str) -> Result<(ApiResource, bool), InstallError> {
+    /// The API resource of a kind: from the built-in table, else by discovery (cached); `None`
+    /// when the cluster does not serve it (a kind an old release had, since removed).
+    pub async fn served(&self, api_version: &str, kind: &str) -> Result<Option<(ApiResource, bool)>, InstallError> {
         if let Some(known) = known_resource(api_version, kind) {
-            return Ok(known);
+            return Ok(Some(known));
         }
         let cache_key = (api_version.to_owned(), kind.to_owned());
         if let Some(found) = self.resources.lock().expect("resource cache").get(&cache_key) {
@@ -83,11 +94,21 @@ impl Host {
         }
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-        let (resource, caps) =
-            kube::discovery::pinned_kind(&self.cluster.client, &gvk).await.map_err(|e| self.err(e))?;
-        let found = (resource, caps.scope == kube::discovery::Scope::Namespaced);
+        let found = match kube::discovery::pinned_kind(&self.cluster.client, &gvk).await {
+            Ok((resource, caps)) => Some((resource, caps.scope == kube::discovery::Scope::Namespaced)),
+            Err(kube::Error::Discovery(_)) => None,
+            Err(kube::Error::Api(status)) if status.code == 404 => None,
+            Err(e) => return Err(self.err(e)),
+        };
         self.resources.lock().expect("resource cache").insert(cache_key, found.clone());
         Ok(found)
+    }
+
+    /// [`Host::served`], where a kind that is not served is an error naming it.
+    pub async fn resource(&self, api_version: &str, kind: &str) -> Result<(ApiResource, bool), InstallError> {
+        self.served(api_version, kind)
+            .await?
+            .ok_or_else(|| InstallError::NotServed { api_version: api_version.to_owned(), kind: kind.to_owned() })
     }
 
     async fn dynamic(
@@ -97,15 +118,20 @@ impl Host {
         namespace: Option<&str>,
     ) -> Result<Api<DynamicObject>, InstallError> {
         let (resource, namespaced) = self.resource(api_version, kind).await?;
-        Ok(match namespace.filter(|_| namespaced) {
-            Some(ns) => Api::namespaced_with(self.cluster.client.clone(), ns, &resource),
-            None => Api::all_with(self.cluster.client.clone(), &resource),
-        })
+        Ok(self.api_for(&resource, namespaced, namespace))
     }
 
-    /// The live object, if it exists.
+    fn api_for(&self, resource: &ApiResource, namespaced: bool, namespace: Option<&str>) -> Api<DynamicObject> {
+        match namespace.filter(|_| namespaced) {
+            Some(ns) => Api::namespaced_with(self.cluster.client.clone(), ns, resource),
+            None => Api::all_with(self.cluster.client.clone(), resource),
+        }
+    }
+
+    /// The live object, if it exists (an object of a kind the cluster does not serve does not).
     pub async fn get(&self, m: &Manifest) -> Result<Option<Value>, InstallError> {
-        let api = self.dynamic(&m.api_version, &m.kind, m.namespace.as_deref()).await?;
+        let Some((resource, namespaced)) = self.served(&m.api_version, &m.kind).await? else { return Ok(None) };
+        let api = self.api_for(&resource, namespaced, m.namespace.as_deref());
         match api.get_opt(&m.name).await.map_err(|e| self.err(e))? {
             Some(obj) => Ok(Some(to_value(&obj))),
             None => Ok(None),
@@ -181,17 +207,20 @@ impl Host {
         }
     }
 
-    /// Create the namespace, annotated as created by this tool. `false` when it exists already.
-    pub async fn create_namespace(&self, name: &str) -> Result<bool, InstallError> {
+    /// Create the namespace, annotated as created by this tool.
+    pub async fn create_namespace(&self, name: &str) -> Result<Creation, InstallError> {
         let api: Api<Namespace> = Api::all(self.cluster.client.clone());
         let ns: Namespace = serde_json::from_value(json!({
             "metadata": {"name": name, "annotations": {CREATED_ANNOTATION: "true"}}
         }))
         .expect("a valid Namespace");
-        match api.create(&PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() }, &ns).await
-        {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+        let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
+        match api.create(&pp, &ns).await {
+            Ok(_) => Ok(Creation::Created),
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(Creation::Exists),
+            Err(kube::Error::Api(status)) if status.code == 403 => {
+                Ok(Creation::Forbidden(self.cluster.error(kube::Error::Api(status))))
+            }
             Err(e) => Err(self.err(e)),
         }
     }

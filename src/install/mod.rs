@@ -133,6 +133,8 @@ pub enum InstallError {
         #[source]
         source: Box<ClusterError>,
     },
+    #[error("the cluster does not serve {kind} of {api_version}")]
+    NotServed { api_version: String, kind: String },
     #[error("{object} was deleted while waiting for it")]
     Vanished { object: String },
     #[error("timed out after {} waiting for {what}: {stuck}", humanize(*waited))]
@@ -377,14 +379,10 @@ impl Run<'_> {
                 false => Ok(None),
             }
         };
-        let (history, version, namespace) = self
-            .interrupt
-            .guard(async { futures::join!(self.store.history(), version, self.host.namespace_state(self.ns())) })
-            .await?;
+        let (history, version) = self.interrupt.guard(async { futures::join!(self.store.history(), version) }).await?;
         let mut history = history?;
-        let (ns_state, ns_object) = namespace?;
         let version = version?;
-        phases.done("read (release records, version, namespace)");
+        phases.done("read (release records, version)");
 
         let releases: Vec<Release> = history.iter().map(|s| s.release.clone()).collect();
         if let Some(latest) = release::latest(&releases)
@@ -444,21 +442,35 @@ impl Run<'_> {
         for r in release::since_last_deployed(&releases) {
             previous.extend(objects::parse_manifest(&r.manifest, self.ns())?);
         }
-        let ns_exists = ns_state != NamespaceState::Missing;
-        let mut live = self.lookup(draft.manifests.iter().chain(&previous), ns_exists).await?;
-        let draft_plan = self.plan(&draft.manifests, &previous, &live);
-        self.refuse(&draft_plan)?;
-        phases.done("plan (render, live objects)");
+        // Cluster-scoped objects first: they do not depend on the namespace, and one of another
+        // release is refused before anything is written.
+        let mut live = self.lookup(draft.manifests.iter().chain(&previous), false).await?;
+        self.refuse(&self.plan(&draft.manifests, &previous, &live))?;
+        phases.done("plan (render, cluster-scoped objects)");
 
-        let mut namespace_created = false;
-        if !opts.dry_run {
-            self.check_permissions(&draft.manifests, &draft_plan, ns_state).await?;
+        let (ns_existed, namespace_created) = if opts.dry_run {
+            let (state, _) = self.interrupt.guard(self.host.namespace_state(self.ns())).await??;
+            (state != NamespaceState::Missing, false)
+        } else {
+            self.check_permissions(&draft.manifests, &previous).await?;
             phases.done("permissions");
-            namespace_created = self.ensure_namespace(ns_state, ns_object).await?;
+            let created = self.ensure_namespace().await?;
             phases.done("namespace");
+            (!created, created)
+        };
+        // A namespace this run created holds none of the release's objects: no lookups needed.
+        if ns_existed {
+            let namespaced = draft.manifests.iter().chain(&previous).filter(|m| m.namespace.is_some());
+            live.extend(self.lookup(namespaced, true).await?);
         }
         if need_cidr {
-            let probe_ns = if ns_exists || !opts.dry_run { self.ns() } else { "default" };
+            let probe_ns = if ns_existed {
+                self.ns()
+            } else if opts.dry_run {
+                "default"
+            } else {
+                self.ns()
+            };
             self.progress.set_phase("Detecting the host's service CIDR");
             let found = self.interrupt.guard(self.host.detect_service_cidr(probe_ns)).await??;
             if let cidr::Detected::Fallback { reason } = &found {
@@ -469,22 +481,15 @@ impl Run<'_> {
             phases.done("detection (service CIDR)");
         }
         let prepared = prepare(self.req, reuse, &detected)?;
-        if ns_state == NamespaceState::Missing && !opts.dry_run && !namespace_created {
-            // Someone else created the namespace meanwhile: it may hold objects after all.
-            live = self.lookup(prepared.manifests.iter().chain(&previous), true).await?;
-        } else {
-            let new_keys = prepared
-                .manifests
-                .iter()
-                .filter(|m| !draft.manifests.iter().any(|d| ObjectKey::of(d) == ObjectKey::of(m)));
-            live.extend(self.lookup(new_keys, ns_exists).await?);
-        }
+        let new_keys =
+            prepared.manifests.iter().filter(|m| !draft.manifests.iter().any(|d| ObjectKey::of(d) == ObjectKey::of(m)));
+        live.extend(self.lookup(new_keys, ns_existed).await?);
         let plan = self.plan(&prepared.manifests, &previous, &live);
         self.refuse(&plan)?;
 
         let action = if install { "install" } else { "upgrade" };
         if opts.dry_run {
-            return self.dry_run(&prepared.manifests, &plan, &live, ns_exists, action).await;
+            return self.dry_run(&prepared.manifests, &plan, &live, ns_existed, action).await;
         }
 
         let revision = release::next_revision(&releases);
@@ -600,29 +605,15 @@ impl Run<'_> {
         })
     }
 
-    async fn check_permissions(
-        &self,
-        desired: &[Manifest],
-        plan: &Plan,
-        ns_state: NamespaceState,
-    ) -> Result<(), InstallError> {
+    async fn check_permissions(&self, desired: &[Manifest], previous: &[Manifest]) -> Result<(), InstallError> {
         self.progress.set_phase("Checking permissions");
         let mut needed = permissions::baseline(self.req.options.wait);
-        for m in desired {
-            let (resource, namespaced) = self.host.resource(&m.api_version, &m.kind).await?;
-            needed.extend(permissions::for_objects(&resource.plural, &resource.group, namespaced, false));
-        }
-        for p in &plan.prunes {
-            let (resource, namespaced) = self.host.resource(&p.api_version, &p.key.kind).await?;
-            needed.extend(permissions::for_objects(&resource.plural, &resource.group, namespaced, true));
-        }
-        if ns_state == NamespaceState::Missing {
-            needed.push(permissions::Permission {
-                verb: "create",
-                group: String::new(),
-                resource: "namespaces".into(),
-                namespaced: false,
-            });
+        let wanted: BTreeSet<ObjectKey> = desired.iter().map(ObjectKey::of).collect();
+        let pruned = previous.iter().filter(|m| !wanted.contains(&ObjectKey::of(m)));
+        for (m, prune) in desired.iter().map(|m| (m, false)).chain(pruned.map(|m| (m, true))) {
+            if let Some((resource, namespaced)) = self.host.served(&m.api_version, &m.kind).await? {
+                needed.extend(permissions::for_objects(&resource.plural, &resource.group, namespaced, prune));
+            }
         }
         let report =
             self.interrupt.guard(self.host.check_permissions(self.ns(), &permissions::unique(needed))).await??;
@@ -639,35 +630,40 @@ impl Run<'_> {
         })
     }
 
-    /// Make sure the namespace exists (created with the `vcluster.loft.sh/created` annotation),
-    /// waiting for a terminating one to go first. `true` when this run created it.
-    async fn ensure_namespace(
-        &self,
-        state: NamespaceState,
-        object: Option<k8s_openapi::api::core::v1::Namespace>,
-    ) -> Result<bool, InstallError> {
-        match state {
-            NamespaceState::Exists | NamespaceState::Unknown => return Ok(false),
-            NamespaceState::Terminating => {
-                self.progress.set_phase(&format!("Waiting for namespace {} to finish terminating", self.ns()));
-                let deadline = tokio::time::Instant::now() + self.req.options.timeout;
-                let gone = self.host.namespace_gone(object.as_ref().expect("a terminating namespace was read"));
-                match tokio::time::timeout_at(deadline, self.interrupt.guard(gone)).await {
-                    Ok(result) => result??,
-                    Err(_) => {
+    /// Make sure the namespace exists: created (annotated `vcluster.loft.sh/created`) when
+    /// missing — a forbidden or conflicting create writes nothing and says whether it exists —,
+    /// a terminating one waited for first. `true` when this run created it.
+    async fn ensure_namespace(&self) -> Result<bool, InstallError> {
+        self.progress.set_phase(&format!("Creating namespace {}", self.ns()));
+        let deadline = tokio::time::Instant::now() + self.req.options.timeout;
+        loop {
+            self.interrupt.check()?;
+            let refused = match self.host.create_namespace(self.ns()).await? {
+                host::Creation::Created => return Ok(true),
+                host::Creation::Exists => None,
+                host::Creation::Forbidden(e) => Some(e),
+            };
+            match self.interrupt.guard(self.host.namespace_state(self.ns())).await?? {
+                (NamespaceState::Exists | NamespaceState::Unknown, _) => return Ok(false),
+                (NamespaceState::Missing, _) => match refused {
+                    Some(e) => return Err(InstallError::Cluster(e)),
+                    None => continue, // deleted since: create it again
+                },
+                (NamespaceState::Terminating, object) => {
+                    self.progress.set_phase(&format!("Waiting for namespace {} to finish terminating", self.ns()));
+                    let object = object.expect("a terminating namespace was read");
+                    let gone = self.interrupt.guard(self.host.namespace_gone(&object));
+                    if tokio::time::timeout_at(deadline, gone).await.is_err() {
                         return Err(InstallError::Timeout {
                             what: format!("namespace {} to be deleted", self.ns()),
                             waited: self.req.options.timeout,
                             stuck: "it is still terminating (finalizers or objects that cannot be deleted)".into(),
                         });
                     }
+                    self.progress.set_phase(&format!("Creating namespace {}", self.ns()));
                 }
             }
-            NamespaceState::Missing => {}
         }
-        self.progress.set_phase(&format!("Creating namespace {}", self.ns()));
-        self.interrupt.check()?;
-        self.host.create_namespace(self.ns()).await
     }
 
     /// Apply, prune, wait.
@@ -886,19 +882,19 @@ impl Run<'_> {
         desired: &[Manifest],
         plan: &Plan,
         live: &BTreeMap<ObjectKey, Value>,
-        ns_exists: bool,
+        ns_existed: bool,
         action: &str,
     ) -> Result<Outcome, InstallError> {
         self.progress.set_phase(&format!("Dry run: {}", plural(plan.applies.len(), "object")));
         let mut objects = Vec::new();
-        if !ns_exists {
+        if !ns_existed {
             objects.push(namespace_outcome(self.ns(), "create"));
         }
         let results: Vec<Result<ObjectOutcome, InstallError>> = futures::stream::iter(&plan.applies)
             .map(|step| async move {
                 let m = &desired[step.index];
                 let live = live.get(&step.key);
-                let change = if m.namespace.is_some() && !ns_exists {
+                let change = if m.namespace.is_some() && !ns_existed {
                     diff::Change::Create
                 } else {
                     // The real run takes Helm's fields over before applying; forcing is the same here.
