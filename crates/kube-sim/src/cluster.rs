@@ -110,6 +110,8 @@ pub const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-publi
 pub struct Cluster {
     pub store: Store,
     pub network: ServiceNetwork,
+    /// The kubelet and controllers mode (see [`crate::workloads`]).
+    pub workloads: crate::workloads::State,
 }
 
 fn key(res: ResId, ns: &str, name: &str) -> Key {
@@ -149,8 +151,8 @@ fn internal_package(group: &str) -> &str {
 }
 
 impl Cluster {
-    pub fn new(network: ServiceNetwork, history_limit: usize) -> Self {
-        Cluster { store: Store::new(history_limit), network }
+    pub fn new(network: ServiceNetwork, history_limit: usize, workloads: crate::workloads::State) -> Self {
+        Cluster { store: Store::new(history_limit), network, workloads }
     }
 
     fn live(&self, res: ResId, ns: &str, name: &str) -> ApiResult<Arc<Value>> {
@@ -866,6 +868,13 @@ impl Cluster {
         // A policy that needs the garbage collector keeps its finalizer only when it was asked
         // for explicitly or the object already carried one.
         let already_deleting = get(&live, &["metadata", "deletionTimestamp"]).is_some();
+        // pkg/registry/rest/delete.go `BeforeDelete`: a pod already terminating whose grace
+        // period is cut to 0 (the kubelet's final delete, or a forced one) goes at once.
+        let is_pod = res.kind == "Pod" && res.group.is_empty();
+        if is_pod && already_deleting && opts.grace_period == Some(0) && finalizers.is_empty() && !opts.dry_run {
+            let last = self.store.remove(&k).expect("live object exists");
+            return Ok(Deleted { body: deleted_body(res, &last), code: 200 });
+        }
         if !finalizers.is_empty() || already_deleting {
             let mut updated = (*live).clone();
             if !already_deleting {
@@ -891,8 +900,7 @@ impl Cluster {
             let code = if opts.orphan_dependents == Some(false) { 202 } else { 200 };
             return Ok(Deleted { body, code });
         }
-        let graceful_pod = res.kind == "Pod"
-            && res.group.is_empty()
+        let graceful_pod = is_pod
             && !get_str(&live, &["spec", "nodeName"]).unwrap_or_default().is_empty()
             && opts.grace_period.unwrap_or(1) > 0
             && !matches!(get_str(&live, &["status", "phase"]), Some("Succeeded" | "Failed"));
@@ -901,7 +909,7 @@ impl Cluster {
         }
         if graceful_pod {
             // pkg/registry/core/pod/strategy.go CheckGracefulDelete: a bound pod is marked and
-            // the kubelet deletes it; part 1 has no kubelet, so it confirms at once.
+            // the kubelet deletes it (without the kubelet mode, the deletion completes at once).
             let grace = opts
                 .grace_period
                 .or_else(|| get(&live, &["spec", "terminationGracePeriodSeconds"]).and_then(Value::as_i64))
@@ -915,7 +923,9 @@ impl Cluster {
                 meta.insert("generation".into(), (g + 1).into());
             }
             let marked = (*self.store.put(k.clone(), marked)).clone();
-            self.store.remove(&k);
+            if !self.workloads.config.enabled {
+                self.store.remove(&k);
+            }
             return Ok(Deleted { body: marked, code: 200 });
         }
         let last = self.store.remove(&k).expect("live object exists");
@@ -1002,7 +1012,18 @@ impl Cluster {
         }
         let mut new = (*old).clone();
         object_at(&mut new, &["spec"]).insert("nodeName".into(), target.into());
-        let new = self.admit(pods, ns, new, Some(&old), Sub::Main, Some(&opts.manager), opts.dry_run)?;
+        // storage.go `assignPod` writes storage directly: no managedFields entry, no new
+        // generation, and podutil.UpdatePodCondition(PodScheduled=True).
+        let mut new = self.admit(pods, ns, new, Some(&old), Sub::Main, None, opts.dry_run)?;
+        if let Some(g) = get(&old, &["metadata", "generation"]) {
+            object_at(&mut new, &["metadata"]).insert("generation".into(), g.clone());
+        }
+        let conditions: Vec<Value> = jsonpath::items(new.get("status").unwrap_or(&Value::Null), "conditions")
+            .filter(|c| get_str(c, &["type"]) != Some("PodScheduled"))
+            .cloned()
+            .chain([json!({ "type": "PodScheduled", "status": "True", "lastTransitionTime": now_rfc3339() })])
+            .collect();
+        object_at(&mut new, &["status"]).insert("conditions".into(), Value::Array(conditions));
         self.commit(pods, new, Some(&old), opts.dry_run);
         Ok(json!({ "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201 }))
     }

@@ -37,6 +37,7 @@ mod tls;
 mod util;
 mod validation;
 mod watch;
+mod workloads;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,7 @@ pub use faults::{Fault, FaultAction, FaultMatch};
 pub use portforward::FORWARD_ANNOTATION;
 pub use server::RequestRecord;
 pub use tls::CertifiedKey;
+pub use workloads::{PodHold, PodMatch, Workloads};
 
 use cluster::{Cluster, FieldValidation, Sub, WriteOpts};
 use server::Shared;
@@ -88,6 +90,8 @@ pub struct SimConfig {
     pub tls_sans: Vec<String>,
     /// Answer requests without credentials with 401 (kube-apiserver `--anonymous-auth=false`).
     pub reject_anonymous: bool,
+    /// The scheduler, kubelet and workload controllers (off unless enabled).
+    pub workloads: Workloads,
 }
 
 impl Default for SimConfig {
@@ -103,6 +107,7 @@ impl Default for SimConfig {
             tls: false,
             tls_sans: Vec::new(),
             reject_anonymous: false,
+            workloads: Workloads::default(),
         }
     }
 }
@@ -171,7 +176,11 @@ impl Simulator {
         let addr = listener.local_addr().map_err(|source| SimError::Listen { port: config.port, source })?;
         let url = format!("{}://{addr}", if pki.is_some() { "https" } else { "http" });
         let shared = Arc::new(Shared {
-            cluster: Mutex::new(Cluster::new(network.clone(), config.history_limit)),
+            cluster: Mutex::new(Cluster::new(
+                network.clone(),
+                config.history_limit,
+                workloads::State::new(config.workloads.clone(), &config.git_version),
+            )),
             requests: Mutex::new(Vec::new()),
             controllers: Notify::new(),
             openapi: openapi::OpenApi::build(&config.git_version),
@@ -368,6 +377,67 @@ impl Simulator {
         if let Some(old) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).replace(task) {
             old.abort();
         }
+        Ok(())
+    }
+
+    /// Change the workload mode (switch it on or off, change its delays); takes effect at once.
+    pub fn update_workloads(&self, change: impl FnOnce(&mut Workloads)) {
+        change(&mut self.shared.lock().workloads.config);
+        self.shared.controllers.notify_one();
+    }
+
+    /// Test control: hold the matching pods (present and future) in a state, with the status
+    /// and events the kubelet or scheduler reports for it, until released.
+    pub fn hold_pods(&self, pods: PodMatch, hold: PodHold) {
+        self.shared.lock().workloads.hold(pods, hold);
+        self.shared.controllers.notify_one();
+    }
+
+    /// Test control: release the hold set with an equal match; the pods carry on.
+    pub fn release_pods(&self, pods: &PodMatch) {
+        self.shared.lock().workloads.release(pods);
+        self.shared.controllers.notify_one();
+    }
+
+    /// Test control: delete a pod at once (as `kubectl delete --force --grace-period=0`),
+    /// so that its controller replaces it (a StatefulSet's under the same name, a
+    /// ReplicaSet's under a new one).
+    pub fn replace_pod(&self, namespace: &str, name: &str) -> Result<(), SimError> {
+        let pods = resources::find("", "v1", "pods").expect("served");
+        let opts = cluster::DeleteOpts { grace_period: Some(0), ..Default::default() };
+        self.shared.lock().delete(pods, namespace, name, &opts).map_err(|e| SimError::Seed(e.message))?;
+        self.shared.controllers.notify_one();
+        Ok(())
+    }
+
+    /// Test control: what a cloud controller writes for a LoadBalancer Service:
+    /// `status.loadBalancer.ingress` with an entry per IP (`ipMode: VIP`) or hostname.
+    pub fn set_load_balancer_ingress(
+        &self,
+        namespace: &str,
+        service: &str,
+        addresses: &[&str],
+    ) -> Result<(), SimError> {
+        let services = resources::find("", "v1", "services").expect("served");
+        let ingress: Vec<Value> = addresses
+            .iter()
+            .map(|a| match a.parse::<std::net::IpAddr>() {
+                Ok(_) => json!({ "ip": a, "ipMode": "VIP" }),
+                Err(_) => json!({ "hostname": a }),
+            })
+            .collect();
+        let mut cluster = self.shared.lock();
+        let mut svc = (*cluster.get(services, namespace, service).map_err(|e| SimError::Seed(e.message))?).clone();
+        svc["status"] = json!({ "loadBalancer": { "ingress": ingress } });
+        jsonpath::object_at(&mut svc, &["metadata"]).remove("resourceVersion");
+        let opts = WriteOpts {
+            dry_run: false,
+            manager: "cloud-controller-manager".into(),
+            validation: FieldValidation::Ignore,
+        };
+        cluster.update(services, namespace, service, svc, Sub::Status, &opts).map_err(|e| SimError::Seed(e.message))?;
+        drop(cluster);
+        self.shared.controllers.notify_one();
         Ok(())
     }
 
@@ -602,12 +672,27 @@ where
         .await;
 }
 
-/// The garbage collector and namespace controller, woken after every write.
+/// The controllers (garbage collector, namespace controller, and the workload mode's),
+/// woken after every write and when a timed workload step is due; each round runs passes
+/// until nothing changes.
 async fn run_controllers(shared: Arc<Shared>) {
+    let mut wake: Option<tokio::time::Instant> = None;
     loop {
-        shared.controllers.notified().await;
+        match wake {
+            Some(at) => tokio::select! {
+                _ = shared.controllers.notified() => {}
+                _ = tokio::time::sleep_until(at) => {}
+            },
+            None => shared.controllers.notified().await,
+        }
         loop {
-            let changed = lifecycle::reconcile(&mut shared.lock());
+            let (changed, next) = {
+                let mut cluster = shared.lock();
+                let collected = lifecycle::reconcile(&mut cluster);
+                let pass = workloads::reconcile(&mut cluster);
+                (collected || pass.changed, pass.wake)
+            };
+            wake = next.map(tokio::time::Instant::from_std);
             if !changed {
                 break;
             }

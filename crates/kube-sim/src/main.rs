@@ -1,6 +1,6 @@
 //! `kube-sim`: the simulator as a standalone process for manual testing and scripts.
 //! Prints `READY <url> <kubeconfig-path>` once it accepts connections; exits 0 on SIGINT or
-//! SIGTERM.
+//! SIGTERM. Workloads come alive (the kubelet and controllers mode) unless `--no-workloads`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "kube-sim", version, about = "Simulator of kube-apiserver 1.33 for tests (plain HTTP on 127.0.0.1)")]
+#[command(name = "kube-sim", version, about = "Simulator of kube-apiserver 1.33 for tests (on 127.0.0.1)")]
 struct Args {
     /// Port on 127.0.0.1 (0: a free one).
     #[arg(long, default_value_t = 0)]
@@ -25,6 +25,24 @@ struct Args {
     /// YAML files of objects to create at start (repeatable).
     #[arg(long)]
     seed: Vec<PathBuf>,
+    /// Serve HTTPS with a generated CA; the kubeconfig carries a client certificate.
+    #[arg(long)]
+    tls: bool,
+    /// Extra subject alternative names of the serving certificate (repeatable).
+    #[arg(long, requires = "tls")]
+    tls_san: Vec<String>,
+    /// Answer requests without credentials with 401.
+    #[arg(long)]
+    reject_anonymous: bool,
+    /// Leave workloads alone (no scheduler, kubelet or workload controllers).
+    #[arg(long)]
+    no_workloads: bool,
+    /// Milliseconds from a pod's binding to its containers running.
+    #[arg(long, default_value_t = 0)]
+    pod_start_delay_ms: u64,
+    /// Milliseconds from a pod's containers running to the pod being Ready.
+    #[arg(long, default_value_t = 0)]
+    pod_ready_delay_ms: u64,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -48,6 +66,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         git_version: args.kubernetes_version,
         service_cidrs: args.service_cidr,
         kubeconfig: args.kubeconfig,
+        tls: args.tls,
+        tls_sans: args.tls_san,
+        reject_anonymous: args.reject_anonymous,
+        workloads: kube_sim::Workloads {
+            enabled: !args.no_workloads,
+            start_delay: std::time::Duration::from_millis(args.pod_start_delay_ms),
+            ready_delay: std::time::Duration::from_millis(args.pod_ready_delay_ms),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let sim = kube_sim::Simulator::start_with(config).await?;

@@ -139,7 +139,7 @@ async fn run(ws: Ws, pod: Pod, ports: Vec<u16>, framing: Framing) {
     for (i, port) in ports.iter().enumerate() {
         let channel = 2 * i as u8;
         for c in [channel, channel + 1] {
-            if sink.send(encode(c, &port.to_le_bytes())).await.is_err() {
+            if sink.feed(encode(c, &port.to_le_bytes())).await.is_err() {
                 return;
             }
         }
@@ -214,7 +214,8 @@ async fn run(ws: Ws, pod: Pod, ports: Vec<u16>, framing: Framing) {
             },
         }
     }
-    let _ = sink.send(Message::Close(None)).await;
+    // Sends a Close frame (or the reply to the client's) and flushes it.
+    let _ = sink.close().await;
 }
 
 /// Binary WebSocket messages ⇄ a byte stream.
@@ -243,7 +244,7 @@ async fn pump(ws: Ws, io: tokio::io::DuplexStream) {
                 }
             }
         }
-        let _ = sink.send(Message::Close(None)).await;
+        let _ = sink.close().await;
     };
     tokio::select! {
         _ = inbound => {}

@@ -162,6 +162,10 @@ impl Kubectl {
         self.cache.path()
     }
 
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
     pub async fn run(&self, args: &[&str]) -> Output {
         self.run_with_stdin(args, None).await
     }
