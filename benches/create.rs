@@ -77,7 +77,14 @@ fn main() {
     let work = tempfile::tempdir().unwrap();
     let warm = work.path().join("warm-cache");
 
-    let version = Command::new("kubectl").args(["version", "--client", "-o", "json"]).output().expect("kubectl");
+    // The machine's kubectl dispatcher picks the client by the server's version.
+    let version = Command::new("kubectl")
+        .args(["version", "-o", "json", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg("--cache-dir")
+        .arg(&warm)
+        .output()
+        .expect("kubectl");
     let version: serde_json::Value = serde_json::from_slice(&version.stdout).unwrap();
     assert_eq!(version["clientVersion"]["minor"], "33", "kubectl client is not 1.33");
 
