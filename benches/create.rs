@@ -25,9 +25,7 @@ fn phase(r: &RequestRecord, namespace: &str) -> &'static str {
         "detection"
     } else if r.query.contains("watch=") || r.query.contains("fieldSelector=metadata.name%3Dvc-") {
         "wait"
-    } else if r.path.contains("/secrets")
-        && (r.path.contains("/sh.helm.release.v1.") || r.query.contains("owner%3Dhelm"))
-    {
+    } else if r.path.contains("/secrets") {
         "release records"
     } else {
         "apply"
