@@ -2,11 +2,10 @@
 //! a real port, on a runtime of its own), and reading the results back independently: release
 //! records through the Python decoder, objects and the request log from the simulator.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use kube_sim::{RequestRecord, SimConfig, Simulator};
+use kube_sim::{RequestRecord, SimConfig, Simulator, Workloads};
 use serde_json::{Value, json};
 
 /// The simulator plus a clean home directory for the CLI.
@@ -45,6 +44,44 @@ impl Host {
 
     pub fn new() -> Host {
         Host::start(SimConfig { service_cidrs: vec!["10.100.0.0/16".into()], ..SimConfig::default() })
+    }
+
+    /// A host whose workloads come alive at once (scheduler, kubelet, controllers).
+    pub fn alive() -> Host {
+        Host::start(SimConfig {
+            service_cidrs: vec!["10.100.0.0/16".into()],
+            workloads: Workloads { enabled: true, ..Workloads::default() },
+            ..SimConfig::default()
+        })
+    }
+
+    /// Run `f` while a stand-in for the syncer writes the Secret `vc-<name>` (what the syncer
+    /// writes once the virtual API server answers) as soon as pod `<name>-0` is Ready. Test code
+    /// may poll; the CLI under test watches.
+    pub fn with_syncer<T>(&self, namespace: &str, name: &str, f: impl FnOnce() -> T) -> T {
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    let pod = self.sim.object("v1", "Pod", namespace, &format!("{name}-0"));
+                    let ready = pod.is_some_and(|p| {
+                        p["status"]["conditions"]
+                            .as_array()
+                            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+                    });
+                    if ready && self.sim.object("v1", "Secret", namespace, &format!("vc-{name}")).is_none() {
+                        let secret = format!(
+                            "apiVersion: v1\nkind: Secret\nmetadata: {{name: vc-{name}, namespace: {namespace}}}\nstringData: {{config: 'apiVersion: v1'}}\n"
+                        );
+                        self.sim.seed_yaml(&secret).unwrap();
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            });
+            let out = f();
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            out
+        })
     }
 
     /// The command, without a terminal, with the simulator's kubeconfig and nothing of the
@@ -158,18 +195,7 @@ pub fn finish(child: std::process::Child) -> Run {
 /// Decode Secrets (one, or `{"items": [...]}`) with the independent Python decoder. Fails
 /// (never skips) without python3.
 pub fn python_decode(secrets: &Value) -> Value {
-    let script = super::repo().join("tests/support/decode_release.py");
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("python3 is required for this test (the independent decoder): {e}"));
-    child.stdin.take().unwrap().write_all(secrets.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "decode_release.py failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&super::run_python("decode_release.py", secrets.to_string().as_bytes())).unwrap()
 }
 
 /// The established vcluster CLI's "already exists" predicate, written independently of the
