@@ -503,3 +503,21 @@ fn a_readiness_timeout_names_what_is_stuck() {
     assert_eq!(statuses[0].0, "failed");
     assert!(statuses[0].2.contains("timed out"), "{}", statuses[0].2);
 }
+
+#[test]
+fn reuse_values_keeps_the_recorded_values_and_history_max_trims_old_revisions() {
+    let host = Host::new();
+    host.run(&["create", "my-vc", "--no-wait", "--set", "syncer.replicas=2"]).ok();
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--reuse-values", "--set", "fallbackHostDns=true"]).ok();
+    let config = &host.records(NS, "my-vc")[1]["config"];
+    assert_eq!(config["syncer"]["replicas"], 2, "{config}");
+    assert_eq!(config["fallbackHostDns"], true, "{config}");
+    assert_eq!(config["serviceCIDR"], "10.100.0.0/16");
+    // Without --reuse-values only this run's values (and the detected ones) count.
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--history-max", "3"]).ok();
+    let records = host.records(NS, "my-vc");
+    assert_eq!(records.last().unwrap()["config"], json!({"vcluster": {"image": "rancher/k3s:v1.27.3-k3s1"}, "serviceCIDR": "10.100.0.0/16"}));
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--history-max", "3"]).ok();
+    let versions: Vec<u64> = host.records(NS, "my-vc").iter().map(|r| r["version"].as_u64().unwrap()).collect();
+    assert_eq!(versions, [2, 3, 4], "at most 3 revisions, the oldest go first");
+}
