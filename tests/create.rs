@@ -44,8 +44,9 @@ fn resource_versions(host: &Host) -> BTreeMap<String, String> {
 
 #[test]
 fn install_on_an_empty_cluster_then_nothing_without_upgrade() {
-    let host = Host::new();
-    let run = host.run(&["create", "my-vc", "--no-wait"]);
+    let mut host = Host::alive();
+    host.with_syncer(NS, "my-vc");
+    let run = host.run(&["create", "my-vc"]);
     run.ok();
     assert!(run.stdout.is_empty(), "nothing on stdout without -o json: {}", run.stdout);
     assert!(run.stderr.contains("Created vcluster my-vc in namespace vcluster-my-vc (revision 1"), "{}", run.stderr);
@@ -79,9 +80,15 @@ fn install_on_an_empty_cluster_then_nothing_without_upgrade() {
 
     assert_eq!(host.release_objects(NS, "my-vc"), rendered_objects(&record["config"]), "every rendered object is live");
     let sts = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
-    let managers: Vec<&str> =
-        sts["metadata"]["managedFields"].as_array().unwrap().iter().map(|m| m["manager"].as_str().unwrap()).collect();
-    assert_eq!(managers, ["vcluster"], "one fixed field manager");
+    let managers: Vec<&str> = sts["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["subresource"].is_null())
+        .map(|m| m["manager"].as_str().unwrap())
+        .collect();
+    assert_eq!(managers, ["vcluster"], "one fixed field manager (the controller writes status)");
+    assert_eq!(sts["status"]["readyReplicas"], 1, "create waited for the rollout");
     assert!(sts["spec"]["template"]["spec"]["containers"].to_string().contains("10.100.0.0/16"));
 
     // Again without --upgrade: no write at all, nothing changes, both hints.
@@ -516,7 +523,10 @@ fn reuse_values_keeps_the_recorded_values_and_history_max_trims_old_revisions() 
     // Without --reuse-values only this run's values (and the detected ones) count.
     host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--history-max", "3"]).ok();
     let records = host.records(NS, "my-vc");
-    assert_eq!(records.last().unwrap()["config"], json!({"vcluster": {"image": "rancher/k3s:v1.27.3-k3s1"}, "serviceCIDR": "10.100.0.0/16"}));
+    assert_eq!(
+        records.last().unwrap()["config"],
+        json!({"vcluster": {"image": "rancher/k3s:v1.27.3-k3s1"}, "serviceCIDR": "10.100.0.0/16"})
+    );
     host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--history-max", "3"]).ok();
     let versions: Vec<u64> = host.records(NS, "my-vc").iter().map(|r| r["version"].as_u64().unwrap()).collect();
     assert_eq!(versions, [2, 3, 4], "at most 3 revisions, the oldest go first");

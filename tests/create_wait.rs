@@ -13,8 +13,9 @@ const NS: &str = "vcluster-my-vc";
 
 #[test]
 fn waits_by_watching_until_the_rollout_is_complete_and_the_secret_exists() {
-    let host = Host::alive();
-    let run = host.with_syncer(NS, "my-vc", || host.run(&["create", "my-vc", "-o", "json"]));
+    let mut host = Host::alive();
+    host.with_syncer(NS, "my-vc");
+    let run = host.run(&["create", "my-vc", "-o", "json"]);
     run.ok();
     assert_eq!(run.json()["status"], "deployed");
     assert!(run.stderr.contains("Waiting for vcluster my-vc"), "{}", run.stderr);
@@ -83,8 +84,9 @@ fn a_crashing_pod_is_shown_with_its_status_and_warning_events_and_the_timeout_na
 
 #[test]
 fn an_upgrade_waits_for_the_rolled_out_revision() {
-    let host = Host::alive();
-    host.with_syncer(NS, "my-vc", || host.run(&["create", "my-vc"])).ok();
+    let mut host = Host::alive();
+    host.with_syncer(NS, "my-vc");
+    host.run(&["create", "my-vc"]).ok();
     let before = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["status"]["updateRevision"].clone();
     // The new revision's pod never gets Ready: the upgrade must not report success.
     host.sim.hold_pods(PodMatch::name(NS, "my-vc-0"), PodHold::NotReady);
@@ -105,9 +107,7 @@ fn an_upgrade_waits_for_the_rolled_out_revision() {
     );
     host.sim.release_pods(&PodMatch::name(NS, "my-vc-0"));
 
-    let run = host.with_syncer(NS, "my-vc", || {
-        host.run(&["create", "my-vc", "--upgrade", "--set", "syncer.extraArgs={--tls-san=a.example.com}"])
-    });
+    let run = host.run(&["create", "my-vc", "--upgrade", "--set", "syncer.extraArgs={--tls-san=a.example.com}"]);
     run.ok();
     let status = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["status"].clone();
     assert_ne!(status["updateRevision"], before);
@@ -118,7 +118,8 @@ fn an_upgrade_waits_for_the_rolled_out_revision() {
 
 #[test]
 fn a_terminating_namespace_is_waited_for() {
-    let host = Host::alive();
+    let mut host = Host::alive();
+    host.with_syncer(NS, "my-vc");
     // A namespace held in Terminating by an object's finalizer.
     host.sim
         .seed_yaml(&format!(
@@ -141,16 +142,13 @@ fn a_terminating_namespace_is_waited_for() {
     assert!(host.record_secrets(NS, "my-vc").is_empty());
 
     let started = Instant::now();
-    let run = host.with_syncer(NS, "my-vc", || {
-        std::thread::scope(|scope| {
-            let create = scope.spawn(|| host.run(&["create", "my-vc"]));
-            std::thread::sleep(Duration::from_millis(500));
-            let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
-                kube::Api::namespaced(client.clone(), NS);
-            let patch = serde_json::json!({"metadata": {"finalizers": null}});
-            rt.block_on(configmaps.patch("held", &Default::default(), &kube::api::Patch::Merge(&patch))).unwrap();
-            create.join().unwrap()
-        })
+    let run = std::thread::scope(|scope| {
+        let create = scope.spawn(|| host.run(&["create", "my-vc"]));
+        std::thread::sleep(Duration::from_millis(500));
+        let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::namespaced(client.clone(), NS);
+        let patch = serde_json::json!({"metadata": {"finalizers": null}});
+        rt.block_on(configmaps.patch("held", &Default::default(), &kube::api::Patch::Merge(&patch))).unwrap();
+        create.join().unwrap()
     });
     run.ok();
     assert!(started.elapsed() >= Duration::from_millis(500));

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use kube_sim::fixtures::vcluster;
 use kube_sim::{RequestRecord, SimConfig, Simulator, Workloads};
 use serde_json::{Value, json};
 
@@ -12,6 +13,8 @@ use serde_json::{Value, json};
 pub struct Host {
     pub sim: Simulator,
     pub home: tempfile::TempDir,
+    /// Virtual API servers behind stand-in syncers ([`Host::with_syncer`]).
+    virtual_clusters: Vec<Simulator>,
 }
 
 /// One finished CLI run.
@@ -39,7 +42,11 @@ pub fn vcluster_binary() -> PathBuf {
 
 impl Host {
     pub fn start(config: SimConfig) -> Host {
-        Host { sim: Simulator::start_blocking(config).unwrap(), home: tempfile::tempdir().unwrap() }
+        Host {
+            sim: Simulator::start_blocking(config).unwrap(),
+            home: tempfile::tempdir().unwrap(),
+            virtual_clusters: Vec::new(),
+        }
     }
 
     pub fn new() -> Host {
@@ -55,33 +62,18 @@ impl Host {
         })
     }
 
-    /// Run `f` while a stand-in for the syncer writes the Secret `vc-<name>` (what the syncer
-    /// writes once the virtual API server answers) as soon as pod `<name>-0` is Ready. Test code
-    /// may poll; the CLI under test watches.
-    pub fn with_syncer<T>(&self, namespace: &str, name: &str, f: impl FnOnce() -> T) -> T {
-        let done = std::sync::atomic::AtomicBool::new(false);
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                    let pod = self.sim.object("v1", "Pod", namespace, &format!("{name}-0"));
-                    let ready = pod.is_some_and(|p| {
-                        p["status"]["conditions"]
-                            .as_array()
-                            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-                    });
-                    if ready && self.sim.object("v1", "Secret", namespace, &format!("vc-{name}")).is_none() {
-                        let secret = format!(
-                            "apiVersion: v1\nkind: Secret\nmetadata: {{name: vc-{name}, namespace: {namespace}}}\nstringData: {{config: 'apiVersion: v1'}}\n"
-                        );
-                        self.sim.seed_yaml(&secret).unwrap();
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-            });
-            let out = f();
-            done.store(true, std::sync::atomic::Ordering::SeqCst);
-            out
-        })
+    /// Stand in for the syncer of `name` in `namespace` (the simulator's fixture): once pod
+    /// `<name>-0` runs, the Secret `vc-<name>` appears, for a virtual API server of its own.
+    pub fn with_syncer(&mut self, namespace: &str, name: &str) {
+        let virtual_cluster = Simulator::start_blocking(SimConfig { tls: true, ..SimConfig::default() }).unwrap();
+        vcluster::stand_in_for_syncer(
+            &self.sim,
+            &virtual_cluster,
+            namespace,
+            name,
+            &vcluster::SyncerOptions::default(),
+        );
+        self.virtual_clusters.push(virtual_cluster);
     }
 
     /// The command, without a terminal, with the simulator's kubeconfig and nothing of the
@@ -163,17 +155,20 @@ impl Host {
         self.sim.object(api_version, kind, namespace, name)
     }
 
-    /// `Kind/name` of every object in `namespace` labelled `release=<name>`, plus the
-    /// cluster-scoped ones so labelled, sorted.
+    /// `Kind/name` of every object in `namespace` (and cluster-scoped) whose Helm annotations
+    /// name release `name` in `namespace`, sorted; objects a controller made (an owner
+    /// reference: ControllerRevisions copy the StatefulSet's annotations) left out.
     pub fn release_objects(&self, namespace: &str, name: &str) -> Vec<String> {
         let mut out: Vec<String> = self
             .sim
             .snapshot()
             .into_iter()
             .filter(|o| {
-                o["metadata"]["labels"]["release"] == name
+                let annotations = &o["metadata"]["annotations"];
+                annotations["meta.helm.sh/release-name"] == name
+                    && annotations["meta.helm.sh/release-namespace"] == namespace
                     && (o["metadata"]["namespace"] == namespace || o["metadata"].get("namespace").is_none())
-                    && o["kind"] != "Pod"
+                    && o["metadata"].get("ownerReferences").is_none()
             })
             .map(|o| format!("{}/{}", o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap()))
             .collect();
