@@ -612,3 +612,57 @@ fn a_second_signal_exits_at_once() {
     assert_eq!(run.code, 130, "{}", run.stderr);
     assert!(started.elapsed() < Duration::from_secs(5), "it did not wait for the held record update");
 }
+
+#[test]
+fn foreign_objects_are_refused_unless_taken_and_conflicts_unless_forced() {
+    let host = Host::new();
+    // The user's own ConfigMap under a name the chart renders.
+    host.sim
+        .seed_yaml(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NS}}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: my-vc-coredns, namespace: {NS}}}\ndata: {{mine: 'yes'}}\n"
+        ))
+        .unwrap();
+    host.sim.clear_requests();
+    let run = host.run(&["create", "my-vc", "--no-wait"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("error: 1 object exists and is not part of release my-vc:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "ConfigMap/my-vc-coredns: annotation validation error: missing key \"meta.helm.sh/release-name\""
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint: --take-ownership adopts them"), "{}", run.stderr);
+    let accepted: Vec<_> = host.writes().into_iter().filter(|r| r.status < 400).collect();
+    assert!(accepted.is_empty(), "refused before any write: {accepted:?}");
+
+    let run = host.run(&["create", "my-vc", "--no-wait", "--take-ownership", "-o", "json"]);
+    run.ok();
+    let cm = run.json()["objects"].as_array().unwrap().iter().find(|o| o["kind"] == "ConfigMap").unwrap().clone();
+    assert_eq!(cm["adopted"], true);
+    let live = host.object("v1", "ConfigMap", NS, "my-vc-coredns").unwrap();
+    assert_eq!(live["metadata"]["annotations"]["meta.helm.sh/release-name"], "my-vc");
+
+    // Someone outside the release changes a field the chart sets; the next upgrade that sets it
+    // differently conflicts, and --force-conflicts takes it back.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = host.sim.client().await.unwrap();
+        let api: kube::Api<k8s_openapi::api::apps::v1::StatefulSet> = kube::Api::namespaced(client, NS);
+        let patch = json!({"spec": {"replicas": 3}});
+        let pp = kube::api::PatchParams { field_manager: Some("kubectl-edit".into()), ..Default::default() };
+        api.patch("my-vc", &pp, &kube::api::Patch::Merge(&patch)).await.unwrap();
+    });
+    let run = host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--set", "syncer.replicas=2"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("error: applying StatefulSet/my-vc conflicts with another field manager"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("kubectl-edit"), "the server names the manager: {}", run.stderr);
+    assert!(run.stderr.contains("hint: --force-conflicts"), "{}", run.stderr);
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--set", "syncer.replicas=2", "--force-conflicts"]).ok();
+    assert_eq!(host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["spec"]["replicas"], 2);
+}
