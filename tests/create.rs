@@ -502,14 +502,10 @@ fn a_forbidden_verb_is_reported_before_any_write() {
 #[test]
 fn a_readiness_timeout_names_what_is_stuck() {
     let host = Host::new();
-    let run = host.run(&["create", "my-vc", "--timeout", "2s"]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("error: timed out after 2s waiting for vcluster my-vc: StatefulSet my-vc: "),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("hint: wait longer with --timeout"), "{}", run.stderr);
+    host.run(&["create", "my-vc", "--timeout", "2s"]).fails_with(&[
+        "error: timed out after 2s waiting for vcluster my-vc: StatefulSet my-vc: ",
+        "hint: wait longer with --timeout",
+    ]);
     let statuses = host.statuses(NS, "my-vc");
     assert_eq!(statuses[0].0, "failed");
     assert!(statuses[0].2.contains("timed out"), "{}", statuses[0].2);
@@ -659,15 +655,11 @@ fn foreign_objects_are_refused_unless_taken_and_conflicts_unless_forced() {
         let pp = kube::api::PatchParams { field_manager: Some("kubectl-edit".into()), ..Default::default() };
         api.patch("my-vc", &pp, &kube::api::Patch::Merge(&patch)).await.unwrap();
     });
-    let run = host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--set", "syncer.replicas=2"]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("error: applying StatefulSet/my-vc conflicts with another field manager"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("kubectl-edit"), "the server names the manager: {}", run.stderr);
-    assert!(run.stderr.contains("hint: --force-conflicts"), "{}", run.stderr);
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--set", "syncer.replicas=2"]).fails_with(&[
+        "error: applying StatefulSet/my-vc conflicts with another field manager",
+        "kubectl-edit", // the server names the manager
+        "hint: --force-conflicts",
+    ]);
     host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--set", "syncer.replicas=2", "--force-conflicts"]).ok();
     assert_eq!(host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["spec"]["replicas"], 2);
 }
