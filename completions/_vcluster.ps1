@@ -36,10 +36,57 @@ Register-ArgumentCompleter -Native -CommandName 'vcluster' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)')
             [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Render the manifests of a virtual cluster without touching a cluster (like `helm template`)')
             [CompletionResult]::new('version', 'version', [CompletionResultType]::ParameterValue, 'Print the CLI version and the chart version it installs')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcluster;create' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Values file (repeatable, later files win; `-` reads stdin)')
+            [CompletionResult]::new('--values', '--values', [CompletionResultType]::ParameterName, 'Values file (repeatable, later files win; `-` reads stdin)')
+            [CompletionResult]::new('--set', '--set', [CompletionResultType]::ParameterName, 'Set values (Helm syntax: a.b=1,list[0].key=x; infers booleans, null and integers)')
+            [CompletionResult]::new('--set-string', '--set-string', [CompletionResultType]::ParameterName, 'Set values, keeping every value a string')
+            [CompletionResult]::new('--set-json', '--set-json', [CompletionResultType]::ParameterName, 'Set values from JSON (a.b={"x":1})')
+            [CompletionResult]::new('--kubernetes-version', '--kubernetes-version', [CompletionResultType]::ParameterName, 'Kubernetes version of the virtual cluster (picks the k3s image, e.g. v1.27)')
+            [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'Connect to the virtual cluster afterwards (`--connect=false` to skip; default: at a terminal)')
+            [CompletionResult]::new('--kube-config-context-name', '--kube-config-context-name', [CompletionResultType]::ParameterName, 'Name of the kube context `connect` creates')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the virtual cluster (and a terminating namespace): 90s, 10m, 1h')
+            [CompletionResult]::new('--history-max', '--history-max', [CompletionResultType]::ParameterName, 'Release revisions to keep (0: all)')
+            [CompletionResult]::new('--chart-version', '--chart-version', [CompletionResultType]::ParameterName, 'chart-version')
+            [CompletionResult]::new('--chart-repo', '--chart-repo', [CompletionResultType]::ParameterName, 'chart-repo')
+            [CompletionResult]::new('--chart-name', '--chart-name', [CompletionResultType]::ParameterName, 'chart-name')
+            [CompletionResult]::new('--local-chart-dir', '--local-chart-dir', [CompletionResultType]::ParameterName, 'local-chart-dir')
+            [CompletionResult]::new('--distro', '--distro', [CompletionResultType]::ParameterName, 'distro')
+            [CompletionResult]::new('--expose-local', '--expose-local', [CompletionResultType]::ParameterName, 'expose-local')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kube context of the host cluster (default: the current context)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Host namespace of the virtual cluster')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Host namespace of the virtual cluster')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format for data on stdout')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format for data on stdout')
+            [CompletionResult]::new('--expose', '--expose', [CompletionResultType]::ParameterName, 'Expose the virtual cluster''s API with a LoadBalancer Service (service.type: LoadBalancer)')
+            [CompletionResult]::new('--isolate', '--isolate', [CompletionResultType]::ParameterName, 'Run in isolated mode (isolation.enabled: true)')
+            [CompletionResult]::new('--upgrade', '--upgrade', [CompletionResultType]::ParameterName, 'Upgrade the virtual cluster if it exists already')
+            [CompletionResult]::new('--reuse-values', '--reuse-values', [CompletionResultType]::ParameterName, 'On upgrade, start from the values of the deployed release (the image and service CIDR recorded then included) and lay this run''s values over them')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait until the virtual cluster works (default)')
+            [CompletionResult]::new('--no-wait', '--no-wait', [CompletionResultType]::ParameterName, 'Return once everything is applied')
+            [CompletionResult]::new('--rollback-on-failure', '--rollback-on-failure', [CompletionResultType]::ParameterName, 'On failure, remove a failed install, or roll a failed upgrade back to the last good revision')
+            [CompletionResult]::new('--atomic', '--atomic', [CompletionResultType]::ParameterName, 'On failure, remove a failed install, or roll a failed upgrade back to the last good revision')
+            [CompletionResult]::new('--take-ownership', '--take-ownership', [CompletionResultType]::ParameterName, 'Adopt existing objects that belong to another release or to none')
+            [CompletionResult]::new('--force-conflicts', '--force-conflicts', [CompletionResultType]::ParameterName, 'Take fields over from field managers outside this release when they conflict')
+            [CompletionResult]::new('--force-unlock', '--force-unlock', [CompletionResultType]::ParameterName, 'Clear the lock a killed create/upgrade left (a pending revision), after showing who held it')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show what would change (server-side dry run and a diff per object); change nothing')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only warnings, errors and data')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only warnings, errors and data')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print debug information (requests, timings)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (required when stdin is not a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (required when stdin is not a terminal)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'vcluster;render' {
@@ -106,10 +153,14 @@ Register-ArgumentCompleter -Native -CommandName 'vcluster' -ScriptBlock {
             break
         }
         'vcluster;help' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)')
             [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Render the manifests of a virtual cluster without touching a cluster (like `helm template`)')
             [CompletionResult]::new('version', 'version', [CompletionResultType]::ParameterValue, 'Print the CLI version and the chart version it installs')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcluster;help;create' {
             break
         }
         'vcluster;help;render' {

@@ -35,10 +35,50 @@ complete -c vcluster -n "__fish_vcluster_needs_command" -l debug -d 'Print debug
 complete -c vcluster -n "__fish_vcluster_needs_command" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
 complete -c vcluster -n "__fish_vcluster_needs_command" -s h -l help -d 'Print help'
 complete -c vcluster -n "__fish_vcluster_needs_command" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "create" -d 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)'
 complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "render" -d 'Render the manifests of a virtual cluster without touching a cluster (like `helm template`)'
 complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "version" -d 'Print the CLI version and the chart version it installs'
 complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s f -l values -d 'Values file (repeatable, later files win; `-` reads stdin)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l set -d 'Set values (Helm syntax: a.b=1,list[0].key=x; infers booleans, null and integers)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l set-string -d 'Set values, keeping every value a string' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l set-json -d 'Set values from JSON (a.b={"x":1})' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l kubernetes-version -d 'Kubernetes version of the virtual cluster (picks the k3s image, e.g. v1.27)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l connect -d 'Connect to the virtual cluster afterwards (`--connect=false` to skip; default: at a terminal)' -r -f -a "true\t''
+false\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l kube-config-context-name -d 'Name of the kube context `connect` creates' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l timeout -d 'How long to wait for the virtual cluster (and a terminating namespace): 90s, 10m, 1h' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l history-max -d 'Release revisions to keep (0: all)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l chart-version -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l chart-repo -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l chart-name -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l local-chart-dir -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l distro -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l expose-local -r -f -a "true\t''
+false\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l expose -d 'Expose the virtual cluster\'s API with a LoadBalancer Service (service.type: LoadBalancer)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l isolate -d 'Run in isolated mode (isolation.enabled: true)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l upgrade -d 'Upgrade the virtual cluster if it exists already'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l reuse-values -d 'On upgrade, start from the values of the deployed release (the image and service CIDR recorded then included) and lay this run\'s values over them'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l wait -d 'Wait until the virtual cluster works (default)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l no-wait -d 'Return once everything is applied'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l rollback-on-failure -l atomic -d 'On failure, remove a failed install, or roll a failed upgrade back to the last good revision'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l take-ownership -d 'Adopt existing objects that belong to another release or to none'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l force-conflicts -d 'Take fields over from field managers outside this release when they conflict'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l force-unlock -d 'Clear the lock a killed create/upgrade left (a pending revision), after showing who held it'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l dry-run -d 'Show what would change (server-side dry run and a diff per object); change nothing'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s V -l version -d 'Print version'
 complete -c vcluster -n "__fish_vcluster_using_subcommand render" -s f -l values -d 'Values file (repeatable, later files win; `-` reads stdin)' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l set -d 'Set values (Helm syntax: a.b=1,list[0].key=x; infers booleans, null and integers)' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l set-string -d 'Set values, keeping every value a string' -r
@@ -80,7 +120,8 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -l debug -
 complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from render version completion help" -f -a "render" -d 'Render the manifests of a virtual cluster without touching a cluster (like `helm template`)'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from render version completion help" -f -a "version" -d 'Print the CLI version and the chart version it installs'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from render version completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from render version completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create render version completion help" -f -a "create" -d 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create render version completion help" -f -a "render" -d 'Render the manifests of a virtual cluster without touching a cluster (like `helm template`)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create render version completion help" -f -a "version" -d 'Print the CLI version and the chart version it installs'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create render version completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create render version completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -70,6 +70,8 @@ impl OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)
+    Create(commands::create::CreateArgs),
     /// Render the manifests of a virtual cluster without touching a cluster (like `helm template`)
     Render(commands::render::RenderArgs),
     /// Print the CLI version and the chart version it installs
@@ -82,6 +84,7 @@ impl Command {
     /// Output formats a command accepts; the first is its default. Empty: no `-o`.
     pub fn output_formats(&self) -> &'static [OutputFormat] {
         match self {
+            Command::Create(_) => &[OutputFormat::Table, OutputFormat::Json],
             Command::Render(_) => &[OutputFormat::Yaml, OutputFormat::Json],
             Command::Version(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
             Command::Completion(_) => &[],
@@ -167,6 +170,7 @@ fn exit_clap(e: clap::Error) -> ExitCode {
 /// Dispatch a parsed command.
 pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
     match command {
+        Command::Create(args) => commands::create::run(args, ctx),
         Command::Render(args) => commands::render::run(args, ctx),
         Command::Version(args) => commands::version::run(args, ctx),
         Command::Completion(args) => commands::completion::run(args, ctx),

@@ -4,19 +4,25 @@
 //! - [`cli`]: clap types and dispatch; the only place that parses arguments.
 //! - [`commands`]: one file per subcommand; takes resolved arguments and a [`printer::Printer`].
 //! - [`printer`]: the one output/progress/prompt layer (the only user of indicatif and dialoguer).
-//! - pure modules: [`values`] (load, merge, validate), [`render`] (values -> manifests).
+//! - pure modules: [`values`] (load, merge, validate), [`render`] (values -> manifests),
+//!   [`workload`] (kubectl's pod status and rollout conditions).
+//! - [`install`]: install and upgrade (pure planning plus the requests); [`release`] records;
+//!   [`cluster`] access; [`interrupt`] (SIGINT/SIGTERM).
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod error;
+pub mod install;
+pub mod interrupt;
 pub mod kubeconfig;
 pub mod printer;
 pub mod release;
 pub mod render;
 pub mod translate;
 pub mod values;
+pub mod workload;
 
 /// Version of this CLI.
 pub const CLI_VERSION: &str = env!("CARGO_PKG_VERSION");

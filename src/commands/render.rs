@@ -1,11 +1,10 @@
 //! `vcluster render NAME`: the manifests of a virtual cluster, without cluster access.
 
-use std::path::{Path, PathBuf};
-
 use clap::Args;
 
 use crate::cli::{Context, OutputFormat};
 use crate::error::{ExitStatus, Hinted};
+use crate::kubeconfig::{self, Kind, Loaded, Sources};
 use crate::render::{self, ReleaseInfo, RenderInput};
 use crate::values::{self, FlagValues, Layers, SetKind, ValuesError};
 
@@ -13,6 +12,16 @@ use crate::values::{self, FlagValues, Layers, SetKind, ValuesError};
 pub struct RenderArgs {
     /// Name of the virtual cluster (a DNS-1035 label of at most 51 characters)
     pub name: String,
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// Print the merged values instead of the manifests
+    #[arg(long)]
+    pub show_values: bool,
+}
+
+/// The values flags `render` and `create` share.
+#[derive(Debug, Args)]
+pub struct ValuesArgs {
     /// Values file (repeatable, later files win; `-` reads stdin)
     #[arg(short = 'f', long = "values", value_name = "FILE")]
     pub values: Vec<String>,
@@ -34,9 +43,32 @@ pub struct RenderArgs {
     /// Run in isolated mode (isolation.enabled: true)
     #[arg(long)]
     pub isolate: bool,
-    /// Print the merged values instead of the manifests
-    #[arg(long)]
-    pub show_values: bool,
+}
+
+impl ValuesArgs {
+    /// Read every input (files, stdin) and the flag values: the layers `values::load` takes,
+    /// and notes worth a warning.
+    pub fn layers(&self) -> anyhow::Result<(Layers, Vec<String>)> {
+        let (computed, notes) = values::flag_values(&FlagValues {
+            kubernetes_version: self.kubernetes_version.clone(),
+            expose: self.expose,
+            isolate: self.isolate,
+        })?;
+        let mut files = Vec::new();
+        let mut stdin_used = false;
+        for spec in &self.values {
+            if spec == "-" {
+                anyhow::ensure!(!stdin_used, "-f - (stdin) can be given only once");
+                stdin_used = true;
+            }
+            files.push(values::read_source(spec, &mut std::io::stdin().lock()).map_err(values_error)?);
+        }
+        let sets = [(SetKind::Json, &self.set_json), (SetKind::Typed, &self.set), (SetKind::String, &self.set_string)]
+            .into_iter()
+            .flat_map(|(kind, list)| list.iter().map(move |text| (kind, text.clone())))
+            .collect();
+        Ok((Layers { computed, files, sets }, notes))
+    }
 }
 
 /// Turn a values error into one a person can act on (hints attached).
@@ -51,34 +83,25 @@ pub fn run(args: RenderArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     if let Some(problem) = values::check_name(&args.name) {
         anyhow::bail!("invalid vcluster name: {}", problem.message);
     }
-    let (computed, notes) = values::flag_values(&FlagValues {
-        kubernetes_version: args.kubernetes_version.clone(),
-        expose: args.expose,
-        isolate: args.isolate,
-    })?;
-    let mut files = Vec::new();
-    let mut stdin_used = false;
-    for spec in &args.values {
-        if spec == "-" {
-            anyhow::ensure!(!stdin_used, "-f - (stdin) can be given only once");
-            stdin_used = true;
-        }
-        files.push(values::read_source(spec, &mut std::io::stdin().lock()).map_err(values_error)?);
-    }
-    let sets = [(SetKind::Json, &args.set_json), (SetKind::Typed, &args.set), (SetKind::String, &args.set_string)]
-        .into_iter()
-        .flat_map(|(kind, list)| list.iter().map(move |text| (kind, text.clone())))
-        .collect();
-    let loaded = values::load(&Layers { computed, files, sets }).map_err(values_error)?;
+    let (layers, notes) = args.values.layers()?;
+    let loaded = values::load(&layers).map_err(values_error)?;
 
     let context_ns = match &ctx.global.namespace {
         Some(_) => None,
-        None => context_namespace(ctx.global.kubeconfig.as_deref(), ctx.global.context.as_deref())?,
+        None => {
+            let kubeconfig = load_kubeconfig(ctx)?;
+            if let Some(context) = ctx.global.context.as_deref()
+                && kubeconfig.entry(Kind::Context, context).is_none()
+            {
+                return Err(anyhow::Error::new(
+                    Hinted::new(format!("context {context:?} not found in the kubeconfig")).hint(NAMESPACE_HINT),
+                ));
+            }
+            kubeconfig::context_namespace(&kubeconfig, ctx.global.context.as_deref())
+        }
     };
     let namespace = resolve_namespace(ctx.global.namespace.as_deref(), context_ns.as_deref(), &args.name);
-    if let Some(problem) = values::check_namespace(&namespace) {
-        anyhow::bail!("invalid namespace: {}", problem.message);
-    }
+    check_namespace(&namespace)?;
 
     if let Some(warning) = loaded.unsupported_warning() {
         ctx.printer.warn(warning);
@@ -118,42 +141,29 @@ pub fn resolve_namespace(flag: Option<&str>, context_namespace: Option<&str>, na
     }
 }
 
-/// The namespace of the selected kube context, read the way kubectl loads kubeconfigs:
-/// `--kubeconfig`, else every file in `KUBECONFIG` (missing ones skipped), else
-/// `~/.kube/config`. No kubeconfig at all means no namespace.
-pub fn context_namespace(kubeconfig: Option<&Path>, context: Option<&str>) -> anyhow::Result<Option<String>> {
-    use kube::config::Kubeconfig;
-    let hint = "pass -n NAMESPACE to choose the namespace without reading the kubeconfig";
-    let read = |path: &Path| {
-        Kubeconfig::read_from(path).map_err(|e| {
-            anyhow::Error::new(Hinted::new(format!("cannot read kubeconfig {}: {e}", path.display())).hint(hint))
-        })
-    };
-    let paths: Vec<PathBuf> = match (kubeconfig, std::env::var_os("KUBECONFIG")) {
-        (Some(path), _) => vec![path.to_path_buf()],
-        (None, Some(list)) => std::env::split_paths(&list).filter(|p| p.is_file()).collect(),
-        (None, None) => {
-            std::env::home_dir().map(|h| h.join(".kube").join("config")).into_iter().filter(|p| p.is_file()).collect()
-        }
-    };
-    let mut merged: Option<Kubeconfig> = None;
-    for path in &paths {
-        let next = read(path)?;
-        merged = Some(match merged {
-            None => next,
-            Some(m) => m.merge(next).map_err(|e| anyhow::anyhow!("cannot merge kubeconfig {}: {e}", path.display()))?,
-        });
+const NAMESPACE_HINT: &str = "pass -n NAMESPACE to choose the namespace without reading the kubeconfig";
+
+/// The kubeconfig files of this invocation, read as client-go's loading rules read them
+/// (`--kubeconfig`, else `KUBECONFIG`, else `~/.kube/config`); an explicit `--kubeconfig` must
+/// exist. `render` and `create` read it the same way.
+pub fn load_kubeconfig(ctx: &Context) -> anyhow::Result<Loaded> {
+    let sources = Sources::from_env(ctx.global.kubeconfig.as_deref());
+    let loaded = kubeconfig::load(&sources).map_err(|e| anyhow::Error::new(Hinted::from(e).hint(NAMESPACE_HINT)))?;
+    if let (Some(path), Some(file)) = (sources.explicit(), loaded.files().first())
+        && !file.exists
+    {
+        return Err(anyhow::Error::new(
+            Hinted::new(format!("cannot read kubeconfig {}: no such file", path.display())).hint(NAMESPACE_HINT),
+        ));
     }
-    let Some(config) = merged else { return Ok(None) };
-    let Some(wanted) = context.map(str::to_string).or(config.current_context.clone()).filter(|c| !c.is_empty()) else {
-        return Ok(None);
-    };
-    match config.contexts.iter().find(|c| c.name == wanted) {
-        Some(named) => Ok(named.context.as_ref().and_then(|c| c.namespace.clone())),
-        None if context.is_some() => {
-            Err(anyhow::Error::new(Hinted::new(format!("context {wanted:?} not found in the kubeconfig")).hint(hint)))
-        }
-        None => Ok(None),
+    Ok(loaded)
+}
+
+/// A namespace the API server would accept.
+pub fn check_namespace(namespace: &str) -> anyhow::Result<()> {
+    match values::check_namespace(namespace) {
+        Some(problem) => anyhow::bail!("invalid namespace: {}", problem.message),
+        None => Ok(()),
     }
 }
 
@@ -168,22 +178,5 @@ mod tests {
         assert_eq!(resolve_namespace(None, Some("default"), "my-vc"), "vcluster-my-vc");
         assert_eq!(resolve_namespace(None, Some(""), "my-vc"), "vcluster-my-vc");
         assert_eq!(resolve_namespace(None, None, "my-vc"), "vcluster-my-vc");
-    }
-
-    #[test]
-    fn context_namespace_reads_the_selected_context() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config");
-        std::fs::write(
-            &path,
-            "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters: [{name: c, cluster: {server: 'https://x'}}]\n\
-             users: [{name: u, user: {}}]\ncontexts:\n- {name: a, context: {cluster: c, user: u, namespace: team-a}}\n\
-             - {name: b, context: {cluster: c, user: u}}\n",
-        )
-        .unwrap();
-        assert_eq!(context_namespace(Some(&path), None).unwrap().as_deref(), Some("team-a"));
-        assert_eq!(context_namespace(Some(&path), Some("b")).unwrap(), None);
-        assert!(context_namespace(Some(&path), Some("nope")).is_err());
-        assert!(context_namespace(Some(&dir.path().join("missing")), None).is_err());
     }
 }

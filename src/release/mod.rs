@@ -2,13 +2,14 @@
 //! questions about a release's history ([`history`]) and the pending-revision lock ([`lock`]).
 //!
 //! Records written here are read by `helm list/history/get/upgrade/rollback` and by the
-//! established vcluster CLI, and records they wrote are read here. Pure: no client, no I/O (the
-//! lock's host name aside); the commands list, create, update and delete the Secrets.
+//! established vcluster CLI, and records they wrote are read here. Pure (the lock's host name
+//! aside), except [`store`], which lists, creates, updates and deletes the Secrets.
 
 pub mod codec;
 pub mod history;
 pub mod lock;
 pub mod model;
+pub mod store;
 
 pub use codec::{CodecError, RecordWrite, decode, encode, from_secret, secret_name, to_secret};
 pub use history::{
@@ -16,3 +17,4 @@ pub use history::{
 };
 pub use lock::{LockHolder, PendingAction};
 pub use model::{Chart, ChartFile, Info, Metadata, Object, Release, Status};
+pub use store::{ReleaseStore, StoreError, Stored};

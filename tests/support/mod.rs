@@ -3,6 +3,8 @@
 //! test that needs it; nothing is skipped.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

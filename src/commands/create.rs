@@ -1,0 +1,297 @@
+//! `vcluster create NAME`: install or upgrade a virtual cluster, wait until it works.
+//!
+//! Reads and validates every input first (name, flags, values files, `--set*`), then hands the
+//! run to [`crate::install`]; prints progress on stderr and, with `-o json`, one result object on
+//! stdout.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::cli::{Context, OutputFormat};
+use crate::cluster::Cluster;
+use crate::commands::render::{ValuesArgs, check_namespace, load_kubeconfig, resolve_namespace, values_error};
+use crate::error::{ExitStatus, Hinted};
+use crate::install::{self, Host, InstallError, Options, Outcome, Request};
+use crate::interrupt::Interrupt;
+use crate::{kubeconfig, values};
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Name of the virtual cluster (a DNS-1035 label of at most 51 characters)
+    pub name: String,
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// Upgrade the virtual cluster if it exists already
+    #[arg(long)]
+    pub upgrade: bool,
+    /// On upgrade, start from the values of the deployed release (the image and service CIDR
+    /// recorded then included) and lay this run's values over them
+    #[arg(long)]
+    pub reuse_values: bool,
+    /// Connect to the virtual cluster afterwards (`--connect=false` to skip; default: at a terminal)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub connect: Option<bool>,
+    /// Name of the kube context `connect` creates
+    #[arg(long, value_name = "NAME")]
+    pub kube_config_context_name: Option<String>,
+    /// Wait until the virtual cluster works (default)
+    #[arg(long, overrides_with = "no_wait")]
+    pub wait: bool,
+    /// Return once everything is applied
+    #[arg(long, overrides_with = "wait")]
+    pub no_wait: bool,
+    /// How long to wait for the virtual cluster (and a terminating namespace): 90s, 10m, 1h
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+    /// On failure, remove a failed install, or roll a failed upgrade back to the last good revision
+    #[arg(long, visible_alias = "atomic")]
+    pub rollback_on_failure: bool,
+    /// Adopt existing objects that belong to another release or to none
+    #[arg(long)]
+    pub take_ownership: bool,
+    /// Take fields over from field managers outside this release when they conflict
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Clear the lock a killed create/upgrade left (a pending revision), after showing who held it
+    #[arg(long)]
+    pub force_unlock: bool,
+    /// Show what would change (server-side dry run and a diff per object); change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Release revisions to keep (0: all)
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub history_max: usize,
+    #[command(flatten)]
+    pub refused: RefusedArgs,
+}
+
+/// Chart-source flags of the established CLI, which this one (rendering its own embedded chart)
+/// refuses with a hint instead of silently ignoring.
+#[derive(Debug, Default, Args)]
+pub struct RefusedArgs {
+    #[arg(long, hide = true)]
+    pub chart_version: Option<String>,
+    #[arg(long, hide = true)]
+    pub chart_repo: Option<String>,
+    #[arg(long, hide = true)]
+    pub chart_name: Option<String>,
+    #[arg(long, hide = true)]
+    pub local_chart_dir: Option<String>,
+    #[arg(long, hide = true)]
+    pub distro: Option<String>,
+    #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub expose_local: Option<bool>,
+}
+
+impl RefusedArgs {
+    fn check(&self) -> Result<(), Hinted> {
+        let embedded = format!(
+            "this CLI renders its own embedded chart ({} {}); install the CLI release whose chart you want",
+            crate::CHART_NAME,
+            crate::CHART_VERSION
+        );
+        let refuse = |flag: &str, hint: &str| Err(Hinted::new(format!("{flag} is not supported")).hint(hint));
+        if self.chart_version.is_some() {
+            return refuse("--chart-version", &embedded);
+        }
+        if self.chart_repo.is_some() || self.chart_name.is_some() || self.local_chart_dir.is_some() {
+            let flag = if self.chart_repo.is_some() {
+                "--chart-repo"
+            } else if self.chart_name.is_some() {
+                "--chart-name"
+            } else {
+                "--local-chart-dir"
+            };
+            return refuse(flag, &format!("{embedded}, or install another chart with helm"));
+        }
+        if let Some(distro) = self.distro.as_deref().filter(|d| *d != "k3s") {
+            return refuse(
+                &format!("--distro {distro}"),
+                "only k3s is supported; pick the Kubernetes version with --kubernetes-version or vcluster.image",
+            );
+        }
+        if self.expose_local == Some(true) {
+            return refuse(
+                "--expose-local",
+                "set service.type: NodePort in the values (and reach the node port yourself), or use --expose",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `90s`, `10m`, `1h30m`, `1.5h`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration like 90s, 10m or 1h30m");
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = 0f64;
+    let mut number = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600.0,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                0.001
+            }
+            'm' => 60.0,
+            's' => 1.0,
+            _ => return Err(bad()),
+        };
+        total += number.parse::<f64>().map_err(|_| bad())? * unit;
+        number.clear();
+    }
+    if !number.is_empty() || text.is_empty() {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+pub fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    if let Some(problem) = values::check_name(&args.name) {
+        anyhow::bail!("invalid vcluster name: {}", problem.message);
+    }
+    args.refused.check()?;
+    let (layers, notes) = args.values.layers()?;
+    let loaded = values::load(&layers).map_err(values_error)?;
+    if let Some(warning) = loaded.unsupported_warning() {
+        ctx.printer.warn(warning);
+    }
+    for note in notes {
+        ctx.printer.warn(note);
+    }
+
+    let kubeconfig = load_kubeconfig(ctx)?;
+    let context_ns = kubeconfig::context_namespace(&kubeconfig, ctx.global.context.as_deref());
+    let namespace = resolve_namespace(ctx.global.namespace.as_deref(), context_ns.as_deref(), &args.name);
+    check_namespace(&namespace)?;
+
+    let request = Request {
+        name: args.name.clone(),
+        namespace: namespace.clone(),
+        layers,
+        options: Options {
+            upgrade: args.upgrade,
+            reuse_values: args.reuse_values,
+            dry_run: args.dry_run,
+            wait: !args.no_wait,
+            timeout: args.timeout,
+            rollback_on_failure: args.rollback_on_failure,
+            take_ownership: args.take_ownership,
+            force_conflicts: args.force_conflicts,
+            force_unlock: args.force_unlock,
+            history_max: args.history_max,
+        },
+    };
+    let printer = ctx.printer.clone();
+    let result = ctx.block_on(async {
+        let cluster = Cluster::connect(&kubeconfig, ctx.global.context.as_deref(), Some(&namespace))
+            .await
+            .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
+        let on_signal = printer.clone();
+        let interrupt = Interrupt::install(move || {
+            on_signal
+                .warn("interrupted: stopping and recording the revision as failed (interrupt again to exit at once)")
+        })?;
+        Ok::<_, anyhow::Error>(install::run(&Host::new(cluster), &request, &printer, &interrupt).await)
+    })??;
+    // A person at a terminal connects by default; scripts only when they ask.
+    let connect = args.connect.unwrap_or(ctx.printer.is_interactive());
+    let connect_hint = connect_command(&args, &namespace);
+    match result {
+        Ok(outcome) => report(ctx, &outcome, &connect_hint, connect),
+        Err(InstallError::Exists { .. }) if connect => {
+            // The established CLI connects to an existing vcluster instead; until `connect` exists,
+            // say how.
+            ctx.printer
+                .info(format!("vcluster {} already exists in namespace {namespace}; nothing was changed", args.name));
+            ctx.printer.info(format!("- Use `{connect_hint}` to access it"));
+            Ok(ExitStatus::Success)
+        }
+        Err(e) => Err(e.into_report(&args.name, &namespace)),
+    }
+}
+
+fn connect_command(args: &CreateArgs, namespace: &str) -> String {
+    let context = args.kube_config_context_name.as_deref().map(|c| format!(" --kube-config-context-name {c}"));
+    format!("vcluster connect {} -n {namespace}{}", args.name, context.unwrap_or_default())
+}
+
+fn report(ctx: &Context, outcome: &Outcome, connect_hint: &str, connect: bool) -> anyhow::Result<ExitStatus> {
+    if ctx.output == Some(OutputFormat::Json) {
+        ctx.printer.data((serde_json::to_string_pretty(outcome)? + "\n").as_bytes())?;
+    } else if outcome.dry_run {
+        let mut text = String::new();
+        for o in &outcome.objects {
+            text.push_str(&format!("{} {}/{}\n", o.action, o.kind, o.name));
+            if let Some(diff) = &o.diff {
+                text.push_str(diff);
+            }
+        }
+        ctx.printer.data(text.as_bytes())?;
+    }
+    if outcome.dry_run {
+        ctx.printer.info(format!("dry run: nothing was changed ({} would {})", outcome.name, outcome.action));
+        return Ok(ExitStatus::Success);
+    }
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for o in &outcome.objects {
+        match counts.iter_mut().find(|(a, _)| *a == o.action) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((o.action.clone(), 1)),
+        }
+    }
+    let summary: Vec<String> = counts.iter().map(|(a, n)| format!("{n} {a}")).collect();
+    let verb = if outcome.action == "install" { "Created" } else { "Upgraded" };
+    ctx.printer.success(format!(
+        "{verb} vcluster {} in namespace {} (revision {}; {})",
+        outcome.name,
+        outcome.namespace,
+        outcome.revision.unwrap_or_default(),
+        summary.join(", ")
+    ));
+    if connect {
+        ctx.printer.info("connecting is not available in this version yet");
+    }
+    ctx.printer.info(format!("- Use `{connect_hint}` to access the virtual cluster"));
+    Ok(ExitStatus::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
+        for bad in ["", "10x", "m", "1h30", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn chart_source_flags_are_refused_with_hints() {
+        assert!(RefusedArgs::default().check().is_ok());
+        let k3s = RefusedArgs { distro: Some("k3s".into()), expose_local: Some(false), ..Default::default() };
+        assert!(k3s.check().is_ok());
+        let err = RefusedArgs { chart_version: Some("0.19.7".into()), ..Default::default() }.check().unwrap_err();
+        assert_eq!(err.message, "--chart-version is not supported");
+        assert!(err.hints[0].contains("embedded chart"));
+        let err = RefusedArgs { distro: Some("k0s".into()), ..Default::default() }.check().unwrap_err();
+        assert_eq!(err.message, "--distro k0s is not supported");
+        let err = RefusedArgs { expose_local: Some(true), ..Default::default() }.check().unwrap_err();
+        assert!(err.hints[0].contains("NodePort"));
+    }
+}

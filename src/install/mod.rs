@@ -1,0 +1,849 @@
+//! Install or upgrade a virtual cluster: what `vcluster create` does after reading its input.
+//!
+//! The order of a run, and why:
+//! 1. Read the release history, the host's version and the namespace at once (three reads).
+//! 2. Decide: a pending revision is a lock held by another run (`--force-unlock` clears it); a
+//!    deployed release without `--upgrade` is left alone — no write at all; otherwise install
+//!    (no history) or upgrade (Helm's `upgrade --install`).
+//! 3. Render, look at the live objects the render and the revisions since the last deployed one
+//!    name, and refuse objects of other releases — all before the first write.
+//! 4. Check permissions (one SelfSubjectRulesReview, SelfSubjectAccessReviews for cluster-scoped
+//!    kinds), create the namespace, detect the service CIDR (dry-run probes) and render again.
+//! 5. Take the lock: **create** the new revision's record as pending.
+//! 6. Apply (server-side apply, install-order tiers, each tier concurrently), prune, wait.
+//! 7. Record the revision deployed (and the previous one superseded) — or failed, rolled back when
+//!    asked, and exit 130 on an interrupt.
+//!
+//! Pure parts: [`objects`], [`ownership`], [`plan`], [`diff`], [`cidr`], [`permissions`]; the
+//! requests: [`host`] and [`wait`].
+
+pub mod cidr;
+pub mod diff;
+pub mod error;
+pub mod host;
+pub mod objects;
+pub mod ownership;
+pub mod permissions;
+pub mod plan;
+pub mod wait;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use error::plural;
+pub use error::{InstallError, humanize};
+pub use host::{Host, NamespaceState};
+
+use crate::interrupt::Interrupt;
+use crate::printer::{Printer, Progress};
+use crate::release::{
+    self, Chart, Info, LockHolder, Metadata, PendingAction, Release, ReleaseStore, Status, StoreError, Stored,
+};
+use crate::render::{self, Manifest, ReleaseInfo, RenderInput};
+use crate::values::{self, Layers};
+use objects::ObjectKey;
+use plan::{Existing, Plan, PlanInput};
+
+/// Objects of one tier applied at the same time.
+const APPLY_CONCURRENCY: usize = 4;
+/// Live objects looked up at the same time.
+const LOOKUP_CONCURRENCY: usize = 8;
+
+/// How the run behaves (the flags of `create`).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub upgrade: bool,
+    pub reuse_values: bool,
+    pub dry_run: bool,
+    pub wait: bool,
+    pub timeout: Duration,
+    pub rollback_on_failure: bool,
+    pub take_ownership: bool,
+    pub force_conflicts: bool,
+    pub force_unlock: bool,
+    /// Revisions kept (0: all).
+    pub history_max: usize,
+}
+
+/// One install or upgrade.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub name: String,
+    pub namespace: String,
+    /// The user's values: computed from flags (lowest), files, `--set*`. The image and the service
+    /// CIDR detected from the cluster go below all of them.
+    pub layers: Layers,
+    pub options: Options,
+}
+
+/// What happened, for people (stderr) and scripts (`-o json`). Field names are stable.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub name: String,
+    pub namespace: String,
+    /// The revision written (none for a dry run).
+    pub revision: Option<u32>,
+    /// The revision's status (`deployed`), or `dry-run`.
+    pub status: String,
+    /// `install` or `upgrade`.
+    pub action: String,
+    pub dry_run: bool,
+    pub objects: Vec<ObjectOutcome>,
+}
+
+/// One object's fate.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectOutcome {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    /// `created`, `configured`, `unchanged`, `pruned`, `kept`; a dry run says `create`,
+    /// `change`, `unchanged`, `prune`.
+    pub action: String,
+    /// Managers whose fields this run took over (`helm`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub taken_over_from: Vec<String>,
+    /// Adopted from another release or from none (`--take-ownership`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub adopted: bool,
+    /// A dry run's unified diff, live to applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+impl ObjectOutcome {
+    fn new(api_version: &str, key: &ObjectKey, action: &str) -> ObjectOutcome {
+        ObjectOutcome {
+            api_version: api_version.to_owned(),
+            kind: key.kind.clone(),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+            action: action.to_owned(),
+            taken_over_from: Vec::new(),
+            adopted: false,
+            diff: None,
+        }
+    }
+}
+
+/// Values and manifests of one render.
+struct Prepared {
+    config: Map<String, Value>,
+    manifests: Vec<Manifest>,
+    text: String,
+}
+
+/// Render with `detected` values below the user's (and, with `--reuse-values`, the previous
+/// release's values between the two, as `helm upgrade --reuse-values` keeps them).
+fn prepare(
+    req: &Request,
+    reuse: Option<&Map<String, Value>>,
+    detected: &Map<String, Value>,
+) -> Result<Prepared, InstallError> {
+    let mut layers = req.layers.clone();
+    let mut computed = detected.clone();
+    values::merge_layer(&mut computed, std::mem::take(&mut layers.computed));
+    if let Some(previous) = reuse {
+        values::merge_layer(&mut computed, previous.clone());
+    }
+    layers.computed = computed;
+    let loaded = values::load(&layers)?;
+    let release = ReleaseInfo { name: req.name.clone(), namespace: req.namespace.clone() };
+    let rendered = render::render(&RenderInput { release, values: &loaded.values })?;
+    let text = render::to_yaml_stream(&rendered.manifests).map_err(|e| InstallError::Yaml(e.to_string()))?;
+    Ok(Prepared { config: loaded.user, manifests: rendered.manifests, text })
+}
+
+/// Whether a values tree sets `path` to something other than null or "".
+fn sets(tree: &Map<String, Value>, path: &[&str]) -> bool {
+    let mut value = tree.get(path[0]);
+    for key in &path[1..] {
+        value = value.and_then(|v| v.get(*key));
+    }
+    value.is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
+}
+
+/// Times the phases of a run for `--debug` (the benchmark reads these lines).
+struct Phases<'a> {
+    printer: &'a Printer,
+    started: Instant,
+}
+
+impl Phases<'_> {
+    fn done(&mut self, phase: &str) {
+        let now = Instant::now();
+        self.printer.debug(format!("phase {phase}: {:.1} ms", (now - self.started).as_secs_f64() * 1000.0));
+        self.started = now;
+    }
+}
+
+/// The run's shared pieces.
+struct Run<'a> {
+    host: &'a Host,
+    store: ReleaseStore,
+    req: &'a Request,
+    printer: &'a Printer,
+    interrupt: &'a Interrupt,
+    progress: Progress,
+}
+
+/// Install or upgrade.
+pub async fn run(
+    host: &Host,
+    req: &Request,
+    printer: &Printer,
+    interrupt: &Interrupt,
+) -> Result<Outcome, InstallError> {
+    let run = Run {
+        host,
+        store: ReleaseStore::new(&host.cluster, &req.namespace, &req.name),
+        req,
+        printer,
+        interrupt,
+        progress: printer.progress(&format!("Reading release {} in namespace {}", req.name, req.namespace)),
+    };
+    run.execute().await
+}
+
+impl Run<'_> {
+    fn name(&self) -> &str {
+        &self.req.name
+    }
+
+    fn ns(&self) -> &str {
+        &self.req.namespace
+    }
+
+    async fn execute(&self) -> Result<Outcome, InstallError> {
+        let opts = &self.req.options;
+        let mut phases = Phases { printer: self.printer, started: Instant::now() };
+        let own = values::load(&self.req.layers)?.user;
+        let need_image = !sets(&own, &["vcluster", "image"]);
+        let need_cidr = !sets(&own, &["serviceCIDR"]);
+
+        let version = async {
+            match need_image {
+                true => self.host.version().await.map(Some),
+                false => Ok(None),
+            }
+        };
+        let (history, version) = self.interrupt.guard(async { futures::join!(self.store.history(), version) }).await?;
+        let mut history = history?;
+        let version = version?;
+        phases.done("read (release records, version)");
+
+        let releases: Vec<Release> = history.iter().map(|s| s.release.clone()).collect();
+        if let Some(latest) = release::latest(&releases)
+            && latest.info.status.is_pending()
+        {
+            let locked = InstallError::Locked {
+                name: self.name().into(),
+                namespace: self.ns().into(),
+                revision: latest.version,
+                status: latest.info.status,
+                description: latest.info.description.clone(),
+            };
+            if !opts.force_unlock {
+                return Err(locked);
+            }
+            self.printer.warn(format!("--force-unlock: {locked}"));
+            if !opts.dry_run {
+                let index = history.iter().position(|s| s.release.version == latest.version).expect("latest is stored");
+                let mut cleared = history[index].release.clone();
+                cleared.set_status(
+                    Status::Failed,
+                    format!("lock cleared by --force-unlock ({})", cleared.info.description),
+                );
+                history[index] = self.store.update(&history[index], &cleared).await?;
+            }
+        }
+        let releases: Vec<Release> = history.iter().map(|s| s.release.clone()).collect();
+        if let Some(existing) = release::existing_vcluster_release(&releases)
+            && !opts.upgrade
+        {
+            return Err(InstallError::Exists {
+                name: self.name().into(),
+                namespace: self.ns().into(),
+                revision: existing.version,
+            });
+        }
+        let install = release::latest(&releases).is_none_or(|r| r.info.status == Status::Uninstalled);
+        let base = release::last_deployed(&releases).or(release::latest(&releases));
+        let reuse = base.filter(|_| opts.reuse_values).map(|r| &r.config);
+
+        let mut detected = Map::new();
+        if let Some(version) = version {
+            let picked = values::k3s::image_for_version(&version)
+                .map_err(|source| InstallError::Version { version: version.clone(), source })?;
+            if let Some(note) = picked.fallback_note {
+                self.printer.warn(note);
+            }
+            detected.insert("vcluster".into(), json!({"image": picked.image}));
+        }
+        if need_cidr {
+            detected.insert("serviceCIDR".into(), cidr::FALLBACK.into());
+        }
+        let draft = prepare(self.req, reuse, &detected)?;
+
+        // The objects of every revision since the last deployed one may be live: prune candidates.
+        let mut previous = Vec::new();
+        for r in release::since_last_deployed(&releases) {
+            previous.extend(objects::parse_manifest(&r.manifest, self.ns())?);
+        }
+        // Cluster-scoped objects first: they do not depend on the namespace, and one of another
+        // release is refused before anything is written.
+        let mut live = self.lookup(draft.manifests.iter().chain(&previous), false).await?;
+        self.refuse(&self.plan(&draft.manifests, &previous, &live))?;
+        phases.done("plan (render, cluster-scoped objects)");
+
+        let (ns_existed, namespace_created) = if opts.dry_run {
+            let (state, _) = self.interrupt.guard(self.host.namespace_state(self.ns())).await??;
+            (state != NamespaceState::Missing, false)
+        } else {
+            self.check_permissions(&draft.manifests, &previous).await?;
+            phases.done("permissions");
+            let created = self.ensure_namespace().await?;
+            phases.done("namespace");
+            (!created, created)
+        };
+        // A namespace this run created holds none of the release's objects: no lookups needed.
+        if ns_existed {
+            let namespaced = draft.manifests.iter().chain(&previous).filter(|m| m.namespace.is_some());
+            live.extend(self.lookup(namespaced, true).await?);
+        }
+        if need_cidr {
+            let probe_ns = if ns_existed {
+                self.ns()
+            } else if opts.dry_run {
+                "default"
+            } else {
+                self.ns()
+            };
+            self.progress.set_phase("Detecting the host's service CIDR");
+            let found = self.interrupt.guard(self.host.detect_service_cidr(probe_ns)).await??;
+            if let cidr::Detected::Fallback { reason } = &found {
+                self.printer
+                    .warn(format!("cannot detect the host's service CIDR ({reason}); using {}", cidr::FALLBACK));
+            }
+            detected.insert("serviceCIDR".into(), found.cidr().into());
+            phases.done("detection (service CIDR)");
+        }
+        let prepared = prepare(self.req, reuse, &detected)?;
+        let new_keys =
+            prepared.manifests.iter().filter(|m| !draft.manifests.iter().any(|d| ObjectKey::of(d) == ObjectKey::of(m)));
+        live.extend(self.lookup(new_keys, ns_existed).await?);
+        let plan = self.plan(&prepared.manifests, &previous, &live);
+        self.refuse(&plan)?;
+
+        let action = if install { "install" } else { "upgrade" };
+        if opts.dry_run {
+            return self.dry_run(&prepared.manifests, &plan, &live, ns_existed, action).await;
+        }
+
+        let revision = release::next_revision(&releases);
+        let pending_action = if install { PendingAction::Install } else { PendingAction::Upgrade };
+        let holder = LockHolder::this_process(jiff::Timestamp::now());
+        let first_deployed = if install { None } else { base.and_then(|r| r.info.first_deployed) };
+        let record = Release {
+            name: self.name().into(),
+            namespace: self.ns().into(),
+            version: revision,
+            info: Info::pending(pending_action, &holder, first_deployed),
+            chart: Some(Chart {
+                metadata: Some(Metadata::vcluster()),
+                values: Some(values::defaults().clone()),
+                ..Chart::default()
+            }),
+            config: prepared.config.clone(),
+            manifest: prepared.text.clone(),
+            ..Release::default()
+        };
+        self.progress.set_phase(&format!(
+            "{} {} (revision {revision})",
+            if install { "Installing" } else { "Upgrading" },
+            self.name()
+        ));
+        let pending = self.store.create(&record).await.map_err(|e| match e {
+            StoreError::Taken { name, revision } => InstallError::Concurrent { name, revision },
+            other => other.into(),
+        })?;
+        phases.done("release record (pending)");
+
+        let mut applied = Applied::default();
+        if namespace_created {
+            applied.objects.push(namespace_outcome(self.ns(), "created"));
+        }
+        let result = self.deploy(&prepared.manifests, &plan, &mut applied, &mut phases).await;
+        match result {
+            Ok(()) => {
+                let description = if install { "Install complete" } else { "Upgrade complete" };
+                self.finish(&pending, &history, description).await?;
+                phases.done("release record (deployed)");
+                Ok(self.outcome(Some(revision), "deployed", action, applied.objects))
+            }
+            Err(failure) => {
+                let verb = if install { "Release" } else { "Upgrade" };
+                // helm pkg/action/install.go failRelease, upgrade.go failRelease.
+                let mut failed = pending.release.clone();
+                failed.set_status(Status::Failed, format!("{verb} \"{}\" failed: {failure}", self.name()));
+                let failed_record = match self.store.update(&pending, &failed).await {
+                    Ok(stored) => stored,
+                    Err(e) => {
+                        self.printer.warn(format!("cannot record revision {revision} as failed: {e}"));
+                        return Err(failure);
+                    }
+                };
+                if !opts.rollback_on_failure || matches!(failure, InstallError::Interrupted(_)) {
+                    return Err(failure);
+                }
+                let recovery = if install {
+                    self.uninstall(&applied, namespace_created).await
+                } else {
+                    history.push(failed_record);
+                    self.rollback(&history).await
+                };
+                Err(InstallError::RolledBack { failure: Box::new(failure), recovery })
+            }
+        }
+    }
+
+    /// GET the live objects among `manifests` (deduplicated); when the namespace did not exist,
+    /// only the cluster-scoped ones (nothing can be in a namespace that is not there).
+    async fn lookup<'m>(
+        &self,
+        manifests: impl Iterator<Item = &'m Manifest>,
+        namespace_exists: bool,
+    ) -> Result<BTreeMap<ObjectKey, Value>, InstallError> {
+        let mut seen = BTreeSet::new();
+        let wanted: Vec<&Manifest> = manifests
+            .filter(|m| (namespace_exists || m.namespace.is_none()) && seen.insert(ObjectKey::of(m)))
+            .collect();
+        let found: Vec<Result<(ObjectKey, Option<Value>), InstallError>> = futures::stream::iter(wanted)
+            .map(|m| async move { Ok((ObjectKey::of(m), self.interrupt.guard(self.host.get(m)).await??)) })
+            .buffer_unordered(LOOKUP_CONCURRENCY)
+            .collect()
+            .await;
+        let mut out = BTreeMap::new();
+        for item in found {
+            if let (key, Some(value)) = item? {
+                out.insert(key, value);
+            }
+        }
+        Ok(out)
+    }
+
+    fn plan(&self, desired: &[Manifest], previous: &[Manifest], live: &BTreeMap<ObjectKey, Value>) -> Plan {
+        plan::plan(&PlanInput {
+            release: self.name(),
+            namespace: self.ns(),
+            desired,
+            previous,
+            live,
+            take_ownership: self.req.options.take_ownership,
+        })
+    }
+
+    fn refuse(&self, plan: &Plan) -> Result<(), InstallError> {
+        if plan.refused.is_empty() {
+            return Ok(());
+        }
+        Err(InstallError::Refused {
+            release: self.name().into(),
+            objects: plan.refused.iter().map(|(k, why)| (k.to_string(), why.clone())).collect(),
+        })
+    }
+
+    async fn check_permissions(&self, desired: &[Manifest], previous: &[Manifest]) -> Result<(), InstallError> {
+        self.progress.set_phase("Checking permissions");
+        let mut needed = permissions::baseline(self.req.options.wait);
+        let wanted: BTreeSet<ObjectKey> = desired.iter().map(ObjectKey::of).collect();
+        let pruned = previous.iter().filter(|m| !wanted.contains(&ObjectKey::of(m)));
+        for (m, prune) in desired.iter().map(|m| (m, false)).chain(pruned.map(|m| (m, true))) {
+            if let Some((resource, namespaced)) = self.host.served(&m.api_version, &m.kind).await? {
+                needed.extend(permissions::for_objects(&resource.plural, &resource.group, namespaced, prune));
+            }
+        }
+        let report =
+            self.interrupt.guard(self.host.check_permissions(self.ns(), &permissions::unique(needed))).await??;
+        if let Some(why) = &report.unchecked {
+            self.printer.debug(format!("some permissions were not checked in advance: {why}"));
+        }
+        if report.missing.is_empty() {
+            return Ok(());
+        }
+        Err(InstallError::Forbidden {
+            namespace: self.ns().into(),
+            context: self.host.cluster.context.clone(),
+            server: self.host.cluster.server.clone(),
+            missing: report.missing,
+        })
+    }
+
+    /// Make sure the namespace exists: created (annotated `vcluster.loft.sh/created`) when
+    /// missing — a forbidden or conflicting create writes nothing and says whether it exists —,
+    /// a terminating one waited for first. `true` when this run created it.
+    async fn ensure_namespace(&self) -> Result<bool, InstallError> {
+        self.progress.set_phase(&format!("Creating namespace {}", self.ns()));
+        let deadline = tokio::time::Instant::now() + self.req.options.timeout;
+        loop {
+            self.interrupt.check()?;
+            let refused = match self.host.create_namespace(self.ns()).await? {
+                host::Creation::Created => return Ok(true),
+                host::Creation::Exists => None,
+                host::Creation::Forbidden(e) => Some(e),
+            };
+            match self.interrupt.guard(self.host.namespace_state(self.ns())).await?? {
+                (NamespaceState::Exists | NamespaceState::Unknown, _) => return Ok(false),
+                (NamespaceState::Missing, _) => match refused {
+                    Some(e) => return Err(InstallError::Cluster(e)),
+                    None => continue, // deleted since: create it again
+                },
+                (NamespaceState::Terminating, object) => {
+                    self.progress.set_phase(&format!("Waiting for namespace {} to finish terminating", self.ns()));
+                    let object = object.expect("a terminating namespace was read");
+                    let gone = self.interrupt.guard(self.host.namespace_gone(&object));
+                    if tokio::time::timeout_at(deadline, gone).await.is_err() {
+                        return Err(InstallError::Timeout {
+                            what: format!("namespace {} to be deleted", self.ns()),
+                            waited: self.req.options.timeout,
+                            stuck: "it is still terminating (finalizers or objects that cannot be deleted)".into(),
+                        });
+                    }
+                    self.progress.set_phase(&format!("Creating namespace {}", self.ns()));
+                }
+            }
+        }
+    }
+
+    /// Apply, prune, wait.
+    async fn deploy(
+        &self,
+        desired: &[Manifest],
+        plan: &Plan,
+        applied: &mut Applied,
+        phases: &mut Phases<'_>,
+    ) -> Result<(), InstallError> {
+        let opts = &self.req.options;
+        let total = plan.applies.len();
+        self.progress.set_phase(&format!("Applying {}", plural(total, "object")));
+        let mut done = 0;
+        for tier in objects::tiers(desired) {
+            let steps: Vec<&plan::ApplyStep> =
+                plan.applies.iter().filter(|s| tier.iter().any(|m| ObjectKey::of(m) == s.key)).collect();
+            let results: Vec<Result<(usize, Value), InstallError>> = futures::stream::iter(steps.iter().map(|step| {
+                let m = &desired[step.index];
+                async move {
+                    self.interrupt.check()?;
+                    if let (Some((fields, _)), Some(rv)) = (&step.take_over, &step.resource_version) {
+                        self.interrupt.guard(self.host.replace_managed_fields(m, rv, fields)).await??;
+                    }
+                    self.interrupt.check()?;
+                    // Taking ownership takes the fields the previous owner's managers hold, too.
+                    let force = opts.force_conflicts || matches!(step.existing, Existing::Adopted(_));
+                    let result = self.interrupt.guard(self.host.apply(m, force, false)).await??;
+                    Ok((step.index, result))
+                }
+            }))
+            .buffer_unordered(APPLY_CONCURRENCY)
+            .collect()
+            .await;
+            for result in results {
+                let (index, live) = result?;
+                let step = steps.iter().find(|s| s.index == index).expect("a planned step");
+                applied.record(&desired[index], step, &live);
+                done += 1;
+            }
+            let kind = tier.first().map_or("", |m| m.kind.as_str());
+            self.progress.set_message(&format!("{done}/{total} applied ({kind})"));
+        }
+        for step in plan.applies.iter().filter(|s| s.take_over.is_some()) {
+            let managers = step.take_over.as_ref().map(|(_, m)| m.join(", ")).unwrap_or_default();
+            self.progress.println(&format!("took over the fields of {managers} on {}", step.key));
+        }
+        phases.done("apply");
+
+        if !plan.prunes.is_empty() {
+            self.progress.set_phase(&format!("Pruning {}", plural(plan.prunes.len(), "object")));
+            for prune in &plan.prunes {
+                self.interrupt.check()?;
+                if self.host.delete(&prune.key, &prune.api_version, &prune.uid).await? {
+                    applied.objects.push(ObjectOutcome::new(&prune.api_version, &prune.key, "pruned"));
+                }
+            }
+            phases.done("prune");
+        }
+        for key in &plan.kept {
+            self.progress.println(&format!("kept {key} (helm.sh/resource-policy: keep)"));
+        }
+        for (key, why) in &plan.disowned {
+            self.progress.println(&format!("left {key} in place: {why}"));
+        }
+
+        if opts.wait {
+            self.wait(applied).await?;
+            phases.done("wait");
+        }
+        Ok(())
+    }
+
+    async fn wait(&self, applied: &Applied) -> Result<(), InstallError> {
+        let Some(sts) = applied.statefulset.clone() else { return Ok(()) };
+        let target =
+            wait::Target { namespace: self.ns().into(), statefulset: sts, secret: format!("vc-{}", self.name()) };
+        self.progress.set_phase(&format!("Waiting for vcluster {}", self.name()));
+        let seen = Mutex::new(wait::Seen::default());
+        let deadline = tokio::time::Instant::now() + self.req.options.timeout;
+        match tokio::time::timeout_at(
+            deadline,
+            self.interrupt.guard(wait::ready(self.host, &target, &self.progress, &seen)),
+        )
+        .await
+        {
+            Ok(result) => result?,
+            Err(_) => {
+                let seen = seen.lock().expect("wait state").clone();
+                Err(InstallError::Timeout {
+                    what: format!("vcluster {}", self.name()),
+                    waited: self.req.options.timeout,
+                    stuck: wait::stuck(self.host, &target, &seen).await,
+                })
+            }
+        }
+    }
+
+    /// The new revision deployed, earlier deployed ones superseded, history trimmed.
+    async fn finish(&self, pending: &Stored, history: &[Stored], description: &str) -> Result<(), InstallError> {
+        let mut deployed = pending.release.clone();
+        deployed.set_status(Status::Deployed, description);
+        deployed.info.last_deployed = Some(jiff::Timestamp::now());
+        self.store.update(pending, &deployed).await?;
+        for old in history
+            .iter()
+            .filter(|s| s.release.info.status == Status::Deployed && s.release.version != deployed.version)
+        {
+            let mut superseded = old.release.clone();
+            superseded.set_status(Status::Superseded, "Superseded");
+            if let Err(e) = self.store.update(old, &superseded).await {
+                self.printer.warn(format!("cannot mark revision {} superseded: {e}", old.release.version));
+            }
+        }
+        let releases: Vec<Release> = history.iter().map(|s| s.release.clone()).collect();
+        for version in release::revisions_to_prune(&releases, self.req.options.history_max) {
+            if let Some(old) = history.iter().find(|s| s.release.version == version)
+                && let Err(e) = self.store.delete(old).await
+            {
+                self.printer.warn(format!("cannot delete old revision {version}: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `--rollback-on-failure` after a failed install: remove what this attempt created and the
+    /// release's records (helm `pkg/action/install.go` `failRelease` uninstalls).
+    async fn uninstall(&self, applied: &Applied, namespace_created: bool) -> String {
+        self.progress.set_phase(&format!("Removing the failed install of {}", self.name()));
+        let mut problems = Vec::new();
+        for (key, api_version, uid) in applied.created.iter().rev() {
+            if let Err(e) = self.host.delete(key, api_version, uid).await {
+                problems.push(e.to_string());
+            }
+        }
+        match self.store.history().await {
+            Ok(records) => {
+                for record in &records {
+                    if let Err(e) = self.store.delete(record).await {
+                        problems.push(e.to_string());
+                    }
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+        if namespace_created {
+            let key =
+                ObjectKey { group: String::new(), kind: "Namespace".into(), namespace: None, name: self.ns().into() };
+            if let Ok((_, Some(ns))) = self.host.namespace_state(self.ns()).await
+                && let Some(uid) = ns.metadata.uid.as_deref()
+                && let Err(e) = self.host.delete(&key, "v1", uid).await
+            {
+                problems.push(e.to_string());
+            }
+        }
+        if problems.is_empty() {
+            "the failed install was removed (--rollback-on-failure)".into()
+        } else {
+            format!("removing the failed install left problems: {}", problems.join("; "))
+        }
+    }
+
+    /// `--rollback-on-failure` after a failed upgrade: re-apply the last good revision as a new
+    /// revision, as `helm rollback` does (helm `pkg/action/rollback.go`).
+    async fn rollback(&self, history: &[Stored]) -> String {
+        let good = history
+            .iter()
+            .filter(|s| matches!(s.release.info.status, Status::Deployed | Status::Superseded))
+            .max_by_key(|s| s.release.version);
+        let Some(good) = good else { return "no earlier successful revision to roll back to".into() };
+        match self.rollback_to(good, history).await {
+            Ok(revision) => format!("rolled back to revision {} (as revision {revision})", good.release.version),
+            Err(e) => format!("the rollback to revision {} failed too: {e}", good.release.version),
+        }
+    }
+
+    async fn rollback_to(&self, good: &Stored, history: &[Stored]) -> Result<u32, InstallError> {
+        let to = good.release.version;
+        self.progress.set_phase(&format!("Rolling back {} to revision {to}", self.name()));
+        let releases: Vec<Release> = history.iter().map(|s| s.release.clone()).collect();
+        let desired = objects::parse_manifest(&good.release.manifest, self.ns())?;
+        let mut previous = Vec::new();
+        for r in release::since_last_deployed(&releases) {
+            previous.extend(objects::parse_manifest(&r.manifest, self.ns())?);
+        }
+        let live = self.lookup(desired.iter().chain(&previous), true).await?;
+        let plan = self.plan(&desired, &previous, &live);
+        self.refuse(&plan)?;
+        let revision = release::next_revision(&releases);
+        let action = PendingAction::Rollback { to };
+        let mut record = good.release.clone();
+        record.version = revision;
+        record.info =
+            Info::pending(action, &LockHolder::this_process(jiff::Timestamp::now()), good.release.info.first_deployed);
+        let pending = self.store.create(&record).await?;
+        let mut applied = Applied::default();
+        let mut phases = Phases { printer: self.printer, started: Instant::now() };
+        match self.deploy(&desired, &plan, &mut applied, &mut phases).await {
+            Ok(()) => {
+                self.finish(&pending, history, &format!("Rollback to {to}")).await?;
+                Ok(revision)
+            }
+            Err(e) => {
+                let mut failed = pending.release.clone();
+                failed.set_status(Status::Failed, format!("Rollback \"{}\" failed: {e}", self.name()));
+                let _ = self.store.update(&pending, &failed).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// `--dry-run`: each object as the server would apply it (dryRun=All), compared with the
+    /// live object; nothing is written.
+    async fn dry_run(
+        &self,
+        desired: &[Manifest],
+        plan: &Plan,
+        live: &BTreeMap<ObjectKey, Value>,
+        ns_existed: bool,
+        action: &str,
+    ) -> Result<Outcome, InstallError> {
+        self.progress.set_phase(&format!("Dry run: {}", plural(plan.applies.len(), "object")));
+        let mut objects = Vec::new();
+        if !ns_existed {
+            objects.push(namespace_outcome(self.ns(), "create"));
+        }
+        let results: Vec<Result<ObjectOutcome, InstallError>> = futures::stream::iter(&plan.applies)
+            .map(|step| async move {
+                let m = &desired[step.index];
+                let live = live.get(&step.key);
+                let change = if m.namespace.is_some() && !ns_existed {
+                    diff::Change::Create
+                } else {
+                    // The real run takes Helm's fields over before applying; forcing is the same here.
+                    let force = self.req.options.force_conflicts
+                        || step.take_over.is_some()
+                        || matches!(step.existing, Existing::Adopted(_));
+                    let result = self.interrupt.guard(self.host.apply(m, force, true)).await??;
+                    diff::change(live, &result, &step.key.to_string())
+                };
+                let mut outcome = ObjectOutcome::new(&m.api_version, &step.key, "");
+                (outcome.action, outcome.diff) = match change {
+                    diff::Change::Create => ("create".into(), None),
+                    diff::Change::Unchanged => ("unchanged".into(), None),
+                    diff::Change::Change(d) => ("change".into(), Some(d)),
+                };
+                outcome.adopted = matches!(step.existing, Existing::Adopted(_));
+                outcome.taken_over_from = step.take_over.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
+                Ok(outcome)
+            })
+            .buffered(APPLY_CONCURRENCY)
+            .collect()
+            .await;
+        for r in results {
+            objects.push(r?);
+        }
+        objects.extend(plan.prunes.iter().map(|p| ObjectOutcome::new(&p.api_version, &p.key, "prune")));
+        Ok(self.outcome(None, "dry-run", action, objects))
+    }
+
+    fn outcome(&self, revision: Option<u32>, status: &str, action: &str, objects: Vec<ObjectOutcome>) -> Outcome {
+        Outcome {
+            name: self.name().into(),
+            namespace: self.ns().into(),
+            revision,
+            status: status.into(),
+            action: action.into(),
+            dry_run: self.req.options.dry_run,
+            objects,
+        }
+    }
+}
+
+fn namespace_outcome(name: &str, action: &str) -> ObjectOutcome {
+    let key = ObjectKey { group: String::new(), kind: "Namespace".into(), namespace: None, name: name.into() };
+    ObjectOutcome::new("v1", &key, action)
+}
+
+/// What the apply phase did so far.
+#[derive(Default)]
+struct Applied {
+    objects: Vec<ObjectOutcome>,
+    /// Objects this run created (key, apiVersion, uid): what `--rollback-on-failure` removes
+    /// after a failed install.
+    created: Vec<(ObjectKey, String, String)>,
+    /// The StatefulSet as applied (the wait starts from it).
+    statefulset: Option<k8s_openapi::api::apps::v1::StatefulSet>,
+}
+
+impl Applied {
+    fn record(&mut self, m: &Manifest, step: &plan::ApplyStep, live: &Value) {
+        let rv = objects::meta_str(live, "resourceVersion");
+        let action = match (&step.existing, &step.resource_version) {
+            (Existing::Absent, _) => "created",
+            (_, Some(before)) if Some(before.as_str()) == rv && step.take_over.is_none() => "unchanged",
+            _ => "configured",
+        };
+        if step.existing == Existing::Absent
+            && let Some(uid) = objects::meta_str(live, "uid")
+        {
+            self.created.push((step.key.clone(), m.api_version.clone(), uid.to_owned()));
+        }
+        if m.kind == "StatefulSet" && m.api_version == "apps/v1" {
+            self.statefulset = serde_json::from_value(live.clone()).ok();
+        }
+        let mut outcome = ObjectOutcome::new(&m.api_version, &step.key, action);
+        outcome.adopted = matches!(step.existing, Existing::Adopted(_));
+        outcome.taken_over_from = step.take_over.as_ref().map(|(_, managers)| managers.clone()).unwrap_or_default();
+        self.objects.push(outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_that_the_user_set_are_not_detected() {
+        let tree: Map<String, Value> =
+            serde_json::from_value(json!({"vcluster": {"image": "x"}, "serviceCIDR": ""})).unwrap();
+        assert!(sets(&tree, &["vcluster", "image"]));
+        assert!(!sets(&tree, &["serviceCIDR"]));
+        assert!(!sets(&tree, &["syncer", "image"]));
+    }
+}

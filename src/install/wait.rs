@@ -1,0 +1,193 @@
+//! Waiting until the virtual cluster works, by watching (never polling): the StatefulSet's
+//! rollout complete as `kubectl rollout status` defines it (its `readyReplicas` counts the pods
+//! whose Ready condition is true, so every pod is Ready), then the Secret `vc-<name>` the syncer
+//! writes once the virtual API server answers. Pod statuses (kubectl's STATUS column) and the
+//! Warning events of pods in a critical state are shown meanwhile; the pods are watched only once
+//! the rollout takes longer than a moment, so a cluster that is ready at once costs no request
+//! for them.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::Api;
+use kube::api::{ListParams, WatchParams};
+
+use super::InstallError;
+use super::host::{Change, Follow, Host};
+use crate::printer::Progress;
+use crate::workload;
+
+/// How long the rollout may take before the pods are watched and shown.
+const SHOW_PODS_AFTER: Duration = Duration::from_secs(1);
+/// Warning events shown for a pod in a critical state.
+const EVENTS_SHOWN: usize = 3;
+
+/// What to wait for.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub namespace: String,
+    /// The StatefulSet as the apply returned it (its resourceVersion starts the watch).
+    pub statefulset: StatefulSet,
+    /// The Secret the syncer writes (`vc-<name>`).
+    pub secret: String,
+}
+
+/// What the wait saw last, for the report when it times out.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    pub rollout: String,
+    pub rollout_done: bool,
+    /// Pod name → kubectl-style status.
+    pub pods: BTreeMap<String, String>,
+}
+
+fn selector(sts: &StatefulSet) -> String {
+    let labels = sts.spec.as_ref().and_then(|s| s.selector.match_labels.clone()).unwrap_or_default();
+    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+/// Wait until the target is ready; the caller bounds it with the timeout and the interrupt.
+pub async fn ready(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), InstallError> {
+    let main = async {
+        rollout(host, target, progress, seen).await?;
+        secret(host, target, progress).await
+    };
+    let pods = async {
+        tokio::time::sleep(SHOW_PODS_AFTER).await;
+        if let Err(e) = show_pods(host, target, progress, seen).await {
+            progress.println(&format!("cannot show the pods' status: {e}"));
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        result = main => result,
+        () = pods => unreachable!("the pod display never ends"),
+    }
+}
+
+async fn rollout(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), InstallError> {
+    let name = target.statefulset.metadata.name.clone().unwrap_or_default();
+    let mut current = target.statefulset.clone();
+    let api: Api<StatefulSet> = host.api(&target.namespace);
+    let rv = current.metadata.resource_version.clone().unwrap_or_default();
+    let mut follow = Follow::new(api, WatchParams::default().fields(&format!("metadata.name={name}")), rv);
+    loop {
+        let state = workload::statefulset_rollout(&current);
+        {
+            let mut seen = seen.lock().expect("wait state");
+            seen.rollout = format!("StatefulSet {name}: {}", state.message);
+            seen.rollout_done = state.done;
+        }
+        if state.done {
+            return Ok(());
+        }
+        progress.set_message(&pods_line(&state.message, seen));
+        current = match follow.next().await.map_err(|e| InstallError::Cluster(host.cluster.error(e)))? {
+            Change::Applied(sts) => sts,
+            Change::Relisted(mut items) if !items.is_empty() => items.remove(0),
+            Change::Deleted(_) | Change::Relisted(_) => {
+                return Err(InstallError::Vanished { object: format!("StatefulSet/{name}") });
+            }
+        };
+    }
+}
+
+fn pods_line(rollout: &str, seen: &Mutex<Seen>) -> String {
+    let seen = seen.lock().expect("wait state");
+    let pods: Vec<String> = seen.pods.iter().map(|(pod, status)| format!("{pod}: {status}")).collect();
+    let rollout = rollout.trim_end_matches("...");
+    if pods.is_empty() { rollout.to_owned() } else { format!("{rollout} ({})", pods.join(", ")) }
+}
+
+async fn secret(host: &Host, target: &Target, progress: &Progress) -> Result<(), InstallError> {
+    let api: Api<Secret> = host.api(&target.namespace);
+    let params = WatchParams::default().fields(&format!("metadata.name={}", target.secret));
+    let mut follow = Follow::new(api, params, String::new());
+    loop {
+        match follow.next().await.map_err(|e| InstallError::Cluster(host.cluster.error(e)))? {
+            Change::Applied(_) => return Ok(()),
+            Change::Relisted(items) if !items.is_empty() => return Ok(()),
+            _ => progress.set_message(&format!(
+                "waiting for Secret {} (the syncer writes it once the virtual cluster's API answers)",
+                target.secret
+            )),
+        }
+    }
+}
+
+/// Watch the StatefulSet's pods, showing their status; a pod entering a critical state gets
+/// its latest Warning events printed once.
+async fn show_pods(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), InstallError> {
+    let api: Api<Pod> = host.api(&target.namespace);
+    let mut follow = Follow::new(api, WatchParams::default().labels(&selector(&target.statefulset)), String::new());
+    let mut pods: BTreeMap<String, Pod> = BTreeMap::new();
+    loop {
+        match follow.next().await.map_err(|e| InstallError::Cluster(host.cluster.error(e)))? {
+            Change::Applied(pod) => {
+                pods.insert(pod.metadata.name.clone().unwrap_or_default(), pod);
+            }
+            Change::Deleted(pod) => {
+                pods.remove(pod.metadata.name.as_deref().unwrap_or_default());
+            }
+            Change::Relisted(items) => {
+                pods = items.into_iter().map(|p| (p.metadata.name.clone().unwrap_or_default(), p)).collect();
+            }
+        }
+        let statuses: BTreeMap<String, String> =
+            pods.iter().map(|(n, p)| (n.clone(), workload::pod_status(p))).collect();
+        let newly_critical: Vec<(String, String)> = {
+            let mut seen = seen.lock().expect("wait state");
+            let fresh = statuses
+                .iter()
+                .filter(|(n, s)| workload::is_critical(s) && seen.pods.get(*n) != Some(*s))
+                .map(|(n, s)| (n.clone(), s.clone()))
+                .collect();
+            seen.pods = statuses;
+            fresh
+        };
+        let rollout = seen.lock().expect("wait state").rollout.clone();
+        progress.set_message(&pods_line(rollout.split_once(": ").map_or(rollout.as_str(), |(_, m)| m), seen));
+        for (pod, status) in newly_critical {
+            progress.println(&format!(
+                "pod {pod} has critical status {status}; waiting continues, but this might time out"
+            ));
+            for event in host.warnings(&target.namespace, &pod, EVENTS_SHOWN).await.unwrap_or_default() {
+                progress.println(&format!("  {event}"));
+            }
+        }
+    }
+}
+
+/// What is stuck, for the timeout error: the rollout, each pod that is not Ready with its status
+/// and latest Warning event, or the missing Secret.
+pub async fn stuck(host: &Host, target: &Target, seen: &Seen) -> String {
+    if seen.rollout_done {
+        return format!(
+            "Secret {} was not written (the syncer writes it once the virtual cluster's API answers)",
+            target.secret
+        );
+    }
+    let mut parts = vec![if seen.rollout.is_empty() {
+        "the StatefulSet's rollout did not start".to_owned()
+    } else {
+        seen.rollout.trim_end_matches("...").to_owned()
+    }];
+    let api: Api<Pod> = host.api(&target.namespace);
+    let pods = api.list(&ListParams::default().labels(&selector(&target.statefulset))).await.map(|l| l.items);
+    match pods {
+        Ok(pods) if pods.is_empty() => parts.push("no pod was created".into()),
+        Ok(pods) => {
+            for pod in pods.iter().filter(|p| !workload::pod_ready(p)) {
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                let events = host.warnings(&target.namespace, &name, 1).await.unwrap_or_default();
+                let last = events.last().map(|e| format!(" ({e})")).unwrap_or_default();
+                parts.push(format!("pod {name}: {}{last}", workload::pod_status(pod)));
+            }
+        }
+        Err(_) => parts.extend(seen.pods.iter().map(|(pod, status)| format!("pod {pod}: {status}"))),
+    }
+    parts.join("; ")
+}
