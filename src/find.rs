@@ -102,6 +102,40 @@ pub fn host_context(loaded: &Loaded, flag: Option<&str>) -> HostContext {
     }
 }
 
+/// Connect to the host cluster of [`host_context`] (saying so when it is not the current
+/// context); `namespace` is `-n`.
+pub async fn connect_host(
+    loaded: &Loaded,
+    context: Option<&str>,
+    namespace: Option<&str>,
+    printer: &Printer,
+) -> Result<Cluster, ClusterError> {
+    let host = host_context(loaded, context);
+    if let Some(note) = &host.note {
+        printer.info(note);
+    }
+    Cluster::connect(loaded, host.context.as_deref(), namespace).await
+}
+
+/// Why `name` cannot be a vcluster's name: it goes into label selectors, so it must be a label
+/// value (kube-apiserver: `staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go`
+/// `IsValidLabelValue`), and not empty.
+pub fn name_problem(name: &str) -> Option<String> {
+    let inner_ok = name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    let ends_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+    if name.is_empty() {
+        Some("the name is empty".into())
+    } else if name.len() > 63 {
+        Some(format!("{name:?} is longer than 63 characters"))
+    } else if !inner_ok || !ends_ok(name.bytes().next()) || !ends_ok(name.bytes().last()) {
+        Some(format!(
+            "{name:?} is not a valid name: letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+        ))
+    } else {
+        None
+    }
+}
+
 /// One virtual cluster on the host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vcluster {
@@ -484,6 +518,15 @@ mod tests {
         let orphan =
             "contexts:\n- name: vcluster_vc_team_gone\n  context: {}\ncurrent-context: vcluster_vc_team_gone\n";
         assert_eq!(host_context(&loaded(orphan), None).context, None);
+    }
+
+    #[test]
+    fn names_must_be_label_values() {
+        assert_eq!(name_problem("my-vc"), None);
+        assert_eq!(name_problem("A.b_c-9"), None);
+        for bad in ["", "a,b", "-a", "a-", "release=x", &"a".repeat(64)] {
+            assert!(name_problem(bad).is_some(), "{bad}");
+        }
     }
 
     #[test]

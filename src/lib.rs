@@ -9,7 +9,7 @@
 //! - [`install`]: install and upgrade (pure planning plus the requests); [`release`] records;
 //!   [`cluster`] access; [`interrupt`] (SIGINT/SIGTERM).
 //! - [`find`]: finding vclusters on the host (list, delete, pause, resume, connect);
-//!   [`forwarder`]: the background port-forward of `connect`.
+//!   [`forwarder`]: the background port-forward of `connect`; [`lifecycle`]: delete, pause, resume.
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -21,6 +21,7 @@ pub mod forwarder;
 pub mod install;
 pub mod interrupt;
 pub mod kubeconfig;
+pub mod lifecycle;
 pub mod printer;
 pub mod release;
 pub mod render;
