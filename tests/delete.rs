@@ -10,7 +10,7 @@ use kube::api::{Patch, PatchParams};
 use kube_sim::Fault;
 use serde_json::{Value, json};
 use support::cluster::{Host, finish};
-use support::lifecycle::{Living, block_on, inventory};
+use support::lifecycle::{block_on, inventory};
 
 /// Objects that are not the vcluster's: another release's and the user's own in its namespace,
 /// and objects of the same names (a release of the same name) in another namespace.
@@ -107,10 +107,9 @@ spec:
 
 #[test]
 fn delete_removes_everything_create_made_and_nothing_else() {
-    let living = Living::start();
-    let host = &living.host;
+    let mut host = Host::alive();
     host.sim.seed_yaml(UNRELATED).unwrap();
-    living.syncer("team", "my-vc");
+    host.with_syncer("team", "my-vc");
     // The namespaces' default ServiceAccounts come from a controller: let it catch up.
     eventually(|| ["team", "team-b"].iter().all(|ns| host.object("v1", "ServiceAccount", ns, "default").is_some()));
     let before_create = inventory(&host.sim);
@@ -193,9 +192,8 @@ fn eventually(ready: impl Fn() -> bool) {
 
 #[test]
 fn keep_pvc_keeps_the_claims_and_so_the_namespace() {
-    let living = Living::start();
-    let host = &living.host;
-    living.syncer("vcluster-my-vc", "my-vc");
+    let mut host = Host::alive();
+    host.with_syncer("vcluster-my-vc", "my-vc");
     host.run(&["create", "my-vc", "--timeout", "60s"]).ok();
     let claim = host.object("v1", "PersistentVolumeClaim", "vcluster-my-vc", "data-my-vc-0").unwrap();
 
@@ -211,7 +209,7 @@ fn keep_pvc_keeps_the_claims_and_so_the_namespace() {
     assert!(host.record_secrets("vcluster-my-vc", "my-vc").is_empty());
 
     // The same data serves a new vcluster of the same name; then it all goes.
-    living.syncer("vcluster-my-vc", "my-vc");
+    host.with_syncer("vcluster-my-vc", "my-vc");
     host.run(&["create", "my-vc", "--timeout", "60s"]).ok();
     let reused = host.object("v1", "PersistentVolumeClaim", "vcluster-my-vc", "data-my-vc-0").unwrap();
     assert_eq!(reused["metadata"]["uid"], claim["metadata"]["uid"]);

@@ -8,7 +8,6 @@ use std::time::Duration;
 use kube_sim::{Fault, Forbid, PodHold, PodMatch};
 use serde_json::{Value, json};
 use support::cluster::{Host, Run};
-use support::lifecycle::Living;
 use vcluster::release::{self, Chart, Metadata, RecordWrite, Release, Status};
 
 /// What `create` leaves for vcluster `name` in `namespace`, minimally: its release record, its
@@ -163,9 +162,8 @@ fn status_of<'a>(rows: &'a Value, name: &str) -> &'a str {
 
 #[test]
 fn paused_crashing_and_failed_vclusters_show_as_such() {
-    let living = Living::start();
-    let host = &living.host;
-    living.syncer("vcluster-sleepy", "sleepy");
+    let mut host = Host::alive();
+    host.with_syncer("vcluster-sleepy", "sleepy");
     host.run(&["create", "sleepy", "--timeout", "60s"]).ok();
     host.sim.hold_pods(
         PodMatch::labels("vcluster-crashy", "app=vcluster,release=crashy").unwrap(),
@@ -176,7 +174,7 @@ fn paused_crashing_and_failed_vclusters_show_as_such() {
     assert_eq!(host.run(&["create", "broken", "--no-wait"]).code, 1);
     host.run(&["pause", "sleepy"]).ok();
 
-    let rows = list_until(host, |rows| status_of(rows, "crashy") == "CrashLoopBackOff");
+    let rows = list_until(&host, |rows| status_of(rows, "crashy") == "CrashLoopBackOff");
     assert_eq!(status_of(&rows, "sleepy"), "Paused");
     assert_eq!(status_of(&rows, "broken"), "Failed");
     let broken = rows.as_array().unwrap().iter().find(|r| r["name"] == "broken").unwrap();

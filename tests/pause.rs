@@ -4,7 +4,8 @@
 mod support;
 
 use kube_sim::Fault;
-use support::lifecycle::{Living, inventory};
+use support::cluster::Host;
+use support::lifecycle::inventory;
 
 const NS: &str = "vcluster-my-vc";
 
@@ -17,9 +18,8 @@ fn workload(name: &str, vcluster: &str) -> String {
 
 #[test]
 fn pause_then_resume_round_trip_and_both_are_idempotent() {
-    let living = Living::start();
-    let host = &living.host;
-    living.syncer(NS, "my-vc");
+    let mut host = Host::alive();
+    host.with_syncer(NS, "my-vc");
     host.run(&["create", "my-vc", "--timeout", "60s", "--set", "syncer.replicas=2"]).ok();
     host.sim.seed_yaml(&workload("web-x-default-x-my-vc", "my-vc")).unwrap();
     host.sim.seed_yaml(&format!("---\n{}", workload("web-x-default-x-other", "other"))).unwrap();
@@ -106,9 +106,8 @@ fn pause_then_resume_round_trip_and_both_are_idempotent() {
 
 #[test]
 fn a_conflicting_change_fails_the_pause_and_a_rerun_pauses() {
-    let living = Living::start();
-    let host = &living.host;
-    living.syncer(NS, "my-vc");
+    let mut host = Host::alive();
+    host.with_syncer(NS, "my-vc");
     host.run(&["create", "my-vc", "--timeout", "60s"]).ok();
     host.sim.inject(Fault::on("PATCH", "/apis/apps/v1/namespaces/*/statefulsets/my-vc").nth(1).respond(409));
     let failed = host.run(&["sleep", "my-vc"]);
@@ -125,9 +124,9 @@ fn a_conflicting_change_fails_the_pause_and_a_rerun_pauses() {
 
 #[test]
 fn pause_and_resume_of_a_missing_vcluster_exit_1() {
-    let living = Living::start();
+    let host = Host::alive();
     for command in ["pause", "resume"] {
-        let run = living.host.run(&[command, "nope"]);
+        let run = host.run(&[command, "nope"]);
         assert_eq!(run.code, 1);
         assert!(run.stderr.starts_with("error: vcluster nope not found in any namespace"), "{}", run.stderr);
     }

@@ -1,38 +1,10 @@
-//! What the delete, list and pause tests share: a host whose workloads come alive (the
-//! simulator's kubelet and controllers) with a stand-in syncer writing `vc-<name>`, and an
-//! inventory of the stored objects.
+//! What the delete, list and pause tests share: an inventory of the stored objects, and a
+//! runtime for talking to the simulator directly.
 
 use std::collections::BTreeMap;
 
-use kube_sim::fixtures::vcluster::{SyncerOptions, stand_in_for_syncer};
-use kube_sim::{SimConfig, Simulator, Workloads};
+use kube_sim::Simulator;
 use serde_json::Value;
-
-use super::cluster::Host;
-
-/// A host cluster whose pods run, and the simulator that plays the virtual clusters' API.
-pub struct Living {
-    pub host: Host,
-    virtual_cluster: Simulator,
-}
-
-impl Living {
-    pub fn start() -> Living {
-        let host = Host::start(SimConfig {
-            service_cidrs: vec!["10.100.0.0/16".into()],
-            workloads: Workloads { enabled: true, ..Workloads::default() },
-            ..SimConfig::default()
-        });
-        let virtual_cluster = Simulator::start_blocking(SimConfig { tls: true, ..SimConfig::default() }).unwrap();
-        Living { host, virtual_cluster }
-    }
-
-    /// Stand in for the syncer of vcluster `name` in `namespace`: `vc-<name>` appears once its
-    /// pod runs.
-    pub fn syncer(&self, namespace: &str, name: &str) {
-        stand_in_for_syncer(&self.host.sim, &self.virtual_cluster, namespace, name, &SyncerOptions::default());
-    }
-}
 
 /// `Kind namespace/name` → resourceVersion of every stored object, without what the cluster's
 /// own components keep writing (Events, the Node, Leases).
