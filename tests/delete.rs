@@ -290,6 +290,27 @@ fn not_found_exits_1_unless_ignored() {
 }
 
 #[test]
+fn a_vcluster_without_release_records_is_not_guessed_at() {
+    let host = Host::new();
+    host.sim
+        .seed_yaml(
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: bare, namespace: default, labels: {app: vcluster, release: bare}}\nspec:\n  serviceName: bare\n  selector: {matchLabels: {app: vcluster, release: bare}}\n  template:\n    metadata: {labels: {app: vcluster, release: bare}}\n    spec: {containers: [{name: c, image: i}]}\n",
+        )
+        .unwrap();
+    host.sim.clear_requests();
+    let run = host.run(&["delete", "bare", "--yes"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.starts_with("error: vcluster bare in namespace default has no Helm release records"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint: it was installed without Helm records here"), "{}", run.stderr);
+    assert!(host.writes().is_empty());
+    assert!(host.object("apps/v1", "StatefulSet", "default", "bare").is_some());
+}
+
+#[test]
 fn a_500_or_a_dropped_connection_mid_delete_then_a_rerun_finishes() {
     for (label, fault) in [
         ("500", Fault::on("DELETE", "/apis/rbac.authorization.k8s.io/v1/namespaces/*/roles/*").nth(1).respond(500)),
