@@ -61,29 +61,34 @@ fn vcluster_objects(namespace: &str, name: &str) -> Vec<Value> {
     let secret = release::to_secret(&record, RecordWrite::Create(jiff::Timestamp::now())).unwrap();
     let sts = rendered.manifests.iter().find(|m| m.kind == "StatefulSet").unwrap().object.clone();
     let labels = json!({"app": "vcluster", "release": name});
+    // The pod as the StatefulSet controller makes it: the claim template becomes a volume.
+    let mut spec = sts["spec"]["template"]["spec"].clone();
+    let claim = json!({"name": "data", "persistentVolumeClaim": {"claimName": format!("data-{name}-0")}});
+    spec["volumes"].as_array_mut().unwrap().push(claim);
     let pod = json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": format!("{name}-0"), "namespace": namespace, "labels": labels},
-        "spec": sts["spec"]["template"]["spec"],
+        "spec": spec,
         "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
     vec![serde_json::to_value(secret).unwrap(), sts, pod]
 }
 
-/// Seed vclusters `from..to`, ten namespaces' worth.
+/// Seed vclusters `from..to`, in ten namespaces (a hundred at a time: the simulator's YAML reader
+/// takes at most 1,024 documents at once).
 fn seed(sim: &Simulator, from: usize, to: usize) {
-    let mut yaml = String::new();
-    for i in from..to {
-        let ns = format!("bench-{}", i % 10);
-        if i < 10 {
-            yaml.push_str(&format!(
-                "---\n{}\n",
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-            ));
+    for chunk in (from..to).collect::<Vec<_>>().chunks(100) {
+        let mut yaml = String::new();
+        for &i in chunk {
+            let ns = format!("bench-{}", i % 10);
+            if i < 10 {
+                let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+                yaml.push_str(&format!("---\n{namespace}\n"));
+            }
+            for object in vcluster_objects(&ns, &format!("vc-{i:04}")) {
+                yaml.push_str(&format!("---\n{object}\n"));
+            }
         }
-        for object in vcluster_objects(&ns, &format!("vc-{i:04}")) {
-            yaml.push_str(&format!("---\n{object}\n"));
-        }
+        sim.seed_yaml(&yaml).unwrap();
     }
-    sim.seed_yaml(&yaml).unwrap();
 }
 
 /// The three LISTs `list` makes, made directly, in parallel, bodies parsed.
