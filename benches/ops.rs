@@ -108,12 +108,24 @@ fn direct_lists(client: &kube::Client, runtime: &tokio::runtime::Runtime) -> f64
     })
 }
 
-fn run(bin: &Path, kubeconfig: &Path, home: &Path, args: &[&str]) -> (f64, String) {
+/// Run the CLI: wall time, stdout, stderr.
+fn run(bin: &Path, kubeconfig: &Path, home: &Path, args: &[&str]) -> (f64, String, String) {
     let started = Instant::now();
     let out = Command::new(bin).args(args).env("KUBECONFIG", kubeconfig).env("HOME", home).output().unwrap();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    (ms, String::from_utf8_lossy(&out.stdout).into_owned())
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{args:?}: {stderr}");
+    (ms, String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+/// The milliseconds a `--debug` line starting with `prefix` reports (`… in 12.3 ms`).
+fn debug_ms(stderr: &str, prefix: &str) -> f64 {
+    stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("debug: ")?.strip_prefix(prefix)?.rsplit_once(" in ")?.1.strip_suffix(" ms")?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no debug line {prefix:?}: {stderr}"))
 }
 
 fn main() {
@@ -127,8 +139,10 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 
     println!("list benchmark: {runs} runs per size; simulator in-process (no workloads)");
-    println!("| vclusters | requests | median wall (ms) | median direct LISTs (ms) | stdout (KiB) |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| vclusters | requests | median wall (ms) | median direct LISTs (ms) | median decode and group (ms) | stdout (KiB) |"
+    );
+    println!("|---|---|---|---|---|---|");
     let sim = Simulator::start_blocking(SimConfig::default()).unwrap();
     let kubeconfig = sim.kubeconfig_path().to_path_buf();
     let client = runtime.block_on(sim.client()).unwrap();
@@ -136,10 +150,12 @@ fn main() {
     for size in [1, 100, 1000] {
         seed(&sim, seeded, size);
         seeded = size;
-        let (mut wall, mut direct, mut requests, mut bytes) = (Vec::new(), Vec::new(), Vec::new(), 0);
+        let (mut wall, mut direct, mut requests, mut decode, mut bytes) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0);
         for _ in 0..runs {
             sim.clear_requests();
-            let (ms, out) = run(&bin, &kubeconfig, home.path(), &["list", "-o", "json"]);
+            let (ms, out, stderr) = run(&bin, &kubeconfig, home.path(), &["list", "-o", "json", "--debug"]);
+            decode.push(debug_ms(&stderr, "read "));
             requests.push(sim.requests().len() as f64);
             let rows: Value = serde_json::from_str(&out).unwrap();
             assert_eq!(rows.as_array().unwrap().len(), size);
@@ -148,10 +164,11 @@ fn main() {
             direct.push(direct_lists(&client, &runtime));
         }
         println!(
-            "| {size} | {:.0} | {:.1} | {:.1} | {:.0} |",
+            "| {size} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} |",
             median(&mut requests),
             median(&mut wall),
             median(&mut direct),
+            median(&mut decode),
             bytes as f64 / 1024.0
         );
     }
@@ -176,7 +193,7 @@ fn main() {
             sim.clear_requests();
             let mut args = vec!["delete", name.as_str(), "--yes"];
             args.extend(extra);
-            let (ms, _) = run(&bin, &kubeconfig, home.path(), &args);
+            let (ms, _, _) = run(&bin, &kubeconfig, home.path(), &args);
             wall.push(ms);
             requests.push(sim.requests().len() as f64);
         }
