@@ -272,16 +272,12 @@ fn without_a_terminal_it_needs_yes_and_changes_nothing() {
 #[test]
 fn not_found_exits_1_unless_ignored() {
     let host = Host::new();
-    let run = host.run(&["delete", "nope", "--yes"]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.starts_with("error: vcluster nope not found in any namespace (context \"kube-sim\")\n"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("hint: `vcluster list` shows the vclusters there are"), "{}", run.stderr);
-    let run = host.run(&["delete", "nope", "-n", "team", "--yes"]);
-    assert!(run.stderr.starts_with("error: vcluster nope not found in namespace team"), "{}", run.stderr);
+    host.run(&["delete", "nope", "--yes"]).fails_with(&[
+        "error: vcluster nope not found in any namespace (context \"kube-sim\")\n",
+        "hint: `vcluster list` shows the vclusters there are",
+    ]);
+    host.run(&["delete", "nope", "-n", "team", "--yes"])
+        .fails_with(&["error: vcluster nope not found in namespace team", "hint: `vcluster list -n team`"]);
     let run = host.run(&["rm", "nope", "--ignore-not-found", "-o", "json"]);
     run.ok();
     assert_eq!(run.json()["found"], false);
@@ -298,14 +294,10 @@ fn a_vcluster_without_release_records_is_not_guessed_at() {
         )
         .unwrap();
     host.sim.clear_requests();
-    let run = host.run(&["delete", "bare", "--yes"]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.starts_with("error: vcluster bare in namespace default has no Helm release records"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("hint: it was installed without Helm records here"), "{}", run.stderr);
+    host.run(&["delete", "bare", "--yes"]).fails_with(&[
+        "error: vcluster bare in namespace default has no Helm release records",
+        "hint: it was installed without Helm records here",
+    ]);
     assert!(host.writes().is_empty());
     assert!(host.object("apps/v1", "StatefulSet", "default", "bare").is_some());
 }

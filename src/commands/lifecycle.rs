@@ -10,7 +10,7 @@ use crate::cli::{Context, OutputFormat};
 use crate::commands::create::parse_duration;
 use crate::commands::render::load_kubeconfig;
 use crate::error::Hinted;
-use crate::find::{self, Scope};
+use crate::find::{self, Scope, Vcluster};
 use crate::install::Host;
 use crate::interrupt::Interrupt;
 use crate::kubeconfig::Loaded;
@@ -63,6 +63,15 @@ pub async fn host(ctx: &Context, kubeconfig: &Loaded) -> anyhow::Result<Host> {
             .await
             .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
     Ok(Host::new(cluster))
+}
+
+/// The host cluster and the vcluster `name` on it.
+pub async fn target(ctx: &Context, kubeconfig: &Loaded, name: &str) -> anyhow::Result<(Host, Vcluster)> {
+    let host = host(ctx, kubeconfig).await?;
+    let vcluster = find::find(&host.cluster, name, &scope(ctx), &ctx.printer)
+        .await
+        .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
+    Ok((host, vcluster))
 }
 
 /// SIGINT/SIGTERM: the first stops the operation before its next request (exit 130), the

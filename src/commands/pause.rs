@@ -8,8 +8,7 @@ use clap::Args;
 use crate::cli::Context;
 use crate::commands::create::parse_duration;
 use crate::commands::lifecycle;
-use crate::error::{ExitStatus, Hinted};
-use crate::find;
+use crate::error::ExitStatus;
 use crate::install::plural;
 use crate::lifecycle::{leave_contexts, pause};
 
@@ -26,10 +25,7 @@ pub fn run(args: PauseArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let kubeconfig = lifecycle::start(&args.name, ctx)?;
     let printer = &ctx.printer;
     let (outcome, left) = ctx.block_on(async {
-        let host = lifecycle::host(ctx, &kubeconfig).await?;
-        let vcluster = find::find(&host.cluster, &args.name, &lifecycle::scope(ctx), printer)
-            .await
-            .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
+        let (host, vcluster) = lifecycle::target(ctx, &kubeconfig, &args.name).await?;
         let (name, ns) = (vcluster.name.clone(), vcluster.namespace.clone());
         let interrupt = lifecycle::interrupt(ctx)?;
         let progress = printer.progress(&format!("Pausing vcluster {name} in namespace {ns}"));

@@ -6,9 +6,12 @@ pub mod gone;
 pub mod pause;
 pub mod uninstall;
 
+use std::time::Duration;
+
 use crate::error::{Hinted, Interrupted};
 use crate::find::FindError;
-use crate::install::InstallError;
+use crate::install::{Host, InstallError};
+use crate::interrupt::Interrupt;
 use crate::kubeconfig::{self, ConnectRecord, Edit, KubeconfigError, Loaded, Sources};
 use crate::release::StoreError;
 
@@ -68,6 +71,22 @@ impl LifecycleError {
                 anyhow::Error::new(hints.into_iter().fold(Hinted::new(other.to_string()), Hinted::hint))
             }
         }
+    }
+}
+
+/// Run `watch` for at most `timeout`, stopping at an interrupt; a timeout is
+/// [`InstallError::Timeout`] waiting for `what`, `stuck` saying what was still awaited.
+async fn bounded<T>(
+    host: &Host,
+    timeout: Duration,
+    interrupt: &Interrupt,
+    watch: impl Future<Output = kube::Result<T>>,
+    what: String,
+    stuck: impl FnOnce() -> String,
+) -> Result<T, LifecycleError> {
+    match tokio::time::timeout(timeout, interrupt.guard(watch)).await {
+        Ok(result) => Ok(result?.map_err(|e| InstallError::Cluster(host.cluster.error(e)))?),
+        Err(_) => Err(InstallError::Timeout { what, waited: timeout, stuck: stuck() }.into()),
     }
 }
 

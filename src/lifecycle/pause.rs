@@ -12,6 +12,7 @@
 //! overwritten. Both are idempotent: pausing a paused vcluster finishes what an interrupted pause
 //! left (no patch), resuming a running one changes nothing.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -106,6 +107,20 @@ pub struct Outcome {
     pub waited: Option<bool>,
 }
 
+impl Outcome {
+    fn new(vcluster: &Vcluster, action: &str, sts: &StatefulSet) -> Outcome {
+        Outcome {
+            name: vcluster.name.clone(),
+            namespace: vcluster.namespace.clone(),
+            action: action.into(),
+            changed: false,
+            replicas: replicas(sts),
+            workload_pods_deleted: None,
+            waited: None,
+        }
+    }
+}
+
 fn statefulset(vcluster: &Vcluster) -> Result<&StatefulSet, LifecycleError> {
     vcluster.statefulset.as_ref().ok_or_else(|| LifecycleError::NoStatefulSet {
         name: vcluster.name.clone(),
@@ -140,15 +155,7 @@ pub async fn pause(
     progress: &Progress,
 ) -> Result<Outcome, LifecycleError> {
     let sts = statefulset(vcluster)?;
-    let mut outcome = Outcome {
-        name: vcluster.name.clone(),
-        namespace: vcluster.namespace.clone(),
-        action: "pause".into(),
-        changed: false,
-        replicas: replicas(sts),
-        workload_pods_deleted: None,
-        waited: None,
-    };
+    let mut outcome = Outcome::new(vcluster, "pause", sts);
     let current = if vcluster.paused() {
         outcome.replicas = paused_replicas(sts).0;
         sts.clone()
@@ -193,16 +200,16 @@ async fn scaled_down(
     let params = WatchParams::default().fields(&format!("metadata.name={name}"));
     let mut follow = Follow::new(api, params, sts.resource_version().unwrap_or_default());
     let mut current = sts.clone();
-    let mut left = 0;
+    let left = Cell::new(0);
     let watch = async {
         loop {
             let status = current.status.clone().unwrap_or_default();
             let observed = status.observed_generation.unwrap_or(0) >= current.metadata.generation.unwrap_or(0);
-            left = status.replicas;
-            if observed && left == 0 {
+            left.set(status.replicas);
+            if observed && status.replicas == 0 {
                 return Ok(());
             }
-            progress.set_message(&format!("{left} of the StatefulSet's pods left"));
+            progress.set_message(&format!("{} of the StatefulSet's pods left", status.replicas));
             current = match follow.next().await? {
                 Change::Applied(s) => s,
                 Change::Relisted(mut items) if !items.is_empty() => items.remove(0),
@@ -210,15 +217,8 @@ async fn scaled_down(
             };
         }
     };
-    match tokio::time::timeout(timeout, interrupt.guard(watch)).await {
-        Ok(result) => result?.map_err(|e: kube::Error| InstallError::Cluster(host.cluster.error(e)).into()),
-        Err(_) => Err(InstallError::Timeout {
-            what: format!("StatefulSet {name} to scale down"),
-            waited: timeout,
-            stuck: format!("{left} pods are still there"),
-        }
-        .into()),
-    }
+    let what = format!("StatefulSet {name} to scale down");
+    super::bounded(host, timeout, interrupt, watch, what, || format!("{} pods are still there", left.get())).await
 }
 
 /// Restore the replica count, drop the annotations, and (with `wait`) wait for readiness as
@@ -231,15 +231,7 @@ pub async fn resume(
     progress: &Progress,
 ) -> Result<Outcome, LifecycleError> {
     let sts = statefulset(vcluster)?;
-    let mut outcome = Outcome {
-        name: vcluster.name.clone(),
-        namespace: vcluster.namespace.clone(),
-        action: "resume".into(),
-        changed: false,
-        replicas: replicas(sts),
-        workload_pods_deleted: None,
-        waited: None,
-    };
+    let mut outcome = Outcome::new(vcluster, "resume", sts);
     if !vcluster.paused() {
         return Ok(outcome);
     }

@@ -553,15 +553,9 @@ async fn wait_gone(
         Ok::<_, kube::Error>(())
     };
     progress.set_phase(&format!("Waiting for vcluster {} to be deleted", prepared.name()));
-    match tokio::time::timeout(timeout, interrupt.guard(all)).await {
-        Ok(result) => result?.map_err(|e| InstallError::Cluster(host.cluster.error(e)).into()),
-        Err(_) => Err(InstallError::Timeout {
-            what: format!("vcluster {} to be deleted", prepared.name()),
-            waited: timeout,
-            stuck: format!("still waiting for {}", waiting_for.lock().expect("wait state")),
-        }
-        .into()),
-    }
+    let what = format!("vcluster {} to be deleted", prepared.name());
+    let stuck = || format!("still waiting for {}", waiting_for.lock().expect("wait state"));
+    super::bounded(host, timeout, interrupt, all, what, stuck).await
 }
 
 /// LIST the kinds that may hold leftovers, by both labels, at once.
