@@ -40,7 +40,7 @@ use crate::forwarder;
 use crate::install::host::CREATED_ANNOTATION;
 use crate::install::objects::{self, ObjectKey, known_resource, meta_str};
 use crate::install::plan::{self, Plan, PlanInput, PruneStep};
-use crate::install::{Host, InstallError, ObjectOutcome, plural};
+use crate::install::{Host, InstallError, NamespaceState, ObjectOutcome, plural};
 use crate::interrupt::Interrupt;
 use crate::kubeconfig::Sources;
 use crate::printer::{Printer, Progress};
@@ -262,7 +262,7 @@ pub async fn prepare(
     if history.is_empty() {
         return Err(LifecycleError::NoRecords { name, namespace: ns });
     }
-    let (_, namespace) = namespace?;
+    let (state, namespace) = namespace?;
     let mut manifests: Vec<Manifest> = Vec::new();
     for stored in &history {
         manifests.extend(objects::parse_manifest(&stored.release.manifest, &ns).map_err(InstallError::from)?);
@@ -320,17 +320,17 @@ pub async fn prepare(
         }
     }
 
-    let may_go = namespace
-        .as_ref()
-        .is_some_and(|n| opts.delete_namespace || n.annotations().get(CREATED_ANNOTATION).is_some_and(|v| v == "true"));
-    let others: Vec<String> = if may_go {
-        let found = find::list(&host.cluster, &Scope::Namespace(ns.clone()), printer).await?;
-        found.vclusters.into_iter().map(|v| v.name).filter(|n| *n != name).collect()
-    } else {
-        Vec::new()
+    // Another vcluster there keeps it: looked for only when it would go otherwise.
+    let mut fate = match state {
+        NamespaceState::Unknown => NamespaceFate::Keep { reason: "reading it is forbidden".into() },
+        _ => namespace_fate(namespace.as_ref(), opts, &[]),
     };
-    let namespace = namespace_fate(namespace.as_ref(), opts, &others);
-    Ok(Prepared { vcluster, history, objects, api_versions, workloads, claims, kept_claims, namespace })
+    if matches!(fate, NamespaceFate::Delete { .. }) {
+        let found = find::list(&host.cluster, &Scope::Namespace(ns.clone()), printer).await?;
+        let others: Vec<String> = found.vclusters.into_iter().map(|v| v.name).filter(|n| *n != name).collect();
+        fate = namespace_fate(namespace.as_ref(), opts, &others);
+    }
+    Ok(Prepared { vcluster, history, objects, api_versions, workloads, claims, kept_claims, namespace: fate })
 }
 
 /// Local state `delete` changes besides the cluster: the kubeconfig (`None`: leave it).
