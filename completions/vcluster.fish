@@ -36,6 +36,14 @@ complete -c vcluster -n "__fish_vcluster_needs_command" -s y -l yes -d 'Answer y
 complete -c vcluster -n "__fish_vcluster_needs_command" -s h -l help -d 'Print help'
 complete -c vcluster -n "__fish_vcluster_needs_command" -s V -l version -d 'Print version'
 complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "create" -d 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "delete" -d 'Delete a virtual cluster and exactly what belongs to it'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "rm" -d 'Delete a virtual cluster and exactly what belongs to it'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "list" -d 'List the virtual clusters in the namespace (-n) or in all namespaces'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "ls" -d 'List the virtual clusters in the namespace (-n) or in all namespaces'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "pause" -d 'Pause a virtual cluster: scale it down to nothing, keeping its data'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "sleep" -d 'Pause a virtual cluster: scale it down to nothing, keeping its data'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "resume" -d 'Resume a paused virtual cluster and wait until it works'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "wakeup" -d 'Resume a paused virtual cluster and wait until it works'
 complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "render" -d 'Render the manifests of a virtual cluster without touching a cluster (like `helm template`)'
 complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "version" -d 'Print the CLI version and the chart version it installs'
 complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "completion" -d 'Print a shell completion script'
@@ -79,6 +87,118 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l debug -d 'P
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s h -l help -d 'Print help'
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l wait -d 'Wait until it is done (default; `--wait=false` or `--no-wait` to return at once)' -r -f -a "true\t''
+false\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l timeout -d 'How long to wait: 90s, 10m, 1h' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l delete-namespace -d 'Delete the host namespace too, unless another vcluster lives there (default: only when vcluster created it)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l keep-pvc -d 'Keep the PersistentVolumeClaims (the virtual cluster\'s data), and so the namespace'
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l ignore-not-found -d 'Exit 0 when the virtual cluster does not exist'
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l no-wait -d 'Return without waiting'
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -l wait -d 'Wait until it is done (default; `--wait=false` or `--no-wait` to return at once)' -r -f -a "true\t''
+false\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -l timeout -d 'How long to wait: 90s, 10m, 1h' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -l delete-namespace -d 'Delete the host namespace too, unless another vcluster lives there (default: only when vcluster created it)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -l keep-pvc -d 'Keep the PersistentVolumeClaims (the virtual cluster\'s data), and so the namespace'
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -l ignore-not-found -d 'Exit 0 when the virtual cluster does not exist'
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -l no-wait -d 'Return without waiting'
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand list" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand list" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand list" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand list" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand list" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand list" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand list" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand list" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand list" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -l timeout -d 'How long to wait for the pods to stop: 90s, 10m, 1h' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -l timeout -d 'How long to wait for the pods to stop: 90s, 10m, 1h' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -l wait -d 'Wait until it is done (default; `--wait=false` or `--no-wait` to return at once)' -r -f -a "true\t''
+false\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -l timeout -d 'How long to wait: 90s, 10m, 1h' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -l no-wait -d 'Return without waiting'
+complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -l wait -d 'Wait until it is done (default; `--wait=false` or `--no-wait` to return at once)' -r -f -a "true\t''
+false\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -l timeout -d 'How long to wait: 90s, 10m, 1h' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -l no-wait -d 'Return without waiting'
+complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -s V -l version -d 'Print version'
 complete -c vcluster -n "__fish_vcluster_using_subcommand render" -s f -l values -d 'Values file (repeatable, later files win; `-` reads stdin)' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l set -d 'Set values (Helm syntax: a.b=1,list[0].key=x; infers booleans, null and integers)' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l set-string -d 'Set values, keeping every value a string' -r
@@ -120,8 +240,12 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -l debug -
 complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create render version completion help" -f -a "create" -d 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create render version completion help" -f -a "render" -d 'Render the manifests of a virtual cluster without touching a cluster (like `helm template`)'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create render version completion help" -f -a "version" -d 'Print the CLI version and the chart version it installs'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create render version completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create render version completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "create" -d 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "delete" -d 'Delete a virtual cluster and exactly what belongs to it'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "list" -d 'List the virtual clusters in the namespace (-n) or in all namespaces'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "pause" -d 'Pause a virtual cluster: scale it down to nothing, keeping its data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "resume" -d 'Resume a paused virtual cluster and wait until it works'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "render" -d 'Render the manifests of a virtual cluster without touching a cluster (like `helm template`)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "version" -d 'Print the CLI version and the chart version it installs'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

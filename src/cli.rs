@@ -72,6 +72,18 @@ impl OutputFormat {
 pub enum Command {
     /// Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)
     Create(commands::create::CreateArgs),
+    /// Delete a virtual cluster and exactly what belongs to it
+    #[command(visible_alias = "rm")]
+    Delete(commands::delete::DeleteArgs),
+    /// List the virtual clusters in the namespace (-n) or in all namespaces
+    #[command(visible_alias = "ls")]
+    List(commands::list::ListArgs),
+    /// Pause a virtual cluster: scale it down to nothing, keeping its data
+    #[command(visible_alias = "sleep")]
+    Pause(commands::pause::PauseArgs),
+    /// Resume a paused virtual cluster and wait until it works
+    #[command(visible_alias = "wakeup")]
+    Resume(commands::resume::ResumeArgs),
     /// Render the manifests of a virtual cluster without touching a cluster (like `helm template`)
     Render(commands::render::RenderArgs),
     /// Print the CLI version and the chart version it installs
@@ -84,7 +96,10 @@ impl Command {
     /// Output formats a command accepts; the first is its default. Empty: no `-o`.
     pub fn output_formats(&self) -> &'static [OutputFormat] {
         match self {
-            Command::Create(_) => &[OutputFormat::Table, OutputFormat::Json],
+            Command::Create(_) | Command::Delete(_) | Command::Pause(_) | Command::Resume(_) => {
+                &[OutputFormat::Table, OutputFormat::Json]
+            }
+            Command::List(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
             Command::Render(_) => &[OutputFormat::Yaml, OutputFormat::Json],
             Command::Version(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
             Command::Completion(_) => &[],
@@ -171,6 +186,10 @@ fn exit_clap(e: clap::Error) -> ExitCode {
 pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Create(args) => commands::create::run(args, ctx),
+        Command::Delete(args) => commands::delete::run(args, ctx),
+        Command::List(args) => commands::list::run(args, ctx),
+        Command::Pause(args) => commands::pause::run(args, ctx),
+        Command::Resume(args) => commands::resume::run(args, ctx),
         Command::Render(args) => commands::render::run(args, ctx),
         Command::Version(args) => commands::version::run(args, ctx),
         Command::Completion(args) => commands::completion::run(args, ctx),

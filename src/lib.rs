@@ -8,15 +8,20 @@
 //!   [`workload`] (kubectl's pod status and rollout conditions).
 //! - [`install`]: install and upgrade (pure planning plus the requests); [`release`] records;
 //!   [`cluster`] access; [`interrupt`] (SIGINT/SIGTERM).
+//! - [`find`]: finding vclusters on the host (list, delete, pause, resume, connect);
+//!   [`forwarder`]: the background port-forward of `connect`; [`lifecycle`]: delete, pause, resume.
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod error;
+pub mod find;
+pub mod forwarder;
 pub mod install;
 pub mod interrupt;
 pub mod kubeconfig;
+pub mod lifecycle;
 pub mod printer;
 pub mod release;
 pub mod render;

@@ -2,5 +2,10 @@
 
 pub mod completion;
 pub mod create;
+pub mod delete;
+pub mod lifecycle;
+pub mod list;
+pub mod pause;
 pub mod render;
+pub mod resume;
 pub mod version;

@@ -77,7 +77,7 @@ pub enum InstallError {
     },
 }
 
-pub(super) fn plural(n: usize, word: &str) -> String {
+pub fn plural(n: usize, word: &str) -> String {
     if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 

@@ -28,14 +28,13 @@ pub mod plan;
 pub mod wait;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use error::plural;
+pub use error::plural;
 pub use error::{InstallError, humanize};
 pub use host::{Host, NamespaceState};
 
@@ -51,8 +50,6 @@ use plan::{Existing, Plan, PlanInput};
 
 /// Objects of one tier applied at the same time.
 const APPLY_CONCURRENCY: usize = 4;
-/// Live objects looked up at the same time.
-const LOOKUP_CONCURRENCY: usize = 8;
 
 /// How the run behaves (the flags of `create`).
 #[derive(Debug, Clone)]
@@ -121,7 +118,7 @@ pub struct ObjectOutcome {
 }
 
 impl ObjectOutcome {
-    fn new(api_version: &str, key: &ObjectKey, action: &str) -> ObjectOutcome {
+    pub fn new(api_version: &str, key: &ObjectKey, action: &str) -> ObjectOutcome {
         ObjectOutcome {
             api_version: api_version.to_owned(),
             kind: key.kind.clone(),
@@ -423,22 +420,8 @@ impl Run<'_> {
         manifests: impl Iterator<Item = &'m Manifest>,
         namespace_exists: bool,
     ) -> Result<BTreeMap<ObjectKey, Value>, InstallError> {
-        let mut seen = BTreeSet::new();
-        let wanted: Vec<&Manifest> = manifests
-            .filter(|m| (namespace_exists || m.namespace.is_none()) && seen.insert(ObjectKey::of(m)))
-            .collect();
-        let found: Vec<Result<(ObjectKey, Option<Value>), InstallError>> = futures::stream::iter(wanted)
-            .map(|m| async move { Ok((ObjectKey::of(m), self.interrupt.guard(self.host.get(m)).await??)) })
-            .buffer_unordered(LOOKUP_CONCURRENCY)
-            .collect()
-            .await;
-        let mut out = BTreeMap::new();
-        for item in found {
-            if let (key, Some(value)) = item? {
-                out.insert(key, value);
-            }
-        }
-        Ok(out)
+        let wanted = manifests.filter(|m| namespace_exists || m.namespace.is_none());
+        self.host.get_all(wanted, self.interrupt).await
     }
 
     fn plan(&self, desired: &[Manifest], previous: &[Manifest], live: &BTreeMap<ObjectKey, Value>) -> Plan {
@@ -600,24 +583,7 @@ impl Run<'_> {
         let target =
             wait::Target { namespace: self.ns().into(), statefulset: sts, secret: format!("vc-{}", self.name()) };
         self.progress.set_phase(&format!("Waiting for vcluster {}", self.name()));
-        let seen = Mutex::new(wait::Seen::default());
-        let deadline = tokio::time::Instant::now() + self.req.options.timeout;
-        match tokio::time::timeout_at(
-            deadline,
-            self.interrupt.guard(wait::ready(self.host, &target, &self.progress, &seen)),
-        )
-        .await
-        {
-            Ok(result) => result?,
-            Err(_) => {
-                let seen = seen.lock().expect("wait state").clone();
-                Err(InstallError::Timeout {
-                    what: format!("vcluster {}", self.name()),
-                    waited: self.req.options.timeout,
-                    stuck: wait::stuck(self.host, &target, &seen).await,
-                })
-            }
-        }
+        wait::until_ready(self.host, &target, self.req.options.timeout, self.interrupt, &self.progress).await
     }
 
     /// The new revision deployed, earlier deployed ones superseded, history trimmed.
