@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod fixtures;
 pub mod merge;
 
 mod auth;
@@ -126,11 +127,13 @@ pub enum SimError {
     Client(String),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("test control failed: {0}")]
+    Control(String),
 }
 
 /// A running simulator. Dropping it stops serving; `stop` also waits for the tasks to end.
 pub struct Simulator {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     url: String,
     addr: SocketAddr,
     kubeconfig: PathBuf,
@@ -138,7 +141,7 @@ pub struct Simulator {
     /// The accept loop (None while not listening).
     listener: Mutex<Option<JoinHandle<()>>>,
     tasks: Vec<JoinHandle<()>>,
-    handle: tokio::runtime::Handle,
+    pub(crate) handle: tokio::runtime::Handle,
     /// The simulator's own runtime when started with [`Simulator::start_blocking`].
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -405,7 +408,7 @@ impl Simulator {
     pub fn replace_pod(&self, namespace: &str, name: &str) -> Result<(), SimError> {
         let pods = resources::find("", "v1", "pods").expect("served");
         let opts = cluster::DeleteOpts { grace_period: Some(0), ..Default::default() };
-        self.shared.lock().delete(pods, namespace, name, &opts).map_err(|e| SimError::Seed(e.message))?;
+        self.shared.lock().delete(pods, namespace, name, &opts).map_err(|e| SimError::Control(e.message))?;
         self.shared.controllers.notify_one();
         Ok(())
     }
@@ -427,7 +430,7 @@ impl Simulator {
             })
             .collect();
         let mut cluster = self.shared.lock();
-        let mut svc = (*cluster.get(services, namespace, service).map_err(|e| SimError::Seed(e.message))?).clone();
+        let mut svc = (*cluster.get(services, namespace, service).map_err(|e| SimError::Control(e.message))?).clone();
         svc["status"] = json!({ "loadBalancer": { "ingress": ingress } });
         jsonpath::object_at(&mut svc, &["metadata"]).remove("resourceVersion");
         let opts = WriteOpts {
@@ -435,7 +438,9 @@ impl Simulator {
             manager: "cloud-controller-manager".into(),
             validation: FieldValidation::Ignore,
         };
-        cluster.update(services, namespace, service, svc, Sub::Status, &opts).map_err(|e| SimError::Seed(e.message))?;
+        cluster
+            .update(services, namespace, service, svc, Sub::Status, &opts)
+            .map_err(|e| SimError::Control(e.message))?;
         drop(cluster);
         self.shared.controllers.notify_one();
         Ok(())

@@ -1,0 +1,119 @@
+//! The vcluster fixture: a stand-in syncer writes `vc-<name>` once the vcluster pod runs,
+//! and the host pod's port 8443 leads to a second simulator serving the virtual API over TLS
+//! — reached here the way `vcluster connect` reaches it: kubectl port-forward, then kubectl
+//! with the Secret's kubeconfig pointed at the forwarded port.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Kubectl, eventually};
+use kube_sim::fixtures::vcluster::{self, SyncerOptions};
+use kube_sim::{SimConfig, Simulator, Workloads};
+use serde_json::Value;
+use tokio::io::AsyncBufReadExt as _;
+
+const STATEFULSET: &str = r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: my-vc
+  namespace: team
+spec:
+  serviceName: my-vc-headless
+  replicas: 1
+  selector:
+    matchLabels: {app: vcluster, release: my-vc}
+  template:
+    metadata:
+      labels: {app: vcluster, release: my-vc}
+    spec:
+      containers:
+      - name: syncer
+        image: ghcr.io/loft-sh/vcluster:0.19.7
+        ports: [{name: https, containerPort: 8443}]
+"#;
+
+fn decode(secret: &Value, key: &str) -> String {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(secret["data"][key].as_str().unwrap()).unwrap();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[tokio::test]
+async fn the_stand_in_syncer_writes_the_secret_and_the_forward_reaches_the_virtual_api() {
+    let host = Simulator::start_with(SimConfig {
+        tls: true,
+        workloads: Workloads { enabled: true, ..Default::default() },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let virtual_cluster = vcluster::start_virtual_cluster().await.unwrap();
+    virtual_cluster
+        .seed_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: only-in-the-virtual-cluster}\n")
+        .unwrap();
+    vcluster::stand_in_for_syncer(&host, &virtual_cluster, "team", "my-vc", &SyncerOptions::default());
+    let kubectl = Kubectl::new(host.kubeconfig_path()).await;
+    kubectl.ok(&["create", "namespace", "team"]).await;
+    kubectl.ok_with_stdin(&["apply", "--server-side", "-f", "-"], Some(STATEFULSET)).await;
+    let secret =
+        eventually(Duration::from_secs(10), || async { host.object("v1", "Secret", "team", "vc-my-vc") }).await;
+    let pod = host.object("v1", "Pod", "team", "my-vc-0").unwrap();
+    assert_eq!(pod["status"]["phase"], "Running", "the syncer writes the Secret once its pod runs");
+    let sts = host.object("apps/v1", "StatefulSet", "team", "my-vc").unwrap();
+    assert_eq!(secret["metadata"]["ownerReferences"][0]["uid"], sts["metadata"]["uid"]);
+    assert_eq!(secret["metadata"]["ownerReferences"][0]["kind"], "StatefulSet");
+    let config = decode(&secret, "config");
+    let kubeconfig: Value = serde_saphyr::from_str(&config).unwrap();
+    assert_eq!(kubeconfig["current-context"], "my-vcluster");
+    assert_eq!(kubeconfig["clusters"][0]["cluster"]["server"], "https://localhost:8443");
+    assert_eq!(decode(&secret, "certificate-authority"), virtual_cluster.ca_pem().unwrap());
+    assert!(decode(&secret, "client-certificate").starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(decode(&secret, "client-key").contains("PRIVATE KEY-----"));
+
+    // connect: forward a local port to my-vc-0:8443, then talk TLS to the virtual API.
+    let mut forward = tokio::process::Command::new("kubectl")
+        .args(["port-forward", "-n", "team", "pod/my-vc-0", ":8443", "--cache-dir"])
+        .arg(kubectl.cache_dir())
+        .env("KUBECONFIG", host.kubeconfig_path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(forward.stdout.take().unwrap()).lines();
+    let port = loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+        if let Some(rest) = line.strip_prefix("Forwarding from 127.0.0.1:") {
+            break rest.split(' ').next().unwrap().to_string();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vcluster.yaml");
+    std::fs::write(&path, config.replace("https://localhost:8443", &format!("https://localhost:{port}"))).unwrap();
+    let inside = Kubectl::new(&path).await;
+    let namespaces = inside.ok(&["get", "namespaces", "-o", "name"]).await;
+    assert!(namespaces.contains("namespace/only-in-the-virtual-cluster"), "{namespaces}");
+    let whoami: Value = serde_json::from_str(&inside.ok(&["auth", "whoami", "-o", "json"]).await).unwrap();
+    assert_eq!(whoami["status"]["userInfo"]["username"], "system:admin");
+    assert_eq!(whoami["status"]["userInfo"]["groups"][0], "system:masters");
+    forward.kill().await.unwrap();
+
+    // The syncer writes the Secret again when it goes missing, and for a new StatefulSet.
+    kubectl.ok(&["delete", "secret", "vc-my-vc", "-n", "team"]).await;
+    eventually(Duration::from_secs(10), || async { host.object("v1", "Secret", "team", "vc-my-vc") }).await;
+    kubectl.ok(&["delete", "statefulset", "my-vc", "-n", "team", "--wait=true"]).await;
+    eventually(Duration::from_secs(10), || async {
+        host.object("v1", "Secret", "team", "vc-my-vc").is_none().then_some(())
+    })
+    .await;
+    kubectl.ok_with_stdin(&["apply", "--server-side", "-f", "-"], Some(STATEFULSET)).await;
+    let secret =
+        eventually(Duration::from_secs(10), || async { host.object("v1", "Secret", "team", "vc-my-vc") }).await;
+    let sts = host.object("apps/v1", "StatefulSet", "team", "my-vc").unwrap();
+    assert_eq!(secret["metadata"]["ownerReferences"][0]["uid"], sts["metadata"]["uid"]);
+    host.stop().await;
+    virtual_cluster.stop().await;
+}
