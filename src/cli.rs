@@ -72,12 +72,22 @@ impl OutputFormat {
 pub enum Command {
     /// Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)
     Create(commands::create::CreateArgs),
+    /// Connect to a virtual cluster: switch kubectl to it (a port-forward runs in the background),
+    /// print a kubeconfig, or run one command against it
+    Connect(commands::connect::ConnectArgs),
+    /// Switch back to the context that was current before `connect`, and stop its port-forward
+    Disconnect(commands::disconnect::DisconnectArgs),
+    /// Forward local ports to a service or pod inside a virtual cluster, or to its API server
+    PortForward(commands::port_forward::PortForwardArgs),
     /// Render the manifests of a virtual cluster without touching a cluster (like `helm template`)
     Render(commands::render::RenderArgs),
     /// Print the CLI version and the chart version it installs
     Version(commands::version::VersionArgs),
     /// Print a shell completion script
     Completion(commands::completion::CompletionArgs),
+    /// The background port-forward `connect` starts (internal)
+    #[command(name = "__forwarder", hide = true)]
+    Forwarder(commands::forwarder::ForwarderArgs),
 }
 
 impl Command {
@@ -87,7 +97,11 @@ impl Command {
             Command::Create(_) => &[OutputFormat::Table, OutputFormat::Json],
             Command::Render(_) => &[OutputFormat::Yaml, OutputFormat::Json],
             Command::Version(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
-            Command::Completion(_) => &[],
+            Command::Connect(_)
+            | Command::Disconnect(_)
+            | Command::PortForward(_)
+            | Command::Completion(_)
+            | Command::Forwarder(_) => &[],
         }
     }
 }
@@ -174,6 +188,10 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Render(args) => commands::render::run(args, ctx),
         Command::Version(args) => commands::version::run(args, ctx),
         Command::Completion(args) => commands::completion::run(args, ctx),
+        Command::Connect(args) => commands::connect::run(args, ctx),
+        Command::Disconnect(args) => commands::disconnect::run(args, ctx),
+        Command::PortForward(args) => commands::port_forward::run(args, ctx),
+        Command::Forwarder(args) => commands::forwarder::run(args, ctx),
     }
 }
 

@@ -8,18 +8,23 @@
 //!   [`workload`] (kubectl's pod status and rollout conditions).
 //! - [`install`]: install and upgrade (pure planning plus the requests); [`release`] records;
 //!   [`cluster`] access; [`interrupt`] (SIGINT/SIGTERM).
+//! - [`access`]: reaching a virtual cluster (credentials, routes, tokens); [`forward`]: port-forwards
+//!   (in process, or the detached background forwarder) and their files in the [`state`] directory.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod error;
+pub mod forward;
 pub mod install;
 pub mod interrupt;
 pub mod kubeconfig;
 pub mod printer;
 pub mod release;
 pub mod render;
+pub mod state;
 pub mod translate;
 pub mod values;
 pub mod workload;

@@ -1,6 +1,10 @@
 //! One file per subcommand. Each exposes its clap `*Args` and a `run(args, &Context)`.
 
 pub mod completion;
+pub mod connect;
 pub mod create;
+pub mod disconnect;
+pub mod forwarder;
+pub mod port_forward;
 pub mod render;
 pub mod version;

@@ -36,8 +36,12 @@ pub const CREATED_ANNOTATION: &str = "vcluster.loft.sh/created";
 /// The host cluster, as an install uses it.
 pub struct Host {
     pub cluster: Cluster,
-    resources: Mutex<HashMap<(String, String), Option<(ApiResource, bool)>>>,
+    resources: Mutex<HashMap<(String, String), Served>>,
 }
+
+/// Discovery's answer for one `(apiVersion, kind)`: the resource and whether it is namespaced, or
+/// not served.
+type Served = Option<(ApiResource, bool)>;
 
 /// What happened to the namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

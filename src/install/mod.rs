@@ -27,7 +27,6 @@ pub mod plan;
 pub mod wait;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -742,24 +741,7 @@ impl Run<'_> {
         let target =
             wait::Target { namespace: self.ns().into(), statefulset: sts, secret: format!("vc-{}", self.name()) };
         self.progress.set_phase(&format!("Waiting for vcluster {}", self.name()));
-        let seen = Mutex::new(wait::Seen::default());
-        let deadline = tokio::time::Instant::now() + self.req.options.timeout;
-        match tokio::time::timeout_at(
-            deadline,
-            self.interrupt.guard(wait::ready(self.host, &target, &self.progress, &seen)),
-        )
-        .await
-        {
-            Ok(result) => result?,
-            Err(_) => {
-                let seen = seen.lock().expect("wait state").clone();
-                Err(InstallError::Timeout {
-                    what: format!("vcluster {}", self.name()),
-                    waited: self.req.options.timeout,
-                    stuck: wait::stuck(self.host, &target, &seen).await,
-                })
-            }
-        }
+        wait::ready_within(self.host, &target, self.req.options.timeout, &self.progress, self.interrupt).await
     }
 
     /// The new revision deployed, earlier deployed ones superseded, history trimmed.

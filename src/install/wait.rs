@@ -17,6 +17,7 @@ use kube::api::{ListParams, WatchParams};
 
 use super::InstallError;
 use super::host::{Change, Follow, Host};
+use crate::interrupt::Interrupt;
 use crate::printer::Progress;
 use crate::workload;
 
@@ -47,6 +48,30 @@ pub struct Seen {
 fn selector(sts: &StatefulSet) -> String {
     let labels = sts.spec.as_ref().and_then(|s| s.selector.match_labels.clone()).unwrap_or_default();
     labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+/// Wait until vcluster `target` is ready, at most `timeout` and until `interrupt`; a timeout
+/// reports what is stuck. (`create` waits with it after applying, `connect` before connecting.)
+pub async fn ready_within(
+    host: &Host,
+    target: &Target,
+    timeout: Duration,
+    progress: &Progress,
+    interrupt: &Interrupt,
+) -> Result<(), InstallError> {
+    let seen = Mutex::new(Seen::default());
+    match tokio::time::timeout(timeout, interrupt.guard(ready(host, target, progress, &seen))).await {
+        Ok(result) => result?,
+        Err(_) => {
+            let seen = seen.lock().expect("wait state").clone();
+            let name = target.statefulset.metadata.name.clone().unwrap_or_default();
+            Err(InstallError::Timeout {
+                what: format!("vcluster {name}"),
+                waited: timeout,
+                stuck: stuck(host, target, &seen).await,
+            })
+        }
+    }
 }
 
 /// Wait until the target is ready; the caller bounds it with the timeout and the interrupt.
