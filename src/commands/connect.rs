@@ -221,9 +221,22 @@ pub fn run(args: ConnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     }
 }
 
-/// The host cluster's client (`--context`, else the current context).
+/// The host cluster's client: `--context`, else the current context — unless that is a vcluster's
+/// context (connected earlier), whose host context is meant then, as in the established CLI.
 pub async fn host_cluster(ctx: &Context, loaded: &Loaded) -> anyhow::Result<Cluster> {
-    Cluster::connect(loaded, ctx.global.context.as_deref(), None).await.map_err(|e| anyhow::Error::new(Hinted::from(e)))
+    let context = ctx.global.context.clone().or_else(|| {
+        let current = loaded.current_context()?;
+        let record = ConnectRecord::of_context(loaded, current)?;
+        let host = record.host_context.clone();
+        loaded.entry(kubeconfig::Kind::Context, &host).is_some().then(|| {
+            ctx.printer.debug(format!(
+                "the current context {current} is vcluster {}'s: using its host context {host}",
+                record.vcluster
+            ));
+            host
+        })
+    });
+    Cluster::connect(loaded, context.as_deref(), None).await.map_err(|e| anyhow::Error::new(Hinted::from(e)))
 }
 
 /// SIGINT/SIGTERM ask the running step to stop (every wait is guarded by the interrupt); unlike
