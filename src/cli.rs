@@ -79,6 +79,18 @@ pub enum Command {
     Disconnect(commands::disconnect::DisconnectArgs),
     /// Forward local ports to a service or pod inside a virtual cluster, or to its API server
     PortForward(commands::port_forward::PortForwardArgs),
+    /// Delete a virtual cluster and exactly what belongs to it
+    #[command(visible_alias = "rm")]
+    Delete(commands::delete::DeleteArgs),
+    /// List the virtual clusters in the namespace (-n) or in all namespaces
+    #[command(visible_alias = "ls")]
+    List(commands::list::ListArgs),
+    /// Pause a virtual cluster: scale it down to nothing, keeping its data
+    #[command(visible_alias = "sleep")]
+    Pause(commands::pause::PauseArgs),
+    /// Resume a paused virtual cluster and wait until it works
+    #[command(visible_alias = "wakeup")]
+    Resume(commands::resume::ResumeArgs),
     /// Render the manifests of a virtual cluster without touching a cluster (like `helm template`)
     Render(commands::render::RenderArgs),
     /// Print the CLI version and the chart version it installs
@@ -94,7 +106,10 @@ impl Command {
     /// Output formats a command accepts; the first is its default. Empty: no `-o`.
     pub fn output_formats(&self) -> &'static [OutputFormat] {
         match self {
-            Command::Create(_) => &[OutputFormat::Table, OutputFormat::Json],
+            Command::Create(_) | Command::Delete(_) | Command::Pause(_) | Command::Resume(_) => {
+                &[OutputFormat::Table, OutputFormat::Json]
+            }
+            Command::List(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
             Command::Render(_) => &[OutputFormat::Yaml, OutputFormat::Json],
             Command::Version(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
             Command::Connect(_)
@@ -185,6 +200,10 @@ fn exit_clap(e: clap::Error) -> ExitCode {
 pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Create(args) => commands::create::run(args, ctx),
+        Command::Delete(args) => commands::delete::run(args, ctx),
+        Command::List(args) => commands::list::run(args, ctx),
+        Command::Pause(args) => commands::pause::run(args, ctx),
+        Command::Resume(args) => commands::resume::run(args, ctx),
         Command::Render(args) => commands::render::run(args, ctx),
         Command::Version(args) => commands::version::run(args, ctx),
         Command::Completion(args) => commands::completion::run(args, ctx),

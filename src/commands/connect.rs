@@ -22,7 +22,9 @@ use crate::access::{self, Exposure, service_account};
 use crate::cli::Context;
 use crate::cluster::Cluster;
 use crate::commands::create::parse_duration;
-use crate::commands::render::{check_namespace, load_kubeconfig, resolve_namespace};
+use crate::commands::render::load_kubeconfig;
+use crate::find::{self, Scope};
+use crate::lifecycle::{LifecycleError, pause};
 use crate::error::{ExitStatus, Hinted, Interrupted};
 use crate::forward::registry::{ForwarderKey, ForwarderRecord, Registry};
 use crate::forward::{self, Forward, Listener, Log, PodPort, Pods, forwarder};
@@ -208,7 +210,7 @@ pub fn run(args: ConnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
             let interrupt = Interrupt::manual();
             let _signals = SignalsTo::start(&interrupt)?;
             let host = host_cluster(ctx, &loaded).await?;
-            connect(ctx, &loaded, &host, &request, &interrupt).await
+            connect(ctx, &host, &request, &interrupt).await
         })?
     });
     match result {
@@ -221,22 +223,25 @@ pub fn run(args: ConnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     }
 }
 
-/// The host cluster's client: `--context`, else the current context — unless that is a vcluster's
-/// context (connected earlier), whose host context is meant then, as in the established CLI.
+/// The host cluster: `--context`, else the current context — unless that is a vcluster's context,
+/// whose host context is meant then ([`find::connect_host`]).
 pub async fn host_cluster(ctx: &Context, loaded: &Loaded) -> anyhow::Result<Cluster> {
-    let context = ctx.global.context.clone().or_else(|| {
-        let current = loaded.current_context()?;
-        let record = ConnectRecord::of_context(loaded, current)?;
-        let host = record.host_context.clone();
-        loaded.entry(kubeconfig::Kind::Context, &host).is_some().then(|| {
-            ctx.printer.debug(format!(
-                "the current context {current} is vcluster {}'s: using its host context {host}",
-                record.vcluster
-            ));
-            host
-        })
-    });
-    Cluster::connect(loaded, context.as_deref(), None).await.map_err(|e| anyhow::Error::new(Hinted::from(e)))
+    find::connect_host(loaded, ctx.global.context.as_deref(), ctx.global.namespace.as_deref(), &ctx.printer)
+        .await
+        .map_err(|e| anyhow::Error::new(Hinted::from(e)))
+}
+
+/// The vcluster `name` (in `-n`, else in any namespace) and its StatefulSet, as `delete` and
+/// `list` find it.
+pub async fn locate(ctx: &Context, host: &Cluster, name: &str) -> anyhow::Result<(find::Vcluster, StatefulSet)> {
+    let scope = Scope::from_flag(ctx.global.namespace.as_deref());
+    let vcluster =
+        find::find(host, name, &scope, &ctx.printer).await.map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
+    let Some(sts) = vcluster.statefulset.clone() else {
+        let (name, ns) = (vcluster.name.clone(), vcluster.namespace.clone());
+        return Err(LifecycleError::NoStatefulSet { name: name.clone(), namespace: ns.clone() }.into_report(&name, &ns));
+    };
+    Ok((vcluster, sts))
 }
 
 /// SIGINT/SIGTERM ask the running step to stop (every wait is guarded by the interrupt); unlike
@@ -264,38 +269,30 @@ impl Drop for SignalsTo {
     }
 }
 
-/// The vcluster's StatefulSet, found in its namespace.
-pub async fn locate(ctx: &Context, loaded: &Loaded, host: &Cluster, name: &str) -> anyhow::Result<StatefulSet> {
-    let context_ns = kubeconfig::context_namespace(loaded, ctx.global.context.as_deref());
-    let namespace = resolve_namespace(ctx.global.namespace.as_deref(), context_ns.as_deref(), name);
-    check_namespace(&namespace)?;
-    let api: Api<StatefulSet> = Api::namespaced(host.client.clone(), &namespace);
-    match api.get_opt(name).await.map_err(|e| anyhow::Error::new(Hinted::from(host.error(e))))? {
-        Some(sts) => Ok(sts),
-        None => Err(anyhow::Error::new(
-            Hinted::new(format!("couldn't find vcluster {name} in namespace {namespace}"))
-                .hint("pass -n NAMESPACE; `vcluster list` shows the virtual clusters"),
-        )),
-    }
-}
-
 /// Connect as `request` says, to a vcluster on `host`.
 pub async fn connect(
     ctx: &Context,
-    loaded: &Loaded,
     host: &Cluster,
     request: &Request,
     interrupt: &Interrupt,
 ) -> anyhow::Result<ExitStatus> {
     let printer = &ctx.printer;
     let name = request.name.as_str();
-    let sts = interrupt.guard(locate(ctx, loaded, host, name)).await??;
-    let namespace = sts.metadata.namespace.clone().unwrap_or_else(|| host.namespace.clone());
-
-    let progress = printer.progress(&format!("Waiting for vcluster {name} in namespace {namespace}"));
-    let target = Target { namespace: namespace.clone(), statefulset: sts.clone(), secret: access::secret_name(name) };
+    let (vcluster, mut sts) = interrupt.guard(locate(ctx, host, name)).await??;
+    let namespace = vcluster.namespace.clone();
     let host_access = Host::new(host.clone());
-    wait::ready_within(&host_access, &target, request.timeout, &progress, interrupt)
+    let progress = printer.progress(&format!("Waiting for vcluster {name} in namespace {namespace}"));
+    if vcluster.paused() {
+        progress.println(&format!("vcluster {name} is paused: resuming it"));
+        pause::resume(&host_access, &vcluster, None, interrupt, &progress)
+            .await
+            .map_err(|e| e.into_report(name, &namespace))?;
+        let api: Api<StatefulSet> = Api::namespaced(host.client.clone(), &namespace);
+        sts = interrupt.guard(api.get(name)).await?.map_err(|e| anyhow::Error::new(Hinted::from(host.error(e))))?;
+        printer.info(format!("Resumed vcluster {name} in namespace {namespace}"));
+    }
+    let target = Target { namespace: namespace.clone(), statefulset: sts.clone(), secret: access::secret_name(name) };
+    wait::until_ready(&host_access, &target, request.timeout, interrupt, &progress)
         .await
         .map_err(|e| install_error(e, name, &namespace))?;
     drop(progress);

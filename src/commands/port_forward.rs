@@ -192,8 +192,8 @@ pub fn run(args: PortForwardArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     ctx.block_on(async {
         let interrupt = Interrupt::install(|| {})?;
         let host = host_cluster(ctx, &loaded).await?;
-        let sts = interrupt.guard(locate(ctx, &loaded, &host, &args.name)).await??;
-        let namespace = sts.metadata.namespace.clone().unwrap_or_else(|| host.namespace.clone());
+        let (vcluster, sts) = interrupt.guard(locate(ctx, &host, &args.name)).await??;
+        let namespace = vcluster.namespace;
         let plan = interrupt.guard(plan(&host, &sts, &namespace, target.as_ref(), &specs, &args)).await??;
         let log: Log = {
             let printer = ctx.printer.clone();

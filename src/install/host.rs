@@ -3,7 +3,7 @@
 //! watches. One of the few places that hold a `kube::Client`; every error is classified by
 //! [`Cluster::error`] so it names the context and server.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use futures::{StreamExt, stream::BoxStream};
@@ -27,7 +27,11 @@ use super::objects::{ObjectKey, known_resource};
 use super::ownership::FIELD_MANAGER;
 use super::permissions::{self, Permission};
 use crate::cluster::{Cluster, ClusterError};
+use crate::interrupt::Interrupt;
 use crate::render::Manifest;
+
+/// Live objects looked up at the same time.
+const LOOKUP_CONCURRENCY: usize = 8;
 
 /// The annotation the established CLI puts on namespaces it creates, so `delete` knows it may
 /// remove them. (loft-sh/vcluster v0.19 `cmd/vclusterctl/cmd/create.go`)
@@ -39,8 +43,7 @@ pub struct Host {
     resources: Mutex<HashMap<(String, String), Served>>,
 }
 
-/// Discovery's answer for one `(apiVersion, kind)`: the resource and whether it is namespaced, or
-/// not served.
+/// A kind's API resource and whether it is namespaced; `None` when the cluster does not serve it.
 type Served = Option<(ApiResource, bool)>;
 
 /// What happened to the namespace.
@@ -140,6 +143,29 @@ impl Host {
             Some(obj) => Ok(Some(to_value(&obj))),
             None => Ok(None),
         }
+    }
+
+    /// The live objects among `manifests` (each looked up once, several at a time); a key
+    /// missing from the answer does not exist.
+    pub async fn get_all<'m>(
+        &self,
+        manifests: impl Iterator<Item = &'m Manifest>,
+        interrupt: &Interrupt,
+    ) -> Result<BTreeMap<ObjectKey, Value>, InstallError> {
+        let mut seen = BTreeSet::new();
+        let wanted: Vec<&Manifest> = manifests.filter(|m| seen.insert(ObjectKey::of(m))).collect();
+        let found: Vec<Result<(ObjectKey, Option<Value>), InstallError>> = futures::stream::iter(wanted)
+            .map(|m| async move { Ok((ObjectKey::of(m), interrupt.guard(self.get(m)).await??)) })
+            .buffer_unordered(LOOKUP_CONCURRENCY)
+            .collect()
+            .await;
+        let mut out = BTreeMap::new();
+        for item in found {
+            if let (key, Some(value)) = item? {
+                out.insert(key, value);
+            }
+        }
+        Ok(out)
     }
 
     /// Server-side apply with this tool's field manager (strict field validation); the result

@@ -49,8 +49,6 @@ use plan::{Existing, Plan, PlanInput};
 
 /// Objects of one tier applied at the same time.
 const APPLY_CONCURRENCY: usize = 4;
-/// Live objects looked up at the same time.
-const LOOKUP_CONCURRENCY: usize = 8;
 
 /// How the run behaves (the flags of `create`).
 #[derive(Debug, Clone)]
@@ -146,7 +144,8 @@ pub enum InstallError {
     },
 }
 
-fn plural(n: usize, word: &str) -> String {
+/// `1 object`, `2 objects`.
+pub fn plural(n: usize, word: &str) -> String {
     if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
@@ -263,7 +262,7 @@ pub struct ObjectOutcome {
 }
 
 impl ObjectOutcome {
-    fn new(api_version: &str, key: &ObjectKey, action: &str) -> ObjectOutcome {
+    pub fn new(api_version: &str, key: &ObjectKey, action: &str) -> ObjectOutcome {
         ObjectOutcome {
             api_version: api_version.to_owned(),
             kind: key.kind.clone(),
@@ -565,22 +564,8 @@ impl Run<'_> {
         manifests: impl Iterator<Item = &'m Manifest>,
         namespace_exists: bool,
     ) -> Result<BTreeMap<ObjectKey, Value>, InstallError> {
-        let mut seen = BTreeSet::new();
-        let wanted: Vec<&Manifest> = manifests
-            .filter(|m| (namespace_exists || m.namespace.is_none()) && seen.insert(ObjectKey::of(m)))
-            .collect();
-        let found: Vec<Result<(ObjectKey, Option<Value>), InstallError>> = futures::stream::iter(wanted)
-            .map(|m| async move { Ok((ObjectKey::of(m), self.interrupt.guard(self.host.get(m)).await??)) })
-            .buffer_unordered(LOOKUP_CONCURRENCY)
-            .collect()
-            .await;
-        let mut out = BTreeMap::new();
-        for item in found {
-            if let (key, Some(value)) = item? {
-                out.insert(key, value);
-            }
-        }
-        Ok(out)
+        let wanted = manifests.filter(|m| namespace_exists || m.namespace.is_none());
+        self.host.get_all(wanted, self.interrupt).await
     }
 
     fn plan(&self, desired: &[Manifest], previous: &[Manifest], live: &BTreeMap<ObjectKey, Value>) -> Plan {
@@ -741,7 +726,7 @@ impl Run<'_> {
         let target =
             wait::Target { namespace: self.ns().into(), statefulset: sts, secret: format!("vc-{}", self.name()) };
         self.progress.set_phase(&format!("Waiting for vcluster {}", self.name()));
-        wait::ready_within(self.host, &target, self.req.options.timeout, &self.progress, self.interrupt).await
+        wait::until_ready(self.host, &target, self.req.options.timeout, self.interrupt, &self.progress).await
     }
 
     /// The new revision deployed, earlier deployed ones superseded, history trimmed.

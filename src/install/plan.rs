@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::objects::{ObjectKey, meta_str};
 use super::ownership::{self, Owner};
 use crate::render::Manifest;
+use crate::render::order::uninstall_rank;
 
 /// Everything planning looks at.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +69,7 @@ pub struct PruneStep {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     pub applies: Vec<ApplyStep>,
-    /// In uninstall order (the reverse of install order).
+    /// In Helm's uninstall order.
     pub prunes: Vec<PruneStep>,
     /// Left in place: `helm.sh/resource-policy: keep`.
     pub kept: Vec<ObjectKey>,
@@ -124,9 +125,8 @@ pub fn plan(input: &PlanInput) -> Plan {
             out.prunes.push(PruneStep { key, api_version: manifest.api_version.clone(), uid: uid.to_owned() });
         }
     }
-    // `previous` is in install order per revision; delete in the reverse of the install order.
-    let rank = |k: &ObjectKey| crate::render::order::INSTALL_ORDER.iter().position(|x| *x == k.kind);
-    out.prunes.sort_by_key(|p| std::cmp::Reverse(rank(&p.key)));
+    // Helm's uninstall order (`vcluster delete` plans with nothing desired: everything is pruned).
+    out.prunes.sort_by(|a, b| uninstall_rank(&a.key.kind).cmp(&uninstall_rank(&b.key.kind)));
     out
 }
 
@@ -226,7 +226,7 @@ mod tests {
         assert_eq!(
             pruned,
             [("Role/ingress".to_string(), "role-uid".to_string()), ("ClusterRole/vc-ingress".into(), "cr-uid".into())],
-            "reverse install order, each once, with its uid"
+            "uninstall order, each once, with its uid"
         );
         assert_eq!(p.kept.iter().map(ToString::to_string).collect::<Vec<_>>(), ["ConfigMap/keep-me"]);
         assert_eq!(p.disowned.len(), 1);

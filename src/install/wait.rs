@@ -50,21 +50,20 @@ fn selector(sts: &StatefulSet) -> String {
     labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
 
-/// Wait until vcluster `target` is ready, at most `timeout` and until `interrupt`; a timeout
-/// reports what is stuck. (`create` waits with it after applying, `connect` before connecting.)
-pub async fn ready_within(
+/// Wait until the target is ready, at most `timeout`; a timeout says what is stuck.
+pub async fn until_ready(
     host: &Host,
     target: &Target,
     timeout: Duration,
-    progress: &Progress,
     interrupt: &Interrupt,
+    progress: &Progress,
 ) -> Result<(), InstallError> {
     let seen = Mutex::new(Seen::default());
+    let name = target.statefulset.metadata.name.clone().unwrap_or_default();
     match tokio::time::timeout(timeout, interrupt.guard(ready(host, target, progress, &seen))).await {
         Ok(result) => result?,
         Err(_) => {
             let seen = seen.lock().expect("wait state").clone();
-            let name = target.statefulset.metadata.name.clone().unwrap_or_default();
             Err(InstallError::Timeout {
                 what: format!("vcluster {name}"),
                 waited: timeout,

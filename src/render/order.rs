@@ -1,5 +1,6 @@
-//! Helm's install order: objects sorted by kind, the same kind kept in template order
-//! (helm: pkg/release/v1/util/kind_sorter.go `InstallOrder`, `sortManifestsByKind`).
+//! Helm's install and uninstall orders: objects sorted by kind, the same kind kept in template
+//! order (helm: pkg/release/v1/util/kind_sorter.go `InstallOrder`, `UninstallOrder`,
+//! `sortManifestsByKind`).
 
 use super::Manifest;
 
@@ -45,17 +46,65 @@ pub const INSTALL_ORDER: &[&str] = &[
     "ValidatingWebhookConfiguration",
 ];
 
-/// Position of a kind in the install order; unknown kinds go last, alphabetically.
-fn rank(kind: &str) -> (usize, &str) {
-    match INSTALL_ORDER.iter().position(|k| *k == kind) {
+/// helm: pkg/release/v1/util/kind_sorter.go `UninstallOrder` (not quite the install order
+/// reversed: Services go before the workloads, PersistentVolumeClaims before ConfigMaps).
+pub const UNINSTALL_ORDER: &[&str] = &[
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "APIService",
+    "Ingress",
+    "IngressClass",
+    "Service",
+    "CronJob",
+    "Job",
+    "StatefulSet",
+    "HorizontalPodAutoscaler",
+    "Deployment",
+    "ReplicaSet",
+    "ReplicationController",
+    "Pod",
+    "DaemonSet",
+    "RoleBindingList",
+    "RoleBinding",
+    "RoleList",
+    "Role",
+    "ClusterRoleBindingList",
+    "ClusterRoleBinding",
+    "ClusterRoleList",
+    "ClusterRole",
+    "CustomResourceDefinition",
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "StorageClass",
+    "ConfigMap",
+    "SecretList",
+    "Secret",
+    "ServiceAccount",
+    "PodDisruptionBudget",
+    "PodSecurityPolicy",
+    "LimitRange",
+    "ResourceQuota",
+    "NetworkPolicy",
+    "Namespace",
+    "PriorityClass",
+];
+
+/// Position of a kind in `order`; unknown kinds go last, alphabetically (helm `lessByKind`).
+fn rank<'k>(order: &[&str], kind: &'k str) -> (usize, &'k str) {
+    match order.iter().position(|k| *k == kind) {
         Some(i) => (i, ""),
-        None => (INSTALL_ORDER.len(), kind),
+        None => (order.len(), kind),
     }
 }
 
 /// Stable sort into install order.
 pub fn sort_for_install(manifests: &mut [Manifest]) {
-    manifests.sort_by(|a, b| rank(&a.kind).cmp(&rank(&b.kind)));
+    manifests.sort_by(|a, b| rank(INSTALL_ORDER, &a.kind).cmp(&rank(INSTALL_ORDER, &b.kind)));
+}
+
+/// The sort key of a kind in uninstall order (sort by it stably).
+pub fn uninstall_rank(kind: &str) -> (usize, &str) {
+    rank(UNINSTALL_ORDER, kind)
 }
 
 #[cfg(test)]
@@ -86,5 +135,17 @@ mod tests {
         sort_for_install(&mut list);
         let names: Vec<_> = list.iter().map(|m| format!("{}/{}", m.kind, m.name)).collect();
         assert_eq!(names, ["ServiceAccount/s", "Service/b", "Service/a", "StatefulSet/a", "Gadget/g", "Widget/w"]);
+        list.sort_by(|a, b| uninstall_rank(&a.kind).cmp(&uninstall_rank(&b.kind)));
+        let names: Vec<_> = list.iter().map(|m| format!("{}/{}", m.kind, m.name)).collect();
+        assert_eq!(names, ["Service/b", "Service/a", "StatefulSet/a", "ServiceAccount/s", "Gadget/g", "Widget/w"]);
+    }
+
+    #[test]
+    fn uninstall_order_holds_every_install_kind() {
+        let mut install: Vec<&str> = INSTALL_ORDER.to_vec();
+        let mut uninstall: Vec<&str> = UNINSTALL_ORDER.to_vec();
+        install.sort_unstable();
+        uninstall.sort_unstable();
+        assert_eq!(install, uninstall);
     }
 }

@@ -1,0 +1,289 @@
+//! `vcluster list` (`ls`): every virtual cluster in `-n` or in all namespaces, as a table or, for
+//! scripts, as JSON or YAML (one array; the field names below are stable). Three LISTs however
+//! many vclusters there are ([`crate::find`]).
+
+use clap::Args;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::cli::{Context, OutputFormat};
+use crate::commands::lifecycle;
+use crate::commands::render::load_kubeconfig;
+use crate::error::{ExitStatus, Hinted};
+use crate::find::{self, Scope, Vcluster};
+use crate::kubeconfig::{self, ConnectRecord, Loaded};
+use crate::render;
+
+#[derive(Debug, Args)]
+pub struct ListArgs {}
+
+/// One vcluster, as `-o json|yaml` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    pub name: String,
+    pub namespace: String,
+    /// `Running`, `Pending`, `Paused`, `Failed`, `Uninstalling`, `Stopped`, `Unknown`, or the
+    /// pod's status as kubectl shows it (`ContainerCreating`, `CrashLoopBackOff`, …).
+    pub status: String,
+    /// The newest release revision's Helm status (`deployed`, `failed`, …); `null` without records.
+    pub release_status: Option<String>,
+    pub revision: Option<u32>,
+    pub chart_version: Option<String>,
+    /// The current kube context reaches this vcluster.
+    pub connected: bool,
+    /// A kube context of the kubeconfig that reaches it, if any.
+    pub context: Option<String>,
+    /// The host kube context it was found through.
+    pub host_context: String,
+    /// RFC 3339, UTC.
+    pub created: Option<String>,
+    pub age_seconds: Option<i64>,
+}
+
+/// A row per vcluster (pure: `now` and the kubeconfig given).
+pub fn rows(vclusters: &[Vcluster], kubeconfig: &Loaded, host_context: &str, now: Timestamp) -> Vec<Row> {
+    let reaches = |context: &str, v: &Vcluster| {
+        ConnectRecord::of_context(kubeconfig, context)
+            .is_some_and(|r| r.vcluster == v.name && r.namespace == v.namespace && r.host_context == host_context)
+    };
+    vclusters
+        .iter()
+        .map(|v| {
+            let created = v.created();
+            let context =
+                kubeconfig::contexts_of(kubeconfig, &v.name, &v.namespace).into_iter().find(|c| reaches(c, v));
+            Row {
+                name: v.name.clone(),
+                namespace: v.namespace.clone(),
+                status: v.status(),
+                release_status: v.release.as_ref().map(|r| r.info.status.to_string()),
+                revision: v.release.as_ref().map(|r| r.version),
+                chart_version: v
+                    .release
+                    .as_ref()
+                    .and_then(|r| r.chart.as_ref()?.metadata.as_ref())
+                    .map(|m| m.version.clone())
+                    .or_else(|| chart_label_version(v)),
+                connected: kubeconfig.current_context().is_some_and(|c| reaches(c, v)),
+                context,
+                host_context: host_context.to_owned(),
+                created: created.map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string()),
+                age_seconds: created.map(|t| now.duration_since(t).as_secs()),
+            }
+        })
+        .collect()
+}
+
+/// The chart version from the StatefulSet's `chart: vcluster-<version>` label (no records).
+fn chart_label_version(v: &Vcluster) -> Option<String> {
+    let labels = v.statefulset.as_ref()?.metadata.labels.as_ref()?;
+    Some(labels.get("chart")?.rsplit_once('-')?.1.to_owned())
+}
+
+/// kubectl's AGE column. (kube-apiserver: `staging/src/k8s.io/apimachinery/pkg/util/duration/duration.go`
+/// `HumanDuration`)
+pub fn human_duration(seconds: i64) -> String {
+    if seconds < -1 {
+        return "<invalid>".into();
+    }
+    if seconds < 0 {
+        return "0s".into();
+    }
+    if seconds < 60 * 2 {
+        return format!("{seconds}s");
+    }
+    let minutes = seconds / 60;
+    if minutes < 10 {
+        return match seconds % 60 {
+            0 => format!("{minutes}m"),
+            s => format!("{minutes}m{s}s"),
+        };
+    }
+    if minutes < 60 * 3 {
+        return format!("{minutes}m");
+    }
+    let hours = seconds / 3600;
+    if hours < 8 {
+        return match minutes % 60 {
+            0 => format!("{hours}h"),
+            m => format!("{hours}h{m}m"),
+        };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        return match hours % 24 {
+            0 => format!("{}d", hours / 24),
+            h => format!("{}d{h}h", hours / 24),
+        };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    if hours < 24 * 365 * 8 {
+        return match (hours / 24) % 365 {
+            0 => format!("{}y", hours / 24 / 365),
+            d => format!("{}y{d}d", hours / 24 / 365),
+        };
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+/// The table: kubectl's layout (columns padded to their widest cell plus three spaces).
+pub fn table(rows: &[Row]) -> String {
+    let header = ["NAME", "NAMESPACE", "STATUS", "REVISION", "CHART VERSION", "CONNECTED", "CREATED", "AGE"];
+    let dash = || "-".to_owned();
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.namespace.clone(),
+                r.status.clone(),
+                r.revision.map_or_else(dash, |v| v.to_string()),
+                r.chart_version.clone().unwrap_or_else(dash),
+                r.connected.to_string(),
+                r.created.clone().unwrap_or_else(dash),
+                r.age_seconds.map_or_else(dash, human_duration),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}   ", width = widths[i]));
+            }
+        }
+        out.push('\n');
+        out
+    };
+    let mut out = line(&header);
+    for row in &cells {
+        out.push_str(&line(&row.iter().map(String::as_str).collect::<Vec<_>>()));
+    }
+    out
+}
+
+pub fn run(_args: ListArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let kubeconfig = load_kubeconfig(ctx)?;
+    let printer = &ctx.printer;
+    let (found, host_context) = ctx.block_on(async {
+        let host = lifecycle::host(ctx, &kubeconfig).await?;
+        let found = find::list(&host.cluster, &lifecycle::scope(ctx), printer)
+            .await
+            .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
+        Ok::<_, anyhow::Error>((found, host.cluster.context.clone()))
+    })??;
+    let rows = rows(&found.vclusters, &kubeconfig, &host_context, Timestamp::now());
+    match ctx.output {
+        Some(OutputFormat::Json) => printer.data((serde_json::to_string_pretty(&rows)? + "\n").as_bytes())?,
+        Some(OutputFormat::Yaml) => printer.data(render::to_yaml(&rows)?.as_bytes())?,
+        _ if rows.is_empty() => printer.info(match &found.searched {
+            Scope::Namespace(ns) => format!("No vclusters found in namespace {ns}."),
+            Scope::AllNamespaces => "No vclusters found.".into(),
+        }),
+        _ => printer.data(table(&rows).as_bytes())?,
+    }
+    Ok(ExitStatus::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kubeconfig::{Document, Sources};
+    use crate::release::{Chart, Metadata, Release, Status};
+    use std::path::Path;
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        let cases = [
+            (-5, "<invalid>"),
+            (-1, "0s"),
+            (0, "0s"),
+            (119, "119s"),
+            (120, "2m"),
+            (125, "2m5s"),
+            (600, "10m"),
+            (179 * 60, "179m"),
+            (3 * 3600, "3h"),
+            (3 * 3600 + 60 * 5, "3h5m"),
+            (8 * 3600, "8h"),
+            (47 * 3600, "47h"),
+            (48 * 3600, "2d"),
+            (50 * 3600, "2d2h"),
+            (8 * 24 * 3600, "8d"),
+            (2 * 365 * 24 * 3600, "2y"),
+            ((2 * 365 + 3) * 24 * 3600, "2y3d"),
+            (9 * 365 * 24 * 3600, "9y"),
+        ];
+        for (secs, text) in cases {
+            assert_eq!(human_duration(secs), text, "{secs}");
+        }
+    }
+
+    fn vcluster(name: &str, ns: &str, revision: u32) -> Vcluster {
+        let mut release = Release {
+            name: name.into(),
+            namespace: ns.into(),
+            version: revision,
+            chart: Some(Chart {
+                metadata: Some(Metadata { version: "0.15.7".into(), ..Metadata::vcluster() }),
+                ..Chart::default()
+            }),
+            ..Release::default()
+        };
+        release.set_status(Status::Deployed, "Install complete");
+        release.info.first_deployed = Some("2025-01-01T00:00:00.4Z".parse().unwrap());
+        Vcluster { name: name.into(), namespace: ns.into(), release: Some(release), statefulset: None, pods: vec![] }
+    }
+
+    #[test]
+    fn rows_say_which_vcluster_the_current_context_reaches() {
+        let text = "contexts:\n- name: kind\n  context: {}\n- name: vcluster_one_team_kind\n  context: {}\n- name: vcluster_two_team_other-host\n  context: {}\ncurrent-context: vcluster_one_team_kind\n";
+        let loaded = Loaded::new(
+            Sources::new(Some("/k".into()), None, None),
+            vec![Document::parse(Path::new("/k"), text).unwrap()],
+        );
+        let now: Timestamp = "2025-01-01T01:00:00Z".parse().unwrap();
+        let rows = rows(&[vcluster("one", "team", 2), vcluster("two", "team", 1)], &loaded, "kind", now);
+        assert!(rows[0].connected);
+        assert_eq!(rows[0].context.as_deref(), Some("vcluster_one_team_kind"));
+        assert!(!rows[1].connected);
+        assert_eq!(rows[1].context, None, "a context made from another host does not reach it");
+        assert_eq!(rows[0].created.as_deref(), Some("2025-01-01T00:00:00Z"));
+        assert_eq!(rows[0].age_seconds, Some(3599));
+        assert_eq!(rows[0].chart_version.as_deref(), Some("0.15.7"));
+        let json = serde_json::to_value(&rows[0]).unwrap();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "name",
+                "namespace",
+                "status",
+                "releaseStatus",
+                "revision",
+                "chartVersion",
+                "connected",
+                "context",
+                "hostContext",
+                "created",
+                "ageSeconds"
+            ]
+        );
+        let text = table(&rows);
+        insta::assert_snapshot!(text);
+        assert!(text.lines().nth(1).unwrap().starts_with("one    team        Unknown   2          "), "{text}");
+    }
+}

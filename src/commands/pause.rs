@@ -1,0 +1,62 @@
+//! `vcluster pause NAME` (`sleep`): scale the virtual cluster down to nothing, keeping its data
+//! (see [`crate::lifecycle::pause`]).
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::cli::Context;
+use crate::commands::create::parse_duration;
+use crate::commands::lifecycle;
+use crate::error::{ExitStatus, Hinted};
+use crate::find;
+use crate::install::plural;
+use crate::lifecycle::{leave_contexts, pause};
+
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// Name of the virtual cluster
+    pub name: String,
+    /// How long to wait for the pods to stop: 90s, 10m, 1h
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+}
+
+pub fn run(args: PauseArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let kubeconfig = lifecycle::start(&args.name, ctx)?;
+    let printer = &ctx.printer;
+    let (outcome, left) = ctx.block_on(async {
+        let host = lifecycle::host(ctx, &kubeconfig).await?;
+        let vcluster = find::find(&host.cluster, &args.name, &lifecycle::scope(ctx), printer)
+            .await
+            .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
+        let (name, ns) = (vcluster.name.clone(), vcluster.namespace.clone());
+        let interrupt = lifecycle::interrupt(ctx)?;
+        let progress = printer.progress(&format!("Pausing vcluster {name} in namespace {ns}"));
+        let outcome = pause::pause(&host, &vcluster, args.timeout, &interrupt, &progress)
+            .await
+            .map_err(|e| e.into_report(&name, &ns))?;
+        progress.finish();
+        // A paused vcluster answers nobody: the current context goes back to the host's.
+        let left = leave_contexts(kubeconfig.sources(), &name, &ns, &host.cluster.context, true)
+            .map_err(|e| e.into_report(&name, &ns))?;
+        Ok::<_, anyhow::Error>((outcome, left))
+    })??;
+    lifecycle::print_json(ctx, &outcome)?;
+    let (name, ns) = (&outcome.name, &outcome.namespace);
+    if let Some(current) = &left.switched_to {
+        printer.info(format!("switched the current kube context to {current}"));
+    }
+    match (outcome.changed, outcome.replicas) {
+        (true, _) => printer.success(format!(
+            "Paused vcluster {name} in namespace {ns} ({} recorded, {} deleted)",
+            plural(outcome.replicas.max(0) as usize, "replica"),
+            plural(outcome.workload_pods_deleted.unwrap_or(0), "workload pod")
+        )),
+        (false, 0) => printer
+            .info(format!("vcluster {name} in namespace {ns} runs 0 replicas without being paused; nothing to pause")),
+        (false, _) => printer.info(format!("vcluster {name} in namespace {ns} is already paused")),
+    }
+    printer.info(format!("- Use `vcluster resume {name} -n {ns}` to resume it"));
+    Ok(ExitStatus::Success)
+}

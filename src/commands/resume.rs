@@ -1,0 +1,48 @@
+//! `vcluster resume NAME` (`wakeup`): scale a paused virtual cluster back up and wait until it
+//! works, as `create` waits (see [`crate::lifecycle::pause`]).
+
+use clap::Args;
+
+use crate::cli::Context;
+use crate::commands::lifecycle::{self, WaitArgs};
+use crate::error::{ExitStatus, Hinted};
+use crate::find;
+use crate::install::plural;
+use crate::lifecycle::pause;
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Name of the virtual cluster
+    pub name: String,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+pub fn run(args: ResumeArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let kubeconfig = lifecycle::start(&args.name, ctx)?;
+    let printer = &ctx.printer;
+    let outcome = ctx.block_on(async {
+        let host = lifecycle::host(ctx, &kubeconfig).await?;
+        let vcluster = find::find(&host.cluster, &args.name, &lifecycle::scope(ctx), printer)
+            .await
+            .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
+        let (name, ns) = (vcluster.name.clone(), vcluster.namespace.clone());
+        let interrupt = lifecycle::interrupt(ctx)?;
+        let progress = printer.progress(&format!("Resuming vcluster {name} in namespace {ns}"));
+        let outcome = pause::resume(&host, &vcluster, args.wait.wait(), &interrupt, &progress)
+            .await
+            .map_err(|e| e.into_report(&name, &ns))?;
+        progress.finish();
+        Ok::<_, anyhow::Error>(outcome)
+    })??;
+    lifecycle::print_json(ctx, &outcome)?;
+    let (name, ns) = (&outcome.name, &outcome.namespace);
+    if !outcome.changed {
+        printer.info(format!("vcluster {name} in namespace {ns} is not paused; nothing to resume"));
+    } else {
+        let waited = if outcome.waited == Some(true) { "it is ready" } else { "not waiting until it is ready" };
+        let replicas = plural(outcome.replicas.max(0) as usize, "replica");
+        printer.success(format!("Resumed vcluster {name} in namespace {ns} ({replicas}); {waited}"));
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,140 @@
+//! What happens to a vcluster after `create`: [`uninstall`] (`vcluster delete`) and [`pause`]
+//! (`vcluster pause` / `resume`). Each has a pure part (what to do, decided from what was read)
+//! and the requests, made through [`crate::install::Host`] like an install's.
+
+pub mod gone;
+pub mod pause;
+pub mod uninstall;
+
+use crate::error::{Hinted, Interrupted};
+use crate::find::FindError;
+use crate::forwarder::ForwarderError;
+use crate::install::InstallError;
+use crate::kubeconfig::{self, ConnectRecord, Edit, KubeconfigError, Loaded, Sources};
+use crate::release::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error(transparent)]
+    Host(#[from] InstallError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Kubeconfig(#[from] KubeconfigError),
+    #[error(transparent)]
+    Forwarder(#[from] ForwarderError),
+    #[error(transparent)]
+    Find(#[from] FindError),
+    #[error(
+        "vcluster {name} in namespace {namespace} has no Helm release records (Secrets sh.helm.release.v1.{name}.v*), so what belongs to it is not known"
+    )]
+    NoRecords { name: String, namespace: String },
+    #[error("vcluster {name} in namespace {namespace} has no StatefulSet")]
+    NoStatefulSet { name: String, namespace: String },
+    #[error("release {name} in namespace {namespace} was changed by another operation at the same time")]
+    Concurrent { name: String, namespace: String },
+}
+
+impl From<Interrupted> for LifecycleError {
+    fn from(e: Interrupted) -> Self {
+        LifecycleError::Host(InstallError::Interrupted(e))
+    }
+}
+
+impl LifecycleError {
+    pub fn hints(&self, name: &str, namespace: &str) -> Vec<String> {
+        match self {
+            LifecycleError::Host(e) => e.hints(name, namespace),
+            LifecycleError::Store(StoreError::Cluster(e)) => e.hint().into_iter().collect(),
+            LifecycleError::Kubeconfig(e) => e.hint().into_iter().collect(),
+            LifecycleError::Find(e) => e.hints(),
+            LifecycleError::NoRecords { .. } => vec![format!(
+                "it was installed without Helm records here; delete its objects yourself, e.g. `kubectl delete statefulset,service,serviceaccount,role,rolebinding,configmap -n {namespace} -l release={name}`"
+            )],
+            LifecycleError::NoStatefulSet { .. } => vec![
+                format!("`vcluster list -n {namespace}` shows its status"),
+                format!("`vcluster create {name} -n {namespace} --upgrade` re-creates what is missing"),
+            ],
+            LifecycleError::Concurrent { .. } => {
+                vec!["wait for the other operation to finish, then run the command again".into()]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The error for the report: interrupts stay typed (exit 130), the rest carry their hints.
+    pub fn into_report(self, name: &str, namespace: &str) -> anyhow::Error {
+        match self {
+            LifecycleError::Host(e) => e.into_report(name, namespace),
+            other => {
+                let hints = other.hints(name, namespace);
+                anyhow::Error::new(hints.into_iter().fold(Hinted::new(other.to_string()), Hinted::hint))
+            }
+        }
+    }
+}
+
+/// What [`leave_contexts`] did to the kubeconfig.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Left {
+    /// Contexts removed (none when they are kept).
+    pub removed: Vec<String>,
+    /// The current context switched to, when it reached the vcluster.
+    pub switched_to: Option<String>,
+}
+
+/// Leave every kube context that reaches vcluster `name` in `namespace` of `host_context`: the
+/// current context switches back (to the recorded previous context, else the host context) when
+/// it is one of them, and unless `keep` they are removed with the cluster and user entries only
+/// they use. Under client-go's kubeconfig lock; nothing is written when no context matches.
+pub fn leave_contexts(
+    sources: &Sources,
+    name: &str,
+    namespace: &str,
+    host_context: &str,
+    keep: bool,
+) -> Result<Left, LifecycleError> {
+    let matching = |loaded: &Loaded| -> Vec<String> {
+        kubeconfig::contexts_of(loaded, name, namespace)
+            .into_iter()
+            .filter(|c| ConnectRecord::of_context(loaded, c).is_some_and(|r| r.host_context == host_context))
+            .collect()
+    };
+    if matching(&kubeconfig::load(sources)?).is_empty() {
+        return Ok(Left::default());
+    }
+    let mut left = Left::default();
+    kubeconfig::modify(sources, |loaded| {
+        let mut working = loaded.clone();
+        let mut edits: Vec<Edit> = Vec::new();
+        for context in matching(loaded) {
+            let plan = kubeconfig::disconnect(&working, Some(&context), keep)?;
+            if working.current_context() == Some(context.as_str()) {
+                left.switched_to = plan.switch_to.clone();
+            }
+            working.apply(&plan.edits)?;
+            edits.extend(plan.edits);
+            if !keep {
+                left.removed.push(context);
+            }
+        }
+        Ok::<_, LifecycleError>(edits)
+    })?;
+    Ok(left)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interrupts_exit_130_and_the_rest_carry_hints() {
+        let interrupted = LifecycleError::from(Interrupted).into_report("vc", "ns");
+        assert_eq!(crate::error::exit_status_of(&interrupted).code(), 130);
+        let report = crate::error::format_report(
+            &LifecycleError::NoStatefulSet { name: "vc".into(), namespace: "ns".into() }.into_report("vc", "ns"),
+        );
+        assert!(report.starts_with("error: vcluster vc in namespace ns has no StatefulSet\n"), "{report}");
+        assert!(report.contains("hint: `vcluster create vc -n ns --upgrade`"), "{report}");
+    }
+}
