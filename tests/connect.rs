@@ -65,7 +65,7 @@ fn a_command_runs_against_the_virtual_cluster_and_its_status_is_passed_on() {
     }
     let out = env.run(&["connect", "not-there", "-n", NAMESPACE, "--", "true"]);
     assert_eq!(out.status.code(), Some(125), "connect itself failed: {}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("couldn't find vcluster not-there"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("vcluster not-there not found in namespace team"), "{}", text(&out.stderr));
 
     assert_eq!(std::fs::read(env.kubeconfig()).unwrap(), before, "the user's kubeconfig is untouched");
     assert!(env.forwarders().is_empty(), "the forward lived in the connect process");

@@ -327,8 +327,7 @@ pub async fn connect(
     let sources = Sources::from_env(ctx.global.kubeconfig.as_deref());
     match &request.output {
         Output::Command(command) => {
-            let forward = route.forward.expect("command mode forwards in this process");
-            return run_command(printer, &credentials, &context_name, command, forward, interrupt).await;
+            return run_command(printer, &credentials, &context_name, command, route.forward, interrupt).await;
         }
         Output::Print => {
             let yaml = serde_saphyr::to_string(&credentials.document(&context_name))?;
@@ -570,15 +569,15 @@ impl InProcess {
 }
 
 /// `connect NAME -- CMD`: run the command with a temporary kubeconfig (0600, removed however this
-/// ends) while the forward serves; SIGINT/SIGTERM go to the command, and it is stopped when the
-/// forward dies. The status is the command's (128+n when a signal n ended it); 126 when it cannot
+/// ends) while the forward (none with `--server`) serves; SIGINT/SIGTERM go to the command, and it
+/// is stopped when the forward dies. The status is the command's (128+n when a signal n ended it); 126 when it cannot
 /// be run, 127 when it is not found.
 async fn run_command(
     printer: &Printer,
     credentials: &VclusterCredentials,
     context_name: &str,
     command: &[OsString],
-    mut forward: InProcess,
+    mut forward: Option<InProcess>,
     interrupt: &Interrupt,
 ) -> anyhow::Result<ExitStatus> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -590,7 +589,7 @@ async fn run_command(
         file.as_file().sync_all()?;
     }
     if interrupt.is_set() {
-        forward.stop().await;
+        stop(forward).await;
         return Err(anyhow::Error::new(Interrupted));
     }
     let (program, rest) = command.split_first().expect("clap requires a command");
@@ -600,7 +599,7 @@ async fn run_command(
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {
-            forward.stop().await;
+            stop(forward).await;
             let program = Path::new(program).display();
             let (status, what) = match e.kind() {
                 std::io::ErrorKind::NotFound => (NOT_FOUND, "not found"),
@@ -627,7 +626,7 @@ async fn run_command(
                 }
             }
             _ = term.recv() => pass(rustix::process::Signal::TERM),
-            reason = forward.died() => {
+            reason = died(&mut forward) => {
                 printer.warn(format!("the port-forward ended ({reason}); stopping the command"));
                 pass(rustix::process::Signal::TERM);
                 match tokio::time::timeout(COMMAND_GRACE, child.wait()).await {
@@ -640,9 +639,22 @@ async fn run_command(
             }
         }
     };
-    forward.stop().await;
+    stop(forward).await;
     drop(file);
     Ok(ExitStatus::External(exit_code(&status)))
+}
+
+async fn died(forward: &mut Option<InProcess>) -> String {
+    match forward {
+        Some(forward) => forward.died().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn stop(forward: Option<InProcess>) {
+    if let Some(forward) = forward {
+        forward.stop().await;
+    }
 }
 
 /// The status a shell would report: the exit code, or 128+n for a signal n.

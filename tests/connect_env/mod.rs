@@ -28,6 +28,7 @@ kind: StatefulSet
 metadata:
   name: my-vc
   namespace: team
+  labels: {app: vcluster, release: my-vc}
 spec:
   serviceName: my-vc-headless
   replicas: 1
