@@ -260,3 +260,113 @@ fn foreground_serves_until_ctrl_c_then_switches_back() {
     assert_eq!(env.current_context(), HOST_CONTEXT, "{stderr}");
     assert!(!std::fs::read_to_string(env.kubeconfig()).unwrap().contains(CONTEXT));
 }
+
+/// A TCP proxy from a free local port to `backend`, standing for a cloud load balancer.
+fn tcp_proxy(backend: std::net::SocketAddr) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect(backend) else { continue };
+            for (mut from, mut to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        }
+    });
+    port
+}
+
+fn load_balancer(env: &Env, port: u16) {
+    env.host
+        .seed_yaml(&format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: my-vc-lb, namespace: team}}\nspec:\n  type: LoadBalancer\n  selector: {{app: vcluster, release: my-vc}}\n  ports: [{{name: https, port: {port}, targetPort: 8443}}]\n"
+        ))
+        .unwrap();
+    env.host.set_load_balancer_ingress(NAMESPACE, "my-vc-lb", &["127.0.0.1"]).unwrap();
+}
+
+#[test]
+fn a_reachable_load_balancer_is_used_instead_of_a_forward() {
+    let env = Env::start();
+    let port = tcp_proxy(env.virtual_cluster.address());
+    load_balancer(&env, port);
+    let out = env.run(&["connect", NAME, "-n", NAMESPACE]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let url = format!("https://127.0.0.1:{port}");
+    assert!(
+        text(&out.stderr).contains(&format!("Using vcluster my-vc load balancer endpoint: {url}")),
+        "{}",
+        text(&out.stderr)
+    );
+    let config = env.kubeconfig_value();
+    let cluster = config["clusters"].as_array().unwrap().iter().find(|c| c["name"] == CONTEXT).unwrap();
+    assert_eq!(cluster["cluster"]["server"], url.as_str());
+    assert!(env.namespaces(&env.kubeconfig()).contains(VIRTUAL_ONLY));
+    assert!(env.forwarders().is_empty(), "no forward");
+}
+
+#[test]
+fn an_unreachable_load_balancer_falls_back_to_a_forward_saying_so() {
+    let env = Env::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    load_balancer(&env, closed);
+    let out = env.run(&["connect", NAME, "-n", NAMESPACE]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "warning: LoadBalancer my-vc-lb at https://127.0.0.1:{closed} is not reachable from here"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(env.namespaces(&env.kubeconfig()).contains(VIRTUAL_ONLY));
+    assert_eq!(env.kill_forwarders(), 1);
+}
+
+#[test]
+fn a_service_account_token_replaces_the_admin_certificate() {
+    let env = Env::start();
+    let cache = env.dir.path().join("kubectl-cache");
+    let cache = cache.to_str().unwrap();
+    let out = env.run(&[
+        "connect",
+        NAME,
+        "-n",
+        NAMESPACE,
+        "--service-account",
+        "ci",
+        "--cluster-role",
+        "cluster-admin",
+        "--token-expiration",
+        "3600",
+        "--",
+        "kubectl",
+        "auth",
+        "whoami",
+        "-o",
+        "json",
+        "--cache-dir",
+        cache,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let whoami: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(whoami["status"]["userInfo"]["username"], "system:serviceaccount:kube-system:ci", "{whoami}");
+    assert!(env.virtual_cluster.object("v1", "ServiceAccount", "kube-system", "ci").is_some());
+    let binding = env
+        .virtual_cluster
+        .object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "vcluster-sa-ci-kube-system")
+        .expect("the binding, named as the established CLI names it");
+    assert_eq!(binding["roleRef"]["name"], "cluster-admin");
+    assert_eq!(binding["subjects"][0]["namespace"], "kube-system");
+
+    let out = env.run(&["connect", NAME, "-n", NAMESPACE, "--service-account", "team/nobody", "--", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("service account team/nobody does not exist in the virtual cluster"),
+        "{}",
+        text(&out.stderr)
+    );
+}

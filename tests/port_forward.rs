@@ -155,15 +155,17 @@ fn a_virtual_service_is_reached_by_its_name_and_followed_to_a_replacement_pod() 
     let env = Env::start();
     let (a, b, wrong) = (echo_server("web-a"), echo_server("web-b"), echo_server("wrong-namespace"));
     env.host
-        .seed_yaml(&[
-            // `web` in virtual namespace `shop` of vcluster `my-vc`: hand-computed `web-x-shop-x-my-vc`.
-            service("web-x-shop-x-my-vc", "shop", "web"),
-            deployment("web-x-shop-x-my-vc", "shop", "web", &a),
-            // The same virtual name in another virtual namespace: must not be reached.
-            service("web-x-other-x-my-vc", "other", "web"),
-            deployment("web-x-other-x-my-vc", "other", "web", &wrong),
-        ]
-        .join("---\n"))
+        .seed_yaml(
+            &[
+                // `web` in virtual namespace `shop` of vcluster `my-vc`: hand-computed `web-x-shop-x-my-vc`.
+                service("web-x-shop-x-my-vc", "shop", "web"),
+                deployment("web-x-shop-x-my-vc", "shop", "web", &a),
+                // The same virtual name in another virtual namespace: must not be reached.
+                service("web-x-other-x-my-vc", "other", "web"),
+                deployment("web-x-other-x-my-vc", "other", "web", &wrong),
+            ]
+            .join("---\n"),
+        )
         .unwrap();
     let local = free_port();
     let spec = format!("{local}:http");
@@ -171,9 +173,7 @@ fn a_virtual_service_is_reached_by_its_name_and_followed_to_a_replacement_pod() 
     assert_eq!(forwarding.ports, [(local, "8080".to_owned())], "the named target port, resolved");
 
     // Two connections at once, each echoed by the right backend.
-    let threads: Vec<_> = (0..2)
-        .map(|i| std::thread::spawn(move || exchange(local, &format!("hello {i}"))))
-        .collect();
+    let threads: Vec<_> = (0..2).map(|i| std::thread::spawn(move || exchange(local, &format!("hello {i}")))).collect();
     for (i, t) in threads.into_iter().enumerate() {
         assert_eq!(t.join().unwrap(), ("web-a".to_owned(), format!("hello {i}")));
     }
@@ -193,8 +193,13 @@ fn a_virtual_service_is_reached_by_its_name_and_followed_to_a_replacement_pod() 
 
     // The workload rolls out (new pods, new names, another backend): the forward follows.
     let old_pods: Vec<String> = pod_names(&env, "shop");
-    let patch = format!(r#"{{"spec":{{"template":{{"metadata":{{"annotations":{{"sim.vcluster.dev/forward-8080":"{b}"}}}}}}}}}}"#);
-    let out = env.kubectl(env.host.kubeconfig_path(), &["-n", NAMESPACE, "patch", "deployment", "web-x-shop-x-my-vc", "--type=merge", "-p", &patch]);
+    let patch = format!(
+        r#"{{"spec":{{"template":{{"metadata":{{"annotations":{{"sim.vcluster.dev/forward-8080":"{b}"}}}}}}}}}}"#
+    );
+    let out = env.kubectl(
+        env.host.kubeconfig_path(),
+        &["-n", NAMESPACE, "patch", "deployment", "web-x-shop-x-my-vc", "--type=merge", "-p", &patch],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     eventually(Duration::from_secs(30), || (exchange(local, "again").0 == "web-b").then_some(()));
     let new_pods = pod_names(&env, "shop");
@@ -206,7 +211,10 @@ fn pod_names(env: &Env, vns: &str) -> Vec<String> {
     env.host
         .objects("v1", "Pod")
         .into_iter()
-        .filter(|p| p["metadata"]["labels"]["vcluster.loft.sh/namespace"] == vns && p["metadata"].get("deletionTimestamp").is_none())
+        .filter(|p| {
+            p["metadata"]["labels"]["vcluster.loft.sh/namespace"] == vns
+                && p["metadata"].get("deletionTimestamp").is_none()
+        })
         .map(|p| p["metadata"]["name"].as_str().unwrap().to_owned())
         .collect()
 }
@@ -229,7 +237,8 @@ fn long_virtual_names_are_found_under_their_hashed_host_names() {
         ]
         .join("---\n"))
         .unwrap();
-    let forwarding = Forwarding::start(&env, &["svc/a-very-long-service-name-for-testing-purposes", ":80", "-N", "my-namespace"], 1);
+    let forwarding =
+        Forwarding::start(&env, &["svc/a-very-long-service-name-for-testing-purposes", ":80", "-N", "my-namespace"], 1);
     assert_eq!(exchange(forwarding.ports[0].0, "x").0, "long-service");
     forwarding.interrupt();
     let forwarding = Forwarding::start(
@@ -270,8 +279,20 @@ fn without_a_target_the_virtual_api_is_forwarded() {
     let cache = env.dir.path().join("kubectl-cache");
     let server = format!("https://127.0.0.1:{port}");
     let out = env.run(&[
-        "connect", NAME, "-n", NAMESPACE, "--server", &server, "--", "kubectl", "get", "namespaces", "-o", "name",
-        "--cache-dir", cache.to_str().unwrap(),
+        "connect",
+        NAME,
+        "-n",
+        NAMESPACE,
+        "--server",
+        &server,
+        "--",
+        "kubectl",
+        "get",
+        "namespaces",
+        "-o",
+        "name",
+        "--cache-dir",
+        cache.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains(VIRTUAL_ONLY));

@@ -23,8 +23,11 @@ pub const DEFAULT_API_PORT: u16 = 8443;
 pub const SECRET_PREFIX: &str = "vc-";
 /// The Secret's key holding the kubeconfig.
 pub const SECRET_CONFIG_KEY: &str = "config";
-/// How long the API may take to answer through a new route before connect gives up.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the API may take to answer through a port-forward just started (the pod may be
+/// moments from Ready), and through a given URL (`--server`, a LoadBalancer), which either answers
+/// or does not.
+pub const FORWARD_ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+pub const URL_ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
@@ -175,10 +178,15 @@ pub async fn client(credentials: &VclusterCredentials, context: &str) -> Result<
 
 /// Wait until the virtual API answers with these credentials: any answer but 401 (a 403 or 404 for
 /// `namespaces/default` still proves the route and the credentials). Connection and TLS failures are
-/// retried for a while, as a fresh route (a forward, a LoadBalancer) may need a moment.
-pub async fn check_answers(client: &kube::Client, context: &str, server: &str) -> Result<(), AccessError> {
+/// retried for up to `within`, as a fresh route may need a moment.
+pub async fn check_answers(
+    client: &kube::Client,
+    context: &str,
+    server: &str,
+    within: Duration,
+) -> Result<(), AccessError> {
     let api: Api<Namespace> = Api::all(client.clone());
-    let deadline = tokio::time::Instant::now() + ANSWER_TIMEOUT;
+    let deadline = tokio::time::Instant::now() + within;
     let mut pause = Duration::from_millis(50);
     loop {
         let failure = match api.get_opt("default").await {

@@ -18,20 +18,20 @@ use kube::Api;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::access::{self, Exposure, service_account};
+use crate::access::{self, Exposure, FORWARD_ANSWER_TIMEOUT, URL_ANSWER_TIMEOUT, service_account};
 use crate::cli::Context;
 use crate::cluster::Cluster;
 use crate::commands::create::parse_duration;
 use crate::commands::render::load_kubeconfig;
-use crate::find::{self, Scope};
-use crate::lifecycle::{LifecycleError, pause};
 use crate::error::{ExitStatus, Hinted, Interrupted};
+use crate::find::{self, Scope};
 use crate::forward::registry::{ForwarderKey, ForwarderRecord, Registry};
 use crate::forward::{self, Forward, Listener, Log, PodPort, Pods, forwarder};
 use crate::install::wait::{self, Target};
 use crate::install::{Host, InstallError};
 use crate::interrupt::Interrupt;
 use crate::kubeconfig::{self, ConnectRecord, KubeconfigError, Loaded, Sources, VclusterCredentials};
+use crate::lifecycle::{LifecycleError, pause};
 use crate::printer::Printer;
 use crate::state::StateDir;
 
@@ -122,6 +122,8 @@ enum ForwardMode {
 #[derive(Debug, Clone)]
 pub struct Request {
     name: String,
+    /// Where to find it (`create` knows); else `-n`, else any namespace.
+    namespace: Option<String>,
     context_name: Option<String>,
     output: Output,
     forward: ForwardMode,
@@ -135,9 +137,10 @@ pub struct Request {
 
 impl Request {
     /// What `create` does after installing: connect in the background, merge and switch.
-    pub fn after_create(name: &str, context_name: Option<&str>, timeout: Duration) -> Request {
+    fn after_create(name: &str, namespace: &str, context_name: Option<&str>, timeout: Duration) -> Request {
         Request {
             name: name.to_owned(),
+            namespace: Some(namespace.to_owned()),
             context_name: context_name.map(str::to_owned),
             output: Output::Merge { switch: true },
             forward: ForwardMode::Background,
@@ -179,6 +182,7 @@ impl Request {
         };
         Ok(Request {
             name: args.name,
+            namespace: None,
             context_name: args.kube_config_context_name,
             output,
             forward,
@@ -209,7 +213,7 @@ pub fn run(args: ConnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         ctx.block_on(async {
             let interrupt = Interrupt::manual();
             let _signals = SignalsTo::start(&interrupt)?;
-            let host = host_cluster(ctx, &loaded).await?;
+            let host = host_cluster(ctx, &loaded, None).await?;
             connect(ctx, &host, &request, &interrupt).await
         })?
     });
@@ -223,18 +227,43 @@ pub fn run(args: ConnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     }
 }
 
+/// `create`'s connect: in the background, merged and switched to, once the vcluster it just
+/// installed (or found) in `namespace` works.
+pub fn after_create(
+    ctx: &Context,
+    loaded: &Loaded,
+    name: &str,
+    namespace: &str,
+    context_name: Option<&str>,
+    timeout: Duration,
+) -> anyhow::Result<ExitStatus> {
+    let request = Request::after_create(name, namespace, context_name, timeout);
+    ctx.block_on(async {
+        let interrupt = Interrupt::manual();
+        let _signals = SignalsTo::start(&interrupt)?;
+        let host = host_cluster(ctx, loaded, Some(namespace)).await?;
+        connect(ctx, &host, &request, &interrupt).await
+    })?
+}
+
 /// The host cluster: `--context`, else the current context — unless that is a vcluster's context,
 /// whose host context is meant then ([`find::connect_host`]).
-pub async fn host_cluster(ctx: &Context, loaded: &Loaded) -> anyhow::Result<Cluster> {
-    find::connect_host(loaded, ctx.global.context.as_deref(), ctx.global.namespace.as_deref(), &ctx.printer)
+pub async fn host_cluster(ctx: &Context, loaded: &Loaded, namespace: Option<&str>) -> anyhow::Result<Cluster> {
+    let namespace = namespace.or(ctx.global.namespace.as_deref());
+    find::connect_host(loaded, ctx.global.context.as_deref(), namespace, &ctx.printer)
         .await
         .map_err(|e| anyhow::Error::new(Hinted::from(e)))
 }
 
 /// The vcluster `name` (in `-n`, else in any namespace) and its StatefulSet, as `delete` and
 /// `list` find it.
-pub async fn locate(ctx: &Context, host: &Cluster, name: &str) -> anyhow::Result<(find::Vcluster, StatefulSet)> {
-    let scope = Scope::from_flag(ctx.global.namespace.as_deref());
+pub async fn locate(
+    ctx: &Context,
+    host: &Cluster,
+    name: &str,
+    namespace: Option<&str>,
+) -> anyhow::Result<(find::Vcluster, StatefulSet)> {
+    let scope = Scope::from_flag(namespace.or(ctx.global.namespace.as_deref()));
     let vcluster =
         find::find(host, name, &scope, &ctx.printer).await.map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
     let Some(sts) = vcluster.statefulset.clone() else {
@@ -278,7 +307,7 @@ pub async fn connect(
 ) -> anyhow::Result<ExitStatus> {
     let printer = &ctx.printer;
     let name = request.name.as_str();
-    let (vcluster, mut sts) = interrupt.guard(locate(ctx, host, name)).await??;
+    let (vcluster, mut sts) = interrupt.guard(locate(ctx, host, name, request.namespace.as_deref())).await??;
     let namespace = vcluster.namespace.clone();
     let host_access = Host::new(host.clone());
     let progress = printer.progress(&format!("Waiting for vcluster {name} in namespace {namespace}"));
@@ -312,7 +341,10 @@ pub async fn connect(
     let mut credentials = credentials.with_server(&route.server);
     if let Some((account, role, expiration)) = &request.service_account {
         let admin = access::client(&credentials, &context_name).await.map_err(hinted)?;
-        interrupt.guard(access::check_answers(&admin, &context_name, &route.server)).await?.map_err(hinted)?;
+        interrupt
+            .guard(access::check_answers(&admin, &context_name, &route.server, route.patience))
+            .await?
+            .map_err(hinted)?;
         let token = interrupt
             .guard(service_account::token(&admin, account, role.as_deref(), *expiration))
             .await?
@@ -321,7 +353,10 @@ pub async fn connect(
         printer.info(format!("Using a token of service account {}/{}", account.namespace, account.name));
     }
     let client = access::client(&credentials, &context_name).await.map_err(hinted)?;
-    interrupt.guard(access::check_answers(&client, &context_name, &route.server)).await?.map_err(hinted)?;
+    interrupt
+        .guard(access::check_answers(&client, &context_name, &route.server, route.patience))
+        .await?
+        .map_err(hinted)?;
 
     let record = ConnectRecord::new(name, &namespace, &host.context);
     let sources = Sources::from_env(ctx.global.kubeconfig.as_deref());
@@ -409,6 +444,8 @@ fn install_error(e: InstallError, name: &str, namespace: &str) -> anyhow::Error 
 /// How the virtual API is reached.
 struct Route {
     server: String,
+    /// How long the API may take to answer there.
+    patience: Duration,
     /// The background forwarder serving it.
     background: Option<ForwarderRecord>,
     /// The forward running in this process.
@@ -428,20 +465,25 @@ async fn route(
 ) -> anyhow::Result<Route> {
     let printer = &ctx.printer;
     if let Some(server) = &request.server {
-        return Ok(Route { server: server.clone(), background: None, forward: None });
+        return Ok(Route { server: server.clone(), patience: URL_ANSWER_TIMEOUT, background: None, forward: None });
     }
     if request.forward == ForwardMode::Background {
         match access::load_balancer(host, &key.namespace, &key.vcluster).await.map_err(hinted)? {
             Exposure::Address(lb) => {
                 let through = credentials.clone().with_server(&lb.url);
                 let reached = match access::client(&through, context_name).await {
-                    Ok(client) => access::check_answers(&client, context_name, &lb.url).await,
+                    Ok(client) => access::check_answers(&client, context_name, &lb.url, URL_ANSWER_TIMEOUT).await,
                     Err(e) => Err(e),
                 };
                 match reached {
                     Ok(()) => {
                         printer.info(format!("Using vcluster {} load balancer endpoint: {}", key.vcluster, lb.url));
-                        return Ok(Route { server: lb.url, background: None, forward: None });
+                        return Ok(Route {
+                            server: lb.url,
+                            patience: URL_ANSWER_TIMEOUT,
+                            background: None,
+                            forward: None,
+                        });
                     }
                     Err(e) => printer.warn(format!(
                         "LoadBalancer {} at {} is not reachable from here ({e}); using a port-forward instead",
@@ -460,7 +502,7 @@ async fn route(
         ForwardMode::Background => {
             let record = background(ctx, request, key, remote_port)?;
             let server = server_url(&record.address, record.port)?;
-            Ok(Route { server, background: Some(record), forward: None })
+            Ok(Route { server, patience: FORWARD_ANSWER_TIMEOUT, background: Some(record), forward: None })
         }
         ForwardMode::Foreground => {
             let sockets = forward::bind(&addresses, request.local_port).await?;
@@ -469,7 +511,8 @@ async fn route(
             for listener in &in_process.locals {
                 printer.info(format!("Forwarding from {listener} -> {remote_port}"));
             }
-            Ok(Route { server: server_url(&request.address, port)?, background: None, forward: Some(in_process) })
+            let server = server_url(&request.address, port)?;
+            Ok(Route { server, patience: FORWARD_ANSWER_TIMEOUT, background: None, forward: Some(in_process) })
         }
     }
 }

@@ -191,8 +191,8 @@ pub fn run(args: PortForwardArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let loaded = load_kubeconfig(ctx)?;
     ctx.block_on(async {
         let interrupt = Interrupt::install(|| {})?;
-        let host = host_cluster(ctx, &loaded).await?;
-        let (vcluster, sts) = interrupt.guard(locate(ctx, &host, &args.name)).await??;
+        let host = host_cluster(ctx, &loaded, None).await?;
+        let (vcluster, sts) = interrupt.guard(locate(ctx, &host, &args.name, None)).await??;
         let namespace = vcluster.namespace;
         let plan = interrupt.guard(plan(&host, &sts, &namespace, target.as_ref(), &specs, &args)).await??;
         let log: Log = {
