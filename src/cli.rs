@@ -97,9 +97,6 @@ pub enum Command {
     Version(commands::version::VersionArgs),
     /// Print a shell completion script
     Completion(commands::completion::CompletionArgs),
-    /// The background port-forward `connect` starts (internal)
-    #[command(name = "__forwarder", hide = true)]
-    Forwarder(commands::forwarder::ForwarderArgs),
 }
 
 impl Command {
@@ -112,11 +109,7 @@ impl Command {
             Command::List(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
             Command::Render(_) => &[OutputFormat::Yaml, OutputFormat::Json],
             Command::Version(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
-            Command::Connect(_)
-            | Command::Disconnect(_)
-            | Command::PortForward(_)
-            | Command::Completion(_)
-            | Command::Forwarder(_) => &[],
+            Command::Connect(_) | Command::Disconnect(_) | Command::PortForward(_) | Command::Completion(_) => &[],
         }
     }
 }
@@ -166,6 +159,12 @@ fn resolve_output(cli: &Cli) -> Result<Option<OutputFormat>, clap::Error> {
 
 /// Entry point used by `main`.
 pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // The background forwarder `connect` starts: not a command for people, so not in the help or
+    // the completions.
+    if args.get(1).is_some_and(|a| a == crate::forward::registry::FORWARDER_COMMAND) {
+        return commands::forwarder::main(&args[1..]);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
@@ -177,7 +176,12 @@ pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Exit
     };
     let printer = Printer::new(PrinterConfig::from_env(cli.global.quiet, cli.global.debug, cli.global.yes));
     let ctx = Context { global: cli.global.clone(), output, printer: printer.clone() };
-    let status = match run(cli.command, &ctx) {
+    finish(run(cli.command, &ctx), &printer)
+}
+
+/// The exit code of a command's result, its error reported.
+pub fn finish(result: anyhow::Result<ExitStatus>, printer: &Printer) -> ExitCode {
+    let status = match result {
         Ok(status) => status,
         Err(err) => {
             let status = error::exit_status_of(&err);
@@ -190,7 +194,7 @@ pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Exit
     status.into()
 }
 
-fn exit_clap(e: clap::Error) -> ExitCode {
+pub fn exit_clap(e: clap::Error) -> ExitCode {
     // A closed stdout while printing --help is not worth a panic or a message.
     let _ = e.print();
     ExitCode::from(if e.use_stderr() { 2 } else { 0 })
@@ -210,7 +214,6 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Connect(args) => commands::connect::run(args, ctx),
         Command::Disconnect(args) => commands::disconnect::run(args, ctx),
         Command::PortForward(args) => commands::port_forward::run(args, ctx),
-        Command::Forwarder(args) => commands::forwarder::run(args, ctx),
     }
 }
 

@@ -1,21 +1,36 @@
-//! `vcluster __forwarder` (hidden): the background port-forward `connect` starts. Not for people;
-//! its command line is how `/proc/<pid>/cmdline` proves a pid is ours ([`crate::forward::registry`]).
+//! `vcluster __forwarder`: the background port-forward `connect` starts. Not for people (it is in
+//! neither the help nor the completions); its command line is how `/proc/<pid>/cmdline` proves a
+//! pid is ours ([`crate::forward::registry`]).
 
-use clap::Args;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-use crate::cli::Context;
+use clap::Parser;
+
+use crate::cli::{Context, GlobalArgs, exit_clap, finish};
 use crate::commands::render::load_kubeconfig;
 use crate::error::ExitStatus;
 use crate::forward::forwarder::{self, Serve};
 use crate::forward::parse_addresses;
 use crate::forward::registry::{ForwarderKey, Registry};
+use crate::printer::{Printer, PrinterConfig};
 use crate::state::StateDir;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Parser)]
+#[command(name = "__forwarder")]
 pub struct ForwarderArgs {
     /// The key's file stem (checked against the other arguments)
     #[arg(long)]
     pub stem: String,
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The host context
+    #[arg(long)]
+    pub context: String,
+    /// The vcluster's namespace
+    #[arg(long)]
+    pub namespace: String,
     #[arg(long)]
     pub address: String,
     #[arg(long)]
@@ -26,13 +41,28 @@ pub struct ForwarderArgs {
     pub name: String,
 }
 
-pub fn run(args: ForwarderArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    let (Some(context), Some(namespace)) = (ctx.global.context.as_deref(), ctx.global.namespace.as_deref()) else {
-        anyhow::bail!("the forwarder needs --context and --namespace");
+/// `args` starts with the command's own name.
+pub fn main(args: &[OsString]) -> ExitCode {
+    let args = match ForwarderArgs::try_parse_from(args) {
+        Ok(args) => args,
+        Err(e) => return exit_clap(e),
     };
+    // stderr is the log file: plain timestamped lines.
+    let printer = Printer::new(PrinterConfig::from_env(false, false, false));
+    let global = GlobalArgs {
+        kubeconfig: args.kubeconfig.clone(),
+        context: Some(args.context.clone()),
+        namespace: Some(args.namespace.clone()),
+        ..GlobalArgs::default()
+    };
+    let ctx = Context { global, output: None, printer: printer.clone() };
+    finish(run(args, &ctx), &printer)
+}
+
+fn run(args: ForwarderArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let serve = Serve {
         stem: args.stem,
-        key: ForwarderKey::new(context, namespace, &args.name),
+        key: ForwarderKey::new(&args.context, &args.namespace, &args.name),
         addresses: parse_addresses(&args.address).map_err(anyhow::Error::msg)?,
         address_text: args.address,
         port: args.local_port,

@@ -195,9 +195,10 @@ pub fn run(args: PortForwardArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         let (vcluster, sts) = interrupt.guard(locate(ctx, &host, &args.name, None)).await??;
         let namespace = vcluster.namespace;
         let plan = interrupt.guard(plan(&host, &sts, &namespace, target.as_ref(), &specs, &args)).await??;
+        // Pod changes and failing connections, on stderr (kubectl prints its errors there too).
         let log: Log = {
             let printer = ctx.printer.clone();
-            Arc::new(move |line: String| printer.debug(line))
+            Arc::new(move |line: String| printer.info(line))
         };
         let forward = Forward::new(host.client.clone(), &namespace, &plan.pods, log);
         let mut listeners = Vec::new();

@@ -79,7 +79,7 @@ enum Report {
 /// Start a forwarder for `launch` and return its record once it listens.
 pub async fn start(registry: &Registry, launch: &Launch) -> Result<ForwarderRecord, ForwarderError> {
     let paths = registry.paths(&launch.key);
-    let log = open_log(&paths.log, true).map_err(StateError::io(&paths.log))?;
+    let log = open_log(&paths.log).map_err(StateError::io(&paths.log))?;
     let exe = std::env::current_exe().map_err(ForwarderError::Spawn)?;
     let mut command = tokio::process::Command::new(exe);
     command.arg(FORWARDER_COMMAND).arg(STEM_FLAG).arg(launch.key.stem());
@@ -253,7 +253,7 @@ async fn watchdog(claim: &Claim) {
             return;
         }
         if fs::metadata(&claim.paths.log).is_ok_and(|m| m.len() > LOG_LIMIT)
-            && let Ok(fresh) = open_log(&claim.paths.log, true)
+            && let Ok(fresh) = open_log(&claim.paths.log)
         {
             let _ = rustix::stdio::dup2_stderr(&fresh);
         }
@@ -261,8 +261,8 @@ async fn watchdog(claim: &Claim) {
 }
 
 /// Open a fresh log (the previous one kept as `.log.1`), private, for appending.
-fn open_log(path: &Path, rotate: bool) -> std::io::Result<File> {
-    if rotate && path.exists() {
+fn open_log(path: &Path) -> std::io::Result<File> {
+    if path.exists() {
         let mut old = path.as_os_str().to_owned();
         old.push(".1");
         fs::rename(path, old)?;
@@ -271,7 +271,7 @@ fn open_log(path: &Path, rotate: bool) -> std::io::Result<File> {
 }
 
 /// The last lines of a log, for an error message.
-pub fn log_tail(path: &Path) -> String {
+fn log_tail(path: &Path) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().rev().take(3).collect();
     lines.into_iter().rev().collect::<Vec<_>>().join(" | ")

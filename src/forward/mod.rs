@@ -22,7 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 pub use follow::{Follower, Log, Pods, until_deleted};
-pub use tunnel::{Carried, TunnelError, carry};
+pub use tunnel::{TunnelError, carry};
 
 /// How long a new connection waits for a Ready pod before it is closed.
 const WAIT_FOR_POD: Duration = Duration::from_secs(60);
@@ -184,7 +184,7 @@ struct Connection {
 }
 
 impl Connection {
-    async fn carry(&self, socket: TcpStream, remote: &PodPort) -> Result<Carried, TunnelError> {
+    async fn carry(&self, socket: TcpStream, remote: &PodPort) -> Result<(), TunnelError> {
         let pod = self
             .follower
             .pod(WAIT_FOR_POD)

@@ -74,12 +74,6 @@ pub struct ForwarderRecord {
     pub log: PathBuf,
 }
 
-impl ForwarderRecord {
-    pub fn key(&self) -> ForwarderKey {
-        ForwarderKey::new(&self.host_context, &self.namespace, &self.vcluster)
-    }
-}
-
 /// The files of one key.
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -160,23 +154,6 @@ impl Registry {
         }
         remove_stale(&paths.pid)?;
         Ok(Some(record))
-    }
-
-    /// Every live forwarder.
-    pub fn all(&self) -> Result<Vec<ForwarderRecord>, StateError> {
-        let mut out = Vec::new();
-        let entries = fs::read_dir(&self.dir).map_err(StateError::io(&self.dir))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "pid")
-                && let Some(record) = read_record(&path)
-                && let Some(live) = self.running(&record.key())?
-            {
-                out.push(live);
-            }
-        }
-        out.sort_by(|a, b| (&a.namespace, &a.vcluster).cmp(&(&b.namespace, &b.vcluster)));
-        Ok(out)
     }
 
     /// Take the key's lock for a forwarder process; `None` when another forwarder holds it.

@@ -10,8 +10,6 @@
 //! The v4 protocol has no half-close: the local side's EOF closes the WebSocket (as kube and the
 //! kubelet treat it), after which data still arriving from the pod is delivered until it closes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -39,13 +37,6 @@ pub enum TunnelError {
     Protocol(String),
 }
 
-/// Bytes carried each way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Carried {
-    pub to_pod: u64,
-    pub from_pod: u64,
-}
-
 /// Carry `local` to `port` of pod `namespace/pod` until either side closes.
 pub async fn carry(
     client: &kube::Client,
@@ -53,7 +44,7 @@ pub async fn carry(
     pod: &str,
     port: u16,
     local: TcpStream,
-) -> Result<Carried, TunnelError> {
+) -> Result<(), TunnelError> {
     let request = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
         .portforward(pod, &[port])
         .map_err(|e| TunnelError::Protocol(e.to_string()))?;
@@ -61,7 +52,6 @@ pub async fn carry(
         client.connect(request).await.map_err(|source| TunnelError::Open { pod: pod.to_owned(), source })?;
     let (mut sink, mut stream) = connection.into_stream().split();
     let (mut read, mut write) = local.into_split();
-    let to_pod = AtomicU64::new(0);
 
     let upstream = async {
         loop {
@@ -73,14 +63,12 @@ pub async fn carry(
                 sink.send(Message::Close(None)).await?;
                 return Ok::<(), TunnelError>(());
             }
-            to_pod.fetch_add(n as u64, Ordering::Relaxed);
             sink.send(Message::binary(frame)).await?;
         }
     };
     let downstream = async {
         let mut opened = [false; 2];
         let mut error = Vec::new();
-        let mut from_pod = 0u64;
         while let Some(message) = stream.next().await {
             let payload = match message? {
                 Message::Binary(payload) => payload,
@@ -102,28 +90,22 @@ pub async fn carry(
                 error.extend_from_slice(data);
                 continue;
             }
-            from_pod += data.len() as u64;
             if write.write_all(data).await.is_err() {
                 // The local side went away; nothing more to deliver.
                 break;
             }
         }
         let _ = write.shutdown().await;
-        if error.is_empty() {
-            Ok(from_pod)
-        } else {
-            Err(TunnelError::Pod(String::from_utf8_lossy(&error).into_owned()))
-        }
+        if error.is_empty() { Ok(()) } else { Err(TunnelError::Pod(String::from_utf8_lossy(&error).into_owned())) }
     };
     tokio::pin!(upstream, downstream);
     // Downstream decides the end: it sees the pod close (or fail). Upstream ending first (local EOF
     // or a send error) only stops reading locally.
-    let from_pod = tokio::select! {
-        result = &mut downstream => result?,
+    tokio::select! {
+        result = &mut downstream => result,
         up = &mut upstream => {
             up?;
-            downstream.await?
+            downstream.await
         }
-    };
-    Ok(Carried { to_pod: to_pod.load(Ordering::Relaxed), from_pod })
+    }
 }
