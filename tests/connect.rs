@@ -13,22 +13,7 @@ use connect_env::{CONTEXT, Env, HOST_CONTEXT, NAME, NAMESPACE, VIRTUAL_ONLY, eve
 fn a_command_runs_against_the_virtual_cluster_and_its_status_is_passed_on() {
     let env = Env::start();
     let before = std::fs::read(env.kubeconfig()).unwrap();
-    let cache = env.dir.path().join("kubectl-cache");
-    let cache = cache.to_str().unwrap();
-    let out = env.run(&[
-        "connect",
-        NAME,
-        "-n",
-        NAMESPACE,
-        "--",
-        "kubectl",
-        "get",
-        "namespaces",
-        "-o",
-        "name",
-        "--cache-dir",
-        cache,
-    ]);
+    let out = env.connect_kubectl(&[], &["get", "namespaces", "-o", "name"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let listed = text(&out.stdout);
     assert!(listed.contains(&format!("namespace/{VIRTUAL_ONLY}")), "the virtual server's namespaces: {listed}");
@@ -329,28 +314,10 @@ fn an_unreachable_load_balancer_falls_back_to_a_forward_saying_so() {
 #[test]
 fn a_service_account_token_replaces_the_admin_certificate() {
     let env = Env::start();
-    let cache = env.dir.path().join("kubectl-cache");
-    let cache = cache.to_str().unwrap();
-    let out = env.run(&[
-        "connect",
-        NAME,
-        "-n",
-        NAMESPACE,
-        "--service-account",
-        "ci",
-        "--cluster-role",
-        "cluster-admin",
-        "--token-expiration",
-        "3600",
-        "--",
-        "kubectl",
-        "auth",
-        "whoami",
-        "-o",
-        "json",
-        "--cache-dir",
-        cache,
-    ]);
+    let out = env.connect_kubectl(
+        &["--service-account", "ci", "--cluster-role", "cluster-admin", "--token-expiration", "3600"],
+        &["auth", "whoami", "-o", "json"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let whoami: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(whoami["status"]["userInfo"]["username"], "system:serviceaccount:kube-system:ci", "{whoami}");

@@ -38,52 +38,42 @@ fn echo_server(tag: &'static str) -> String {
     address
 }
 
-/// A host Deployment standing for a synced workload: its pods carry the translated labels of
-/// `app: <app>` in virtual namespace `vns` (`vcluster.loft.sh/label-my-vc-x-a172cedcae` is the
-/// reference's literal key for `app`), and their container port `web` (8080) leads to `backend`.
+/// The host labels of a synced object labelled `app: <app>` in virtual namespace `vns`, as a flow
+/// mapping: `vcluster.loft.sh/label-my-vc-x-a172cedcae` is the reference's literal key for `app`
+/// (§3.3), and the two markers the syncer adds.
+fn translated_labels(vns: &str, app: &str) -> String {
+    format!(
+        "{{vcluster.loft.sh/label-my-vc-x-a172cedcae: {app}, vcluster.loft.sh/managed-by: my-vc, vcluster.loft.sh/namespace: {vns}}}"
+    )
+}
+
+/// A host Deployment standing for a synced workload: its pods carry the translated labels, and
+/// their container port `web` (8080) leads to `backend`.
 fn deployment(name: &str, vns: &str, app: &str, backend: &str) -> String {
+    let labels = translated_labels(vns, app);
     format!(
         r#"apiVersion: apps/v1
 kind: Deployment
 metadata: {{name: {name}, namespace: team}}
 spec:
   replicas: 1
-  selector:
-    matchLabels:
-      vcluster.loft.sh/label-my-vc-x-a172cedcae: {app}
-      vcluster.loft.sh/managed-by: my-vc
-      vcluster.loft.sh/namespace: {vns}
+  selector: {{matchLabels: {labels}}}
   template:
     metadata:
-      labels:
-        vcluster.loft.sh/label-my-vc-x-a172cedcae: {app}
-        vcluster.loft.sh/managed-by: my-vc
-        vcluster.loft.sh/namespace: {vns}
+      labels: {labels}
       annotations: {{sim.vcluster.dev/forward-8080: "{backend}"}}
     spec:
-      containers:
-      - name: app
-        image: nginx
-        ports: [{{name: web, containerPort: 8080}}]
+      containers: [{{name: app, image: nginx, ports: [{{name: web, containerPort: 8080}}]}}]
 "#
     )
 }
 
-/// The host copy of virtual Service `<virtual>` in `vns`, named `host_name` (a literal), with the
-/// translated selector.
+/// The host copy of a virtual Service in `vns`, named `host_name` (a literal), with the translated
+/// selector; its port `http` (80) targets the container port named `web`.
 fn service(host_name: &str, vns: &str, app: &str) -> String {
+    let labels = translated_labels(vns, app);
     format!(
-        r#"apiVersion: v1
-kind: Service
-metadata: {{name: {host_name}, namespace: team}}
-spec:
-  selector:
-    vcluster.loft.sh/label-my-vc-x-a172cedcae: {app}
-    vcluster.loft.sh/managed-by: my-vc
-    vcluster.loft.sh/namespace: {vns}
-  ports:
-  - {{name: http, port: 80, targetPort: web}}
-"#
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: {host_name}, namespace: team}}\nspec:\n  selector: {labels}\n  ports: [{{name: http, port: 80, targetPort: web}}]\n"
     )
 }
 
@@ -276,24 +266,8 @@ fn without_a_target_the_virtual_api_is_forwarded() {
     let forwarding = Forwarding::start(&env, &[], 1);
     let (port, remote) = forwarding.ports[0].clone();
     assert_eq!(remote, "8443");
-    let cache = env.dir.path().join("kubectl-cache");
     let server = format!("https://127.0.0.1:{port}");
-    let out = env.run(&[
-        "connect",
-        NAME,
-        "-n",
-        NAMESPACE,
-        "--server",
-        &server,
-        "--",
-        "kubectl",
-        "get",
-        "namespaces",
-        "-o",
-        "name",
-        "--cache-dir",
-        cache.to_str().unwrap(),
-    ]);
+    let out = env.connect_kubectl(&["--server", &server], &["get", "namespaces", "-o", "name"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains(VIRTUAL_ONLY));
     forwarding.interrupt();

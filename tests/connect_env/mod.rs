@@ -119,6 +119,18 @@ impl Env {
         finish(self.vcluster(args).spawn().unwrap(), Duration::from_secs(60))
     }
 
+    /// `vcluster connect my-vc -n team CONNECT_ARGS -- kubectl KUBECTL_ARGS` (kubectl with the
+    /// test's cache directory).
+    pub fn connect_kubectl(&self, connect_args: &[&str], kubectl_args: &[&str]) -> Output {
+        let cache = self.dir.path().join("kubectl-cache");
+        let mut args = vec!["connect", NAME, "-n", NAMESPACE];
+        args.extend_from_slice(connect_args);
+        args.extend(["--", "kubectl"]);
+        args.extend_from_slice(kubectl_args);
+        args.extend(["--cache-dir", cache.to_str().unwrap()]);
+        self.run(&args)
+    }
+
     /// `kubectl ARGS` with `kubeconfig` (kubectl 1.33 checked), its own cache directory.
     pub fn kubectl(&self, kubeconfig: &Path, args: &[&str]) -> Output {
         check_kubectl(self.host.kubeconfig_path());
