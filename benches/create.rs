@@ -4,7 +4,8 @@
 //! counted per User-Agent from the simulator's request log (the kubectl dispatcher's own
 //! `/version` probe left out) and, for `create`, per phase. Run it with `scripts/bench-create`.
 //!
-//! Environment: `BENCH_RUNS` (default 15), `VCLUSTER_BIN` (default `target/release/vcluster`).
+//! Environment: `BENCH_RUNS` (default 15), `VCLUSTER_BIN` (default `target/release/vcluster`),
+//! `BENCH_NO_WAIT` (run `create --no-wait`).
 #![allow(clippy::print_stdout)]
 
 use std::collections::BTreeMap;
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use kube_sim::{RequestRecord, SimConfig, Simulator};
+use kube_sim::fixtures::vcluster;
+use kube_sim::{RequestRecord, SimConfig, Simulator, Workloads};
 
 const PHASES: [&str; 5] = ["namespace", "detection", "release records", "apply", "wait"];
 
@@ -70,7 +72,11 @@ fn main() {
     });
     assert!(bin.is_file(), "{} is missing: build it with cargo build --release --bin vcluster", bin.display());
     let wait = std::env::var("BENCH_NO_WAIT").is_err();
-    let sim = Simulator::start_blocking(SimConfig::default()).unwrap();
+    // Immediate readiness: the scheduler, kubelet and controllers on without delays, and the
+    // simulator's stand-in syncer writing `vc-<name>` once the pod runs.
+    let workloads = Workloads { enabled: true, ..Workloads::default() };
+    let sim = Simulator::start_blocking(SimConfig { workloads, ..SimConfig::default() }).unwrap();
+    let virtual_cluster = Simulator::start_blocking(SimConfig { tls: true, ..SimConfig::default() }).unwrap();
     let kubeconfig = sim.kubeconfig_path().to_path_buf();
     let work = tempfile::tempdir().unwrap();
     let warm = work.path().join("warm-cache");
@@ -113,6 +119,8 @@ fn main() {
             sim.clear_requests();
             let ms = match case {
                 "vcluster create" => {
+                    let options = vcluster::SyncerOptions::default();
+                    vcluster::stand_in_for_syncer(&sim, &virtual_cluster, &format!("vcluster-{name}"), &name, &options);
                     let mut cmd = Command::new(&bin);
                     cmd.args(["create", &name, "--debug"]).env("KUBECONFIG", &kubeconfig).env("HOME", work.path());
                     if !wait {

@@ -44,8 +44,9 @@ fn resource_versions(host: &Host) -> BTreeMap<String, String> {
 
 #[test]
 fn install_on_an_empty_cluster_then_nothing_without_upgrade() {
-    let host = Host::new();
-    let run = host.run(&["create", "my-vc", "--no-wait"]);
+    let mut host = Host::alive();
+    host.with_syncer(NS, "my-vc");
+    let run = host.run(&["create", "my-vc"]);
     run.ok();
     assert!(run.stdout.is_empty(), "nothing on stdout without -o json: {}", run.stdout);
     assert!(run.stderr.contains("Created vcluster my-vc in namespace vcluster-my-vc (revision 1"), "{}", run.stderr);
@@ -79,9 +80,15 @@ fn install_on_an_empty_cluster_then_nothing_without_upgrade() {
 
     assert_eq!(host.release_objects(NS, "my-vc"), rendered_objects(&record["config"]), "every rendered object is live");
     let sts = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
-    let managers: Vec<&str> =
-        sts["metadata"]["managedFields"].as_array().unwrap().iter().map(|m| m["manager"].as_str().unwrap()).collect();
-    assert_eq!(managers, ["vcluster"], "one fixed field manager");
+    let managers: Vec<&str> = sts["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["subresource"].is_null())
+        .map(|m| m["manager"].as_str().unwrap())
+        .collect();
+    assert_eq!(managers, ["vcluster"], "one fixed field manager (the controller writes status)");
+    assert_eq!(sts["status"]["readyReplicas"], 1, "create waited for the rollout");
     assert!(sts["spec"]["template"]["spec"]["containers"].to_string().contains("10.100.0.0/16"));
 
     // Again without --upgrade: no write at all, nothing changes, both hints.
@@ -502,4 +509,106 @@ fn a_readiness_timeout_names_what_is_stuck() {
     let statuses = host.statuses(NS, "my-vc");
     assert_eq!(statuses[0].0, "failed");
     assert!(statuses[0].2.contains("timed out"), "{}", statuses[0].2);
+}
+
+#[test]
+fn reuse_values_keeps_the_recorded_values_and_history_max_trims_old_revisions() {
+    let host = Host::new();
+    host.run(&["create", "my-vc", "--no-wait", "--set", "syncer.replicas=2"]).ok();
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--reuse-values", "--set", "fallbackHostDns=true"]).ok();
+    let config = &host.records(NS, "my-vc")[1]["config"];
+    assert_eq!(config["syncer"]["replicas"], 2, "{config}");
+    assert_eq!(config["fallbackHostDns"], true, "{config}");
+    assert_eq!(config["serviceCIDR"], "10.100.0.0/16");
+    // Without --reuse-values only this run's values (and the detected ones) count.
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--history-max", "3"]).ok();
+    let records = host.records(NS, "my-vc");
+    assert_eq!(
+        records.last().unwrap()["config"],
+        json!({"vcluster": {"image": "rancher/k3s:v1.27.3-k3s1"}, "serviceCIDR": "10.100.0.0/16"})
+    );
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--history-max", "3"]).ok();
+    let versions: Vec<u64> = host.records(NS, "my-vc").iter().map(|r| r["version"].as_u64().unwrap()).collect();
+    assert_eq!(versions, [2, 3, 4], "at most 3 revisions, the oldest go first");
+}
+
+#[test]
+fn computed_values_come_from_the_host_unless_the_user_set_them() {
+    let config_of = |host: &Host| host.records(NS, "my-vc").last().unwrap()["config"].clone();
+    // Dual stack, primary family first; the k3s image for the host's minor.
+    let host = Host::start(kube_sim::SimConfig {
+        git_version: "v1.26.4".into(),
+        service_cidrs: vec!["fd00:10:96::/108".into(), "10.100.0.0/16".into()],
+        ..kube_sim::SimConfig::default()
+    });
+    let run = host.run(&["create", "my-vc", "--no-wait"]);
+    run.ok();
+    assert!(!run.stderr.contains("warning:"), "an exact table entry needs no warning: {}", run.stderr);
+    assert_eq!(
+        config_of(&host),
+        json!({"vcluster": {"image": "rancher/k3s:v1.26.6-k3s1"}, "serviceCIDR": "fd00:10:96::/108,10.100.0.0/16"})
+    );
+    let probes: Vec<_> =
+        host.sim.requests().into_iter().filter(|r| r.dry_run && r.path.ends_with("/services")).collect();
+    assert_eq!(probes.len(), 3, "two probes and the dual-stack family question: {probes:?}");
+
+    // Values the user set are not detected (no /version, no probes) and win.
+    let host = Host::new();
+    let run = host.run(&[
+        "create",
+        "my-vc",
+        "--no-wait",
+        "--kubernetes-version",
+        "v1.25",
+        "--set",
+        "serviceCIDR=10.0.0.0/16",
+    ]);
+    run.ok();
+    assert_eq!(
+        config_of(&host),
+        json!({"vcluster": {"image": "rancher/k3s:v1.25.11-k3s1"}, "serviceCIDR": "10.0.0.0/16"})
+    );
+    assert!(!host.sim.requests().iter().any(|r| r.path == "/version" || (r.dry_run && r.path.ends_with("/services"))));
+
+    // No answer names a range: the fallback, with a warning.
+    let host = Host::new();
+    host.sim.inject(Fault::on("POST", "/api/v1/namespaces/*/services").times(2).respond(500));
+    let run = host.run(&["create", "my-vc", "--no-wait"]);
+    run.ok();
+    assert!(run.stderr.contains("warning: cannot detect the host's service CIDR (no probe answer named the service IP range); using 10.96.0.0/12"), "{}", run.stderr);
+    assert_eq!(config_of(&host)["serviceCIDR"], "10.96.0.0/12");
+
+    // On upgrade both are computed again unless this run sets them.
+    let host = Host::start(kube_sim::SimConfig { git_version: "v1.26.4".into(), ..kube_sim::SimConfig::default() });
+    host.run(&["create", "my-vc", "--no-wait", "--kubernetes-version", "v1.25", "--set", "serviceCIDR=10.0.0.0/16"])
+        .ok();
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade"]).ok();
+    assert_eq!(
+        config_of(&host),
+        json!({"vcluster": {"image": "rancher/k3s:v1.26.6-k3s1"}, "serviceCIDR": "10.96.0.0/12"})
+    );
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    let host = Host::new();
+    host.sim.inject(Fault::on("PATCH", "/api/v1/namespaces/*/services/*").delay(Duration::from_secs(5)));
+    // Recording the interrupted revision as failed hangs too.
+    host.sim.inject(Fault::on("PUT", "/api/v1/namespaces/*/secrets/*").delay(Duration::from_secs(20)));
+    let child = host.command(host.sim.kubeconfig_path(), &["create", "my-vc", "--no-wait"]).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while !host.sim.requests().iter().any(|r| r.method == "PATCH" && r.path.contains("/rolebindings/")) {
+        assert!(started.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let signal = || {
+        let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    };
+    signal();
+    std::thread::sleep(Duration::from_millis(300));
+    signal();
+    let run = finish(child);
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(5), "it did not wait for the held record update");
 }

@@ -5,67 +5,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-
-use support::cluster::{Run, finish, vcluster_binary};
-
-/// The standalone simulator, stopped when dropped.
-struct Standalone {
-    child: Child,
-    kubeconfig: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Standalone {
-    fn start() -> Standalone {
-        // target/debug/deps/create_cli-… → target/debug/kube-sim
-        let exe = std::env::current_exe().unwrap();
-        let binary = exe.parent().and_then(Path::parent).unwrap().join("kube-sim");
-        assert!(
-            binary.is_file(),
-            "{} is missing: build it with `cargo build -p kube-sim --bin kube-sim` (scripts/test does)",
-            binary.display()
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        let mut child = Command::new(binary)
-            .args(["--port", "0", "--service-cidr", "10.100.0.0/16", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.starts_with("READY http://127.0.0.1:"), "{line}");
-        Standalone { child, kubeconfig, _dir: dir }
-    }
-}
-
-impl Drop for Standalone {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn vcluster(kubeconfig: &Path, args: &[&str]) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let child = Command::new(vcluster_binary())
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env("HOME", home.path())
-        .env("NO_COLOR", "1")
-        .current_dir(home.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    finish(child)
-}
+use support::standalone::{Standalone, vcluster};
 
 #[test]
 fn success_prints_progress_lines_on_stderr_and_data_only_with_json() {

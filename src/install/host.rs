@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::InstallError;
 use super::cidr::{self, Detected};
-use super::objects::{ObjectKey, known_resource};
+use super::objects::{ObjectKey, ScopedResource, known_resource};
 use super::ownership::FIELD_MANAGER;
 use super::permissions::{self, Permission};
 use crate::cluster::{Cluster, ClusterError};
@@ -40,11 +40,8 @@ pub const CREATED_ANNOTATION: &str = "vcluster.loft.sh/created";
 /// The host cluster, as an install uses it.
 pub struct Host {
     pub cluster: Cluster,
-    resources: Mutex<HashMap<(String, String), Served>>,
+    resources: Mutex<HashMap<(String, String), Option<ScopedResource>>>,
 }
-
-/// A kind's API resource and whether it is namespaced; `None` when the cluster does not serve it.
-type Served = Option<(ApiResource, bool)>;
 
 /// What happened to the namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +88,7 @@ impl Host {
 
     /// The API resource of a kind: from the built-in table, else by discovery (cached); `None`
     /// when the cluster does not serve it (a kind an old release had, since removed).
-    pub async fn served(&self, api_version: &str, kind: &str) -> Result<Option<(ApiResource, bool)>, InstallError> {
+    pub async fn served(&self, api_version: &str, kind: &str) -> Result<Option<ScopedResource>, InstallError> {
         if let Some(known) = known_resource(api_version, kind) {
             return Ok(Some(known));
         }
@@ -112,7 +109,7 @@ impl Host {
     }
 
     /// [`Host::served`], where a kind that is not served is an error naming it.
-    pub async fn resource(&self, api_version: &str, kind: &str) -> Result<(ApiResource, bool), InstallError> {
+    pub async fn resource(&self, api_version: &str, kind: &str) -> Result<ScopedResource, InstallError> {
         self.served(api_version, kind)
             .await?
             .ok_or_else(|| InstallError::NotServed { api_version: api_version.to_owned(), kind: kind.to_owned() })

@@ -112,10 +112,10 @@ pub enum InstallError {
     )]
     Refused { release: String, objects: Vec<(String, String)> },
     #[error(
-        "missing permissions in namespace {namespace} (context {context:?}): {}",
+        "missing permissions in namespace {namespace} on the cluster of context {context:?} at {server}: {}",
         missing.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     )]
-    Forbidden { namespace: String, context: String, missing: Vec<permissions::Permission> },
+    Forbidden { namespace: String, context: String, server: String, missing: Vec<permissions::Permission> },
     #[error("applying {object} conflicts with another field manager: {message}")]
     Conflict { object: String, message: String },
     #[error("cannot apply {object}: {source}")]
@@ -610,6 +610,7 @@ impl Run<'_> {
         Err(InstallError::Forbidden {
             namespace: self.ns().into(),
             context: self.host.cluster.context.clone(),
+            server: self.host.cluster.server.clone(),
             missing: report.missing,
         })
     }

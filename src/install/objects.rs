@@ -42,12 +42,15 @@ pub fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
 
+/// An API resource and whether it is namespaced.
+pub type ScopedResource = (ApiResource, bool);
+
 /// The API resource of a kind this tool knows without discovery, and whether it is namespaced.
 /// Every kind the chart renders is here, and the kinds Helm charts of the established vcluster
 /// rendered; others are found by discovery.
-pub fn known_resource(api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
+pub fn known_resource(api_version: &str, kind: &str) -> Option<ScopedResource> {
     use k8s_openapi::api::{apps, core, networking, policy, rbac, scheduling, storage};
-    fn entry<K>() -> (ApiResource, bool)
+    fn entry<K>() -> ScopedResource
     where
         K: kube::Resource<DynamicType = ()>,
         K::Scope: 'static,

@@ -4,7 +4,7 @@
 //! - pause: one merge patch scales the StatefulSet to 0 and records `loft.sh/paused: "true"`,
 //!   `loft.sh/paused-replicas` and `loft.sh/paused-date`; then, watching, it waits until no
 //!   replica is left, and deletes the workload pods the syncer made on the host (labelled
-//!   `vcluster.loft.sh/managed-by=<name>`) in one request;
+//!   `vcluster.loft.sh/managed-by=<name>`) in one request, when there are any;
 //! - resume: one merge patch restores the replica count and drops the annotations; then it waits
 //!   for readiness exactly as `create` waits.
 //!
@@ -162,14 +162,20 @@ pub async fn pause(
     progress.set_phase(&format!("Waiting for vcluster {} to scale down", vcluster.name));
     scaled_down(host, &current, timeout, interrupt, progress).await?;
 
-    progress.set_phase(&format!("Deleting the workloads of vcluster {}", vcluster.name));
+    // Looked for first, so that pausing a paused vcluster writes nothing.
     let pods: Api<Pod> = host.api(&vcluster.namespace);
     let selector = ListParams::default().labels(&format!("{MANAGED_BY_LABEL}={}", vcluster.name));
-    let deleted = interrupt
-        .guard(pods.delete_collection(&DeleteParams::default(), &selector))
-        .await?
-        .map_err(|e| InstallError::Cluster(host.cluster.error(e)))?;
-    outcome.workload_pods_deleted = Some(deleted.left().map_or(0, |list| list.items.len()));
+    let cluster_error = |e| InstallError::Cluster(host.cluster.error(e));
+    let workloads = interrupt.guard(pods.list_metadata(&selector)).await?.map_err(cluster_error)?;
+    outcome.workload_pods_deleted = Some(0);
+    if !workloads.items.is_empty() {
+        progress.set_phase(&format!("Deleting the workloads of vcluster {}", vcluster.name));
+        let deleted = interrupt
+            .guard(pods.delete_collection(&DeleteParams::default(), &selector))
+            .await?
+            .map_err(cluster_error)?;
+        outcome.workload_pods_deleted = Some(deleted.left().map_or(workloads.items.len(), |list| list.items.len()));
+    }
     Ok(outcome)
 }
 

@@ -473,11 +473,13 @@ pub async fn execute(
         outcome.waited = true;
     }
     if matches!(prepared.namespace, NamespaceFate::Keep { .. }) {
+        // Left in place on purpose, and said so already.
         let kept: BTreeSet<(String, String)> = prepared
             .objects
             .kept
             .iter()
             .chain(&prepared.kept_claims)
+            .chain(prepared.objects.disowned.iter().map(|(k, _)| k))
             .map(|k| (k.kind.clone(), k.name.clone()))
             .collect();
         outcome.leftovers = find_leftovers(host, name, ns, &deleted_uids, &kept, interrupt).await?;

@@ -2,17 +2,19 @@
 //! a real port, on a runtime of its own), and reading the results back independently: release
 //! records through the Python decoder, objects and the request log from the simulator.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use kube_sim::{RequestRecord, SimConfig, Simulator};
+use kube_sim::fixtures::vcluster;
+use kube_sim::{RequestRecord, SimConfig, Simulator, Workloads};
 use serde_json::{Value, json};
 
 /// The simulator plus a clean home directory for the CLI.
 pub struct Host {
     pub sim: Simulator,
     pub home: tempfile::TempDir,
+    /// Virtual API servers behind stand-in syncers ([`Host::with_syncer`]).
+    virtual_clusters: Vec<Simulator>,
 }
 
 /// One finished CLI run.
@@ -40,11 +42,38 @@ pub fn vcluster_binary() -> PathBuf {
 
 impl Host {
     pub fn start(config: SimConfig) -> Host {
-        Host { sim: Simulator::start_blocking(config).unwrap(), home: tempfile::tempdir().unwrap() }
+        Host {
+            sim: Simulator::start_blocking(config).unwrap(),
+            home: tempfile::tempdir().unwrap(),
+            virtual_clusters: Vec::new(),
+        }
     }
 
     pub fn new() -> Host {
         Host::start(SimConfig { service_cidrs: vec!["10.100.0.0/16".into()], ..SimConfig::default() })
+    }
+
+    /// A host whose workloads come alive at once (scheduler, kubelet, controllers).
+    pub fn alive() -> Host {
+        Host::start(SimConfig {
+            service_cidrs: vec!["10.100.0.0/16".into()],
+            workloads: Workloads { enabled: true, ..Workloads::default() },
+            ..SimConfig::default()
+        })
+    }
+
+    /// Stand in for the syncer of `name` in `namespace` (the simulator's fixture): once pod
+    /// `<name>-0` runs, the Secret `vc-<name>` appears, for a virtual API server of its own.
+    pub fn with_syncer(&mut self, namespace: &str, name: &str) {
+        let virtual_cluster = Simulator::start_blocking(SimConfig { tls: true, ..SimConfig::default() }).unwrap();
+        vcluster::stand_in_for_syncer(
+            &self.sim,
+            &virtual_cluster,
+            namespace,
+            name,
+            &vcluster::SyncerOptions::default(),
+        );
+        self.virtual_clusters.push(virtual_cluster);
     }
 
     /// The command, without a terminal, with the simulator's kubeconfig and nothing of the
@@ -126,17 +155,20 @@ impl Host {
         self.sim.object(api_version, kind, namespace, name)
     }
 
-    /// `Kind/name` of every object in `namespace` labelled `release=<name>`, plus the
-    /// cluster-scoped ones so labelled, sorted.
+    /// `Kind/name` of every object in `namespace` (and cluster-scoped) whose Helm annotations
+    /// name release `name` in `namespace`, sorted; objects a controller made (an owner
+    /// reference: ControllerRevisions copy the StatefulSet's annotations) left out.
     pub fn release_objects(&self, namespace: &str, name: &str) -> Vec<String> {
         let mut out: Vec<String> = self
             .sim
             .snapshot()
             .into_iter()
             .filter(|o| {
-                o["metadata"]["labels"]["release"] == name
+                let annotations = &o["metadata"]["annotations"];
+                annotations["meta.helm.sh/release-name"] == name
+                    && annotations["meta.helm.sh/release-namespace"] == namespace
                     && (o["metadata"]["namespace"] == namespace || o["metadata"].get("namespace").is_none())
-                    && o["kind"] != "Pod"
+                    && o["metadata"].get("ownerReferences").is_none()
             })
             .map(|o| format!("{}/{}", o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap()))
             .collect();
@@ -158,18 +190,7 @@ pub fn finish(child: std::process::Child) -> Run {
 /// Decode Secrets (one, or `{"items": [...]}`) with the independent Python decoder. Fails
 /// (never skips) without python3.
 pub fn python_decode(secrets: &Value) -> Value {
-    let script = super::repo().join("tests/support/decode_release.py");
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("python3 is required for this test (the independent decoder): {e}"));
-    child.stdin.take().unwrap().write_all(secrets.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "decode_release.py failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&super::run_python("decode_release.py", secrets.to_string().as_bytes())).unwrap()
 }
 
 /// The established vcluster CLI's "already exists" predicate, written independently of the

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod lifecycle;
+pub mod standalone;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
