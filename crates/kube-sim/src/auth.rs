@@ -448,7 +448,7 @@ fn exact_name(selector: &str) -> Option<String> {
     let mut found = None;
     for term in selector.split(',') {
         let (k, v) = term.split_once("==").or_else(|| term.split_once('='))?;
-        if k.trim() == "metadata.name" && !k.ends_with('!') {
+        if k.trim() == "metadata.name" {
             found = Some(v.trim().to_string());
         }
     }

@@ -244,6 +244,14 @@ impl Simulator {
         Ok(sim)
     }
 
+    /// Run an async test control (`stop_listening`, `resume_listening`) from a
+    /// synchronous test, on the runtime of a simulator started with
+    /// [`Simulator::start_blocking`]. Panics for a simulator started on the caller's runtime
+    /// (await the control there instead).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.as_ref().expect("block_on needs a simulator started with start_blocking").block_on(future)
+    }
+
     /// `http://127.0.0.1:<port>`, or `https://…` with TLS.
     pub fn url(&self) -> &str {
         &self.url

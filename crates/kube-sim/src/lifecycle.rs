@@ -9,6 +9,7 @@
 //! a real cluster.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -31,10 +32,11 @@ fn being_deleted(obj: &Value) -> bool {
 /// One pass of the garbage collector and the namespace controller.
 pub fn reconcile(cluster: &mut Cluster) -> bool {
     let mut changed = false;
-    let objects: Vec<(Key, Value)> = cluster.store.all().map(|(k, v)| (k.clone(), (**v).clone())).collect();
-    let by_uid: HashMap<String, (Key, Value)> =
+    // Shared references, not copies: a pass runs after every write.
+    let objects: Vec<(Key, Arc<Value>)> = cluster.store.all().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let by_uid: HashMap<String, (Key, Arc<Value>)> =
         objects.iter().map(|(k, v)| (jsonpath::uid(v).to_string(), (k.clone(), v.clone()))).collect();
-    let mut dependents: HashMap<String, Vec<(Key, Value)>> = HashMap::new();
+    let mut dependents: HashMap<String, Vec<(Key, Arc<Value>)>> = HashMap::new();
     for (k, v) in &objects {
         for r in items(v.get("metadata").unwrap_or(&Value::Null), "ownerReferences") {
             if let Some(uid) = get_str(r, &["uid"]) {
@@ -174,7 +176,7 @@ fn write(cluster: &mut Cluster, k: &Key, mut obj: Value, sub: Sub) -> bool {
 
 /// pkg/controller/namespace/deletion/namespaced_resources_deleter.go: delete the content,
 /// report the conditions, and finalize once nothing is left.
-fn finalize_namespace(cluster: &mut Cluster, objects: &[(Key, Value)], ns: &Value) -> bool {
+fn finalize_namespace(cluster: &mut Cluster, objects: &[(Key, Arc<Value>)], ns: &Value) -> bool {
     let name = jsonpath::name(ns).to_string();
     let ns_res = resources::find("", "v1", "namespaces").expect("namespaces served");
     let mut changed = false;

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use crate::merge::json_kind;
 use serde_json::{Map, Value};
 
 /// The `$defs` of `data/k8s-v1.33-definitions.json.gz`, as the merge engine loaded them.
@@ -68,17 +69,6 @@ fn short_name(def_name: &str) -> &str {
 
 fn struct_name(def_name: &str) -> &str {
     def_name.rsplit('.').next().unwrap_or(def_name)
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 fn schema_type(schema: &Value) -> Option<&str> {

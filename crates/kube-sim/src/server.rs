@@ -100,7 +100,7 @@ impl Reply {
     pub fn json(code: u16, value: &Value, pretty: bool) -> Reply {
         Reply::typed(code, "application/json", value, pretty)
     }
-    fn typed(code: u16, content_type: &str, value: &Value, pretty: bool) -> Reply {
+    fn typed<T: serde::Serialize + ?Sized>(code: u16, content_type: &str, value: &T, pretty: bool) -> Reply {
         let mut bytes =
             if pretty { serde_json::to_vec_pretty(value) } else { serde_json::to_vec(value) }.expect("JSON");
         bytes.push(b'\n');
@@ -829,9 +829,35 @@ fn list_reply(
             Reply::typed(200, "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", &v, pretty)
         }
         Want::Json | Want::Discovery => {
-            let items: Vec<Value> = listed.items.iter().map(|o| (**o).clone()).collect();
-            let v = json!({ "kind": format!("{}List", def.kind), "apiVersion": def.api_version(), "metadata": meta, "items": items });
-            Reply::json(200, &strip_item_types(v), pretty)
+            let list = ListBody {
+                kind: format!("{}List", def.kind),
+                api_version: def.api_version(),
+                metadata: meta,
+                items: listed.items.iter().map(|o| ListItem(o)).collect(),
+            };
+            Reply::typed(200, "application/json", &list, pretty)
+        }
+    }
+}
+
+/// A list serialized straight from the stored objects (no copies).
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    kind: String,
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    metadata: Value,
+    items: Vec<ListItem<'a>>,
+}
+
+/// An item of a list: the object without apiVersion and kind (the list's type says them).
+struct ListItem<'a>(&'a Value);
+
+impl serde::Serialize for ListItem<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_object() {
+            Some(map) => serializer.collect_map(map.iter().filter(|(k, _)| *k != "apiVersion" && *k != "kind")),
+            None => self.0.serialize(serializer),
         }
     }
 }

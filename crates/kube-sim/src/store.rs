@@ -45,6 +45,8 @@ pub struct Event {
     pub object: Arc<Value>,
     /// The object before the change (None for an addition).
     pub prev: Option<Arc<Value>>,
+    /// The JSON watch line of this event as each event type, encoded once for all watchers.
+    pub json_lines: [std::sync::OnceLock<bytes::Bytes>; 3],
 }
 
 pub struct Store {
@@ -153,7 +155,7 @@ impl Store {
         let obj = Arc::new(obj);
         let prev = self.objects.insert(key.clone(), obj.clone());
         let kind = if prev.is_some() { EventType::Modified } else { EventType::Added };
-        self.record(Event { rv: self.rv, key, kind, object: obj.clone(), prev });
+        self.record(Event { rv: self.rv, key, kind, object: obj.clone(), prev, json_lines: Default::default() });
         obj
     }
 
@@ -170,6 +172,7 @@ impl Store {
             kind: EventType::Deleted,
             object: last.clone(),
             prev: Some(prev),
+            json_lines: Default::default(),
         });
         Some(last)
     }

@@ -833,8 +833,12 @@ fn event_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
         n => format!("{kind}/{n}"),
     };
     let source = o.get("source").or(o.get("deprecatedSource")).unwrap_or(&Value::Null);
-    let component =
-        Some(str_at(source, &["component"])).filter(|s| !s.is_empty()).unwrap_or(str_at(o, &["reportingController"]));
+    // core/v1 names the internal ReportingController `reportingComponent`.
+    let reporting = Some(str_at(o, &["reportingComponent"])).filter(|s| !s.is_empty());
+    let component = Some(str_at(source, &["component"]))
+        .filter(|s| !s.is_empty())
+        .or(reporting)
+        .unwrap_or(str_at(o, &["reportingController"]));
     let instance =
         Some(str_at(source, &["host"])).filter(|s| !s.is_empty()).unwrap_or(str_at(o, &["reportingInstance"]));
     let source = if instance.is_empty() { component.to_string() } else { format!("{component}, {instance}") };

@@ -204,10 +204,17 @@ async fn stream(
             event = rx.recv(), if !stalled => match event {
                 Ok(e) => {
                     *last_rv = e.rv;
-                    if let Some((kind, obj)) = filter.translate(&e)
-                        && tx.send(encoder.line(kind.as_str(), &obj)).await.is_err() {
+                    if let Some((kind, obj)) = filter.translate(&e) {
+                        let line = match encoder.format {
+                            WatchFormat::Json => e.json_lines[kind as usize]
+                                .get_or_init(|| event_line(kind.as_str(), &obj))
+                                .clone(),
+                            _ => encoder.line(kind.as_str(), &obj),
+                        };
+                        if tx.send(line).await.is_err() {
                             return;
                         }
+                    }
                 }
                 // A watcher too slow for the event rate is closed, as the watch cache closes
                 // its blocked watchers; the client resumes from its last resourceVersion.

@@ -154,3 +154,14 @@ async fn the_server_stops_listening_and_comes_back_on_the_same_port() {
     assert_eq!(cm.data.unwrap()["k"], "v");
     sim.stop().await;
 }
+
+#[test]
+fn synchronous_tests_drive_the_listener_with_block_on() {
+    let sim = Simulator::start_blocking(kube_sim::SimConfig::default()).unwrap();
+    let address = sim.address();
+    assert!(std::net::TcpStream::connect(address).is_ok());
+    sim.block_on(sim.stop_listening());
+    assert!(std::net::TcpStream::connect(address).is_err());
+    sim.block_on(sim.resume_listening()).unwrap();
+    assert!(std::net::TcpStream::connect(address).is_ok());
+}

@@ -120,6 +120,16 @@ async fn rollout_status_completes_and_blocks_while_a_pod_is_held() {
     sim.release_pods(&PodMatch::name("default", "held-1"));
     let out = kubectl.ok(&["rollout", "status", "statefulset/held", "--timeout=30s"]).await;
     assert!(out.contains("partitioned roll out complete: 2 new pods have been updated..."), "{out}");
+
+    // Deployments too (DeploymentStatusViewer), through an image change.
+    kubectl.ok(&["create", "deployment", "api", "--image=nginx:1.27", "--replicas=2"]).await;
+    let out = kubectl.ok(&["rollout", "status", "deployment/api", "--timeout=30s"]).await;
+    assert!(out.trim_end().ends_with("deployment \"api\" successfully rolled out"), "{out}");
+    kubectl.ok(&["set", "image", "deployment/api", "nginx=nginx:1.28"]).await;
+    let out = kubectl.ok(&["rollout", "status", "deployment/api", "--timeout=30s"]).await;
+    assert!(out.trim_end().ends_with("deployment \"api\" successfully rolled out"), "{out}");
+    let history = kubectl.ok(&["rollout", "history", "deployment/api"]).await;
+    assert!(history.contains("1 ") && history.contains("2 "), "{history}");
     sim.stop().await;
 }
 

@@ -5,14 +5,13 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::{Kubectl, eventually};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use kube_sim::{SimConfig, Simulator, Workloads};
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A TCP echo server; each connection's bytes come back prefixed with `tag`.
@@ -44,6 +43,15 @@ async fn echo(tag: &'static [u8]) -> SocketAddr {
         }
     });
     addr
+}
+
+/// A simulator with the kubelet on and a running pod `web`, its ports 8080 and 9090 leading
+/// to echo servers answering with `A:` and `B:` first.
+async fn start_with_echoes(tls: bool) -> (Simulator, Api<Pod>) {
+    let (sim, pods) = start(tls).await;
+    sim.forward_port("default", "web", 8080, &echo(b"A:").await.to_string());
+    sim.forward_port("default", "web", 9090, &echo(b"B:").await.to_string());
+    (sim, pods)
 }
 
 /// A simulator with the kubelet on and a running pod `web` (ports 8080 and 9090 declared).
@@ -79,11 +87,7 @@ async fn round_trip<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
 
 #[tokio::test]
 async fn kube_rs_carries_bytes_both_ways_on_two_ports_and_concurrent_streams() {
-    let (sim, pods) = start(false).await;
-    let a = echo(b"A:").await;
-    let b = echo(b"B:").await;
-    sim.forward_port("default", "web", 8080, &a.to_string());
-    sim.forward_port("default", "web", 9090, &b.to_string());
+    let (sim, pods) = start_with_echoes(false).await;
 
     let mut pf = pods.portforward("web", &[8080, 9090]).await.unwrap();
     let mut first = pf.take_stream(8080).unwrap();
@@ -167,45 +171,12 @@ async fn unreachable_ports_get_the_kubelets_error_and_unknown_pods_a_404() {
     sim.stop().await;
 }
 
-/// `kubectl port-forward` until it prints the local port it forwards.
-async fn kubectl_port_forward(kubectl: &Kubectl, websockets: bool, args: &[&str]) -> (tokio::process::Child, Vec<u16>) {
-    let mut cmd = tokio::process::Command::new("kubectl");
-    cmd.arg("port-forward")
-        .args(args)
-        .arg("--cache-dir")
-        .arg(kubectl.cache_dir())
-        .env("KUBECONFIG", kubectl.kubeconfig())
-        .env("KUBECTL_PORT_FORWARD_WEBSOCKETS", if websockets { "true" } else { "false" })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("kubectl runs");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut ports = Vec::new();
-    let wanted = args.iter().filter(|a| a.contains(':')).count();
-    while ports.len() < wanted {
-        let line =
-            tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().expect("a line");
-        // "Forwarding from 127.0.0.1:41234 -> 8080"
-        if let Some(rest) = line.strip_prefix("Forwarding from 127.0.0.1:") {
-            ports.push(rest.split(' ').next().unwrap().parse().unwrap());
-        }
-    }
-    // Keep reading: kubectl dies of SIGPIPE when its stdout is closed.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, ports)
-}
-
 #[tokio::test]
 async fn kubectl_port_forward_over_websocket_tunnel_and_raw_spdy() {
-    let (sim, _pods) = start(true).await;
-    let a = echo(b"A:").await;
-    let b = echo(b"B:").await;
-    sim.forward_port("default", "web", 8080, &a.to_string());
-    sim.forward_port("default", "web", 9090, &b.to_string());
+    let (sim, _pods) = start_with_echoes(true).await;
     let kubectl = Kubectl::new(sim.kubeconfig_path()).await;
     for websockets in [true, false] {
-        let (mut child, ports) = kubectl_port_forward(&kubectl, websockets, &["pod/web", ":8080", ":9090"]).await;
+        let (mut child, ports) = kubectl.port_forward(websockets, &["pod/web", ":8080", ":9090"]).await;
         let mut conns = Vec::new();
         for (i, port) in [ports[0], ports[1], ports[0]].into_iter().enumerate() {
             let mut c = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
@@ -237,7 +208,7 @@ async fn kubectl_port_forward_over_websocket_tunnel_and_raw_spdy() {
         child.kill().await.unwrap();
     }
     // A refused port: kubectl reports the kubelet's error and gives up on the pod.
-    let (mut child, ports) = kubectl_port_forward(&kubectl, true, &["pod/web", ":7070"]).await;
+    let (mut child, ports) = kubectl.port_forward(true, &["pod/web", ":7070"]).await;
     let mut c = TcpStream::connect(("127.0.0.1", ports[0])).await.unwrap();
     c.write_all(b"x").await.unwrap();
     let output = tokio::time::timeout(Duration::from_secs(20), async {

@@ -5,14 +5,12 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::{Kubectl, eventually};
 use kube_sim::fixtures::vcluster::{self, SyncerOptions};
 use kube_sim::{SimConfig, Simulator, Workloads};
 use serde_json::Value;
-use tokio::io::AsyncBufReadExt as _;
 
 const STATEFULSET: &str = r#"apiVersion: apps/v1
 kind: StatefulSet
@@ -73,23 +71,8 @@ async fn the_stand_in_syncer_writes_the_secret_and_the_forward_reaches_the_virtu
     assert!(decode(&secret, "client-key").contains("PRIVATE KEY-----"));
 
     // connect: forward a local port to my-vc-0:8443, then talk TLS to the virtual API.
-    let mut forward = tokio::process::Command::new("kubectl")
-        .args(["port-forward", "-n", "team", "pod/my-vc-0", ":8443", "--cache-dir"])
-        .arg(kubectl.cache_dir())
-        .env("KUBECONFIG", host.kubeconfig_path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(forward.stdout.take().unwrap()).lines();
-    let port = loop {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
-        if let Some(rest) = line.strip_prefix("Forwarding from 127.0.0.1:") {
-            break rest.split(' ').next().unwrap().to_string();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (mut forward, ports) = kubectl.port_forward(true, &["-n", "team", "pod/my-vc-0", ":8443"]).await;
+    let port = ports[0];
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vcluster.yaml");
     std::fs::write(&path, config.replace("https://localhost:8443", &format!("https://localhost:{port}"))).unwrap();

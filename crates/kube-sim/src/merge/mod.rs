@@ -26,7 +26,10 @@ mod typed;
 mod value;
 
 pub use schema::Schema;
+// Go formatting shared with the REST layer's messages (one copy each).
+pub(crate) use json_patch::json_kind;
 use serde_json::Value;
+pub(crate) use value::go_quote;
 
 /// Group/version/kind of the object being merged (`group` is "" for core).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -91,7 +91,8 @@ pub(crate) fn go_type(v: &Value) -> &'static str {
     }
 }
 
-/// Go `strconv.Quote` (`%q`).
+/// Go `strconv.Quote` (`%q`): printable characters kept, the rest escaped as Go does. The one
+/// copy in the crate (`status::go_quote` re-exports it).
 pub(crate) fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -107,7 +108,8 @@ pub(crate) fn go_quote(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
             c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if c.is_control() && (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if c.is_control() => out.push_str(&format!("\\U{:08x}", c as u32)),
             c => out.push(c),
         }
     }

@@ -128,6 +128,17 @@ fn resolve(shared: &Arc<Shared>, info: &RequestInfo, query: &Query, method: &Met
     Ok(Pod { shared: shared.clone(), namespace: info.namespace.clone(), name: info.name.clone(), object })
 }
 
+/// The bytes of `read` as chunks, until it ends or fails.
+pub fn chunks<R: tokio::io::AsyncRead + Unpin>(read: R) -> impl futures::Stream<Item = bytes::Bytes> {
+    use tokio::io::AsyncReadExt as _;
+    futures::stream::unfold((read, vec![0u8; 64 * 1024]), |(mut read, mut buf)| async move {
+        match read.read(&mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => Some((bytes::Bytes::copy_from_slice(&buf[..n]), (read, buf))),
+        }
+    })
+}
+
 /// Whether the connection should end: the simulator stops listening or shuts down.
 pub async fn closed(shared: &Shared) {
     let mut connections = shared.connection_epoch.subscribe();

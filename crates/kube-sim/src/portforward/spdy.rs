@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt as _;
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -17,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::mpsc;
 use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateError, InflateFlush};
 
-use super::{Pod, closed};
+use super::{Pod, chunks, closed};
 use crate::server::Reply;
 
 /// pkg/kubelet/cri/streaming/portforward/constants.go `ProtocolV1Name`.
@@ -362,11 +363,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(pod: Pod, io: S) 
                         to_backend.remove(&stream);
                     }
                 }
-                PING => {
-                    if out.send(control_frame(PING, 0, &payload)).await.is_err() {
-                        return;
-                    }
-                }
+                PING if out.send(control_frame(PING, 0, &payload)).await.is_err() => return,
                 GOAWAY => return,
                 // SETTINGS, WINDOW_UPDATE, HEADERS: nothing to do (spdystream does no flow control).
                 _ => {}
@@ -388,7 +385,7 @@ async fn forward(pod: Pod, pair: Pair, out: mpsc::Sender<Vec<u8>>) {
             let _ = out.send(data_frame(error, 0, message.as_bytes())).await;
         }
         Ok(conn) => {
-            let (mut backend_read, mut backend_write) = conn.into_split();
+            let (backend_read, mut backend_write) = conn.into_split();
             let to_pod = async {
                 while let Some(bytes) = from_client.recv().await {
                     if backend_write.write_all(&bytes).await.is_err() {
@@ -398,15 +395,10 @@ async fn forward(pod: Pod, pair: Pair, out: mpsc::Sender<Vec<u8>>) {
                 let _ = backend_write.shutdown().await;
             };
             let from_pod = async {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    match backend_read.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if out.send(data_frame(data, 0, &buf[..n])).await.is_err() {
-                                break;
-                            }
-                        }
+                let mut from_pod = std::pin::pin!(chunks(backend_read));
+                while let Some(chunk) = from_pod.next().await {
+                    if out.send(data_frame(data, 0, &chunk)).await.is_err() {
+                        break;
                     }
                 }
             };

@@ -13,13 +13,13 @@ use futures::{SinkExt as _, StreamExt as _};
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::{Message, handshake::derive_accept_key};
 
-use super::{Pod, closed, spdy};
+use super::{Pod, chunks, closed, spdy};
 use crate::query::Query;
 use crate::server::Reply;
 
@@ -145,20 +145,15 @@ async fn run(ws: Ws, pod: Pod, ports: Vec<u16>, framing: Framing) {
         }
         match pod.dial(*port).await {
             Ok(conn) => {
-                let (mut read, write) = conn.into_split();
+                let (read, write) = conn.into_split();
                 writers.push(Some(write));
                 open += 1;
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        match read.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => {
-                                if tx.send(FromBackend::Data(i, Bytes::copy_from_slice(&buf[..n]))).await.is_err() {
-                                    return;
-                                }
-                            }
+                    let mut from_pod = std::pin::pin!(chunks(read));
+                    while let Some(chunk) = from_pod.next().await {
+                        if tx.send(FromBackend::Data(i, chunk)).await.is_err() {
+                            return;
                         }
                     }
                     let _ = tx.send(FromBackend::Eof(i)).await;
@@ -220,8 +215,8 @@ async fn run(ws: Ws, pod: Pod, ports: Vec<u16>, framing: Framing) {
 
 /// Binary WebSocket messages ⇄ a byte stream.
 async fn pump(ws: Ws, io: tokio::io::DuplexStream) {
-    let (mut sink, mut stream) = ws.split();
-    let (mut read, mut write) = tokio::io::split(io);
+    let (sink, mut stream) = ws.split();
+    let (read, mut write) = tokio::io::split(io);
     let inbound = async {
         while let Some(Ok(message)) = stream.next().await {
             match message {
@@ -232,20 +227,8 @@ async fn pump(ws: Ws, io: tokio::io::DuplexStream) {
         }
         let _ = write.shutdown().await;
     };
-    let outbound = async {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match read.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if sink.send(Message::binary(buf[..n].to_vec())).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        let _ = sink.close().await;
-    };
+    // Forwarding closes the sink at the end (a Close frame).
+    let outbound = chunks(read).map(|chunk| Ok(Message::binary(chunk))).forward(sink);
     tokio::select! {
         _ = inbound => {}
         _ = outbound => {}

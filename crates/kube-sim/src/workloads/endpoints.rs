@@ -121,7 +121,9 @@ fn endpoints(cluster: &mut Cluster, pass: &mut Pass, service: &Value, addresses:
     let res = rid("", "endpoints");
     let name = jsonpath::name(service);
     let ns = jsonpath::namespace(service);
-    let mut subsets: BTreeMap<String, (Vec<Value>, Vec<Value>, Vec<Value>)> = BTreeMap::new();
+    // Subsets by port set: (ready addresses, not-ready addresses, ports).
+    type Subset = (Vec<Value>, Vec<Value>, Vec<Value>);
+    let mut subsets: BTreeMap<String, Subset> = BTreeMap::new();
     for a in addresses.iter().filter(|a| !a.terminating) {
         let ports: Vec<Value> = items(service.get("spec").unwrap_or(&Value::Null), "ports")
             .filter_map(|p| target_port(p, &a.pod).map(|n| endpoint_port(p, n)))

@@ -90,7 +90,7 @@ pub fn record(cluster: &mut Cluster, pass: &mut Pass, recorder: Recorder<'_>, ev
     let (component, instance) = match recorder {
         Recorder::Controller(c) => (c.to_string(), String::new()),
         Recorder::Kubelet(node) => ("kubelet".to_string(), node.to_string()),
-        Recorder::Scheduler(_) => ("default-scheduler".to_string(), "default-scheduler-kube-sim".to_string()),
+        Recorder::Scheduler(_) => ("default-scheduler".to_string(), format!("default-scheduler-{}", super::node::NODE)),
     };
     let same = |e: &Value| {
         get_str(e, &["involvedObject", "uid"]) == Some(jsonpath::uid(event.object))

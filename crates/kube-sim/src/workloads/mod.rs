@@ -1,13 +1,13 @@
 //! The "kubelet and controllers" mode: what a cluster's scheduler, kubelet and
 //! kube-controller-manager do to workloads, so that objects come alive as in a real cluster.
 //!
-//! - [`node`]: one Node, Ready, with a pod CIDR;
-//! - [`volumes`]: PVCs bound (to a PersistentVolume the simulator does not serve) and the
+//! - `node`: one Node, Ready, with a pod CIDR;
+//! - `volumes`: PVCs bound (to a PersistentVolume the simulator does not serve) and the
 //!   `kubernetes.io/pvc-protection` finalizer (pkg/controller/volume/{persistentvolume,pvcprotection});
-//! - [`statefulset`], [`deployment`]: pkg/controller/{statefulset,deployment,replicaset};
-//! - [`kubelet`]: the default scheduler binding pods, and the kubelet running them through
+//! - `statefulset`, `deployment`: pkg/controller/{statefulset,deployment,replicaset};
+//! - `kubelet`: the default scheduler binding pods, and the kubelet running them through
 //!   their phases with the real status and events, graceful deletion, and the test holds;
-//! - [`endpoints`]: pkg/controller/{endpoint,endpointslice}.
+//! - `endpoints`: pkg/controller/{endpoint,endpointslice}.
 //!
 //! Each pass reads the store and writes what differs, through the same pipeline as API
 //! requests (defaults, validation, managedFields under each component's field manager, watch

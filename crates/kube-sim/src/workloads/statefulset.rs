@@ -105,7 +105,7 @@ fn sync(cluster: &mut Cluster, pass: &mut Pass, set: &Value) {
         }
     }
     // Condemned pods (ordinals at or above replicas), highest first.
-    if !(waiting && !parallel) {
+    if !waiting || parallel {
         let condemned: Vec<Arc<Value>> = by_ordinal.range(replicas..).rev().map(|(_, p)| p.clone()).collect();
         for pod in condemned {
             claim_owners(cluster, pass, set, &pod, true);

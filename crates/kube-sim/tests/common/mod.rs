@@ -166,6 +166,41 @@ impl Kubectl {
         &self.kubeconfig
     }
 
+    /// `kubectl port-forward ARGS` (`KUBECTL_PORT_FORWARD_WEBSOCKETS` on or off), once it has
+    /// printed the local IPv4 port of each `[LOCAL]:REMOTE` argument.
+    pub async fn port_forward(&self, websockets: bool, args: &[&str]) -> (tokio::process::Child, Vec<u16>) {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut child = tokio::process::Command::new("kubectl")
+            .arg("port-forward")
+            .args(args)
+            .arg("--cache-dir")
+            .arg(self.cache.path())
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KUBECTL_PORT_FORWARD_WEBSOCKETS", if websockets { "true" } else { "false" })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("kubectl must be on the PATH (it is required, not optional)");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let wanted = args.iter().filter(|a| a.contains(':')).count();
+        let mut ports = Vec::new();
+        while ports.len() < wanted {
+            let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+                .await
+                .expect("kubectl port-forward started in time")
+                .expect("stdout readable")
+                .expect("a line");
+            // "Forwarding from 127.0.0.1:41234 -> 8080"
+            if let Some(rest) = line.strip_prefix("Forwarding from 127.0.0.1:") {
+                ports.push(rest.split(' ').next().unwrap_or_default().parse().expect("a port"));
+            }
+        }
+        // Keep reading: kubectl dies of SIGPIPE when its stdout is closed.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        (child, ports)
+    }
+
     pub async fn run(&self, args: &[&str]) -> Output {
         self.run_with_stdin(args, None).await
     }
