@@ -15,7 +15,6 @@ use std::time::Duration;
 use clap::{ArgAction, Args};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::Api;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::{self, Exposure, FORWARD_ANSWER_TIMEOUT, URL_ANSWER_TIMEOUT, service_account};
@@ -27,8 +26,8 @@ use crate::error::{ExitStatus, Hinted, Interrupted};
 use crate::find::{self, Scope};
 use crate::forward::registry::{ForwarderKey, ForwarderRecord, Registry};
 use crate::forward::{self, Forward, Listener, Log, PodPort, Pods, forwarder};
+use crate::install::Host;
 use crate::install::wait::{self, Target};
-use crate::install::{Host, InstallError};
 use crate::interrupt::Interrupt;
 use crate::kubeconfig::{self, ConnectRecord, KubeconfigError, Loaded, Sources, VclusterCredentials};
 use crate::lifecycle::{LifecycleError, pause};
@@ -101,14 +100,21 @@ pub struct ConnectArgs {
 /// Where the result goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Output {
-    /// Merge into the user's kubeconfig (switching to it when `switch`).
+    /// A kubeconfig, written once.
+    Write(Destination),
+    /// Run this command with a temporary kubeconfig.
+    Command(Vec<OsString>),
+}
+
+/// Where the kubeconfig is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Destination {
+    /// Merged into the user's kubeconfig (switching to it when `switch`).
     Merge {
         switch: bool,
     },
     Print,
     File(PathBuf),
-    /// Run this command with a temporary kubeconfig.
-    Command(Vec<OsString>),
 }
 
 /// How the port-forward runs, when one is used.
@@ -142,7 +148,7 @@ impl Request {
             name: name.to_owned(),
             namespace: Some(namespace.to_owned()),
             context_name: context_name.map(str::to_owned),
-            output: Output::Merge { switch: true },
+            output: Output::Write(Destination::Merge { switch: true }),
             forward: ForwardMode::Background,
             server: None,
             address: "127.0.0.1".into(),
@@ -161,11 +167,11 @@ impl Request {
         let output = if !args.command.is_empty() {
             Output::Command(args.command)
         } else if args.print {
-            Output::Print
+            Output::Write(Destination::Print)
         } else if let Some(file) = args.kube_config {
-            Output::File(file)
+            Output::Write(Destination::File(file))
         } else {
-            Output::Merge { switch: args.update_current }
+            Output::Write(Destination::Merge { switch: args.update_current })
         };
         let service_account = match args.service_account {
             Some(text) => Some((
@@ -305,12 +311,61 @@ pub async fn connect(
     request: &Request,
     interrupt: &Interrupt,
 ) -> anyhow::Result<ExitStatus> {
-    let printer = &ctx.printer;
+    let name = request.name.as_str();
+    let (sts, credentials) = working(ctx, host, request, interrupt).await?;
+    let namespace = sts.metadata.namespace.clone().unwrap_or_default();
+    let context_name =
+        request.context_name.clone().unwrap_or_else(|| kubeconfig::context_name(name, &namespace, &host.context));
+    let route = interrupt.guard(route(ctx, host, request, &sts, &credentials, &context_name)).await??;
+    let mut credentials = credentials.with_server(&route.server);
+    if let Some((account, role, expiration)) = &request.service_account {
+        let admin = answering(&credentials, &context_name, &route, interrupt).await?;
+        let token = interrupt
+            .guard(service_account::token(&admin, account, role.as_deref(), *expiration))
+            .await?
+            .map_err(hinted)?;
+        credentials.user = serde_json::Map::from_iter([("token".to_owned(), token.into())]);
+        ctx.printer.info(format!("Using a token of service account {}/{}", account.namespace, account.name));
+    }
+    // Nothing is written before the API has answered through the route.
+    answering(&credentials, &context_name, &route, interrupt).await?;
+
+    let record = ConnectRecord::new(name, &namespace, &host.context);
+    let destination = match &request.output {
+        Output::Command(command) => {
+            return run_command(&ctx.printer, &credentials, &context_name, command, route.forward, interrupt).await;
+        }
+        Output::Write(destination) => destination,
+    };
+    deliver(ctx, destination, &credentials, &context_name, record)?;
+    if let Some(forwarder) = &route.background {
+        ctx.printer.info(format!(
+            "- The port-forward {}:{} -> {name}:{} runs in the background (pid {}, log {})",
+            forwarder.address,
+            forwarder.port,
+            forwarder.remote_port,
+            forwarder.pid,
+            forwarder.log.display()
+        ));
+    }
+    match route.forward {
+        Some(forward) => foreground(ctx, request, &context_name, forward, interrupt).await,
+        None => Ok(ExitStatus::Success),
+    }
+}
+
+/// Find the vcluster (resuming it when paused), wait until it works, read its credentials.
+async fn working(
+    ctx: &Context,
+    host: &Cluster,
+    request: &Request,
+    interrupt: &Interrupt,
+) -> anyhow::Result<(StatefulSet, VclusterCredentials)> {
     let name = request.name.as_str();
     let (vcluster, mut sts) = interrupt.guard(locate(ctx, host, name, request.namespace.as_deref())).await??;
     let namespace = vcluster.namespace.clone();
     let host_access = Host::new(host.clone());
-    let progress = printer.progress(&format!("Waiting for vcluster {name} in namespace {namespace}"));
+    let progress = ctx.printer.progress(&format!("Waiting for vcluster {name} in namespace {namespace}"));
     if vcluster.paused() {
         progress.println(&format!("vcluster {name} is paused: resuming it"));
         pause::resume(&host_access, &vcluster, None, interrupt, &progress)
@@ -318,12 +373,12 @@ pub async fn connect(
             .map_err(|e| e.into_report(name, &namespace))?;
         let api: Api<StatefulSet> = Api::namespaced(host.client.clone(), &namespace);
         sts = interrupt.guard(api.get(name)).await?.map_err(|e| anyhow::Error::new(Hinted::from(host.error(e))))?;
-        printer.info(format!("Resumed vcluster {name} in namespace {namespace}"));
+        ctx.printer.info(format!("Resumed vcluster {name} in namespace {namespace}"));
     }
     let target = Target { namespace: namespace.clone(), statefulset: sts.clone(), secret: access::secret_name(name) };
     wait::until_ready(&host_access, &target, request.timeout, interrupt, &progress)
         .await
-        .map_err(|e| install_error(e, name, &namespace))?;
+        .map_err(|e| e.into_report(name, &namespace))?;
     drop(progress);
     let mut credentials = access::credentials(host, &namespace, name).await.map_err(hinted)?;
     if request.insecure {
@@ -331,57 +386,49 @@ pub async fn connect(
         credentials.cluster.remove("certificate-authority");
         credentials.cluster.insert("insecure-skip-tls-verify".into(), true.into());
     }
-    let context_name =
-        request.context_name.clone().unwrap_or_else(|| kubeconfig::context_name(name, &namespace, &host.context));
-    let remote_port = access::api_port(&credentials);
-    let key = ForwarderKey::new(&host.context, &namespace, name);
+    Ok((sts, credentials))
+}
 
-    let route =
-        interrupt.guard(route(ctx, host, request, &sts, &key, &credentials, &context_name, remote_port)).await??;
-    let mut credentials = credentials.with_server(&route.server);
-    if let Some((account, role, expiration)) = &request.service_account {
-        let admin = access::client(&credentials, &context_name).await.map_err(hinted)?;
-        interrupt
-            .guard(access::check_answers(&admin, &context_name, &route.server, route.patience))
-            .await?
-            .map_err(hinted)?;
-        let token = interrupt
-            .guard(service_account::token(&admin, account, role.as_deref(), *expiration))
-            .await?
-            .map_err(hinted)?;
-        credentials.user = serde_json::from_value(json!({"token": token})).expect("an object");
-        printer.info(format!("Using a token of service account {}/{}", account.namespace, account.name));
-    }
-    let client = access::client(&credentials, &context_name).await.map_err(hinted)?;
+/// A client with `credentials`, once the virtual API has answered it through the route.
+async fn answering(
+    credentials: &VclusterCredentials,
+    context_name: &str,
+    route: &Route,
+    interrupt: &Interrupt,
+) -> anyhow::Result<kube::Client> {
+    let client = access::client(credentials, context_name).await.map_err(hinted)?;
     interrupt
-        .guard(access::check_answers(&client, &context_name, &route.server, route.patience))
+        .guard(access::check_answers(&client, context_name, &route.server, route.patience))
         .await?
         .map_err(hinted)?;
+    Ok(client)
+}
 
-    let record = ConnectRecord::new(name, &namespace, &host.context);
-    let sources = Sources::from_env(ctx.global.kubeconfig.as_deref());
-    match &request.output {
-        Output::Command(command) => {
-            return run_command(printer, &credentials, &context_name, command, route.forward, interrupt).await;
-        }
-        Output::Print => {
-            let yaml = serde_saphyr::to_string(&credentials.document(&context_name))?;
-            printer.data(yaml.as_bytes())?;
-        }
-        Output::File(path) => {
-            let yaml = serde_saphyr::to_string(&credentials.document(&context_name))?;
-            kubeconfig::write_atomic(path, yaml.as_bytes())
+/// Write the kubeconfig to `destination`.
+fn deliver(
+    ctx: &Context,
+    destination: &Destination,
+    credentials: &VclusterCredentials,
+    context_name: &str,
+    record: ConnectRecord,
+) -> anyhow::Result<()> {
+    let printer = &ctx.printer;
+    let yaml = || serde_saphyr::to_string(&credentials.document(context_name));
+    match destination {
+        Destination::Print => printer.data(yaml()?.as_bytes())?,
+        Destination::File(path) => {
+            kubeconfig::write_atomic(path, yaml()?.as_bytes())
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             printer.success(format!("Virtual cluster kube config written to: {}", path.display()));
-            printer
-                .info(format!("- Use `kubectl --kubeconfig {} get namespaces` to access the vcluster", path.display()));
+            let path = path.display();
+            printer.info(format!("- Use `kubectl --kubeconfig {path} get namespaces` to access the vcluster"));
         }
-        Output::Merge { switch } => {
+        Destination::Merge { switch } => {
+            let sources = Sources::from_env(ctx.global.kubeconfig.as_deref());
             let merged = kubeconfig::modify::<KubeconfigError>(&sources, |loaded| {
-                Ok(credentials.connect_edits(loaded, &context_name, record.clone(), *switch))
+                Ok(credentials.connect_edits(loaded, context_name, record, *switch))
             })
             .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
-            let previous = ConnectRecord::of_context(&merged, &context_name).and_then(|r| r.previous_context);
             if *switch {
                 printer.success(format!("Switched active kube context to {context_name}"));
             } else {
@@ -389,34 +436,36 @@ pub async fn connect(
             }
             printer.info("- Use `kubectl get namespaces` to access the vcluster");
             if *switch {
+                let previous = ConnectRecord::of_context(&merged, context_name).and_then(|r| r.previous_context);
                 let back = previous.map(|p| format!(" ({p})")).unwrap_or_default();
                 printer.info(format!("- Use `vcluster disconnect` to return to your previous kube context{back}"));
             }
         }
     }
-    if let Some(record) = &route.background {
-        printer.info(format!(
-            "- The port-forward {}:{} -> {name}:{} runs in the background (pid {}, log {})",
-            record.address,
-            record.port,
-            record.remote_port,
-            record.pid,
-            record.log.display()
-        ));
-    }
-    let Some(mut forward) = route.forward else { return Ok(ExitStatus::Success) };
-    // --foreground: serve until Ctrl-C or until the forward dies, then undo the merge.
+    Ok(())
+}
+
+/// `--foreground`: serve until Ctrl-C (exit 0) or until the forward dies, then undo the merge.
+async fn foreground(
+    ctx: &Context,
+    request: &Request,
+    context_name: &str,
+    mut forward: InProcess,
+    interrupt: &Interrupt,
+) -> anyhow::Result<ExitStatus> {
+    let printer = &ctx.printer;
     printer.info("- Press Ctrl-C to stop the port-forward and return to your previous kube context");
     let died = tokio::select! {
         () = interrupt.wait() => None,
         reason = forward.died() => Some(reason),
     };
     forward.stop().await;
-    if let Output::Merge { .. } = request.output {
-        let plan = kubeconfig::modify::<KubeconfigError>(&sources, |loaded| {
-            Ok(kubeconfig::disconnect(loaded, Some(&context_name), false).map(|d| d.edits).unwrap_or_default())
+    if let Output::Write(Destination::Merge { .. }) = request.output {
+        let sources = Sources::from_env(ctx.global.kubeconfig.as_deref());
+        let left = kubeconfig::modify::<KubeconfigError>(&sources, |loaded| {
+            Ok(kubeconfig::disconnect(loaded, Some(context_name), false).map(|d| d.edits).unwrap_or_default())
         });
-        match plan.map(|loaded| loaded.current_context().map(str::to_owned)) {
+        match left.map(|loaded| loaded.current_context().map(str::to_owned)) {
             Ok(current) => printer.info(format!(
                 "Removed kube context {context_name}; the current context is {}",
                 current.as_deref().unwrap_or("unset")
@@ -426,19 +475,12 @@ pub async fn connect(
     }
     match died {
         None => Ok(ExitStatus::Success),
-        Some(reason) => Err(anyhow::anyhow!("the port-forward to vcluster {name} ended: {reason}")),
+        Some(reason) => Err(anyhow::anyhow!("the port-forward to vcluster {} ended: {reason}", request.name)),
     }
 }
 
 fn hinted(e: access::AccessError) -> anyhow::Error {
     anyhow::Error::new(Hinted::from(e))
-}
-
-fn install_error(e: InstallError, name: &str, namespace: &str) -> anyhow::Error {
-    if let InstallError::Interrupted(i) = e {
-        return anyhow::Error::new(i);
-    }
-    e.into_report(name, namespace)
 }
 
 /// How the virtual API is reached.
@@ -452,17 +494,19 @@ struct Route {
     forward: Option<InProcess>,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The route to the virtual API: `--server`, a reachable LoadBalancer, or a port-forward (in the
+/// background, or in this process).
 async fn route(
     ctx: &Context,
     host: &Cluster,
     request: &Request,
     sts: &StatefulSet,
-    key: &ForwarderKey,
     credentials: &VclusterCredentials,
     context_name: &str,
-    remote_port: u16,
 ) -> anyhow::Result<Route> {
+    let namespace = sts.metadata.namespace.clone().unwrap_or_default();
+    let key = ForwarderKey::new(&host.context, &namespace, &request.name);
+    let remote_port = access::api_port(credentials);
     let printer = &ctx.printer;
     if let Some(server) = &request.server {
         return Ok(Route { server: server.clone(), patience: URL_ANSWER_TIMEOUT, background: None, forward: None });
@@ -500,7 +544,7 @@ async fn route(
     let addresses = forward::parse_addresses(&request.address).map_err(anyhow::Error::msg)?;
     match request.forward {
         ForwardMode::Background => {
-            let record = background(ctx, request, key, remote_port)?;
+            let record = background(ctx, request, &key, remote_port)?;
             let server = server_url(&record.address, record.port)?;
             Ok(Route { server, patience: FORWARD_ANSWER_TIMEOUT, background: Some(record), forward: None })
         }
