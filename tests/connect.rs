@@ -337,3 +337,49 @@ fn a_service_account_token_replaces_the_admin_certificate() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_paused_vcluster_is_resumed_and_a_stuck_one_is_waited_for_within_bounds() {
+    let env = Env::start();
+    let out = env.run(&["pause", NAME, "-n", NAMESPACE]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = env.connect_kubectl(&[], &["get", "namespaces", "-o", "name"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("vcluster my-vc is paused: resuming it"), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(VIRTUAL_ONLY));
+    let sts = env.host.object("apps/v1", "StatefulSet", NAMESPACE, NAME).unwrap();
+    assert_eq!(sts["spec"]["replicas"], 1);
+
+    // A pod that never becomes Ready: the wait ends at --timeout, saying what is stuck.
+    env.host.hold_pods(kube_sim::PodMatch::name(NAMESPACE, "my-vc-0"), kube_sim::PodHold::ContainerCreating);
+    env.host.replace_pod(NAMESPACE, "my-vc-0").unwrap();
+    let before = std::fs::read(env.kubeconfig()).unwrap();
+    let out = env.run(&["connect", NAME, "-n", NAMESPACE, "--timeout", "3s"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("timed out after 3s waiting for vcluster my-vc"), "{stderr}");
+    assert!(stderr.contains("pod my-vc-0: ContainerCreating"), "{stderr}");
+    // Ctrl-C while waiting: exit 130.
+    let child = env.vcluster(&["connect", NAME, "-n", NAMESPACE]).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(env.kubeconfig()).unwrap(), before, "nothing written");
+    assert!(env.forwarders().is_empty());
+}
+
+#[test]
+fn update_current_false_adds_the_context_without_switching() {
+    let env = Env::start();
+    let out = env.run(&["connect", NAME, "-n", NAMESPACE, "--update-current=false"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(env.current_context(), HOST_CONTEXT);
+    let out = env.kubectl(&env.kubeconfig(), &["get", "namespaces", "-o", "name", "--context", CONTEXT]);
+    assert!(text(&out.stdout).contains(VIRTUAL_ONLY), "{}", text(&out.stderr));
+    let out = env.run(&["disconnect", "--context", CONTEXT]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!std::fs::read_to_string(env.kubeconfig()).unwrap().contains(CONTEXT));
+    assert_eq!(env.current_context(), HOST_CONTEXT);
+    assert!(env.forwarders().is_empty());
+}

@@ -552,8 +552,11 @@ async fn route(
             let sockets = forward::bind(&addresses, request.local_port).await?;
             let port = sockets.first().map(|s| s.local_addr().map(|a| a.port())).transpose()?.unwrap_or_default();
             let in_process = InProcess::start(printer, host, sts, sockets, remote_port, request.timeout);
+            // The command's output stays its own; --foreground shows where it listens.
+            let quiet = matches!(request.output, Output::Command(_));
             for listener in &in_process.locals {
-                printer.info(format!("Forwarding from {listener} -> {remote_port}"));
+                let line = format!("Forwarding from {listener} -> {remote_port}");
+                if quiet { printer.debug(line) } else { printer.info(line) }
             }
             let server = server_url(&request.address, port)?;
             Ok(Route { server, patience: FORWARD_ANSWER_TIMEOUT, background: None, forward: Some(in_process) })

@@ -276,3 +276,25 @@ fn log_tail(path: &Path) -> String {
     let lines: Vec<&str> = text.lines().rev().take(3).collect();
     lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn logs_rotate_once_and_stay_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("f.log");
+        let mut first = open_log(&log).unwrap();
+        first.write_all(b"one\ntwo\nthree\nfour\n").unwrap();
+        assert_eq!(log_tail(&log), "two | three | four");
+        let mut second = open_log(&log).unwrap();
+        second.write_all(b"fresh\n").unwrap();
+        assert_eq!(fs::read_to_string(&log).unwrap(), "fresh\n");
+        assert_eq!(fs::read_to_string(dir.path().join("f.log.1")).unwrap(), "one\ntwo\nthree\nfour\n");
+        open_log(&log).unwrap();
+        assert_eq!(fs::read_to_string(dir.path().join("f.log.1")).unwrap(), "fresh\n", "one old log kept");
+        assert_eq!(fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
