@@ -72,14 +72,27 @@ fn main() {
     });
     assert!(bin.is_file(), "{} is missing: build it with cargo build --release --bin vcluster", bin.display());
     let wait = std::env::var("BENCH_NO_WAIT").is_err();
-    // Immediate readiness: the scheduler, kubelet and controllers on without delays, and the
-    // simulator's stand-in syncer writing `vc-<name>` once the pod runs.
-    let workloads = Workloads { enabled: true, ..Workloads::default() };
-    let sim = Simulator::start_blocking(SimConfig { workloads, ..SimConfig::default() }).unwrap();
-    let virtual_cluster = Simulator::start_blocking(SimConfig { tls: true, ..SimConfig::default() }).unwrap();
-    let kubeconfig = sim.kubeconfig_path().to_path_buf();
+    // Each run gets a fresh simulator (an empty cluster) on the same port, so kubectl's warm
+    // cache stays valid. Immediate readiness: the scheduler, kubelet and controllers on without
+    // delays, and the simulator's stand-in syncer writing `vc-<name>` once the pod runs.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let work = tempfile::tempdir().unwrap();
+    let kubeconfig = work.path().join("kubeconfig");
+    let fresh = || {
+        let workloads = Workloads { enabled: true, ..Workloads::default() };
+        let config = SimConfig { port, workloads, kubeconfig: Some(kubeconfig.clone()), ..SimConfig::default() };
+        // The previous instance's socket may take a moment to close.
+        for _ in 0..100 {
+            if let Ok(sim) = Simulator::start_blocking(config.clone()) {
+                return sim;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("port {port} did not become free");
+    };
+    let virtual_cluster = Simulator::start_blocking(SimConfig { tls: true, ..SimConfig::default() }).unwrap();
     let warm = work.path().join("warm-cache");
+    let sim = fresh();
 
     // The machine's kubectl dispatcher picks the client by the server's version.
     let version = Command::new("kubectl")
@@ -106,6 +119,7 @@ fn main() {
         path
     };
     run(&mut kubectl(&kubeconfig, &warm, &manifests("warmup")));
+    drop(sim);
 
     let mut wall: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut requests: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
@@ -116,7 +130,7 @@ fn main() {
         for c in 0..cases.len() {
             let case = cases[(c + i) % cases.len()];
             let name = format!("b{i}-{}", (c + i) % cases.len());
-            sim.clear_requests();
+            let sim = fresh();
             let ms = match case {
                 "vcluster create" => {
                     let options = vcluster::SyncerOptions::default();

@@ -31,6 +31,15 @@ impl Run {
         self
     }
 
+    /// Exit 1 with each of `wants` on stderr.
+    pub fn fails_with(&self, wants: &[&str]) -> &Run {
+        assert_eq!(self.code, 1, "expected exit 1:\nstderr:\n{}", self.stderr);
+        for want in wants {
+            assert!(self.stderr.contains(want), "stderr lacks {want:?}:\n{}", self.stderr);
+        }
+        self
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
