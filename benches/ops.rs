@@ -61,29 +61,34 @@ fn vcluster_objects(namespace: &str, name: &str) -> Vec<Value> {
     let secret = release::to_secret(&record, RecordWrite::Create(jiff::Timestamp::now())).unwrap();
     let sts = rendered.manifests.iter().find(|m| m.kind == "StatefulSet").unwrap().object.clone();
     let labels = json!({"app": "vcluster", "release": name});
+    // The pod as the StatefulSet controller makes it: the claim template becomes a volume.
+    let mut spec = sts["spec"]["template"]["spec"].clone();
+    let claim = json!({"name": "data", "persistentVolumeClaim": {"claimName": format!("data-{name}-0")}});
+    spec["volumes"].as_array_mut().unwrap().push(claim);
     let pod = json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": format!("{name}-0"), "namespace": namespace, "labels": labels},
-        "spec": sts["spec"]["template"]["spec"],
+        "spec": spec,
         "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
     vec![serde_json::to_value(secret).unwrap(), sts, pod]
 }
 
-/// Seed vclusters `from..to`, ten namespaces' worth.
+/// Seed vclusters `from..to`, in ten namespaces (a hundred at a time: the simulator's YAML reader
+/// takes at most 1,024 documents at once).
 fn seed(sim: &Simulator, from: usize, to: usize) {
-    let mut yaml = String::new();
-    for i in from..to {
-        let ns = format!("bench-{}", i % 10);
-        if i < 10 {
-            yaml.push_str(&format!(
-                "---\n{}\n",
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-            ));
+    for chunk in (from..to).collect::<Vec<_>>().chunks(100) {
+        let mut yaml = String::new();
+        for &i in chunk {
+            let ns = format!("bench-{}", i % 10);
+            if i < 10 {
+                let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+                yaml.push_str(&format!("---\n{namespace}\n"));
+            }
+            for object in vcluster_objects(&ns, &format!("vc-{i:04}")) {
+                yaml.push_str(&format!("---\n{object}\n"));
+            }
         }
-        for object in vcluster_objects(&ns, &format!("vc-{i:04}")) {
-            yaml.push_str(&format!("---\n{object}\n"));
-        }
+        sim.seed_yaml(&yaml).unwrap();
     }
-    sim.seed_yaml(&yaml).unwrap();
 }
 
 /// The three LISTs `list` makes, made directly, in parallel, bodies parsed.
@@ -103,12 +108,24 @@ fn direct_lists(client: &kube::Client, runtime: &tokio::runtime::Runtime) -> f64
     })
 }
 
-fn run(bin: &Path, kubeconfig: &Path, home: &Path, args: &[&str]) -> (f64, String) {
+/// Run the CLI: wall time, stdout, stderr.
+fn run(bin: &Path, kubeconfig: &Path, home: &Path, args: &[&str]) -> (f64, String, String) {
     let started = Instant::now();
     let out = Command::new(bin).args(args).env("KUBECONFIG", kubeconfig).env("HOME", home).output().unwrap();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    (ms, String::from_utf8_lossy(&out.stdout).into_owned())
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{args:?}: {stderr}");
+    (ms, String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+/// The milliseconds a `--debug` line starting with `prefix` reports (`… in 12.3 ms`).
+fn debug_ms(stderr: &str, prefix: &str) -> f64 {
+    stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("debug: ")?.strip_prefix(prefix)?.rsplit_once(" in ")?.1.strip_suffix(" ms")?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no debug line {prefix:?}: {stderr}"))
 }
 
 fn main() {
@@ -122,8 +139,10 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 
     println!("list benchmark: {runs} runs per size; simulator in-process (no workloads)");
-    println!("| vclusters | requests | median wall (ms) | median direct LISTs (ms) | stdout (KiB) |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| vclusters | requests | median wall (ms) | median direct LISTs (ms) | median decode and group (ms) | stdout (KiB) |"
+    );
+    println!("|---|---|---|---|---|---|");
     let sim = Simulator::start_blocking(SimConfig::default()).unwrap();
     let kubeconfig = sim.kubeconfig_path().to_path_buf();
     let client = runtime.block_on(sim.client()).unwrap();
@@ -131,10 +150,12 @@ fn main() {
     for size in [1, 100, 1000] {
         seed(&sim, seeded, size);
         seeded = size;
-        let (mut wall, mut direct, mut requests, mut bytes) = (Vec::new(), Vec::new(), Vec::new(), 0);
+        let (mut wall, mut direct, mut requests, mut decode, mut bytes) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0);
         for _ in 0..runs {
             sim.clear_requests();
-            let (ms, out) = run(&bin, &kubeconfig, home.path(), &["list", "-o", "json"]);
+            let (ms, out, stderr) = run(&bin, &kubeconfig, home.path(), &["list", "-o", "json", "--debug"]);
+            decode.push(debug_ms(&stderr, "read "));
             requests.push(sim.requests().len() as f64);
             let rows: Value = serde_json::from_str(&out).unwrap();
             assert_eq!(rows.as_array().unwrap().len(), size);
@@ -143,10 +164,11 @@ fn main() {
             direct.push(direct_lists(&client, &runtime));
         }
         println!(
-            "| {size} | {:.0} | {:.1} | {:.1} | {:.0} |",
+            "| {size} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} |",
             median(&mut requests),
             median(&mut wall),
             median(&mut direct),
+            median(&mut decode),
             bytes as f64 / 1024.0
         );
     }
@@ -171,7 +193,7 @@ fn main() {
             sim.clear_requests();
             let mut args = vec!["delete", name.as_str(), "--yes"];
             args.extend(extra);
-            let (ms, _) = run(&bin, &kubeconfig, home.path(), &args);
+            let (ms, _, _) = run(&bin, &kubeconfig, home.path(), &args);
             wall.push(ms);
             requests.push(sim.requests().len() as f64);
         }

@@ -17,6 +17,7 @@
 //! CLI searches the parent context.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -278,6 +279,22 @@ pub async fn find(cluster: &Cluster, name: &str, scope: &Scope, printer: &Printe
 /// The three LISTs, at once; across namespaces, falling back to the context's namespace when
 /// that is forbidden.
 async fn search(cluster: &Cluster, scope: &Scope, name: Option<&str>, printer: &Printer) -> Result<Found, FindError> {
+    let started = Instant::now();
+    let found = search_in(cluster, scope, name, printer).await?;
+    printer.debug(format!(
+        "found {} vclusters in {:.1} ms",
+        found.vclusters.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    ));
+    Ok(found)
+}
+
+async fn search_in(
+    cluster: &Cluster,
+    scope: &Scope,
+    name: Option<&str>,
+    printer: &Printer,
+) -> Result<Found, FindError> {
     match lists(cluster, scope, name).await {
         Err(kube::Error::Api(status)) if status.code == 403 && *scope == Scope::AllNamespaces => {
             let fallback = Scope::Namespace(cluster.namespace.clone());
@@ -330,7 +347,13 @@ async fn lists(cluster: &Cluster, scope: &Scope, name: Option<&str>) -> kube::Re
 /// Group what the LISTs returned into vclusters (pure but for warnings about records that
 /// cannot be read).
 fn assemble(listed: Listed, printer: &Printer) -> Vec<Vcluster> {
+    let started = Instant::now();
+    let objects = listed.records.len() + listed.statefulsets.len() + listed.pods.len();
     let (vclusters, problems) = group(listed);
+    printer.debug(format!(
+        "read {objects} objects (records, StatefulSets, pods) in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    ));
     for problem in problems {
         printer.warn(problem);
     }

@@ -8,7 +8,6 @@ pub mod uninstall;
 
 use crate::error::{Hinted, Interrupted};
 use crate::find::FindError;
-use crate::forwarder::ForwarderError;
 use crate::install::InstallError;
 use crate::kubeconfig::{self, ConnectRecord, Edit, KubeconfigError, Loaded, Sources};
 use crate::release::StoreError;
@@ -21,8 +20,6 @@ pub enum LifecycleError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Kubeconfig(#[from] KubeconfigError),
-    #[error(transparent)]
-    Forwarder(#[from] ForwarderError),
     #[error(transparent)]
     Find(#[from] FindError),
     #[error(

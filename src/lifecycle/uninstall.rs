@@ -358,7 +358,7 @@ pub struct Outcome {
     /// The current context switched to, when it was one of those.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub switched_to: Option<String>,
-    /// `no forwarder`, or `stopped forwarder (pid N)`.
+    /// `no forwarder`, `stopped forwarder (pid N)`, or `not stopped: <why>`.
     pub forwarder: String,
     /// Whether it waited until everything was gone.
     pub waited: bool,
@@ -400,7 +400,14 @@ pub async fn execute(
 
     interrupt.check()?;
     mark_uninstalling(&store, &prepared.history, name, ns).await?;
-    outcome.forwarder = forwarder::stop(name, ns, &local.host_context)?.to_string();
+    // The local forward is not worth failing the deletion for.
+    outcome.forwarder = match forwarder::stop(name, ns, &local.host_context) {
+        Ok(stopped) => stopped.to_string(),
+        Err(e) => {
+            progress.println(&e.to_string());
+            format!("not stopped: {e}")
+        }
+    };
 
     let mut deleted_uids = BTreeSet::new();
     for tier in prepared.objects.prunes.chunk_by(|a, b| a.key.kind == b.key.kind) {
