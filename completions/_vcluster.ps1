@@ -37,6 +37,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcluster' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)')
+            [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Connect to a virtual cluster: switch kubectl to it (a port-forward runs in the background), print a kubeconfig, or run one command against it')
+            [CompletionResult]::new('disconnect', 'disconnect', [CompletionResultType]::ParameterValue, 'Switch back to the context that was current before `connect`, and stop its port-forward')
+            [CompletionResult]::new('port-forward', 'port-forward', [CompletionResultType]::ParameterValue, 'Forward local ports to a service or pod inside a virtual cluster, or to its API server')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a virtual cluster and exactly what belongs to it')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a virtual cluster and exactly what belongs to it')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the virtual clusters in the namespace (-n) or in all namespaces')
@@ -86,6 +89,79 @@ Register-ArgumentCompleter -Native -CommandName 'vcluster' -ScriptBlock {
             [CompletionResult]::new('--force-conflicts', '--force-conflicts', [CompletionResultType]::ParameterName, 'Take fields over from field managers outside this release when they conflict')
             [CompletionResult]::new('--force-unlock', '--force-unlock', [CompletionResultType]::ParameterName, 'Clear the lock a killed create/upgrade left (a pending revision), after showing who held it')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show what would change (server-side dry run and a diff per object); change nothing')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only warnings, errors and data')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only warnings, errors and data')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print debug information (requests, timings)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (required when stdin is not a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (required when stdin is not a terminal)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcluster;connect' {
+            [CompletionResult]::new('--kube-config-context-name', '--kube-config-context-name', [CompletionResultType]::ParameterName, 'Name of the kube context to add (default: vcluster_<name>_<namespace>_<host context>)')
+            [CompletionResult]::new('--update-current', '--update-current', [CompletionResultType]::ParameterName, 'Switch the current context to the virtual cluster (`--update-current=false` only adds it)')
+            [CompletionResult]::new('--kube-config', '--kube-config', [CompletionResultType]::ParameterName, 'Write the virtual cluster''s kubeconfig to FILE (mode 0600, atomically) instead of merging it into yours (`--kubeconfig` selects the host cluster''s)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Reach the virtual cluster''s API at URL instead of a port-forward (checked before anything is written)')
+            [CompletionResult]::new('--local-port', '--local-port', [CompletionResultType]::ParameterName, 'Local port of the port-forward (default: a free one)')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Local addresses of the port-forward (comma-separated IPs, or localhost)')
+            [CompletionResult]::new('--service-account', '--service-account', [CompletionResultType]::ParameterName, 'Authenticate with a token of this service account of the virtual cluster ([NAMESPACE/]NAME; namespace kube-system by default) instead of the admin certificate')
+            [CompletionResult]::new('--cluster-role', '--cluster-role', [CompletionResultType]::ParameterName, 'With --service-account: create the account when missing and bind it to this cluster role')
+            [CompletionResult]::new('--token-expiration', '--token-expiration', [CompletionResultType]::ParameterName, 'With --service-account: the token''s lifetime in seconds (0: ten years)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the virtual cluster to work (resuming it, pod Ready, credentials)')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kube context of the host cluster (default: the current context)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Host namespace of the virtual cluster')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Host namespace of the virtual cluster')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format for data on stdout')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format for data on stdout')
+            [CompletionResult]::new('--print', '--print', [CompletionResultType]::ParameterName, 'Print a kubeconfig for the virtual cluster on stdout (and nothing else); your kubeconfig is left alone')
+            [CompletionResult]::new('--foreground', '--foreground', [CompletionResultType]::ParameterName, 'Keep the port-forward in this process until Ctrl-C, which also switches back and removes the added context')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the virtual cluster''s serving certificate')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only warnings, errors and data')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only warnings, errors and data')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print debug information (requests, timings)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (required when stdin is not a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (required when stdin is not a terminal)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcluster;disconnect' {
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kube context of the host cluster (default: the current context)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Host namespace of the virtual cluster')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Host namespace of the virtual cluster')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format for data on stdout')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format for data on stdout')
+            [CompletionResult]::new('--keep-context', '--keep-context', [CompletionResultType]::ParameterName, 'Keep the vcluster''s context, cluster and user entries (only switch back and stop the port-forward)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only warnings, errors and data')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only warnings, errors and data')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print debug information (requests, timings)')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (required when stdin is not a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (required when stdin is not a terminal)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcluster;port-forward' {
+            [CompletionResult]::new('-N', '-N ', [CompletionResultType]::ParameterName, 'Namespace of the service or pod inside the virtual cluster (`-n` is the vcluster''s host namespace, as for every command)')
+            [CompletionResult]::new('--virtual-namespace', '--virtual-namespace', [CompletionResultType]::ParameterName, 'Namespace of the service or pod inside the virtual cluster (`-n` is the vcluster''s host namespace, as for every command)')
+            [CompletionResult]::new('--namespace-in-vcluster', '--namespace-in-vcluster', [CompletionResultType]::ParameterName, 'Namespace of the service or pod inside the virtual cluster (`-n` is the vcluster''s host namespace, as for every command)')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Local addresses to listen on (comma-separated IPs, or localhost for 127.0.0.1 and ::1)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for a Ready pod before the first line is printed')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kube context of the host cluster (default: the current context)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Host namespace of the virtual cluster')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Host namespace of the virtual cluster')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format for data on stdout')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format for data on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only warnings, errors and data')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only warnings, errors and data')
             [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print debug information (requests, timings)')
@@ -326,6 +402,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcluster' -ScriptBlock {
         }
         'vcluster;help' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)')
+            [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Connect to a virtual cluster: switch kubectl to it (a port-forward runs in the background), print a kubeconfig, or run one command against it')
+            [CompletionResult]::new('disconnect', 'disconnect', [CompletionResultType]::ParameterValue, 'Switch back to the context that was current before `connect`, and stop its port-forward')
+            [CompletionResult]::new('port-forward', 'port-forward', [CompletionResultType]::ParameterValue, 'Forward local ports to a service or pod inside a virtual cluster, or to its API server')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a virtual cluster and exactly what belongs to it')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the virtual clusters in the namespace (-n) or in all namespaces')
             [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Pause a virtual cluster: scale it down to nothing, keeping its data')
@@ -337,6 +416,15 @@ Register-ArgumentCompleter -Native -CommandName 'vcluster' -ScriptBlock {
             break
         }
         'vcluster;help;create' {
+            break
+        }
+        'vcluster;help;connect' {
+            break
+        }
+        'vcluster;help;disconnect' {
+            break
+        }
+        'vcluster;help;port-forward' {
             break
         }
         'vcluster;help;delete' {

@@ -19,11 +19,17 @@ _vcluster() {
             vcluster,completion)
                 cmd="vcluster__subcmd__completion"
                 ;;
+            vcluster,connect)
+                cmd="vcluster__subcmd__connect"
+                ;;
             vcluster,create)
                 cmd="vcluster__subcmd__create"
                 ;;
             vcluster,delete)
                 cmd="vcluster__subcmd__delete"
+                ;;
+            vcluster,disconnect)
+                cmd="vcluster__subcmd__disconnect"
                 ;;
             vcluster,help)
                 cmd="vcluster__subcmd__help"
@@ -36,6 +42,9 @@ _vcluster() {
                 ;;
             vcluster,pause)
                 cmd="vcluster__subcmd__pause"
+                ;;
+            vcluster,port-forward)
+                cmd="vcluster__subcmd__port__subcmd__forward"
                 ;;
             vcluster,render)
                 cmd="vcluster__subcmd__render"
@@ -58,11 +67,17 @@ _vcluster() {
             vcluster__subcmd__help,completion)
                 cmd="vcluster__subcmd__help__subcmd__completion"
                 ;;
+            vcluster__subcmd__help,connect)
+                cmd="vcluster__subcmd__help__subcmd__connect"
+                ;;
             vcluster__subcmd__help,create)
                 cmd="vcluster__subcmd__help__subcmd__create"
                 ;;
             vcluster__subcmd__help,delete)
                 cmd="vcluster__subcmd__help__subcmd__delete"
+                ;;
+            vcluster__subcmd__help,disconnect)
+                cmd="vcluster__subcmd__help__subcmd__disconnect"
                 ;;
             vcluster__subcmd__help,help)
                 cmd="vcluster__subcmd__help__subcmd__help"
@@ -72,6 +87,9 @@ _vcluster() {
                 ;;
             vcluster__subcmd__help,pause)
                 cmd="vcluster__subcmd__help__subcmd__pause"
+                ;;
+            vcluster__subcmd__help,port-forward)
+                cmd="vcluster__subcmd__help__subcmd__port__subcmd__forward"
                 ;;
             vcluster__subcmd__help,render)
                 cmd="vcluster__subcmd__help__subcmd__render"
@@ -89,7 +107,7 @@ _vcluster() {
 
     case "${cmd}" in
         vcluster)
-            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --help --version create delete rm list ls pause sleep resume wakeup render version completion help"
+            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --help --version create connect disconnect port-forward delete rm list ls pause sleep resume wakeup render version completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -133,6 +151,84 @@ _vcluster() {
                 return 0
             fi
             case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vcluster__subcmd__connect)
+            opts="-n -o -q -y -h -V --kube-config-context-name --update-current --print --kube-config --server --foreground --local-port --address --service-account --cluster-role --token-expiration --insecure --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kube-config-context-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --update-current)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --kube-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --service-account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-role)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-expiration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -312,8 +408,46 @@ _vcluster() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vcluster__subcmd__disconnect)
+            opts="-n -o -q -y -h -V --keep-context --kubeconfig --context --namespace --output --quiet --debug --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vcluster__subcmd__help)
-            opts="create delete list pause resume render version completion help"
+            opts="create connect disconnect port-forward delete list pause resume render version completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -327,6 +461,20 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__help__subcmd__completion)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vcluster__subcmd__help__subcmd__connect)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -355,6 +503,20 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vcluster__subcmd__help__subcmd__disconnect)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -397,6 +559,20 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__help__subcmd__pause)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vcluster__subcmd__help__subcmd__port__subcmd__forward)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -497,6 +673,64 @@ _vcluster() {
                 return 0
             fi
             case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vcluster__subcmd__port__subcmd__forward)
+            opts="-N -n -o -q -y -h -V --namespace-in-vcluster --virtual-namespace --address --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --virtual-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace-in-vcluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -N)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -34,6 +34,9 @@ set edit:completion:arg-completer[vcluster] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand create 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)'
+            cand connect 'Connect to a virtual cluster: switch kubectl to it (a port-forward runs in the background), print a kubeconfig, or run one command against it'
+            cand disconnect 'Switch back to the context that was current before `connect`, and stop its port-forward'
+            cand port-forward 'Forward local ports to a service or pod inside a virtual cluster, or to its API server'
             cand delete 'Delete a virtual cluster and exactly what belongs to it'
             cand rm 'Delete a virtual cluster and exactly what belongs to it'
             cand list 'List the virtual clusters in the namespace (-n) or in all namespaces'
@@ -82,6 +85,76 @@ set edit:completion:arg-completer[vcluster] = {|@words|
             cand --force-conflicts 'Take fields over from field managers outside this release when they conflict'
             cand --force-unlock 'Clear the lock a killed create/upgrade left (a pending revision), after showing who held it'
             cand --dry-run 'Show what would change (server-side dry run and a diff per object); change nothing'
+            cand -q 'Print only warnings, errors and data'
+            cand --quiet 'Print only warnings, errors and data'
+            cand --debug 'Print debug information (requests, timings)'
+            cand -y 'Answer yes to every confirmation (required when stdin is not a terminal)'
+            cand --yes 'Answer yes to every confirmation (required when stdin is not a terminal)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcluster;connect'= {
+            cand --kube-config-context-name 'Name of the kube context to add (default: vcluster_<name>_<namespace>_<host context>)'
+            cand --update-current 'Switch the current context to the virtual cluster (`--update-current=false` only adds it)'
+            cand --kube-config 'Write the virtual cluster''s kubeconfig to FILE (mode 0600, atomically) instead of merging it into yours (`--kubeconfig` selects the host cluster''s)'
+            cand --server 'Reach the virtual cluster''s API at URL instead of a port-forward (checked before anything is written)'
+            cand --local-port 'Local port of the port-forward (default: a free one)'
+            cand --address 'Local addresses of the port-forward (comma-separated IPs, or localhost)'
+            cand --service-account 'Authenticate with a token of this service account of the virtual cluster ([NAMESPACE/]NAME; namespace kube-system by default) instead of the admin certificate'
+            cand --cluster-role 'With --service-account: create the account when missing and bind it to this cluster role'
+            cand --token-expiration 'With --service-account: the token''s lifetime in seconds (0: ten years)'
+            cand --timeout 'How long to wait for the virtual cluster to work (resuming it, pod Ready, credentials)'
+            cand --kubeconfig 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)'
+            cand --context 'Kube context of the host cluster (default: the current context)'
+            cand -n 'Host namespace of the virtual cluster'
+            cand --namespace 'Host namespace of the virtual cluster'
+            cand -o 'Output format for data on stdout'
+            cand --output 'Output format for data on stdout'
+            cand --print 'Print a kubeconfig for the virtual cluster on stdout (and nothing else); your kubeconfig is left alone'
+            cand --foreground 'Keep the port-forward in this process until Ctrl-C, which also switches back and removes the added context'
+            cand --insecure 'Do not verify the virtual cluster''s serving certificate'
+            cand -q 'Print only warnings, errors and data'
+            cand --quiet 'Print only warnings, errors and data'
+            cand --debug 'Print debug information (requests, timings)'
+            cand -y 'Answer yes to every confirmation (required when stdin is not a terminal)'
+            cand --yes 'Answer yes to every confirmation (required when stdin is not a terminal)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcluster;disconnect'= {
+            cand --kubeconfig 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)'
+            cand --context 'Kube context of the host cluster (default: the current context)'
+            cand -n 'Host namespace of the virtual cluster'
+            cand --namespace 'Host namespace of the virtual cluster'
+            cand -o 'Output format for data on stdout'
+            cand --output 'Output format for data on stdout'
+            cand --keep-context 'Keep the vcluster''s context, cluster and user entries (only switch back and stop the port-forward)'
+            cand -q 'Print only warnings, errors and data'
+            cand --quiet 'Print only warnings, errors and data'
+            cand --debug 'Print debug information (requests, timings)'
+            cand -y 'Answer yes to every confirmation (required when stdin is not a terminal)'
+            cand --yes 'Answer yes to every confirmation (required when stdin is not a terminal)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcluster;port-forward'= {
+            cand -N 'Namespace of the service or pod inside the virtual cluster (`-n` is the vcluster''s host namespace, as for every command)'
+            cand --virtual-namespace 'Namespace of the service or pod inside the virtual cluster (`-n` is the vcluster''s host namespace, as for every command)'
+            cand --namespace-in-vcluster 'Namespace of the service or pod inside the virtual cluster (`-n` is the vcluster''s host namespace, as for every command)'
+            cand --address 'Local addresses to listen on (comma-separated IPs, or localhost for 127.0.0.1 and ::1)'
+            cand --timeout 'How long to wait for a Ready pod before the first line is printed'
+            cand --kubeconfig 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)'
+            cand --context 'Kube context of the host cluster (default: the current context)'
+            cand -n 'Host namespace of the virtual cluster'
+            cand --namespace 'Host namespace of the virtual cluster'
+            cand -o 'Output format for data on stdout'
+            cand --output 'Output format for data on stdout'
             cand -q 'Print only warnings, errors and data'
             cand --quiet 'Print only warnings, errors and data'
             cand --debug 'Print debug information (requests, timings)'
@@ -310,6 +383,9 @@ set edit:completion:arg-completer[vcluster] = {|@words|
         }
         &'vcluster;help'= {
             cand create 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)'
+            cand connect 'Connect to a virtual cluster: switch kubectl to it (a port-forward runs in the background), print a kubeconfig, or run one command against it'
+            cand disconnect 'Switch back to the context that was current before `connect`, and stop its port-forward'
+            cand port-forward 'Forward local ports to a service or pod inside a virtual cluster, or to its API server'
             cand delete 'Delete a virtual cluster and exactly what belongs to it'
             cand list 'List the virtual clusters in the namespace (-n) or in all namespaces'
             cand pause 'Pause a virtual cluster: scale it down to nothing, keeping its data'
@@ -320,6 +396,12 @@ set edit:completion:arg-completer[vcluster] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'vcluster;help;create'= {
+        }
+        &'vcluster;help;connect'= {
+        }
+        &'vcluster;help;disconnect'= {
+        }
+        &'vcluster;help;port-forward'= {
         }
         &'vcluster;help;delete'= {
         }

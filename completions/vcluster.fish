@@ -36,6 +36,9 @@ complete -c vcluster -n "__fish_vcluster_needs_command" -s y -l yes -d 'Answer y
 complete -c vcluster -n "__fish_vcluster_needs_command" -s h -l help -d 'Print help'
 complete -c vcluster -n "__fish_vcluster_needs_command" -s V -l version -d 'Print version'
 complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "create" -d 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "connect" -d 'Connect to a virtual cluster: switch kubectl to it (a port-forward runs in the background), print a kubeconfig, or run one command against it'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "disconnect" -d 'Switch back to the context that was current before `connect`, and stop its port-forward'
+complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "port-forward" -d 'Forward local ports to a service or pod inside a virtual cluster, or to its API server'
 complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "delete" -d 'Delete a virtual cluster and exactly what belongs to it'
 complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "rm" -d 'Delete a virtual cluster and exactly what belongs to it'
 complete -c vcluster -n "__fish_vcluster_needs_command" -f -a "list" -d 'List the virtual clusters in the namespace (-n) or in all namespaces'
@@ -87,6 +90,57 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l debug -d 'P
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s h -l help -d 'Print help'
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l kube-config-context-name -d 'Name of the kube context to add (default: vcluster_<name>_<namespace>_<host context>)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l update-current -d 'Switch the current context to the virtual cluster (`--update-current=false` only adds it)' -r -f -a "true\t''
+false\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l kube-config -d 'Write the virtual cluster\'s kubeconfig to FILE (mode 0600, atomically) instead of merging it into yours (`--kubeconfig` selects the host cluster\'s)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l server -d 'Reach the virtual cluster\'s API at URL instead of a port-forward (checked before anything is written)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l local-port -d 'Local port of the port-forward (default: a free one)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l address -d 'Local addresses of the port-forward (comma-separated IPs, or localhost)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l service-account -d 'Authenticate with a token of this service account of the virtual cluster ([NAMESPACE/]NAME; namespace kube-system by default) instead of the admin certificate' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l cluster-role -d 'With --service-account: create the account when missing and bind it to this cluster role' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l token-expiration -d 'With --service-account: the token\'s lifetime in seconds (0: ten years)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l timeout -d 'How long to wait for the virtual cluster to work (resuming it, pod Ready, credentials)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l print -d 'Print a kubeconfig for the virtual cluster on stdout (and nothing else); your kubeconfig is left alone'
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l foreground -d 'Keep the port-forward in this process until Ctrl-C, which also switches back and removes the added context'
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l insecure -d 'Do not verify the virtual cluster\'s serving certificate'
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -l keep-context -d 'Keep the vcluster\'s context, cluster and user entries (only switch back and stop the port-forward)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -s V -l version -d 'Print version'
+complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -s N -l virtual-namespace -l namespace-in-vcluster -d 'Namespace of the service or pod inside the virtual cluster (`-n` is the vcluster\'s host namespace, as for every command)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -l address -d 'Local addresses to listen on (comma-separated IPs, or localhost for 127.0.0.1 and ::1)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -l timeout -d 'How long to wait for a Ready pod before the first line is printed' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -l kubeconfig -d 'Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -l context -d 'Kube context of the host cluster (default: the current context)' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -s n -l namespace -d 'Host namespace of the virtual cluster' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -s q -l quiet -d 'Print only warnings, errors and data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -l debug -d 'Print debug information (requests, timings)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -s h -l help -d 'Print help'
+complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -s V -l version -d 'Print version'
 complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l wait -d 'Wait until it is done (default; `--wait=false` or `--no-wait` to return at once)' -r -f -a "true\t''
 false\t''"
 complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l timeout -d 'How long to wait: 90s, 10m, 1h' -r
@@ -240,12 +294,15 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -l debug -
 complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "create" -d 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "delete" -d 'Delete a virtual cluster and exactly what belongs to it'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "list" -d 'List the virtual clusters in the namespace (-n) or in all namespaces'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "pause" -d 'Pause a virtual cluster: scale it down to nothing, keeping its data'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "resume" -d 'Resume a paused virtual cluster and wait until it works'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "render" -d 'Render the manifests of a virtual cluster without touching a cluster (like `helm template`)'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "version" -d 'Print the CLI version and the chart version it installs'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create delete list pause resume render version completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create connect disconnect port-forward delete list pause resume render version completion help" -f -a "create" -d 'Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create connect disconnect port-forward delete list pause resume render version completion help" -f -a "connect" -d 'Connect to a virtual cluster: switch kubectl to it (a port-forward runs in the background), print a kubeconfig, or run one command against it'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create connect disconnect port-forward delete list pause resume render version completion help" -f -a "disconnect" -d 'Switch back to the context that was current before `connect`, and stop its port-forward'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create connect disconnect port-forward delete list pause resume render version completion help" -f -a "port-forward" -d 'Forward local ports to a service or pod inside a virtual cluster, or to its API server'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create connect disconnect port-forward delete list pause resume render version completion help" -f -a "delete" -d 'Delete a virtual cluster and exactly what belongs to it'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create connect disconnect port-forward delete list pause resume render version completion help" -f -a "list" -d 'List the virtual clusters in the namespace (-n) or in all namespaces'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create connect disconnect port-forward delete list pause resume render version completion help" -f -a "pause" -d 'Pause a virtual cluster: scale it down to nothing, keeping its data'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create connect disconnect port-forward delete list pause resume render version completion help" -f -a "resume" -d 'Resume a paused virtual cluster and wait until it works'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create connect disconnect port-forward delete list pause resume render version completion help" -f -a "render" -d 'Render the manifests of a virtual cluster without touching a cluster (like `helm template`)'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create connect disconnect port-forward delete list pause resume render version completion help" -f -a "version" -d 'Print the CLI version and the chart version it installs'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create connect disconnect port-forward delete list pause resume render version completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c vcluster -n "__fish_vcluster_using_subcommand help; and not __fish_seen_subcommand_from create connect disconnect port-forward delete list pause resume render version completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

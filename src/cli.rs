@@ -72,6 +72,13 @@ impl OutputFormat {
 pub enum Command {
     /// Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)
     Create(commands::create::CreateArgs),
+    /// Connect to a virtual cluster: switch kubectl to it (a port-forward runs in the background),
+    /// print a kubeconfig, or run one command against it
+    Connect(commands::connect::ConnectArgs),
+    /// Switch back to the context that was current before `connect`, and stop its port-forward
+    Disconnect(commands::disconnect::DisconnectArgs),
+    /// Forward local ports to a service or pod inside a virtual cluster, or to its API server
+    PortForward(commands::port_forward::PortForwardArgs),
     /// Delete a virtual cluster and exactly what belongs to it
     #[command(visible_alias = "rm")]
     Delete(commands::delete::DeleteArgs),
@@ -102,7 +109,7 @@ impl Command {
             Command::List(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
             Command::Render(_) => &[OutputFormat::Yaml, OutputFormat::Json],
             Command::Version(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
-            Command::Completion(_) => &[],
+            Command::Connect(_) | Command::Disconnect(_) | Command::PortForward(_) | Command::Completion(_) => &[],
         }
     }
 }
@@ -152,6 +159,12 @@ fn resolve_output(cli: &Cli) -> Result<Option<OutputFormat>, clap::Error> {
 
 /// Entry point used by `main`.
 pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // The background forwarder `connect` starts: not a command for people, so not in the help or
+    // the completions.
+    if args.get(1).is_some_and(|a| a == crate::forward::registry::FORWARDER_COMMAND) {
+        return commands::forwarder::main(&args[1..]);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
@@ -163,7 +176,12 @@ pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Exit
     };
     let printer = Printer::new(PrinterConfig::from_env(cli.global.quiet, cli.global.debug, cli.global.yes));
     let ctx = Context { global: cli.global.clone(), output, printer: printer.clone() };
-    let status = match run(cli.command, &ctx) {
+    finish(run(cli.command, &ctx), &printer)
+}
+
+/// The exit code of a command's result, its error reported.
+pub fn finish(result: anyhow::Result<ExitStatus>, printer: &Printer) -> ExitCode {
+    let status = match result {
         Ok(status) => status,
         Err(err) => {
             let status = error::exit_status_of(&err);
@@ -176,7 +194,7 @@ pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Exit
     status.into()
 }
 
-fn exit_clap(e: clap::Error) -> ExitCode {
+pub fn exit_clap(e: clap::Error) -> ExitCode {
     // A closed stdout while printing --help is not worth a panic or a message.
     let _ = e.print();
     ExitCode::from(if e.use_stderr() { 2 } else { 0 })
@@ -193,6 +211,9 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Render(args) => commands::render::run(args, ctx),
         Command::Version(args) => commands::version::run(args, ctx),
         Command::Completion(args) => commands::completion::run(args, ctx),
+        Command::Connect(args) => commands::connect::run(args, ctx),
+        Command::Disconnect(args) => commands::disconnect::run(args, ctx),
+        Command::PortForward(args) => commands::port_forward::run(args, ctx),
     }
 }
 

@@ -8,15 +8,19 @@
 //!   [`workload`] (kubectl's pod status and rollout conditions).
 //! - [`install`]: install and upgrade (pure planning plus the requests); [`release`] records;
 //!   [`cluster`] access; [`interrupt`] (SIGINT/SIGTERM).
+//! - [`access`]: reaching a virtual cluster (credentials, routes, tokens); [`forward`]: port-forwards
+//!   (in process, or the detached background forwarder) and their files in the [`state`] directory.
 //! - [`find`]: finding vclusters on the host (list, delete, pause, resume, connect);
 //!   [`forwarder`]: the background port-forward of `connect`; [`lifecycle`]: delete, pause, resume.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod error;
 pub mod find;
+pub mod forward;
 pub mod forwarder;
 pub mod install;
 pub mod interrupt;
@@ -25,6 +29,7 @@ pub mod lifecycle;
 pub mod printer;
 pub mod release;
 pub mod render;
+pub mod state;
 pub mod translate;
 pub mod values;
 pub mod workload;

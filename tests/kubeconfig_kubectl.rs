@@ -370,3 +370,120 @@ fn kubectl_is_kept_out_while_we_write_and_we_wait_for_kubectl() {
         assert!(loaded.entry(Kind::Context, name).is_some(), "{name} lost");
     }
 }
+
+// ---- `vcluster connect`'s real write path (the binary against the simulators) ----
+
+mod connect_env;
+
+/// Both setups' `b` also hold the host simulator's entries (its cluster, user and context
+/// `kube-sim`), so `--context kube-sim` reaches it while `ctx-a` of `a` stays current.
+fn with_host(setup: &Setup, env: &connect_env::Env) {
+    let path = setup.path("b");
+    let mut b: Value = serde_saphyr::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let host: Value = serde_saphyr::from_str(&fs::read_to_string(env.host.kubeconfig_path()).unwrap()).unwrap();
+    for kind in Kind::ALL {
+        let list = b[kind.list_key()].as_array_mut().unwrap();
+        list.extend(host[kind.list_key()].as_array().unwrap().iter().cloned());
+    }
+    // In place (kubectl-style), so the mode 0640 stays.
+    fs::write(&path, serde_saphyr::to_string(&b).unwrap()).unwrap();
+    assert_eq!(setup.mode("b"), 0o640);
+}
+
+fn vcluster_with(env: &connect_env::Env, setup: &Setup, args: &[&str]) -> std::process::Output {
+    let mut cmd = env.vcluster(args);
+    cmd.env("KUBECONFIG", setup.env(&["a", "b"]));
+    connect_env::finish(cmd.spawn().unwrap(), std::time::Duration::from_secs(60))
+}
+
+fn base64_field(body: &Value, key: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(body[key].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn connect_writes_what_kubectl_config_writes() {
+    check_kubectl();
+    let env = connect_env::Env::start();
+    let (ours, theirs) = (Setup::new(), Setup::new());
+    with_host(&ours, &env);
+    with_host(&theirs, &env);
+    let files = ["a", "b"];
+    let b_before = fs::read(ours.path("b")).unwrap();
+    let out = vcluster_with(&env, &ours, &["connect", "my-vc", "-n", "team", "--context", "kube-sim"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let name = "vcluster_my-vc_team_kube-sim";
+
+    // The same change with kubectl config, from the values connect wrote.
+    let loaded = kubeconfig::load(&ours.sources(&files)).unwrap();
+    let cluster = loaded.entry(Kind::Cluster, name).unwrap().clone();
+    let user = loaded.entry(Kind::User, name).unwrap().clone();
+    let scratch = theirs.path(".pem");
+    fs::create_dir_all(&scratch).unwrap();
+    for (file, body, key) in [
+        ("ca", &cluster, "certificate-authority-data"),
+        ("cert", &user, "client-certificate-data"),
+        ("key", &user, "client-key-data"),
+    ] {
+        fs::write(scratch.join(file), base64_field(body, key)).unwrap();
+    }
+    let pem = |f: &str| scratch.join(f).display().to_string();
+    let server = format!("--server={}", cluster["server"].as_str().unwrap());
+    for args in [
+        vec!["set-cluster", name, &server, &format!("--certificate-authority={}", pem("ca")), "--embed-certs=true"],
+        vec![
+            "set-credentials",
+            name,
+            &format!("--client-certificate={}", pem("cert")),
+            &format!("--client-key={}", pem("key")),
+            "--embed-certs=true",
+        ],
+        vec!["set-context", name, &format!("--cluster={name}"), &format!("--user={name}")],
+        vec!["use-context", name],
+    ] {
+        theirs.kubectl_ok(&files, &args);
+    }
+    // Ours carries the connect record besides: compared apart.
+    let mut ours_a = parsed(&ours.path("a"));
+    let extensions = ours_a["contexts"][name]["extensions"].take();
+    ours_a["contexts"][name].as_object_mut().unwrap().remove("extensions");
+    assert_eq!(ours_a, parsed(&theirs.path("a")), "a: new entries and the current context, as kubectl writes them");
+    assert_eq!(parsed(&ours.path("b")), parsed(&theirs.path("b")));
+    assert_eq!(fs::read(ours.path("b")).unwrap(), b_before, "b, owning nothing that changed, is not rewritten");
+    assert_eq!(extensions[0]["name"], "vcluster.loft.sh/connect");
+    assert_eq!(extensions[0]["extension"]["previousContext"], "ctx-a");
+    assert_eq!((ours.mode("a"), ours.mode("b")), (0o600, 0o640));
+    assert_eq!(loaded.entry(Kind::User, "ub").unwrap()["client-key-data"], "S0VZ", "unrelated entries survive");
+
+    // disconnect: back to ctx-a, and the files parse as before connect.
+    let out = vcluster_with(&env, &ours, &["disconnect"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fresh = Setup::new();
+    with_host(&fresh, &env);
+    for f in files {
+        assert_eq!(parsed(&ours.path(f)), parsed(&fresh.path(f)), "{f} after disconnect");
+    }
+    assert!(env.forwarders().is_empty(), "disconnect stopped the forwarder");
+}
+
+#[test]
+fn a_connect_killed_mid_write_leaves_the_old_file_intact() {
+    let env = connect_env::Env::start();
+    let setup = Setup::new();
+    with_host(&setup, &env);
+    let before = (fs::read(setup.path("a")).unwrap(), fs::read(setup.path("b")).unwrap());
+    // Killed (SIGXFSZ) while writing the new kubeconfig, which is larger than the 1-block limit.
+    let server = env.virtual_cluster.url().to_owned();
+    let binary = connect_env::binary();
+    let script =
+        format!("ulimit -f 1; exec {} connect my-vc -n team --context kube-sim --server {server}", binary.display());
+    let mut cmd = env.command(Path::new("sh"), &["-c", &script]);
+    cmd.env("KUBECONFIG", setup.env(&["a", "b"]));
+    let out = connect_env::finish(cmd.spawn().unwrap(), std::time::Duration::from_secs(60));
+    use std::os::unix::process::ExitStatusExt as _;
+    assert_eq!(out.status.signal(), Some(25), "killed by SIGXFSZ mid-write: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((fs::read(setup.path("a")).unwrap(), fs::read(setup.path("b")).unwrap()), before, "both files intact");
+    assert!(kubeconfig::load(&setup.sources(&["a", "b"])).unwrap().entry(Kind::Context, "ctx-a").is_some());
+    // As with a killed kubectl, client-go's lock stays behind for a person to judge.
+    assert!(kubeconfig::lock_path(&setup.path("a")).exists());
+}

@@ -10,6 +10,7 @@ use clap::Args;
 
 use crate::cli::{Context, OutputFormat};
 use crate::cluster::Cluster;
+use crate::commands;
 use crate::commands::render::{ValuesArgs, check_namespace, load_kubeconfig, resolve_namespace, values_error};
 use crate::error::{ExitStatus, Hinted};
 use crate::install::{self, Host, InstallError, Options, Outcome, Request};
@@ -202,18 +203,24 @@ pub fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         })?;
         Ok::<_, anyhow::Error>(install::run(&Host::new(cluster), &request, &printer, &interrupt).await)
     })??;
-    // A person at a terminal connects by default; scripts only when they ask.
+    // A person at a terminal connects by default; scripts only when they ask. Either way in the
+    // background: create returns.
     let connect = args.connect.unwrap_or(ctx.printer.is_interactive());
     let connect_hint = connect_command(&args, &namespace);
+    let context_name = args.kube_config_context_name.as_deref();
     match result {
-        Ok(outcome) => report(ctx, &outcome, &connect_hint, connect),
+        Ok(outcome) if connect && !outcome.dry_run => {
+            report(ctx, &outcome, None)?;
+            commands::connect::after_create(ctx, &kubeconfig, &args.name, &namespace, context_name, args.timeout)
+        }
+        Ok(outcome) => report(ctx, &outcome, Some(&connect_hint)),
         Err(InstallError::Exists { .. }) if connect => {
-            // The established CLI connects to an existing vcluster instead; until `connect` exists,
-            // say how.
-            ctx.printer
-                .info(format!("vcluster {} already exists in namespace {namespace}; nothing was changed", args.name));
-            ctx.printer.info(format!("- Use `{connect_hint}` to access it"));
-            Ok(ExitStatus::Success)
+            // As the established CLI: an existing vcluster is connected to instead.
+            ctx.printer.info(format!(
+                "vcluster {} already exists in namespace {namespace}; nothing was changed, connecting to it",
+                args.name
+            ));
+            commands::connect::after_create(ctx, &kubeconfig, &args.name, &namespace, context_name, args.timeout)
         }
         Err(e) => Err(e.into_report(&args.name, &namespace)),
     }
@@ -224,7 +231,8 @@ fn connect_command(args: &CreateArgs, namespace: &str) -> String {
     format!("vcluster connect {} -n {namespace}{}", args.name, context.unwrap_or_default())
 }
 
-fn report(ctx: &Context, outcome: &Outcome, connect_hint: &str, connect: bool) -> anyhow::Result<ExitStatus> {
+/// The result; `connect_hint` says how to connect when create does not.
+fn report(ctx: &Context, outcome: &Outcome, connect_hint: Option<&str>) -> anyhow::Result<ExitStatus> {
     if ctx.output == Some(OutputFormat::Json) {
         ctx.printer.data((serde_json::to_string_pretty(outcome)? + "\n").as_bytes())?;
     } else if outcome.dry_run {
@@ -257,10 +265,9 @@ fn report(ctx: &Context, outcome: &Outcome, connect_hint: &str, connect: bool) -
         outcome.revision.unwrap_or_default(),
         summary.join(", ")
     ));
-    if connect {
-        ctx.printer.info("connecting is not available in this version yet");
+    if let Some(hint) = connect_hint {
+        ctx.printer.info(format!("- Use `{hint}` to access the virtual cluster"));
     }
-    ctx.printer.info(format!("- Use `{connect_hint}` to access the virtual cluster"));
     Ok(ExitStatus::Success)
 }
 

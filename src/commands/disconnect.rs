@@ -1,0 +1,67 @@
+//! `vcluster disconnect`: leave a vcluster's context — switch back to the context that was current
+//! before `connect` (recorded in the context's `vcluster.loft.sh/connect` extension, so any context
+//! name works and the state directory is not needed; a context of the established CLI is read from
+//! its name), stop the vcluster's background port-forward, and remove the entries `connect` added
+//! unless `--keep-context`. `--context` names the vcluster context to leave (default: the current).
+
+use clap::Args;
+
+use crate::cli::Context;
+use crate::error::{ExitStatus, Hinted};
+use crate::forward::registry::{ForwarderKey, Registry};
+use crate::kubeconfig::{self, ConnectRecord, KubeconfigError, Sources};
+use crate::printer::Printer;
+use crate::state::StateDir;
+
+#[derive(Debug, Args)]
+pub struct DisconnectArgs {
+    /// Keep the vcluster's context, cluster and user entries (only switch back and stop the
+    /// port-forward)
+    #[arg(long)]
+    pub keep_context: bool,
+}
+
+pub fn run(args: DisconnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let sources = Sources::from_env(ctx.global.kubeconfig.as_deref());
+    let mut planned = None;
+    kubeconfig::modify::<KubeconfigError>(&sources, |loaded| {
+        let plan = kubeconfig::disconnect(loaded, ctx.global.context.as_deref(), args.keep_context)?;
+        let edits = plan.edits.clone();
+        planned = Some(plan);
+        Ok(edits)
+    })
+    .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
+    let plan = planned.expect("planned inside modify");
+    let record = &plan.record;
+    match &plan.switch_to {
+        Some(previous) => ctx.printer.success(format!(
+            "Disconnected from vcluster {} (namespace {}) and switched back to context {previous}",
+            record.vcluster, record.namespace
+        )),
+        None => ctx.printer.success(format!(
+            "Disconnected from vcluster {} (namespace {}); no previous context exists, so none is current",
+            record.vcluster, record.namespace
+        )),
+    }
+    if !args.keep_context {
+        ctx.printer.info(format!("Removed kube context {}", plan.context));
+    }
+    stop_forwarder(&ctx.printer, record);
+    Ok(ExitStatus::Success)
+}
+
+/// Stop the background port-forward of the vcluster a record names (if one runs); problems with
+/// the state directory are warnings, never a failure of what already succeeded.
+pub fn stop_forwarder(printer: &Printer, record: &ConnectRecord) {
+    let key = ForwarderKey::new(&record.host_context, &record.namespace, &record.vcluster);
+    let stopped = StateDir::from_env().map_err(|e| e.to_string()).and_then(|state| {
+        let registry = Registry::open(&state).map_err(|e| e.to_string())?;
+        registry.stop(&key).map_err(|e| e.to_string())
+    });
+    match stopped {
+        Ok(Some(forwarder)) => printer
+            .info(format!("Stopped the port-forward {}:{} (pid {})", forwarder.address, forwarder.port, forwarder.pid)),
+        Ok(None) => {}
+        Err(e) => printer.warn(format!("cannot stop the background port-forward: {e}")),
+    }
+}
