@@ -23,7 +23,11 @@ fn phase(r: &RequestRecord, namespace: &str) -> &'static str {
     let ns_path = format!("/api/v1/namespaces/{namespace}");
     if r.path == "/api/v1/namespaces" || r.path == ns_path {
         "namespace"
-    } else if r.path == "/version" || r.path.contains("/selfsubject") || (r.dry_run && r.method == "POST") {
+    } else if r.path == "/version"
+        || r.path.contains("/selfsubject")
+        || r.path.starts_with("/apis/networking.k8s.io/v1/servicecidrs/")
+        || (r.dry_run && r.method == "POST")
+    {
         "detection"
     } else if r.query.contains("watch=") || r.query.contains("fieldSelector=metadata.name%3Dvc-") {
         "wait"

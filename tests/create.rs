@@ -50,6 +50,7 @@ fn install_on_an_empty_cluster_then_nothing_without_upgrade() {
     run.ok();
     assert!(run.stdout.is_empty(), "nothing on stdout without -o json: {}", run.stdout);
     assert!(run.stderr.contains("Created vcluster my-vc in namespace vcluster-my-vc (revision 1"), "{}", run.stderr);
+    assert_eq!(detection_requests(&host), [("GET", SERVICE_CIDR.to_owned())], "the range without probe Services");
 
     let ns = host.object("v1", "Namespace", "", NS).expect("the namespace");
     assert_eq!(ns["metadata"]["annotations"]["vcluster.loft.sh/created"], "true");
@@ -532,15 +533,42 @@ fn reuse_values_keeps_the_recorded_values_and_history_max_trims_old_revisions() 
     assert_eq!(versions, [2, 3, 4], "at most 3 revisions, the oldest go first");
 }
 
+/// The default ServiceCIDR (kubernetes `pkg/controlplane/controller/defaultservicecidr`).
+const SERVICE_CIDR: &str = "/apis/networking.k8s.io/v1/servicecidrs/kubernetes";
+
+/// The requests of service CIDR detection: GETs of the ServiceCIDR, dry-run probe Services.
+fn detection_requests(host: &Host) -> Vec<(&'static str, String)> {
+    host.sim
+        .requests()
+        .into_iter()
+        .filter_map(|r| match r.method.as_str() {
+            "GET" if r.path == SERVICE_CIDR => Some(("GET", r.path)),
+            "POST" if r.dry_run && r.path.ends_with("/services") => Some(("POST", r.path)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn computed_values_come_from_the_host_unless_the_user_set_them() {
     let config_of = |host: &Host| host.records(NS, "my-vc").last().unwrap()["config"].clone();
-    // Dual stack, primary family first; the k3s image for the host's minor.
-    let host = Host::start(kube_sim::SimConfig {
-        git_version: "v1.26.4".into(),
+    let dual_stack = |git_version: &str| kube_sim::SimConfig {
+        git_version: git_version.into(),
         service_cidrs: vec!["fd00:10:96::/108".into(), "10.100.0.0/16".into()],
         ..kube_sim::SimConfig::default()
-    });
+    };
+    // Kubernetes 1.33: the default ServiceCIDR, read in one GET, gives both families in order;
+    // no probe Service at all.
+    let host = Host::start(dual_stack("v1.33.1"));
+    host.run(&["create", "my-vc", "--no-wait"]).ok();
+    assert_eq!(config_of(&host)["serviceCIDR"], "fd00:10:96::/108,10.100.0.0/16");
+    assert_eq!(detection_requests(&host), [("GET", SERVICE_CIDR.to_owned())]);
+
+    // An older cluster does not serve ServiceCIDRs (404; the simulator serves them at every
+    // version, so the test says so): dual stack, primary family first, from the dry-run probes
+    // — two probes and the dual-stack family question. The k3s image for the host's minor.
+    let host = Host::start(dual_stack("v1.26.4"));
+    host.sim.inject(Fault::on("GET", SERVICE_CIDR).respond(404));
     let run = host.run(&["create", "my-vc", "--no-wait"]);
     run.ok();
     assert!(!run.stderr.contains("warning:"), "an exact table entry needs no warning: {}", run.stderr);
@@ -548,9 +576,16 @@ fn computed_values_come_from_the_host_unless_the_user_set_them() {
         config_of(&host),
         json!({"vcluster": {"image": "rancher/k3s:v1.26.6-k3s1"}, "serviceCIDR": "fd00:10:96::/108,10.100.0.0/16"})
     );
-    let probes: Vec<_> =
-        host.sim.requests().into_iter().filter(|r| r.dry_run && r.path.ends_with("/services")).collect();
+    let probes: Vec<_> = detection_requests(&host).into_iter().filter(|r| r.0 == "POST").collect();
     assert_eq!(probes.len(), 3, "two probes and the dual-stack family question: {probes:?}");
+
+    // Not allowed to read the ServiceCIDR (403): the probes, just as well.
+    let host = Host::start(dual_stack("v1.33.1"));
+    host.sim.forbid(Forbid::user("alice").verb("get").resource("networking.k8s.io", "servicecidrs"));
+    host.run_with(&host.kubeconfig_for("alice"), &["create", "my-vc", "--no-wait"]).ok();
+    assert_eq!(config_of(&host)["serviceCIDR"], "fd00:10:96::/108,10.100.0.0/16");
+    assert!(host.sim.requests().iter().any(|r| r.path == SERVICE_CIDR && r.status == 403));
+    assert_eq!(detection_requests(&host).iter().filter(|r| r.0 == "POST").count(), 3);
 
     // Values the user set are not detected (no /version, no probes) and win.
     let host = Host::new();
@@ -568,10 +603,12 @@ fn computed_values_come_from_the_host_unless_the_user_set_them() {
         config_of(&host),
         json!({"vcluster": {"image": "rancher/k3s:v1.25.11-k3s1"}, "serviceCIDR": "10.0.0.0/16"})
     );
-    assert!(!host.sim.requests().iter().any(|r| r.path == "/version" || (r.dry_run && r.path.ends_with("/services"))));
+    assert!(!host.sim.requests().iter().any(|r| r.path == "/version"));
+    assert!(detection_requests(&host).is_empty());
 
     // No answer names a range: the fallback, with a warning.
     let host = Host::new();
+    host.sim.inject(Fault::on("GET", SERVICE_CIDR).respond(404));
     host.sim.inject(Fault::on("POST", "/api/v1/namespaces/*/services").times(2).respond(500));
     let run = host.run(&["create", "my-vc", "--no-wait"]);
     run.ok();

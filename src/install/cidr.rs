@@ -1,6 +1,12 @@
-//! The host's service CIDR, read from kube-apiserver's answer to probe Services (pure part).
+//! The host's service CIDR (pure part), read from the default ServiceCIDR or, where that is not
+//! served or readable, from kube-apiserver's answer to probe Services.
 //!
-//! As the established CLI does (loft-sh/vcluster `pkg/util/servicecidr/servicecidr.go`): create
+//! Kubernetes 1.33 serves `networking.k8s.io/v1` ServiceCIDRs, and kube-apiserver keeps one
+//! named `kubernetes` whose `spec.cidrs` are its `--service-cluster-ip-range`, primary family
+//! first (kubernetes `pkg/controlplane/controller/defaultservicecidr/
+//! default_servicecidr_controller.go`): one GET answers for both families, in order.
+//!
+//! Otherwise, as the established CLI does (loft-sh/vcluster `pkg/util/servicecidr/servicecidr.go`): create
 //! a Service with a cluster IP outside any sane range (`4.4.4.4`, and `2001:db8::1` for IPv6); the
 //! allocator rejects it with "… The range of valid IPs is <cidr>". Unlike the established CLI the
 //! probes are **dry-run** creates: kube-apiserver 1.33 (MultiCIDRServiceAllocator) names the range
@@ -31,6 +37,17 @@ fn is_cidr(text: &str) -> bool {
     let Ok(addr) = addr.parse::<IpAddr>() else { return false };
     let max = if addr.is_ipv4() { 32 } else { 128 };
     bits.parse::<u8>().is_ok_and(|b| b <= max)
+}
+
+/// The ServiceCIDR kube-apiserver creates from its flags (default_servicecidr_controller.go
+/// `DefaultServiceCIDRName`).
+pub const DEFAULT_SERVICE_CIDR: &str = "kubernetes";
+
+/// The ServiceCIDR's ranges as detection reports them: joined with "," in their order (primary
+/// first), as [`combine`] joins the probes' ranges; `None` when there is none or one is not a
+/// CIDR (the probes then decide).
+pub fn from_service_cidr(cidrs: &[String]) -> Option<String> {
+    (!cidrs.is_empty() && cidrs.iter().all(|c| is_cidr(c))).then(|| cidrs.join(","))
 }
 
 /// What detection found.
@@ -83,6 +100,20 @@ mod tests {
         );
         assert_eq!(range_in_message("The range of valid IPs is banana"), None);
         assert_eq!(range_in_message("The range of valid IPs is 10.0.0.0/99"), None);
+    }
+
+    #[test]
+    fn reads_the_default_service_cidr_in_its_order() {
+        let v6_first = ["fd00:10:96::/108".to_owned(), "10.100.0.0/16".to_owned()];
+        assert_eq!(from_service_cidr(&v6_first).as_deref(), Some("fd00:10:96::/108,10.100.0.0/16"));
+        assert_eq!(
+            from_service_cidr(&v6_first),
+            combine(Some("10.100.0.0/16".into()), Some("fd00:10:96::/108".into()), true),
+            "formatted as the probes' answer would be"
+        );
+        assert_eq!(from_service_cidr(&["10.96.0.0/12".to_owned()]).as_deref(), Some("10.96.0.0/12"));
+        assert_eq!(from_service_cidr(&[]), None);
+        assert_eq!(from_service_cidr(&["10.96.0.0/12".to_owned(), "banana".to_owned()]), None);
     }
 
     #[test]

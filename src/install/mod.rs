@@ -8,7 +8,8 @@
 //! 3. Render, look at the live objects the render and the revisions since the last deployed one
 //!    name, and refuse objects of other releases — all before the first write.
 //! 4. Check permissions (one SelfSubjectRulesReview, SelfSubjectAccessReviews for cluster-scoped
-//!    kinds), create the namespace, detect the service CIDR (dry-run probes) and render again.
+//!    kinds), create the namespace, detect the service CIDR (one GET of the default ServiceCIDR;
+//!    dry-run probes in the namespace where that is not served or readable) and render again.
 //! 5. Take the lock: **create** the new revision's record as pending.
 //! 6. Apply (server-side apply, install-order tiers, each tier concurrently), prune, wait.
 //! 7. Record the revision deployed (and the previous one superseded) — or failed, rolled back when

@@ -550,9 +550,10 @@ async fn client_from(kubeconfig: kube::config::Kubeconfig) -> Result<kube::Clien
     kube::Client::try_from(config).map_err(|e| SimError::Client(e.to_string()))
 }
 
-/// The objects a fresh kube-apiserver creates: the four system namespaces and the
+/// The objects a fresh kube-apiserver creates: the four system namespaces, the
 /// `default/kubernetes` Service with its Endpoints and EndpointSlice
-/// (pkg/controlplane/controller/{systemnamespaces,kubernetesservice}).
+/// (pkg/controlplane/controller/{systemnamespaces,kubernetesservice}) and the default
+/// ServiceCIDR (pkg/controlplane/controller/defaultservicecidr).
 fn bootstrap(cluster: &mut Cluster, network: &ServiceNetwork, port: u16) -> Result<(), String> {
     let opts = WriteOpts { dry_run: false, manager: APISERVER_MANAGER.into(), validation: FieldValidation::Strict };
     let ns_res = resources::find("", "v1", "namespaces").expect("served");
@@ -589,6 +590,30 @@ fn bootstrap(cluster: &mut Cluster, network: &ServiceNetwork, port: u16) -> Resu
         let res = resources::find(group, "v1", plural).expect("served");
         cluster.create(res, "default", body, &opts).map_err(|e| e.message)?;
     }
+    default_service_cidr(cluster, network)
+}
+
+/// default_servicecidr_controller.go: the ServiceCIDR `kubernetes` holds the
+/// `--service-cluster-ip-range` ranges, primary first; the controller then applies (forced, as
+/// its own field manager) a `Ready` condition with no reason.
+fn default_service_cidr(cluster: &mut Cluster, network: &ServiceNetwork) -> Result<(), String> {
+    const CONTROLLER: &str = "kubernetes-service-cidr-controller";
+    let res = resources::find("networking.k8s.io", "v1", "servicecidrs").expect("served");
+    let cidrs: Vec<String> = network.cidrs.iter().map(ToString::to_string).collect();
+    let opts = WriteOpts { dry_run: false, manager: APISERVER_MANAGER.into(), validation: FieldValidation::Strict };
+    let mut created = cluster
+        .create(res, "", json!({ "metadata": { "name": "kubernetes" }, "spec": { "cidrs": cidrs } }), &opts)
+        .map_err(|e| e.message)?
+        .object;
+    created["status"] = json!({ "conditions": [{
+        "type": "Ready",
+        "status": "True",
+        "lastTransitionTime": util::now_rfc3339(),
+        "reason": "",
+        "message": "Kubernetes default Service CIDR is ready",
+    }] });
+    let opts = WriteOpts { manager: CONTROLLER.into(), ..opts };
+    cluster.update(res, "", "kubernetes", created, Sub::Status, &opts).map_err(|e| e.message)?;
     Ok(())
 }
 

@@ -301,6 +301,12 @@ pub static RESOURCES: &[ResourceDef] = &[
         tracks_generation: true,
         ..res("networking.k8s.io", "networkpolicies", "networkpolicy", "NetworkPolicy", true)
     },
+    // pkg/registry/networking/servicecidr/storage/storage.go: no ShortNames, no Categories; a
+    // status subresource; the strategy sets no generation.
+    ResourceDef {
+        subresources: &[status("ServiceCIDR")],
+        ..res("networking.k8s.io", "servicecidrs", "servicecidr", "ServiceCIDR", false)
+    },
     // ---- policy/v1 ----
     ResourceDef {
         short_names: &["pdb"],

@@ -283,6 +283,7 @@ pub fn typed_decode(group: &str, kind: &str, value: &Value) -> Result<(), String
         "networking.k8s.io" "IngressClass" => networking::v1::IngressClass,
         "networking.k8s.io" "Ingress" => networking::v1::Ingress,
         "networking.k8s.io" "NetworkPolicy" => networking::v1::NetworkPolicy,
+        "networking.k8s.io" "ServiceCIDR" => networking::v1::ServiceCIDR,
         "policy" "PodDisruptionBudget" => policy::v1::PodDisruptionBudget,
         "rbac.authorization.k8s.io" "ClusterRoleBinding" => rbac::v1::ClusterRoleBinding,
         "rbac.authorization.k8s.io" "ClusterRole" => rbac::v1::ClusterRole,

@@ -208,6 +208,11 @@ fn columns(kind: &str) -> Vec<Col> {
             Col("Pod-Selector", "string", "", 0, Field("io.k8s.api.networking.v1.NetworkPolicySpec", "podSelector")),
             age_col(),
         ],
+        "ServiceCIDR" => vec![
+            name_col(),
+            Col("CIDRs", "string", "", 0, Field("io.k8s.api.networking.v1.ServiceCIDRSpec", "cidrs")),
+            age_col(),
+        ],
         "EndpointSlice" => vec![
             name_col(),
             Col("AddressType", "string", "", 0, Field("io.k8s.api.discovery.v1.EndpointSlice", "addressType")),
@@ -642,6 +647,12 @@ fn cells(kind: &str, o: &Value, now: jiff::Timestamp) -> Vec<Value> {
         }
         "NetworkPolicy" => {
             vec![name, or_none(&selector_string(spec.and_then(|s| s.get("podSelector")))).into(), age]
+        }
+        // printers.go printServiceCIDR: the CIDRs joined with ",".
+        "ServiceCIDR" => {
+            let cidrs: Vec<&str> =
+                spec.map(|s| items(s, "cidrs").filter_map(Value::as_str).collect()).unwrap_or_default();
+            vec![name, cidrs.join(",").into(), age]
         }
         "EndpointSlice" => {
             let ports: Vec<String> = items(o, "ports").map(|p| int_at(p, &["port"]).to_string()).collect();

@@ -279,6 +279,7 @@ pub fn validate(res: &ResourceDef, obj: &Value, old: Option<&Value>) -> Vec<Fiel
         ("apps", "Deployment") => workload(obj, old, Workload::Deployment, &mut errs),
         ("apps", "ReplicaSet") => workload(obj, old, Workload::ReplicaSet, &mut errs),
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => role_binding(obj, old, &mut errs),
+        ("networking.k8s.io", "ServiceCIDR") => service_cidr(obj, old, &mut errs),
         _ => {}
     }
     errs
@@ -675,6 +676,24 @@ fn pvc(obj: &Value, errs: &mut Vec<FieldError>) {
     if get(spec, &["resources", "requests", "storage"]).is_none() && get_str(spec, &["dataSourceRef", "name"]).is_none()
     {
         errs.push(FieldError::required("spec.resources[storage]", ""));
+    }
+}
+
+/// networking validation.go `ValidateServiceCIDR` (the required list only) and
+/// `ValidateServiceCIDRUpdate` (`spec.cidrs` immutable).
+fn service_cidr(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
+    let cidrs = |o: &Value| -> Vec<String> {
+        get(o, &["spec"])
+            .map(|s| items(s, "cidrs").filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    let new = cidrs(obj);
+    match old {
+        None if new.is_empty() => errs.push(FieldError::required("spec.cidrs", "at least one CIDR required")),
+        Some(old) if cidrs(old) != new => {
+            errs.push(FieldError::invalid("spec.cidrs", BadValue::string_slice(&new), "field is immutable"));
+        }
+        _ => {}
     }
 }
 

@@ -885,3 +885,57 @@ async fn statefulset_mounts_may_name_claim_templates_but_deployments_may_not() {
     assert!(body["message"].as_str().unwrap().contains("empty selector is invalid for statefulset"), "{body}");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_default_service_cidr_is_served_and_immutable() {
+    let env = Env::new("svccidr").await;
+    // pkg/registry/networking/servicecidr/storage/storage.go: cluster-scoped, no shortNames, no
+    // categories, a status subresource.
+    let (code, group) = env.request(Method::GET, "/apis/networking.k8s.io/v1", None).await;
+    assert_eq!(code, StatusCode::OK);
+    let resources = group["resources"].as_array().unwrap();
+    let find = |name: &str| resources.iter().find(|r| r["name"] == name).cloned().unwrap_or_else(|| panic!("{name}"));
+    let cidrs = find("servicecidrs");
+    assert_eq!(cidrs["kind"], "ServiceCIDR");
+    assert_eq!(cidrs["singularName"], "servicecidr");
+    assert_eq!(cidrs["namespaced"], false);
+    assert!(cidrs.get("shortNames").is_none() && cidrs.get("categories").is_none(), "{cidrs}");
+    assert_eq!(
+        cidrs["verbs"],
+        json!(["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"])
+    );
+    assert_eq!(find("servicecidrs/status")["verbs"], json!(["get", "patch", "update"]));
+
+    // default_servicecidr_controller.go: `kubernetes` holds --service-cluster-ip-range; Ready
+    // with the controller's message and no reason.
+    let path = "/apis/networking.k8s.io/v1/servicecidrs";
+    let (code, default) = env.request(Method::GET, &format!("{path}/kubernetes"), None).await;
+    assert_eq!(code, StatusCode::OK, "{default}");
+    if env.sim.is_some() {
+        assert_eq!(default["spec"]["cidrs"], json!(["10.96.0.0/12"]));
+    }
+    let ready = &default["status"]["conditions"][0];
+    assert_eq!((ready["type"].as_str(), ready["status"].as_str()), (Some("Ready"), Some("True")), "{default}");
+    assert_eq!(ready["message"], "Kubernetes default Service CIDR is ready");
+    assert!(ready["lastTransitionTime"].as_str().is_some_and(|t| t.ends_with('Z')), "{ready}");
+
+    // networking validation.go ValidateServiceCIDRUpdate: spec.cidrs is immutable.
+    let mut moved = default.clone();
+    moved["spec"]["cidrs"] = json!(["10.0.0.0/16"]);
+    let (code, e) = env.request(Method::PUT, &format!("{path}/kubernetes?dryRun=All"), Some(moved)).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        e["message"],
+        "ServiceCIDR.networking.k8s.io \"kubernetes\" is invalid: spec.cidrs: Invalid value: []string{\"10.0.0.0/16\"}: field is immutable"
+    );
+    // ValidateServiceCIDR: at least one CIDR.
+    let empty =
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR", "metadata": {"name": "none"}, "spec": {}});
+    let (code, e) = env.request(Method::POST, &format!("{path}?dryRun=All"), Some(empty)).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        e["message"],
+        "ServiceCIDR.networking.k8s.io \"none\" is invalid: spec.cidrs: Required value: at least one CIDR required"
+    );
+    env.cleanup().await;
+}

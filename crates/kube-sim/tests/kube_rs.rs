@@ -13,6 +13,7 @@ use common::{Env, eventually};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::networking::v1::ServiceCIDR;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::discovery::{Discovery, Scope, verbs};
 use kube::runtime::controller::{Action, Controller};
@@ -252,4 +253,20 @@ async fn controller_converges_through_dropped_watches_and_gone() {
 fn relists(sim: &kube_sim::Simulator, ns: &str) -> usize {
     let path = format!("/api/v1/namespaces/{ns}/configmaps");
     sim.requests().iter().filter(|r| r.method == "GET" && r.path == path && !r.query.contains("watch=")).count()
+}
+
+/// default_servicecidr_controller.go: `spec.cidrs` of the ServiceCIDR `kubernetes` lists the
+/// configured ranges primary first, whichever family that is.
+#[tokio::test]
+async fn the_default_service_cidr_lists_both_families_primary_first() {
+    for cidrs in [["fd00:10:96::/108", "10.100.0.0/16"], ["10.100.0.0/16", "fd00:10:96::/108"]] {
+        let config = kube_sim::SimConfig { service_cidrs: cidrs.map(String::from).to_vec(), ..Default::default() };
+        let sim = kube_sim::Simulator::start_with(config).await.unwrap();
+        let api: Api<ServiceCIDR> = Api::all(sim.client().await.unwrap());
+        let default = api.get("kubernetes").await.unwrap();
+        assert_eq!(default.spec.and_then(|s| s.cidrs).unwrap(), cidrs);
+        let ready = default.status.and_then(|s| s.conditions).unwrap();
+        assert_eq!((ready[0].type_.as_str(), ready[0].status.as_str()), ("Ready", "True"));
+        sim.stop().await;
+    }
 }

@@ -116,6 +116,26 @@ async fn get_prints_like_a_cluster() {
 }
 
 #[tokio::test]
+async fn get_servicecidrs_shows_the_default_range() {
+    let env = Env::new("kcidr").await;
+    let k = Kubectl::new(env.kubeconfig()).await;
+    let out = k.ok(&["get", "servicecidrs"]).await;
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, vec!["NAME", "CIDRS", "AGE"], "{out}");
+    let row = out.lines().find(|l| l.starts_with("kubernetes ")).expect("the default ServiceCIDR");
+    if env.sim.is_some() {
+        assert_eq!(row.split_whitespace().nth(1), Some("10.96.0.0/12"), "{out}");
+    }
+    let out = k.ok(&["api-resources", "--api-group", "networking.k8s.io"]).await;
+    let line = out.lines().find(|l| l.starts_with("servicecidrs ")).expect("servicecidrs listed");
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>(),
+        ["servicecidrs", "networking.k8s.io/v1", "false", "ServiceCIDR"]
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
 async fn get_watch_streams_changes() {
     let env = Env::new("kwatch").await;
     let k = Kubectl::new(env.kubeconfig()).await;
