@@ -150,12 +150,16 @@ fn abbreviate(s: &str) -> String {
     if s.chars().count() > 40 { s.chars().take(37).collect::<String>() + "…" } else { s.to_string() }
 }
 
+/// The chart defaults as JSON, converted from `DEFAULTS_YAML` by `build.rs` (a JSON read is
+/// much cheaper than a YAML parse, and every command loads the defaults).
+const DEFAULTS_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/values-defaults.json"));
+
 /// The chart defaults as a values tree (parsed once).
 pub fn defaults() -> &'static Map<String, Value> {
     static DEFAULTS: OnceLock<Map<String, Value>> = OnceLock::new();
     DEFAULTS.get_or_init(|| {
-        yaml::parse_document("templates/values.yaml", DEFAULTS_YAML)
-            .unwrap_or_else(|e| unreachable!("the embedded defaults are valid YAML (tested): {e}"))
+        serde_json::from_str(DEFAULTS_JSON)
+            .unwrap_or_else(|e| unreachable!("build.rs writes the defaults as a JSON object (tested): {e}"))
     })
 }
 
@@ -296,6 +300,13 @@ mod tests {
         assert_eq!(loaded.values.vcluster.image, "rancher/k3s:v1.27.3-k3s1");
         assert!(loaded.user.is_empty());
         assert_eq!(&loaded.merged, defaults());
+    }
+
+    #[test]
+    fn build_time_defaults_equal_the_yaml() {
+        let from_yaml = yaml::parse_document("templates/values.yaml", DEFAULTS_YAML).unwrap();
+        // Same keys in the same order, same values (the order is what --show-values prints).
+        assert_eq!(serde_json::to_string(&from_yaml).unwrap(), serde_json::to_string(defaults()).unwrap());
     }
 
     #[test]
