@@ -417,7 +417,7 @@ fn deliver(
     match destination {
         Destination::Print => printer.data(yaml()?.as_bytes())?,
         Destination::File(path) => {
-            kubeconfig::write_atomic(path, yaml()?.as_bytes())
+            kubeconfig::write_private(path, yaml()?.as_bytes())
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             printer.success(format!("Virtual cluster kube config written to: {}", path.display()));
             let path = path.display();
