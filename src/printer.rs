@@ -107,8 +107,8 @@ impl Printer {
     }
 
     /// Write data to stdout. A closed reader (`| head -1`) becomes [`BrokenPipe`], which the
-    /// edge maps to a quiet exit 0.
-    pub fn data(&self, bytes: &[u8]) -> Result<(), BrokenPipe> {
+    /// edge maps to a quiet exit 0; any other failure (a full disk) is an error: the data is lost.
+    pub fn data(&self, bytes: &[u8]) -> anyhow::Result<()> {
         let result = match &self.sink {
             Sink::Std => {
                 let mut out = io::stdout().lock();
@@ -121,9 +121,8 @@ impl Printer {
         };
         match result {
             Ok(()) => Ok(()),
-            // Any stdout failure ends the data stream; a vanished reader is the normal case.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(BrokenPipe),
-            Err(_) => Err(BrokenPipe),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(anyhow::Error::new(BrokenPipe)),
+            Err(e) => Err(anyhow::Error::new(e).context("cannot write to stdout")),
         }
     }
 

@@ -261,6 +261,22 @@ fn closed_stdout_ends_quietly_with_0() {
     assert!(!err.contains("panicked") && !err.contains("error"), "{err}");
 }
 
+#[test]
+fn a_failed_write_to_stdout_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("vcluster"))
+        .args(["render", "my-vc"])
+        .env_remove("KUBECONFIG")
+        .env("HOME", dir.path())
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the manifests were lost");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error: cannot write to stdout"), "{stderr}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 

@@ -193,6 +193,11 @@ fn kube_config_file_gets_the_kubeconfig_privately() {
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(env.namespaces(&file).contains(VIRTUAL_ONLY));
     assert_eq!(env.current_context(), HOST_CONTEXT);
+    // A file that was readable by others before holds credentials now: private too.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = env.run(&["connect", NAME, "-n", NAMESPACE, "--kube-config", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "tightened");
     assert_eq!(env.kill_forwarders(), 1);
 }
 

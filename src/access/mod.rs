@@ -6,6 +6,7 @@
 
 pub mod service_account;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -79,6 +80,11 @@ pub fn pod_selector(sts: &StatefulSet) -> String {
         let name = sts.metadata.name.as_deref().unwrap_or_default();
         return format!("app=vcluster,release={name}");
     }
+    label_selector(&labels)
+}
+
+/// `k1=v1,k2=v2`: the equality-based label selector matching all of `labels`.
+pub fn label_selector(labels: &BTreeMap<String, String>) -> String {
     labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
 

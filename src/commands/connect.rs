@@ -273,8 +273,9 @@ pub async fn locate(
     let vcluster =
         find::find(host, name, &scope, &ctx.printer).await.map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
     let Some(sts) = vcluster.statefulset.clone() else {
-        let (name, ns) = (vcluster.name.clone(), vcluster.namespace.clone());
-        return Err(LifecycleError::NoStatefulSet { name: name.clone(), namespace: ns.clone() }.into_report(&name, &ns));
+        let missing =
+            LifecycleError::NoStatefulSet { name: vcluster.name.clone(), namespace: vcluster.namespace.clone() };
+        return Err(missing.into_report(&vcluster.name, &vcluster.namespace));
     };
     Ok((vcluster, sts))
 }
@@ -417,7 +418,7 @@ fn deliver(
     match destination {
         Destination::Print => printer.data(yaml()?.as_bytes())?,
         Destination::File(path) => {
-            kubeconfig::write_atomic(path, yaml()?.as_bytes())
+            kubeconfig::write_private(path, yaml()?.as_bytes())
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             printer.success(format!("Virtual cluster kube config written to: {}", path.display()));
             let path = path.display();
@@ -541,7 +542,6 @@ async fn route(
             Exposure::None => {}
         }
     }
-    let addresses = forward::parse_addresses(&request.address).map_err(anyhow::Error::msg)?;
     match request.forward {
         ForwardMode::Background => {
             let record = background(ctx, request, &key, remote_port)?;
@@ -549,6 +549,7 @@ async fn route(
             Ok(Route { server, patience: FORWARD_ANSWER_TIMEOUT, background: Some(record), forward: None })
         }
         ForwardMode::Foreground => {
+            let addresses = forward::parse_addresses(&request.address).map_err(anyhow::Error::msg)?;
             let sockets = forward::bind(&addresses, request.local_port).await?;
             let port = sockets.first().map(|s| s.local_addr().map(|a| a.port())).transpose()?.unwrap_or_default();
             let in_process = InProcess::start(printer, host, sts, sockets, remote_port, request.timeout);

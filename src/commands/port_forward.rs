@@ -312,10 +312,9 @@ async fn plan(
                 anyhow::bail!("invalid service '{name}': Service is defined without a selector");
             };
             let ports = resolve_service_ports(&service, name, specs).map_err(anyhow::Error::msg)?;
-            let selector = selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
             Ok(Plan {
                 what: format!("service {name} in namespace {vns} of vcluster {}", args.name),
-                pods: Pods::Selector(selector),
+                pods: Pods::Selector(access::label_selector(&selector)),
                 ports,
                 anchor: Anchor::Service(host_name),
             })

@@ -123,11 +123,6 @@ impl Follower {
             }
         }
     }
-
-    /// The pod chosen at this moment.
-    pub fn current(&self) -> Option<Arc<Pod>> {
-        self.chosen.borrow().clone()
-    }
 }
 
 /// Resolves once object `name` is gone: deleted, or absent from the start. Watch errors are

@@ -66,12 +66,6 @@ pub struct Listener {
     pub remote: PodPort,
 }
 
-impl Listener {
-    pub fn local(&self) -> SocketAddr {
-        self.socket.local_addr().unwrap_or_else(|_| SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0))
-    }
-}
-
 /// The addresses of `--address`: a comma-separated list of IPs, where `localhost` means both
 /// 127.0.0.1 and ::1, as kubectl port-forward reads it.
 /// (kubectl: staging/src/k8s.io/client-go/tools/portforward/portforward.go `parseAddresses`)

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::state::{StateDir, StateError};
 
@@ -49,8 +48,7 @@ impl ForwarderKey {
     /// `<vcluster>_<namespace>_<10 hex>`: readable, and unique per host context (which may hold
     /// any character) through the hash of all three.
     pub fn stem(&self) -> String {
-        let digest = Sha256::digest(format!("{}\0{}\0{}", self.host_context, self.namespace, self.vcluster));
-        let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+        let hex = crate::translate::hex10(&format!("{}\0{}\0{}", self.host_context, self.namespace, self.vcluster));
         format!("{}_{}_{hex}", self.vcluster, self.namespace)
     }
 }
@@ -274,6 +272,8 @@ mod tests {
         assert!(a.stem().starts_with("my-vc_team_") && a.stem().len() == "my-vc_team_".len() + 10);
         assert_ne!(a.stem(), b.stem());
         assert_eq!(a.stem(), ForwarderKey::new("kind-a", "team", "my-vc").stem());
+        // printf 'kind-a\0team\0my-vc' | sha256sum: the files of running forwarders stay findable.
+        assert_eq!(a.stem(), "my-vc_team_d0b339cf22");
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::time::Duration;
 pub use document::{Document, Kind};
 pub use loaded::{Edit, Loaded};
 pub use sources::Sources;
-pub use store::{load, lock_path, modify, write_atomic};
+pub use store::{load, lock_path, modify, write_atomic, write_private};
 pub use vcluster::{ConnectRecord, Disconnect, VclusterCredentials, context_name, contexts_of, disconnect};
 
 /// Why a kubeconfig could not be read, understood or written.

@@ -132,9 +132,25 @@ fn create_dir(dir: &Path) -> io::Result<()> {
     fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
-/// Replace `path` (its final symlink target) with `contents`, atomically.
+/// The mode of a replaced file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// An existing file's mode (a user's kubeconfig, as client-go keeps it); 0600 for a new one.
+    Keep,
+    /// Always 0600: a file holding nothing but credentials.
+    Private,
+}
+
+/// Replace `path` (its final symlink target) with `contents`, atomically; an existing file keeps
+/// its mode and owner, a new one is 0600.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
-    write_atomic_with(path, contents, |_| Ok(()))
+    write_atomic_with(path, contents, Mode::Keep, |_| Ok(()))
+}
+
+/// [`write_atomic`], but mode 0600 whatever mode an existing file had (its owner is kept): for a
+/// file of credentials alone, such as `connect --kube-config FILE`.
+pub fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, contents, Mode::Private, |_| Ok(()))
 }
 
 /// [`write_atomic`] with a hook between the temporary file being complete and the rename (tests
@@ -142,6 +158,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
 fn write_atomic_with(
     path: &Path,
     contents: &[u8],
+    mode: Mode,
     before_rename: impl FnOnce(&Path) -> io::Result<()>,
 ) -> io::Result<()> {
     let target = symlink_target(path)?;
@@ -153,7 +170,7 @@ fn write_atomic_with(
         let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
         file.write_all(contents)?;
         if let Some(meta) = &existing {
-            keep_owner_and_mode(&file, meta)?;
+            keep_owner_and_mode(&file, meta, mode)?;
         }
         file.sync_all()?;
         drop(file);
@@ -167,13 +184,17 @@ fn write_atomic_with(
     File::open(dir)?.sync_all()
 }
 
-/// The existing file's mode, exactly (never loosened to the temp file's defaults, nor tightened
-/// against the user's choice), and, when we may (as root), its owner: `sudo vcluster connect` must
-/// not leave a root-owned kubeconfig behind.
-fn keep_owner_and_mode(file: &File, meta: &fs::Metadata) -> io::Result<()> {
+/// With [`Mode::Keep`], the existing file's mode, exactly (never loosened to the temp file's
+/// defaults, nor tightened against the user's choice); and, when we may (as root), its owner:
+/// `sudo vcluster connect` must not leave a root-owned kubeconfig behind.
+fn keep_owner_and_mode(file: &File, meta: &fs::Metadata, mode: Mode) -> io::Result<()> {
     // Not permitted unless root (or already ours): then the file simply stays ours.
     let _ = std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid()));
-    file.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
+    match mode {
+        Mode::Keep => file.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777)),
+        // The temporary file was created 0600.
+        Mode::Private => Ok(()),
+    }
 }
 
 /// Follow `path` through symlinks (relative targets against the link's directory) to the file
@@ -225,7 +246,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
         fs::write(&path, "old").unwrap();
-        let err = write_atomic_with(&path, b"new", |_| Err(io::Error::other("crash"))).unwrap_err();
+        let err = write_atomic_with(&path, b"new", Mode::Keep, |_| Err(io::Error::other("crash"))).unwrap_err();
         assert_eq!(err.to_string(), "crash");
         assert_eq!(fs::read_to_string(&path).unwrap(), "old");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "temp file removed");
@@ -239,7 +260,7 @@ mod tests {
         fs::write(&path, "old").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
         let mut seen = None;
-        let _ = write_atomic_with(&path, b"new content", |tmp| {
+        let _ = write_atomic_with(&path, b"new content", Mode::Keep, |tmp| {
             seen = Some((fs::read_to_string(tmp)?, fs::read_to_string(&path)?, mode(tmp)));
             Err(io::Error::other("killed"))
         });
@@ -259,6 +280,20 @@ mod tests {
         write_atomic(&existing, b"y").unwrap();
         assert_eq!(mode(&existing), 0o640);
         assert_eq!(fs::read_to_string(&existing).unwrap(), "y");
+    }
+
+    #[test]
+    fn private_files_are_0600_even_over_a_looser_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let existing = dir.path().join("vc.yaml");
+        fs::write(&existing, "x").unwrap();
+        fs::set_permissions(&existing, fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&existing, b"credentials").unwrap();
+        assert_eq!(mode(&existing), 0o600);
+        assert_eq!(fs::read_to_string(&existing).unwrap(), "credentials");
+        let fresh = dir.path().join("new.yaml");
+        write_private(&fresh, b"credentials").unwrap();
+        assert_eq!(mode(&fresh), 0o600);
     }
 
     #[test]

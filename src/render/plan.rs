@@ -3,7 +3,6 @@
 //! values and the release, unit-tested here; the templates only arrange them into objects.
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::values::Values;
 use crate::values::model::ServiceType;
@@ -256,13 +255,7 @@ pub fn cluster_role(values: &Values, name: &str, namespace: &str) -> Option<Clus
 /// `vc-<name>-v-<namespace>`; past 63 characters, the first 52 plus `-` and 10 hex digits of
 /// its SHA-256, so two long names never collide (syncer: pkg/util/translate SafeConcatName).
 pub fn cluster_role_name(name: &str, namespace: &str) -> String {
-    let full = format!("vc-{name}-v-{namespace}");
-    if full.len() <= 63 {
-        return full;
-    }
-    let digest = Sha256::digest(full.as_bytes());
-    let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{hex}", &full[..52])
+    crate::translate::safe_concat_name(&["vc", name, "v", namespace])
 }
 
 /// The Corefile of the virtual cluster's CoreDNS (era `templates/coredns.yaml`), with the

@@ -50,7 +50,7 @@ pub fn safe_concat_name(parts: &[&str]) -> String {
 }
 
 /// The first 10 hex digits of the sha256 of `s`.
-fn hex10(s: &str) -> String {
+pub fn hex10(s: &str) -> String {
     let digest = Sha256::digest(s.as_bytes());
     digest.iter().take(5).map(|b| format!("{b:02x}")).collect()
 }
