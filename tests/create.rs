@@ -460,6 +460,21 @@ fn a_killed_run_leaves_a_lock_that_force_unlock_clears() {
 }
 
 #[test]
+fn a_revision_applied_but_not_recorded_says_so_and_how_to_clear_it() {
+    let host = Host::new();
+    // The first PUT of a release record is the one that marks the revision deployed.
+    host.sim.inject(Fault::on("PUT", "/api/v1/namespaces/*/secrets/*").nth(1).respond(500));
+    let run = host.run(&["create", "my-vc", "--no-wait"]);
+    run.fails_with(&[
+        "error: every object of revision 1 of vcluster my-vc was applied, but recording the revision as deployed failed",
+        "--force-unlock",
+    ]);
+    let statuses = host.statuses(NS, "my-vc");
+    assert_eq!(statuses[0].0, "pending-install", "the lock stays, as the error says");
+    assert!(host.object("apps/v1", "StatefulSet", NS, "my-vc").is_some());
+}
+
+#[test]
 fn a_forbidden_verb_is_reported_before_any_write() {
     let host = Host::new();
     host.sim.forbid(Forbid::user("alice").verb("create").resource("apps", "statefulsets"));

@@ -592,7 +592,12 @@ impl Run<'_> {
         let mut deployed = pending.release.clone();
         deployed.set_status(Status::Deployed, description);
         deployed.info.last_deployed = Some(jiff::Timestamp::now());
-        self.store.update(pending, &deployed).await?;
+        // Everything is applied: an error here must say so, and that the lock stays.
+        self.store.update(pending, &deployed).await.map_err(|source| InstallError::Unrecorded {
+            name: self.name().into(),
+            revision: deployed.version,
+            source: Box::new(source),
+        })?;
         for old in history
             .iter()
             .filter(|s| s.release.info.status == Status::Deployed && s.release.version != deployed.version)
