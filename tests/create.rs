@@ -373,6 +373,20 @@ fn rollback_on_failure_restores_the_previous_revision() {
 }
 
 #[test]
+fn a_failed_rollback_that_cannot_be_recorded_says_so() {
+    let host = Host::new();
+    host.run(&["create", "my-vc", "--no-wait"]).ok();
+    // The upgrade's apply fails, then the rollback's; then recording the rollback as failed.
+    host.sim.inject(Fault::on("PATCH", "/apis/apps/v1/namespaces/*/statefulsets/*").times(2).respond(500));
+    host.sim.inject(Fault::on("PUT", "/api/v1/namespaces/*/secrets/*").nth(2).respond(500));
+    let run =
+        host.run(&["create", "my-vc", "--upgrade", "--no-wait", "--rollback-on-failure", "--set", "syncer.replicas=2"]);
+    run.fails_with(&["the rollback to revision 1 failed too", "warning: cannot record revision 3 as failed"]);
+    let labels: Vec<String> = host.statuses(NS, "my-vc").into_iter().map(|s| s.0).collect();
+    assert_eq!(labels, ["deployed", "failed", "pending-rollback"], "the lock the warning speaks of");
+}
+
+#[test]
 fn of_two_concurrent_creates_exactly_one_proceeds() {
     let host = Host::new();
     // Both read the (empty) history before either writes a record.

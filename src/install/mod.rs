@@ -391,14 +391,9 @@ impl Run<'_> {
             Err(failure) => {
                 let verb = if install { "Release" } else { "Upgrade" };
                 // helm pkg/action/install.go failRelease, upgrade.go failRelease.
-                let mut failed = pending.release.clone();
-                failed.set_status(Status::Failed, format!("{verb} \"{}\" failed: {failure}", self.name()));
-                let failed_record = match self.store.update(&pending, &failed).await {
-                    Ok(stored) => stored,
-                    Err(e) => {
-                        self.printer.warn(format!("cannot record revision {revision} as failed: {e}"));
-                        return Err(failure);
-                    }
+                let description = format!("{verb} \"{}\" failed: {failure}", self.name());
+                let Some(failed_record) = self.record_failed(&pending, description).await else {
+                    return Err(failure);
                 };
                 if !opts.rollback_on_failure || matches!(failure, InstallError::Interrupted(_)) {
                     return Err(failure);
@@ -697,10 +692,23 @@ impl Run<'_> {
                 Ok(revision)
             }
             Err(e) => {
-                let mut failed = pending.release.clone();
-                failed.set_status(Status::Failed, format!("Rollback \"{}\" failed: {e}", self.name()));
-                let _ = self.store.update(&pending, &failed).await;
+                self.record_failed(&pending, format!("Rollback \"{}\" failed: {e}", self.name())).await;
                 Err(e)
+            }
+        }
+    }
+
+    /// Mark a pending revision failed; when that fails, say so (the revision stays pending and
+    /// locks the release) and return `None`.
+    async fn record_failed(&self, pending: &Stored, description: String) -> Option<Stored> {
+        let mut failed = pending.release.clone();
+        failed.set_status(Status::Failed, description);
+        match self.store.update(pending, &failed).await {
+            Ok(stored) => Some(stored),
+            Err(e) => {
+                let revision = failed.version;
+                self.printer.warn(format!("cannot record revision {revision} as failed: {e}"));
+                None
             }
         }
     }
