@@ -515,12 +515,11 @@ impl Run<'_> {
         let total = plan.applies.len();
         self.progress.set_phase(&format!("Applying {}", plural(total, "object")));
         let mut done = 0;
-        for tier in objects::tiers(desired) {
-            let steps: Vec<&plan::ApplyStep> =
-                plan.applies.iter().filter(|s| tier.iter().any(|m| ObjectKey::of(m) == s.key)).collect();
-            let results: Vec<Result<(usize, Value), InstallError>> = futures::stream::iter(steps.iter().map(|step| {
-                let m = &desired[step.index];
-                async move {
+        // The steps keep the install order of `desired`: each run of one kind is a tier.
+        for tier in plan.applies.chunk_by(|a, b| a.key.kind == b.key.kind) {
+            let results: Vec<Result<(&plan::ApplyStep, Value), InstallError>> = futures::stream::iter(tier)
+                .map(|step| async move {
+                    let m = &desired[step.index];
                     self.interrupt.check()?;
                     if let (Some((fields, _)), Some(rv)) = (&step.take_over, &step.resource_version) {
                         self.interrupt.guard(self.host.replace_managed_fields(m, rv, fields)).await??;
@@ -529,20 +528,17 @@ impl Run<'_> {
                     // Taking ownership takes the fields the previous owner's managers hold, too.
                     let force = opts.force_conflicts || matches!(step.existing, Existing::Adopted(_));
                     let result = self.interrupt.guard(self.host.apply(m, force, false)).await??;
-                    Ok((step.index, result))
-                }
-            }))
-            .buffer_unordered(APPLY_CONCURRENCY)
-            .collect()
-            .await;
+                    Ok((step, result))
+                })
+                .buffer_unordered(APPLY_CONCURRENCY)
+                .collect()
+                .await;
             for result in results {
-                let (index, live) = result?;
-                let step = steps.iter().find(|s| s.index == index).expect("a planned step");
-                applied.record(&desired[index], step, &live);
+                let (step, live) = result?;
+                applied.record(&desired[step.index], step, &live);
                 done += 1;
             }
-            let kind = tier.first().map_or("", |m| m.kind.as_str());
-            self.progress.set_message(&format!("{done}/{total} applied ({kind})"));
+            self.progress.set_message(&format!("{done}/{total} applied ({})", tier[0].key.kind));
         }
         for step in plan.applies.iter().filter(|s| s.take_over.is_some()) {
             let managers = step.take_over.as_ref().map(|(_, m)| m.join(", ")).unwrap_or_default();

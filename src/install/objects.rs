@@ -115,12 +115,6 @@ pub fn parse_manifest(text: &str, release_namespace: &str) -> Result<Vec<Manifes
     Ok(out)
 }
 
-/// Consecutive runs of one kind (install order): the objects of a tier are applied together, a
-/// tier after the one before it.
-pub fn tiers(manifests: &[Manifest]) -> Vec<&[Manifest]> {
-    manifests.chunk_by(|a, b| a.kind == b.kind).collect()
-}
-
 /// A value's `metadata.<field>` as text.
 pub fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
     object.get("metadata")?.get(field)?.as_str()
@@ -152,7 +146,6 @@ mod tests {
         let keys: Vec<String> = objects.iter().map(|m| format!("{}/{} {:?}", m.kind, m.name, m.namespace)).collect();
         assert_eq!(keys, ["ClusterRole/cr None", "Service/vc Some(\"elsewhere\")", "StatefulSet/vc Some(\"ns\")"]);
         assert_eq!(ObjectKey::of(&objects[2]).group, "apps");
-        assert_eq!(tiers(&objects).len(), 3);
         assert!(parse_manifest("kind: Service\nmetadata: {name: x}\n", "ns").is_err());
         assert!(parse_manifest("", "ns").unwrap().is_empty());
     }
