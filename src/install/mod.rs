@@ -239,14 +239,14 @@ impl Run<'_> {
         let version = version?;
         phases.done("read (release records, version)");
 
-        let releases: Vec<Release> = history.iter().map(|s| s.release.clone()).collect();
-        if let Some(latest) = release::latest(&releases)
+        if let Some(latest) = release::latest(&history)
             && latest.info.status.is_pending()
         {
+            let revision = latest.version;
             let locked = InstallError::Locked {
                 name: self.name().into(),
                 namespace: self.ns().into(),
-                revision: latest.version,
+                revision,
                 status: latest.info.status,
                 description: latest.info.description.clone(),
             };
@@ -255,7 +255,7 @@ impl Run<'_> {
             }
             self.printer.warn(format!("--force-unlock: {locked}"));
             if !opts.dry_run {
-                let index = history.iter().position(|s| s.release.version == latest.version).expect("latest is stored");
+                let index = history.iter().position(|s| s.release.version == revision).expect("latest is stored");
                 let mut cleared = history[index].release.clone();
                 cleared.set_status(
                     Status::Failed,
@@ -264,8 +264,7 @@ impl Run<'_> {
                 history[index] = self.store.update(&history[index], &cleared).await?;
             }
         }
-        let releases: Vec<Release> = history.iter().map(|s| s.release.clone()).collect();
-        if let Some(existing) = release::existing_vcluster_release(&releases)
+        if let Some(existing) = release::existing_vcluster_release(&history)
             && !opts.upgrade
         {
             return Err(InstallError::Exists {
@@ -274,8 +273,8 @@ impl Run<'_> {
                 revision: existing.version,
             });
         }
-        let install = release::latest(&releases).is_none_or(|r| r.info.status == Status::Uninstalled);
-        let base = release::last_deployed(&releases).or(release::latest(&releases));
+        let install = release::latest(&history).is_none_or(|r| r.info.status == Status::Uninstalled);
+        let base = release::last_deployed(&history).or(release::latest(&history));
         let reuse = base.filter(|_| opts.reuse_values).map(|r| &r.config);
 
         let mut detected = Map::new();
@@ -294,7 +293,7 @@ impl Run<'_> {
 
         // The objects of every revision since the last deployed one may be live: prune candidates.
         let mut previous = Vec::new();
-        for r in release::since_last_deployed(&releases) {
+        for r in release::since_last_deployed(&history) {
             previous.extend(objects::parse_manifest(&r.manifest, self.ns())?);
         }
         // Cluster-scoped objects first: they do not depend on the namespace, and one of another
@@ -347,7 +346,7 @@ impl Run<'_> {
             return self.dry_run(&prepared.manifests, &plan, &live, ns_existed, action).await;
         }
 
-        let revision = release::next_revision(&releases);
+        let revision = release::next_revision(&history);
         let pending_action = if install { PendingAction::Install } else { PendingAction::Upgrade };
         let holder = LockHolder::this_process(jiff::Timestamp::now());
         let first_deployed = if install { None } else { base.and_then(|r| r.info.first_deployed) };
@@ -599,8 +598,7 @@ impl Run<'_> {
                 self.printer.warn(format!("cannot mark revision {} superseded: {e}", old.release.version));
             }
         }
-        let releases: Vec<Release> = history.iter().map(|s| s.release.clone()).collect();
-        for version in release::revisions_to_prune(&releases, self.req.options.history_max) {
+        for version in release::revisions_to_prune(history, self.req.options.history_max) {
             if let Some(old) = history.iter().find(|s| s.release.version == version)
                 && let Err(e) = self.store.delete(old).await
             {
@@ -664,16 +662,15 @@ impl Run<'_> {
     async fn rollback_to(&self, good: &Stored, history: &[Stored]) -> Result<u32, InstallError> {
         let to = good.release.version;
         self.progress.set_phase(&format!("Rolling back {} to revision {to}", self.name()));
-        let releases: Vec<Release> = history.iter().map(|s| s.release.clone()).collect();
         let desired = objects::parse_manifest(&good.release.manifest, self.ns())?;
         let mut previous = Vec::new();
-        for r in release::since_last_deployed(&releases) {
+        for r in release::since_last_deployed(history) {
             previous.extend(objects::parse_manifest(&r.manifest, self.ns())?);
         }
         let live = self.lookup(desired.iter().chain(&previous), true).await?;
         let plan = self.plan(&desired, &previous, &live);
         self.refuse(&plan)?;
-        let revision = release::next_revision(&releases);
+        let revision = release::next_revision(history);
         let action = PendingAction::Rollback { to };
         let mut record = good.release.clone();
         record.version = revision;
