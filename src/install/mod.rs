@@ -291,11 +291,7 @@ impl Run<'_> {
         }
         let draft = prepare(self.req, reuse, &detected)?;
 
-        // The objects of every revision since the last deployed one may be live: prune candidates.
-        let mut previous = Vec::new();
-        for r in release::since_last_deployed(&history) {
-            previous.extend(objects::parse_manifest(&r.manifest, self.ns())?);
-        }
+        let previous = self.previous_objects(&history)?;
         // Cluster-scoped objects first: they do not depend on the namespace, and one of another
         // release is refused before anything is written.
         let mut live = self.lookup(draft.manifests.iter().chain(&previous), false).await?;
@@ -318,13 +314,8 @@ impl Run<'_> {
             live.extend(self.lookup(namespaced, true).await?);
         }
         if need_cidr {
-            let probe_ns = if ns_existed {
-                self.ns()
-            } else if opts.dry_run {
-                "default"
-            } else {
-                self.ns()
-            };
+            // A dry run creates no namespace: where it is missing, the probes go to `default`.
+            let probe_ns = if !ns_existed && opts.dry_run { "default" } else { self.ns() };
             self.progress.set_phase("Detecting the host's service CIDR");
             let found = self.interrupt.guard(self.host.detect_service_cidr(probe_ns)).await??;
             if let cidr::Detected::Fallback { reason } = &found {
@@ -406,6 +397,16 @@ impl Run<'_> {
                 Err(InstallError::RolledBack { failure: Box::new(failure), recovery })
             }
         }
+    }
+
+    /// The objects of every revision since the last deployed one: they may be live, and what the
+    /// new render lacks is pruned.
+    fn previous_objects(&self, history: &[Stored]) -> Result<Vec<Manifest>, InstallError> {
+        let mut previous = Vec::new();
+        for r in release::since_last_deployed(history) {
+            previous.extend(objects::parse_manifest(&r.manifest, self.ns())?);
+        }
+        Ok(previous)
     }
 
     /// GET the live objects among `manifests` (deduplicated); when the namespace did not exist,
@@ -663,10 +664,7 @@ impl Run<'_> {
         let to = good.release.version;
         self.progress.set_phase(&format!("Rolling back {} to revision {to}", self.name()));
         let desired = objects::parse_manifest(&good.release.manifest, self.ns())?;
-        let mut previous = Vec::new();
-        for r in release::since_last_deployed(history) {
-            previous.extend(objects::parse_manifest(&r.manifest, self.ns())?);
-        }
+        let previous = self.previous_objects(history)?;
         let live = self.lookup(desired.iter().chain(&previous), true).await?;
         let plan = self.plan(&desired, &previous, &live);
         self.refuse(&plan)?;
