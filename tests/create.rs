@@ -542,6 +542,18 @@ fn a_readiness_timeout_names_what_is_stuck() {
 }
 
 #[test]
+fn a_readiness_timeout_reports_promptly_when_the_pods_cannot_be_read() {
+    let host = Host::new();
+    // Every read of the pods hangs: the report names what was seen instead of waiting on them.
+    host.sim.inject(Fault::on("GET", "/api/v1/namespaces/*/pods").delay(Duration::from_secs(60)));
+    let started = std::time::Instant::now();
+    host.run(&["create", "my-vc", "--timeout", "2s"])
+        .fails_with(&["error: timed out after 2s waiting for vcluster my-vc: StatefulSet my-vc: "]);
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    host.sim.clear_faults();
+}
+
+#[test]
 fn reuse_values_keeps_the_recorded_values_and_history_max_trims_old_revisions() {
     let host = Host::new();
     host.run(&["create", "my-vc", "--no-wait", "--set", "syncer.replicas=2"]).ok();

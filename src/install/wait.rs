@@ -25,6 +25,8 @@ use crate::workload;
 const SHOW_PODS_AFTER: Duration = Duration::from_secs(1);
 /// Warning events shown for a pod in a critical state.
 const EVENTS_SHOWN: usize = 3;
+/// How long the timeout report may spend reading the pods (the server may be what is stuck).
+const REPORT_WITHIN: Duration = Duration::from_secs(5);
 
 /// What to wait for.
 #[derive(Debug, Clone)]
@@ -186,7 +188,8 @@ async fn show_pods(host: &Host, target: &Target, progress: &Progress, seen: &Mut
 }
 
 /// What is stuck, for the timeout error: the rollout, each pod that is not Ready with its status
-/// and latest Warning event, or the missing Secret.
+/// and latest Warning event (as last seen, when the pods cannot be read within a few seconds),
+/// or the missing Secret.
 pub async fn stuck(host: &Host, target: &Target, seen: &Seen) -> String {
     if seen.rollout_done {
         return format!(
@@ -199,19 +202,26 @@ pub async fn stuck(host: &Host, target: &Target, seen: &Seen) -> String {
     } else {
         seen.rollout.trim_end_matches("...").to_owned()
     }];
-    let api: Api<Pod> = host.api(&target.namespace);
-    let pods = api.list(&ListParams::default().labels(&selector(&target.statefulset))).await.map(|l| l.items);
-    match pods {
-        Ok(pods) if pods.is_empty() => parts.push("no pod was created".into()),
-        Ok(pods) => {
-            for pod in pods.iter().filter(|p| !workload::pod_ready(p)) {
-                let name = pod.metadata.name.clone().unwrap_or_default();
-                let events = host.warnings(&target.namespace, &name, 1).await.unwrap_or_default();
-                let last = events.last().map(|e| format!(" ({e})")).unwrap_or_default();
-                parts.push(format!("pod {name}: {}{last}", workload::pod_status(pod)));
-            }
-        }
-        Err(_) => parts.extend(seen.pods.iter().map(|(pod, status)| format!("pod {pod}: {status}"))),
+    match tokio::time::timeout(REPORT_WITHIN, pods_not_ready(host, target)).await {
+        Ok(Ok(pods)) => parts.extend(pods),
+        _ => parts.extend(seen.pods.iter().map(|(pod, status)| format!("pod {pod}: {status}"))),
     }
     parts.join("; ")
+}
+
+/// Each pod that is not Ready, with its status and latest Warning event (or that there is none).
+async fn pods_not_ready(host: &Host, target: &Target) -> kube::Result<Vec<String>> {
+    let api: Api<Pod> = host.api(&target.namespace);
+    let pods = api.list(&ListParams::default().labels(&selector(&target.statefulset))).await?.items;
+    if pods.is_empty() {
+        return Ok(vec!["no pod was created".into()]);
+    }
+    let mut out = Vec::new();
+    for pod in pods.iter().filter(|p| !workload::pod_ready(p)) {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let events = host.warnings(&target.namespace, &name, 1).await.unwrap_or_default();
+        let last = events.last().map(|e| format!(" ({e})")).unwrap_or_default();
+        out.push(format!("pod {name}: {}{last}", workload::pod_status(pod)));
+    }
+    Ok(out)
 }
