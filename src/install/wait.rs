@@ -41,6 +41,7 @@ pub struct Target {
 /// What the wait saw last, for the report when it times out.
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
+    /// kubectl's rollout message.
     pub rollout: String,
     pub rollout_done: bool,
     /// Pod name → kubectl-style status.
@@ -104,7 +105,7 @@ async fn rollout(host: &Host, target: &Target, progress: &Progress, seen: &Mutex
         let state = workload::statefulset_rollout(&current);
         {
             let mut seen = seen.lock().expect("wait state");
-            seen.rollout = format!("StatefulSet {name}: {}", state.message);
+            seen.rollout.clone_from(&state.message);
             seen.rollout_done = state.done;
         }
         if state.done {
@@ -175,7 +176,7 @@ async fn show_pods(host: &Host, target: &Target, progress: &Progress, seen: &Mut
             fresh
         };
         let rollout = seen.lock().expect("wait state").rollout.clone();
-        progress.set_message(&pods_line(rollout.split_once(": ").map_or(rollout.as_str(), |(_, m)| m), seen));
+        progress.set_message(&pods_line(&rollout, seen));
         for (pod, status) in newly_critical {
             progress.println(&format!(
                 "pod {pod} has critical status {status}; waiting continues, but this might time out"
@@ -200,7 +201,8 @@ pub async fn stuck(host: &Host, target: &Target, seen: &Seen) -> String {
     let mut parts = vec![if seen.rollout.is_empty() {
         "the StatefulSet's rollout did not start".to_owned()
     } else {
-        seen.rollout.trim_end_matches("...").to_owned()
+        let name = target.statefulset.metadata.name.as_deref().unwrap_or_default();
+        format!("StatefulSet {name}: {}", seen.rollout.trim_end_matches("..."))
     }];
     match tokio::time::timeout(REPORT_WITHIN, pods_not_ready(host, target)).await {
         Ok(Ok(pods)) => parts.extend(pods),
