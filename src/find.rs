@@ -183,7 +183,7 @@ impl Vcluster {
             return workload::pod_status(pod);
         }
         let record = self.release.as_ref().map(|r| r.info.status);
-        let replicas = self.statefulset.as_ref().map(|s| s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1));
+        let replicas = self.statefulset.as_ref().map(workload::desired_replicas);
         match (record, replicas) {
             (Some(s), _) if s.is_pending() => "Pending",
             (Some(Status::Failed), _) => "Failed",

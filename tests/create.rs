@@ -373,6 +373,20 @@ fn rollback_on_failure_restores_the_previous_revision() {
 }
 
 #[test]
+fn a_failed_rollback_that_cannot_be_recorded_says_so() {
+    let host = Host::new();
+    host.run(&["create", "my-vc", "--no-wait"]).ok();
+    // The upgrade's apply fails, then the rollback's; then recording the rollback as failed.
+    host.sim.inject(Fault::on("PATCH", "/apis/apps/v1/namespaces/*/statefulsets/*").times(2).respond(500));
+    host.sim.inject(Fault::on("PUT", "/api/v1/namespaces/*/secrets/*").nth(2).respond(500));
+    let run =
+        host.run(&["create", "my-vc", "--upgrade", "--no-wait", "--rollback-on-failure", "--set", "syncer.replicas=2"]);
+    run.fails_with(&["the rollback to revision 1 failed too", "warning: cannot record revision 3 as failed"]);
+    let labels: Vec<String> = host.statuses(NS, "my-vc").into_iter().map(|s| s.0).collect();
+    assert_eq!(labels, ["deployed", "failed", "pending-rollback"], "the lock the warning speaks of");
+}
+
+#[test]
 fn of_two_concurrent_creates_exactly_one_proceeds() {
     let host = Host::new();
     // Both read the (empty) history before either writes a record.
@@ -460,6 +474,21 @@ fn a_killed_run_leaves_a_lock_that_force_unlock_clears() {
 }
 
 #[test]
+fn a_revision_applied_but_not_recorded_says_so_and_how_to_clear_it() {
+    let host = Host::new();
+    // The first PUT of a release record is the one that marks the revision deployed.
+    host.sim.inject(Fault::on("PUT", "/api/v1/namespaces/*/secrets/*").nth(1).respond(500));
+    let run = host.run(&["create", "my-vc", "--no-wait"]);
+    run.fails_with(&[
+        "error: every object of revision 1 of vcluster my-vc was applied, but recording the revision as deployed failed",
+        "--force-unlock",
+    ]);
+    let statuses = host.statuses(NS, "my-vc");
+    assert_eq!(statuses[0].0, "pending-install", "the lock stays, as the error says");
+    assert!(host.object("apps/v1", "StatefulSet", NS, "my-vc").is_some());
+}
+
+#[test]
 fn a_forbidden_verb_is_reported_before_any_write() {
     let host = Host::new();
     host.sim.forbid(Forbid::user("alice").verb("create").resource("apps", "statefulsets"));
@@ -510,6 +539,18 @@ fn a_readiness_timeout_names_what_is_stuck() {
     let statuses = host.statuses(NS, "my-vc");
     assert_eq!(statuses[0].0, "failed");
     assert!(statuses[0].2.contains("timed out"), "{}", statuses[0].2);
+}
+
+#[test]
+fn a_readiness_timeout_reports_promptly_when_the_pods_cannot_be_read() {
+    let host = Host::new();
+    // Every read of the pods hangs: the report names what was seen instead of waiting on them.
+    host.sim.inject(Fault::on("GET", "/api/v1/namespaces/*/pods").delay(Duration::from_secs(60)));
+    let started = std::time::Instant::now();
+    host.run(&["create", "my-vc", "--timeout", "2s"])
+        .fails_with(&["error: timed out after 2s waiting for vcluster my-vc: StatefulSet my-vc: "]);
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    host.sim.clear_faults();
 }
 
 #[test]

@@ -152,7 +152,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if !number.is_empty() || text.is_empty() {
         return Err(bad());
     }
-    Ok(Duration::from_secs_f64(total))
+    // A total too large for a Duration is an error (`from_secs_f64` would panic).
+    Duration::try_from_secs_f64(total).map_err(|_| bad())
 }
 
 pub fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
@@ -285,6 +286,13 @@ mod tests {
         assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
         for bad in ["", "10x", "m", "1h30", "-1s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_duration_too_long_to_hold_is_an_error_not_a_panic() {
+        for huge in ["99999999999999999999s", "9999999999999999h", "1.5e3s"] {
+            assert!(parse_duration(huge).is_err(), "{huge}");
         }
     }
 

@@ -69,6 +69,15 @@ pub enum InstallError {
     Vanished { object: String },
     #[error("timed out after {} waiting for {what}: {stuck}", humanize(*waited))]
     Timeout { what: String, waited: Duration, stuck: String },
+    #[error(
+        "every object of revision {revision} of vcluster {name} was applied, but recording the revision as deployed failed: {source}"
+    )]
+    Unrecorded {
+        name: String,
+        revision: u32,
+        #[source]
+        source: Box<StoreError>,
+    },
     #[error("{failure}; {recovery}")]
     RolledBack {
         #[source]
@@ -133,6 +142,16 @@ impl InstallError {
                 "wait longer with --timeout (e.g. --timeout 20m), or look at the pods:".into(),
                 format!("kubectl get pods -n {namespace} -l app=vcluster,release={name}"),
             ],
+            InstallError::Unrecorded { source, .. } => {
+                let mut hints: Vec<String> = match source.as_ref() {
+                    StoreError::Cluster(e) => e.hint().into_iter().collect(),
+                    _ => Vec::new(),
+                };
+                hints.push(format!(
+                    "a revision left pending locks the release: run the same create again with --upgrade --force-unlock (`vcluster create {name} -n {namespace} --upgrade --force-unlock`)"
+                ));
+                hints
+            }
             InstallError::RolledBack { failure, .. } => failure.hints(name, namespace),
             _ => Vec::new(),
         }

@@ -239,14 +239,14 @@ impl Run<'_> {
         let version = version?;
         phases.done("read (release records, version)");
 
-        let releases: Vec<Release> = history.iter().map(|s| s.release.clone()).collect();
-        if let Some(latest) = release::latest(&releases)
+        if let Some(latest) = release::latest(&history)
             && latest.info.status.is_pending()
         {
+            let revision = latest.version;
             let locked = InstallError::Locked {
                 name: self.name().into(),
                 namespace: self.ns().into(),
-                revision: latest.version,
+                revision,
                 status: latest.info.status,
                 description: latest.info.description.clone(),
             };
@@ -255,7 +255,7 @@ impl Run<'_> {
             }
             self.printer.warn(format!("--force-unlock: {locked}"));
             if !opts.dry_run {
-                let index = history.iter().position(|s| s.release.version == latest.version).expect("latest is stored");
+                let index = history.iter().position(|s| s.release.version == revision).expect("latest is stored");
                 let mut cleared = history[index].release.clone();
                 cleared.set_status(
                     Status::Failed,
@@ -264,8 +264,7 @@ impl Run<'_> {
                 history[index] = self.store.update(&history[index], &cleared).await?;
             }
         }
-        let releases: Vec<Release> = history.iter().map(|s| s.release.clone()).collect();
-        if let Some(existing) = release::existing_vcluster_release(&releases)
+        if let Some(existing) = release::existing_vcluster_release(&history)
             && !opts.upgrade
         {
             return Err(InstallError::Exists {
@@ -274,8 +273,8 @@ impl Run<'_> {
                 revision: existing.version,
             });
         }
-        let install = release::latest(&releases).is_none_or(|r| r.info.status == Status::Uninstalled);
-        let base = release::last_deployed(&releases).or(release::latest(&releases));
+        let install = release::latest(&history).is_none_or(|r| r.info.status == Status::Uninstalled);
+        let base = release::last_deployed(&history).or(release::latest(&history));
         let reuse = base.filter(|_| opts.reuse_values).map(|r| &r.config);
 
         let mut detected = Map::new();
@@ -292,11 +291,7 @@ impl Run<'_> {
         }
         let draft = prepare(self.req, reuse, &detected)?;
 
-        // The objects of every revision since the last deployed one may be live: prune candidates.
-        let mut previous = Vec::new();
-        for r in release::since_last_deployed(&releases) {
-            previous.extend(objects::parse_manifest(&r.manifest, self.ns())?);
-        }
+        let previous = self.previous_objects(&history)?;
         // Cluster-scoped objects first: they do not depend on the namespace, and one of another
         // release is refused before anything is written.
         let mut live = self.lookup(draft.manifests.iter().chain(&previous), false).await?;
@@ -319,13 +314,8 @@ impl Run<'_> {
             live.extend(self.lookup(namespaced, true).await?);
         }
         if need_cidr {
-            let probe_ns = if ns_existed {
-                self.ns()
-            } else if opts.dry_run {
-                "default"
-            } else {
-                self.ns()
-            };
+            // A dry run creates no namespace: where it is missing, the probes go to `default`.
+            let probe_ns = if !ns_existed && opts.dry_run { "default" } else { self.ns() };
             self.progress.set_phase("Detecting the host's service CIDR");
             let found = self.interrupt.guard(self.host.detect_service_cidr(probe_ns)).await??;
             if let cidr::Detected::Fallback { reason } = &found {
@@ -347,7 +337,7 @@ impl Run<'_> {
             return self.dry_run(&prepared.manifests, &plan, &live, ns_existed, action).await;
         }
 
-        let revision = release::next_revision(&releases);
+        let revision = release::next_revision(&history);
         let pending_action = if install { PendingAction::Install } else { PendingAction::Upgrade };
         let holder = LockHolder::this_process(jiff::Timestamp::now());
         let first_deployed = if install { None } else { base.and_then(|r| r.info.first_deployed) };
@@ -391,14 +381,9 @@ impl Run<'_> {
             Err(failure) => {
                 let verb = if install { "Release" } else { "Upgrade" };
                 // helm pkg/action/install.go failRelease, upgrade.go failRelease.
-                let mut failed = pending.release.clone();
-                failed.set_status(Status::Failed, format!("{verb} \"{}\" failed: {failure}", self.name()));
-                let failed_record = match self.store.update(&pending, &failed).await {
-                    Ok(stored) => stored,
-                    Err(e) => {
-                        self.printer.warn(format!("cannot record revision {revision} as failed: {e}"));
-                        return Err(failure);
-                    }
+                let description = format!("{verb} \"{}\" failed: {failure}", self.name());
+                let Some(failed_record) = self.record_failed(&pending, description).await else {
+                    return Err(failure);
                 };
                 if !opts.rollback_on_failure || matches!(failure, InstallError::Interrupted(_)) {
                     return Err(failure);
@@ -412,6 +397,16 @@ impl Run<'_> {
                 Err(InstallError::RolledBack { failure: Box::new(failure), recovery })
             }
         }
+    }
+
+    /// The objects of every revision since the last deployed one: they may be live, and what the
+    /// new render lacks is pruned.
+    fn previous_objects(&self, history: &[Stored]) -> Result<Vec<Manifest>, InstallError> {
+        let mut previous = Vec::new();
+        for r in release::since_last_deployed(history) {
+            previous.extend(objects::parse_manifest(&r.manifest, self.ns())?);
+        }
+        Ok(previous)
     }
 
     /// GET the live objects among `manifests` (deduplicated); when the namespace did not exist,
@@ -520,12 +515,11 @@ impl Run<'_> {
         let total = plan.applies.len();
         self.progress.set_phase(&format!("Applying {}", plural(total, "object")));
         let mut done = 0;
-        for tier in objects::tiers(desired) {
-            let steps: Vec<&plan::ApplyStep> =
-                plan.applies.iter().filter(|s| tier.iter().any(|m| ObjectKey::of(m) == s.key)).collect();
-            let results: Vec<Result<(usize, Value), InstallError>> = futures::stream::iter(steps.iter().map(|step| {
-                let m = &desired[step.index];
-                async move {
+        // The steps keep the install order of `desired`: each run of one kind is a tier.
+        for tier in plan.applies.chunk_by(|a, b| a.key.kind == b.key.kind) {
+            let results: Vec<Result<(&plan::ApplyStep, Value), InstallError>> = futures::stream::iter(tier)
+                .map(|step| async move {
+                    let m = &desired[step.index];
                     self.interrupt.check()?;
                     if let (Some((fields, _)), Some(rv)) = (&step.take_over, &step.resource_version) {
                         self.interrupt.guard(self.host.replace_managed_fields(m, rv, fields)).await??;
@@ -534,20 +528,17 @@ impl Run<'_> {
                     // Taking ownership takes the fields the previous owner's managers hold, too.
                     let force = opts.force_conflicts || matches!(step.existing, Existing::Adopted(_));
                     let result = self.interrupt.guard(self.host.apply(m, force, false)).await??;
-                    Ok((step.index, result))
-                }
-            }))
-            .buffer_unordered(APPLY_CONCURRENCY)
-            .collect()
-            .await;
+                    Ok((step, result))
+                })
+                .buffer_unordered(APPLY_CONCURRENCY)
+                .collect()
+                .await;
             for result in results {
-                let (index, live) = result?;
-                let step = steps.iter().find(|s| s.index == index).expect("a planned step");
-                applied.record(&desired[index], step, &live);
+                let (step, live) = result?;
+                applied.record(&desired[step.index], step, &live);
                 done += 1;
             }
-            let kind = tier.first().map_or("", |m| m.kind.as_str());
-            self.progress.set_message(&format!("{done}/{total} applied ({kind})"));
+            self.progress.set_message(&format!("{done}/{total} applied ({})", tier[0].key.kind));
         }
         for step in plan.applies.iter().filter(|s| s.take_over.is_some()) {
             let managers = step.take_over.as_ref().map(|(_, m)| m.join(", ")).unwrap_or_default();
@@ -592,7 +583,12 @@ impl Run<'_> {
         let mut deployed = pending.release.clone();
         deployed.set_status(Status::Deployed, description);
         deployed.info.last_deployed = Some(jiff::Timestamp::now());
-        self.store.update(pending, &deployed).await?;
+        // Everything is applied: an error here must say so, and that the lock stays.
+        self.store.update(pending, &deployed).await.map_err(|source| InstallError::Unrecorded {
+            name: self.name().into(),
+            revision: deployed.version,
+            source: Box::new(source),
+        })?;
         for old in history
             .iter()
             .filter(|s| s.release.info.status == Status::Deployed && s.release.version != deployed.version)
@@ -603,8 +599,7 @@ impl Run<'_> {
                 self.printer.warn(format!("cannot mark revision {} superseded: {e}", old.release.version));
             }
         }
-        let releases: Vec<Release> = history.iter().map(|s| s.release.clone()).collect();
-        for version in release::revisions_to_prune(&releases, self.req.options.history_max) {
+        for version in release::revisions_to_prune(history, self.req.options.history_max) {
             if let Some(old) = history.iter().find(|s| s.release.version == version)
                 && let Err(e) = self.store.delete(old).await
             {
@@ -668,16 +663,12 @@ impl Run<'_> {
     async fn rollback_to(&self, good: &Stored, history: &[Stored]) -> Result<u32, InstallError> {
         let to = good.release.version;
         self.progress.set_phase(&format!("Rolling back {} to revision {to}", self.name()));
-        let releases: Vec<Release> = history.iter().map(|s| s.release.clone()).collect();
         let desired = objects::parse_manifest(&good.release.manifest, self.ns())?;
-        let mut previous = Vec::new();
-        for r in release::since_last_deployed(&releases) {
-            previous.extend(objects::parse_manifest(&r.manifest, self.ns())?);
-        }
+        let previous = self.previous_objects(history)?;
         let live = self.lookup(desired.iter().chain(&previous), true).await?;
         let plan = self.plan(&desired, &previous, &live);
         self.refuse(&plan)?;
-        let revision = release::next_revision(&releases);
+        let revision = release::next_revision(history);
         let action = PendingAction::Rollback { to };
         let mut record = good.release.clone();
         record.version = revision;
@@ -692,10 +683,23 @@ impl Run<'_> {
                 Ok(revision)
             }
             Err(e) => {
-                let mut failed = pending.release.clone();
-                failed.set_status(Status::Failed, format!("Rollback \"{}\" failed: {e}", self.name()));
-                let _ = self.store.update(&pending, &failed).await;
+                self.record_failed(&pending, format!("Rollback \"{}\" failed: {e}", self.name())).await;
                 Err(e)
+            }
+        }
+    }
+
+    /// Mark a pending revision failed; when that fails, say so (the revision stays pending and
+    /// locks the release) and return `None`.
+    async fn record_failed(&self, pending: &Stored, description: String) -> Option<Stored> {
+        let mut failed = pending.release.clone();
+        failed.set_status(Status::Failed, description);
+        match self.store.update(pending, &failed).await {
+            Ok(stored) => Some(stored),
+            Err(e) => {
+                let revision = failed.version;
+                self.printer.warn(format!("cannot record revision {revision} as failed: {e}"));
+                None
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use std::any::TypeId;
 use std::fmt;
+use std::sync::LazyLock;
 
 use kube::discovery::ApiResource;
 use serde_json::Value;
@@ -49,43 +50,46 @@ pub type ScopedResource = (ApiResource, bool);
 /// Every kind the chart renders is here, and the kinds Helm charts of the established vcluster
 /// rendered; others are found by discovery.
 pub fn known_resource(api_version: &str, kind: &str) -> Option<ScopedResource> {
-    use k8s_openapi::api::{apps, core, networking, policy, rbac, scheduling, storage};
-    fn entry<K>() -> ScopedResource
-    where
-        K: kube::Resource<DynamicType = ()>,
-        K::Scope: 'static,
-    {
-        let namespaced = TypeId::of::<K::Scope>() == TypeId::of::<k8s_openapi::NamespaceResourceScope>();
-        (ApiResource::erase::<K>(&()), namespaced)
-    }
-    let table = [
-        entry::<core::v1::Namespace>(),
-        entry::<core::v1::ServiceAccount>(),
-        entry::<core::v1::Secret>(),
-        entry::<core::v1::ConfigMap>(),
-        entry::<core::v1::Service>(),
-        entry::<core::v1::Endpoints>(),
-        entry::<core::v1::PersistentVolumeClaim>(),
-        entry::<core::v1::PersistentVolume>(),
-        entry::<core::v1::Pod>(),
-        entry::<core::v1::ResourceQuota>(),
-        entry::<core::v1::LimitRange>(),
-        entry::<rbac::v1::Role>(),
-        entry::<rbac::v1::RoleBinding>(),
-        entry::<rbac::v1::ClusterRole>(),
-        entry::<rbac::v1::ClusterRoleBinding>(),
-        entry::<apps::v1::StatefulSet>(),
-        entry::<apps::v1::Deployment>(),
-        entry::<apps::v1::DaemonSet>(),
-        entry::<apps::v1::ReplicaSet>(),
-        entry::<networking::v1::Ingress>(),
-        entry::<networking::v1::IngressClass>(),
-        entry::<networking::v1::NetworkPolicy>(),
-        entry::<policy::v1::PodDisruptionBudget>(),
-        entry::<scheduling::v1::PriorityClass>(),
-        entry::<storage::v1::StorageClass>(),
-    ];
-    table.into_iter().find(|(r, _)| r.api_version == api_version && r.kind == kind)
+    // Built once: every request of a run looks a kind up here.
+    static TABLE: LazyLock<Vec<ScopedResource>> = LazyLock::new(|| {
+        use k8s_openapi::api::{apps, core, networking, policy, rbac, scheduling, storage};
+        fn entry<K>() -> ScopedResource
+        where
+            K: kube::Resource<DynamicType = ()>,
+            K::Scope: 'static,
+        {
+            let namespaced = TypeId::of::<K::Scope>() == TypeId::of::<k8s_openapi::NamespaceResourceScope>();
+            (ApiResource::erase::<K>(&()), namespaced)
+        }
+        vec![
+            entry::<core::v1::Namespace>(),
+            entry::<core::v1::ServiceAccount>(),
+            entry::<core::v1::Secret>(),
+            entry::<core::v1::ConfigMap>(),
+            entry::<core::v1::Service>(),
+            entry::<core::v1::Endpoints>(),
+            entry::<core::v1::PersistentVolumeClaim>(),
+            entry::<core::v1::PersistentVolume>(),
+            entry::<core::v1::Pod>(),
+            entry::<core::v1::ResourceQuota>(),
+            entry::<core::v1::LimitRange>(),
+            entry::<rbac::v1::Role>(),
+            entry::<rbac::v1::RoleBinding>(),
+            entry::<rbac::v1::ClusterRole>(),
+            entry::<rbac::v1::ClusterRoleBinding>(),
+            entry::<apps::v1::StatefulSet>(),
+            entry::<apps::v1::Deployment>(),
+            entry::<apps::v1::DaemonSet>(),
+            entry::<apps::v1::ReplicaSet>(),
+            entry::<networking::v1::Ingress>(),
+            entry::<networking::v1::IngressClass>(),
+            entry::<networking::v1::NetworkPolicy>(),
+            entry::<policy::v1::PodDisruptionBudget>(),
+            entry::<scheduling::v1::PriorityClass>(),
+            entry::<storage::v1::StorageClass>(),
+        ]
+    });
+    TABLE.iter().find(|(r, _)| r.api_version == api_version && r.kind == kind).cloned()
 }
 
 /// The objects of a stored release manifest (`helm get manifest`), in install order. Objects
@@ -113,12 +117,6 @@ pub fn parse_manifest(text: &str, release_namespace: &str) -> Result<Vec<Manifes
     }
     render::order::sort_for_install(&mut out);
     Ok(out)
-}
-
-/// Consecutive runs of one kind (install order): the objects of a tier are applied together, a
-/// tier after the one before it.
-pub fn tiers(manifests: &[Manifest]) -> Vec<&[Manifest]> {
-    manifests.chunk_by(|a, b| a.kind == b.kind).collect()
 }
 
 /// A value's `metadata.<field>` as text.
@@ -152,7 +150,6 @@ mod tests {
         let keys: Vec<String> = objects.iter().map(|m| format!("{}/{} {:?}", m.kind, m.name, m.namespace)).collect();
         assert_eq!(keys, ["ClusterRole/cr None", "Service/vc Some(\"elsewhere\")", "StatefulSet/vc Some(\"ns\")"]);
         assert_eq!(ObjectKey::of(&objects[2]).group, "apps");
-        assert_eq!(tiers(&objects).len(), 3);
         assert!(parse_manifest("kind: Service\nmetadata: {name: x}\n", "ns").is_err());
         assert!(parse_manifest("", "ns").unwrap().is_empty());
     }

@@ -68,6 +68,7 @@ pub struct PruneStep {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
+    /// In the order of `desired` (install order).
     pub applies: Vec<ApplyStep>,
     /// In Helm's uninstall order.
     pub prunes: Vec<PruneStep>,
@@ -177,6 +178,7 @@ mod tests {
             false,
         );
         assert_eq!(p.applies.len(), 2);
+        assert_eq!(p.applies.iter().map(|s| s.index).collect::<Vec<_>>(), [0, 1], "in the order of desired");
         assert_eq!(p.applies[0].existing, Existing::Absent);
         assert_eq!(p.applies[1].existing, Existing::Ours);
         assert_eq!(p.applies[1].resource_version.as_deref(), Some("7"));

@@ -25,6 +25,8 @@ use crate::workload;
 const SHOW_PODS_AFTER: Duration = Duration::from_secs(1);
 /// Warning events shown for a pod in a critical state.
 const EVENTS_SHOWN: usize = 3;
+/// How long the timeout report may spend reading the pods (the server may be what is stuck).
+const REPORT_WITHIN: Duration = Duration::from_secs(5);
 
 /// What to wait for.
 #[derive(Debug, Clone)]
@@ -39,6 +41,7 @@ pub struct Target {
 /// What the wait saw last, for the report when it times out.
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
+    /// kubectl's rollout message.
     pub rollout: String,
     pub rollout_done: bool,
     /// Pod name → kubectl-style status.
@@ -102,7 +105,7 @@ async fn rollout(host: &Host, target: &Target, progress: &Progress, seen: &Mutex
         let state = workload::statefulset_rollout(&current);
         {
             let mut seen = seen.lock().expect("wait state");
-            seen.rollout = format!("StatefulSet {name}: {}", state.message);
+            seen.rollout.clone_from(&state.message);
             seen.rollout_done = state.done;
         }
         if state.done {
@@ -173,7 +176,7 @@ async fn show_pods(host: &Host, target: &Target, progress: &Progress, seen: &Mut
             fresh
         };
         let rollout = seen.lock().expect("wait state").rollout.clone();
-        progress.set_message(&pods_line(rollout.split_once(": ").map_or(rollout.as_str(), |(_, m)| m), seen));
+        progress.set_message(&pods_line(&rollout, seen));
         for (pod, status) in newly_critical {
             progress.println(&format!(
                 "pod {pod} has critical status {status}; waiting continues, but this might time out"
@@ -186,7 +189,8 @@ async fn show_pods(host: &Host, target: &Target, progress: &Progress, seen: &Mut
 }
 
 /// What is stuck, for the timeout error: the rollout, each pod that is not Ready with its status
-/// and latest Warning event, or the missing Secret.
+/// and latest Warning event (as last seen, when the pods cannot be read within a few seconds),
+/// or the missing Secret.
 pub async fn stuck(host: &Host, target: &Target, seen: &Seen) -> String {
     if seen.rollout_done {
         return format!(
@@ -197,21 +201,29 @@ pub async fn stuck(host: &Host, target: &Target, seen: &Seen) -> String {
     let mut parts = vec![if seen.rollout.is_empty() {
         "the StatefulSet's rollout did not start".to_owned()
     } else {
-        seen.rollout.trim_end_matches("...").to_owned()
+        let name = target.statefulset.metadata.name.as_deref().unwrap_or_default();
+        format!("StatefulSet {name}: {}", seen.rollout.trim_end_matches("..."))
     }];
-    let api: Api<Pod> = host.api(&target.namespace);
-    let pods = api.list(&ListParams::default().labels(&selector(&target.statefulset))).await.map(|l| l.items);
-    match pods {
-        Ok(pods) if pods.is_empty() => parts.push("no pod was created".into()),
-        Ok(pods) => {
-            for pod in pods.iter().filter(|p| !workload::pod_ready(p)) {
-                let name = pod.metadata.name.clone().unwrap_or_default();
-                let events = host.warnings(&target.namespace, &name, 1).await.unwrap_or_default();
-                let last = events.last().map(|e| format!(" ({e})")).unwrap_or_default();
-                parts.push(format!("pod {name}: {}{last}", workload::pod_status(pod)));
-            }
-        }
-        Err(_) => parts.extend(seen.pods.iter().map(|(pod, status)| format!("pod {pod}: {status}"))),
+    match tokio::time::timeout(REPORT_WITHIN, pods_not_ready(host, target)).await {
+        Ok(Ok(pods)) => parts.extend(pods),
+        _ => parts.extend(seen.pods.iter().map(|(pod, status)| format!("pod {pod}: {status}"))),
     }
     parts.join("; ")
+}
+
+/// Each pod that is not Ready, with its status and latest Warning event (or that there is none).
+async fn pods_not_ready(host: &Host, target: &Target) -> kube::Result<Vec<String>> {
+    let api: Api<Pod> = host.api(&target.namespace);
+    let pods = api.list(&ListParams::default().labels(&selector(&target.statefulset))).await?.items;
+    if pods.is_empty() {
+        return Ok(vec!["no pod was created".into()]);
+    }
+    let mut out = Vec::new();
+    for pod in pods.iter().filter(|p| !workload::pod_ready(p)) {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let events = host.warnings(&target.namespace, &name, 1).await.unwrap_or_default();
+        let last = events.last().map(|e| format!(" ({e})")).unwrap_or_default();
+        out.push(format!("pod {name}: {}{last}", workload::pod_status(pod)));
+    }
+    Ok(out)
 }

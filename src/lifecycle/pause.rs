@@ -31,6 +31,7 @@ use crate::install::{Host, InstallError, wait};
 use crate::interrupt::Interrupt;
 use crate::printer::Progress;
 use crate::translate::MANAGED_BY_LABEL;
+use crate::workload::desired_replicas;
 
 /// The replica count a pause recorded. (loft-sh/vcluster v0.19 `pkg/constants`)
 pub const PAUSED_REPLICAS_ANNOTATION: &str = "loft.sh/paused-replicas";
@@ -43,11 +44,6 @@ pub fn paused_date(now: Timestamp) -> String {
     now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// The replicas a StatefulSet asks for (`1` when unset, as the API server defaults it).
-fn replicas(sts: &StatefulSet) -> i32 {
-    sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
-}
-
 /// The merge patch that pauses a StatefulSet running `replicas` replicas.
 pub fn pause_patch(sts: &StatefulSet, now: Timestamp) -> Value {
     json!({
@@ -55,7 +51,7 @@ pub fn pause_patch(sts: &StatefulSet, now: Timestamp) -> Value {
             "resourceVersion": sts.resource_version(),
             "annotations": {
                 PAUSED_ANNOTATION: "true",
-                PAUSED_REPLICAS_ANNOTATION: replicas(sts).to_string(),
+                PAUSED_REPLICAS_ANNOTATION: desired_replicas(sts).to_string(),
                 PAUSED_DATE_ANNOTATION: paused_date(now),
             }
         },
@@ -114,7 +110,7 @@ impl Outcome {
             namespace: vcluster.namespace.clone(),
             action: action.into(),
             changed: false,
-            replicas: replicas(sts),
+            replicas: desired_replicas(sts),
             workload_pods_deleted: None,
             waited: None,
         }

@@ -1,5 +1,6 @@
 //! Questions about a release's history (all its revisions), answered as Helm and the established
-//! vcluster CLI answer them. Pure: the caller lists and decodes the records.
+//! vcluster CLI answer them. Pure: the caller lists and decodes the records, and asks about them
+//! as they are (releases, or stored records: anything that is `AsRef<Release>`).
 
 use super::model::{Release, Status};
 
@@ -8,18 +9,18 @@ use super::model::{Release, Status};
 pub const VCLUSTER_CHART_NAMES: [&str; 3] = ["vcluster", "vcluster-k0s", "vcluster-k8s"];
 
 /// The highest revision, whatever its status. (Helm `pkg/storage/storage.go` `Last`)
-pub fn latest(history: &[Release]) -> Option<&Release> {
-    history.iter().max_by_key(|r| r.version)
+pub fn latest<R: AsRef<Release>>(history: &[R]) -> Option<&Release> {
+    history.iter().map(AsRef::as_ref).max_by_key(|r| r.version)
 }
 
 /// The highest revision with status `deployed`; Helm takes the highest when concurrent writers left
 /// several. (Helm `Storage.Deployed`)
-pub fn last_deployed(history: &[Release]) -> Option<&Release> {
-    history.iter().filter(|r| r.info.status == Status::Deployed).max_by_key(|r| r.version)
+pub fn last_deployed<R: AsRef<Release>>(history: &[R]) -> Option<&Release> {
+    history.iter().map(AsRef::as_ref).filter(|r| r.info.status == Status::Deployed).max_by_key(|r| r.version)
 }
 
 /// The revision number the next install/upgrade/rollback writes.
-pub fn next_revision(history: &[Release]) -> u32 {
+pub fn next_revision<R: AsRef<Release>>(history: &[R]) -> u32 {
     latest(history).map_or(1, |r| r.version + 1)
 }
 
@@ -27,9 +28,9 @@ pub fn next_revision(history: &[Release]) -> u32 {
 /// (failed or interrupted attempts), oldest first; the whole history when none was deployed. An
 /// upgrade prunes what these manifests hold and the new one does not, so a failed attempt's objects
 /// are never orphaned.
-pub fn since_last_deployed(history: &[Release]) -> Vec<&Release> {
+pub fn since_last_deployed<R: AsRef<Release>>(history: &[R]) -> Vec<&Release> {
     let from = last_deployed(history).map_or(0, |r| r.version);
-    let mut revisions: Vec<&Release> = history.iter().filter(|r| r.version >= from).collect();
+    let mut revisions: Vec<&Release> = history.iter().map(AsRef::as_ref).filter(|r| r.version >= from).collect();
     revisions.sort_by_key(|r| r.version);
     revisions
 }
@@ -37,12 +38,12 @@ pub fn since_last_deployed(history: &[Release]) -> Vec<&Release> {
 /// Revisions to delete before writing a new one so that at most `history_max` remain, the new one
 /// included; `0` keeps everything. Oldest go first, never the last deployed one, and deletion
 /// stops as soon as enough are gone. (Helm `Storage.Create` calling `removeLeastRecent(max - 1)`)
-pub fn revisions_to_prune(history: &[Release], history_max: usize) -> Vec<u32> {
+pub fn revisions_to_prune<R: AsRef<Release>>(history: &[R], history_max: usize) -> Vec<u32> {
     if history_max == 0 {
         return Vec::new();
     }
     let keep = history_max - 1;
-    let mut oldest_first: Vec<u32> = history.iter().map(|r| r.version).collect();
+    let mut oldest_first: Vec<u32> = history.iter().map(|r| r.as_ref().version).collect();
     oldest_first.sort_unstable();
     let protected = last_deployed(history).map(|r| r.version);
     let mut doomed = Vec::new();
@@ -62,9 +63,10 @@ pub fn revisions_to_prune(history: &[Release], history_max: usize) -> Vec<u32> {
 /// revisions, the highest one is deployed and made from a vcluster chart. A failed or pending
 /// release is therefore re-run. (loft-sh/vcluster v0.19 `cmd/vclusterctl/cmd/create.go`, which
 /// reads the status from the Secret's `status` label; Helm writes that label from the same status.)
-pub fn existing_vcluster_release(history: &[Release]) -> Option<&Release> {
+pub fn existing_vcluster_release<R: AsRef<Release>>(history: &[R]) -> Option<&Release> {
     history
         .iter()
+        .map(AsRef::as_ref)
         .filter(|r| !matches!(r.info.status, Status::Superseded | Status::Uninstalled))
         .max_by_key(|r| r.version)
         .filter(|r| r.info.status == Status::Deployed && VCLUSTER_CHART_NAMES.contains(&r.chart_name()))
@@ -105,8 +107,8 @@ mod tests {
         assert_eq!(latest(&h).unwrap().version, 4);
         assert_eq!(last_deployed(&h).unwrap().version, 3, "two deployed: the highest wins");
         assert_eq!(next_revision(&h), 5);
-        assert_eq!(next_revision(&[]), 1);
-        assert!(latest(&[]).is_none());
+        assert_eq!(next_revision::<Release>(&[]), 1);
+        assert!(latest::<Release>(&[]).is_none());
     }
 
     #[test]
@@ -145,7 +147,7 @@ mod tests {
         // The highest remaining must itself be deployed: failed or pending means "re-run".
         assert!(existing_vcluster_release(&[rev(1, Deployed), rev(2, Failed)]).is_none());
         assert!(existing_vcluster_release(&[rev(1, PendingInstall)]).is_none());
-        assert!(existing_vcluster_release(&[]).is_none());
+        assert!(existing_vcluster_release::<Release>(&[]).is_none());
         for chart in VCLUSTER_CHART_NAMES {
             assert!(existing_vcluster_release(&[chart_rev(1, Deployed, chart)]).is_some(), "{chart}");
         }

@@ -50,6 +50,12 @@ pub struct Release {
     pub extra: Object,
 }
 
+impl AsRef<Release> for Release {
+    fn as_ref(&self) -> &Release {
+        self
+    }
+}
+
 impl Release {
     /// Set status and description together. (Helm `Release.SetStatus`)
     pub fn set_status(&mut self, status: Status, description: impl Into<String>) {

@@ -22,6 +22,12 @@ pub struct Stored {
     pub uid: Option<String>,
 }
 
+impl AsRef<Release> for Stored {
+    fn as_ref(&self) -> &Release {
+        &self.release
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(transparent)]

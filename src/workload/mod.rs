@@ -114,6 +114,11 @@ pub fn pod_ready(pod: &Pod) -> bool {
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
+/// The replicas a StatefulSet asks for (`1` when unset, as the API server defaults it).
+pub fn desired_replicas(sts: &StatefulSet) -> i32 {
+    sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
+}
+
 /// Where a StatefulSet's rollout stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rollout {
@@ -133,9 +138,9 @@ pub fn statefulset_rollout(sts: &StatefulSet) -> Rollout {
     let spec = sts.spec.as_ref();
     let status = sts.status.clone().unwrap_or_default();
     let strategy = spec.and_then(|s| s.update_strategy.as_ref());
+    let replicas = desired_replicas(sts);
     if strategy.and_then(|s| s.type_.as_deref()).is_some_and(|t| t != "RollingUpdate") {
         // kubectl refuses to watch OnDelete rollouts; readiness is all that can be checked.
-        let replicas = spec.and_then(|s| s.replicas).unwrap_or(1);
         let ready = status.ready_replicas.unwrap_or(0);
         return if ready >= replicas {
             Rollout { done: true, message: format!("{ready} of {replicas} pods ready (OnDelete strategy)") }
@@ -148,7 +153,6 @@ pub fn statefulset_rollout(sts: &StatefulSet) -> Rollout {
     if observed == 0 || generation > observed {
         return waiting("Waiting for statefulset spec update to be observed...".into());
     }
-    let replicas = spec.and_then(|s| s.replicas).unwrap_or(1);
     let ready = status.ready_replicas.unwrap_or(0);
     if ready < replicas {
         return waiting(format!("Waiting for {} pods to be ready...", replicas - ready));
