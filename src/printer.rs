@@ -10,7 +10,7 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::error::{BrokenPipe, Hinted};
+use crate::error::{BrokenPipe, Hinted, Interrupted};
 
 /// Which of the standard streams are terminals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,6 +77,17 @@ pub enum PromptError {
     NotATerminal { what: String },
     #[error("prompt failed: {0}")]
     Io(#[from] dialoguer::Error),
+}
+
+/// A prompt's failure; Ctrl-C at a prompt (console reads it as a key and reports `Interrupted`)
+/// is an interruption, exit 130, like Ctrl-C anywhere else.
+fn prompt_failed(err: dialoguer::Error) -> anyhow::Error {
+    let dialoguer::Error::IO(io) = &err;
+    if io.kind() == io::ErrorKind::Interrupted {
+        anyhow::Error::new(Interrupted)
+    } else {
+        anyhow::Error::new(PromptError::from(err))
+    }
 }
 
 impl Printer {
@@ -198,7 +209,7 @@ impl Printer {
             ));
         }
         let answer =
-            dialoguer::Confirm::new().with_prompt(prompt).default(false).interact_opt().map_err(PromptError::from)?;
+            dialoguer::Confirm::new().with_prompt(prompt).default(false).interact_opt().map_err(prompt_failed)?;
         Ok(answer.unwrap_or(false))
     }
 
@@ -213,7 +224,7 @@ impl Printer {
             .items(items)
             .default(0)
             .interact_opt()
-            .map_err(PromptError::from)?;
+            .map_err(prompt_failed)?;
         Ok(choice)
     }
 
@@ -325,6 +336,14 @@ impl Drop for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ctrl_c_at_a_prompt_is_an_interruption() {
+        let ctrl_c = dialoguer::Error::IO(io::Error::new(io::ErrorKind::Interrupted, "read interrupted"));
+        assert_eq!(crate::error::exit_status_of(&prompt_failed(ctrl_c)).code(), 130);
+        let eof = dialoguer::Error::IO(io::Error::new(io::ErrorKind::UnexpectedEof, "Reached end of file"));
+        assert_eq!(crate::error::exit_status_of(&prompt_failed(eof)).code(), 1);
+    }
 
     #[test]
     fn data_goes_to_stdout_and_messages_to_stderr() {
