@@ -1,5 +1,5 @@
 //! Virtual ↔ host name translation, shared by the CLI (`port-forward svc/NAME -n NS`) and the
-//! future syncer. Pure: no I/O, no client.
+//! syncer (`crates/syncer`). Pure: no I/O, no client.
 //!
 //! Reproduces the established vcluster's single-namespace mode of the v0.12–v0.19 era bit for bit,
 //! so host objects synced by an existing vcluster are found under the names it gave them:
