@@ -188,6 +188,12 @@ impl Upstream {
         *request.version_mut() = Version::HTTP_11;
         // The client writes the upstream's Host.
         request.headers_mut().remove(http::header::HOST);
+        // A body an interceptor replaced must not travel under the old length.
+        if let Some(length) = http_body::Body::size_hint(request.body()).exact()
+            && (length > 0 || request.headers().contains_key(http::header::CONTENT_LENGTH))
+        {
+            request.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(length));
+        }
         Ok(())
     }
 }
