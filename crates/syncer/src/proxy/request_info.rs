@@ -67,13 +67,13 @@ impl RequestInfo {
             }
             info.verb = parts.remove(0).to_string();
         }
-        if parts.first() == Some(&"namespaces") {
-            if let Some(namespace) = parts.get(1) {
-                info.namespace = namespace.to_string();
-                // A namespace's own subresources (status, finalize) keep "namespaces" as resource.
-                if parts.len() > 2 && !matches!(parts[2], "status" | "finalize") {
-                    parts.drain(..2);
-                }
+        if parts.first() == Some(&"namespaces")
+            && let Some(namespace) = parts.get(1)
+        {
+            info.namespace = namespace.to_string();
+            // A namespace's own subresources (status, finalize) keep "namespaces" as resource.
+            if parts.len() > 2 && !matches!(parts[2], "status" | "finalize") {
+                parts.drain(..2);
             }
         }
         if parts.len() >= 3 && info.verb != "proxy" {

@@ -15,7 +15,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 
-use super::{CaMaterial, ProxyError};
+use super::{BoxError, CaMaterial, ProxyError};
 
 /// How long an issued serving certificate is valid (client-go's `certutil` default, one year);
 /// it is re-issued after half of that.
@@ -173,7 +173,7 @@ fn san_type(name: &str) -> Option<SanType> {
 
 /// The issuer (subject and key identifier of the CA certificate) and the CA's DER.
 fn load_ca(ca: &CaMaterial) -> Result<(Issuer<'static, KeyPair>, CertificateDer<'static>), ProxyError> {
-    let err = |what: &'static str| move |e: BoxErrorSource| ProxyError::ServerCa { what, source: Some(e.into()) };
+    let err = |what: &'static str| move |e: BoxError| ProxyError::ServerCa { what, source: Some(e) };
     let ca_der = CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes())
         .next()
         .ok_or(ProxyError::ServerCa { what: "no CERTIFICATE block in the certificate PEM", source: None })?
@@ -187,8 +187,6 @@ fn load_ca(ca: &CaMaterial) -> Result<(Issuer<'static, KeyPair>, CertificateDer<
         Issuer::from_ca_cert_der(&ca_der, key).map_err(|e| err("the certificate does not parse")(Box::new(e)))?;
     Ok((issuer, ca_der))
 }
-
-type BoxErrorSource = Box<dyn std::error::Error + Send + Sync>;
 
 /// PKCS#8 for what ring signs with: k3s writes its CA keys as SEC1 (`EC PRIVATE KEY`,
 /// client-go `certutil.MakeEllipticPrivateKeyPEM`), kubeadm as PKCS#1 (`RSA PRIVATE KEY`).
