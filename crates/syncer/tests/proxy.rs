@@ -623,3 +623,32 @@ async fn interceptors_answer_matching_requests_as_the_caller() {
     assert!(status["message"].as_str().unwrap().contains("the host said no"));
     assert_eq!(upstream.seen().len(), 2);
 }
+
+#[tokio::test]
+async fn sans_changed_before_serving_are_served() {
+    let upstream = TestUpstream::start().await;
+    let server_ca = Ca::new("server-ca");
+    let (sans, sans_rx) = tokio::sync::watch::channel(std::collections::BTreeSet::from(["first.example".to_string()]));
+    let config = vcluster_syncer::proxy::ProxyConfig::new(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        upstream.config(),
+        server_ca.material.clone(),
+        String::new(),
+        sans_rx,
+    );
+    let bound = vcluster_syncer::proxy::bind(config).await.unwrap();
+    let addr = bound.local_addr();
+    sans.send_replace(std::collections::BTreeSet::from(["second.example".to_string()]));
+    let (_ready, ready_rx) = tokio::sync::watch::channel(true);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(bound.run(ready_rx, shutdown.clone()));
+    tokio::time::timeout(DEADLINE, async {
+        while tls_connect(addr, &server_ca, "second.example", None, &[]).await.is_err() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the set changed between bind and run is served");
+    shutdown.cancel();
+    tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap().unwrap();
+}

@@ -172,6 +172,7 @@ pub struct Proxy {
     interceptors: Vec<Arc<dyn Interceptor>>,
     tls: Arc<tls::ServingTls>,
     sans: watch::Receiver<BTreeSet<String>>,
+    issued_sans: BTreeSet<String>,
     shutdown_grace: Duration,
 }
 
@@ -189,10 +190,11 @@ impl Proxy {
 
 /// Check the configuration, issue the first serving certificate and listen.
 pub async fn bind(config: ProxyConfig) -> Result<Proxy, ProxyError> {
-    let sans = config.sans.clone();
-    let current = sans.borrow().clone();
+    let mut sans = config.sans;
+    // Marked seen: any change from here on re-issues.
+    let issued_sans = sans.borrow_and_update().clone();
     let tls =
-        Arc::new(tls::ServingTls::new(&config.server_ca, &config.client_ca_pem, &config.cluster_domain, &current)?);
+        Arc::new(tls::ServingTls::new(&config.server_ca, &config.client_ca_pem, &config.cluster_domain, &issued_sans)?);
     let upstream = Upstream::new(&config.upstream, config.connect_timeout)?;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -203,6 +205,7 @@ pub async fn bind(config: ProxyConfig) -> Result<Proxy, ProxyError> {
         interceptors: config.interceptors,
         tls,
         sans,
+        issued_sans,
         shutdown_grace: config.shutdown_grace,
     })
 }

@@ -28,11 +28,11 @@ pub(crate) async fn run(
     readiness: watch::Receiver<bool>,
     shutdown: CancellationToken,
 ) -> Result<(), ProxyError> {
-    let Proxy { listener, upstream, interceptors, tls, sans, shutdown_grace } = proxy;
+    let Proxy { listener, upstream, interceptors, tls, sans, issued_sans, shutdown_grace } = proxy;
     let tasks = TaskTracker::new();
     let hard_stop = CancellationToken::new();
     let state = Arc::new(State { upstream, interceptors, readiness, shutdown: shutdown.clone(), tasks: tasks.clone() });
-    tasks.spawn(reissue(tls.clone(), sans, shutdown.clone()));
+    tasks.spawn(reissue(tls.clone(), sans, issued_sans, shutdown.clone()));
 
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
@@ -123,8 +123,12 @@ async fn connection(
 }
 
 /// Re-issue the serving certificate when the SANs change, and before it expires.
-async fn reissue(tls: Arc<ServingTls>, mut sans: watch::Receiver<BTreeSet<String>>, shutdown: CancellationToken) {
-    let mut issued = sans.borrow_and_update().clone();
+async fn reissue(
+    tls: Arc<ServingTls>,
+    mut sans: watch::Receiver<BTreeSet<String>>,
+    mut issued: BTreeSet<String>,
+    shutdown: CancellationToken,
+) {
     let mut renew_at = Instant::now() + RENEW_AFTER;
     let mut watching = true;
     loop {
