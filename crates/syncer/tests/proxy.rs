@@ -258,6 +258,7 @@ async fn client_certificates_become_impersonation_with_admin_credentials() {
     assert_eq!(&s.body[..], b"{\"metadata\":{\"name\":\"a\"}}");
     assert_eq!(s.header("content-type").as_deref(), Some("application/json"));
     assert_eq!(s.version, Version::HTTP_11);
+    assert_eq!(s.header("x-forwarded-for").as_deref(), Some("127.0.0.1"));
 }
 
 #[tokio::test]

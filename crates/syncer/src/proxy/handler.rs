@@ -33,6 +33,12 @@ pub(crate) struct State {
     pub(crate) tasks: TaskTracker,
 }
 
+/// Who is at the other end of a connection.
+pub(crate) struct Peer {
+    pub(crate) address: std::net::SocketAddr,
+    pub(crate) certificate: PeerCertificate,
+}
+
 /// What the connection's client certificate says.
 pub(crate) enum PeerCertificate {
     None,
@@ -41,7 +47,7 @@ pub(crate) enum PeerCertificate {
     Unusable,
 }
 
-pub(crate) async fn handle(state: &State, peer: &PeerCertificate, request: Request<Incoming>) -> Response<ProxyBody> {
+pub(crate) async fn handle(state: &State, peer: &Peer, request: Request<Incoming>) -> Response<ProxyBody> {
     match request.uri().path() {
         "/healthz" | "/livez" => return text(StatusCode::OK, "ok"),
         "/readyz" => {
@@ -56,7 +62,7 @@ pub(crate) async fn handle(state: &State, peer: &PeerCertificate, request: Reque
         }
         _ => {}
     }
-    let certificate = match peer {
+    let certificate = match &peer.certificate {
         PeerCertificate::None => None,
         PeerCertificate::User(user) => Some(user),
         // The x509 authenticator rejects an empty CommonName; kube-apiserver then answers 401.
@@ -75,7 +81,7 @@ pub(crate) async fn handle(state: &State, peer: &PeerCertificate, request: Reque
     if let Some(interceptor) = state.interceptors.iter().find(|i| i.wants(&info, &caller)) {
         return intercept(state, interceptor.as_ref(), info, caller, request).await;
     }
-    forward(state, caller, info, request).await
+    forward(state, caller, info, peer, request).await
 }
 
 async fn intercept(
@@ -118,6 +124,7 @@ async fn forward(
     state: &State,
     caller: Caller,
     info: RequestInfo,
+    peer: &Peer,
     mut request: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let upgrade = is_upgrade(&request);
@@ -130,6 +137,7 @@ async fn forward(
     *outgoing.uri_mut() = parts.uri;
     *outgoing.headers_mut() = parts.headers;
     strip_hop_by_hop(outgoing.headers_mut(), upgrade);
+    add_forwarded_for(outgoing.headers_mut(), peer.address);
 
     let response = match state.upstream.send(&caller, outgoing).await {
         Ok(response) => response,
@@ -173,7 +181,8 @@ fn tunnel(
         };
         let (mut client, mut server) = (TokioIo::new(client), TokioIo::new(server));
         tokio::select! {
-            result = tokio::io::copy_bidirectional(&mut client, &mut server) => {
+            // 64 KiB buffers: port-forwarded bulk transfers move in fewer, larger writes.
+            result = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut server, 64 * 1024, 64 * 1024) => {
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "an upgraded stream ended with an error");
                 }
@@ -183,6 +192,20 @@ fn tunnel(
     });
     let (parts, _) = response.into_parts();
     Response::from_parts(parts, status::empty())
+}
+
+/// The client's address for the upstream's audit log and events (`X-Forwarded-For`, which
+/// kube-apiserver reads for a request's source IPs; upstream's proxy sets it through Go's
+/// `httputil.ReverseProxy`).
+fn add_forwarded_for(headers: &mut HeaderMap, address: std::net::SocketAddr) {
+    let ip = address.ip().to_canonical().to_string();
+    let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prior) => format!("{prior}, {ip}"),
+        None => ip,
+    };
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert("x-forwarded-for", value);
+    }
 }
 
 /// An HTTP/1.1 upgrade (`Connection: Upgrade` and an `Upgrade` protocol): SPDY or WebSocket.

@@ -27,6 +27,7 @@
 //!     headers go along and the upstream checks them for the token's user;
 //!   - a request without credentials goes over that same credential-less connection: anonymous.
 //!
+//!   The client's address is appended to `X-Forwarded-For` (kube-apiserver's source IPs).
 //!   Everything passes through: all verbs and paths, query strings, streamed bodies both ways
 //!   (watches flushed per chunk), HTTP/1.1 and HTTP/2 clients, and HTTP/1.1 upgrades (exec,
 //!   attach, port-forward over SPDY or WebSocket). The upstream is spoken to over HTTP/1.1 with

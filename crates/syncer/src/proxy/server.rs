@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::handler::{self, PeerCertificate, State};
+use super::handler::{self, Peer, PeerCertificate, State};
 use super::identity::certificate_user;
 use super::tls::{RENEW_AFTER, ServingTls};
 use super::{Proxy, ProxyError};
@@ -95,12 +95,12 @@ async fn connection(
         None => PeerCertificate::None,
         Some(der) => certificate_user(der).map_or(PeerCertificate::Unusable, PeerCertificate::User),
     };
-    let certificate = Arc::new(certificate);
+    let peer_info = Arc::new(Peer { address: peer, certificate });
     let shutdown = state.shutdown.clone();
     let service = service_fn(move |request| {
         let state = state.clone();
-        let certificate = certificate.clone();
-        async move { Ok::<_, Infallible>(handler::handle(&state, &certificate, request).await) }
+        let peer = peer_info.clone();
+        async move { Ok::<_, Infallible>(handler::handle(&state, &peer, request).await) }
     });
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
