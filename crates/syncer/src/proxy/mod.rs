@@ -50,6 +50,20 @@
 //! Changes to the first contract: [`ProxyConfig::new`] (fills the new fields with defaults),
 //! fields `cluster_domain`, `connect_timeout`, `shutdown_grace`, `interceptors`; [`bind`] and
 //! [`Proxy`]; [`ProxyError`] variants.
+//!
+//! Wiring (v0.15.7 flags): `bind` = `--bind-address`:`--port`; `upstream` = the kubeconfig of
+//! `--kube-config` (k3s's admin, `/data/k3s-config/kube-config.yaml`); `server_ca` =
+//! `/data/server/tls/server-ca.{crt,key}`, `client_ca_pem` = `/data/server/tls/client-ca.crt`
+//! (k3s's layout); `cluster_domain` = `--cluster-domain`; `sans` = `--tls-san` values plus the
+//! names and addresses of reference §3.13 (service names, ClusterIP, load-balancer ingress,
+//! `POD_IP`, …) as the syncer learns them; `readiness` = the syncer's own readiness.
+//!
+//! Differences from upstream (loft-sh/vcluster v0.15.x `pkg/server/server.go`): upstream
+//! authenticates tokens itself (TokenReview) and impersonates their users; here they pass
+//! through, so the virtual API server sees the token's own user, uid and extras. Upstream
+//! proxies `/healthz` and `/readyz` to k3s; here they answer for the syncer. Not supported yet:
+//! WebSockets over HTTP/2 (RFC 8441 extended CONNECT; kubectl and client-go upgrade over
+//! HTTP/1.1), HTTP/2 towards the upstream.
 
 mod handler;
 mod identity;
