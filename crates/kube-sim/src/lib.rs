@@ -1,6 +1,18 @@
 //! kube-sim: an in-process and standalone simulator of kube-apiserver 1.33 on the wire.
 //! Test support only; the release `vcluster` binary contains none of it.
 //!
+//! Paths cited in comments (`pkg/…`, `staging/src/k8s.io/…`, `plugin/…`, `cmd/…`) are files of
+//! kubernetes/kubernetes at tag v1.33.1 unless a comment names another project (vcluster,
+//! containerd, moby/spdystream, sigs.k8s.io/structured-merge-diff, evanphx/json-patch).
+//!
+//! Modules, lowest first: `model` (the API's vocabulary: resources, schema, Status errors,
+//! selectors, name rules, options, query parameters), `registry` (the object store and the
+//! REST operations), `admission` (defaults, allocation, validation), `controllers` (garbage
+//! collection, namespaces, the workload mode), `auth` (authentication, authorization, TLS),
+//! `api` (discovery, OpenAPI, Tables, protobuf bodies), `http` (routing, watch,
+//! port-forward, faults); `merge` is the merge engine and `fixtures` stand-ins built on the
+//! public API.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), kube_sim::SimError> {
 //! let sim = kube_sim::Simulator::start().await?;
@@ -15,30 +27,15 @@
 pub mod fixtures;
 pub mod merge;
 
+mod admission;
+mod api;
 mod auth;
-mod cluster;
-mod defaults;
-mod discovery;
-mod faults;
-mod jsonpath;
-mod lifecycle;
-mod openapi;
-mod portforward;
-mod protobuf;
-mod query;
-mod resources;
-mod schema;
-mod selectors;
-mod server;
-mod services;
-mod status;
-mod store;
-mod table;
-mod tls;
-mod util;
-mod validation;
-mod watch;
-mod workloads;
+mod controllers;
+mod handle;
+mod http;
+mod model;
+mod registry;
+mod shared;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -50,16 +47,21 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch as tokio_watch};
 use tokio::task::JoinHandle;
 
+pub use auth::tls::CertifiedKey;
 pub use auth::{Forbid, Subject, UserInfo};
-pub use faults::{Fault, FaultAction, FaultMatch};
-pub use portforward::FORWARD_ANNOTATION;
-pub use server::RequestRecord;
-pub use tls::CertifiedKey;
-pub use workloads::{PodHold, PodMatch, Workloads};
+pub use controllers::workloads::{PodHold, PodMatch, Workloads};
+pub use handle::{Changes, SimHandle};
+pub use http::faults::{Fault, FaultAction, FaultMatch};
+pub use http::portforward::FORWARD_ANNOTATION;
+pub use shared::RequestRecord;
 
-use cluster::{Cluster, FieldValidation, Sub, WriteOpts};
-use server::Shared;
-use services::{Cidr, ServiceNetwork};
+use admission::services::{Cidr, ServiceNetwork};
+use controllers::{lifecycle, workloads};
+use model::jsonpath;
+use model::options::{DeleteOpts, FieldValidation, Sub, WriteOpts};
+use model::{resources, util};
+use registry::Cluster;
+use shared::Shared;
 
 /// The user the simulator's own kubeconfig authenticates as (kubeadm's admin identity).
 pub const ADMIN_USER: &str = "kubernetes-admin";
@@ -140,7 +142,8 @@ pub struct Simulator {
     _dir: Option<tempfile::TempDir>,
     /// The accept loop (None while not listening).
     listener: Mutex<Option<JoinHandle<()>>>,
-    tasks: Vec<JoinHandle<()>>,
+    /// The controllers and the tasks spawned beside the simulator (aborted when it stops).
+    tasks: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) handle: tokio::runtime::Handle,
     /// The simulator's own runtime when started with [`Simulator::start_blocking`].
     runtime: Option<tokio::runtime::Runtime>,
@@ -172,21 +175,19 @@ impl Simulator {
                 || SimError::Config(format!("version {:?} is not vMAJOR.MINOR.PATCH", config.git_version)),
             )?;
         let network = ServiceNetwork { cidrs, node_ports: config.node_port_range, minor };
-        let pki = if config.tls { Some(tls::Pki::generate(&config.tls_sans).map_err(SimError::Tls)?) } else { None };
+        let pki =
+            if config.tls { Some(auth::tls::Pki::generate(&config.tls_sans).map_err(SimError::Tls)?) } else { None };
         let listener = TcpListener::bind(("127.0.0.1", config.port))
             .await
             .map_err(|source| SimError::Listen { port: config.port, source })?;
         let addr = listener.local_addr().map_err(|source| SimError::Listen { port: config.port, source })?;
         let url = format!("{}://{addr}", if pki.is_some() { "https" } else { "http" });
         let shared = Arc::new(Shared {
-            cluster: Mutex::new(Cluster::new(
-                network.clone(),
-                config.history_limit,
-                workloads::State::new(config.workloads.clone(), &config.git_version),
-            )),
+            cluster: Mutex::new(Cluster::new(network.clone(), config.history_limit)),
+            workloads: Mutex::new(workloads::State::new(config.workloads.clone(), &config.git_version)),
             requests: Mutex::new(Vec::new()),
             controllers: Notify::new(),
-            openapi: openapi::OpenApi::build(&config.git_version),
+            openapi: api::openapi::OpenApi::build(&config.git_version),
             git_version: config.git_version.clone(),
             server_address: Mutex::new(addr.to_string()),
             watch_epoch: tokio_watch::channel(0u64).0,
@@ -194,11 +195,12 @@ impl Simulator {
             connection_epoch: tokio_watch::channel(0u64).0,
             bookmark_interval: config.bookmark_interval,
             auth: auth::Auth::default(),
-            faults: faults::Faults::default(),
+            faults: http::faults::Faults::default(),
             pki,
             forwards: Mutex::new(Default::default()),
         });
         shared.auth.set_reject_anonymous(config.reject_anonymous);
+        shared.lock().kubelet = shared.lock_workloads().runs_kubelet();
         bootstrap(&mut shared.lock(), &network, addr.port()).map_err(SimError::Seed)?;
         let (dir, kubeconfig) = match &config.kubeconfig {
             Some(path) => (None, path.clone()),
@@ -214,7 +216,7 @@ impl Simulator {
         let handle = tokio::runtime::Handle::current();
         let sim = Simulator {
             listener: Mutex::new(Some(tokio::spawn(serve(listener, shared.clone())))),
-            tasks: vec![tokio::spawn(run_controllers(shared.clone()))],
+            tasks: Mutex::new(vec![tokio::spawn(run_controllers(shared.clone()))]),
             shared,
             url,
             addr,
@@ -346,8 +348,20 @@ impl Simulator {
     /// Port-forwards to `port` of the pod `namespace/pod` reach `address` (`127.0.0.1:PORT`).
     /// The mapping outlives the pod: a replacement with the same name is reached the same way.
     pub fn forward_port(&self, namespace: &str, pod: &str, port: u16, address: &str) {
-        let mut forwards = self.shared.forwards.lock().unwrap_or_else(|p| p.into_inner());
-        forwards.insert((namespace.into(), pod.into(), port), address.into());
+        self.handle().forward_port(namespace, pod, port, address);
+    }
+
+    /// A handle for software running beside the simulator (see [`SimHandle`]).
+    pub fn handle(&self) -> SimHandle {
+        SimHandle { shared: Arc::downgrade(&self.shared) }
+    }
+
+    /// Run `task` beside the simulator, on its runtime; it is aborted when the simulator stops.
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = self.handle.spawn(task);
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(handle);
     }
 
     /// Inject a fault (see [`Fault`]); faults apply in the order injected.
@@ -393,20 +407,24 @@ impl Simulator {
 
     /// Change the workload mode (switch it on or off, change its delays); takes effect at once.
     pub fn update_workloads(&self, change: impl FnOnce(&mut Workloads)) {
-        change(&mut self.shared.lock().workloads.config);
+        let mut cluster = self.shared.lock();
+        let mut state = self.shared.lock_workloads();
+        change(&mut state.config);
+        cluster.kubelet = state.runs_kubelet();
+        drop((state, cluster));
         self.shared.controllers.notify_one();
     }
 
     /// Test control: hold the matching pods (present and future) in a state, with the status
     /// and events the kubelet or scheduler reports for it, until released.
     pub fn hold_pods(&self, pods: PodMatch, hold: PodHold) {
-        self.shared.lock().workloads.hold(pods, hold);
+        self.shared.lock_workloads().hold(pods, hold);
         self.shared.controllers.notify_one();
     }
 
     /// Test control: release the hold set with an equal match; the pods carry on.
     pub fn release_pods(&self, pods: &PodMatch) {
-        self.shared.lock().workloads.release(pods);
+        self.shared.lock_workloads().release(pods);
         self.shared.controllers.notify_one();
     }
 
@@ -415,7 +433,7 @@ impl Simulator {
     /// ReplicaSet's under a new one).
     pub fn replace_pod(&self, namespace: &str, name: &str) -> Result<(), SimError> {
         let pods = resources::find("", "v1", "pods").expect("served");
-        let opts = cluster::DeleteOpts { grace_period: Some(0), ..Default::default() };
+        let opts = DeleteOpts { grace_period: Some(0), ..Default::default() };
         self.shared.lock().delete(pods, namespace, name, &opts).map_err(|e| SimError::Control(e.message))?;
         self.shared.controllers.notify_one();
         Ok(())
@@ -476,19 +494,12 @@ impl Simulator {
 
     /// The stored objects of one kind (`apps/v1`, `StatefulSet`).
     pub fn objects(&self, api_version: &str, kind: &str) -> Vec<Value> {
-        self.snapshot()
-            .into_iter()
-            .filter(|o| {
-                o.get("apiVersion").and_then(Value::as_str) == Some(api_version)
-                    && o.get("kind").and_then(Value::as_str) == Some(kind)
-            })
-            .collect()
+        self.handle().objects(api_version, kind)
     }
 
     /// One stored object (namespace "" for cluster-scoped kinds).
     pub fn object(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Value> {
-        let res = resources::find_kind(api_version, kind)?;
-        self.shared.lock().get(res, namespace, name).ok().map(|o| (*o).clone())
+        self.handle().object(api_version, kind, namespace, name)
     }
 
     /// The global resourceVersion (etcd revision) now.
@@ -517,10 +528,11 @@ impl Simulator {
     }
 
     /// Stop serving and wait for the tasks to end.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
         self.shutdown();
         let listener = self.listener.lock().unwrap_or_else(|p| p.into_inner()).take();
-        for t in self.tasks.drain(..).chain(listener) {
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in tasks.into_iter().chain(listener) {
             let _ = t.await;
         }
     }
@@ -528,7 +540,10 @@ impl Simulator {
     fn shutdown(&self) {
         self.drop_watches();
         self.shared.connection_epoch.send_modify(|e| *e += 1);
-        for t in self.tasks.iter().chain(self.listener.lock().unwrap_or_else(|p| p.into_inner()).iter()) {
+        for t in self.tasks.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            t.abort();
+        }
+        if let Some(t) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             t.abort();
         }
     }
@@ -683,10 +698,10 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                             .1
                             .peer_certificates()
                             .and_then(|certs| certs.first())
-                            .and_then(|der| tls::certificate_user(der));
-                        serve_http(shared.clone(), server::Connection { certificate }, tls).await;
+                            .and_then(|der| auth::tls::certificate_user(der));
+                        serve_http(shared.clone(), http::server::Connection { certificate }, tls).await;
                     }
-                    None => serve_http(shared.clone(), server::Connection::default(), stream).await,
+                    None => serve_http(shared.clone(), http::server::Connection::default(), stream).await,
                 }
             };
             tokio::select! {
@@ -698,12 +713,12 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn serve_http<IO>(shared: Arc<Shared>, conn: server::Connection, io: IO)
+async fn serve_http<IO>(shared: Arc<Shared>, conn: http::server::Connection, io: IO)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let conn = Arc::new(conn);
-    let service = hyper::service::service_fn(move |req| server::handle(shared.clone(), conn.clone(), req));
+    let service = hyper::service::service_fn(move |req| http::server::handle(shared.clone(), conn.clone(), req));
     let _ = hyper::server::conn::http1::Builder::new()
         .serve_connection(hyper_util::rt::TokioIo::new(io), service)
         .with_upgrades()
@@ -727,7 +742,7 @@ async fn run_controllers(shared: Arc<Shared>) {
             let (changed, next) = {
                 let mut cluster = shared.lock();
                 let collected = lifecycle::reconcile(&mut cluster);
-                let pass = workloads::reconcile(&mut cluster);
+                let pass = workloads::reconcile(&mut cluster, &mut shared.lock_workloads());
                 (collected || pass.changed, pass.wake)
             };
             wake = next.map(tokio::time::Instant::from_std);
