@@ -167,14 +167,22 @@ fn columns(kind: &str) -> Vec<Col> {
             Col("Name", "string", "name", 1, Field(META, "name")),
         ],
         "RoleBinding" | "ClusterRoleBinding" => {
-            let what = if kind == "RoleBinding" { "roleBinding" } else { "clusterRoleBinding" };
+            let [users, groups, service_accounts] = if kind == "RoleBinding" {
+                ["Users in the roleBinding", "Groups in the roleBinding", "ServiceAccounts in the roleBinding"]
+            } else {
+                [
+                    "Users in the clusterRoleBinding",
+                    "Groups in the clusterRoleBinding",
+                    "ServiceAccounts in the clusterRoleBinding",
+                ]
+            };
             vec![
                 name_col(),
                 Col("Role", "string", "", 0, Field("io.k8s.api.rbac.v1.RoleBinding", "roleRef")),
                 age_col(),
-                Col("Users", "string", "", 1, Text(leak(format!("Users in the {what}")))),
-                Col("Groups", "string", "", 1, Text(leak(format!("Groups in the {what}")))),
-                Col("ServiceAccounts", "string", "", 1, Text(leak(format!("ServiceAccounts in the {what}")))),
+                Col("Users", "string", "", 1, Text(users)),
+                Col("Groups", "string", "", 1, Text(groups)),
+                Col("ServiceAccounts", "string", "", 1, Text(service_accounts)),
             ]
         }
         "Ingress" => vec![
@@ -262,10 +270,6 @@ fn columns(kind: &str) -> Vec<Col> {
         // rest/table.go defaultTableConvertor (also what printers.go prints for LimitRange)
         _ => vec![name_col(), Col("Created At", "date", "", 0, Field(META, "creationTimestamp"))],
     }
-}
-
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
 }
 
 fn description(d: &Desc) -> String {

@@ -123,84 +123,26 @@ impl Pki {
     }
 }
 
-/// The identity of a verified client certificate: CN the user, O the groups.
+/// The identity of a verified client certificate: CN the user, O the groups (as Go's
+/// `pkix.Name` reads a subject: the last CommonName, every Organization in order).
 pub fn certificate_user(der: &[u8]) -> Option<UserInfo> {
-    let (cn, orgs) = subject_names(der)?;
-    let groups: Vec<&str> = orgs.iter().map(String::as_str).collect();
-    Some(UserInfo::authenticated(&cn, &groups))
-}
-
-/// One DER element: (tag, content, rest).
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (first as usize, rest)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        (rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize), &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-}
-
-/// The subject's CommonName and Organizations of an X.509 certificate (RFC 5280 §4.1).
-fn subject_names(der: &[u8]) -> Option<(String, Vec<String>)> {
-    const SEQUENCE: u8 = 0x30;
-    const CN: &[u8] = &[0x55, 0x04, 0x03];
-    const O: &[u8] = &[0x55, 0x04, 0x0a];
-    let (_, certificate, _) = tlv(der).filter(|(t, _, _)| *t == SEQUENCE)?;
-    let (_, tbs, _) = tlv(certificate).filter(|(t, _, _)| *t == SEQUENCE)?;
-    let mut fields = tbs;
-    let mut elements = Vec::new();
-    while let Some((tag, content, rest)) = tlv(fields) {
-        elements.push((tag, content));
-        fields = rest;
-    }
-    // [0] version (optional), serialNumber, signature, issuer, validity, subject.
-    let skip = usize::from(elements.first()?.0 == 0xa0);
-    let (_, subject) = *elements.get(skip + 4)?;
-    let mut cn = None;
-    let mut orgs = Vec::new();
-    let mut rdns = subject;
-    while let Some((_, set, rest)) = tlv(rdns) {
-        let mut atvs = set;
-        while let Some((_, atv, more)) = tlv(atvs) {
-            let (_, oid, value) = tlv(atv)?;
-            let (_, text, _) = tlv(value)?;
-            let text = String::from_utf8_lossy(text).into_owned();
-            if oid == CN {
-                cn = Some(text);
-            } else if oid == O {
-                orgs.push(text);
-            }
-            atvs = more;
-        }
-        rdns = rest;
-    }
-    Some((cn?, orgs))
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    let subject = certificate.subject();
+    let cn = subject.iter_common_name().filter_map(|a| a.as_str().ok()).last()?;
+    let groups: Vec<&str> = subject.iter_organization().filter_map(|a| a.as_str().ok()).collect();
+    Some(UserInfo::authenticated(cn, &groups))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rustls::pki_types::CertificateDer;
-
-    fn pem_to_der(pem: &str) -> Result<CertificateDer<'static>, String> {
-        use base64::Engine as _;
-        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-        let der = base64::engine::general_purpose::STANDARD.decode(body).map_err(|e| e.to_string())?;
-        Ok(CertificateDer::from(der))
-    }
 
     #[test]
     fn client_certificates_carry_user_and_groups() {
         let pki = Pki::generate(&[]).unwrap();
         let issued = pki.issue_client("alice", &["devs"]).unwrap();
-        let der = pem_to_der(&issued.cert_pem).unwrap();
-        let user = certificate_user(&der).unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(issued.cert_pem.as_bytes()).unwrap();
+        let user = certificate_user(&pem.contents).unwrap();
         assert_eq!(user.username, "alice");
         assert_eq!(user.groups, ["devs", "system:authenticated"]);
         assert!(pki.issue_client("bob", &["a", "b"]).is_err());
