@@ -95,6 +95,13 @@ pub struct SimConfig {
     pub reject_anonymous: bool,
     /// The scheduler, kubelet and workload controllers (off unless enabled).
     pub workloads: Workloads,
+    /// A control plane without nodes, as k3s runs inside a vcluster: kube-controller-manager's
+    /// controllers run (Deployments, ReplicaSets, StatefulSets, Endpoints and EndpointSlices,
+    /// PVC protection; garbage collection, namespaces and service accounts always do), but no
+    /// scheduler, no kubelet and no Node. Pods stay Pending until a client binds them
+    /// (`pods/binding` or a create with `spec.nodeName`); their status is what clients write
+    /// through `pods/status`. `workloads` (its delays and holds) then does not apply.
+    pub control_plane_only: bool,
 }
 
 impl Default for SimConfig {
@@ -111,6 +118,7 @@ impl Default for SimConfig {
             tls_sans: Vec::new(),
             reject_anonymous: false,
             workloads: Workloads::default(),
+            control_plane_only: false,
         }
     }
 }
@@ -184,7 +192,11 @@ impl Simulator {
         let url = format!("{}://{addr}", if pki.is_some() { "https" } else { "http" });
         let shared = Arc::new(Shared {
             cluster: Mutex::new(Cluster::new(network.clone(), config.history_limit)),
-            workloads: Mutex::new(workloads::State::new(config.workloads.clone(), &config.git_version)),
+            workloads: Mutex::new(workloads::State::new(
+                config.workloads.clone(),
+                &config.git_version,
+                config.control_plane_only,
+            )),
             requests: Mutex::new(Vec::new()),
             controllers: Notify::new(),
             openapi: api::openapi::OpenApi::build(&config.git_version),
@@ -200,7 +212,7 @@ impl Simulator {
             forwards: Mutex::new(Default::default()),
         });
         shared.auth.set_reject_anonymous(config.reject_anonymous);
-        shared.lock().kubelet = shared.lock_workloads().runs_kubelet();
+        shared.lock().graceful_pod_deletion = shared.lock_workloads().runs_controllers();
         bootstrap(&mut shared.lock(), &network, addr.port()).map_err(SimError::Seed)?;
         let (dir, kubeconfig) = match &config.kubeconfig {
             Some(path) => (None, path.clone()),
@@ -410,7 +422,7 @@ impl Simulator {
         let mut cluster = self.shared.lock();
         let mut state = self.shared.lock_workloads();
         change(&mut state.config);
-        cluster.kubelet = state.runs_kubelet();
+        cluster.graceful_pod_deletion = state.runs_controllers();
         drop((state, cluster));
         self.shared.controllers.notify_one();
     }

@@ -1,6 +1,7 @@
 //! `kube-sim`: the simulator as a standalone process for manual testing and scripts.
 //! Prints `READY <url> <kubeconfig-path>` once it accepts connections; exits 0 on SIGINT or
-//! SIGTERM. Workloads come alive (the kubelet and controllers mode) unless `--no-workloads`.
+//! SIGTERM. Workloads come alive (the kubelet and controllers mode) unless `--no-workloads`;
+//! `--control-plane-only` runs the controllers without nodes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,11 @@ struct Args {
     /// Leave workloads alone (no scheduler, kubelet or workload controllers).
     #[arg(long)]
     no_workloads: bool,
+    /// A control plane without nodes, as k3s runs inside a vcluster: the
+    /// kube-controller-manager controllers run, but no scheduler, kubelet or Node (pods stay
+    /// Pending until a client binds them; their status is what clients write).
+    #[arg(long, conflicts_with = "no_workloads")]
+    control_plane_only: bool,
     /// Milliseconds from a pod's binding to its containers running.
     #[arg(long, default_value_t = 0)]
     pod_start_delay_ms: u64,
@@ -69,6 +75,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         tls: args.tls,
         tls_sans: args.tls_san,
         reject_anonymous: args.reject_anonymous,
+        control_plane_only: args.control_plane_only,
         workloads: kube_sim::Workloads {
             enabled: !args.no_workloads,
             start_delay: std::time::Duration::from_millis(args.pod_start_delay_ms),

@@ -91,11 +91,18 @@ impl ApiError {
 
     /// errors.go `NewConflict`
     pub fn conflict(res: &ResourceDef, name: &str, err: &str) -> Self {
+        Self::conflict_on(res.group, res.plural, name, err)
+    }
+
+    /// errors.go `NewConflict` for a group and resource (which may name a subresource,
+    /// `pods/binding`).
+    pub fn conflict_on(group: &str, resource: &str, name: &str, err: &str) -> Self {
+        let qualified = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
         Self::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} {}: {err}", res.group_resource(), go_quote(name)),
-            Some(details(name, res.group, res.plural)),
+            format!("Operation cannot be fulfilled on {qualified} {}: {err}", go_quote(name)),
+            Some(details(name, group, resource)),
         )
     }
 

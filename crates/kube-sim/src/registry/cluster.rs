@@ -26,9 +26,10 @@ use crate::model::util::{name_suffix, now_rfc3339};
 pub struct Cluster {
     pub store: Store,
     pub network: ServiceNetwork,
-    /// Whether a kubelet finishes the graceful deletion of pods bound to a node; without one
-    /// the deletion completes at once.
-    pub kubelet: bool,
+    /// Whether the graceful deletion of a pod bound to a node waits for its final delete (by
+    /// the simulated kubelet, or by a client when the control plane runs alone); otherwise
+    /// (neither workload mode) it completes at once.
+    pub graceful_pod_deletion: bool,
 }
 
 /// The object without what no-op detection ignores: managedFields timestamps (the only thing
@@ -85,7 +86,7 @@ pub(super) fn key(res: ResId, ns: &str, name: &str) -> Key {
 
 impl Cluster {
     pub fn new(network: ServiceNetwork, history_limit: usize) -> Self {
-        Cluster { store: Store::new(history_limit), network, kubelet: false }
+        Cluster { store: Store::new(history_limit), network, graceful_pod_deletion: false }
     }
 
     pub(super) fn live(&self, res: ResId, ns: &str, name: &str) -> ApiResult<Arc<Value>> {

@@ -138,7 +138,8 @@ impl Cluster {
         }
         if graceful_pod {
             // pkg/registry/core/pod/strategy.go CheckGracefulDelete: a bound pod is marked and
-            // the kubelet deletes it (without the kubelet mode, the deletion completes at once).
+            // the kubelet deletes it (without either workload mode, the deletion completes at
+            // once).
             let grace = opts
                 .grace_period
                 .or_else(|| get(&live, &["spec", "terminationGracePeriodSeconds"]).and_then(Value::as_i64))
@@ -152,7 +153,7 @@ impl Cluster {
                 meta.insert("generation".into(), (g + 1).into());
             }
             let marked = (*self.store.put(k.clone(), marked)).clone();
-            if !self.kubelet {
+            if !self.graceful_pod_deletion {
                 self.store.remove(&k);
             }
             return Ok(Deleted { body: marked, code: 200 });

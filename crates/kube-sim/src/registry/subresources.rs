@@ -9,7 +9,7 @@ use crate::merge;
 use crate::model::jsonpath::{self, get, get_str, object_at};
 use crate::model::options::{DeleteOpts, Sub, WriteOpts};
 use crate::model::resources::{self, ResId};
-use crate::model::status::{ApiError, ApiResult, BadValue, FieldError, go_quote};
+use crate::model::status::{ApiError, ApiResult, BadValue, FieldError, aggregate, go_quote};
 use crate::model::util::{format_time, new_uid, now_rfc3339};
 
 impl Cluster {
@@ -99,35 +99,63 @@ impl Cluster {
     }
 
     /// POST pods/<name>/binding (pkg/registry/core/pod/storage `BindingREST`).
+    ///
+    /// `BindingREST.Create`: the Binding names the pod of the URL (else 400), validation.go
+    /// `ValidatePodBinding` (target kind Node or empty, target name required) fails as a plain
+    /// aggregate error (500, no reason); `setPodNodeAndMetadata` refuses a pod being deleted,
+    /// already assigned or with scheduling gates, each as a 409 on `pods/binding`; it sets
+    /// `spec.nodeName`, merges the Binding's annotations and sets condition PodScheduled True.
     pub fn bind(&mut self, ns: &str, name: &str, binding: &Value, opts: &WriteOpts) -> ApiResult<Value> {
         let pods = resources::find("", "v1", "pods").expect("pods served");
+        if jsonpath::name(binding) != name {
+            return Err(ApiError::bad_request("name in URL does not match name in Binding object"));
+        }
+        let kind = get_str(binding, &["target", "kind"]).unwrap_or_default();
         let target = get_str(binding, &["target", "name"]).unwrap_or_default();
+        let mut errs = Vec::new();
+        if !kind.is_empty() && kind != "Node" {
+            errs.push(FieldError::not_supported("target.kind", BadValue::str(kind), &["Node", "<empty>"]).message());
+        }
         if target.is_empty() {
-            let errs = [FieldError::required("target.name", "")];
-            return Err(ApiError::invalid("", "Binding", name, &errs));
+            errs.push(FieldError::required("target.name", "").message());
+        }
+        if !errs.is_empty() {
+            return Err(ApiError::unconverted(aggregate(errs)));
         }
         let old = self.live(pods, ns, name)?;
+        let conflict = |why: String| ApiError::conflict_on("", "pods/binding", name, &why);
+        if get(&old, &["metadata", "deletionTimestamp"]).is_some() {
+            return Err(conflict(format!("pod {name} is being deleted, cannot be assigned to a host")));
+        }
         if let Some(node) = get_str(&old, &["spec", "nodeName"]).filter(|n| !n.is_empty()) {
-            return Err(ApiError::conflict(
-                resources::by_id(pods),
-                name,
-                &format!("pod {name} is already assigned to node {}", go_quote(node)),
-            ));
+            return Err(conflict(format!("pod {name} is already assigned to node {}", go_quote(node))));
+        }
+        if get(&old, &["spec", "schedulingGates"]).and_then(Value::as_array).is_some_and(|g| !g.is_empty()) {
+            return Err(conflict(format!("pod {name} has non-empty .spec.schedulingGates")));
         }
         let mut new = (*old).clone();
         object_at(&mut new, &["spec"]).insert("nodeName".into(), target.into());
-        // storage.go `assignPod` writes storage directly: no managedFields entry, no new
-        // generation, and podutil.UpdatePodCondition(PodScheduled=True).
+        if let Some(annotations) = get(binding, &["metadata", "annotations"]).and_then(Value::as_object) {
+            object_at(&mut new, &["metadata", "annotations"]).extend(annotations.clone());
+        }
+        // The binding writes storage directly: no managedFields entry, no new generation.
         let mut new = self.admit(pods, ns, new, Some(&old), Sub::Main, None, opts.dry_run)?;
         if let Some(g) = get(&old, &["metadata", "generation"]) {
             object_at(&mut new, &["metadata"]).insert("generation".into(), g.clone());
         }
-        let conditions: Vec<Value> = jsonpath::items(new.get("status").unwrap_or(&Value::Null), "conditions")
-            .filter(|c| get_str(c, &["type"]) != Some("PodScheduled"))
-            .cloned()
-            .chain([json!({ "type": "PodScheduled", "status": "True", "lastTransitionTime": now_rfc3339() })])
-            .collect();
-        object_at(&mut new, &["status"]).insert("conditions".into(), Value::Array(conditions));
+        // pkg/api/v1/pod `UpdatePodCondition`: in place, the transition time kept when the
+        // status does not change.
+        let status = object_at(&mut new, &["status"]);
+        let conditions = status.entry("conditions").or_insert_with(|| json!([]));
+        let scheduled = json!({ "type": "PodScheduled", "status": "True", "lastTransitionTime": now_rfc3339() });
+        match conditions.as_array_mut() {
+            Some(list) => match list.iter_mut().find(|c| get_str(c, &["type"]) == Some("PodScheduled")) {
+                Some(c) if get_str(c, &["status"]) == Some("True") => {}
+                Some(c) => *c = scheduled,
+                None => list.push(scheduled),
+            },
+            None => *conditions = json!([scheduled]),
+        }
         self.commit(pods, new, Some(&old), opts.dry_run);
         Ok(json!({ "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201 }))
     }

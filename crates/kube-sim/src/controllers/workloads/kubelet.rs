@@ -84,7 +84,7 @@ fn schedule(cluster: &mut Cluster, node: &mut State, pass: &mut Pass, pod: &Valu
     if unbound {
         return;
     }
-    let binding = json!({ "target": { "kind": "Node", "name": NODE } });
+    let binding = json!({ "metadata": { "name": jsonpath::name(pod) }, "target": { "kind": "Node", "name": NODE } });
     if cluster.bind(&ns, jsonpath::name(pod), &binding, &super::helpers::opts("kube-scheduler")).is_ok() {
         pass.changed = true;
         let message = format!("Successfully assigned {ns}/{} to {NODE}", jsonpath::name(pod));

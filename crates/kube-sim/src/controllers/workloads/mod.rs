@@ -30,14 +30,21 @@ use crate::registry::Cluster;
 /// One pass of every workload component.
 pub fn reconcile(cluster: &mut Cluster, state: &mut State) -> Pass {
     let mut pass = Pass::default();
-    if !state.config.enabled {
+    if !state.runs_controllers() {
         return pass;
     }
-    node::ensure(cluster, state, &mut pass);
-    volumes::reconcile(cluster, &mut pass);
+    let kubelet = state.runs_kubelet();
+    if kubelet {
+        node::ensure(cluster, state, &mut pass);
+    }
+    // A control plane alone binds no claims: k3s in a vcluster runs without the
+    // persistentvolume-binder controller (the syncer writes the claims' status).
+    volumes::reconcile(cluster, &mut pass, kubelet);
     statefulset::reconcile(cluster, &mut pass);
     deployment::reconcile(cluster, &mut pass);
-    kubelet::reconcile(cluster, state, &mut pass);
+    if kubelet {
+        kubelet::reconcile(cluster, state, &mut pass);
+    }
     endpoints::reconcile(cluster, &mut pass);
     pass
 }

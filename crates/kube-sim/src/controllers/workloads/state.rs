@@ -100,6 +100,8 @@ pub(super) struct Runtime {
 #[derive(Debug, Default)]
 pub struct State {
     pub config: Workloads,
+    /// Only kube-controller-manager's controllers: no scheduler, kubelet or Node.
+    pub(super) control_plane_only: bool,
     /// What the node's kubelet reports (the server's version).
     pub(super) kubelet_version: String,
     pub(super) holds: Vec<(PodMatch, PodHold)>,
@@ -111,13 +113,18 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(config: Workloads, kubelet_version: &str) -> State {
-        State { config, kubelet_version: kubelet_version.into(), ..Default::default() }
+    pub fn new(config: Workloads, kubelet_version: &str, control_plane_only: bool) -> State {
+        State { config, kubelet_version: kubelet_version.into(), control_plane_only, ..Default::default() }
     }
 
-    /// Whether a kubelet runs pods (and finishes their graceful deletion).
+    /// Whether the workload controllers run (the workload mode, or a control plane only).
+    pub fn runs_controllers(&self) -> bool {
+        self.config.enabled || self.control_plane_only
+    }
+
+    /// Whether the scheduler and a kubelet run pods (and finish their graceful deletion).
     pub fn runs_kubelet(&self) -> bool {
-        self.config.enabled
+        self.config.enabled && !self.control_plane_only
     }
 
     pub fn hold(&mut self, pods: PodMatch, hold: PodHold) {

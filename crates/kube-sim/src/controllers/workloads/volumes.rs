@@ -14,7 +14,8 @@ use crate::registry::Cluster;
 
 const PROTECTION: &str = "kubernetes.io/pvc-protection";
 
-pub fn reconcile(cluster: &mut Cluster, pass: &mut Pass) {
+/// One pass; `bind`: the PV controller binds pending claims (else only the finalizer).
+pub fn reconcile(cluster: &mut Cluster, pass: &mut Pass, bind: bool) {
     let pvcs = rid("", "persistentvolumeclaims");
     let pods = rid("", "pods");
     for claim in objects(cluster, pvcs, None) {
@@ -40,6 +41,10 @@ pub fn reconcile(cluster: &mut Cluster, pass: &mut Pass) {
         if !finalizers.iter().any(|f| f == PROTECTION) {
             finalizers.push(PROTECTION.into());
             jsonpath::set_finalizers(&mut bound, &finalizers);
+        }
+        if !bind {
+            update(cluster, pass, pvcs, &claim, bound, "kube-controller-manager");
+            continue;
         }
         let volume = format!("pvc-{}", jsonpath::uid(&claim));
         jsonpath::object_at(&mut bound, &["spec"]).insert("volumeName".into(), volume.into());
