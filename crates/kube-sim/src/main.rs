@@ -1,7 +1,8 @@
 //! `kube-sim`: the simulator as a standalone process for manual testing and scripts.
 //! Prints `READY <url> <kubeconfig-path>` once it accepts connections; exits 0 on SIGINT or
 //! SIGTERM. Workloads come alive (the kubelet and controllers mode) unless `--no-workloads`;
-//! `--control-plane-only` runs the controllers without nodes.
+//! `--control-plane-only` runs the controllers without nodes; `--vcluster-fixture` stands in
+//! for the syncer of every vcluster installed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,11 @@ struct Args {
     /// Pending until a client binds them; their status is what clients write).
     #[arg(long, conflicts_with = "no_workloads")]
     control_plane_only: bool,
+    /// Stand in for the syncer of every vcluster installed (every StatefulSet labelled
+    /// app=vcluster): the Secret vc-<name>, and port 8443 of the pod <name>-0 forwarded to a
+    /// virtual API server (a simulator with TLS, control plane only) started for it.
+    #[arg(long)]
+    vcluster_fixture: bool,
     /// Milliseconds from a pod's binding to its containers running.
     #[arg(long, default_value_t = 0)]
     pod_start_delay_ms: u64,
@@ -85,6 +91,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     let sim = kube_sim::Simulator::start_with(config).await?;
+    if args.vcluster_fixture {
+        kube_sim::fixtures::vcluster::stand_in_for_every_syncer(&sim);
+    }
     for file in &args.seed {
         let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         sim.seed_yaml(&text)?;
