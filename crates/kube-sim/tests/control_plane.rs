@@ -105,7 +105,7 @@ spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
     let sets: Api<StatefulSet> = Api::default_namespaced(client.clone());
     eventually(WAIT, || async {
         let sts = sets.get("web").await.unwrap();
-        (sts.status.and_then(|s| Some(s.replicas)) == Some(1)).then_some(())
+        (sts.status.map(|s| s.replicas) == Some(1)).then_some(())
     })
     .await;
     assert!(pods.get_opt("web-1").await.unwrap().is_none(), "web-1 waits for web-0");

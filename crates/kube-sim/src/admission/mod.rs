@@ -68,7 +68,6 @@ fn generation_relevant(v: &Value) -> Value {
 
 /// Everything between a decoded object and storage: identity, system metadata, status
 /// handling per subresource, defaults, allocation, validation, generation, managedFields.
-#[allow(clippy::too_many_arguments)]
 pub fn admit(
     write: &Write<'_>,
     network: &ServiceNetwork,
@@ -198,8 +197,6 @@ pub fn admit(
     }
     Ok(new)
 }
-
-/// Store `new` unless it changes nothing; an object being deleted whose last finalizer is
 
 /// The status of a freshly created object (the registries' `PrepareForCreate`).
 fn prepare_for_create(res: &ResourceDef, obj: &mut Value) {

@@ -120,10 +120,6 @@ impl Cluster {
         in_use
     }
 
-    /// Everything between a decoded object and storage: identity, system metadata, status
-    /// handling per subresource, defaults, allocation, validation, generation, managedFields.
-    #[allow(clippy::too_many_arguments)]
-
     /// Admission of a write (see [`admission::admit`]).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn admit(
@@ -142,6 +138,7 @@ impl Cluster {
         admission::admit(&write, &self.network, || self.services_in_use(except.as_ref()), new, old)
     }
 
+    /// Store `new` unless it changes nothing; an object being deleted whose last finalizer is
     /// gone is deleted instead (store.go `deleteWithoutFinalizers`).
     pub(super) fn commit(&mut self, res_id: ResId, new: Value, old: Option<&Value>, dry_run: bool) -> Value {
         if let Some(old) = old {

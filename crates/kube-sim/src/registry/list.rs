@@ -14,7 +14,6 @@ use crate::model::resources::ResId;
 use crate::model::status::{ApiError, ApiResult, go_quote};
 
 /// One page of a list.
-
 pub struct Listed {
     pub items: Vec<Arc<Value>>,
     pub resource_version: u64,
