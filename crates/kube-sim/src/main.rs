@@ -98,13 +98,16 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         sim.seed_yaml(&text)?;
     }
+    // Handlers first: a script may signal as soon as it reads READY (the default action of
+    // SIGTERM would end the process without the orderly stop).
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
     #[allow(clippy::print_stdout)] // the READY line is the binary's contract with scripts
     {
         println!("READY {} {}", sim.url(), sim.kubeconfig_path().display());
     }
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
+        _ = int.recv() => {}
         _ = term.recv() => {}
     }
     sim.stop().await;
