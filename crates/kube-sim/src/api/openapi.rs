@@ -35,7 +35,7 @@ impl OpenApi {
             .map(|(g, v)| {
                 let doc = serde_json::to_vec(&document(g, v, git_version)).expect("serializable");
                 // kube-openapi hashes each document (SHA-512, upper-case hex) for the index.
-                let hash: String = sha2::Sha512::digest(&doc).iter().map(|b| format!("{b:02X}")).collect();
+                let hash = format!("{:X}", sha2::Sha512::digest(&doc));
                 (gv_path(g, v), (hash, doc))
             })
             .collect();

@@ -9,17 +9,9 @@ pub fn format_time(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// A random (version 4) UUID, as `metadata.uid` carries.
+/// A random (version 4) UUID, as `metadata.uid` carries (apimachinery `uuid.NewUUID`).
 pub fn new_uid() -> String {
-    let a = fastrand::u64(..);
-    let b = fastrand::u64(..);
-    let bytes: Vec<u8> = a.to_be_bytes().into_iter().chain(b.to_be_bytes()).collect();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&bytes);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// The random suffix of `generateName` (staging/src/k8s.io/apiserver/pkg/storage/names:

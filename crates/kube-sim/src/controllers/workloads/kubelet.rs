@@ -125,7 +125,7 @@ fn normalized_image(image: &str) -> String {
 
 fn hex_digest(seed: &str) -> String {
     use sha2::Digest as _;
-    sha2::Sha256::digest(seed.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", sha2::Sha256::digest(seed.as_bytes()))
 }
 
 fn image_id(image: &str) -> String {

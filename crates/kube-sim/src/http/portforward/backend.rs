@@ -54,8 +54,7 @@ impl Pod {
     /// dial from internal/cri/server/sandbox_portforward_linux.go. The sandbox id and network
     /// namespace are derived from the pod's uid.
     fn refused(&self, port: u16) -> String {
-        let digest = sha2::Sha256::digest(jsonpath::uid(&self.object).as_bytes());
-        let sandbox: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let sandbox = format!("{:x}", sha2::Sha256::digest(jsonpath::uid(&self.object).as_bytes()));
         let netns = format!(
             "/var/run/netns/cni-{}-{}-{}-{}-{}",
             &sandbox[0..8],
