@@ -157,11 +157,6 @@ pub struct Simulator {
     runtime: Option<tokio::runtime::Runtime>,
 }
 
-/// The field manager of objects the cluster's own components create at start.
-const APISERVER_MANAGER: &str = "kube-apiserver";
-/// The field manager of objects seeded by tests.
-const SEED_MANAGER: &str = "kube-sim-seed";
-
 impl Simulator {
     /// Start with the default configuration on a free port.
     pub async fn start() -> Result<Simulator, SimError> {
@@ -213,7 +208,7 @@ impl Simulator {
         });
         shared.auth.set_reject_anonymous(config.reject_anonymous);
         shared.lock().graceful_pod_deletion = shared.lock_workloads().runs_controllers();
-        bootstrap(&mut shared.lock(), &network, addr.port()).map_err(SimError::Seed)?;
+        registry::bootstrap::bootstrap(&mut shared.lock(), &network, addr.port()).map_err(SimError::Seed)?;
         let (dir, kubeconfig) = match &config.kubeconfig {
             Some(path) => (None, path.clone()),
             None => {
@@ -227,7 +222,7 @@ impl Simulator {
         };
         let handle = tokio::runtime::Handle::current();
         let sim = Simulator {
-            listener: Mutex::new(Some(tokio::spawn(serve(listener, shared.clone())))),
+            listener: Mutex::new(Some(tokio::spawn(http::listener::serve(listener, shared.clone())))),
             tasks: Mutex::new(vec![tokio::spawn(run_controllers(shared.clone()))]),
             shared,
             url,
@@ -410,7 +405,7 @@ impl Simulator {
     pub async fn resume_listening(&self) -> Result<(), SimError> {
         let listener =
             TcpListener::bind(self.addr).await.map_err(|source| SimError::Listen { port: self.addr.port(), source })?;
-        let task = self.handle.spawn(serve(listener, self.shared.clone()));
+        let task = self.handle.spawn(http::listener::serve(listener, self.shared.clone()));
         if let Some(old) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).replace(task) {
             old.abort();
         }
@@ -492,7 +487,7 @@ impl Simulator {
         let mut cluster = self.shared.lock();
         let mut out = Vec::new();
         for doc in docs.into_iter().filter(|d| !d.is_null()) {
-            out.push(seed_one(&mut cluster, doc).map_err(SimError::Seed)?);
+            out.push(registry::bootstrap::seed_one(&mut cluster, doc).map_err(SimError::Seed)?);
         }
         drop(cluster);
         self.shared.controllers.notify_one();
@@ -577,94 +572,6 @@ async fn client_from(kubeconfig: kube::config::Kubeconfig) -> Result<kube::Clien
     kube::Client::try_from(config).map_err(|e| SimError::Client(e.to_string()))
 }
 
-/// The objects a fresh kube-apiserver creates: the four system namespaces, the
-/// `default/kubernetes` Service with its Endpoints and EndpointSlice
-/// (pkg/controlplane/controller/{systemnamespaces,kubernetesservice}) and the default
-/// ServiceCIDR (pkg/controlplane/controller/defaultservicecidr).
-fn bootstrap(cluster: &mut Cluster, network: &ServiceNetwork, port: u16) -> Result<(), String> {
-    let opts = WriteOpts { dry_run: false, manager: APISERVER_MANAGER.into(), validation: FieldValidation::Strict };
-    let ns_res = resources::find("", "v1", "namespaces").expect("served");
-    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        cluster.create(ns_res, "", json!({ "metadata": { "name": ns } }), &opts).map_err(|e| e.message)?;
-    }
-    let first_ip = network.cidrs[0].nth(1).to_string();
-    let objects = [
-        (
-            ("", "services"),
-            json!({
-                "metadata": { "name": "kubernetes", "labels": { "component": "apiserver", "provider": "kubernetes" } },
-                "spec": { "clusterIP": first_ip, "ports": [{ "name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443 }], "type": "ClusterIP" }
-            }),
-        ),
-        (
-            ("", "endpoints"),
-            json!({
-                "metadata": { "name": "kubernetes", "labels": { "endpointslice.kubernetes.io/skip-mirror": "true" } },
-                "subsets": [{ "addresses": [{ "ip": "127.0.0.1" }], "ports": [{ "name": "https", "port": port, "protocol": "TCP" }] }]
-            }),
-        ),
-        (
-            ("discovery.k8s.io", "endpointslices"),
-            json!({
-                "metadata": { "name": "kubernetes", "labels": { "kubernetes.io/service-name": "kubernetes" } },
-                "addressType": "IPv4",
-                "endpoints": [{ "addresses": ["127.0.0.1"], "conditions": { "ready": true } }],
-                "ports": [{ "name": "https", "port": port, "protocol": "TCP" }]
-            }),
-        ),
-    ];
-    for ((group, plural), body) in objects {
-        let res = resources::find(group, "v1", plural).expect("served");
-        cluster.create(res, "default", body, &opts).map_err(|e| e.message)?;
-    }
-    default_service_cidr(cluster, network)
-}
-
-/// default_servicecidr_controller.go: the ServiceCIDR `kubernetes` holds the
-/// `--service-cluster-ip-range` ranges, primary first; the controller then applies (forced, as
-/// its own field manager) a `Ready` condition with no reason.
-fn default_service_cidr(cluster: &mut Cluster, network: &ServiceNetwork) -> Result<(), String> {
-    const CONTROLLER: &str = "kubernetes-service-cidr-controller";
-    let res = resources::find("networking.k8s.io", "v1", "servicecidrs").expect("served");
-    let cidrs: Vec<String> = network.cidrs.iter().map(ToString::to_string).collect();
-    let opts = WriteOpts { dry_run: false, manager: APISERVER_MANAGER.into(), validation: FieldValidation::Strict };
-    let mut created = cluster
-        .create(res, "", json!({ "metadata": { "name": "kubernetes" }, "spec": { "cidrs": cidrs } }), &opts)
-        .map_err(|e| e.message)?
-        .object;
-    created["status"] = json!({ "conditions": [{
-        "type": "Ready",
-        "status": "True",
-        "lastTransitionTime": util::now_rfc3339(),
-        "reason": "",
-        "message": "Kubernetes default Service CIDR is ready",
-    }] });
-    let opts = WriteOpts { manager: CONTROLLER.into(), ..opts };
-    cluster.update(res, "", "kubernetes", created, Sub::Status, &opts).map_err(|e| e.message)?;
-    Ok(())
-}
-
-fn seed_one(cluster: &mut Cluster, doc: Value) -> Result<Value, String> {
-    let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
-    let res = resources::find_kind(api_version, kind)
-        .ok_or_else(|| format!("kind {api_version}/{kind} is not served by kube-sim"))?;
-    let ns = doc.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
-    let opts = WriteOpts { dry_run: false, manager: SEED_MANAGER.into(), validation: FieldValidation::Strict };
-    let status = doc.get("status").cloned();
-    let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
-    let created = cluster.create(res, &ns, doc, &opts).map_err(|e| e.message)?.object;
-    match status {
-        Some(status) if resources::by_id(res).has_status() => {
-            let mut with_status = created;
-            with_status["status"] = status;
-            let name = if name.is_empty() { jsonpath::name(&with_status).to_string() } else { name };
-            cluster.update(res, &ns, &name, with_status, Sub::Status, &opts).map(|w| w.object).map_err(|e| e.message)
-        }
-        _ => Ok(created),
-    }
-}
-
 /// Write a file atomically (a temporary file renamed into place), mode 0600.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
@@ -680,61 +587,6 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
-}
-
-/// Accept connections (TLS first when configured) until aborted; each connection ends when
-/// the simulator stops listening.
-async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let mut connections = tokio::task::JoinSet::new();
-    let acceptor = shared.pki.as_ref().map(|p| p.acceptor());
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(_) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let acceptor = acceptor.clone();
-        connections.spawn(async move {
-            let mut closing = shared.connection_epoch.subscribe();
-            let serving = async {
-                match acceptor {
-                    Some(acceptor) => {
-                        let Ok(tls) = acceptor.accept(stream).await else { return };
-                        let certificate = tls
-                            .get_ref()
-                            .1
-                            .peer_certificates()
-                            .and_then(|certs| certs.first())
-                            .and_then(|der| auth::tls::certificate_user(der));
-                        serve_http(shared.clone(), http::server::Connection { certificate }, tls).await;
-                    }
-                    None => serve_http(shared.clone(), http::server::Connection::default(), stream).await,
-                }
-            };
-            tokio::select! {
-                _ = serving => {}
-                _ = closing.changed() => {}
-            }
-        });
-        while connections.try_join_next().is_some() {}
-    }
-}
-
-async fn serve_http<IO>(shared: Arc<Shared>, conn: http::server::Connection, io: IO)
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let conn = Arc::new(conn);
-    let service = hyper::service::service_fn(move |req| http::server::handle(shared.clone(), conn.clone(), req));
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
-        .with_upgrades()
-        .await;
 }
 
 /// The controllers (garbage collector, namespace controller, and the workload mode's),

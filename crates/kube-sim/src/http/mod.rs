@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod faults;
+pub mod listener;
 pub mod negotiate;
 pub mod portforward;
 pub mod reply;
