@@ -21,6 +21,12 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// `metav1.StatusDetails` with its `omitempty` fields.
+/// schema.GroupResource's (and GroupKind's) `String()`: `resource.group`, or the resource
+/// alone for the core group.
+fn group_resource(group: &str, resource: &str) -> String {
+    if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") }
+}
+
 fn details(name: &str, group: &str, kind: &str) -> Value {
     let mut d = Map::new();
     if !name.is_empty() {
@@ -64,7 +70,7 @@ impl ApiError {
     }
 
     pub fn not_found_resource(group: &str, resource: &str, name: &str) -> Self {
-        let qualified = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
+        let qualified = group_resource(group, resource);
         Self::new(
             404,
             "NotFound",
@@ -97,7 +103,7 @@ impl ApiError {
     /// errors.go `NewConflict` for a group and resource (which may name a subresource,
     /// `pods/binding`).
     pub fn conflict_on(group: &str, resource: &str, name: &str, err: &str) -> Self {
-        let qualified = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
+        let qualified = group_resource(group, resource);
         Self::new(
             409,
             "Conflict",
@@ -128,7 +134,7 @@ impl ApiError {
 
     /// errors.go `NewInvalid`
     pub fn invalid(group: &str, kind: &str, name: &str, errs: &[FieldError]) -> Self {
-        let qualified_kind = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let qualified_kind = group_resource(group, kind);
         let causes: Vec<Value> = errs
             .iter()
             .map(|e| json!({ "reason": e.kind.cause_type(), "message": e.body(), "field": e.field }))
@@ -164,7 +170,7 @@ impl ApiError {
 
     /// errors.go `NewForbidden`
     pub fn forbidden(group: &str, resource: &str, name: &str, err: &str) -> Self {
-        let qualified = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
+        let qualified = group_resource(group, resource);
         let message = if name.is_empty() {
             format!("{qualified} is forbidden: {err}")
         } else {
