@@ -75,6 +75,8 @@ pub struct State {
     pub service_cidr: String,
     /// Process id of each program, by name.
     pub pids: Vec<(String, u32)>,
+    /// Process id of the supervisor (`control-plane`).
+    pub supervisor_pid: u32,
 }
 
 /// The failure report the supervisor prints on stdout instead of the READY line

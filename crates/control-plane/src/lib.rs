@@ -321,6 +321,11 @@ impl ControlPlane {
         &self.state
     }
 
+    /// The supervisor's process id while it runs (not after [`ControlPlane::stop`]).
+    pub fn supervisor_pid(&self) -> Option<u32> {
+        self.process.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|p| p.child.id())
+    }
+
     /// The kwok-managed nodes (`kwok-node-0`, …), Ready at start.
     pub fn nodes(&self) -> &[String] {
         &self.state.nodes
@@ -490,7 +495,21 @@ fn supervisor_binary() -> Result<PathBuf, Error> {
         .get_or_init(|| {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let failed = |message: String| Error::Build { what: "the control-plane binary".into(), message };
-            let output = Command::new(cargo)
+            let mut command = Command::new(cargo);
+            // Without the variables cargo sets for the test process it runs (CARGO_MANIFEST_DIR,
+            // CARGO_PKG_NAME, …): build scripts that rerun when they change (ring's does) would
+            // otherwise see them changed and rebuild half the dependency tree, twice.
+            for (key, _) in std::env::vars_os() {
+                let key = key.to_string_lossy();
+                if key.starts_with("CARGO_PKG_")
+                    || key.starts_with("CARGO_MANIFEST_")
+                    || key.starts_with("CARGO_BIN_")
+                    || ["CARGO_CRATE_NAME", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"].contains(&&*key)
+                {
+                    command.env_remove(&*key);
+                }
+            }
+            let output = command
                 .args(["build", "--quiet", "-p", "control-plane", "--bin", "control-plane"])
                 .args(["--message-format=json-render-diagnostics", "--manifest-path"])
                 .arg(Path::new(WORKSPACE).join("Cargo.toml"))

@@ -542,6 +542,7 @@ impl Supervisor {
             kubelet_port: kwok_port,
             service_cidr: self.args.service_cidr.clone(),
             pids: self.programs.iter().map(|p| (p.name.to_string(), p.pid)).collect(),
+            supervisor_pid: std::process::id(),
         };
         let text = serde_json::to_string_pretty(&state).map_err(|e| failure("control-plane", e.to_string()))?;
         std::fs::write(l.state(), text).map_err(io_failure("cannot write state.json"))?;
