@@ -39,16 +39,21 @@ The folder (the kubeconfig's parent, a temporary directory) holds:
   pki/server-ca.{crt,key}     the server CA: signs kube-apiserver's and kwok's serving certificates
   pki/client-ca.{crt,key}     the client CA: kube-apiserver --client-ca-file, and the signer of
                               kube-controller-manager's CSR controller
-  pki/service-account.{key,pub}  the service-account token signing key (ECDSA P-256)
+  pki/service-account.{key,pub}
+                              the service-account token signing key (ECDSA P-256)
   pki/*.crt, pki/*.key        serving and client certificates of the programs
   kubeconfigs/                the components' kubeconfigs (and users' ones issued by the library)
   logs/PROGRAM.log            each program's stdout and stderr
   etcd/                       etcd's data
 
 Pods on the kwok nodes become Running and Ready with pod IPs. `kubectl port-forward` to a pod
-reaches kwok's kubelet server, which forwards as the pod's PortForward object (kwok.x-k8s.io/v1alpha1,
-name and namespace of the pod) says, e.g. spec.forwards: [{ports: [8443], target: {address:
-127.0.0.1, port: 40000}}]; a ClusterPortForward selects pods by namespace and name.";
+reaches kwok's kubelet server, which forwards as the pod's PortForward object says
+(kwok.x-k8s.io/v1alpha1, with the pod's name and namespace), e.g.
+  spec: {forwards: [{ports: [8443], target: {address: 127.0.0.1, port: 40000}}]}
+A ClusterPortForward selects pods by namespace and name.
+
+Exit status: 0 after a requested stop; 1 when start-up fails or when a program exits on its own
+(the others are stopped then).";
 
 /// Options of `control-plane` (and `scripts/control-plane up`).
 #[derive(Debug, Clone, clap::Parser)]
