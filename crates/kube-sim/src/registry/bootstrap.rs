@@ -18,7 +18,11 @@ const SEED_MANAGER: &str = "kube-sim-seed";
 /// `default/kubernetes` Service with its Endpoints and EndpointSlice
 /// (pkg/controlplane/controller/{systemnamespaces,kubernetesservice}) and the default
 /// ServiceCIDR (pkg/controlplane/controller/defaultservicecidr).
-pub fn bootstrap(cluster: &mut Cluster, network: &ServiceNetwork, port: u16) -> Result<(), String> {
+/// With `rbac`, also the bootstrap RBAC policy (`super::policy`).
+pub fn bootstrap(cluster: &mut Cluster, network: &ServiceNetwork, port: u16, rbac: bool) -> Result<(), String> {
+    if rbac {
+        super::policy::bootstrap_rbac(cluster, APISERVER_MANAGER)?;
+    }
     let opts = WriteOpts { dry_run: false, manager: APISERVER_MANAGER.into(), validation: FieldValidation::Strict };
     let ns_res = resources::find("", "v1", "namespaces").expect("served");
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {

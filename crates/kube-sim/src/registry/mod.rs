@@ -6,6 +6,7 @@ mod cluster;
 pub mod decode;
 mod deletion;
 mod list;
+pub mod policy;
 pub mod store;
 mod subresources;
 
