@@ -24,12 +24,22 @@ impl Env {
     /// A fresh backend and a namespace `ks-<test>-<random>` in it. The simulator authorizes
     /// with RBAC, as a real cluster does (the kubeconfig's user is an admin on both).
     pub async fn new(test: &str) -> Env {
+        Env::start(test, true).await
+    }
+
+    /// As [`Env::new`], for kubectl: the simulator serves plain HTTP, where kubectl sends no
+    /// credentials (it is `system:anonymous` there), so it allows everything instead of RBAC.
+    /// A real cluster is used as it is (kubectl authenticates over TLS there).
+    pub async fn for_kubectl(test: &str) -> Env {
+        Env::start(test, false).await
+    }
+
+    async fn start(test: &str, rbac: bool) -> Env {
         let (sim, kubeconfig) = match std::env::var_os(REAL_CLUSTER_ENV) {
             Some(path) => (None, PathBuf::from(path)),
             None => {
-                let sim = Simulator::start_with(SimConfig { rbac: true, ..Default::default() })
-                    .await
-                    .expect("simulator starts");
+                let sim =
+                    Simulator::start_with(SimConfig { rbac, ..Default::default() }).await.expect("simulator starts");
                 let path = sim.kubeconfig_path().to_path_buf();
                 (Some(sim), path)
             }
