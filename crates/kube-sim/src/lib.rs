@@ -8,7 +8,7 @@
 //! Modules, lowest first: `model` (the API's vocabulary: resources, schema, Status errors,
 //! selectors, name rules, options, query parameters), `registry` (the object store and the
 //! REST operations), `admission` (defaults, allocation, validation), `controllers` (garbage
-//! collection, namespaces, the workload mode), `auth` (authentication, authorization, TLS),
+//! collection, namespaces, the workload mode), `auth` (authentication, impersonation, authorization: forbid rules and RBAC, TLS),
 //! `api` (discovery, OpenAPI, Tables, protobuf bodies), `http` (routing, watch,
 //! port-forward, faults); `merge` is the merge engine and `fixtures` stand-ins built on the
 //! public API.
@@ -216,8 +216,8 @@ impl Simulator {
         shared.auth.set_reject_anonymous(config.reject_anonymous);
         shared.auth.set_rbac(config.rbac);
         shared.lock().graceful_pod_deletion = shared.lock_workloads().runs_controllers();
-        registry::bootstrap::bootstrap(&mut shared.lock(), &network, addr.port(), config.rbac)
-            .map_err(SimError::Seed)?;
+        let system = if config.rbac { auth::policy::bootstrap_objects() } else { Vec::new() };
+        registry::bootstrap::bootstrap(&mut shared.lock(), &network, addr.port(), system).map_err(SimError::Seed)?;
         let (dir, kubeconfig) = match &config.kubeconfig {
             Some(path) => (None, path.clone()),
             None => {

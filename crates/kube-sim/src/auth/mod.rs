@@ -19,6 +19,7 @@
 
 mod attributes;
 pub mod impersonation;
+pub mod policy;
 pub mod rbac;
 pub mod tls;
 

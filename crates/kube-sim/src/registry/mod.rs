@@ -6,7 +6,6 @@ mod cluster;
 pub mod decode;
 mod deletion;
 mod list;
-pub mod policy;
 pub mod store;
 mod subresources;
 

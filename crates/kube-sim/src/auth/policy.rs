@@ -1,4 +1,5 @@
-//! The RBAC objects a fresh RBAC-enabled cluster holds (created at start when RBAC is on).
+//! The RBAC objects a fresh RBAC-enabled cluster holds (created at start when RBAC is on,
+//! through the registry like kube-apiserver's own objects).
 //!
 //! kube-apiserver 1.33: plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go
 //! (`ClusterRoles`, `ClusterRoleBindings`: cluster-admin, admin/edit/view and their
@@ -12,10 +13,7 @@
 
 use serde_json::{Value, json};
 
-use super::Cluster;
-use crate::auth::rbac::{rule, url_rule};
-use crate::model::options::{FieldValidation, WriteOpts};
-use crate::model::resources;
+use super::rbac::{rule, url_rule};
 
 const READ: &[&str] = &["get", "list", "watch"];
 const WRITE: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
@@ -168,9 +166,8 @@ fn group(name: &str) -> Value {
     json!({ "apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": name })
 }
 
-/// Create the bootstrap ClusterRoles and ClusterRoleBindings.
-pub fn bootstrap_rbac(cluster: &mut Cluster, manager: &str) -> Result<(), String> {
-    let opts = WriteOpts { dry_run: false, manager: manager.into(), validation: FieldValidation::Strict };
+/// The bootstrap ClusterRoles and ClusterRoleBindings: (group, resource, object).
+pub fn bootstrap_objects() -> Vec<(&'static str, &'static str, Value)> {
     const TO_ADMIN: &str = "rbac.authorization.k8s.io/aggregate-to-admin";
     const TO_EDIT: &str = "rbac.authorization.k8s.io/aggregate-to-edit";
     const TO_VIEW: &str = "rbac.authorization.k8s.io/aggregate-to-view";
@@ -237,13 +234,7 @@ pub fn bootstrap_rbac(cluster: &mut Cluster, manager: &str) -> Result<(), String
         ),
         binding("kubeadm:cluster-admins", "cluster-admin", json!([group("kubeadm:cluster-admins")]), false),
     ];
-    let roles_res = resources::find("rbac.authorization.k8s.io", "v1", "clusterroles").expect("served");
-    for role in roles {
-        cluster.create(roles_res, "", role, &opts).map_err(|e| e.message)?;
-    }
-    let bindings_res = resources::find("rbac.authorization.k8s.io", "v1", "clusterrolebindings").expect("served");
-    for b in bindings {
-        cluster.create(bindings_res, "", b, &opts).map_err(|e| e.message)?;
-    }
-    Ok(())
+    const RBAC: &str = "rbac.authorization.k8s.io";
+    let roles = roles.into_iter().map(|r| (RBAC, "clusterroles", r));
+    roles.chain(bindings.into_iter().map(|b| (RBAC, "clusterrolebindings", b))).collect()
 }
