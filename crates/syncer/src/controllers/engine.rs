@@ -123,6 +123,7 @@ pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Act
     if result.is_ok() {
         shared.forget_failures(&key_of(v.as_ref()));
     }
+    shared.config.stats.reconciled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     result
 }
 

@@ -42,6 +42,12 @@ where
 }
 
 async fn reconcile(h: Arc<Event>, ctx: Arc<Ctx>) -> Result<Action, SyncError> {
+    let result = reconcile_event(&h, &ctx).await;
+    ctx.shared.config.stats.events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    result
+}
+
+async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Action, SyncError> {
     let shared = &ctx.shared;
     let involved = &h.involved_object;
     let kind = involved.kind.as_deref().unwrap_or_default();
@@ -66,7 +72,7 @@ async fn reconcile(h: Arc<Event>, ctx: Arc<Ctx>) -> Result<Action, SyncError> {
     };
     let Some(vmeta) = vmeta else { return Ok(Action::await_change()) };
     let desired = events::to_virtual(
-        &h,
+        h,
         &events::Involved {
             namespace: &vns,
             name: &vname,

@@ -30,6 +30,23 @@ use crate::translate::{self, pods::Settings};
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "vcluster-syncer";
 
+/// Counters for tests and benchmarks: reconciles finished (generic kinds), events handled.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub reconciled: std::sync::atomic::AtomicU64,
+    pub events: std::sync::atomic::AtomicU64,
+}
+
+impl Stats {
+    pub fn reconciled(&self) -> u64 {
+        self.reconciled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn events(&self) -> u64 {
+        self.events.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// What the controllers are configured with.
 #[derive(Clone)]
 pub struct Config {
@@ -52,6 +69,8 @@ pub struct Config {
     pub service_name: String,
     /// The virtual cluster's version (fake nodes' kubelet version).
     pub virtual_version: String,
+    /// Counters.
+    pub stats: Arc<Stats>,
 }
 
 /// State shared by the controllers.

@@ -53,6 +53,8 @@ pub struct Environment {
     pub current_namespace: String,
     /// This replica's identity for the leader lease.
     pub identity: String,
+    /// Counters of the controllers (tests and benchmarks read them).
+    pub stats: Arc<controllers::Stats>,
 }
 
 /// Timings (the defaults are the established syncer's; tests shorten them).
@@ -136,6 +138,7 @@ pub fn controller_config(
         pod_security_standard: options.enforce_pod_security_standard.clone(),
         service_name: options.service_name(),
         virtual_version,
+        stats: env.stats.clone(),
     })
 }
 
@@ -197,6 +200,7 @@ pub async fn environment(options: &Options, shutdown: &CancellationToken) -> Res
         host_client,
         current_namespace,
         identity: format!("{hostname}-external-vcluster-controller"),
+        stats: Arc::default(),
     }))
 }
 
@@ -488,5 +492,3 @@ pub fn translation_context(options: &Options, target_namespace: &str) -> transla
     ctx
 }
 
-/// Shared for tests: an `Arc` alias of the readiness channel type.
-pub type Readiness = Arc<watch::Sender<bool>>;
