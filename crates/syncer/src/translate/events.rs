@@ -47,10 +47,13 @@ pub fn to_virtual(h: &Event, v: &Involved<'_>) -> Event {
 }
 
 /// The existing virtual event updated to `desired`, or `None` when equal (everything but the
-/// metadata is compared, as upstream copies the old metadata before comparing).
+/// metadata is compared, as upstream copies the old metadata before comparing). Unlike
+/// upstream, the involved object's resourceVersion alone does not make a difference: it moves
+/// with every status update of the pod, and would rewrite every event on each restart.
 pub fn update(existing: &Event, desired: &Event) -> Option<Event> {
     let mut candidate = desired.clone();
     candidate.metadata = existing.metadata.clone();
+    candidate.involved_object.resource_version = existing.involved_object.resource_version.clone();
     (candidate != *existing).then_some(candidate)
 }
 
@@ -88,6 +91,11 @@ mod tests {
         assert_eq!(v.message.as_deref(), Some("Successfully assigned default/web to node-1"));
         let mut stored = v.clone();
         stored.metadata.uid = Some("x".into());
+        stored.involved_object.resource_version = Some("4".into());
         assert!(update(&stored, &v).is_none());
+        let mut counted = h.clone();
+        counted.count = Some(2);
+        let desired = to_virtual(&counted, &Involved { namespace: "default", name: "web", uid: "vuid", resource_version: "5" });
+        assert_eq!(update(&stored, &desired).unwrap().count, Some(2));
     }
 }
