@@ -338,7 +338,8 @@ fn unimplemented_flags(command: &clap::Command, matches: &ArgMatches) -> Vec<Str
         }
         // A flag given with its default value changes nothing.
         let default: Vec<&str> = arg.get_default_values().iter().filter_map(|v| v.to_str()).collect();
-        let given: Vec<String> = matches.get_raw(id).into_iter().flatten().filter_map(|v| v.to_str().map(String::from)).collect();
+        let given: Vec<String> =
+            matches.get_raw(id).into_iter().flatten().filter_map(|v| v.to_str().map(String::from)).collect();
         let is_default = given.len() == default.len() && given.iter().zip(&default).all(|(g, d)| go_bool_eq(g, d));
         if is_default {
             continue;

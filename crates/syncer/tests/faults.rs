@@ -54,10 +54,7 @@ async fn restart_makes_zero_writes() {
     let syncer = converged(&clusters).await;
     // Let the event copies finish too: every host event has its virtual copy.
     let host_events = clusters.host.objects("v1", "Event").len() as u64;
-    eventually("events copied", DEADLINE, || async {
-        (syncer.stats.events() >= host_events).then_some(())
-    })
-    .await;
+    eventually("events copied", DEADLINE, || async { (syncer.stats.events() >= host_events).then_some(()) }).await;
     syncer.stop().await;
     clusters.clear_requests();
     let host_events = clusters.host.objects("v1", "Event").len() as u64;
@@ -166,7 +163,12 @@ async fn watch_410_relists_without_duplicates() {
         .filter(|r| r.method == "POST" && r.path == format!("/api/v1/namespaces/{HOST_NS}/pods") && r.status == 201)
         .count();
     assert_eq!(creates, 2, "each pod created once on the host");
-    let host_pods: Vec<_> = clusters.host.objects("v1", "Pod").into_iter().filter(|p| s(p, &["metadata", "namespace"]) == Some(HOST_NS)).collect();
+    let host_pods: Vec<_> = clusters
+        .host
+        .objects("v1", "Pod")
+        .into_iter()
+        .filter(|p| s(p, &["metadata", "namespace"]) == Some(HOST_NS))
+        .collect();
     assert_eq!(host_pods.len(), 2);
     syncer.stop().await;
 }

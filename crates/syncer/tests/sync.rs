@@ -15,7 +15,8 @@ use kube_sim::SimConfig;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_run_on_the_host_and_come_back() {
     let clusters =
-        Clusters::start_with(true, SimConfig { service_cidrs: vec!["10.100.0.0/16".into()], ..SimConfig::default() }).await;
+        Clusters::start_with(true, SimConfig { service_cidrs: vec!["10.100.0.0/16".into()], ..SimConfig::default() })
+            .await;
     let virt = clusters.virt_client().await;
     create(&virt, "default", &configmap("settings", "one")).await;
     create(&virt, "default", &configmap("unused", "x")).await;
@@ -72,11 +73,9 @@ async fn pods_run_on_the_host_and_come_back() {
 
     // Host events about the pod appear in the virtual cluster.
     eventually("a virtual event about web", DEADLINE, || async {
-        clusters
-            .virt
-            .objects("v1", "Event")
-            .into_iter()
-            .find(|e| s(e, &["involvedObject", "name"]) == Some("web") && s(e, &["metadata", "namespace"]) == Some("default"))
+        clusters.virt.objects("v1", "Event").into_iter().find(|e| {
+            s(e, &["involvedObject", "name"]) == Some("web") && s(e, &["metadata", "namespace"]) == Some("default")
+        })
     })
     .await;
 
@@ -94,15 +93,26 @@ async fn pods_run_on_the_host_and_come_back() {
     // ConfigMap and Secret, and the fake node.
     let pods: Api<Pod> = Api::namespaced(virt.clone(), "default");
     pods.delete("web", &DeleteParams::default()).await.unwrap();
-    eventually("host pod gone", DEADLINE, || async { clusters.host_object("Pod", "web-x-default-x-my-vc").is_none().then_some(()) }).await;
-    eventually("virtual pod gone", DEADLINE, || async { clusters.virt_object("Pod", "default", "web").is_none().then_some(()) }).await;
+    eventually("host pod gone", DEADLINE, || async {
+        clusters.host_object("Pod", "web-x-default-x-my-vc").is_none().then_some(())
+    })
+    .await;
+    eventually("virtual pod gone", DEADLINE, || async {
+        clusters.virt_object("Pod", "default", "web").is_none().then_some(())
+    })
+    .await;
     eventually("unused configmap removed", DEADLINE, || async {
         clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").is_none().then_some(())
     })
     .await;
-    eventually("unused secret removed", DEADLINE, || async { clusters.host_object("Secret", "db-x-default-x-my-vc").is_none().then_some(()) })
-        .await;
-    eventually("fake node removed", DEADLINE, || async { clusters.virt.object("v1", "Node", "", &node).is_none().then_some(()) }).await;
+    eventually("unused secret removed", DEADLINE, || async {
+        clusters.host_object("Secret", "db-x-default-x-my-vc").is_none().then_some(())
+    })
+    .await;
+    eventually("fake node removed", DEADLINE, || async {
+        clusters.virt.object("v1", "Node", "", &node).is_none().then_some(())
+    })
+    .await;
     syncer.stop().await;
 }
 
@@ -119,14 +129,24 @@ async fn all_configmaps_pvcs_and_serviceaccounts() {
     .unwrap();
     create(&virt, "default", &pvc).await;
     let sa: k8s_openapi::api::core::v1::ServiceAccount =
-        serde_json::from_value(serde_json::json!({ "metadata": { "name": "builder", "namespace": "default" } })).unwrap();
+        serde_json::from_value(serde_json::json!({ "metadata": { "name": "builder", "namespace": "default" } }))
+            .unwrap();
     create(&virt, "default", &sa).await;
     let mut syncer = clusters.syncer(&["--sync-all-configmaps=true", "--sync=serviceaccounts"]).await;
     syncer.wait_ready(true, DEADLINE).await;
-    eventually("all configmaps synced", DEADLINE, || async { clusters.host_object("ConfigMap", "lonely-x-default-x-my-vc") }).await;
-    eventually("service account synced", DEADLINE, || async { clusters.host_object("ServiceAccount", "builder-x-default-x-my-vc") }).await;
+    eventually("all configmaps synced", DEADLINE, || async {
+        clusters.host_object("ConfigMap", "lonely-x-default-x-my-vc")
+    })
+    .await;
+    eventually("service account synced", DEADLINE, || async {
+        clusters.host_object("ServiceAccount", "builder-x-default-x-my-vc")
+    })
+    .await;
     // The claim is bound on the host; the virtual claim follows.
-    eventually("host claim", DEADLINE, || async { clusters.host_object("PersistentVolumeClaim", "data-x-default-x-my-vc") }).await;
+    eventually("host claim", DEADLINE, || async {
+        clusters.host_object("PersistentVolumeClaim", "data-x-default-x-my-vc")
+    })
+    .await;
     eventually("virtual claim Bound", DEADLINE, || async {
         clusters
             .virt_object("PersistentVolumeClaim", "default", "data")
@@ -138,7 +158,9 @@ async fn all_configmaps_pvcs_and_serviceaccounts() {
     pod.spec.as_mut().unwrap().service_account_name = Some("builder".into());
     pod.spec.as_mut().unwrap().containers[0].env = None;
     create(&virt, "default", &pod).await;
-    let host_pod = eventually("host pod", DEADLINE, || async { clusters.host_object("Pod", "builder-pod-x-default-x-my-vc") }).await;
+    let host_pod =
+        eventually("host pod", DEADLINE, || async { clusters.host_object("Pod", "builder-pod-x-default-x-my-vc") })
+            .await;
     assert_eq!(host_pod["spec"]["serviceAccountName"], "builder-x-default-x-my-vc");
     syncer.stop().await;
 }
@@ -154,9 +176,14 @@ async fn pod_security_standard_blocks_violating_pods() {
         Some(k8s_openapi::api::core::v1::SecurityContext { privileged: Some(true), ..Default::default() });
     create(&virt, "default", &bad).await;
     create(&virt, "default", &web_pod("fine", "none", "none")).await;
-    eventually("compliant pod synced", DEADLINE, || async { clusters.host_object("Pod", "fine-x-default-x-my-vc") }).await;
+    eventually("compliant pod synced", DEADLINE, || async { clusters.host_object("Pod", "fine-x-default-x-my-vc") })
+        .await;
     eventually("violation event", DEADLINE, || async {
-        clusters.virt.objects("v1", "Event").into_iter().find(|e| s(e, &["reason"]) == Some("PodSecurityStandardViolation"))
+        clusters
+            .virt
+            .objects("v1", "Event")
+            .into_iter()
+            .find(|e| s(e, &["reason"]) == Some("PodSecurityStandardViolation"))
     })
     .await;
     assert!(clusters.host_object("Pod", "privileged-x-default-x-my-vc").is_none());

@@ -75,7 +75,8 @@ pub fn host_annotations(
         OBJECT_UID_ANNOTATION,
         crate::OBJECT_NAMESPACE_ANNOTATION,
     ]);
-    let previously: BTreeSet<&str> = to.get(MANAGED_ANNOTATIONS_ANNOTATION).map(|s| s.split('\n').collect()).unwrap_or_default();
+    let previously: BTreeSet<&str> =
+        to.get(MANAGED_ANNOTATIONS_ANNOTATION).map(|s| s.split('\n').collect()).unwrap_or_default();
     let (mut merged, managed) = apply_maps(virtual_annotations.unwrap_or(&empty), to, &previously, &exclude);
     if managed.is_empty() {
         merged.remove(MANAGED_ANNOTATIONS_ANNOTATION);

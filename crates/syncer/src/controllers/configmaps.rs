@@ -61,7 +61,9 @@ pub(crate) async fn run(
     let api: Api<ConfigMap> = Api::all(shared.virtual_.clone());
     let mapper_shared = shared.clone();
     let ctrl = Controller::new(api, watcher::Config::default())
-        .watches_stream(host_stream, move |h: ConfigMap| engine::host_to_virtual::<ConfigMap, ConfigMap>(&mapper_shared, &h))
+        .watches_stream(host_stream, move |h: ConfigMap| {
+            engine::host_to_virtual::<ConfigMap, ConfigMap>(&mapper_shared, &h)
+        })
         .reconcile_on(used);
     engine::run(ctrl, Arc::new(ConfigMapKind { shared, host })).await;
 }

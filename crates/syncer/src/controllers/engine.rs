@@ -150,7 +150,12 @@ pub(crate) async fn update_host<S: Kind>(kind: &S, v: &S::K, obj: S::K) -> Resul
     let shared = kind.shared();
     let api: Api<S::K> = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
     let name = obj.name_any();
-    tracing::info!(kind = S::NAME, "updating physical {}/{name}, because virtual {} have changed", shared.tctx.host_namespace(), S::NAME);
+    tracing::info!(
+        kind = S::NAME,
+        "updating physical {}/{name}, because virtual {} have changed",
+        shared.tctx.host_namespace(),
+        S::NAME
+    );
     match api.replace(&name, &shared.post_params(), &obj).await {
         Ok(_) => Ok(Action::await_change()),
         Err(e) if is_code(&e, 409) => Ok(Action::requeue(Duration::from_millis(200))),
@@ -190,7 +195,11 @@ pub(crate) fn api_message(e: &kube::Error) -> String {
 }
 
 pub(crate) fn key_of<K: Resource>(obj: &K) -> String {
-    format!("{}/{}", obj.meta().namespace.as_deref().unwrap_or_default(), obj.meta().name.as_deref().unwrap_or_default())
+    format!(
+        "{}/{}",
+        obj.meta().namespace.as_deref().unwrap_or_default(),
+        obj.meta().name.as_deref().unwrap_or_default()
+    )
 }
 
 /// The error policy: retry with per-object exponential backoff (0.5 s doubling to 30 s).
@@ -206,12 +215,24 @@ pub(crate) fn error_policy<S: Kind>(v: Arc<S::K>, err: &SyncError, kind: Arc<S>)
 
 /// The watch of this vcluster's host objects of one kind: a reflector (the kind's host store)
 /// whose events trigger the virtual object they were synced from.
-pub(crate) fn host_watch<K>(shared: &Shared) -> (Store<K>, impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+pub(crate) fn host_watch<K>(
+    shared: &Shared,
+) -> (Store<K>, impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static)
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
 {
     let api: Api<K> = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
-    let config = watcher::Config::default().labels(&format!("{}={}", vcluster_translate::MANAGED_BY_LABEL, shared.tctx.translator.vcluster));
+    let config = watcher::Config::default().labels(&format!(
+        "{}={}",
+        vcluster_translate::MANAGED_BY_LABEL,
+        shared.tctx.translator.vcluster
+    ));
     let (reader, writer) = reflector::store();
     let stream = reflector(writer, watcher(api, config)).default_backoff().touched_objects();
     (reader, stream)

@@ -29,16 +29,26 @@ struct Ctx {
     stores: HostStores,
 }
 
-fn host_meta<K: Resource<DynamicType = ()> + Clone>(store: &Store<K>, namespace: &str, name: &str) -> Option<ObjectMeta> {
+fn host_meta<K: Resource<DynamicType = ()> + Clone>(
+    store: &Store<K>,
+    namespace: &str,
+    name: &str,
+) -> Option<ObjectMeta> {
     store.get(&ObjectRef::new(name).within(namespace)).map(|o| o.meta().clone())
 }
 
 async fn virtual_meta<K>(shared: &Shared, namespace: &str, name: &str) -> Result<Option<ObjectMeta>, SyncError>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
 {
     let api: Api<K> = Api::namespaced(shared.virtual_.clone(), namespace);
-    api.get_opt(name).await.map(|o| o.map(|o| o.meta().clone())).map_err(|e| SyncError::api("get", "object", "virtual", namespace, name, e))
+    api.get_opt(name)
+        .await
+        .map(|o| o.map(|o| o.meta().clone()))
+        .map_err(|e| SyncError::api("get", "object", "virtual", namespace, name, e))
 }
 
 async fn reconcile(h: Arc<Event>, ctx: Arc<Ctx>) -> Result<Action, SyncError> {
@@ -88,7 +98,8 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Action, SyncError> {
     }
     let api: Api<Event> = Api::namespaced(shared.virtual_.clone(), &vns);
     let event_name = desired.name_any();
-    let existing = api.get_opt(&event_name).await.map_err(|e| SyncError::api("get", "event", "virtual", &vns, &event_name, e))?;
+    let existing =
+        api.get_opt(&event_name).await.map_err(|e| SyncError::api("get", "event", "virtual", &vns, &event_name, e))?;
     let result = match existing {
         None => api.create(&shared.post_params(), &desired).await.map(|_| ()),
         Some(existing) => match events::update(&existing, &desired) {

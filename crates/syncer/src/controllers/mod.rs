@@ -135,7 +135,10 @@ impl Shared {
             count: Some(1),
             first_timestamp: Some(Time(now)),
             last_timestamp: Some(Time(now)),
-            source: Some(EventSource { component: Some(format!("{}-syncer", K::kind(&()).to_lowercase())), host: None }),
+            source: Some(EventSource {
+                component: Some(format!("{}-syncer", K::kind(&()).to_lowercase())),
+                host: None,
+            }),
             ..Event::default()
         };
         let api: Api<Event> = Api::namespaced(self.virtual_.clone(), &namespace);
@@ -151,15 +154,18 @@ impl Shared {
         {
             return ip.clone();
         }
-        let api: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(self.host.clone(), self.tctx.host_namespace());
+        let api: Api<k8s_openapi::api::core::v1::Service> =
+            Api::namespaced(self.host.clone(), self.tctx.host_namespace());
         let ip = match api.get_opt(name).await {
-            Ok(found) => found
-                .and_then(|s| s.spec)
-                .and_then(|s| s.cluster_ip)
-                .filter(|ip| !ip.is_empty() && ip != "None"),
+            Ok(found) => {
+                found.and_then(|s| s.spec).and_then(|s| s.cluster_ip).filter(|ip| !ip.is_empty() && ip != "None")
+            }
             Err(_) => return None,
         };
-        self.service_ips.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), (Instant::now(), ip.clone()));
+        self.service_ips
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), (Instant::now(), ip.clone()));
         ip
     }
 
@@ -223,7 +229,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
         tasks.spawn(nodes::run(shared.clone(), nodes));
     }
     if shared.enabled("events") {
-        tasks.spawn(events::run(shared.clone(), events::HostStores { pods: host_pods, configmaps: host_configmaps, secrets: host_secrets }));
+        tasks.spawn(events::run(
+            shared.clone(),
+            events::HostStores { pods: host_pods, configmaps: host_configmaps, secrets: host_secrets },
+        ));
     }
     while let Some(done) = tasks.join_next().await {
         if let Err(e) = done

@@ -69,7 +69,16 @@ impl PodKind {
             let answer = api
                 .create_token_request(&source.service_account, &PostParams::default(), &request)
                 .await
-                .map_err(|e| SyncError::api("create token for", "serviceaccount", "virtual", &namespace, &source.service_account, e))?;
+                .map_err(|e| {
+                    SyncError::api(
+                        "create token for",
+                        "serviceaccount",
+                        "virtual",
+                        &namespace,
+                        &source.service_account,
+                        e,
+                    )
+                })?;
             let token = answer.status.map(|s| s.token).filter(|t| !t.is_empty());
             let token = token.ok_or_else(|| SyncError::EmptyToken(source.service_account.clone()))?;
             let key = loop {
@@ -90,16 +99,26 @@ impl PodKind {
         {
             let _guard = self.nodes_lock.lock().await;
             let api: Api<Node> = Api::all(shared.virtual_.clone());
-            let existing = api.get_opt(node_name).await.map_err(|e| SyncError::api("get", "node", "virtual", "", node_name, e))?;
+            let existing =
+                api.get_opt(node_name).await.map_err(|e| SyncError::api("get", "node", "virtual", "", node_name, e))?;
             if existing.is_none() {
-                tracing::info!("create virtual fake node {node_name}, because pod {}/{} uses it", v.namespace().unwrap_or_default(), v.name_any());
+                tracing::info!(
+                    "create virtual fake node {node_name}, because pod {}/{} uses it",
+                    v.namespace().unwrap_or_default(),
+                    v.name_any()
+                );
                 match api.create(&shared.post_params(), &nodes::fake_node(node_name)).await {
                     Ok(_) => {}
                     Err(e) if is_code(&e, 409) => {}
                     Err(e) => return Err(SyncError::api("create", "node", "virtual", "", node_name, e)),
                 }
                 let ids = [random_guid(), random_guid(), random_guid()];
-                let status = nodes::fake_node_status(&shared.config.virtual_version, ids, Time(k8s_openapi::jiff::Timestamp::now()), None);
+                let status = nodes::fake_node_status(
+                    &shared.config.virtual_version,
+                    ids,
+                    Time(k8s_openapi::jiff::Timestamp::now()),
+                    None,
+                );
                 let patch = serde_json::json!({ "status": status });
                 api.patch_status(node_name, &PatchParams::default(), &Patch::Merge(&patch))
                     .await
@@ -112,7 +131,11 @@ impl PodKind {
         let namespace = v.namespace().unwrap_or_default();
         tracing::info!("bind virtual pod {namespace}/{} to node {node_name}", v.name_any());
         let binding = Binding {
-            metadata: ObjectMeta { name: v.metadata.name.clone(), namespace: Some(namespace.clone()), ..ObjectMeta::default() },
+            metadata: ObjectMeta {
+                name: v.metadata.name.clone(),
+                namespace: Some(namespace.clone()),
+                ..ObjectMeta::default()
+            },
             target: ObjectReference {
                 kind: Some("Node".into()),
                 name: Some(node_name.to_owned()),
@@ -121,7 +144,15 @@ impl PodKind {
             },
         };
         let api: Api<Pod> = Api::namespaced(shared.virtual_.clone(), &namespace);
-        match api.create_subresource::<Binding, serde_json::Value>("binding", &v.name_any(), &PostParams::default(), &binding).await {
+        match api
+            .create_subresource::<Binding, serde_json::Value>(
+                "binding",
+                &v.name_any(),
+                &PostParams::default(),
+                &binding,
+            )
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) => {
                 shared.warn(v, "SyncError", &format!("Error binding pod: {}", engine::api_message(&e))).await;
@@ -199,7 +230,8 @@ impl Kind for PodKind {
         let shared = &self.shared;
         if h.metadata.deletion_timestamp.is_some() {
             if v.metadata.deletion_timestamp.is_none() {
-                let grace = v.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(MINIMUM_GRACE_PERIOD);
+                let grace =
+                    v.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(MINIMUM_GRACE_PERIOD);
                 self.delete_virtual(v, grace, "the physical pod is being deleted").await?;
             } else if v.metadata.deletion_grace_period_seconds != h.metadata.deletion_grace_period_seconds {
                 let grace = h.metadata.deletion_grace_period_seconds.unwrap_or(0);
@@ -213,7 +245,11 @@ impl Kind for PodKind {
             let api: Api<Pod> = Api::namespaced(shared.host.clone(), namespace);
             let dp = DeleteParams {
                 grace_period_seconds: v.metadata.deletion_grace_period_seconds.and_then(|g| u32::try_from(g).ok()),
-                preconditions: h.metadata.uid.clone().map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
+                preconditions: h
+                    .metadata
+                    .uid
+                    .clone()
+                    .map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
                 ..DeleteParams::default()
             };
             return match api.delete(&h.name_any(), &dp).await {
@@ -237,7 +273,9 @@ impl Kind for PodKind {
                 Ok(_) => Ok(Action::await_change()),
                 Err(e) if is_code(&e, 409) => Ok(Action::requeue(Duration::from_millis(200))),
                 Err(e) => {
-                    shared.warn(v.as_ref(), "SyncError", &format!("Error updating pod: {}", engine::api_message(&e))).await;
+                    shared
+                        .warn(v.as_ref(), "SyncError", &format!("Error updating pod: {}", engine::api_message(&e)))
+                        .await;
                     Err(SyncError::api("update status of", "pod", "virtual", &namespace, &v.name_any(), e))
                 }
             };

@@ -59,7 +59,9 @@ impl Kind for PvcKind {
                 return match api.patch_status(&v.name_any(), &params, &Patch::Merge(&patch)).await {
                     Ok(_) => Ok(Action::await_change()),
                     Err(e) if is_code(&e, 409) => Ok(Action::requeue(Duration::from_millis(200))),
-                    Err(e) => Err(SyncError::api("update status of", Self::NAME, "virtual", &namespace, &v.name_any(), e)),
+                    Err(e) => {
+                        Err(SyncError::api("update status of", Self::NAME, "virtual", &namespace, &v.name_any(), e))
+                    }
                 };
             }
         }
@@ -74,8 +76,11 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let (host, host_stream) = engine::host_watch::<PersistentVolumeClaim>(&shared);
     let api: Api<PersistentVolumeClaim> = Api::all(shared.virtual_.clone());
     let mapper_shared = shared.clone();
-    let ctrl = Controller::new(api, watcher::Config::default()).watches_stream(host_stream, move |h: PersistentVolumeClaim| {
-        engine::host_to_virtual::<PersistentVolumeClaim, PersistentVolumeClaim>(&mapper_shared, &h)
-    });
+    let ctrl = Controller::new(api, watcher::Config::default()).watches_stream(
+        host_stream,
+        move |h: PersistentVolumeClaim| {
+            engine::host_to_virtual::<PersistentVolumeClaim, PersistentVolumeClaim>(&mapper_shared, &h)
+        },
+    );
     engine::run(ctrl, Arc::new(PvcKind { shared, host })).await;
 }

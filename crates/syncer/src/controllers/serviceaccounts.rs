@@ -47,8 +47,9 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let (host, host_stream) = engine::host_watch::<ServiceAccount>(&shared);
     let api: Api<ServiceAccount> = Api::all(shared.virtual_.clone());
     let mapper_shared = shared.clone();
-    let ctrl = Controller::new(api, watcher::Config::default()).watches_stream(host_stream, move |h: ServiceAccount| {
-        engine::host_to_virtual::<ServiceAccount, ServiceAccount>(&mapper_shared, &h)
-    });
+    let ctrl = Controller::new(api, watcher::Config::default())
+        .watches_stream(host_stream, move |h: ServiceAccount| {
+            engine::host_to_virtual::<ServiceAccount, ServiceAccount>(&mapper_shared, &h)
+        });
     engine::run(ctrl, Arc::new(ServiceAccountKind { shared, host })).await;
 }

@@ -39,14 +39,21 @@ pub async fn ensure(client: &Client, namespace: &str, vcluster: &str) -> Result<
     let detected = detect(client, namespace).await;
     let value = detected.cidr().to_owned();
     if let cidr::Detected::Fallback { reason } = &detected {
-        tracing::warn!("failed to detect service CIDR, will fallback to {}, however this is probably wrong: {reason}", cidr::FALLBACK);
+        tracing::warn!(
+            "failed to detect service CIDR, will fallback to {}, however this is probably wrong: {reason}",
+            cidr::FALLBACK
+        );
     }
     if existing.is_some() {
         let patch = serde_json::json!({ "data": { CONFIGMAP_KEY: value } });
         api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
     } else {
         let cm = ConfigMap {
-            metadata: ObjectMeta { name: Some(name.clone()), namespace: Some(namespace.to_owned()), ..ObjectMeta::default() },
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(namespace.to_owned()),
+                ..ObjectMeta::default()
+            },
             data: Some(BTreeMap::from([(CONFIGMAP_KEY.to_owned(), value.clone())])),
             ..ConfigMap::default()
         };

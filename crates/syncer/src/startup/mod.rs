@@ -109,7 +109,8 @@ pub fn controller_config(
     let node_selector = if options.enforce_node_selector && !options.node_selector.is_empty() {
         let mut m = std::collections::BTreeMap::new();
         for part in options.node_selector.split(',') {
-            let (k, v) = part.split_once('=').ok_or_else(|| OptionsError::NodeSelector(options.node_selector.clone()))?;
+            let (k, v) =
+                part.split_once('=').ok_or_else(|| OptionsError::NodeSelector(options.node_selector.clone()))?;
             m.insert(k.trim().to_owned(), v.trim().to_owned());
         }
         Some(m)
@@ -178,7 +179,10 @@ pub async fn environment(options: &Options, shutdown: &CancellationToken) -> Res
     let path = options.kube_config.clone();
     let kubeconfig = loop {
         match std::fs::read_to_string(&path) {
-            Ok(text) => break Kubeconfig::from_yaml(&text).map_err(|source| StartError::ParseKubeconfig { path: path.clone(), source })?,
+            Ok(text) => {
+                break Kubeconfig::from_yaml(&text)
+                    .map_err(|source| StartError::ParseKubeconfig { path: path.clone(), source })?;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 tracing::info!("couldn't find virtual cluster kube-config {path}, will retry in 1 seconds");
             }
@@ -193,7 +197,10 @@ pub async fn environment(options: &Options, shutdown: &CancellationToken) -> Res
         .await
         .map_err(|source| StartError::ParseKubeconfig { path: path.clone(), source })?;
     let virtual_client = Client::try_from(config).map_err(StartError::Client)?;
-    let hostname = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| format!("syncer-{}", std::process::id()));
+    let hostname = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("syncer-{}", std::process::id()));
     Ok(Some(Environment {
         virtual_client,
         virtual_kubeconfig: kubeconfig,
@@ -229,7 +236,12 @@ pub async fn wait_for_virtual(client: &Client, shutdown: &CancellationToken) -> 
 
 /// The owner of synced objects (`FindOwner`): the vcluster's Service, when `--set-owner` and
 /// the syncer runs in the target namespace.
-pub async fn find_owner(client: &Client, options: &Options, current: &str, target: &str) -> Result<Option<Owner>, kube::Error> {
+pub async fn find_owner(
+    client: &Client,
+    options: &Options,
+    current: &str,
+    target: &str,
+) -> Result<Option<Owner>, kube::Error> {
     if !options.set_owner {
         return Ok(None);
     }
@@ -264,11 +276,20 @@ pub async fn write_kubeconfig_secrets(
         options.kube_config_server.clone()
     };
     let read = |p: &str| std::fs::read(Path::new(p)).ok();
-    let converted = kubeconfig::convert(raw.clone(), &server, &options.kube_config_context_name, &read)
-        .map_err(|e| StartError::ReadKubeconfig { path: options.kube_config.clone(), source: std::io::Error::other(e.to_string()) })?;
+    let converted =
+        kubeconfig::convert(raw.clone(), &server, &options.kube_config_context_name, &read).map_err(|e| {
+            StartError::ReadKubeconfig {
+                path: options.kube_config.clone(),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })?;
     let mut targets = Vec::new();
     if !options.kube_config_secret.is_empty() {
-        let ns = if options.kube_config_secret_namespace.is_empty() { current_namespace } else { &options.kube_config_secret_namespace };
+        let ns = if options.kube_config_secret_namespace.is_empty() {
+            current_namespace
+        } else {
+            &options.kube_config_secret_namespace
+        };
         targets.push((options.kube_config_secret.clone(), ns.to_owned()));
     }
     targets.push((kubeconfig::secret_name(&options.vcluster_name()), current_namespace.to_owned()));
@@ -276,8 +297,11 @@ pub async fn write_kubeconfig_secrets(
     for (name, namespace) in targets {
         // The owner only in its own namespace (`WriteKubeConfig`).
         let owner = owner.filter(|_| namespace == current_namespace);
-        let desired = kubeconfig::secret(&converted, &name, &namespace, owner)
-            .map_err(|e| StartError::ReadKubeconfig { path: options.kube_config.clone(), source: std::io::Error::other(e.to_string()) })?;
+        let desired =
+            kubeconfig::secret(&converted, &name, &namespace, owner).map_err(|e| StartError::ReadKubeconfig {
+                path: options.kube_config.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
         let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
         let wrap = |source| StartError::Client(source);
         match api.get_opt(&name).await.map_err(wrap)? {
@@ -313,7 +337,8 @@ async fn health(
     loop {
         let timeout = interval.max(Duration::from_secs(1));
         let host_ok = tokio::time::timeout(timeout, host_client.apiserver_version()).await.is_ok_and(|r| r.is_ok());
-        let virtual_ok = tokio::time::timeout(timeout, virtual_client.apiserver_version()).await.is_ok_and(|r| r.is_ok());
+        let virtual_ok =
+            tokio::time::timeout(timeout, virtual_client.apiserver_version()).await.is_ok_and(|r| r.is_ok());
         let ready = host_ok && virtual_ok && *leading.borrow();
         if readiness.send_replace(ready) != ready {
             tracing::info!(host_ok, virtual_ok, "readiness {}", if ready { "true" } else { "false" });
@@ -335,8 +360,11 @@ pub async fn run_with(
 ) -> Result<(), StartError> {
     let controllers_enabled = options.enabled_controllers()?;
     let vcluster = options.vcluster_name();
-    let target_namespace =
-        if options.target_namespace.is_empty() { env.current_namespace.clone() } else { options.target_namespace.clone() };
+    let target_namespace = if options.target_namespace.is_empty() {
+        env.current_namespace.clone()
+    } else {
+        options.target_namespace.clone()
+    };
 
     // Service CIDR first, as upstream (retried every 5 s for two minutes).
     let mut attempts = 0;
@@ -454,7 +482,8 @@ fn start_proxy(options: &Options, env: &Environment, readiness: watch::Receiver<
         }
     };
     let read = |p: &str| std::fs::read_to_string(p);
-    let (Ok(cert_pem), Ok(key_pem), Ok(client_ca_pem)) = (read(&options.server_ca_cert), read(&options.server_ca_key), read(&options.client_ca_cert))
+    let (Ok(cert_pem), Ok(key_pem), Ok(client_ca_pem)) =
+        (read(&options.server_ca_cert), read(&options.server_ca_key), read(&options.client_ca_cert))
     else {
         tracing::warn!(
             "the API endpoint is not served: cannot read {}, {} or {}",
@@ -476,7 +505,13 @@ fn start_proxy(options: &Options, env: &Environment, readiness: watch::Receiver<
                 return;
             }
         };
-        let config = proxy::ProxyConfig { bind, upstream, server_ca: proxy::CaMaterial { cert_pem, key_pem }, client_ca_pem, sans: sans_rx };
+        let config = proxy::ProxyConfig {
+            bind,
+            upstream,
+            server_ca: proxy::CaMaterial { cert_pem, key_pem },
+            client_ca_pem,
+            sans: sans_rx,
+        };
         if let Err(e) = proxy::serve(config, readiness, shutdown).await {
             tracing::warn!("the API endpoint on {bind} is not served: {e}");
         }
@@ -491,4 +526,3 @@ pub fn translation_context(options: &Options, target_namespace: &str) -> transla
     ctx.sync_labels = options.sync_labels.clone();
     ctx
 }
-

@@ -95,7 +95,8 @@ mod tests {
         assert!(update(&stored, &v).is_none());
         let mut counted = h.clone();
         counted.count = Some(2);
-        let desired = to_virtual(&counted, &Involved { namespace: "default", name: "web", uid: "vuid", resource_version: "5" });
+        let desired =
+            to_virtual(&counted, &Involved { namespace: "default", name: "web", uid: "vuid", resource_version: "5" });
         assert_eq!(update(&stored, &desired).unwrap().count, Some(2));
     }
 }

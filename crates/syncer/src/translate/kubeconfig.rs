@@ -94,14 +94,20 @@ pub fn convert(
 }
 
 /// The Secret holding `config` (already converted).
-pub fn secret(config: &Kubeconfig, name: &str, namespace: &str, owner: Option<&Owner>) -> Result<Secret, KubeconfigError> {
+pub fn secret(
+    config: &Kubeconfig,
+    name: &str,
+    namespace: &str,
+    owner: Option<&Owner>,
+) -> Result<Secret, KubeconfigError> {
     use base64::Engine as _;
     let decode = |s: &str, what: &'static str| {
         base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|_| KubeconfigError::Base64(what))
     };
     let text = serde_saphyr::to_string(config).map_err(|e| KubeconfigError::Encode(e.to_string()))?;
     let current = config.current_context.clone().unwrap_or_default();
-    let context = config.contexts.iter().find(|c| c.name == current).or(config.contexts.first()).and_then(|c| c.context.clone());
+    let context =
+        config.contexts.iter().find(|c| c.name == current).or(config.contexts.first()).and_then(|c| c.context.clone());
     let cluster = context
         .as_ref()
         .and_then(|c| config.clusters.iter().find(|n| n.name == c.cluster))
@@ -201,7 +207,8 @@ users:
 
     #[test]
     fn converts_like_the_established_syncer() {
-        let config = convert(Kubeconfig::from_yaml(K3S).unwrap(), "https://localhost:8443", "my-vcluster", &read).unwrap();
+        let config =
+            convert(Kubeconfig::from_yaml(K3S).unwrap(), "https://localhost:8443", "my-vcluster", &read).unwrap();
         assert_eq!(config.current_context.as_deref(), Some("my-vcluster"));
         assert_eq!(config.clusters[0].name, "my-vcluster");
         assert_eq!(config.clusters[0].cluster.as_ref().unwrap().server.as_deref(), Some("https://localhost:8443"));
@@ -217,7 +224,13 @@ users:
         assert_eq!(back.current_context.as_deref(), Some("my-vcluster"));
         assert_eq!(s.metadata.owner_references.as_ref().unwrap()[0].controller, Some(false));
         assert!(up_to_date(&s, &s));
-        let other = secret(&convert(Kubeconfig::from_yaml(K3S).unwrap(), "https://x:1", "my-vcluster", &read).unwrap(), "vc-my-vc", "ns", Some(&owner)).unwrap();
+        let other = secret(
+            &convert(Kubeconfig::from_yaml(K3S).unwrap(), "https://x:1", "my-vcluster", &read).unwrap(),
+            "vc-my-vc",
+            "ns",
+            Some(&owner),
+        )
+        .unwrap();
         assert!(!up_to_date(&s, &other));
         assert_eq!(secret_name("my-vc"), "vc-my-vc");
     }

@@ -99,7 +99,12 @@ impl Context {
 
     /// The labels and annotations an existing host object should have; `None` when they already
     /// match. (`TranslateMetadataUpdate`)
-    pub fn metadata_update(&self, virtual_meta: &ObjectMeta, host_meta: &ObjectMeta, excluded: &[&str]) -> Option<(Map, Map)> {
+    pub fn metadata_update(
+        &self,
+        virtual_meta: &ObjectMeta,
+        host_meta: &ObjectMeta,
+        excluded: &[&str],
+    ) -> Option<(Map, Map)> {
         let (labels, annotations) = self.desired_labels_annotations(virtual_meta, host_meta, excluded);
         let same = labels == host_meta.labels.clone().unwrap_or_default()
             && annotations == host_meta.annotations.clone().unwrap_or_default();
@@ -107,7 +112,12 @@ impl Context {
     }
 
     /// The desired labels and annotations of an existing host object.
-    pub fn desired_labels_annotations(&self, virtual_meta: &ObjectMeta, host_meta: &ObjectMeta, excluded: &[&str]) -> (Map, Map) {
+    pub fn desired_labels_annotations(
+        &self,
+        virtual_meta: &ObjectMeta,
+        host_meta: &ObjectMeta,
+        excluded: &[&str],
+    ) -> (Map, Map) {
         let name = virtual_meta.name.as_deref().unwrap_or_default();
         let namespace = virtual_meta.namespace.as_deref().unwrap_or_default();
         let uid = virtual_meta.uid.as_deref().unwrap_or_default();

@@ -71,7 +71,12 @@ pub fn fake_node_status(version: &str, ids: [String; 3], now: Time, address: Opt
         capacity: Some(resources.clone()),
         allocatable: Some(resources),
         conditions: Some(vec![
-            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            condition(
+                "MemoryPressure",
+                "False",
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+            ),
             condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
             condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
             condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
@@ -107,7 +112,8 @@ pub fn is_fake(node: &Node) -> bool {
 /// (`nodeNeeded` with `filterOutDaemonSets`).
 pub fn keeps_node_alive(pod: &Pod) -> Option<&str> {
     let node = pod.spec.as_ref()?.node_name.as_deref().filter(|n| !n.is_empty())?;
-    let daemon = pod.metadata.owner_references.iter().flatten().any(|o| o.api_version == "apps/v1" && o.kind == "DaemonSet");
+    let daemon =
+        pod.metadata.owner_references.iter().flatten().any(|o| o.api_version == "apps/v1" && o.kind == "DaemonSet");
     (!daemon).then_some(node)
 }
 

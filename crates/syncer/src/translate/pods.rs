@@ -133,10 +133,13 @@ pub fn to_host(ctx: &Context, settings: &Settings, v: &Pod, inputs: &Inputs<'_>)
     spec.service_account = None;
     spec.service_account_name = (!settings.service_account.is_empty()).then(|| settings.service_account.clone());
     if settings.serviceaccounts_enabled
-        && let Some(sa) = [&v.spec.as_ref().and_then(|s| s.service_account_name.clone()), &v.spec.as_ref().and_then(|s| s.service_account.clone())]
-            .into_iter()
-            .flatten()
-            .find(|s| !s.is_empty())
+        && let Some(sa) = [
+            &v.spec.as_ref().and_then(|s| s.service_account_name.clone()),
+            &v.spec.as_ref().and_then(|s| s.service_account.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|s| !s.is_empty())
     {
         spec.service_account_name = Some(host_name_of(sa));
     }
@@ -160,7 +163,8 @@ pub fn to_host(ctx: &Context, settings: &Settings, v: &Pod, inputs: &Inputs<'_>)
         SERVICE_ACCOUNT_NAME_ANNOTATION,
         v.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_default(),
     );
-    let labels_value = v_ann.get(LABELS_ANNOTATION).cloned().unwrap_or_else(|| labels_annotation(v.metadata.labels.as_ref()));
+    let labels_value =
+        v_ann.get(LABELS_ANNOTATION).cloned().unwrap_or_else(|| labels_annotation(v.metadata.labels.as_ref()));
     annotations.insert(LABELS_ANNOTATION.into(), labels_value);
     if !annotations.contains_key(SAFE_TO_EVICT_ANNOTATION) {
         annotations.insert(SAFE_TO_EVICT_ANNOTATION.into(), has_controller(&v.metadata).to_string());
@@ -315,7 +319,13 @@ pub fn volume_secret_refs(volume: &Volume) -> Vec<&str> {
     .collect()
 }
 
-fn translate_container(c: &mut Container, namespace: &str, ctx: &Context, service_env: &BTreeMap<String, String>, settings: &Settings) {
+fn translate_container(
+    c: &mut Container,
+    namespace: &str,
+    ctx: &Context,
+    service_env: &BTreeMap<String, String>,
+    settings: &Settings,
+) {
     let (env, env_from) = translate_env(c.env.take(), c.env_from.take(), namespace, ctx, service_env);
     c.env = env;
     c.env_from = env_from;
@@ -399,7 +409,10 @@ pub fn service_env(enable_links: bool, services: &[Service], kube_ip: Option<&st
             out.insert(format!("{prefix}_SERVICE_PORT"), first.port.to_string());
             for p in spec.ports.iter().flatten() {
                 if let Some(pn) = p.name.as_deref().filter(|n| !n.is_empty()) {
-                    out.insert(format!("{prefix}_SERVICE_PORT_{}", pn.to_uppercase().replace('-', "_")), p.port.to_string());
+                    out.insert(
+                        format!("{prefix}_SERVICE_PORT_{}", pn.to_uppercase().replace('-', "_")),
+                        p.port.to_string(),
+                    );
                 }
             }
             let proto = first.protocol.clone().unwrap_or_else(|| "TCP".into());
@@ -446,13 +459,17 @@ fn translate_dns(spec: &mut PodSpec, namespace: &str, cluster_domain: &str, dns_
         searches: None,
     };
     if !cluster_domain.is_empty() {
-        config.searches =
-            Some(vec![format!("{namespace}.svc.{cluster_domain}"), format!("svc.{cluster_domain}"), cluster_domain.to_owned()]);
+        config.searches = Some(vec![
+            format!("{namespace}.svc.{cluster_domain}"),
+            format!("svc.{cluster_domain}"),
+            cluster_domain.to_owned(),
+        ]);
     }
     if let Some(existing) = spec.dns_config.take() {
         let dedup = |a: Option<Vec<String>>, b: Option<Vec<String>>| {
             let mut seen = BTreeSet::new();
-            let v: Vec<String> = a.into_iter().flatten().chain(b.into_iter().flatten()).filter(|s| seen.insert(s.clone())).collect();
+            let v: Vec<String> =
+                a.into_iter().flatten().chain(b.into_iter().flatten()).filter(|s| seen.insert(s.clone())).collect();
             Some(v)
         };
         config.nameservers = dedup(config.nameservers, existing.nameservers);
@@ -477,7 +494,11 @@ fn rewrite_hosts(spec: &mut PodSpec, annotations: &mut Map, settings: &Settings,
                 "sed -E -e 's/^(\\d+.\\d+.\\d+.\\d+\\s+){hostname}$/\\1 {fqdn} {hostname}/' /etc/hosts > /hosts/hosts"
             ),
         ]),
-        resources: Some(ResourceRequirements { limits: Some(resources.clone()), requests: Some(resources), claims: None }),
+        resources: Some(ResourceRequirements {
+            limits: Some(resources.clone()),
+            requests: Some(resources),
+            claims: None,
+        }),
         volume_mounts: Some(vec![VolumeMount {
             mount_path: "/hosts".into(),
             name: HOSTS_REWRITE_CONTAINER.into(),
@@ -490,8 +511,12 @@ fn rewrite_hosts(spec: &mut PodSpec, annotations: &mut Map, settings: &Settings,
         empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Volume::default()
     });
-    let mount =
-        VolumeMount { mount_path: "/etc/hosts".into(), name: HOSTS_REWRITE_CONTAINER.into(), sub_path: Some("hosts".into()), ..VolumeMount::default() };
+    let mount = VolumeMount {
+        mount_path: "/etc/hosts".into(),
+        name: HOSTS_REWRITE_CONTAINER.into(),
+        sub_path: Some("hosts".into()),
+        ..VolumeMount::default()
+    };
     for c in spec.containers.iter_mut().chain(spec.init_containers.iter_mut().flatten()) {
         c.volume_mounts.get_or_insert_with(Vec::new).push(mount.clone());
     }
@@ -612,10 +637,10 @@ fn translate_affinity_term(ctx: &Context, namespace: &str, term: &PodAffinityTer
         ..PodAffinityTerm::default()
     };
     let Some(selector) = out.label_selector.as_mut() else { return out };
-    let ns_selector_empty = term
-        .namespace_selector
-        .as_ref()
-        .is_some_and(|s| s.match_labels.as_ref().is_none_or(|m| m.is_empty()) && s.match_expressions.as_ref().is_none_or(|e| e.is_empty()));
+    let ns_selector_empty = term.namespace_selector.as_ref().is_some_and(|s| {
+        s.match_labels.as_ref().is_none_or(|m| m.is_empty())
+            && s.match_expressions.as_ref().is_none_or(|e| e.is_empty())
+    });
     let namespaces = term.namespaces.clone().unwrap_or_default();
     if !namespaces.is_empty() {
         if term.namespace_selector.is_none() || !ns_selector_empty {
@@ -644,7 +669,10 @@ fn translate_affinity_term(ctx: &Context, namespace: &str, term: &PodAffinityTer
     } else {
         selector.match_labels.get_or_insert_with(BTreeMap::new).insert(NAMESPACE_LABEL.into(), namespace.to_owned());
     }
-    selector.match_labels.get_or_insert_with(BTreeMap::new).insert(MANAGED_BY_LABEL.into(), ctx.translator.vcluster.clone());
+    selector
+        .match_labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(MANAGED_BY_LABEL.into(), ctx.translator.vcluster.clone());
     out
 }
 
@@ -672,7 +700,8 @@ pub fn excluded_annotations(h: &Pod) -> Vec<String> {
         for source in volume.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
             for item in source.downward_api.iter().flat_map(|d| d.items.iter().flatten()) {
                 let Some(f) = &item.field_ref else { continue };
-                if let Some(key) = f.field_path.strip_prefix("metadata.annotations['").and_then(|r| r.strip_suffix("']"))
+                if let Some(key) =
+                    f.field_path.strip_prefix("metadata.annotations['").and_then(|r| r.strip_suffix("']"))
                     && key.starts_with(TOKEN_ANNOTATION_PREFIX)
                 {
                     out.push(key.to_owned());
@@ -784,7 +813,10 @@ mod tests {
                         EnvVar {
                             name: "POD".into(),
                             value_from: Some(EnvVarSource {
-                                field_ref: Some(ObjectFieldSelector { api_version: None, field_path: "metadata.name".into() }),
+                                field_ref: Some(ObjectFieldSelector {
+                                    api_version: None,
+                                    field_path: "metadata.name".into(),
+                                }),
                                 ..Default::default()
                             }),
                             value: None,
@@ -792,7 +824,11 @@ mod tests {
                         EnvVar {
                             name: "PW".into(),
                             value_from: Some(EnvVarSource {
-                                secret_key_ref: Some(SecretKeySelector { name: "db".into(), key: "pw".into(), optional: None }),
+                                secret_key_ref: Some(SecretKeySelector {
+                                    name: "db".into(),
+                                    key: "pw".into(),
+                                    optional: None,
+                                }),
                                 ..Default::default()
                             }),
                             value: None,
@@ -875,7 +911,10 @@ mod tests {
         assert!(token.service_account_token.is_none());
         let item = &token.downward_api.unwrap().items.unwrap()[0];
         assert_eq!(item.path, "token");
-        assert_eq!(item.field_ref.as_ref().unwrap().field_path, "metadata.annotations['vcluster.loft.sh/token-abcdefgh']");
+        assert_eq!(
+            item.field_ref.as_ref().unwrap().field_path,
+            "metadata.annotations['vcluster.loft.sh/token-abcdefgh']"
+        );
         assert_eq!(item.mode, Some(0o644));
         // No DNS IP yet (part 2): the DNS policy is left alone.
         assert_eq!(s.dns_policy, None);
@@ -889,7 +928,11 @@ mod tests {
         assert_eq!(sources[0].service_account, "default");
         assert_eq!(
             sources[0].audiences,
-            ["https://kubernetes.default.svc.cluster.local", "https://kubernetes.default.svc", "https://kubernetes.default"]
+            [
+                "https://kubernetes.default.svc.cluster.local",
+                "https://kubernetes.default.svc",
+                "https://kubernetes.default"
+            ]
         );
         assert_eq!(sources[0].expiration_seconds, 315_360_000);
     }

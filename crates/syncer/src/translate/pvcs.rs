@@ -64,7 +64,10 @@ pub fn update(ctx: &Context, v: &PersistentVolumeClaim, h: &PersistentVolumeClai
 
 /// What the virtual claim should get from the host: its volume name (set once bound) and its
 /// status; `None` when both already match.
-pub fn backsync(v: &PersistentVolumeClaim, h: &PersistentVolumeClaim) -> Option<(Option<String>, Option<PersistentVolumeClaimStatus>)> {
+pub fn backsync(
+    v: &PersistentVolumeClaim,
+    h: &PersistentVolumeClaim,
+) -> Option<(Option<String>, Option<PersistentVolumeClaimStatus>)> {
     let h_volume = h.spec.as_ref().and_then(|s| s.volume_name.clone());
     let v_volume = v.spec.as_ref().and_then(|s| s.volume_name.clone());
     let volume = (h_volume.is_some() && v_volume.is_none()).then_some(h_volume);

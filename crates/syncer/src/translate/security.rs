@@ -24,7 +24,10 @@ pub fn violations(level: &str, pod: &Pod) -> Vec<String> {
 }
 
 fn containers(spec: &PodSpec) -> impl Iterator<Item = (&str, Option<&SecurityContext>, &Container)> {
-    spec.containers.iter().chain(spec.init_containers.iter().flatten()).map(|c| (c.name.as_str(), c.security_context.as_ref(), c))
+    spec.containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .map(|c| (c.name.as_str(), c.security_context.as_ref(), c))
 }
 
 const BASELINE_CAPABILITIES: &[&str] = &[
@@ -75,15 +78,18 @@ fn restricted(spec: &PodSpec, out: &mut Vec<String>) {
         if sc.and_then(|s| s.allow_privilege_escalation) != Some(false) {
             out.push(format!("allowPrivilegeEscalation != false (container {name:?})"));
         }
-        let drops_all =
-            sc.and_then(|s| s.capabilities.as_ref()).and_then(|c| c.drop.as_ref()).is_some_and(|d| d.iter().any(|x| x == "ALL"));
+        let drops_all = sc
+            .and_then(|s| s.capabilities.as_ref())
+            .and_then(|c| c.drop.as_ref())
+            .is_some_and(|d| d.iter().any(|x| x == "ALL"));
         if !drops_all {
             out.push(format!("unrestricted capabilities (container {name:?} must drop ALL)"));
         }
         if sc.and_then(|s| s.run_as_non_root).or(pod_non_root) != Some(true) {
             out.push(format!("runAsNonRoot != true (container {name:?})"));
         }
-        let seccomp = sc.and_then(|s| s.seccomp_profile.as_ref()).map(|p| p.type_.clone()).or_else(|| pod_seccomp.clone());
+        let seccomp =
+            sc.and_then(|s| s.seccomp_profile.as_ref()).map(|p| p.type_.clone()).or_else(|| pod_seccomp.clone());
         if !matches!(seccomp.as_deref(), Some("RuntimeDefault" | "Localhost")) {
             out.push(format!("seccompProfile (container {name:?} must use RuntimeDefault or Localhost)"));
         }

@@ -20,10 +20,15 @@ pub const HOST_NS: &str = "vcluster-my-vc";
 
 /// The arguments the chart renders by default for `my-vc` (tests/render.rs of the CLI).
 pub fn chart_args() -> Vec<String> {
-    ["--name=my-vc", "--service-account=vc-workload-my-vc", "--kube-config-context-name=my-vcluster", "--sync=-ingressclasses"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "--name=my-vc",
+        "--service-account=vc-workload-my-vc",
+        "--kube-config-context-name=my-vcluster",
+        "--sync=-ingressclasses",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// The host namespace, the vcluster's Service (the owner of synced objects) and the workload
@@ -97,7 +102,12 @@ impl Clusters {
 
     /// Start a syncer with the chart's arguments plus `extra`.
     pub async fn syncer(&self, extra: &[&str]) -> Syncer {
-        self.syncer_with(extra, Timings { health_interval: Duration::from_millis(200), ..Timings::default() }, "test-syncer").await
+        self.syncer_with(
+            extra,
+            Timings { health_interval: Duration::from_millis(200), ..Timings::default() },
+            "test-syncer",
+        )
+        .await
     }
 
     pub async fn syncer_with(&self, extra: &[&str], timings: Timings, identity: &str) -> Syncer {
