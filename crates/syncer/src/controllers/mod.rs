@@ -83,6 +83,9 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     pub index: Arc<podindex::PodIndex>,
     failures: Mutex<HashMap<String, u32>>,
+    /// Held while a fake node is created and a pod bound to it, and while the fake-node
+    /// controller decides to delete one (`sharedNodesMutex`).
+    pub nodes_lock: tokio::sync::Mutex<()>,
     service_ips: Mutex<HashMap<String, (Instant, Option<String>)>>,
 }
 
@@ -200,6 +203,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
         shutdown: shutdown.clone(),
         index: index.clone(),
         failures: Mutex::new(HashMap::new()),
+        nodes_lock: tokio::sync::Mutex::new(()),
         service_ips: Mutex::new(HashMap::new()),
     });
     let mut tasks = tokio::task::JoinSet::new();

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
-use k8s_openapi::api::core::v1::Node;
-use kube::api::DeleteParams;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{DeleteParams, ListParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -21,6 +21,17 @@ use crate::translate::nodes;
 
 async fn reconcile(node: Arc<Node>, shared: Arc<Shared>) -> Result<Action, SyncError> {
     if !nodes::is_fake(&node) || shared.index.node_needed(&node.name_any()) {
+        return Ok(Action::await_change());
+    }
+    // The index lags behind a bind the pods controller just made: decide under the nodes lock
+    // with a live list (`nodeNeeded` reads the cache under `sharedNodesMutex` upstream).
+    let _guard = shared.nodes_lock.lock().await;
+    let pods: Api<Pod> = Api::all(shared.virtual_.clone());
+    let assigned = pods
+        .list(&ListParams::default().fields(&format!("spec.nodeName={}", node.name_any())))
+        .await
+        .map_err(|e| SyncError::api("list", "pod", "virtual", "", &node.name_any(), e))?;
+    if assigned.items.iter().any(|p| nodes::keeps_node_alive(p).is_some()) {
         return Ok(Action::await_change());
     }
     tracing::info!("delete fake node {} as it is not needed anymore", node.name_any());

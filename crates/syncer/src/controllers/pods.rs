@@ -16,7 +16,6 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
-use tokio::sync::Mutex;
 
 use super::Shared;
 use super::engine::{self, Kind};
@@ -29,8 +28,6 @@ const MINIMUM_GRACE_PERIOD: i64 = 30;
 pub(crate) struct PodKind {
     shared: Arc<Shared>,
     host: Store<Pod>,
-    /// Serialises fake-node creation (`sharedNodesMutex`).
-    nodes_lock: Mutex<()>,
 }
 
 impl PodKind {
@@ -96,8 +93,8 @@ impl PodKind {
     /// (`ensureNode`, `assignNodeToPod`). Returns whether the pod was bound now.
     async fn ensure_node(&self, v: &Pod, node_name: &str) -> Result<bool, SyncError> {
         let shared = &self.shared;
+        let _guard = shared.nodes_lock.lock().await;
         {
-            let _guard = self.nodes_lock.lock().await;
             let api: Api<Node> = Api::all(shared.virtual_.clone());
             let existing =
                 api.get_opt(node_name).await.map_err(|e| SyncError::api("get", "node", "virtual", "", node_name, e))?;
@@ -154,6 +151,8 @@ impl PodKind {
             .await
         {
             Ok(_) => Ok(true),
+            // Bound already (our previous bind, not yet in the store).
+            Err(e) if is_code(&e, 409) => Ok(true),
             Err(e) => {
                 shared.warn(v, "SyncError", &format!("Error binding pod: {}", engine::api_message(&e))).await;
                 Err(SyncError::api("bind", "pod", "virtual", &namespace, &v.name_any(), e))
@@ -309,6 +308,6 @@ pub(crate) async fn run(
     let ctrl = Controller::new(api, watcher::Config::default())
         .watches_stream(host_stream, move |h: Pod| engine::host_to_virtual::<Pod, Pod>(&mapper_shared, &h))
         .reconcile_on(namespace_changes);
-    let kind = Arc::new(PodKind { shared, host, nodes_lock: Mutex::new(()) });
+    let kind = Arc::new(PodKind { shared, host });
     engine::run(ctrl, kind).await;
 }

@@ -134,7 +134,7 @@ pub fn secret(
     data.insert(CA_KEY.to_owned(), ByteString(ca));
     data.insert(CERT_KEY.to_owned(), ByteString(cert));
     data.insert(KEY_KEY.to_owned(), ByteString(key));
-    let owner_references = owner.filter(|_| true).map(|o| {
+    let owner_references = owner.map(|o| {
         vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
             api_version: o.api_version.clone(),
             kind: o.kind.clone(),
