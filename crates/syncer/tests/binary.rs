@@ -36,7 +36,8 @@ fn unknown_sync_names_and_invalid_values_exit_1() {
 
 #[test]
 fn one_warning_names_what_is_not_built() {
-    let (code, stderr) = syncer(&["--name=my-vc", "--map-host-service=a/b=c/d", "--proxy-metrics-server", "--sync=-services"]);
+    let (code, stderr) =
+        syncer(&["--name=my-vc", "--map-host-service=a/b=c/d", "--proxy-metrics-server", "--sync=-services"]);
     // No host cluster configured: start-up fails after the warning.
     assert_eq!(code, 1, "{stderr}");
     let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("not implemented yet")).collect();

@@ -34,6 +34,10 @@ use super::Shared;
 use crate::error::{SyncError, is_code};
 use crate::translate::{is_excluded, recorded_uid, virtual_name_of};
 
+/// Reconciles in flight per kind. Upstream runs 10 (`MaxConcurrentReconciles`) on goroutines;
+/// a reconcile here mostly waits on the API, so more run at once without more threads.
+const CONCURRENCY: u16 = 32;
+
 /// What one kind adds to the generic reconcile.
 pub(crate) trait Kind: Send + Sync + 'static {
     type K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
@@ -256,7 +260,7 @@ where
 pub(crate) async fn run<S: Kind>(ctrl: Controller<S::K>, kind: Arc<S>) {
     let shared = kind.shared().clone();
     let shutdown = shared.shutdown.clone();
-    ctrl.with_config(controller::Config::default().concurrency(10))
+    ctrl.with_config(controller::Config::default().concurrency(CONCURRENCY))
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile::<S>, error_policy::<S>, kind.clone())
         .for_each_concurrent(16, |result| {

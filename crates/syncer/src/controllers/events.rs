@@ -76,7 +76,10 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Action, SyncError> {
     let Some(host) = host.filter(|m| shared.tctx.is_managed(m)) else { return Ok(Action::await_change()) };
     let Some((vns, vname)) = virtual_name_of(&host) else { return Ok(Action::await_change()) };
     let vmeta = match kind {
-        "Pod" => virtual_meta::<Pod>(shared, &vns, &vname).await?,
+        "Pod" => match shared.index.pod_identity(&vns, &vname) {
+            Some((uid, rv)) => Some(ObjectMeta { uid: Some(uid), resource_version: Some(rv), ..ObjectMeta::default() }),
+            None => virtual_meta::<Pod>(shared, &vns, &vname).await?,
+        },
         "ConfigMap" => virtual_meta::<ConfigMap>(shared, &vns, &vname).await?,
         _ => virtual_meta::<Secret>(shared, &vns, &vname).await?,
     };
@@ -90,11 +93,18 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Action, SyncError> {
             resource_version: vmeta.resource_version.as_deref().unwrap_or_default(),
         },
     );
-    let ns_api: Api<Namespace> = Api::all(shared.virtual_.clone());
-    match ns_api.get_opt(&vns).await {
-        Ok(Some(ns)) if ns.metadata.deletion_timestamp.is_none() => {}
-        Ok(_) => return Ok(Action::await_change()),
-        Err(e) => return Err(SyncError::api("get", "namespace", "virtual", "", &vns, e)),
+    // Cannot create events in terminating namespaces.
+    match shared.index.namespace_active(&vns) {
+        Some(true) => {}
+        Some(false) => return Ok(Action::await_change()),
+        None => {
+            let ns_api: Api<Namespace> = Api::all(shared.virtual_.clone());
+            match ns_api.get_opt(&vns).await {
+                Ok(Some(ns)) if ns.metadata.deletion_timestamp.is_none() => {}
+                Ok(_) => return Ok(Action::await_change()),
+                Err(e) => return Err(SyncError::api("get", "namespace", "virtual", "", &vns, e)),
+            }
+        }
     }
     let api: Api<Event> = Api::namespaced(shared.virtual_.clone(), &vns);
     let event_name = desired.name_any();

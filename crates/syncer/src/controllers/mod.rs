@@ -86,6 +86,9 @@ pub(crate) struct Shared {
     /// Held while a fake node is created and a pod bound to it, and while the fake-node
     /// controller decides to delete one (`sharedNodesMutex`).
     pub nodes_lock: tokio::sync::Mutex<()>,
+    /// Fake nodes known to exist in the virtual cluster (skips the lock and the GET for pods
+    /// already bound to them).
+    pub known_nodes: Mutex<std::collections::HashSet<String>>,
     service_ips: Mutex<HashMap<String, (Instant, Option<String>)>>,
 }
 
@@ -204,6 +207,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
         index: index.clone(),
         failures: Mutex::new(HashMap::new()),
         nodes_lock: tokio::sync::Mutex::new(()),
+        known_nodes: Mutex::new(std::collections::HashSet::new()),
         service_ips: Mutex::new(HashMap::new()),
     });
     let mut tasks = tokio::task::JoinSet::new();

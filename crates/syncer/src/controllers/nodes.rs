@@ -35,6 +35,7 @@ async fn reconcile(node: Arc<Node>, shared: Arc<Shared>) -> Result<Action, SyncE
         return Ok(Action::await_change());
     }
     tracing::info!("delete fake node {} as it is not needed anymore", node.name_any());
+    shared.known_nodes.lock().unwrap_or_else(|e| e.into_inner()).remove(&node.name_any());
     let api: Api<Node> = Api::all(shared.virtual_.clone());
     match api.delete(&node.name_any(), &DeleteParams::default()).await {
         Ok(_) => Ok(Action::await_change()),

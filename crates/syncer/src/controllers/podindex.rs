@@ -27,12 +27,15 @@ type Key = (String, String);
 struct State {
     /// pod → what it references.
     pods: HashMap<Key, PodRefs>,
+    /// pod → (uid, resourceVersion), for the events controller.
+    identities: HashMap<Key, (String, String)>,
     configmaps: HashMap<Key, usize>,
     secrets: HashMap<Key, usize>,
     nodes: HashMap<String, usize>,
     /// namespace → pods in it.
     by_namespace: HashMap<String, HashSet<String>>,
     namespace_labels: HashMap<String, BTreeMap<String, String>>,
+    terminating: HashSet<String>,
 }
 
 #[derive(Default, Clone, PartialEq, Eq)]
@@ -104,6 +107,17 @@ impl PodIndex {
         self.lock().nodes.get(name).is_some_and(|n| *n > 0)
     }
 
+    /// The uid and resourceVersion of a virtual pod, as last seen.
+    pub(crate) fn pod_identity(&self, namespace: &str, name: &str) -> Option<(String, String)> {
+        self.lock().identities.get(&(namespace.to_owned(), name.to_owned())).cloned()
+    }
+
+    /// Whether the virtual namespace exists and is not being deleted (`None`: not seen yet).
+    pub(crate) fn namespace_active(&self, namespace: &str) -> Option<bool> {
+        let state = self.lock();
+        state.namespace_labels.contains_key(namespace).then(|| !state.terminating.contains(namespace))
+    }
+
     /// The labels of a virtual namespace, once seen.
     pub(crate) fn namespace_labels(&self, namespace: &str) -> Option<BTreeMap<String, String>> {
         self.lock().namespace_labels.get(namespace).cloned()
@@ -118,6 +132,11 @@ impl PodIndex {
         };
         let old = {
             let mut state = self.lock();
+            let identity = (
+                pod.metadata.uid.clone().unwrap_or_default(),
+                pod.metadata.resource_version.clone().unwrap_or_default(),
+            );
+            state.identities.insert(key.clone(), identity);
             state.by_namespace.entry(key.0.clone()).or_default().insert(key.1.clone());
             let old = state.pods.insert(key.clone(), refs.clone());
             if old.as_ref() == Some(&refs) {
@@ -138,6 +157,7 @@ impl PodIndex {
             if let Some(set) = state.by_namespace.get_mut(namespace) {
                 set.remove(name);
             }
+            state.identities.remove(&(namespace.to_owned(), name.to_owned()));
             let old = state.pods.remove(&(namespace.to_owned(), name.to_owned()));
             if let Some(old) = &old {
                 remove_refs(&mut state, namespace, old);
@@ -166,6 +186,11 @@ impl PodIndex {
         let labels = ns.labels().clone();
         let pods: Vec<String> = {
             let mut state = self.lock();
+            if ns.metadata.deletion_timestamp.is_some() {
+                state.terminating.insert(name.clone());
+            } else {
+                state.terminating.remove(&name);
+            }
             let previous = state.namespace_labels.insert(name.clone(), labels.clone());
             if previous.is_none() || previous.as_ref() == Some(&labels) {
                 return;

@@ -93,8 +93,13 @@ impl PodKind {
     /// (`ensureNode`, `assignNodeToPod`). Returns whether the pod was bound now.
     async fn ensure_node(&self, v: &Pod, node_name: &str) -> Result<bool, SyncError> {
         let shared = &self.shared;
+        let bound = v.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node_name);
+        let known = || shared.known_nodes.lock().unwrap_or_else(|e| e.into_inner()).contains(node_name);
+        if bound && known() {
+            return Ok(false);
+        }
         let _guard = shared.nodes_lock.lock().await;
-        {
+        if !known() {
             let api: Api<Node> = Api::all(shared.virtual_.clone());
             let existing =
                 api.get_opt(node_name).await.map_err(|e| SyncError::api("get", "node", "virtual", "", node_name, e))?;
@@ -121,8 +126,9 @@ impl PodKind {
                     .await
                     .map_err(|e| SyncError::api("patch status of", "node", "virtual", "", node_name, e))?;
             }
+            shared.known_nodes.lock().unwrap_or_else(|e| e.into_inner()).insert(node_name.to_owned());
         }
-        if v.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node_name) {
+        if bound {
             return Ok(false);
         }
         let namespace = v.namespace().unwrap_or_default();
