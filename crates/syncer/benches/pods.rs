@@ -10,6 +10,8 @@
 //! - syncer: from the first virtual create until every host pod exists: objects per second,
 //!   create → host pod latency p50/p99, the syncer's peak RSS and CPU time;
 //! - restart over the N synced pods: writes made (must be 0) and time until the syncer is idle.
+// A benchmark reports on stdout, progress on stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
