@@ -132,8 +132,25 @@ async fn all_configmaps_pvcs_and_serviceaccounts() {
         serde_json::from_value(serde_json::json!({ "metadata": { "name": "builder", "namespace": "default" } }))
             .unwrap();
     create(&virt, "default", &sa).await;
-    let mut syncer = clusters.syncer(&["--sync-all-configmaps=true", "--sync=serviceaccounts"]).await;
+    let mut syncer = clusters
+        .syncer(&[
+            "--sync-all-configmaps=true",
+            "--sync=serviceaccounts",
+            "--out-kube-config-secret=extra-kubeconfig",
+            "--out-kube-config-server=https://vc.example.com",
+        ])
+        .await;
     syncer.wait_ready(true, DEADLINE).await;
+    // --out-kube-config-secret: the same kubeconfig in a second Secret, with the given server.
+    let extra = eventually("extra kubeconfig Secret", DEADLINE, || async {
+        clusters.host_object("Secret", "extra-kubeconfig")
+    })
+    .await;
+    use base64::Engine as _;
+    let config = base64::engine::general_purpose::STANDARD.decode(s(&extra, &["data", "config"]).unwrap()).unwrap();
+    let config = String::from_utf8(config).unwrap();
+    assert!(config.contains("server: https://vc.example.com"), "{config}");
+    assert!(config.contains("current-context: my-vcluster"), "{config}");
     eventually("all configmaps synced", DEADLINE, || async {
         clusters.host_object("ConfigMap", "lonely-x-default-x-my-vc")
     })
@@ -162,6 +179,31 @@ async fn all_configmaps_pvcs_and_serviceaccounts() {
         eventually("host pod", DEADLINE, || async { clusters.host_object("Pod", "builder-pod-x-default-x-my-vc") })
             .await;
     assert_eq!(host_pod["spec"]["serviceAccountName"], "builder-x-default-x-my-vc");
+    syncer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_object_of_someone_else_is_never_touched() {
+    let clusters = Clusters::start(false).await;
+    // A ConfigMap with the translated name, but not written by this vcluster.
+    clusters
+        .host
+        .seed_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: taken-x-default-x-my-vc, namespace: vcluster-my-vc}\ndata: {owner: someone-else}\n")
+        .unwrap();
+    let virt = clusters.virt_client().await;
+    create(&virt, "default", &configmap("taken", "mine")).await;
+    let mut syncer = clusters.syncer(&["--sync-all-configmaps"]).await;
+    syncer.wait_ready(true, DEADLINE).await;
+    eventually("SyncError event on the virtual ConfigMap", DEADLINE, || async {
+        clusters.virt.objects("v1", "Event").into_iter().find(|e| {
+            s(e, &["reason"]) == Some("SyncError")
+                && s(e, &["involvedObject", "name"]) == Some("taken")
+                && s(e, &["type"]) == Some("Warning")
+        })
+    })
+    .await;
+    let host = clusters.host_object("ConfigMap", "taken-x-default-x-my-vc").unwrap();
+    assert_eq!(host["data"]["owner"], "someone-else");
     syncer.stop().await;
 }
 

@@ -137,8 +137,18 @@ async fn create_host<S: Kind>(kind: &Arc<S>, v: &Arc<S::K>, obj: S::K) -> Result
     tracing::info!(kind = S::NAME, "create physical {}/{}", shared.tctx.host_namespace(), obj.name_any());
     match api.create(&shared.post_params(), &obj).await {
         Ok(_) => Ok(Action::await_change()),
-        // The store lags behind a create of our own, or the namespace is being created: retry.
-        Err(e) if is_code(&e, 409) => Ok(Action::requeue(Duration::from_millis(500))),
+        // Exists: our own create the store has not seen yet (retry), or an object with the name
+        // that is not this vcluster's (the store only holds ours; never touch it).
+        Err(e) if is_code(&e, 409) => match api.get_opt(&obj.name_any()).await {
+            Ok(Some(existing))
+                if !is_excluded(existing.meta(), S::NAME) && !shared.tctx.is_managed(existing.meta()) =>
+            {
+                shared.warn(v.as_ref(), "SyncError", &SyncError::Unmanaged.to_string()).await;
+                Err(SyncError::Unmanaged)
+            }
+            _ => Ok(Action::requeue(Duration::from_millis(500))),
+        },
+        // The namespace is being created: retry.
         Err(e) if is_code(&e, 404) => Ok(Action::requeue(Duration::from_secs(1))),
         Err(e) => {
             let message = format!("Error syncing to physical cluster: {}", api_message(&e));
