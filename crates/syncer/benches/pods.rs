@@ -6,7 +6,7 @@
 //! virtual: control plane only), the release `vcluster-syncer` binary as a subprocess between
 //! them (so its RSS and CPU time are its own), N virtual pods each with a ConfigMap.
 //! - raw: one client creating the same translated host objects (N ConfigMaps + N pods) directly,
-//!   32 in flight — the rate the host server takes them;
+//!   32 in flight, on a fresh host simulator of its own — the rate the host server takes them;
 //! - syncer: from the first virtual create until every host pod exists: objects per second,
 //!   create → host pod latency p50/p99, the syncer's peak RSS and CPU time;
 //! - restart over the N synced pods: writes made (must be 0) and time until the syncer is idle.
@@ -73,6 +73,7 @@ async fn raw_rate(host: &Client, objects: &[(ConfigMap, Pod)]) -> f64 {
     let cms: Api<ConfigMap> = Api::namespaced(host.clone(), ns);
     let pods_api: Api<Pod> = Api::namespaced(host.clone(), ns);
     let start = Instant::now();
+    // (the namespace is created above; the simulator is dropped afterwards)
     stream::iter(translated.iter())
         .map(|(cm, pod)| {
             let (cms, pods_api) = (cms.clone(), pods_api.clone());
@@ -84,9 +85,7 @@ async fn raw_rate(host: &Client, objects: &[(ConfigMap, Pod)]) -> f64 {
         .buffer_unordered(IN_FLIGHT)
         .collect::<Vec<()>>()
         .await;
-    let rate = (2 * objects.len()) as f64 / start.elapsed().as_secs_f64();
-    nsapi.delete(ns, &Default::default()).await.unwrap();
-    rate
+    (2 * objects.len()) as f64 / start.elapsed().as_secs_f64()
 }
 
 fn proc_stats(pid: u32) -> (u64, f64) {
@@ -168,7 +167,7 @@ fn simulators() -> (Simulator, Simulator) {
     (host, virt)
 }
 
-async fn run(n: usize, host: &Simulator, virt: &Simulator) {
+async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
     let dir = tempfile::tempdir().unwrap();
     // The host kubeconfig with the vcluster's namespace as the context's (the syncer's "current namespace").
     let mut kubeconfig = kube::config::Kubeconfig::read_from(host.kubeconfig_path()).unwrap();
@@ -182,7 +181,6 @@ async fn run(n: usize, host: &Simulator, virt: &Simulator) {
     let vclient = virt.client().await.unwrap();
     let objects = virtual_objects(n);
 
-    let raw = raw_rate(&hclient, &objects).await;
     eprintln!("  raw: {raw:.0} objects/s");
 
     let mut syncer = spawn_syncer(dir.path(), virt);
@@ -255,8 +253,18 @@ async fn run(n: usize, host: &Simulator, virt: &Simulator) {
     let restart = Instant::now();
     let mut syncer = spawn_syncer(dir.path(), virt);
     let settle = wait_idle(host, virt, Duration::from_secs(3)).await;
-    let writes = host.requests().iter().filter(|r| r.is_write()).count()
-        + virt.requests().iter().filter(|r| r.is_write()).count();
+    let written: Vec<String> = host
+        .requests()
+        .into_iter()
+        .map(|r| ("host", r))
+        .chain(virt.requests().into_iter().map(|r| ("virtual", r)))
+        .filter(|(_, r)| r.is_write())
+        .map(|(side, r)| format!("{side} {} {}", r.method, r.path))
+        .collect();
+    let writes = written.len();
+    for w in written.iter().take(20) {
+        eprintln!("  restart write: {w}");
+    }
     let (restart_rss, _) = proc_stats(syncer.id());
     stop(&mut syncer);
     let _ = restart;
@@ -286,8 +294,17 @@ fn main() {
     let counts = if counts.is_empty() { vec![1000, 10_000] } else { counts };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     for n in counts {
+        // The physical limit on a host of its own (so neither phase pays for the other's pods).
+        let raw_host = Simulator::start_blocking(SimConfig {
+            workloads: Workloads { enabled: true, ..Workloads::default() },
+            history_limit: 2_000_000,
+            ..SimConfig::default()
+        })
+        .unwrap();
+        let raw = runtime.block_on(async { raw_rate(&raw_host.client().await.unwrap(), &virtual_objects(n)).await });
+        drop(raw_host);
         let (host, virt) = simulators();
-        runtime.block_on(run(n, &host, &virt));
+        runtime.block_on(run(n, raw, &host, &virt));
         drop((host, virt));
     }
 }
