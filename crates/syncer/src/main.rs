@@ -1,5 +1,5 @@
 //! The `vcluster-syncer` binary: everything lives in the library.
 
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+    vcluster_syncer::cli::main_with(std::env::args_os().collect())
 }

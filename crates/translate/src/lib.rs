@@ -15,6 +15,9 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+pub mod cidr;
+pub mod metadata;
+
 /// Label on every synced host object naming the vcluster that owns it (cluster-scoped objects:
 /// [`Translator::cluster_scoped_marker`]). (loft-sh/vcluster: `pkg/util/translate/types.go` `MarkerLabel`)
 pub const MANAGED_BY_LABEL: &str = "vcluster.loft.sh/managed-by";

@@ -1,0 +1,310 @@
+//! Pods per second through the syncer, against the physical limit measured in the same run.
+//!
+//! `cargo bench -p vcluster-syncer --bench pods [-- 1000 10000]`
+//!
+//! Per count N: two in-process simulators (host: kubelet and controllers, pods ready at once;
+//! virtual: control plane only), the release `vcluster-syncer` binary as a subprocess between
+//! them (so its RSS and CPU time are its own), N virtual pods each with a ConfigMap.
+//! - raw: one client creating the same translated host objects (N ConfigMaps + N pods) directly,
+//!   32 in flight, on a fresh host simulator of its own — the rate the host server takes them;
+//! - syncer: from the first virtual create until every host pod exists: objects per second,
+//!   create → host pod latency p50/p99, the syncer's peak RSS and CPU time;
+//! - restart over the N synced pods: writes made (must be 0) and time until the syncer is idle.
+// A benchmark reports on stdout, progress on stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt, stream};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::PostParams;
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use kube_sim::{SimConfig, Simulator, Workloads};
+use vcluster_syncer::translate::{self, pods};
+
+const HOST_NS: &str = "vcluster-my-vc";
+const IN_FLIGHT: usize = 32;
+
+fn virtual_objects(n: usize) -> Vec<(ConfigMap, Pod)> {
+    (0..n)
+        .map(|i| {
+            let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+                "metadata": { "name": format!("cfg-{i}"), "namespace": "default" },
+                "data": { "value": i.to_string() }
+            }))
+            .unwrap();
+            let pod: Pod = serde_json::from_value(serde_json::json!({
+                "metadata": { "name": format!("web-{i}"), "namespace": "default", "labels": { "app": "web" } },
+                "spec": {
+                    "containers": [{ "name": "web", "image": "nginx", "volumeMounts": [{ "name": "c", "mountPath": "/c" }] }],
+                    "volumes": [{ "name": "c", "configMap": { "name": format!("cfg-{i}") } }]
+                }
+            }))
+            .unwrap();
+            (cm, pod)
+        })
+        .collect()
+}
+
+async fn raw_rate(host: &Client, objects: &[(ConfigMap, Pod)]) -> f64 {
+    let ns = "raw-bench";
+    let nsapi: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(host.clone());
+    let namespace = serde_json::from_value(serde_json::json!({ "metadata": { "name": ns } })).unwrap();
+    nsapi.create(&PostParams::default(), &namespace).await.unwrap();
+    let ctx = translate::Context::new("my-vc", ns);
+    let settings = pods::Settings {
+        cluster_domain: "cluster.local".into(),
+        service_account: "vc-workload-my-vc".into(),
+        ..Default::default()
+    };
+    let mut translated = Vec::new();
+    for (cm, pod) in objects {
+        let mut pod = pod.clone();
+        pod.metadata.uid = Some("u".into());
+        translated.push((
+            translate::configmaps::to_host(&ctx, cm),
+            pods::to_host(&ctx, &settings, &pod, &pods::Inputs::default()),
+        ));
+    }
+    let cms: Api<ConfigMap> = Api::namespaced(host.clone(), ns);
+    let pods_api: Api<Pod> = Api::namespaced(host.clone(), ns);
+    let start = Instant::now();
+    // (the namespace is created above; the simulator is dropped afterwards)
+    stream::iter(translated.iter())
+        .map(|(cm, pod)| {
+            let (cms, pods_api) = (cms.clone(), pods_api.clone());
+            async move {
+                cms.create(&PostParams::default(), cm).await.unwrap();
+                pods_api.create(&PostParams::default(), pod).await.unwrap();
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<()>>()
+        .await;
+    (2 * objects.len()) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn proc_stats(pid: u32) -> (u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm_kb = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    (hwm_kb, ticks as f64 / 100.0)
+}
+
+fn spawn_syncer(dir: &std::path::Path, virt: &Simulator) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_vcluster-syncer"))
+        .args([
+            "--name=my-vc",
+            "--service-account=vc-workload-my-vc",
+            "--kube-config-context-name=my-vcluster",
+            "--sync=-ingressclasses",
+            &format!("--kube-config={}", virt.kubeconfig_path().display()),
+        ])
+        .env("KUBECONFIG", dir.join("host.kubeconfig"))
+        .env("VCLUSTER_SYNCER_LOG", "warn")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}
+
+/// Wait until the syncer made no request (other than its health checks of `/version`) for
+/// `quiet`; returns when its last request was made.
+async fn wait_idle(host: &Simulator, virt: &Simulator, quiet: Duration) -> Duration {
+    let start = Instant::now();
+    let count = |s: &Simulator| s.requests().iter().filter(|r| r.path != "/version").count();
+    let mut last = (0, 0);
+    let mut last_change = Instant::now();
+    loop {
+        let now = (count(host), count(virt));
+        if now != last {
+            last = now;
+            last_change = Instant::now();
+        } else if last_change.elapsed() >= quiet && now.0 + now.1 > 0 {
+            return last_change - start;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+/// The simulators, each on a runtime of its own (their kubelet and controllers must not starve
+/// the measuring client, nor it them).
+fn simulators() -> (Simulator, Simulator) {
+    let host = Simulator::start_blocking(SimConfig {
+        workloads: Workloads { enabled: true, ..Workloads::default() },
+        history_limit: 2_000_000,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    host.seed_yaml(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {HOST_NS}}}\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: my-vc, namespace: {HOST_NS}}}\nspec: {{ports: [{{port: 443, targetPort: 8443}}]}}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: vc-workload-my-vc, namespace: {HOST_NS}}}\n"
+    ))
+    .unwrap();
+    let virt =
+        Simulator::start_blocking(SimConfig { tls: true, history_limit: 2_000_000, ..SimConfig::default() }).unwrap();
+    (host, virt)
+}
+
+async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
+    let dir = tempfile::tempdir().unwrap();
+    // The host kubeconfig with the vcluster's namespace as the context's (the syncer's "current namespace").
+    let mut kubeconfig = kube::config::Kubeconfig::read_from(host.kubeconfig_path()).unwrap();
+    for c in kubeconfig.contexts.iter_mut() {
+        if let Some(ctx) = c.context.as_mut() {
+            ctx.namespace = Some(HOST_NS.into());
+        }
+    }
+    std::fs::write(dir.path().join("host.kubeconfig"), serde_json::to_string(&kubeconfig).unwrap()).unwrap();
+    let hclient = host.client().await.unwrap();
+    let vclient = virt.client().await.unwrap();
+    let objects = virtual_objects(n);
+
+    eprintln!("  raw: {raw:.0} objects/s");
+
+    let mut syncer = spawn_syncer(dir.path(), virt);
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(hclient.clone(), HOST_NS);
+    while secrets.get_opt("vc-my-vc").await.unwrap().is_none() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Watch host pods: first-seen instant per name.
+    let seen: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let watch_seen = seen.clone();
+    let host_pods: Api<Pod> = Api::namespaced(hclient.clone(), HOST_NS);
+    let watch = tokio::spawn(async move {
+        let mut events = watcher(host_pods, watcher::Config::default()).boxed();
+        while let Ok(Some(event)) = events.try_next().await {
+            if let watcher::Event::Apply(p) | watcher::Event::InitApply(p) = event
+                && let Some(name) = p.metadata.name
+            {
+                watch_seen.lock().unwrap().entry(name).or_insert_with(Instant::now);
+            }
+        }
+    });
+
+    let created: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let cms: Api<ConfigMap> = Api::namespaced(vclient.clone(), "default");
+    let vpods: Api<Pod> = Api::namespaced(vclient.clone(), "default");
+    let start = Instant::now();
+    stream::iter(objects.iter())
+        .map(|(cm, pod)| {
+            let (cms, vpods, created) = (cms.clone(), vpods.clone(), created.clone());
+            async move {
+                cms.create(&PostParams::default(), cm).await.unwrap();
+                vpods.create(&PostParams::default(), pod).await.unwrap();
+                let host_name = format!("{}-x-default-x-my-vc", pod.metadata.name.as_deref().unwrap());
+                created.lock().unwrap().insert(host_name, Instant::now());
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<()>>()
+        .await;
+    eprintln!("  virtual objects created after {:.1}s", start.elapsed().as_secs_f64());
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let mut report = Instant::now();
+    while seen.lock().unwrap().len() < n {
+        assert!(Instant::now() < deadline, "host pods did not all appear");
+        if report.elapsed() > Duration::from_secs(10) {
+            eprintln!("  {} host pods after {:.0}s", seen.lock().unwrap().len(), start.elapsed().as_secs_f64());
+            report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let last = seen.lock().unwrap().values().max().copied().unwrap();
+    let elapsed = last - start;
+    let mut latencies: Vec<Duration> = {
+        let seen = seen.lock().unwrap();
+        let created = created.lock().unwrap();
+        seen.iter().filter_map(|(k, t)| created.get(k).map(|c| t.saturating_duration_since(*c))).collect()
+    };
+    latencies.sort();
+    watch.abort();
+    // Let the syncer finish the status copies, events and configmaps before measuring it.
+    wait_idle(host, virt, Duration::from_secs(3)).await;
+    let (rss_kb, cpu) = proc_stats(syncer.id());
+    let rate = (2 * n) as f64 / elapsed.as_secs_f64();
+
+    // Restart over N synced pods.
+    stop(&mut syncer);
+    host.clear_requests();
+    virt.clear_requests();
+    let restart = Instant::now();
+    let mut syncer = spawn_syncer(dir.path(), virt);
+    let settle = wait_idle(host, virt, Duration::from_secs(3)).await;
+    let written: Vec<String> = host
+        .requests()
+        .into_iter()
+        .map(|r| ("host", r))
+        .chain(virt.requests().into_iter().map(|r| ("virtual", r)))
+        .filter(|(_, r)| r.is_write())
+        .map(|(side, r)| format!("{side} {} {}", r.method, r.path))
+        .collect();
+    let writes = written.len();
+    for w in written.iter().take(20) {
+        eprintln!("  restart write: {w}");
+    }
+    let (restart_rss, _) = proc_stats(syncer.id());
+    stop(&mut syncer);
+    let _ = restart;
+
+    println!("pods={n}");
+    println!("  raw host creates (one client, {IN_FLIGHT} in flight): {raw:.0} objects/s");
+    println!(
+        "  syncer: all {n} host pods after {:.2}s, {rate:.0} objects/s ({:.0}% of raw)",
+        elapsed.as_secs_f64(),
+        100.0 * rate / raw
+    );
+    println!(
+        "  create→host pod latency: p50 {:.0} ms, p99 {:.0} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3
+    );
+    println!("  syncer peak RSS {:.1} MB, CPU time {cpu:.1} s", rss_kb as f64 / 1024.0);
+    println!(
+        "  restart: {writes} writes, idle after {:.2}s (peak RSS {:.1} MB)",
+        settle.as_secs_f64(),
+        restart_rss as f64 / 1024.0
+    );
+}
+
+fn main() {
+    let counts: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let counts = if counts.is_empty() { vec![1000, 10_000] } else { counts };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    for n in counts {
+        // The physical limit on a host of its own (so neither phase pays for the other's pods).
+        let raw_host = Simulator::start_blocking(SimConfig {
+            workloads: Workloads { enabled: true, ..Workloads::default() },
+            history_limit: 2_000_000,
+            ..SimConfig::default()
+        })
+        .unwrap();
+        let raw = runtime.block_on(async { raw_rate(&raw_host.client().await.unwrap(), &virtual_objects(n)).await });
+        drop(raw_host);
+        let (host, virt) = simulators();
+        runtime.block_on(run(n, raw, &host, &virt));
+        drop((host, virt));
+    }
+}

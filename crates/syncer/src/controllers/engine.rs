@@ -1,0 +1,315 @@
+//! The generic reconcile of one namespaced kind (loft-sh/vcluster v0.15.7
+//! `pkg/controllers/syncer/syncer.go` `syncerController.Reconcile`, `DeleteObject`; the
+//! create/update helpers of `translator/namespaced_translator.go`): a kube-runtime `Controller`
+//! whose primary is the virtual object, with a watch on the host objects of this vcluster
+//! (host namespace, `vcluster.loft.sh/managed-by=<name>`) mapped back through their
+//! `object-name`/`object-namespace` annotations.
+//!
+//! For one virtual object:
+//! - its host object missing → [`Kind::create`] (unless [`Kind::wanted`] says no);
+//! - both present, the host's `object-uid` differs → delete the host object (recreated next);
+//! - both present → [`Kind::sync`] (two-way: host update, virtual status);
+//! - the virtual object gone (kube-runtime reports it as `ObjectNotFound`) → delete the host
+//!   object, after a live GET confirms the virtual one is gone.
+//!
+//! Host objects that are not this vcluster's (no marker, other name) are never touched: a
+//! virtual object whose host name is taken gets a `SyncError` event.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{DeleteParams, Preconditions};
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Shared;
+use crate::error::{SyncError, is_code};
+use crate::translate::{is_excluded, recorded_uid, virtual_name_of};
+
+/// Reconciles in flight per kind. Upstream runs 10 (`MaxConcurrentReconciles`) on goroutines;
+/// a reconcile here mostly waits on the API, so more run at once without more threads.
+const CONCURRENCY: u16 = 32;
+
+/// What one kind adds to the generic reconcile.
+pub(crate) trait Kind: Send + Sync + 'static {
+    type K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static;
+    /// The syncer's name in logs and events (`pod`, `configmap`, …).
+    const NAME: &'static str;
+
+    fn shared(&self) -> &Arc<Shared>;
+
+    /// The host objects of this kind (the reflector behind the host watch).
+    fn host_store(&self) -> &Store<Self::K>;
+
+    /// Whether the virtual object should exist on the host now (ConfigMaps and Secrets: only
+    /// while used).
+    fn wanted(&self, _v: &Self::K) -> bool {
+        true
+    }
+
+    /// The host object to create; `None` to create nothing (yet).
+    fn create(&self, v: &Arc<Self::K>) -> impl Future<Output = Result<Option<Self::K>, SyncError>> + Send;
+
+    /// Both exist: make the writes the diff asks for.
+    fn sync(&self, v: &Arc<Self::K>, h: &Arc<Self::K>) -> impl Future<Output = Result<Action, SyncError>> + Send;
+
+    /// The virtual object is being created while deleted, or similar special cases before
+    /// anything else; `Some` short-circuits. (pods: delete a terminating virtual pod that never
+    /// reached the host)
+    fn before_create(&self, _v: &Arc<Self::K>) -> impl Future<Output = Result<Option<Action>, SyncError>> + Send {
+        async { Ok(None) }
+    }
+}
+
+/// The host name of a virtual object.
+pub(crate) fn host_ref<K: Resource<DynamicType = ()>>(shared: &Shared, v: &K) -> ObjectRef<K> {
+    let name = shared.tctx.translator.host_name(&v.namespace().unwrap_or_default(), &v.name_any());
+    ObjectRef::new(&name).within(shared.tctx.host_namespace())
+}
+
+/// The generic reconcile of one virtual object.
+pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Action, SyncError> {
+    let shared = kind.shared().clone();
+    if is_excluded(v.meta(), S::NAME) {
+        return Ok(Action::await_change());
+    }
+    kind.host_store().wait_until_ready().await.map_err(|_| SyncError::NotReady("host"))?;
+    let host = kind.host_store().get(&host_ref(&shared, v.as_ref()));
+    let result = match host {
+        Some(h) if is_excluded(h.meta(), S::NAME) => Ok(Action::await_change()),
+        Some(h) if !shared.tctx.is_managed(h.meta()) => {
+            shared.warn(v.as_ref(), "SyncError", &SyncError::Unmanaged.to_string()).await;
+            Err(SyncError::Unmanaged)
+        }
+        None => {
+            if let Some(action) = kind.before_create(&v).await? {
+                return Ok(action);
+            }
+            if !kind.wanted(&v) {
+                return Ok(Action::await_change());
+            }
+            match kind.create(&v).await? {
+                Some(obj) => create_host(&kind, &v, obj).await,
+                None => Ok(Action::await_change()),
+            }
+        }
+        Some(h) => {
+            let uid = v.meta().uid.clone().unwrap_or_default();
+            if recorded_uid(h.meta()).is_some_and(|recorded| recorded != uid) {
+                if h.meta().deletion_timestamp.is_some() {
+                    return Ok(Action::requeue(Duration::from_secs(1)));
+                }
+                delete_host(&shared, h.as_ref(), S::NAME, "virtual object uid is different").await?;
+                Ok(Action::await_change())
+            } else if !kind.wanted(&v) {
+                delete_host(&shared, h.as_ref(), S::NAME, "it is not used anymore").await?;
+                Ok(Action::await_change())
+            } else {
+                kind.sync(&v, &h).await
+            }
+        }
+    };
+    if result.is_ok() {
+        shared.forget_failures(&key_of(v.as_ref()));
+    }
+    shared.config.stats.reconciled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    result
+}
+
+async fn create_host<S: Kind>(kind: &Arc<S>, v: &Arc<S::K>, obj: S::K) -> Result<Action, SyncError> {
+    let shared = kind.shared();
+    let api: Api<S::K> = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
+    tracing::info!(kind = S::NAME, "create physical {}/{}", shared.tctx.host_namespace(), obj.name_any());
+    match api.create(&shared.post_params(), &obj).await {
+        Ok(_) => Ok(Action::await_change()),
+        // Exists: our own create the store has not seen yet (retry), or an object with the name
+        // that is not this vcluster's (the store only holds ours; never touch it).
+        Err(e) if is_code(&e, 409) => match api.get_opt(&obj.name_any()).await {
+            Ok(Some(existing))
+                if !is_excluded(existing.meta(), S::NAME) && !shared.tctx.is_managed(existing.meta()) =>
+            {
+                shared.warn(v.as_ref(), "SyncError", &SyncError::Unmanaged.to_string()).await;
+                Err(SyncError::Unmanaged)
+            }
+            _ => Ok(Action::requeue(Duration::from_millis(500))),
+        },
+        // The namespace is being created: retry.
+        Err(e) if is_code(&e, 404) => Ok(Action::requeue(Duration::from_secs(1))),
+        Err(e) => {
+            let message = format!("Error syncing to physical cluster: {}", api_message(&e));
+            shared.warn(v.as_ref(), "SyncError", &message).await;
+            Err(SyncError::api("create", S::NAME, "host", shared.tctx.host_namespace(), &obj.name_any(), e))
+        }
+    }
+}
+
+/// Replace the host object (`SyncDownUpdate`: PUT with the stored resourceVersion; a conflict
+/// requeues).
+pub(crate) async fn update_host<S: Kind>(kind: &S, v: &S::K, obj: S::K) -> Result<Action, SyncError> {
+    let shared = kind.shared();
+    let api: Api<S::K> = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
+    let name = obj.name_any();
+    tracing::info!(
+        kind = S::NAME,
+        "updating physical {}/{name}, because virtual {} have changed",
+        shared.tctx.host_namespace(),
+        S::NAME
+    );
+    match api.replace(&name, &shared.post_params(), &obj).await {
+        Ok(_) => Ok(Action::await_change()),
+        Err(e) if is_code(&e, 409) => Ok(Action::requeue(Duration::from_millis(200))),
+        Err(e) => {
+            let message = format!("Error syncing to physical cluster: {}", api_message(&e));
+            shared.warn(v, "SyncError", &message).await;
+            Err(SyncError::api("update", S::NAME, "host", shared.tctx.host_namespace(), &name, e))
+        }
+    }
+}
+
+/// Delete a host object, with its uid as precondition (`DeleteObject`).
+pub(crate) async fn delete_host<K>(shared: &Shared, h: &K, kind: &'static str, reason: &str) -> Result<(), SyncError>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Serialize,
+{
+    let api: Api<K> = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
+    let name = h.name_any();
+    tracing::info!(kind, "delete physical {}/{name}, because {reason}", shared.tctx.host_namespace());
+    let dp = DeleteParams {
+        preconditions: h.meta().uid.clone().map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
+        ..DeleteParams::default()
+    };
+    match api.delete(&name, &dp).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_code(&e, 404) || is_code(&e, 409) => Ok(()),
+        Err(e) => Err(SyncError::api("delete", kind, "host", shared.tctx.host_namespace(), &name, e)),
+    }
+}
+
+/// The message of an API error, as the Go client prints it.
+pub(crate) fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) => status.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub(crate) fn key_of<K: Resource>(obj: &K) -> String {
+    format!(
+        "{}/{}",
+        obj.meta().namespace.as_deref().unwrap_or_default(),
+        obj.meta().name.as_deref().unwrap_or_default()
+    )
+}
+
+/// The error policy: retry with per-object exponential backoff (0.5 s doubling to 30 s).
+pub(crate) fn error_policy<S: Kind>(v: Arc<S::K>, err: &SyncError, kind: Arc<S>) -> Action {
+    let failures = kind.shared().record_failure(&key_of(v.as_ref()));
+    if err.code() == Some(409) {
+        return Action::requeue(Duration::from_millis(200));
+    }
+    tracing::warn!(kind = S::NAME, object = %key_of(v.as_ref()), error = %crate::startup::chain(err), "reconcile failed");
+    let millis = 500u64.saturating_mul(1u64 << failures.min(6)).min(30_000);
+    Action::requeue(Duration::from_millis(millis))
+}
+
+/// The watch of this vcluster's host objects of one kind: a reflector (the kind's host store)
+/// whose events trigger the virtual object they were synced from.
+pub(crate) fn host_watch<K>(
+    shared: &Shared,
+) -> (Store<K>, impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let api: Api<K> = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
+    let config = watcher::Config::default().labels(&format!(
+        "{}={}",
+        vcluster_translate::MANAGED_BY_LABEL,
+        shared.tctx.translator.vcluster
+    ));
+    let (reader, writer) = reflector::store();
+    let stream = reflector(writer, watcher(api, config)).default_backoff().touched_objects();
+    (reader, stream)
+}
+
+/// Map a host object to the virtual object it was synced from.
+pub(crate) fn host_to_virtual<K, V>(shared: &Shared, h: &K) -> Option<ObjectRef<V>>
+where
+    K: Resource,
+    V: Resource<DynamicType = ()>,
+{
+    if !shared.tctx.is_managed(h.meta()) {
+        return None;
+    }
+    let (namespace, name) = virtual_name_of(h.meta())?;
+    Some(ObjectRef::new(&name).within(&namespace))
+}
+
+/// Run a kind's controller until shutdown. `ctrl` is the prepared `Controller` (primary: the
+/// virtual objects, plus the host watch and any extra triggers).
+pub(crate) async fn run<S: Kind>(ctrl: Controller<S::K>, kind: Arc<S>) {
+    let shared = kind.shared().clone();
+    let shutdown = shared.shutdown.clone();
+    ctrl.with_config(controller::Config::default().concurrency(CONCURRENCY))
+        .graceful_shutdown_on(async move { shutdown.cancelled().await })
+        .run(reconcile::<S>, error_policy::<S>, kind.clone())
+        .for_each_concurrent(16, |result| {
+            let kind = kind.clone();
+            async move {
+                match result {
+                    Ok(_) => {}
+                    Err(controller::Error::ObjectNotFound(obj)) => {
+                        let (namespace, name) = (obj.namespace.clone().unwrap_or_default(), obj.name.clone());
+                        if let Err(e) = virtual_gone::<S>(&kind, &namespace, &name).await {
+                            tracing::warn!(kind = S::NAME, error = %crate::startup::chain(&e), "cleanup of {namespace}/{name} failed");
+                            kind.shared().retry_cleanup::<S>(kind.clone(), namespace, name);
+                        }
+                    }
+                    Err(controller::Error::ReconcilerFailed(..)) => {}
+                    Err(e) => tracing::debug!(kind = S::NAME, error = %e, "controller"),
+                }
+            }
+        })
+        .await;
+}
+
+/// The virtual object `namespace/name` is gone from the store: delete its host object when the
+/// virtual API confirms it is gone (`Reconcile`, vObj == nil && pObj != nil).
+pub(crate) async fn virtual_gone<S: Kind>(kind: &Arc<S>, namespace: &str, name: &str) -> Result<(), SyncError> {
+    let shared = kind.shared();
+    kind.host_store().wait_until_ready().await.map_err(|_| SyncError::NotReady("host"))?;
+    let host_name = shared.tctx.translator.host_name(namespace, name);
+    let Some(h) = kind.host_store().get(&ObjectRef::new(&host_name).within(shared.tctx.host_namespace())) else {
+        return Ok(());
+    };
+    if is_excluded(h.meta(), S::NAME) || !shared.tctx.is_managed(h.meta()) {
+        return Ok(());
+    }
+    let vapi: Api<S::K> = Api::namespaced(shared.virtual_.clone(), namespace);
+    match vapi.get_opt(name).await {
+        Ok(Some(_)) => return Ok(()),
+        Ok(None) => {}
+        Err(e) => return Err(SyncError::api("get", S::NAME, "virtual", namespace, name, e)),
+    }
+    delete_host(shared, h.as_ref(), S::NAME, "virtual object was deleted").await
+}

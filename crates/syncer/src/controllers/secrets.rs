@@ -1,0 +1,67 @@
+//! The Secrets controller (loft-sh/vcluster v0.15.7 `pkg/controllers/resources/secrets/syncer.go`):
+//! a Secret is on the host while a virtual pod uses it (or with `--sync-all-secrets`).
+
+use std::sync::Arc;
+
+use futures::Stream;
+use futures::channel::mpsc::UnboundedReceiver;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
+
+use super::Shared;
+use super::engine::{self, Kind};
+use crate::error::SyncError;
+use crate::translate::secrets;
+
+pub(crate) struct SecretKind {
+    shared: Arc<Shared>,
+    host: Store<Secret>,
+}
+
+impl Kind for SecretKind {
+    type K = Secret;
+    const NAME: &'static str = "secret";
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    fn host_store(&self) -> &Store<Secret> {
+        &self.host
+    }
+
+    fn wanted(&self, v: &Secret) -> bool {
+        secrets::forced(self.shared.config.sync_all_secrets, v)
+            || self.shared.index.secret_used(&v.namespace().unwrap_or_default(), &v.name_any())
+    }
+
+    async fn create(&self, v: &Arc<Secret>) -> Result<Option<Secret>, SyncError> {
+        Ok(Some(secrets::to_host(&self.shared.tctx, v)))
+    }
+
+    async fn sync(&self, v: &Arc<Secret>, h: &Arc<Secret>) -> Result<Action, SyncError> {
+        match secrets::update(&self.shared.tctx, v, h) {
+            Some(updated) => engine::update_host(self, v, updated).await,
+            None => Ok(Action::await_change()),
+        }
+    }
+}
+
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    host: Store<Secret>,
+    host_stream: impl Stream<Item = Result<Secret, watcher::Error>> + Send + 'static,
+    used: UnboundedReceiver<ObjectRef<Secret>>,
+) {
+    // "used" is only known once the pod index has listed the virtual pods.
+    shared.index.ready().await;
+    let api: Api<Secret> = Api::all(shared.virtual_.clone());
+    let mapper_shared = shared.clone();
+    let ctrl = Controller::new(api, watcher::Config::default())
+        .watches_stream(host_stream, move |h: Secret| engine::host_to_virtual::<Secret, Secret>(&mapper_shared, &h))
+        .reconcile_on(used);
+    engine::run(ctrl, Arc::new(SecretKind { shared, host })).await;
+}

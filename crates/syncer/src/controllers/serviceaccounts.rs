@@ -1,0 +1,55 @@
+//! The ServiceAccounts controller, with `--sync=serviceaccounts` (loft-sh/vcluster v0.15.7
+//! `pkg/controllers/resources/serviceaccounts/syncer.go`).
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
+
+use super::Shared;
+use super::engine::{self, Kind};
+use crate::error::SyncError;
+use crate::translate::serviceaccounts;
+
+pub(crate) struct ServiceAccountKind {
+    shared: Arc<Shared>,
+    host: Store<ServiceAccount>,
+}
+
+impl Kind for ServiceAccountKind {
+    type K = ServiceAccount;
+    const NAME: &'static str = "serviceaccount";
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    fn host_store(&self) -> &Store<ServiceAccount> {
+        &self.host
+    }
+
+    async fn create(&self, v: &Arc<ServiceAccount>) -> Result<Option<ServiceAccount>, SyncError> {
+        Ok(Some(serviceaccounts::to_host(&self.shared.tctx, v)))
+    }
+
+    async fn sync(&self, v: &Arc<ServiceAccount>, h: &Arc<ServiceAccount>) -> Result<Action, SyncError> {
+        match serviceaccounts::update(&self.shared.tctx, v, h) {
+            Some(updated) => engine::update_host(self, v, updated).await,
+            None => Ok(Action::await_change()),
+        }
+    }
+}
+
+pub(crate) async fn run(shared: Arc<Shared>) {
+    let (host, host_stream) = engine::host_watch::<ServiceAccount>(&shared);
+    let api: Api<ServiceAccount> = Api::all(shared.virtual_.clone());
+    let mapper_shared = shared.clone();
+    let ctrl = Controller::new(api, watcher::Config::default())
+        .watches_stream(host_stream, move |h: ServiceAccount| {
+            engine::host_to_virtual::<ServiceAccount, ServiceAccount>(&mapper_shared, &h)
+        });
+    engine::run(ctrl, Arc::new(ServiceAccountKind { shared, host })).await;
+}

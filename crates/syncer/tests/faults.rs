@@ -1,0 +1,227 @@
+//! Faults (issue 14 item 7): restart without changes makes no write; a host object deleted by
+//! someone is recreated; a virtual object deleted while the syncer was down has its host
+//! object deleted at start; watch 410s relist without duplicates; conflicts are retried; a host
+//! API outage makes the syncer unready, it retries and recovers without crashing. And leader
+//! election between two replicas.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::Api;
+use kube::api::DeleteParams;
+use kube_sim::Fault;
+use vcluster_syncer::startup::Timings;
+
+/// Seed, start, wait until the pod runs and everything referenced is synced.
+async fn converged(clusters: &Clusters) -> Syncer {
+    let virt = clusters.virt_client().await;
+    create(&virt, "default", &configmap("settings", "one")).await;
+    create(&virt, "default", &secret("db")).await;
+    create(&virt, "default", &web_pod("web", "settings", "db")).await;
+    let mut syncer = clusters.syncer(&[]).await;
+    syncer.wait_ready(true, DEADLINE).await;
+    eventually("virtual pod Running", DEADLINE, || async {
+        clusters.virt_object("Pod", "default", "web").filter(|p| s(p, &["status", "phase"]) == Some("Running"))
+    })
+    .await;
+    eventually("configmap and secret synced", DEADLINE, || async {
+        (clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").is_some()
+            && clusters.host_object("Secret", "db-x-default-x-my-vc").is_some())
+        .then_some(())
+    })
+    .await;
+    syncer
+}
+
+/// Wait until a restarted syncer reconciled at least `objects` virtual objects and `events`
+/// host events (so any write it would make has been made).
+async fn settled(syncer: &Syncer, objects: u64, events: u64) {
+    let stats = syncer.stats.clone();
+    eventually("the restarted syncer to reconcile everything", DEADLINE, || {
+        let stats = stats.clone();
+        async move { (stats.reconciled() >= objects && stats.events() >= events).then_some(()) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_makes_zero_writes() {
+    let clusters = Clusters::start(true).await;
+    let syncer = converged(&clusters).await;
+    // Let the event copies finish too: every host event has its virtual copy.
+    let host_events = clusters.host.objects("v1", "Event").len() as u64;
+    eventually("events copied", DEADLINE, || async { (syncer.stats.events() >= host_events).then_some(()) }).await;
+    syncer.stop().await;
+    clusters.clear_requests();
+    let host_events = clusters.host.objects("v1", "Event").len() as u64;
+
+    let mut syncer = clusters.syncer(&[]).await;
+    syncer.wait_ready(true, DEADLINE).await;
+    // 1 pod + 2 configmap/secret reconciles at least.
+    settled(&syncer, 3, host_events).await;
+    let writes = clusters.writes();
+    assert!(writes.is_empty(), "a restart over converged objects wrote: {writes:#?}");
+    syncer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_host_objects_are_recreated_and_conflicts_retried() {
+    let clusters = Clusters::start(true).await;
+    let syncer = converged(&clusters).await;
+    let host = clusters.host_client().await;
+    let host_cms: Api<ConfigMap> = Api::namespaced(host.clone(), HOST_NS);
+    let before = clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").unwrap();
+    host_cms.delete("settings-x-default-x-my-vc", &DeleteParams::default()).await.unwrap();
+    eventually("configmap recreated", DEADLINE, || async {
+        clusters
+            .host_object("ConfigMap", "settings-x-default-x-my-vc")
+            .filter(|c| c["metadata"]["uid"] != before["metadata"]["uid"])
+    })
+    .await;
+
+    // Two conflicts on the host update, then it goes through.
+    clusters.host.inject(Fault::on("PUT", &format!("/api/v1/namespaces/{HOST_NS}/configmaps/*")).times(2).respond(409));
+    let virt = clusters.virt_client().await;
+    let cms: Api<ConfigMap> = Api::namespaced(virt.clone(), "default");
+    let mut live = cms.get("settings").await.unwrap();
+    live.data.as_mut().unwrap().insert("value".into(), "two".into());
+    cms.replace("settings", &Default::default(), &live).await.unwrap();
+    eventually("update after conflicts", DEADLINE, || async {
+        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").filter(|c| c["data"]["value"] == "two")
+    })
+    .await;
+    let conflicts = clusters.host.requests().iter().filter(|r| r.method == "PUT" && r.status == 409).count();
+    assert_eq!(conflicts, 2);
+    clusters.host.clear_faults();
+
+    // A recreated virtual object (new uid) replaces its host object.
+    cms.delete("settings", &DeleteParams::default()).await.unwrap();
+    let recreated = create(&virt, "default", &configmap("settings", "three")).await;
+    eventually("host object of the recreated virtual object", DEADLINE, || async {
+        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").filter(|c| {
+            c["metadata"]["annotations"]["vcluster.loft.sh/object-uid"].as_str() == recreated.metadata.uid.as_deref()
+                && c["data"]["value"] == "three"
+        })
+    })
+    .await;
+    syncer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn virtual_deletions_while_down_are_applied_at_start() {
+    let clusters = Clusters::start(true).await;
+    let syncer = converged(&clusters).await;
+    syncer.stop().await;
+    let virt = clusters.virt_client().await;
+    // The pod goes, and with it the use of the ConfigMap; the Secret itself is deleted.
+    let pods: Api<Pod> = Api::namespaced(virt.clone(), "default");
+    pods.delete("web", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await.unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(virt.clone(), "default")
+        .delete("db", &DeleteParams::default())
+        .await
+        .unwrap();
+    let syncer = clusters.syncer(&[]).await;
+    eventually("host pod deleted at start", DEADLINE, || async {
+        clusters.host_object("Pod", "web-x-default-x-my-vc").is_none().then_some(())
+    })
+    .await;
+    eventually("host secret deleted at start", DEADLINE, || async {
+        clusters.host_object("Secret", "db-x-default-x-my-vc").is_none().then_some(())
+    })
+    .await;
+    eventually("unused configmap deleted at start", DEADLINE, || async {
+        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").is_none().then_some(())
+    })
+    .await;
+    syncer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_410_relists_without_duplicates() {
+    let clusters = Clusters::start(true).await;
+    let syncer = converged(&clusters).await;
+    // History gone and every watch dropped: the watchers' next resume gets 410 and relists.
+    clusters.host.compact();
+    clusters.virt.compact();
+    clusters.host.drop_watches();
+    clusters.virt.drop_watches();
+    let virt = clusters.virt_client().await;
+    create(&virt, "default", &configmap("later", "x")).await;
+    create(&virt, "default", &web_pod("web2", "later", "db")).await;
+    eventually("new pod synced after the relist", DEADLINE, || async {
+        clusters.virt_object("Pod", "default", "web2").filter(|p| s(p, &["status", "phase"]) == Some("Running"))
+    })
+    .await;
+    let creates = clusters
+        .host
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == format!("/api/v1/namespaces/{HOST_NS}/pods") && r.status == 201)
+        .count();
+    assert_eq!(creates, 2, "each pod created once on the host");
+    let host_pods: Vec<_> = clusters
+        .host
+        .objects("v1", "Pod")
+        .into_iter()
+        .filter(|p| s(p, &["metadata", "namespace"]) == Some(HOST_NS))
+        .collect();
+    assert_eq!(host_pods.len(), 2);
+    syncer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_outage_is_survived() {
+    let clusters = Clusters::start(true).await;
+    let mut syncer = converged(&clusters).await;
+    clusters.host.stop_listening().await;
+    syncer.wait_ready(false, DEADLINE).await;
+    // Meanwhile a change in the virtual cluster.
+    let virt = clusters.virt_client().await;
+    create(&virt, "default", &web_pod("during-outage", "settings", "db")).await;
+    assert!(syncer.is_running(), "the syncer keeps running through the outage");
+    clusters.host.resume_listening().await.unwrap();
+    syncer.wait_ready(true, DEADLINE).await;
+    eventually("the change made during the outage reaches the host", DEADLINE, || async {
+        clusters.host_object("Pod", "during-outage-x-default-x-my-vc")
+    })
+    .await;
+    syncer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_election_hands_over() {
+    let clusters = Clusters::start(true).await;
+    let timings = Timings {
+        health_interval: Duration::from_millis(200),
+        lease: Some((Duration::from_secs(3), Duration::from_secs(2), Duration::from_millis(500))),
+        ..Timings::default()
+    };
+    let mut first = clusters.syncer_with(&["--leader-elect=true"], timings.clone(), "first").await;
+    first.wait_ready(true, DEADLINE).await;
+    let mut second = clusters.syncer_with(&["--leader-elect=true"], timings, "second").await;
+    let lease = eventually("lease", DEADLINE, || async {
+        clusters.host.object("coordination.k8s.io/v1", "Lease", HOST_NS, "vcluster-my-vc-controller")
+    })
+    .await;
+    assert_eq!(s(&lease, &["spec", "holderIdentity"]), Some("first"));
+    assert!(!*second.ready.borrow(), "the standby is not ready");
+    let virt = clusters.virt_client().await;
+    create(&virt, "default", &web_pod("a", "x", "y")).await;
+    eventually("leader syncs", DEADLINE, || async { clusters.host_object("Pod", "a-x-default-x-my-vc") }).await;
+
+    // The leader dies (no lease release): the standby takes over within the lease duration.
+    let died = std::time::Instant::now();
+    first.task.abort();
+    second.wait_ready(true, Duration::from_secs(10)).await;
+    assert!(died.elapsed() < Duration::from_secs(8), "took over after {:?}", died.elapsed());
+    create(&virt, "default", &web_pod("b", "x", "y")).await;
+    eventually("new leader syncs", DEADLINE, || async { clusters.host_object("Pod", "b-x-default-x-my-vc") }).await;
+    let lease = clusters.host.object("coordination.k8s.io/v1", "Lease", HOST_NS, "vcluster-my-vc-controller").unwrap();
+    assert_eq!(s(&lease, &["spec", "holderIdentity"]), Some("second"));
+    let _ = Arc::new(());
+    second.stop().await;
+}
