@@ -25,7 +25,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::Api;
 use kube::api::ListParams;
 
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{ClusterError, Connection};
 use crate::error::Hinted;
 use crate::kubeconfig::{ConnectRecord, Kind, Loaded};
 use crate::printer::Printer;
@@ -110,12 +110,12 @@ pub async fn connect_host(
     context: Option<&str>,
     namespace: Option<&str>,
     printer: &Printer,
-) -> Result<Cluster, ClusterError> {
+) -> Result<Connection, ClusterError> {
     let host = host_context(loaded, context);
     if let Some(note) = &host.note {
         printer.info(note);
     }
-    Cluster::connect(loaded, host.context.as_deref(), namespace).await
+    Connection::connect(loaded, host.context.as_deref(), namespace).await
 }
 
 /// Why `name` cannot be a vcluster's name: it goes into label selectors, so it must be a label
@@ -240,18 +240,18 @@ impl FindError {
 
 impl From<FindError> for Hinted {
     fn from(err: FindError) -> Hinted {
-        err.hints().into_iter().fold(Hinted::new(err.to_string()), Hinted::hint)
+        err.hints().into_iter().fold(Hinted::new(err), Hinted::hint)
     }
 }
 
 /// Every vcluster in `scope`.
-pub async fn list(cluster: &Cluster, scope: &Scope, printer: &Printer) -> Result<Found, FindError> {
+pub async fn list(cluster: &Connection, scope: &Scope, printer: &Printer) -> Result<Found, FindError> {
     search(cluster, scope, None, printer).await
 }
 
 /// The vcluster `name` in `scope`. Several namespaces holding one of that name: a person at a
 /// terminal picks one; otherwise [`FindError::Ambiguous`] names them.
-pub async fn find(cluster: &Cluster, name: &str, scope: &Scope, printer: &Printer) -> Result<Vcluster, FindError> {
+pub async fn find(cluster: &Connection, name: &str, scope: &Scope, printer: &Printer) -> Result<Vcluster, FindError> {
     let found = search(cluster, scope, Some(name), printer).await?;
     let mut candidates = found.vclusters;
     match candidates.len() {
@@ -278,7 +278,12 @@ pub async fn find(cluster: &Cluster, name: &str, scope: &Scope, printer: &Printe
 
 /// The three LISTs, at once; across namespaces, falling back to the context's namespace when
 /// that is forbidden.
-async fn search(cluster: &Cluster, scope: &Scope, name: Option<&str>, printer: &Printer) -> Result<Found, FindError> {
+async fn search(
+    cluster: &Connection,
+    scope: &Scope,
+    name: Option<&str>,
+    printer: &Printer,
+) -> Result<Found, FindError> {
     let started = Instant::now();
     let found = search_in(cluster, scope, name, printer).await?;
     printer.debug(format!(
@@ -290,7 +295,7 @@ async fn search(cluster: &Cluster, scope: &Scope, name: Option<&str>, printer: &
 }
 
 async fn search_in(
-    cluster: &Cluster,
+    cluster: &Connection,
     scope: &Scope,
     name: Option<&str>,
     printer: &Printer,
@@ -317,8 +322,8 @@ struct Listed {
     pods: Vec<Pod>,
 }
 
-async fn lists(cluster: &Cluster, scope: &Scope, name: Option<&str>) -> kube::Result<Listed> {
-    fn api<K>(cluster: &Cluster, scope: &Scope) -> Api<K>
+async fn lists(cluster: &Connection, scope: &Scope, name: Option<&str>) -> kube::Result<Listed> {
+    fn api<K>(cluster: &Connection, scope: &Scope) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
     {

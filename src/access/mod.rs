@@ -4,6 +4,9 @@
 //! answers there, and a service account token instead of the admin certificate.
 //! (loft-sh/vcluster v0.19 `cmd/vclusterctl/cmd/connect.go`, `pkg/util/kubeconfig/kubeconfig.go`)
 
+pub mod command;
+pub mod connect;
+pub mod in_process;
 pub mod service_account;
 
 use std::collections::BTreeMap;
@@ -14,7 +17,7 @@ use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use kube::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::cluster::{Cluster, ClusterError, classify};
+use crate::cluster::{ClusterError, Connection, classify};
 use crate::kubeconfig::{KubeconfigError, VclusterCredentials};
 
 /// The port the syncer serves the virtual API on inside the pod, when the kubeconfig's server URL
@@ -63,7 +66,7 @@ impl AccessError {
 impl From<AccessError> for crate::error::Hinted {
     fn from(err: AccessError) -> crate::error::Hinted {
         let hint = err.hint();
-        hint.into_iter().fold(crate::error::Hinted::new(err.to_string()), crate::error::Hinted::hint)
+        hint.into_iter().fold(crate::error::Hinted::new(err), crate::error::Hinted::hint)
     }
 }
 
@@ -90,7 +93,7 @@ pub fn label_selector(labels: &BTreeMap<String, String>) -> String {
 
 /// The vcluster's credentials from Secret `vc-<name>`.
 pub async fn credentials(
-    cluster: &Cluster,
+    cluster: &Connection,
     namespace: &str,
     vcluster: &str,
 ) -> Result<VclusterCredentials, AccessError> {
@@ -136,7 +139,7 @@ pub enum Exposure {
 
 /// `<name>-lb`, else `<name>`, when it is a LoadBalancer Service. (v0.19 `connect.go`
 /// `getVClusterServiceIP`, and the chart's `<name>-lb` for `service.type: LoadBalancer`)
-pub async fn load_balancer(cluster: &Cluster, namespace: &str, vcluster: &str) -> Result<Exposure, AccessError> {
+pub async fn load_balancer(cluster: &Connection, namespace: &str, vcluster: &str) -> Result<Exposure, AccessError> {
     let api: Api<Service> = Api::namespaced(cluster.client.clone(), namespace);
     for name in [format!("{vcluster}-lb"), vcluster.to_owned()] {
         let Some(service) = api.get_opt(&name).await.map_err(|e| cluster.error(e))? else { continue };

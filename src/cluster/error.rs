@@ -4,9 +4,11 @@
 
 use std::error::Error as StdError;
 use std::io;
+use std::time::Duration;
 
-use crate::error::Hinted;
+use crate::error::{Advice, Hinted, Interrupted};
 use crate::kubeconfig::KubeconfigError;
+use crate::printer::text::humanize;
 
 /// Why the cluster could not be used. Every variant maps to exit status 1.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,52 @@ pub enum ClusterError {
     Api { context: String, server: String, code: u16, reason: String, message: String },
     #[error("request to the cluster of context {context:?} at {server} failed: {detail}")]
     Other { context: String, server: String, detail: String },
+}
+
+/// Why a request through [`super::Host`], or a wait on the host cluster, failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("interrupted")]
+    Interrupted(#[from] Interrupted),
+    #[error("applying {object} conflicts with another field manager: {message}")]
+    Conflict { object: String, message: String },
+    #[error("cannot apply {object}: {source}")]
+    Apply {
+        object: String,
+        #[source]
+        source: Box<ClusterError>,
+    },
+    #[error("cannot delete {object}: {source}")]
+    Delete {
+        object: String,
+        #[source]
+        source: Box<ClusterError>,
+    },
+    #[error("the cluster does not serve {kind} of {api_version}")]
+    NotServed { api_version: String, kind: String },
+    #[error("{object} was deleted while waiting for it")]
+    Vanished { object: String },
+    #[error("timed out after {} waiting for {what}: {stuck}", humanize(*waited))]
+    Timeout { what: String, waited: Duration, stuck: String },
+}
+
+impl Advice for HostError {
+    fn hints(&self, name: &str, namespace: &str) -> Vec<String> {
+        match self {
+            HostError::Cluster(e) => e.hint().into_iter().collect(),
+            HostError::Apply { source, .. } | HostError::Delete { source, .. } => source.hint().into_iter().collect(),
+            HostError::Conflict { .. } => {
+                vec!["--force-conflicts takes these fields over from their current manager".into()]
+            }
+            HostError::Timeout { .. } => vec![
+                "wait longer with --timeout (e.g. --timeout 20m), or look at the pods:".into(),
+                format!("kubectl get pods -n {namespace} -l app=vcluster,release={name}"),
+            ],
+            HostError::Interrupted(_) | HostError::NotServed { .. } | HostError::Vanished { .. } => Vec::new(),
+        }
+    }
 }
 
 /// The access a 403 denied, read from the API server's message
@@ -118,7 +166,7 @@ impl ClusterError {
 impl From<ClusterError> for Hinted {
     fn from(err: ClusterError) -> Hinted {
         let hint = err.hint();
-        hint.into_iter().fold(Hinted::new(err.to_string()), Hinted::hint)
+        hint.into_iter().fold(Hinted::new(err), Hinted::hint)
     }
 }
 
@@ -310,9 +358,9 @@ mod tests {
     #[test]
     fn every_error_becomes_a_hinted_report() {
         let hinted = Hinted::from(run(api(401, "Unauthorized", "Unauthorized")));
-        assert!(hinted.message.contains("401 Unauthorized"));
-        assert_eq!(hinted.hints.len(), 1);
+        assert!(hinted.to_string().contains("401 Unauthorized"));
+        assert_eq!(hinted.hints().len(), 1);
         let none = Hinted::from(run(api(500, "InternalError", "x")));
-        assert!(none.hints.is_empty());
+        assert!(none.hints().is_empty());
     }
 }

@@ -1,6 +1,7 @@
-//! `vcluster __forwarder`: the background port-forward `connect` starts. Not for people (it is in
-//! neither the help nor the completions); its command line is how `/proc/<pid>/cmdline` proves a
-//! pid is ours ([`crate::forward::registry`]).
+//! `vcluster __forwarder`: the entry into the background port-forward `connect` starts
+//! ([`crate::forward::background`]). Not for people (it is in neither the help nor the
+//! completions); its command line is how `/proc/<pid>/cmdline` proves a pid is ours
+//! ([`crate::forward::registry`]).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -8,10 +9,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Context, GlobalArgs, exit_clap, finish};
-use crate::commands::render::load_kubeconfig;
+use crate::context::host::load_kubeconfig;
+use crate::context::{Context, GlobalArgs, exit_clap, finish};
 use crate::error::ExitStatus;
-use crate::forward::forwarder::{self, Serve};
+use crate::forward::background::{self, Serve};
 use crate::forward::parse_addresses;
 use crate::forward::registry::{ForwarderKey, Registry};
 use crate::printer::{Printer, PrinterConfig};
@@ -70,6 +71,6 @@ fn run(args: ForwarderArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let loaded = load_kubeconfig(ctx)?;
     let registry = Registry::open(&StateDir::from_env()?)?;
-    let clean = ctx.block_on(forwarder::run(&serve, &loaded, &registry, &ctx.printer))?;
+    let clean = ctx.block_on(background::run(&serve, &loaded, &registry, &ctx.printer))?;
     Ok(if clean { ExitStatus::Success } else { ExitStatus::Failure })
 }

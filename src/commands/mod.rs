@@ -1,4 +1,5 @@
-//! One file per subcommand. Each exposes its clap `*Args` and a `run(args, &Context)`.
+//! One file per subcommand. Each exposes its clap `*Args` and a `run(args, &Context)`; what
+//! several share is in [`crate::context`], never in another command.
 
 pub mod completion;
 pub mod connect;
@@ -6,7 +7,6 @@ pub mod create;
 pub mod delete;
 pub mod disconnect;
 pub mod forwarder;
-pub mod lifecycle;
 pub mod list;
 pub mod pause;
 pub mod port_forward;

@@ -21,14 +21,14 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Api;
 
 use crate::access;
-use crate::cli::Context;
-use crate::cluster::Cluster;
-use crate::commands::connect::{host_cluster, locate};
-use crate::commands::create::parse_duration;
-use crate::commands::render::load_kubeconfig;
+use crate::cluster::Connection;
+use crate::context::Context;
+use crate::context::args::{check_name, parse_duration};
+use crate::context::host::{host_cluster, load_kubeconfig, locate};
 use crate::error::{ExitStatus, Hinted};
 use crate::forward::{self, Forward, Listener, Log, PodPort, Pods};
 use crate::interrupt::Interrupt;
+use crate::printer::text::humanize;
 use crate::translate::Translator;
 
 #[derive(Debug, Args)]
@@ -180,9 +180,7 @@ pub fn resolve_pod_ports(pod: &Pod, virtual_name: &str, specs: &[PortSpec]) -> R
 }
 
 pub fn run(args: PortForwardArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    if let Some(problem) = crate::values::check_name(&args.name) {
-        anyhow::bail!("invalid vcluster name: {}", problem.message);
-    }
+    check_name(&args.name)?;
     if let Some(problem) = crate::values::check_namespace(&args.virtual_namespace) {
         anyhow::bail!("invalid --virtual-namespace: {}", problem.message);
     }
@@ -205,7 +203,7 @@ pub fn run(args: PortForwardArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         let mut lines = String::new();
         let first = match interrupt.guard(forward.follower().pod(args.timeout)).await? {
             Some(pod) => pod,
-            None => anyhow::bail!("no Ready pod for {} within {}", plan.what, crate::install::humanize(args.timeout)),
+            None => anyhow::bail!("no Ready pod for {} within {}", plan.what, humanize(args.timeout)),
         };
         for resolved in &plan.ports {
             let sockets = forward::bind(&addresses, resolved.local).await?;
@@ -246,7 +244,7 @@ enum Anchor {
 }
 
 impl Plan {
-    async fn ends(&self, host: &Cluster, namespace: &str) -> String {
+    async fn ends(&self, host: &Connection, namespace: &str) -> String {
         let client = host.client.clone();
         match &self.anchor {
             Anchor::StatefulSet(name) => {
@@ -266,7 +264,7 @@ impl Plan {
 }
 
 async fn plan(
-    host: &Cluster,
+    host: &Connection,
     sts: &StatefulSet,
     namespace: &str,
     target: Option<&Target>,

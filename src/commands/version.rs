@@ -3,7 +3,7 @@
 use clap::Args;
 use serde::Serialize;
 
-use crate::cli::{Context, OutputFormat};
+use crate::context::{Context, OutputFormat};
 use crate::error::ExitStatus;
 
 #[derive(Debug, Args)]

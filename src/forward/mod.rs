@@ -1,12 +1,15 @@
 //! Port-forwarding to pods of the host cluster: local listeners whose connections are carried, one
 //! WebSocket each, to the pod a [`Follower`] has chosen at that moment. Used by `connect` (the
-//! virtual cluster's API, in this process or in the background [`forwarder`] process) and by
-//! `port-forward` (services and pods inside the virtual cluster, translated to their host objects).
+//! virtual cluster's API, in this process or in the [`background`] forwarder process, whose files
+//! the [`registry`] keeps) and by `port-forward` (services and pods inside the virtual cluster,
+//! translated to their host objects). The hidden `__forwarder` command is a thin entry into
+//! [`background::run`].
 //!
 //! Listeners are bound by the caller first, so a port is known (and reported) before any request is
 //! made; connections accepted while no pod is Ready wait for one, bounded.
 
-pub mod forwarder;
+pub mod background;
+pub mod error;
 pub mod registry;
 
 mod follow;
@@ -21,8 +24,9 @@ use kube::Api;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+pub use error::ForwardError;
 pub use follow::{Follower, Log, Pods, until_deleted};
-pub use tunnel::{TunnelError, carry};
+pub use tunnel::carry;
 
 /// How long a new connection waits for a Ready pod before it is closed.
 const WAIT_FOR_POD: Duration = Duration::from_secs(60);
@@ -178,16 +182,16 @@ struct Connection {
 }
 
 impl Connection {
-    async fn carry(&self, socket: TcpStream, remote: &PodPort) -> Result<(), TunnelError> {
+    async fn carry(&self, socket: TcpStream, remote: &PodPort) -> Result<(), ForwardError> {
         let pod = self
             .follower
             .pod(WAIT_FOR_POD)
             .await
-            .ok_or_else(|| TunnelError::Pod(format!("no Ready pod within {}s", WAIT_FOR_POD.as_secs())))?;
+            .ok_or_else(|| ForwardError::Pod(format!("no Ready pod within {}s", WAIT_FOR_POD.as_secs())))?;
         let name = pod.metadata.name.clone().unwrap_or_default();
         let port = remote
             .resolve(&pod)
-            .ok_or_else(|| TunnelError::Pod(format!("pod {name} has no container port named {remote}")))?;
+            .ok_or_else(|| ForwardError::Pod(format!("pod {name} has no container port named {remote}")))?;
         carry(&self.client, &self.namespace, &name, port, socket).await
     }
 }

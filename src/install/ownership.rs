@@ -9,10 +9,9 @@
 
 use serde_json::{Map, Value};
 
-use super::objects::annotation;
+use crate::cluster::FIELD_MANAGER;
+use crate::cluster::objects::annotation;
 
-/// The field manager of every apply this tool makes.
-pub const FIELD_MANAGER: &str = "vcluster";
 /// helm `pkg/action/validate.go` / `pkg/kube/client.go`: ownership annotations.
 pub const RELEASE_NAME_ANNOTATION: &str = "meta.helm.sh/release-name";
 pub const RELEASE_NAMESPACE_ANNOTATION: &str = "meta.helm.sh/release-namespace";

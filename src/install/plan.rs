@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::objects::{ObjectKey, meta_str};
 use super::ownership::{self, Owner};
+use crate::cluster::objects::{ObjectKey, meta_str};
 use crate::render::Manifest;
 use crate::render::order::uninstall_rank;
 

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::KubeconfigError;
 use super::document::{Document, Kind};
+use super::error::KubeconfigError;
 use super::sources::Sources;
 
 /// One change to the kubeconfig.

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::KubeconfigError;
 use super::document::Document;
+use super::error::KubeconfigError;
 use super::loaded::{Edit, Loaded};
 use super::sources::Sources;
 

@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::KubeconfigError;
 use super::document::{Document, Kind};
+use super::error::KubeconfigError;
 use super::loaded::{Edit, Loaded};
 
 /// Name of the context extension `connect` records.

@@ -7,7 +7,7 @@ use kube::api::WatchParams;
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use crate::install::host::{Change, Follow};
+use crate::cluster::watch::{Change, Follow};
 
 /// Which of the watched objects count.
 #[derive(Debug, Clone)]

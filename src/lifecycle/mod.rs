@@ -1,6 +1,6 @@
 //! What happens to a vcluster after `create`: [`uninstall`] (`vcluster delete`) and [`pause`]
 //! (`vcluster pause` / `resume`). Each has a pure part (what to do, decided from what was read)
-//! and the requests, made through [`crate::install::Host`] like an install's.
+//! and the requests, made through [`crate::cluster::Host`] like an install's.
 
 pub mod gone;
 pub mod pause;
@@ -8,17 +8,20 @@ pub mod uninstall;
 
 use std::time::Duration;
 
-use crate::error::{Hinted, Interrupted};
+use crate::cluster::{ClusterError, Host, HostError};
+use crate::error::{Advice, Interrupted};
 use crate::find::FindError;
-use crate::install::{Host, InstallError};
 use crate::interrupt::Interrupt;
 use crate::kubeconfig::{self, ConnectRecord, Edit, KubeconfigError, Loaded, Sources};
 use crate::release::StoreError;
+use crate::render::RenderError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
     #[error(transparent)]
-    Host(#[from] InstallError),
+    Host(#[from] HostError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -37,12 +40,18 @@ pub enum LifecycleError {
 
 impl From<Interrupted> for LifecycleError {
     fn from(e: Interrupted) -> Self {
-        LifecycleError::Host(InstallError::Interrupted(e))
+        LifecycleError::Host(HostError::Interrupted(e))
     }
 }
 
-impl LifecycleError {
-    pub fn hints(&self, name: &str, namespace: &str) -> Vec<String> {
+impl From<ClusterError> for LifecycleError {
+    fn from(e: ClusterError) -> Self {
+        LifecycleError::Host(HostError::Cluster(e))
+    }
+}
+
+impl Advice for LifecycleError {
+    fn hints(&self, name: &str, namespace: &str) -> Vec<String> {
         match self {
             LifecycleError::Host(e) => e.hints(name, namespace),
             LifecycleError::Store(StoreError::Cluster(e)) => e.hint().into_iter().collect(),
@@ -61,21 +70,10 @@ impl LifecycleError {
             _ => Vec::new(),
         }
     }
-
-    /// The error for the report: interrupts stay typed (exit 130), the rest carry their hints.
-    pub fn into_report(self, name: &str, namespace: &str) -> anyhow::Error {
-        match self {
-            LifecycleError::Host(e) => e.into_report(name, namespace),
-            other => {
-                let hints = other.hints(name, namespace);
-                anyhow::Error::new(hints.into_iter().fold(Hinted::new(other.to_string()), Hinted::hint))
-            }
-        }
-    }
 }
 
 /// Run `watch` for at most `timeout`, stopping at an interrupt; a timeout is
-/// [`InstallError::Timeout`] waiting for `what`, `stuck` saying what was still awaited.
+/// [`HostError::Timeout`] waiting for `what`, `stuck` saying what was still awaited.
 async fn bounded<T>(
     host: &Host,
     timeout: Duration,
@@ -85,8 +83,8 @@ async fn bounded<T>(
     stuck: impl FnOnce() -> String,
 ) -> Result<T, LifecycleError> {
     match tokio::time::timeout(timeout, interrupt.guard(watch)).await {
-        Ok(result) => Ok(result?.map_err(|e| InstallError::Cluster(host.cluster.error(e)))?),
-        Err(_) => Err(InstallError::Timeout { what, waited: timeout, stuck: stuck() }.into()),
+        Ok(result) => Ok(result?.map_err(|e| host.connection.error(e))?),
+        Err(_) => Err(HostError::Timeout { what, waited: timeout, stuck: stuck() }.into()),
     }
 }
 
@@ -149,6 +147,7 @@ mod tests {
         assert_eq!(crate::error::exit_status_of(&interrupted).code(), 130);
         let report = crate::error::format_report(
             &LifecycleError::NoStatefulSet { name: "vc".into(), namespace: "ns".into() }.into_report("vc", "ns"),
+            false,
         );
         assert!(report.starts_with("error: vcluster vc in namespace ns has no StatefulSet\n"), "{report}");
         assert!(report.contains("hint: `vcluster create vc -n ns --upgrade`"), "{report}");

@@ -24,10 +24,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::LifecycleError;
+use crate::cluster::watch::{Change, Follow};
+use crate::cluster::{FIELD_MANAGER, Host, wait};
 use crate::find::{PAUSED_ANNOTATION, Vcluster};
-use crate::install::host::{Change, Follow};
-use crate::install::ownership::FIELD_MANAGER;
-use crate::install::{Host, InstallError, wait};
 use crate::interrupt::Interrupt;
 use crate::printer::Progress;
 use crate::translate::MANAGED_BY_LABEL;
@@ -138,7 +137,7 @@ async fn patch(
         Err(kube::Error::Api(status)) if status.code == 409 => {
             Err(LifecycleError::Concurrent { name: vcluster.name.clone(), namespace: vcluster.namespace.clone() })
         }
-        Err(e) => Err(InstallError::Cluster(host.cluster.error(e)).into()),
+        Err(e) => Err(LifecycleError::from(host.connection.error(e))),
     }
 }
 
@@ -168,7 +167,7 @@ pub async fn pause(
     // Looked for first, so that pausing a paused vcluster writes nothing.
     let pods: Api<Pod> = host.api(&vcluster.namespace);
     let selector = ListParams::default().labels(&format!("{MANAGED_BY_LABEL}={}", vcluster.name));
-    let cluster_error = |e| InstallError::Cluster(host.cluster.error(e));
+    let cluster_error = |e| LifecycleError::from(host.connection.error(e));
     let workloads = interrupt.guard(pods.list_metadata(&selector)).await?.map_err(cluster_error)?;
     outcome.workload_pods_deleted = Some(0);
     if !workloads.items.is_empty() {

@@ -5,7 +5,7 @@
 //! 1. The newest release record is marked `uninstalling`, as `helm uninstall` marks it (Helm
 //!    `pkg/action/uninstall.go`); the write carries the record's resourceVersion, so a create
 //!    running at the same time loses its lock instead of racing.
-//! 2. The background port-forward is stopped ([`crate::forwarder::stop`]).
+//! 2. The background port-forward is stopped ([`crate::forward::background::stop`]).
 //! 3. The objects of every stored revision's manifest are deleted in Helm's uninstall order
 //!    (helm `pkg/release/v1/util/kind_sorter.go` `UninstallOrder`), one kind at a time — only
 //!    objects whose `meta.helm.sh/release-name/-namespace` annotations name this release, each
@@ -35,14 +35,17 @@ use serde_json::Value;
 
 use super::LifecycleError;
 use super::gone::{Watched, until_gone};
+use crate::cluster::objects::{ObjectKey, known_resource, meta_str};
+use crate::cluster::{CREATED_ANNOTATION, Host, HostError, NamespaceState};
 use crate::find::{self, Scope, Vcluster};
-use crate::forwarder;
-use crate::install::host::CREATED_ANNOTATION;
-use crate::install::objects::{self, ObjectKey, known_resource, meta_str};
+use crate::forward::background;
+use crate::forward::registry::ForwarderKey;
+use crate::install::ObjectOutcome;
+use crate::install::manifest::parse_manifest;
 use crate::install::plan::{self, Plan, PlanInput, PruneStep};
-use crate::install::{Host, InstallError, NamespaceState, ObjectOutcome, plural};
 use crate::interrupt::Interrupt;
 use crate::kubeconfig::Sources;
+use crate::printer::text::plural;
 use crate::printer::{Printer, Progress};
 use crate::release::{self, ReleaseStore, Status, StoreError, Stored};
 use crate::render::Manifest;
@@ -255,17 +258,17 @@ pub async fn prepare(
     interrupt: &Interrupt,
 ) -> Result<Prepared, LifecycleError> {
     let (name, ns) = (vcluster.name.clone(), vcluster.namespace.clone());
-    let store = ReleaseStore::new(&host.cluster, &ns, &name);
+    let store = ReleaseStore::new(&host.connection, &ns, &name);
     let (history, namespace) =
         interrupt.guard(async { futures::join!(store.history(), host.namespace_state(&ns)) }).await?;
     let history = history?;
     if history.is_empty() {
         return Err(LifecycleError::NoRecords { name, namespace: ns });
     }
-    let (state, namespace) = namespace?;
+    let namespace = namespace?;
     let mut manifests: Vec<Manifest> = Vec::new();
     for stored in &history {
-        manifests.extend(objects::parse_manifest(&stored.release.manifest, &ns).map_err(InstallError::from)?);
+        manifests.extend(parse_manifest(&stored.release.manifest, &ns)?);
     }
     let live = host.get_all(manifests.iter(), interrupt).await?;
     let objects = plan::plan(&PlanInput {
@@ -303,8 +306,7 @@ pub async fn prepare(
     let mut kept_claims = Vec::new();
     for source in workloads.iter().filter(|w| !w.claim_templates.is_empty()) {
         let lp = ListParams::default().labels(&source.label_selector());
-        let listed =
-            interrupt.guard(pvcs.list(&lp)).await?.map_err(|e| InstallError::Cluster(host.cluster.error(e)))?;
+        let listed = interrupt.guard(pvcs.list(&lp)).await?.map_err(|e| HostError::from(host.connection.error(e)))?;
         for claim in listed.items.iter().filter(|c| source.made(c)) {
             let key = ObjectKey {
                 group: String::new(),
@@ -321,14 +323,14 @@ pub async fn prepare(
     }
 
     // Another vcluster there keeps it: looked for only when it would go otherwise.
-    let mut fate = match state {
+    let mut fate = match namespace {
         NamespaceState::Unknown => NamespaceFate::Keep { reason: "reading it is forbidden".into() },
-        _ => namespace_fate(namespace.as_ref(), opts, &[]),
+        _ => namespace_fate(namespace.object(), opts, &[]),
     };
     if matches!(fate, NamespaceFate::Delete { .. }) {
-        let found = find::list(&host.cluster, &Scope::Namespace(ns.clone()), printer).await?;
+        let found = find::list(&host.connection, &Scope::Namespace(ns.clone()), printer).await?;
         let others: Vec<String> = found.vclusters.into_iter().map(|v| v.name).filter(|n| *n != name).collect();
-        fate = namespace_fate(namespace.as_ref(), opts, &others);
+        fate = namespace_fate(namespace.object(), opts, &others);
     }
     Ok(Prepared { vcluster, history, objects, api_versions, workloads, claims, kept_claims, namespace: fate })
 }
@@ -376,7 +378,7 @@ impl Outcome {
             objects: Vec::new(),
             contexts_removed: Vec::new(),
             switched_to: None,
-            forwarder: forwarder::Stopped::NoForwarder.to_string(),
+            forwarder: background::Stopped::NoForwarder.to_string(),
             waited: false,
             leftovers: Vec::new(),
         }
@@ -393,7 +395,7 @@ pub async fn execute(
     progress: &Progress,
 ) -> Result<Outcome, LifecycleError> {
     let (name, ns) = (prepared.name(), prepared.ns());
-    let store = ReleaseStore::new(&host.cluster, ns, name);
+    let store = ReleaseStore::new(&host.connection, ns, name);
     let mut outcome = Outcome::not_found(name);
     outcome.namespace = Some(ns.to_owned());
     outcome.found = true;
@@ -401,7 +403,7 @@ pub async fn execute(
     interrupt.check()?;
     mark_uninstalling(&store, &prepared.history, name, ns).await?;
     // The local forward is not worth failing the deletion for.
-    outcome.forwarder = match forwarder::stop(name, ns, &local.host_context) {
+    outcome.forwarder = match background::stop(&ForwarderKey::new(&local.host_context, ns, name)) {
         Ok(stopped) => stopped.to_string(),
         Err(e) => {
             progress.println(&e.to_string());
@@ -412,7 +414,7 @@ pub async fn execute(
     let mut deleted_uids = BTreeSet::new();
     for tier in prepared.objects.prunes.chunk_by(|a, b| a.key.kind == b.key.kind) {
         progress.set_message(&format!("deleting {}", plural(tier.len(), &tier[0].key.kind)));
-        let results: Vec<Result<(bool, &PruneStep), InstallError>> = futures::stream::iter(tier)
+        let results: Vec<Result<(bool, &PruneStep), HostError>> = futures::stream::iter(tier)
             .map(|step| async move {
                 let gone = interrupt.guard(host.delete(&step.key, &step.api_version, &step.uid)).await??;
                 Ok((gone, step))
@@ -546,7 +548,7 @@ async fn wait_gone(
             .await?;
         }
         if matches!(prepared.namespace, NamespaceFate::Delete { .. }) {
-            let namespaces: Api<Namespace> = Api::all(host.cluster.client.clone());
+            let namespaces: Api<Namespace> = Api::all(host.connection.client.clone());
             let params = WatchParams::default().fields(&format!("metadata.name={ns}"));
             until_gone(namespaces, params, &Watched::All, |_| set(format!("namespace {ns}"))).await?;
         }
@@ -572,14 +574,15 @@ async fn find_leftovers(
         .iter()
         .flat_map(|(api_version, kind)| labels.iter().map(move |label| (*api_version, *kind, label)))
         .collect();
-    let results: Vec<Result<Vec<Leftover>, InstallError>> = futures::stream::iter(queries)
+    let results: Vec<Result<Vec<Leftover>, HostError>> = futures::stream::iter(queries)
         .map(|(api_version, kind, label)| async move {
             let (resource, _) = known_resource(api_version, kind).expect("a known kind");
-            let api: Api<kube::api::DynamicObject> = Api::namespaced_with(host.cluster.client.clone(), ns, &resource);
+            let api: Api<kube::api::DynamicObject> =
+                Api::namespaced_with(host.connection.client.clone(), ns, &resource);
             let list = interrupt
                 .guard(api.list(&ListParams::default().labels(label)))
                 .await?
-                .map_err(|e| InstallError::Cluster(host.cluster.error(e)))?;
+                .map_err(|e| HostError::from(host.connection.error(e)))?;
             let listed: Vec<(String, String, Value)> = list
                 .items
                 .iter()

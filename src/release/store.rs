@@ -12,7 +12,7 @@ use kube::api::{DeleteParams, ListParams, PostParams, Preconditions};
 
 use super::codec::{self, CodecError, RecordWrite};
 use super::model::Release;
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{ClusterError, Connection};
 
 /// A release record as stored: the release and the Secret's resourceVersion.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,14 +57,14 @@ pub enum StoreError {
 /// The records of one release in one namespace.
 #[derive(Clone)]
 pub struct ReleaseStore {
-    cluster: Cluster,
+    cluster: Connection,
     api: Api<Secret>,
     namespace: String,
     name: String,
 }
 
 impl ReleaseStore {
-    pub fn new(cluster: &Cluster, namespace: &str, name: &str) -> ReleaseStore {
+    pub fn new(cluster: &Connection, namespace: &str, name: &str) -> ReleaseStore {
         ReleaseStore {
             cluster: cluster.clone(),
             api: Api::namespaced(cluster.client.clone(), namespace),

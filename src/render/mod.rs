@@ -5,12 +5,15 @@
 //! byte-identical output.
 
 pub mod engine;
+pub mod manifest;
 pub mod order;
 pub mod plan;
 
 use minijinja::context;
 use minijinja::value::Serde;
 use serde_json::{Map, Value};
+
+pub use manifest::Manifest;
 
 use crate::values::{Problem, Values, check_name, check_namespace};
 
@@ -28,20 +31,6 @@ pub struct ReleaseInfo {
 pub struct RenderInput<'a> {
     pub release: ReleaseInfo,
     pub values: &'a Values,
-}
-
-/// One rendered object.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Manifest {
-    pub api_version: String,
-    pub kind: String,
-    /// `None` for cluster-scoped kinds.
-    pub namespace: Option<String>,
-    pub name: String,
-    /// The template it came from (`# Source:` in the YAML stream, like `helm template`).
-    pub template: &'static str,
-    /// The whole object.
-    pub object: Value,
 }
 
 /// The manifests in install order, plus what to tell the person running the command.

@@ -2,7 +2,7 @@
 //! order (helm: pkg/release/v1/util/kind_sorter.go `InstallOrder`, `UninstallOrder`,
 //! `sortManifestsByKind`).
 
-use super::Manifest;
+use super::manifest::Manifest;
 
 /// helm: pkg/release/v1/util/kind_sorter.go `InstallOrder`.
 pub const INSTALL_ORDER: &[&str] = &[

@@ -6,6 +6,7 @@
 //! The result keeps the user values (what a Helm release stores as `config`) apart from the
 //! merged values the templates see.
 
+mod error;
 pub mod k3s;
 mod keys;
 mod merge;
@@ -19,6 +20,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
+pub use error::ValuesError;
 pub use keys::{ERA_KEYS, FREE_FORM, is_era_key, known_paths};
 pub use merge::{coalesce, merge_layer, without_nulls};
 pub use model::Values;
@@ -28,64 +30,6 @@ pub use yaml::{MAX_DEPTH, MAX_INPUT_BYTES};
 
 /// The chart defaults, embedded in the binary.
 pub const DEFAULTS_YAML: &str = include_str!("../../templates/values.yaml");
-
-/// Everything that can be wrong with values input. Each message says where and what.
-#[derive(Debug, thiserror::Error)]
-pub enum ValuesError {
-    #[error("cannot read values from {source_name}: {message}")]
-    Read { source_name: String, message: String },
-    #[error("{spec:?} is not a values file: {reason}")]
-    Refused { spec: String, reason: &'static str, hint: String },
-    #[error("{source_name} is larger than {} MiB; values inputs are limited to that size", limit / (1024 * 1024))]
-    TooLarge { source_name: String, limit: usize },
-    #[error("{source_name}:{line}:{column}: {message}")]
-    Syntax { source_name: String, line: usize, column: usize, message: String },
-    #[error("{source_name}:{line}:{column}: duplicate key {key:?}{}", first_line.map(|l| format!(" (first defined on line {l})")).unwrap_or_default())]
-    DuplicateKey { source_name: String, key: String, first_line: Option<usize>, line: usize, column: usize },
-    #[error("{source_name}: refused: {message} (limits: {} aliases, nesting depth {MAX_DEPTH})", yaml::MAX_ALIASES)]
-    Budget { source_name: String, message: String },
-    #[error("{source_name}: a values file must be a YAML mapping at the top, found {found}")]
-    NotAMap { source_name: String, found: String },
-    #[error("{flag} {text:?}: {error}")]
-    Set { flag: &'static str, text: String, error: SetError },
-    #[error("{}", unknown_keys_message(.0))]
-    UnknownKeys(Vec<(String, Option<String>)>),
-    #[error("values: {path}: {message}")]
-    Type { path: String, message: String },
-    #[error("invalid values:{}", .0.iter().map(|p| format!("\n  {p}")).collect::<String>())]
-    Invalid(Vec<Problem>),
-}
-
-fn unknown_keys_message(keys: &[(String, Option<String>)]) -> String {
-    let items: Vec<String> = keys
-        .iter()
-        .map(|(path, hint)| match hint {
-            Some(h) => format!("{path} (did you mean {h}?)"),
-            None => path.clone(),
-        })
-        .collect();
-    if items.len() == 1 {
-        format!("unknown values key {}", items[0])
-    } else {
-        format!("unknown values keys: {}", items.join(", "))
-    }
-}
-
-impl ValuesError {
-    /// Advice for the person at the keyboard, when there is some beyond the message.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            ValuesError::Refused { hint, .. } => Some(hint.clone()),
-            ValuesError::UnknownKeys(_) => {
-                Some("the values reference in README.md lists every supported key".to_string())
-            }
-            ValuesError::TooLarge { .. } | ValuesError::Budget { .. } => {
-                Some("split the values into smaller files, or avoid YAML aliases that expand into huge trees".into())
-            }
-            _ => None,
-        }
-    }
-}
 
 /// One values input: its display name (path, `<stdin>`) and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,8 +64,8 @@ pub fn read_source(spec: &str, stdin: &mut dyn Read) -> Result<Source, ValuesErr
             });
         }
     }
-    let mut file = std::fs::File::open(path)
-        .map_err(|e| ValuesError::Read { source_name: spec.to_string(), message: e.to_string() })?;
+    let mut file =
+        std::fs::File::open(path).map_err(|source| ValuesError::Read { source_name: spec.to_string(), source })?;
     read_limited(spec, &mut file)
 }
 
@@ -130,12 +74,14 @@ fn read_limited(name: &str, input: &mut dyn Read) -> Result<Source, ValuesError>
     input
         .take(MAX_INPUT_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| ValuesError::Read { source_name: name.to_string(), message: e.to_string() })?;
+        .map_err(|source| ValuesError::Read { source_name: name.to_string(), source })?;
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(ValuesError::TooLarge { source_name: name.to_string(), limit: MAX_INPUT_BYTES });
     }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| ValuesError::Read { source_name: name.to_string(), message: "not UTF-8 text".into() })?;
+    let text = String::from_utf8(bytes).map_err(|_| ValuesError::Read {
+        source_name: name.to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+    })?;
     Ok(Source { name: name.to_string(), text })
 }
 

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 use serde_saphyr::{DuplicateKeyPolicy, Error as YamlError};
 
-use super::ValuesError;
+use super::error::ValuesError;
 
 /// Largest accepted values input (files and stdin alike).
 pub const MAX_INPUT_BYTES: usize = 5 * 1024 * 1024;
@@ -77,7 +77,12 @@ fn syntax_error(source: &str, text: &str, err: &YamlError) -> ValuesError {
     ) || message.contains("limit exceeded")
         || message.contains("budget")
     {
-        return ValuesError::Budget { source_name: source.to_string(), message };
+        return ValuesError::Budget {
+            source_name: source.to_string(),
+            message,
+            max_aliases: MAX_ALIASES,
+            max_depth: MAX_DEPTH,
+        };
     }
     let (line, column) = location.unwrap_or((0, 0));
     ValuesError::Syntax { source_name: source.to_string(), line, column, message }

@@ -6,6 +6,8 @@
 //! indicatif or dialoguer, or print directly.
 #![allow(clippy::print_stderr)]
 
+pub mod text;
+
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -368,7 +370,7 @@ mod tests {
     fn confirm_refuses_without_terminal_unless_yes() {
         let (p, _) = Printer::captured(false, false, false);
         let err = p.confirm("deleting my-vc", "Delete?").unwrap_err();
-        let report = crate::error::format_report(&err);
+        let report = crate::error::format_report(&err, false);
         assert!(report.contains("stdin is not a terminal"), "{report}");
         assert!(report.contains("hint: pass --yes"), "{report}");
         let (p, _) = Printer::captured(false, false, true);

@@ -15,8 +15,9 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::Api;
 use kube::api::{ListParams, WatchParams};
 
-use super::InstallError;
-use super::host::{Change, Follow, Host};
+use super::error::HostError;
+use super::host::Host;
+use super::watch::{Change, Follow};
 use crate::interrupt::Interrupt;
 use crate::printer::Progress;
 use crate::workload;
@@ -60,14 +61,14 @@ pub async fn until_ready(
     timeout: Duration,
     interrupt: &Interrupt,
     progress: &Progress,
-) -> Result<(), InstallError> {
+) -> Result<(), HostError> {
     let seen = Mutex::new(Seen::default());
     let name = target.statefulset.metadata.name.clone().unwrap_or_default();
     match tokio::time::timeout(timeout, interrupt.guard(ready(host, target, progress, &seen))).await {
         Ok(result) => result?,
         Err(_) => {
             let seen = seen.lock().expect("wait state").clone();
-            Err(InstallError::Timeout {
+            Err(HostError::Timeout {
                 what: format!("vcluster {name}"),
                 waited: timeout,
                 stuck: stuck(host, target, &seen).await,
@@ -77,7 +78,7 @@ pub async fn until_ready(
 }
 
 /// Wait until the target is ready; the caller bounds it with the timeout and the interrupt.
-pub async fn ready(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), InstallError> {
+pub async fn ready(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), HostError> {
     let main = async {
         rollout(host, target, progress, seen).await?;
         secret(host, target, progress).await
@@ -95,7 +96,7 @@ pub async fn ready(host: &Host, target: &Target, progress: &Progress, seen: &Mut
     }
 }
 
-async fn rollout(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), InstallError> {
+async fn rollout(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), HostError> {
     let name = target.statefulset.metadata.name.clone().unwrap_or_default();
     let mut current = target.statefulset.clone();
     let api: Api<StatefulSet> = host.api(&target.namespace);
@@ -112,11 +113,11 @@ async fn rollout(host: &Host, target: &Target, progress: &Progress, seen: &Mutex
             return Ok(());
         }
         progress.set_message(&pods_line(&state.message, seen));
-        current = match follow.next().await.map_err(|e| InstallError::Cluster(host.cluster.error(e)))? {
+        current = match follow.next().await.map_err(|e| HostError::from(host.connection.error(e)))? {
             Change::Applied(sts) => sts,
             Change::Relisted(mut items) if !items.is_empty() => items.remove(0),
             Change::Deleted(_) | Change::Relisted(_) => {
-                return Err(InstallError::Vanished { object: format!("StatefulSet/{name}") });
+                return Err(HostError::Vanished { object: format!("StatefulSet/{name}") });
             }
         };
     }
@@ -129,12 +130,12 @@ fn pods_line(rollout: &str, seen: &Mutex<Seen>) -> String {
     if pods.is_empty() { rollout.to_owned() } else { format!("{rollout} ({})", pods.join(", ")) }
 }
 
-async fn secret(host: &Host, target: &Target, progress: &Progress) -> Result<(), InstallError> {
+async fn secret(host: &Host, target: &Target, progress: &Progress) -> Result<(), HostError> {
     let api: Api<Secret> = host.api(&target.namespace);
     let params = WatchParams::default().fields(&format!("metadata.name={}", target.secret));
     let mut follow = Follow::new(api, params, String::new());
     loop {
-        match follow.next().await.map_err(|e| InstallError::Cluster(host.cluster.error(e)))? {
+        match follow.next().await.map_err(|e| HostError::from(host.connection.error(e)))? {
             Change::Applied(_) => return Ok(()),
             Change::Relisted(items) if !items.is_empty() => return Ok(()),
             _ => progress.set_message(&format!(
@@ -147,12 +148,12 @@ async fn secret(host: &Host, target: &Target, progress: &Progress) -> Result<(),
 
 /// Watch the StatefulSet's pods, showing their status; a pod entering a critical state gets
 /// its latest Warning events printed once.
-async fn show_pods(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), InstallError> {
+async fn show_pods(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), HostError> {
     let api: Api<Pod> = host.api(&target.namespace);
     let mut follow = Follow::new(api, WatchParams::default().labels(&selector(&target.statefulset)), String::new());
     let mut pods: BTreeMap<String, Pod> = BTreeMap::new();
     loop {
-        match follow.next().await.map_err(|e| InstallError::Cluster(host.cluster.error(e)))? {
+        match follow.next().await.map_err(|e| HostError::from(host.connection.error(e)))? {
             Change::Applied(pod) => {
                 pods.insert(pod.metadata.name.clone().unwrap_or_default(), pod);
             }
