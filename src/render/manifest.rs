@@ -11,7 +11,7 @@ pub struct Manifest {
     pub namespace: Option<String>,
     pub name: String,
     /// The template it came from (`# Source:` in the YAML stream, like `helm template`).
-    pub template: &'static str,
+    pub(crate) template: &'static str,
     /// The whole object.
     pub object: Value,
 }
