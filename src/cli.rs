@@ -14,18 +14,21 @@ use crate::context::{Context, GlobalArgs, OutputFormat, exit_clap, finish};
 use crate::error::ExitStatus;
 use crate::printer::{Printer, PrinterConfig};
 
+/// The hidden command of the background port-forwarder (`main` closes inherited descriptors for it).
+pub use crate::forward::registry::FORWARDER_COMMAND;
+
 /// Create, connect to and manage virtual Kubernetes clusters.
 #[derive(Debug, Parser)]
 #[command(name = "vcluster", version, propagate_version = true, max_term_width = 100)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub(crate) global: GlobalArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)
     Create(commands::create::CreateArgs),
     /// Connect to a virtual cluster: switch kubectl to it (a port-forward runs in the background),
@@ -57,7 +60,7 @@ pub enum Command {
 
 impl Command {
     /// Output formats a command accepts; the first is its default. Empty: no `-o`.
-    pub fn output_formats(&self) -> &'static [OutputFormat] {
+    pub(crate) fn output_formats(&self) -> &'static [OutputFormat] {
         match self {
             Command::Create(_) | Command::Delete(_) | Command::Pause(_) | Command::Resume(_) => {
                 &[OutputFormat::Table, OutputFormat::Json]

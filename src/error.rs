@@ -8,7 +8,7 @@ use std::fmt;
 /// How the process ends: 0 success, 1 any failure after the arguments were parsed, 2 a usage error
 /// (clap's own exit), 130 interrupted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
+pub(crate) enum ExitStatus {
     /// 0
     Success,
     /// 1: any failure after argument parsing.
@@ -20,7 +20,7 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
@@ -40,7 +40,7 @@ impl From<ExitStatus> for std::process::ExitCode {
 /// report can print its whole `caused by:` chain and a caller can still downcast through it.
 /// Put it anywhere in an error chain; [`format_report`] prints every hint it finds after the chain.
 #[derive(Debug)]
-pub struct Hinted {
+pub(crate) struct Hinted {
     error: Box<dyn std::error::Error + Send + Sync + 'static>,
     hints: Vec<String>,
 }
@@ -51,12 +51,13 @@ impl Hinted {
         Hinted { error: error.into(), hints: Vec::new() }
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
         self
     }
 
-    pub fn hints(&self) -> &[String] {
+    #[cfg(test)]
+    pub(crate) fn hints(&self) -> &[String] {
         &self.hints
     }
 }
@@ -74,7 +75,7 @@ impl std::error::Error for Hinted {
 }
 
 /// An error that knows what to do about it, for the vcluster `name` in `namespace`.
-pub trait Advice: std::error::Error + Send + Sync + Sized + 'static {
+pub(crate) trait Advice: std::error::Error + Send + Sync + Sized + 'static {
     fn hints(&self, name: &str, namespace: &str) -> Vec<String>;
 
     /// The error for the report: its hints attached, its chain kept (an interrupt still exits 130).
@@ -87,15 +88,15 @@ pub trait Advice: std::error::Error + Send + Sync + Sized + 'static {
 /// The user interrupted the command (first SIGINT/SIGTERM). Maps to exit 130.
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted")]
-pub struct Interrupted;
+pub(crate) struct Interrupted;
 
 /// Writing data to stdout failed because the reader went away (`| head -1`): not an error.
 #[derive(Debug, thiserror::Error)]
 #[error("broken pipe")]
-pub struct BrokenPipe;
+pub(crate) struct BrokenPipe;
 
 /// Map an error to its exit status, without printing anything.
-pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
+pub(crate) fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
     if err.chain().any(|e| e.is::<BrokenPipe>()) {
         ExitStatus::Success
     } else if err.chain().any(|e| e.is::<Interrupted>()) {
@@ -108,7 +109,7 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
 /// Render an error chain the way it is printed on stderr: `error: top`, one `  caused by: …` per
 /// source (skipping repeats), then `  hint: …` lines. The chain below a [`Hinted`] error is its
 /// message's own detail, printed only with `full` (`--debug`).
-pub fn format_report(err: &anyhow::Error, full: bool) -> String {
+pub(crate) fn format_report(err: &anyhow::Error, full: bool) -> String {
     let mut out = format!("error: {err}\n");
     let mut last = err.to_string();
     let mut hints = Vec::new();

@@ -14,25 +14,28 @@
 //!   [`forwarder`]: the background port-forward of `connect`; [`lifecycle`]: delete, pause, resume.
 #![forbid(unsafe_code)]
 
-pub mod access;
+mod access;
 pub mod cli;
-pub mod cluster;
+mod cluster;
 pub mod commands;
-pub mod context;
-pub mod error;
-pub mod find;
-pub mod forward;
-pub mod install;
-pub mod interrupt;
+mod context;
+mod error;
+mod find;
+mod forward;
+mod install;
+mod interrupt;
 pub mod kubeconfig;
-pub mod lifecycle;
-pub mod printer;
+mod lifecycle;
+mod printer;
 pub mod release;
 pub mod render;
-pub mod state;
-pub mod translate;
+mod state;
+// The host-name translation shared with the syncer; it moves into a crate of its own, whose users
+// decide what of it stays.
+#[allow(dead_code)]
+mod translate;
 pub mod values;
-pub mod workload;
+mod workload;
 
 /// Version of this CLI.
 pub const CLI_VERSION: &str = env!("CARGO_PKG_VERSION");

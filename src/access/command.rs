@@ -20,7 +20,7 @@ const COMMAND_GRACE: Duration = Duration::from_secs(10);
 /// ends) while the forward (none with `--server`) serves; SIGINT/SIGTERM go to the command, and it
 /// is stopped when the forward dies. The status is the command's (128+n when a signal n ended it); 126 when it cannot
 /// be run, 127 when it is not found.
-pub async fn run(
+pub(crate) async fn run(
     printer: &Printer,
     credentials: &VclusterCredentials,
     context_name: &str,

@@ -30,7 +30,7 @@ use crate::state::StateDir;
 
 /// Where the result goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
+pub(crate) enum Output {
     /// A kubeconfig, written once.
     Write(Destination),
     /// Run this command with a temporary kubeconfig.
@@ -39,7 +39,7 @@ pub enum Output {
 
 /// Where the kubeconfig is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
+pub(crate) enum Destination {
     /// Merged into the user's kubeconfig (switching to it when `switch`).
     Merge {
         switch: bool,
@@ -50,31 +50,31 @@ pub enum Destination {
 
 /// How the port-forward runs, when one is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ForwardMode {
+pub(crate) enum ForwardMode {
     Background,
     Foreground,
 }
 
 /// A connect, fully resolved from flags (or from `create`).
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub name: String,
+pub(crate) struct Request {
+    pub(crate) name: String,
     /// Where to find it (`create` knows); else `-n`, else any namespace.
-    pub namespace: Option<String>,
-    pub context_name: Option<String>,
-    pub output: Output,
-    pub forward: ForwardMode,
-    pub server: Option<String>,
-    pub address: String,
-    pub local_port: u16,
-    pub service_account: Option<(service_account::Account, Option<String>, i64)>,
-    pub insecure: bool,
-    pub timeout: Duration,
+    pub(crate) namespace: Option<String>,
+    pub(crate) context_name: Option<String>,
+    pub(crate) output: Output,
+    pub(crate) forward: ForwardMode,
+    pub(crate) server: Option<String>,
+    pub(crate) address: String,
+    pub(crate) local_port: u16,
+    pub(crate) service_account: Option<(service_account::Account, Option<String>, i64)>,
+    pub(crate) insecure: bool,
+    pub(crate) timeout: Duration,
 }
 
 impl Request {
     /// What `create` does after installing: connect in the background, merge and switch.
-    pub fn after_create(name: &str, namespace: &str, context_name: Option<&str>, timeout: Duration) -> Request {
+    pub(crate) fn after_create(name: &str, namespace: &str, context_name: Option<&str>, timeout: Duration) -> Request {
         Request {
             name: name.to_owned(),
             namespace: Some(namespace.to_owned()),
@@ -92,7 +92,7 @@ impl Request {
 }
 
 /// Connect as `request` says, on the host cluster of this invocation's kubeconfig.
-pub fn run(ctx: &Context, loaded: &Loaded, request: &Request) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Context, loaded: &Loaded, request: &Request) -> anyhow::Result<ExitStatus> {
     ctx.block_on(async {
         let interrupt = Interrupt::manual();
         let _signals = SignalsTo::start(&interrupt)?;
@@ -103,7 +103,7 @@ pub fn run(ctx: &Context, loaded: &Loaded, request: &Request) -> anyhow::Result<
 
 /// `create`'s connect: in the background, merged and switched to, once the vcluster it just
 /// installed (or found) in `namespace` works.
-pub fn after_create(
+pub(crate) fn after_create(
     ctx: &Context,
     loaded: &Loaded,
     name: &str,

@@ -15,15 +15,15 @@ use crate::printer::Printer;
 use crate::printer::text::humanize;
 
 /// A port-forward served by this process.
-pub struct InProcess {
-    pub locals: Vec<std::net::SocketAddr>,
+pub(crate) struct InProcess {
+    pub(crate) locals: Vec<std::net::SocketAddr>,
     stop: CancellationToken,
     serving: tokio::task::JoinHandle<()>,
     died: tokio::task::JoinHandle<String>,
 }
 
 impl InProcess {
-    pub fn start(
+    pub(crate) fn start(
         printer: &Printer,
         host: &Connection,
         sts: &StatefulSet,
@@ -60,11 +60,11 @@ impl InProcess {
     }
 
     /// Resolves when the forward can no longer work, with the reason (await it once).
-    pub async fn died(&mut self) -> String {
+    pub(crate) async fn died(&mut self) -> String {
         (&mut self.died).await.unwrap_or_else(|e| format!("the forward's watch failed: {e}"))
     }
 
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.cancel();
         self.died.abort();
         let _ = self.serving.await;

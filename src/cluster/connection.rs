@@ -6,18 +6,18 @@ use super::error::{ClusterError, classify};
 use crate::kubeconfig::{Kind, Loaded};
 
 /// The context name reported when the in-cluster service account is used.
-pub const IN_CLUSTER_CONTEXT: &str = "in-cluster";
+pub(crate) const IN_CLUSTER_CONTEXT: &str = "in-cluster";
 
 /// A connected cluster: the client and what it points at.
 #[derive(Clone)]
-pub struct Connection {
-    pub client: kube::Client,
+pub(crate) struct Connection {
+    pub(crate) client: kube::Client,
     /// The kube context used ([`IN_CLUSTER_CONTEXT`] in a pod).
-    pub context: String,
+    pub(crate) context: String,
     /// The API server URL.
-    pub server: String,
+    pub(crate) server: String,
     /// `-n`, else the context's namespace, else `default`.
-    pub namespace: String,
+    pub(crate) namespace: String,
 }
 
 impl std::fmt::Debug for Connection {
@@ -40,7 +40,7 @@ enum Source {
 impl Connection {
     /// Build the client. No request is made: an unreachable server shows on the first request,
     /// whose error [`Connection::error`] classifies.
-    pub async fn connect(
+    pub(crate) async fn connect(
         loaded: &Loaded,
         context: Option<&str>,
         namespace: Option<&str>,
@@ -61,7 +61,7 @@ impl Connection {
     }
 
     /// Classify an error of a request made with this cluster's client.
-    pub fn error(&self, err: kube::Error) -> ClusterError {
+    pub(crate) fn error(&self, err: kube::Error) -> ClusterError {
         classify(err, &self.context, &self.server)
     }
 }

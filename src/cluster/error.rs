@@ -12,7 +12,7 @@ use crate::printer::text::humanize;
 
 /// Why the cluster could not be used. Every variant maps to exit status 1.
 #[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
+pub(crate) enum ClusterError {
     #[error("no kubeconfig found ({searched}) and not running inside a cluster")]
     NoConfiguration { searched: String },
     #[error("kubeconfig {path} does not exist")]
@@ -47,7 +47,7 @@ pub enum ClusterError {
 
 /// Why a request through [`super::Host`], or a wait on the host cluster, failed.
 #[derive(Debug, thiserror::Error)]
-pub enum HostError {
+pub(crate) enum HostError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     #[error("interrupted")]
@@ -95,12 +95,12 @@ impl Advice for HostError {
 /// (`User "u" cannot list resource "secrets" in API group "" in the namespace "ns"`;
 /// kube-apiserver: `staging/src/k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/errors.go`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Access {
-    pub verb: String,
+pub(crate) struct Access {
+    pub(crate) verb: String,
     /// `resource` or `resource.group`, with `/subresource` when named.
-    pub resource: String,
+    pub(crate) resource: String,
     /// `None` at the cluster scope.
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
 }
 
 impl Access {
@@ -124,7 +124,7 @@ fn quoted(text: &str) -> Option<&str> {
 
 impl ClusterError {
     /// What to do about it.
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         Some(match self {
             ClusterError::NoConfiguration { .. } => {
                 "pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config (e.g. with your cloud's CLI or `kind create cluster`)".into()
@@ -171,7 +171,7 @@ impl From<ClusterError> for Hinted {
 }
 
 /// Classify an error of a request to the cluster of `context` at `server`.
-pub fn classify(err: kube::Error, context: &str, server: &str) -> ClusterError {
+pub(crate) fn classify(err: kube::Error, context: &str, server: &str) -> ClusterError {
     let (context, server) = (context.to_owned(), server.to_owned());
     match err {
         kube::Error::Api(status) => {

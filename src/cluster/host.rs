@@ -28,20 +28,20 @@ const LOOKUP_CONCURRENCY: usize = 8;
 
 /// The annotation the established CLI puts on namespaces it creates, so `delete` knows it may
 /// remove them. (loft-sh/vcluster v0.19 `cmd/vclusterctl/cmd/create.go`)
-pub const CREATED_ANNOTATION: &str = "vcluster.loft.sh/created";
+pub(crate) const CREATED_ANNOTATION: &str = "vcluster.loft.sh/created";
 
 /// The field manager of every write this tool makes (server-side apply and creates).
-pub const FIELD_MANAGER: &str = "vcluster";
+pub(crate) const FIELD_MANAGER: &str = "vcluster";
 
 /// A [`Connection`] and what requests by kind need: the API resources found by discovery.
-pub struct Host {
-    pub connection: Connection,
+pub(crate) struct Host {
+    pub(crate) connection: Connection,
     resources: Mutex<HashMap<(String, String), Option<ScopedResource>>>,
 }
 
 /// What the namespace is like.
 #[derive(Debug, Clone, PartialEq)]
-pub enum NamespaceState {
+pub(crate) enum NamespaceState {
     Missing,
     Exists(Box<Namespace>),
     /// Being deleted: wait until it is gone.
@@ -52,7 +52,7 @@ pub enum NamespaceState {
 
 impl NamespaceState {
     /// The namespace as read, when it could be.
-    pub fn object(&self) -> Option<&Namespace> {
+    pub(crate) fn object(&self) -> Option<&Namespace> {
         match self {
             NamespaceState::Exists(ns) | NamespaceState::Terminating(ns) => Some(ns),
             NamespaceState::Missing | NamespaceState::Unknown => None,
@@ -62,7 +62,7 @@ impl NamespaceState {
 
 /// What creating the namespace did.
 #[derive(Debug)]
-pub enum Creation {
+pub(crate) enum Creation {
     Created,
     /// 409: it exists (perhaps terminating).
     Exists,
@@ -71,7 +71,7 @@ pub enum Creation {
 }
 
 impl Host {
-    pub fn new(connection: Connection) -> Host {
+    pub(crate) fn new(connection: Connection) -> Host {
         Host { connection, resources: Mutex::new(HashMap::new()) }
     }
 
@@ -80,13 +80,13 @@ impl Host {
     }
 
     /// `gitVersion` of the API server (`v1.33.1`).
-    pub async fn version(&self) -> Result<String, HostError> {
+    pub(crate) async fn version(&self) -> Result<String, HostError> {
         Ok(self.connection.client.apiserver_version().await.map_err(|e| self.err(e))?.git_version)
     }
 
     /// The API resource of a kind: from the built-in table, else by discovery (cached); `None`
     /// when the cluster does not serve it (a kind an old release had, since removed).
-    pub async fn served(&self, api_version: &str, kind: &str) -> Result<Option<ScopedResource>, HostError> {
+    pub(crate) async fn served(&self, api_version: &str, kind: &str) -> Result<Option<ScopedResource>, HostError> {
         if let Some(known) = known_resource(api_version, kind) {
             return Ok(Some(known));
         }
@@ -107,7 +107,7 @@ impl Host {
     }
 
     /// [`Host::served`], where a kind that is not served is an error naming it.
-    pub async fn resource(&self, api_version: &str, kind: &str) -> Result<ScopedResource, HostError> {
+    pub(crate) async fn resource(&self, api_version: &str, kind: &str) -> Result<ScopedResource, HostError> {
         self.served(api_version, kind)
             .await?
             .ok_or_else(|| HostError::NotServed { api_version: api_version.to_owned(), kind: kind.to_owned() })
@@ -131,7 +131,7 @@ impl Host {
     }
 
     /// The live object, if it exists (an object of a kind the cluster does not serve does not).
-    pub async fn get(&self, m: &Manifest) -> Result<Option<Value>, HostError> {
+    pub(crate) async fn get(&self, m: &Manifest) -> Result<Option<Value>, HostError> {
         let Some((resource, namespaced)) = self.served(&m.api_version, &m.kind).await? else { return Ok(None) };
         let api = self.api_for(&resource, namespaced, m.namespace.as_deref());
         match api.get_opt(&m.name).await.map_err(|e| self.err(e))? {
@@ -142,7 +142,7 @@ impl Host {
 
     /// The live objects among `manifests` (each looked up once, several at a time); a key
     /// missing from the answer does not exist.
-    pub async fn get_all<'m>(
+    pub(crate) async fn get_all<'m>(
         &self,
         manifests: impl Iterator<Item = &'m Manifest>,
         interrupt: &Interrupt,
@@ -166,7 +166,7 @@ impl Host {
     /// Server-side apply with this tool's field manager (strict field validation); the result
     /// as the server stored it (or would, with `dry_run`). A conflict with another manager is
     /// [`HostError::Conflict`].
-    pub async fn apply(&self, m: &Manifest, force: bool, dry_run: bool) -> Result<Value, HostError> {
+    pub(crate) async fn apply(&self, m: &Manifest, force: bool, dry_run: bool) -> Result<Value, HostError> {
         let api = self.dynamic(&m.api_version, &m.kind, m.namespace.as_deref()).await?;
         let mut params = PatchParams::apply(FIELD_MANAGER).validation_strict();
         params.force = force;
@@ -185,7 +185,7 @@ impl Host {
 
     /// Replace an object's managedFields (taking over Helm's fields), if it is still at
     /// `resource_version`. (client-go `util/csaupgrade` sends the same JSON patch)
-    pub async fn replace_managed_fields(
+    pub(crate) async fn replace_managed_fields(
         &self,
         m: &Manifest,
         resource_version: &str,
@@ -207,7 +207,7 @@ impl Host {
 
     /// Delete an object only if it is still the one with `uid`; `false` when it is gone or has
     /// been replaced by another object of the same name.
-    pub async fn delete(&self, key: &ObjectKey, api_version: &str, uid: &str) -> Result<bool, HostError> {
+    pub(crate) async fn delete(&self, key: &ObjectKey, api_version: &str, uid: &str) -> Result<bool, HostError> {
         let api = self.dynamic(api_version, &key.kind, key.namespace.as_deref()).await?;
         let dp = DeleteParams {
             preconditions: Some(Preconditions { uid: Some(uid.to_owned()), resource_version: None }),
@@ -221,7 +221,7 @@ impl Host {
         }
     }
 
-    pub async fn namespace_state(&self, name: &str) -> Result<NamespaceState, HostError> {
+    pub(crate) async fn namespace_state(&self, name: &str) -> Result<NamespaceState, HostError> {
         let api: Api<Namespace> = Api::all(self.connection.client.clone());
         match api.get_opt(name).await {
             Ok(None) => Ok(NamespaceState::Missing),
@@ -233,7 +233,7 @@ impl Host {
     }
 
     /// Create the namespace, annotated as created by this tool.
-    pub async fn create_namespace(&self, name: &str) -> Result<Creation, HostError> {
+    pub(crate) async fn create_namespace(&self, name: &str) -> Result<Creation, HostError> {
         let api: Api<Namespace> = Api::all(self.connection.client.clone());
         let ns: Namespace = serde_json::from_value(json!({
             "metadata": {"name": name, "annotations": {CREATED_ANNOTATION: "true"}}
@@ -251,7 +251,7 @@ impl Host {
     }
 
     /// Wait (watching) until a terminating namespace is gone.
-    pub async fn namespace_gone(&self, terminating: &Namespace) -> Result<(), HostError> {
+    pub(crate) async fn namespace_gone(&self, terminating: &Namespace) -> Result<(), HostError> {
         let api: Api<Namespace> = Api::all(self.connection.client.clone());
         let name = terminating.metadata.name.clone().unwrap_or_default();
         let rv = terminating.metadata.resource_version.clone().unwrap_or_default();
@@ -265,7 +265,12 @@ impl Host {
         }
     }
     /// The latest Warning events of an object (newest last, at most `limit`).
-    pub async fn warnings(&self, namespace: &str, name: &str, limit: usize) -> Result<Vec<String>, ClusterError> {
+    pub(crate) async fn warnings(
+        &self,
+        namespace: &str,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, ClusterError> {
         let api: Api<Event> = Api::namespaced(self.connection.client.clone(), namespace);
         let lp = ListParams::default().fields(&format!("involvedObject.name={name},type=Warning"));
         let mut events = api.list(&lp).await.map_err(|e| self.connection.error(e))?.items;
@@ -289,7 +294,7 @@ impl Host {
     }
 
     /// A typed API in the namespace.
-    pub fn api<K>(&self, namespace: &str) -> Api<K>
+    pub(crate) fn api<K>(&self, namespace: &str) -> Api<K>
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
     {

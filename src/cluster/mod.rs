@@ -12,13 +12,13 @@
 //! them from `host`, `wait`, [`crate::find`], [`crate::release::store`], [`crate::lifecycle`],
 //! [`crate::install`], [`crate::access`] and [`crate::forward`].
 
-pub mod connection;
-pub mod error;
-pub mod host;
-pub mod objects;
-pub mod wait;
-pub mod watch;
+pub(crate) mod connection;
+pub(crate) mod error;
+pub(crate) mod host;
+pub(crate) mod objects;
+pub(crate) mod wait;
+pub(crate) mod watch;
 
-pub use connection::{Connection, IN_CLUSTER_CONTEXT};
-pub use error::{Access, ClusterError, HostError, classify};
-pub use host::{CREATED_ANNOTATION, Creation, FIELD_MANAGER, Host, NamespaceState};
+pub(crate) use connection::Connection;
+pub(crate) use error::{ClusterError, HostError, classify};
+pub(crate) use host::{CREATED_ANNOTATION, Creation, FIELD_MANAGER, Host, NamespaceState};

@@ -13,16 +13,16 @@ use crate::render::Manifest;
 /// An object's identity across revisions: group, kind, namespace and name (the version may
 /// change between revisions; helm `pkg/kube/resource.go` `isMatchingInfo` compares the same).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjectKey {
-    pub group: String,
-    pub kind: String,
+pub(crate) struct ObjectKey {
+    pub(crate) group: String,
+    pub(crate) kind: String,
     /// `None` for cluster-scoped kinds.
-    pub namespace: Option<String>,
-    pub name: String,
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: String,
 }
 
 impl ObjectKey {
-    pub fn of(manifest: &Manifest) -> ObjectKey {
+    pub(crate) fn of(manifest: &Manifest) -> ObjectKey {
         ObjectKey {
             group: group_of(&manifest.api_version).to_owned(),
             kind: manifest.kind.clone(),
@@ -39,17 +39,17 @@ impl fmt::Display for ObjectKey {
 }
 
 /// `apps` of `apps/v1`, `` of `v1`.
-pub fn group_of(api_version: &str) -> &str {
+pub(crate) fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
 
 /// An API resource and whether it is namespaced.
-pub type ScopedResource = (ApiResource, bool);
+pub(crate) type ScopedResource = (ApiResource, bool);
 
 /// The API resource of a kind this tool knows without discovery, and whether it is namespaced.
 /// Every kind the chart renders is here, and the kinds Helm charts of the established vcluster
 /// rendered; others are found by discovery.
-pub fn known_resource(api_version: &str, kind: &str) -> Option<ScopedResource> {
+pub(crate) fn known_resource(api_version: &str, kind: &str) -> Option<ScopedResource> {
     // Built once: every request of a run looks a kind up here.
     static TABLE: LazyLock<Vec<ScopedResource>> = LazyLock::new(|| {
         use k8s_openapi::api::{apps, core, networking, policy, rbac, scheduling, storage};
@@ -93,12 +93,12 @@ pub fn known_resource(api_version: &str, kind: &str) -> Option<ScopedResource> {
 }
 
 /// A value's `metadata.<field>` as text.
-pub fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
+pub(crate) fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
     object.get("metadata")?.get(field)?.as_str()
 }
 
 /// One annotation of an object.
-pub fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
     object.get("metadata")?.get("annotations")?.get(key)?.as_str()
 }
 

@@ -31,22 +31,22 @@ const REPORT_WITHIN: Duration = Duration::from_secs(5);
 
 /// What to wait for.
 #[derive(Debug, Clone)]
-pub struct Target {
-    pub namespace: String,
+pub(crate) struct Target {
+    pub(crate) namespace: String,
     /// The StatefulSet as the apply returned it (its resourceVersion starts the watch).
-    pub statefulset: StatefulSet,
+    pub(crate) statefulset: StatefulSet,
     /// The Secret the syncer writes (`vc-<name>`).
-    pub secret: String,
+    pub(crate) secret: String,
 }
 
 /// What the wait saw last, for the report when it times out.
 #[derive(Debug, Clone, Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// kubectl's rollout message.
-    pub rollout: String,
-    pub rollout_done: bool,
+    pub(crate) rollout: String,
+    pub(crate) rollout_done: bool,
     /// Pod name → kubectl-style status.
-    pub pods: BTreeMap<String, String>,
+    pub(crate) pods: BTreeMap<String, String>,
 }
 
 fn selector(sts: &StatefulSet) -> String {
@@ -55,7 +55,7 @@ fn selector(sts: &StatefulSet) -> String {
 }
 
 /// Wait until the target is ready, at most `timeout`; a timeout says what is stuck.
-pub async fn until_ready(
+pub(crate) async fn until_ready(
     host: &Host,
     target: &Target,
     timeout: Duration,
@@ -78,7 +78,12 @@ pub async fn until_ready(
 }
 
 /// Wait until the target is ready; the caller bounds it with the timeout and the interrupt.
-pub async fn ready(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), HostError> {
+pub(crate) async fn ready(
+    host: &Host,
+    target: &Target,
+    progress: &Progress,
+    seen: &Mutex<Seen>,
+) -> Result<(), HostError> {
     let main = async {
         rollout(host, target, progress, seen).await?;
         secret(host, target, progress).await
@@ -192,7 +197,7 @@ async fn show_pods(host: &Host, target: &Target, progress: &Progress, seen: &Mut
 /// What is stuck, for the timeout error: the rollout, each pod that is not Ready with its status
 /// and latest Warning event (as last seen, when the pods cannot be read within a few seconds),
 /// or the missing Secret.
-pub async fn stuck(host: &Host, target: &Target, seen: &Seen) -> String {
+pub(crate) async fn stuck(host: &Host, target: &Target, seen: &Seen) -> String {
     if seen.rollout_done {
         return format!(
             "Secret {} was not written (the syncer writes it once the virtual cluster's API answers)",

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 /// A change seen by [`Follow`].
 #[derive(Debug)]
-pub enum Change<K> {
+pub(crate) enum Change<K> {
     Applied(K),
     Deleted(K),
     /// The watch's history was gone (410): the current list instead.
@@ -16,7 +16,7 @@ pub enum Change<K> {
 
 /// One watch followed from a resourceVersion: reopened when the server ends it, relisted when
 /// the resourceVersion is too old (410 Gone), bookmarks followed. Never polls.
-pub struct Follow<K> {
+pub(crate) struct Follow<K> {
     api: Api<K>,
     params: WatchParams,
     rv: String,
@@ -28,11 +28,11 @@ where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
     /// `rv` empty: from the current state (a LIST first).
-    pub fn new(api: Api<K>, params: WatchParams, rv: String) -> Follow<K> {
+    pub(crate) fn new(api: Api<K>, params: WatchParams, rv: String) -> Follow<K> {
         Follow { api, params: params.timeout(290), rv, stream: None }
     }
 
-    pub async fn next(&mut self) -> kube::Result<Change<K>> {
+    pub(crate) async fn next(&mut self) -> kube::Result<Change<K>> {
         loop {
             if self.rv.is_empty() {
                 return self.relist().await;

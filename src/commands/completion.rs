@@ -8,10 +8,10 @@ use crate::context::Context;
 use crate::error::ExitStatus;
 
 #[derive(Debug, Args)]
-pub struct CompletionArgs {
+pub(crate) struct CompletionArgs {
     /// Shell to generate the completion script for
     #[arg(value_enum)]
-    pub shell: Shell,
+    pub(crate) shell: Shell,
 }
 
 /// The completion script for `shell` of the command line `cli`, exactly as committed in
@@ -35,7 +35,7 @@ pub fn file_name(shell: Shell) -> &'static str {
 }
 
 /// `cli`: the whole command line, which the script completes.
-pub fn run(args: CompletionArgs, ctx: &Context, cli: clap::Command) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(args: CompletionArgs, ctx: &Context, cli: clap::Command) -> anyhow::Result<ExitStatus> {
     ctx.printer.data(&script(args.shell, cli))?;
     Ok(ExitStatus::Success)
 }

@@ -21,58 +21,58 @@ use crate::forward;
 const CONNECT_FAILED: u8 = 125;
 
 #[derive(Debug, Args)]
-pub struct ConnectArgs {
+pub(crate) struct ConnectArgs {
     /// Name of the virtual cluster
-    pub name: String,
+    pub(crate) name: String,
     /// Run COMMAND with KUBECONFIG set to a temporary kubeconfig for the virtual cluster (through a
     /// port-forward in this process), then exit with its status
     #[arg(last = true, value_name = "COMMAND", conflicts_with_all = ["print", "kube_config", "foreground"])]
-    pub command: Vec<OsString>,
+    pub(crate) command: Vec<OsString>,
     /// Name of the kube context to add (default: vcluster_<name>_<namespace>_<host context>)
     #[arg(long, value_name = "NAME")]
-    pub kube_config_context_name: Option<String>,
+    pub(crate) kube_config_context_name: Option<String>,
     /// Switch the current context to the virtual cluster (`--update-current=false` only adds it)
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value_t = true,
           default_missing_value = "true", value_name = "BOOL")]
-    pub update_current: bool,
+    pub(crate) update_current: bool,
     /// Print a kubeconfig for the virtual cluster on stdout (and nothing else); your kubeconfig is
     /// left alone
     #[arg(long, conflicts_with_all = ["kube_config", "foreground"])]
-    pub print: bool,
+    pub(crate) print: bool,
     /// Write the virtual cluster's kubeconfig to FILE (mode 0600, atomically) instead of merging it
     /// into yours (`--kubeconfig` selects the host cluster's)
     #[arg(long, value_name = "FILE")]
-    pub kube_config: Option<PathBuf>,
+    pub(crate) kube_config: Option<PathBuf>,
     /// Reach the virtual cluster's API at URL instead of a port-forward (checked before anything is
     /// written)
     #[arg(long, value_name = "URL", conflicts_with_all = ["foreground", "local_port"])]
-    pub server: Option<String>,
+    pub(crate) server: Option<String>,
     /// Keep the port-forward in this process until Ctrl-C, which also switches back and removes
     /// the added context
     #[arg(long)]
-    pub foreground: bool,
+    pub(crate) foreground: bool,
     /// Local port of the port-forward (default: a free one)
     #[arg(long, value_name = "PORT")]
-    pub local_port: Option<u16>,
+    pub(crate) local_port: Option<u16>,
     /// Local addresses of the port-forward (comma-separated IPs, or localhost)
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDRESS")]
-    pub address: String,
+    pub(crate) address: String,
     /// Authenticate with a token of this service account of the virtual cluster
     /// ([NAMESPACE/]NAME; namespace kube-system by default) instead of the admin certificate
     #[arg(long, value_name = "[NAMESPACE/]NAME")]
-    pub service_account: Option<String>,
+    pub(crate) service_account: Option<String>,
     /// With --service-account: create the account when missing and bind it to this cluster role
     #[arg(long, requires = "service_account", value_name = "ROLE")]
-    pub cluster_role: Option<String>,
+    pub(crate) cluster_role: Option<String>,
     /// With --service-account: the token's lifetime in seconds (0: ten years)
     #[arg(long, requires = "service_account", default_value_t = 0, value_name = "SECONDS")]
-    pub token_expiration: i64,
+    pub(crate) token_expiration: i64,
     /// Do not verify the virtual cluster's serving certificate
     #[arg(long)]
-    pub insecure: bool,
+    pub(crate) insecure: bool,
     /// How long to wait for the virtual cluster to work (resuming it, pod Ready, credentials)
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 fn request(args: ConnectArgs) -> anyhow::Result<Request> {
@@ -125,7 +125,7 @@ fn normalize_server(server: &str) -> String {
     }
 }
 
-pub fn run(args: ConnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(args: ConnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let command_mode = !args.command.is_empty();
     let result = request(args).and_then(|request| connect::run(ctx, &load_kubeconfig(ctx)?, &request));
     match result {

@@ -19,71 +19,71 @@ use crate::interrupt::Interrupt;
 use crate::{kubeconfig, values};
 
 #[derive(Debug, Args)]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     /// Name of the virtual cluster (a DNS-1035 label of at most 51 characters)
-    pub name: String,
+    pub(crate) name: String,
     #[command(flatten)]
-    pub values: ValuesArgs,
+    pub(crate) values: ValuesArgs,
     /// Upgrade the virtual cluster if it exists already
     #[arg(long)]
-    pub upgrade: bool,
+    pub(crate) upgrade: bool,
     /// On upgrade, start from the values of the deployed release (the image and service CIDR
     /// recorded then included) and lay this run's values over them
     #[arg(long)]
-    pub reuse_values: bool,
+    pub(crate) reuse_values: bool,
     /// Connect to the virtual cluster afterwards (`--connect=false` to skip; default: at a terminal)
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub connect: Option<bool>,
+    pub(crate) connect: Option<bool>,
     /// Name of the kube context `connect` creates
     #[arg(long, value_name = "NAME")]
-    pub kube_config_context_name: Option<String>,
+    pub(crate) kube_config_context_name: Option<String>,
     /// Wait until the virtual cluster works (default)
     #[arg(long, overrides_with = "no_wait")]
-    pub wait: bool,
+    pub(crate) wait: bool,
     /// Return once everything is applied
     #[arg(long, overrides_with = "wait")]
-    pub no_wait: bool,
+    pub(crate) no_wait: bool,
     /// How long to wait for the virtual cluster (and a terminating namespace): 90s, 10m, 1h
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// On failure, remove a failed install, or roll a failed upgrade back to the last good revision
     #[arg(long, visible_alias = "atomic")]
-    pub rollback_on_failure: bool,
+    pub(crate) rollback_on_failure: bool,
     /// Adopt existing objects that belong to another release or to none
     #[arg(long)]
-    pub take_ownership: bool,
+    pub(crate) take_ownership: bool,
     /// Take fields over from field managers outside this release when they conflict
     #[arg(long)]
-    pub force_conflicts: bool,
+    pub(crate) force_conflicts: bool,
     /// Clear the lock a killed create/upgrade left (a pending revision), after showing who held it
     #[arg(long)]
-    pub force_unlock: bool,
+    pub(crate) force_unlock: bool,
     /// Show what would change (server-side dry run and a diff per object); change nothing
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Release revisions to keep (0: all)
     #[arg(long, default_value_t = 10, value_name = "N")]
-    pub history_max: usize,
+    pub(crate) history_max: usize,
     #[command(flatten)]
-    pub refused: RefusedArgs,
+    pub(crate) refused: RefusedArgs,
 }
 
 /// Chart-source flags of the established CLI, which this one (rendering its own embedded chart)
 /// refuses with a hint instead of silently ignoring.
 #[derive(Debug, Default, Args)]
-pub struct RefusedArgs {
+pub(crate) struct RefusedArgs {
     #[arg(long, hide = true)]
-    pub chart_version: Option<String>,
+    pub(crate) chart_version: Option<String>,
     #[arg(long, hide = true)]
-    pub chart_repo: Option<String>,
+    pub(crate) chart_repo: Option<String>,
     #[arg(long, hide = true)]
-    pub chart_name: Option<String>,
+    pub(crate) chart_name: Option<String>,
     #[arg(long, hide = true)]
-    pub local_chart_dir: Option<String>,
+    pub(crate) local_chart_dir: Option<String>,
     #[arg(long, hide = true)]
-    pub distro: Option<String>,
+    pub(crate) distro: Option<String>,
     #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub expose_local: Option<bool>,
+    pub(crate) expose_local: Option<bool>,
 }
 
 impl RefusedArgs {
@@ -123,7 +123,7 @@ impl RefusedArgs {
     }
 }
 
-pub fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     check_name(&args.name)?;
     args.refused.check()?;
     let (layers, notes) = args.values.layers()?;

@@ -12,24 +12,24 @@ use crate::interrupt::Interrupt;
 use crate::lifecycle::uninstall::{self, Local, NamespaceFate, Options, Outcome};
 
 #[derive(Debug, Args)]
-pub struct DeleteArgs {
+pub(crate) struct DeleteArgs {
     /// Name of the virtual cluster
-    pub name: String,
+    pub(crate) name: String,
     /// Delete the host namespace too, unless another vcluster lives there (default: only when
     /// vcluster created it)
     #[arg(long, conflicts_with = "keep_pvc")]
-    pub delete_namespace: bool,
+    pub(crate) delete_namespace: bool,
     /// Keep the PersistentVolumeClaims (the virtual cluster's data), and so the namespace
     #[arg(long)]
-    pub keep_pvc: bool,
+    pub(crate) keep_pvc: bool,
     /// Exit 0 when the virtual cluster does not exist
     #[arg(long)]
-    pub ignore_not_found: bool,
+    pub(crate) ignore_not_found: bool,
     #[command(flatten)]
-    pub wait: WaitArgs,
+    pub(crate) wait: WaitArgs,
 }
 
-pub fn run(args: DeleteArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(args: DeleteArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let kubeconfig = host::start(&args.name, ctx)?;
     let opts = Options {
         keep_pvc: args.keep_pvc,

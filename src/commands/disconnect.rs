@@ -15,14 +15,14 @@ use crate::kubeconfig::{self, ConnectRecord, KubeconfigError, Sources};
 use crate::printer::Printer;
 
 #[derive(Debug, Args)]
-pub struct DisconnectArgs {
+pub(crate) struct DisconnectArgs {
     /// Keep the vcluster's context, cluster and user entries (only switch back and stop the
     /// port-forward)
     #[arg(long)]
-    pub keep_context: bool,
+    pub(crate) keep_context: bool,
 }
 
-pub fn run(args: DisconnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(args: DisconnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let sources = Sources::from_env(ctx.global.kubeconfig.as_deref());
     let mut planned = None;
     kubeconfig::modify::<KubeconfigError>(&sources, |loaded| {

@@ -20,30 +20,30 @@ use crate::state::StateDir;
 
 #[derive(Debug, Parser)]
 #[command(name = "__forwarder")]
-pub struct ForwarderArgs {
+pub(crate) struct ForwarderArgs {
     /// The key's file stem (checked against the other arguments)
     #[arg(long)]
-    pub stem: String,
+    pub(crate) stem: String,
     #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
     /// The host context
     #[arg(long)]
-    pub context: String,
+    pub(crate) context: String,
     /// The vcluster's namespace
     #[arg(long)]
-    pub namespace: String,
+    pub(crate) namespace: String,
     #[arg(long)]
-    pub address: String,
+    pub(crate) address: String,
     #[arg(long)]
-    pub local_port: u16,
+    pub(crate) local_port: u16,
     #[arg(long)]
-    pub remote_port: u16,
+    pub(crate) remote_port: u16,
     /// The vcluster
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// `args` starts with the command's own name.
-pub fn main(args: &[OsString]) -> ExitCode {
+pub(crate) fn main(args: &[OsString]) -> ExitCode {
     let args = match ForwarderArgs::try_parse_from(args) {
         Ok(args) => args,
         Err(e) => return exit_clap(e),

@@ -15,34 +15,34 @@ use crate::printer::text::human_duration;
 use crate::render;
 
 #[derive(Debug, Args)]
-pub struct ListArgs {}
+pub(crate) struct ListArgs {}
 
 /// One vcluster, as `-o json|yaml` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Row {
-    pub name: String,
-    pub namespace: String,
+pub(crate) struct Row {
+    pub(crate) name: String,
+    pub(crate) namespace: String,
     /// `Running`, `Pending`, `Paused`, `Failed`, `Uninstalling`, `Stopped`, `Unknown`, or the
     /// pod's status as kubectl shows it (`ContainerCreating`, `CrashLoopBackOff`, …).
-    pub status: String,
+    pub(crate) status: String,
     /// The newest release revision's Helm status (`deployed`, `failed`, …); `null` without records.
-    pub release_status: Option<String>,
-    pub revision: Option<u32>,
-    pub chart_version: Option<String>,
+    pub(crate) release_status: Option<String>,
+    pub(crate) revision: Option<u32>,
+    pub(crate) chart_version: Option<String>,
     /// The current kube context reaches this vcluster.
-    pub connected: bool,
+    pub(crate) connected: bool,
     /// A kube context of the kubeconfig that reaches it, if any.
-    pub context: Option<String>,
+    pub(crate) context: Option<String>,
     /// The host kube context it was found through.
-    pub host_context: String,
+    pub(crate) host_context: String,
     /// RFC 3339, UTC.
-    pub created: Option<String>,
-    pub age_seconds: Option<i64>,
+    pub(crate) created: Option<String>,
+    pub(crate) age_seconds: Option<i64>,
 }
 
 /// A row per vcluster (pure: `now` and the kubeconfig given).
-pub fn rows(vclusters: &[Vcluster], kubeconfig: &Loaded, host_context: &str, now: Timestamp) -> Vec<Row> {
+pub(crate) fn rows(vclusters: &[Vcluster], kubeconfig: &Loaded, host_context: &str, now: Timestamp) -> Vec<Row> {
     let reaches = |context: &str, v: &Vcluster| {
         ConnectRecord::of_context(kubeconfig, context)
             .is_some_and(|r| r.vcluster == v.name && r.namespace == v.namespace && r.host_context == host_context)
@@ -82,7 +82,7 @@ fn chart_label_version(v: &Vcluster) -> Option<String> {
 }
 
 /// The table: kubectl's layout (columns padded to their widest cell plus three spaces).
-pub fn table(rows: &[Row]) -> String {
+pub(crate) fn table(rows: &[Row]) -> String {
     let header = ["NAME", "NAMESPACE", "STATUS", "REVISION", "CHART VERSION", "CONNECTED", "CREATED", "AGE"];
     let dash = || "-".to_owned();
     let cells: Vec<[String; 8]> = rows
@@ -125,7 +125,7 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
-pub fn run(_args: ListArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(_args: ListArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let kubeconfig = load_kubeconfig(ctx)?;
     let printer = &ctx.printer;
     let (found, host_context) = ctx.block_on(async {

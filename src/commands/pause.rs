@@ -13,15 +13,15 @@ use crate::lifecycle::{leave_contexts, pause};
 use crate::printer::text::plural;
 
 #[derive(Debug, Args)]
-pub struct PauseArgs {
+pub(crate) struct PauseArgs {
     /// Name of the virtual cluster
-    pub name: String,
+    pub(crate) name: String,
     /// How long to wait for the pods to stop: 90s, 10m, 1h
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
-pub fn run(args: PauseArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(args: PauseArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let kubeconfig = host::start(&args.name, ctx)?;
     let printer = &ctx.printer;
     let (outcome, left) = ctx.block_on(async {

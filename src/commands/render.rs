@@ -11,17 +11,17 @@ use crate::render::{self, ReleaseInfo, RenderInput};
 use crate::values;
 
 #[derive(Debug, Args)]
-pub struct RenderArgs {
+pub(crate) struct RenderArgs {
     /// Name of the virtual cluster (a DNS-1035 label of at most 51 characters)
-    pub name: String,
+    pub(crate) name: String,
     #[command(flatten)]
-    pub values: ValuesArgs,
+    pub(crate) values: ValuesArgs,
     /// Print the merged values instead of the manifests
     #[arg(long)]
-    pub show_values: bool,
+    pub(crate) show_values: bool,
 }
 
-pub fn run(args: RenderArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(args: RenderArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     check_name(&args.name)?;
     let (layers, notes) = args.values.layers()?;
     let loaded = values::load(&layers).map_err(values_error)?;

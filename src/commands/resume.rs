@@ -11,14 +11,14 @@ use crate::lifecycle::pause;
 use crate::printer::text::plural;
 
 #[derive(Debug, Args)]
-pub struct ResumeArgs {
+pub(crate) struct ResumeArgs {
     /// Name of the virtual cluster
-    pub name: String,
+    pub(crate) name: String,
     #[command(flatten)]
-    pub wait: WaitArgs,
+    pub(crate) wait: WaitArgs,
 }
 
-pub fn run(args: ResumeArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(args: ResumeArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let kubeconfig = host::start(&args.name, ctx)?;
     let printer = &ctx.printer;
     let outcome = ctx.block_on(async {

@@ -9,34 +9,34 @@ use crate::values::{self, FlagValues, Layers, SetKind, ValuesError};
 
 /// The values flags `render` and `create` share.
 #[derive(Debug, Args)]
-pub struct ValuesArgs {
+pub(crate) struct ValuesArgs {
     /// Values file (repeatable, later files win; `-` reads stdin)
     #[arg(short = 'f', long = "values", value_name = "FILE")]
-    pub values: Vec<String>,
+    pub(crate) values: Vec<String>,
     /// Set values (Helm syntax: a.b=1,list[0].key=x; infers booleans, null and integers)
     #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    pub(crate) set: Vec<String>,
     /// Set values, keeping every value a string
     #[arg(long = "set-string", value_name = "KEY=VALUE")]
-    pub set_string: Vec<String>,
+    pub(crate) set_string: Vec<String>,
     /// Set values from JSON (a.b={"x":1})
     #[arg(long = "set-json", value_name = "KEY=JSON")]
-    pub set_json: Vec<String>,
+    pub(crate) set_json: Vec<String>,
     /// Kubernetes version of the virtual cluster (picks the k3s image, e.g. v1.27)
     #[arg(long, value_name = "VERSION")]
-    pub kubernetes_version: Option<String>,
+    pub(crate) kubernetes_version: Option<String>,
     /// Expose the virtual cluster's API with a LoadBalancer Service (service.type: LoadBalancer)
     #[arg(long)]
-    pub expose: bool,
+    pub(crate) expose: bool,
     /// Run in isolated mode (isolation.enabled: true)
     #[arg(long)]
-    pub isolate: bool,
+    pub(crate) isolate: bool,
 }
 
 impl ValuesArgs {
     /// Read every input (files, stdin) and the flag values: the layers `values::load` takes,
     /// and notes worth a warning.
-    pub fn layers(&self) -> anyhow::Result<(Layers, Vec<String>)> {
+    pub(crate) fn layers(&self) -> anyhow::Result<(Layers, Vec<String>)> {
         let (computed, notes) = values::flag_values(&FlagValues {
             kubernetes_version: self.kubernetes_version.clone(),
             expose: self.expose,
@@ -60,7 +60,7 @@ impl ValuesArgs {
 }
 
 /// Turn a values error into one a person can act on (hints attached).
-pub fn values_error(err: ValuesError) -> anyhow::Error {
+pub(crate) fn values_error(err: ValuesError) -> anyhow::Error {
     match err.hint() {
         Some(hint) => anyhow::Error::new(Hinted::new(err).hint(hint)),
         None => anyhow::Error::new(err),
@@ -68,7 +68,7 @@ pub fn values_error(err: ValuesError) -> anyhow::Error {
 }
 
 /// A vcluster name `render` and `create` accept (the chart's names are derived from it).
-pub fn check_name(name: &str) -> anyhow::Result<()> {
+pub(crate) fn check_name(name: &str) -> anyhow::Result<()> {
     match values::check_name(name) {
         Some(problem) => anyhow::bail!("invalid vcluster name: {}", problem.message),
         None => Ok(()),
@@ -77,7 +77,7 @@ pub fn check_name(name: &str) -> anyhow::Result<()> {
 
 /// `--wait[=BOOL]` / `--no-wait` and `--timeout`, as `delete` and `resume` take them.
 #[derive(Debug, Clone, Args)]
-pub struct WaitArgs {
+pub(crate) struct WaitArgs {
     /// Wait until it is done (default; `--wait=false` or `--no-wait` to return at once)
     #[arg(
         long,
@@ -87,18 +87,18 @@ pub struct WaitArgs {
         value_name = "BOOL",
         conflicts_with = "no_wait"
     )]
-    pub wait: Option<bool>,
+    pub(crate) wait: Option<bool>,
     /// Return without waiting
     #[arg(long)]
-    pub no_wait: bool,
+    pub(crate) no_wait: bool,
     /// How long to wait: 90s, 10m, 1h
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 impl WaitArgs {
     /// The bound of the wait, or `None` for no wait.
-    pub fn wait(&self) -> Option<Duration> {
+    pub(crate) fn wait(&self) -> Option<Duration> {
         (!self.no_wait && self.wait != Some(false)).then_some(self.timeout)
     }
 }
@@ -110,7 +110,7 @@ const FRACTION_DIGITS: usize = 20;
 /// A `--timeout`: `90s`, `10m`, `1h30m`, `1.5h`, `250ms`, or plain seconds. Go's duration syntax
 /// with the units h, m, s and ms (go `src/time/format.go` `ParseDuration`), in whole nanoseconds:
 /// a fraction is truncated to the nanosecond, as Go truncates it.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("{text:?} is not a duration like 90s, 10m or 1h30m");
     if let Ok(secs) = text.parse::<u64>() {
         return Ok(Duration::from_secs(secs));

@@ -16,7 +16,7 @@ const NAMESPACE_HINT: &str = "pass -n NAMESPACE to choose the namespace without 
 /// The kubeconfig files of this invocation, read as client-go's loading rules read them
 /// (`--kubeconfig`, else `KUBECONFIG`, else `~/.kube/config`); an explicit `--kubeconfig` must
 /// exist.
-pub fn load_kubeconfig(ctx: &Context) -> anyhow::Result<Loaded> {
+pub(crate) fn load_kubeconfig(ctx: &Context) -> anyhow::Result<Loaded> {
     let sources = Sources::from_env(ctx.global.kubeconfig.as_deref());
     let loaded = kubeconfig::load(&sources).map_err(|e| anyhow::Error::new(Hinted::from(e).hint(NAMESPACE_HINT)))?;
     if let (Some(path), Some(file)) = (sources.explicit(), loaded.files().first())
@@ -30,7 +30,7 @@ pub fn load_kubeconfig(ctx: &Context) -> anyhow::Result<Loaded> {
 }
 
 /// `--context` names a context of the kubeconfig (checked where nothing else would name it).
-pub fn check_context(ctx: &Context, kubeconfig: &Loaded) -> anyhow::Result<()> {
+pub(crate) fn check_context(ctx: &Context, kubeconfig: &Loaded) -> anyhow::Result<()> {
     match ctx.global.context.as_deref() {
         Some(context) if kubeconfig.entry(kubeconfig::Kind::Context, context).is_none() => Err(anyhow::Error::new(
             Hinted::new(format!("context {context:?} not found in the kubeconfig")).hint(NAMESPACE_HINT),
@@ -42,7 +42,7 @@ pub fn check_context(ctx: &Context, kubeconfig: &Loaded) -> anyhow::Result<()> {
 /// The host namespace of a virtual cluster, as `render` and `create` choose it: `-n`, else the
 /// kube context's namespace when it is set and not `default`, else `vcluster-<NAME>`; checked to
 /// be one the API server accepts.
-pub fn namespace_for(ctx: &Context, context_namespace: Option<&str>, name: &str) -> anyhow::Result<String> {
+pub(crate) fn namespace_for(ctx: &Context, context_namespace: Option<&str>, name: &str) -> anyhow::Result<String> {
     let namespace = resolve_namespace(ctx.global.namespace.as_deref(), context_namespace, name);
     match values::check_namespace(&namespace) {
         Some(problem) => anyhow::bail!("invalid namespace: {}", problem.message),
@@ -60,7 +60,7 @@ fn resolve_namespace(flag: Option<&str>, context_namespace: Option<&str>, name: 
 
 /// Everything before the first request of `delete`, `pause` and `resume`: the name checked (it
 /// goes into label selectors), the kubeconfig read.
-pub fn start(name: &str, ctx: &Context) -> anyhow::Result<Loaded> {
+pub(crate) fn start(name: &str, ctx: &Context) -> anyhow::Result<Loaded> {
     if let Some(problem) = find::name_problem(name) {
         anyhow::bail!("invalid vcluster name: {problem}");
     }
@@ -68,13 +68,17 @@ pub fn start(name: &str, ctx: &Context) -> anyhow::Result<Loaded> {
 }
 
 /// `-n`, else every namespace.
-pub fn scope(ctx: &Context) -> Scope {
+pub(crate) fn scope(ctx: &Context) -> Scope {
     Scope::from_flag(ctx.global.namespace.as_deref())
 }
 
 /// The host cluster: `--context`, else the current context — unless that is a vcluster's context,
 /// whose host context is meant then ([`find::connect_host`]); `namespace`, else `-n`.
-pub async fn host_cluster(ctx: &Context, loaded: &Loaded, namespace: Option<&str>) -> anyhow::Result<Connection> {
+pub(crate) async fn host_cluster(
+    ctx: &Context,
+    loaded: &Loaded,
+    namespace: Option<&str>,
+) -> anyhow::Result<Connection> {
     let namespace = namespace.or(ctx.global.namespace.as_deref());
     find::connect_host(loaded, ctx.global.context.as_deref(), namespace, &ctx.printer)
         .await
@@ -82,12 +86,12 @@ pub async fn host_cluster(ctx: &Context, loaded: &Loaded, namespace: Option<&str
 }
 
 /// [`host_cluster`], for the requests of `delete`, `pause`, `resume` and `list`.
-pub async fn host(ctx: &Context, kubeconfig: &Loaded) -> anyhow::Result<Host> {
+pub(crate) async fn host(ctx: &Context, kubeconfig: &Loaded) -> anyhow::Result<Host> {
     Ok(Host::new(host_cluster(ctx, kubeconfig, None).await?))
 }
 
 /// The host cluster and the vcluster `name` on it (in `-n`, else in any namespace).
-pub async fn target(ctx: &Context, kubeconfig: &Loaded, name: &str) -> anyhow::Result<(Host, Vcluster)> {
+pub(crate) async fn target(ctx: &Context, kubeconfig: &Loaded, name: &str) -> anyhow::Result<(Host, Vcluster)> {
     let host = host(ctx, kubeconfig).await?;
     let vcluster = find::find(&host.connection, name, &scope(ctx), &ctx.printer)
         .await
@@ -97,7 +101,7 @@ pub async fn target(ctx: &Context, kubeconfig: &Loaded, name: &str) -> anyhow::R
 
 /// The vcluster `name` (in `namespace`, else in `-n`, else in any namespace) and its StatefulSet,
 /// as `delete` and `list` find it.
-pub async fn locate(
+pub(crate) async fn locate(
     ctx: &Context,
     host: &Connection,
     name: &str,

@@ -43,15 +43,15 @@ const LOG_LIMIT: u64 = 1024 * 1024;
 
 /// What the launcher asks for.
 #[derive(Debug, Clone)]
-pub struct Launch {
-    pub key: ForwarderKey,
+pub(crate) struct Launch {
+    pub(crate) key: ForwarderKey,
     /// `--kubeconfig` of the launching command (else the forwarder inherits `KUBECONFIG`).
-    pub kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
     /// `--address` (kubectl's syntax) and `--local-port` (0: a free one).
-    pub address: String,
-    pub port: u16,
+    pub(crate) address: String,
+    pub(crate) port: u16,
     /// The pod port of the virtual cluster's API (8443).
-    pub remote_port: u16,
+    pub(crate) remote_port: u16,
 }
 
 /// The one line a forwarder reports to its launcher.
@@ -68,7 +68,7 @@ enum Report {
 }
 
 /// Start a forwarder for `launch` and return its record once it listens.
-pub async fn start(registry: &Registry, launch: &Launch) -> Result<ForwarderRecord, ForwardError> {
+pub(crate) async fn start(registry: &Registry, launch: &Launch) -> Result<ForwarderRecord, ForwardError> {
     let paths = registry.paths(&launch.key);
     let log = open_log(&paths.log).map_err(StateError::io(&paths.log))?;
     let exe = std::env::current_exe().map_err(ForwardError::Spawn)?;
@@ -111,17 +111,22 @@ pub async fn start(registry: &Registry, launch: &Launch) -> Result<ForwarderReco
 
 /// The forwarder's own arguments (from its command line).
 #[derive(Debug, Clone)]
-pub struct Serve {
-    pub stem: String,
-    pub key: ForwarderKey,
-    pub addresses: Vec<IpAddr>,
-    pub address_text: String,
-    pub port: u16,
-    pub remote_port: u16,
+pub(crate) struct Serve {
+    pub(crate) stem: String,
+    pub(crate) key: ForwarderKey,
+    pub(crate) addresses: Vec<IpAddr>,
+    pub(crate) address_text: String,
+    pub(crate) port: u16,
+    pub(crate) remote_port: u16,
 }
 
 /// The forwarder process: report, then serve until told to stop. Returns whether it ran cleanly.
-pub async fn run(serve: &Serve, loaded: &crate::kubeconfig::Loaded, registry: &Registry, printer: &Printer) -> bool {
+pub(crate) async fn run(
+    serve: &Serve,
+    loaded: &crate::kubeconfig::Loaded,
+    registry: &Registry,
+    printer: &Printer,
+) -> bool {
     // A session of our own: the launcher's terminal (and its Ctrl-C and hang-up) is not ours.
     // Fails only for a process-group leader, which this freshly spawned child is not.
     let _ = rustix::process::setsid();
@@ -213,7 +218,7 @@ async fn prepare(
 
 /// What [`stop`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stopped {
+pub(crate) enum Stopped {
     /// No forwarder runs for this vcluster.
     NoForwarder,
     /// This forwarder was stopped.
@@ -231,7 +236,7 @@ impl std::fmt::Display for Stopped {
 
 /// Stop the background forwarder of `key`, if one runs, once verified as ours
 /// ([`Registry::stop`]).
-pub fn stop(key: &ForwarderKey) -> Result<Stopped, ForwardError> {
+pub(crate) fn stop(key: &ForwarderKey) -> Result<Stopped, ForwardError> {
     let failed = |source| ForwardError::Stop { name: key.vcluster.clone(), namespace: key.namespace.clone(), source };
     let stop = || -> Result<Option<ForwarderRecord>, StateError> { Registry::open(&StateDir::from_env()?)?.stop(key) };
     // Stopping waits (briefly) for the process to let go of its lock: keep the runtime's other

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::state::StateError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ForwardError {
+pub(crate) enum ForwardError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error("cannot start the port-forwarder: {0}")]

@@ -21,7 +21,7 @@ use super::error::ForwardError;
 const CHUNK: usize = 256 * 1024;
 
 /// Carry `local` to `port` of pod `namespace/pod` until either side closes.
-pub async fn carry(
+pub(crate) async fn carry(
     client: &kube::Client,
     namespace: &str,
     pod: &str,

@@ -10,7 +10,7 @@ use crate::values::{self, ValuesError};
 use super::permissions;
 
 #[derive(Debug, thiserror::Error)]
-pub enum InstallError {
+pub(crate) enum InstallError {
     #[error(transparent)]
     Host(#[from] HostError),
     #[error(transparent)]
@@ -65,7 +65,7 @@ pub enum InstallError {
 
 impl InstallError {
     /// An interrupt (the first SIGINT/SIGTERM) stopped the run.
-    pub fn is_interrupted(&self) -> bool {
+    pub(crate) fn is_interrupted(&self) -> bool {
         matches!(self, InstallError::Host(HostError::Interrupted(_)))
     }
 }

@@ -7,7 +7,7 @@ use crate::render::{self, Manifest, RenderError};
 /// without a namespace get the release's when their kind is namespaced (or unknown: charts
 /// rarely leave a cluster-scoped kind's namespace out... and a kind this tool does not know is
 /// treated as namespaced, which only matters for pruning it).
-pub fn parse_manifest(text: &str, release_namespace: &str) -> Result<Vec<Manifest>, RenderError> {
+pub(crate) fn parse_manifest(text: &str, release_namespace: &str) -> Result<Vec<Manifest>, RenderError> {
     let mut out = Vec::new();
     for object in render::parse_documents("(release manifest)", text)? {
         let bad = |message: &str| RenderError::Output { template: "(release manifest)", message: message.into() };

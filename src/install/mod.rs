@@ -18,14 +18,14 @@
 //! Pure parts: [`manifest`], [`ownership`], [`plan`], [`diff`], [`cidr`], [`permissions`]; the
 //! requests only an install makes: [`requests`]; the rest go through [`crate::cluster::Host`].
 
-pub mod cidr;
-pub mod diff;
-pub mod error;
-pub mod manifest;
-pub mod ownership;
-pub mod permissions;
-pub mod plan;
-pub mod requests;
+pub(crate) mod cidr;
+pub(crate) mod diff;
+pub(crate) mod error;
+pub(crate) mod manifest;
+pub(crate) mod ownership;
+pub(crate) mod permissions;
+pub(crate) mod plan;
+pub(crate) mod requests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-pub use error::InstallError;
+pub(crate) use error::InstallError;
 
 use crate::cluster::objects::{self, ObjectKey};
 use crate::cluster::{Creation, Host, HostError, NamespaceState, wait};
@@ -53,68 +53,68 @@ const APPLY_CONCURRENCY: usize = 4;
 
 /// How the run behaves (the flags of `create`).
 #[derive(Debug, Clone)]
-pub struct Options {
-    pub upgrade: bool,
-    pub reuse_values: bool,
-    pub dry_run: bool,
-    pub wait: bool,
-    pub timeout: Duration,
-    pub rollback_on_failure: bool,
-    pub take_ownership: bool,
-    pub force_conflicts: bool,
-    pub force_unlock: bool,
+pub(crate) struct Options {
+    pub(crate) upgrade: bool,
+    pub(crate) reuse_values: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) wait: bool,
+    pub(crate) timeout: Duration,
+    pub(crate) rollback_on_failure: bool,
+    pub(crate) take_ownership: bool,
+    pub(crate) force_conflicts: bool,
+    pub(crate) force_unlock: bool,
     /// Revisions kept (0: all).
-    pub history_max: usize,
+    pub(crate) history_max: usize,
 }
 
 /// One install or upgrade.
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub name: String,
-    pub namespace: String,
+pub(crate) struct Request {
+    pub(crate) name: String,
+    pub(crate) namespace: String,
     /// The user's values: computed from flags (lowest), files, `--set*`. The image and the service
     /// CIDR detected from the cluster go below all of them.
-    pub layers: Layers,
-    pub options: Options,
+    pub(crate) layers: Layers,
+    pub(crate) options: Options,
 }
 
 /// What happened, for people (stderr) and scripts (`-o json`). Field names are stable.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Outcome {
-    pub name: String,
-    pub namespace: String,
+pub(crate) struct Outcome {
+    pub(crate) name: String,
+    pub(crate) namespace: String,
     /// The revision written (none for a dry run).
-    pub revision: Option<u32>,
+    pub(crate) revision: Option<u32>,
     /// The revision's status (`deployed`), or `dry-run`.
-    pub status: String,
+    pub(crate) status: String,
     /// `install` or `upgrade`.
-    pub action: String,
-    pub dry_run: bool,
-    pub objects: Vec<ObjectOutcome>,
+    pub(crate) action: String,
+    pub(crate) dry_run: bool,
+    pub(crate) objects: Vec<ObjectOutcome>,
 }
 
 /// One object's fate.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ObjectOutcome {
-    pub api_version: String,
-    pub kind: String,
+pub(crate) struct ObjectOutcome {
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    pub name: String,
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: String,
     /// `created`, `configured`, `unchanged`, `pruned`, `kept`; a dry run says `create`,
     /// `change`, `unchanged`, `prune`.
-    pub action: String,
+    pub(crate) action: String,
     /// Managers whose fields this run took over (`helm`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub taken_over_from: Vec<String>,
+    pub(crate) taken_over_from: Vec<String>,
     /// Adopted from another release or from none (`--take-ownership`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub adopted: bool,
+    pub(crate) adopted: bool,
     /// A dry run's unified diff, live to applied.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub diff: Option<String>,
+    pub(crate) diff: Option<String>,
 }
 
 impl ObjectOutcome {
@@ -224,7 +224,7 @@ struct Run<'a> {
 }
 
 /// Install or upgrade.
-pub async fn run(
+pub(crate) async fn run(
     host: &Host,
     req: &Request,
     printer: &Printer,
@@ -809,7 +809,7 @@ impl Run<'_> {
                 (outcome.action, outcome.diff) = match change {
                     diff::Change::Create => ("create".into(), None),
                     diff::Change::Unchanged => ("unchanged".into(), None),
-                    diff::Change::Change(d) => ("change".into(), Some(d)),
+                    diff::Change::Changed(d) => ("change".into(), Some(d)),
                 };
                 outcome.adopted = matches!(step.existing, Existing::Adopted(_));
                 outcome.taken_over_from = step.take_over.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();

@@ -18,15 +18,15 @@ use crate::cluster::Connection;
 
 /// What a permission check found.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PermissionReport {
-    pub missing: Vec<Permission>,
+pub(crate) struct PermissionReport {
+    pub(crate) missing: Vec<Permission>,
     /// Why some permissions could not be checked (a non-RBAC authorizer, an old cluster).
-    pub unchecked: Option<String>,
+    pub(crate) unchecked: Option<String>,
 }
 
 /// The host's service CIDR: the default ServiceCIDR's ranges where the cluster serves them,
 /// else dry-run probe Services in `namespace` (which must exist; the GET needs none).
-pub async fn detect_service_cidr(cluster: &Connection, namespace: &str) -> Result<Detected, InstallError> {
+pub(crate) async fn detect_service_cidr(cluster: &Connection, namespace: &str) -> Result<Detected, InstallError> {
     // One request instead of the probes' two or three, and exact on dual stack: both
     // families in kube-apiserver's own order.
     if let Some(found) = default_service_cidr(cluster).await? {
@@ -90,7 +90,7 @@ async fn probe_service_cidr(cluster: &Connection, namespace: &str) -> Result<Det
 
 /// Which of `needed` are not granted: one SelfSubjectRulesReview for the namespace, one
 /// SelfSubjectAccessReview per cluster-scoped permission.
-pub async fn check_permissions(
+pub(crate) async fn check_permissions(
     cluster: &Connection,
     namespace: &str,
     needed: &[Permission],

@@ -32,7 +32,7 @@ pub enum KubeconfigError {
 
 impl KubeconfigError {
     /// Advice for the user, when there is any.
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         match self {
             KubeconfigError::Locked { lock, .. } => Some(format!(
                 "another kubectl or vcluster is writing the kubeconfig, or one was killed while writing; if none is running, remove {}",

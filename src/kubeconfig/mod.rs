@@ -16,11 +16,11 @@
 //! (the last `KUBECONFIG` file when none exists) is followed rather than the loading rules' (the
 //! first), so we and `kubectl config` create the same file.
 
-pub mod document;
-pub mod error;
-pub mod loaded;
-pub mod sources;
-pub mod store;
+pub(crate) mod document;
+pub(crate) mod error;
+pub(crate) mod loaded;
+pub(crate) mod sources;
+pub(crate) mod store;
 pub mod vcluster;
 
 pub use document::{Document, Kind};
@@ -32,7 +32,7 @@ pub use vcluster::{ConnectRecord, Disconnect, VclusterCredentials, context_name,
 
 /// The namespace of `context_override` or else the current context, when it sets one (the
 /// namespace resolver of `render` and `create` falls back to it).
-pub fn context_namespace(loaded: &Loaded, context_override: Option<&str>) -> Option<String> {
+pub(crate) fn context_namespace(loaded: &Loaded, context_override: Option<&str>) -> Option<String> {
     let context = context_override.or(loaded.current_context())?;
     loaded.entry(Kind::Context, context)?.get("namespace")?.as_str().filter(|ns| !ns.is_empty()).map(str::to_owned)
 }

@@ -22,7 +22,7 @@ use super::loaded::{Edit, Loaded};
 use super::sources::Sources;
 
 /// How long a write waits for another process's lock before giving up.
-pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Read every file of `sources` (a missing file is an empty one, as client-go's
 /// `getConfigFromFile` treats it).

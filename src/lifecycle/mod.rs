@@ -2,9 +2,9 @@
 //! (`vcluster pause` / `resume`). Each has a pure part (what to do, decided from what was read)
 //! and the requests, made through [`crate::cluster::Host`] like an install's.
 
-pub mod gone;
-pub mod pause;
-pub mod uninstall;
+pub(crate) mod gone;
+pub(crate) mod pause;
+pub(crate) mod uninstall;
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use crate::release::StoreError;
 use crate::render::RenderError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum LifecycleError {
+pub(crate) enum LifecycleError {
     #[error(transparent)]
     Host(#[from] HostError),
     #[error(transparent)]
@@ -90,18 +90,18 @@ async fn bounded<T>(
 
 /// What [`leave_contexts`] did to the kubeconfig.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Left {
+pub(crate) struct Left {
     /// Contexts removed (none when they are kept).
-    pub removed: Vec<String>,
+    pub(crate) removed: Vec<String>,
     /// The current context switched to, when it reached the vcluster.
-    pub switched_to: Option<String>,
+    pub(crate) switched_to: Option<String>,
 }
 
 /// Leave every kube context that reaches vcluster `name` in `namespace` of `host_context`: the
 /// current context switches back (to the recorded previous context, else the host context) when
 /// it is one of them, and unless `keep` they are removed with the cluster and user entries only
 /// they use. Under client-go's kubeconfig lock; nothing is written when no context matches.
-pub fn leave_contexts(
+pub(crate) fn leave_contexts(
     sources: &Sources,
     name: &str,
     namespace: &str,

@@ -72,25 +72,25 @@ const UNINSTALLING_DESCRIPTION: &str = "Deletion in progress (or silently failed
 
 /// The flags of `delete`.
 #[derive(Debug, Clone)]
-pub struct Options {
-    pub keep_pvc: bool,
-    pub delete_namespace: bool,
-    pub wait: bool,
-    pub timeout: Duration,
+pub(crate) struct Options {
+    pub(crate) keep_pvc: bool,
+    pub(crate) delete_namespace: bool,
+    pub(crate) wait: bool,
+    pub(crate) timeout: Duration,
 }
 
 /// What the release's StatefulSet says about its pods and claims: its name, selector and claim
 /// templates.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Workload {
-    pub statefulset: String,
-    pub selector: BTreeMap<String, String>,
-    pub claim_templates: Vec<String>,
+pub(crate) struct Workload {
+    pub(crate) statefulset: String,
+    pub(crate) selector: BTreeMap<String, String>,
+    pub(crate) claim_templates: Vec<String>,
 }
 
 impl Workload {
     /// From a StatefulSet, live or as a manifest recorded it.
-    pub fn of(statefulset: &Value) -> Option<Workload> {
+    pub(crate) fn of(statefulset: &Value) -> Option<Workload> {
         let spec = statefulset.get("spec")?;
         let claim_templates = spec
             .get("volumeClaimTemplates")
@@ -118,7 +118,7 @@ impl Workload {
     /// A claim the StatefulSet controller made: named `<template>-<statefulset>-<ordinal>` and
     /// labelled with the selector. (kubernetes `pkg/controller/statefulset/stateful_set_utils.go`
     /// `getPersistentVolumeClaimName`, `getPersistentVolumeClaims`)
-    pub fn made(&self, claim: &PersistentVolumeClaim) -> bool {
+    pub(crate) fn made(&self, claim: &PersistentVolumeClaim) -> bool {
         let name = claim.name_any();
         let labels = claim.labels();
         let named = self.claim_templates.iter().any(|t| {
@@ -131,7 +131,7 @@ impl Workload {
 
 /// What becomes of the namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NamespaceFate {
+pub(crate) enum NamespaceFate {
     Delete { uid: String },
     Keep { reason: String },
 }
@@ -139,7 +139,7 @@ pub enum NamespaceFate {
 /// Whether the namespace goes: only when this tool created it or `--delete-namespace` asks,
 /// `--keep-pvc` does not forbid it (the claims would go with it), no other vcluster lives there,
 /// and the API server may delete it at all.
-pub fn namespace_fate(namespace: Option<&Namespace>, opts: &Options, others: &[String]) -> NamespaceFate {
+pub(crate) fn namespace_fate(namespace: Option<&Namespace>, opts: &Options, others: &[String]) -> NamespaceFate {
     let keep = |reason: String| NamespaceFate::Keep { reason };
     let Some(ns) = namespace else { return keep("it is gone".into()) };
     let name = ns.name_any();
@@ -167,17 +167,17 @@ pub fn namespace_fate(namespace: Option<&Namespace>, opts: &Options, others: &[S
 /// An object left behind, labelled as the vcluster's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Leftover {
-    pub api_version: String,
-    pub kind: String,
-    pub name: String,
+pub(crate) struct Leftover {
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
+    pub(crate) name: String,
     /// The label that ties it to the vcluster (`release=<name>`).
-    pub label: String,
+    pub(crate) label: String,
 }
 
 /// The objects among `listed` that stay: not being deleted, not owned by anything deleted or
 /// being deleted (the garbage collector takes those), not kept on purpose.
-pub fn leftovers(
+pub(crate) fn leftovers(
     listed: &[(String, String, Value)],
     label: &str,
     deleted_uids: &BTreeSet<String>,
@@ -205,20 +205,20 @@ pub fn leftovers(
 
 /// Everything `delete` read and decided before its first write.
 #[derive(Debug, Clone)]
-pub struct Prepared {
-    pub vcluster: Vcluster,
+pub(crate) struct Prepared {
+    pub(crate) vcluster: Vcluster,
     /// The release records, oldest first.
-    pub history: Vec<Stored>,
+    pub(crate) history: Vec<Stored>,
     /// The release's objects: deleted (in uninstall order), kept, or not this release's.
-    pub objects: Plan,
+    pub(crate) objects: Plan,
     /// The apiVersion each object had in the newest record naming it.
-    pub api_versions: BTreeMap<ObjectKey, String>,
+    pub(crate) api_versions: BTreeMap<ObjectKey, String>,
     /// The release's StatefulSets (deleted now, or gone before): their pods and claims go.
-    pub workloads: Vec<Workload>,
-    pub claims: Vec<PruneStep>,
+    pub(crate) workloads: Vec<Workload>,
+    pub(crate) claims: Vec<PruneStep>,
     /// Claims kept by `--keep-pvc`.
-    pub kept_claims: Vec<ObjectKey>,
-    pub namespace: NamespaceFate,
+    pub(crate) kept_claims: Vec<ObjectKey>,
+    pub(crate) namespace: NamespaceFate,
 }
 
 impl Prepared {
@@ -235,7 +235,7 @@ impl Prepared {
     }
 
     /// What goes, in one line (for the confirmation).
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut parts = vec![plural(self.objects.prunes.len(), "object")];
         if !self.claims.is_empty() {
             parts.push(plural(self.claims.len(), "PersistentVolumeClaim"));
@@ -250,7 +250,7 @@ impl Prepared {
 
 /// Read everything `delete` needs: the records, the live objects their manifests name, the
 /// claims, the namespace (and, when it could go, the other vclusters in it).
-pub async fn prepare(
+pub(crate) async fn prepare(
     host: &Host,
     vcluster: Vcluster,
     opts: &Options,
@@ -337,40 +337,40 @@ pub async fn prepare(
 
 /// Local state `delete` changes besides the cluster: the kubeconfig (`None`: leave it).
 #[derive(Debug, Clone)]
-pub struct Local {
-    pub kubeconfig: Option<Sources>,
+pub(crate) struct Local {
+    pub(crate) kubeconfig: Option<Sources>,
     /// The host cluster's kube context (contexts made from it are removed).
-    pub host_context: String,
+    pub(crate) host_context: String,
 }
 
 /// What `delete` did, for people (stderr) and scripts (`-o json`). Field names are stable.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Outcome {
-    pub name: String,
+pub(crate) struct Outcome {
+    pub(crate) name: String,
     /// `null` when it was not found (`--ignore-not-found`).
-    pub namespace: Option<String>,
-    pub found: bool,
+    pub(crate) namespace: Option<String>,
+    pub(crate) found: bool,
     /// Every object deleted or left in place on purpose: `deleted`, `kept` (`helm.sh/resource-policy:
     /// keep`, `--keep-pvc`), `skipped` (not this release's); the namespace and the release records
     /// included.
-    pub objects: Vec<ObjectOutcome>,
+    pub(crate) objects: Vec<ObjectOutcome>,
     /// Kube contexts removed from the kubeconfig.
-    pub contexts_removed: Vec<String>,
+    pub(crate) contexts_removed: Vec<String>,
     /// The current context switched to, when it was one of those.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub switched_to: Option<String>,
+    pub(crate) switched_to: Option<String>,
     /// `no forwarder`, `stopped forwarder (pid N)`, or `not stopped: <why>`.
-    pub forwarder: String,
+    pub(crate) forwarder: String,
     /// Whether it waited until everything was gone.
-    pub waited: bool,
+    pub(crate) waited: bool,
     /// Objects still there, labelled as the vcluster's.
-    pub leftovers: Vec<Leftover>,
+    pub(crate) leftovers: Vec<Leftover>,
 }
 
 impl Outcome {
     /// The result of `--ignore-not-found` when there was nothing.
-    pub fn not_found(name: &str) -> Outcome {
+    pub(crate) fn not_found(name: &str) -> Outcome {
         Outcome {
             name: name.to_owned(),
             namespace: None,
@@ -386,7 +386,7 @@ impl Outcome {
 }
 
 /// Delete what [`prepare`] decided.
-pub async fn execute(
+pub(crate) async fn execute(
     host: &Host,
     prepared: &Prepared,
     opts: &Options,

@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 /// `1 object`, `3 objects`.
-pub fn plural(n: usize, word: &str) -> String {
+pub(crate) fn plural(n: usize, word: &str) -> String {
     if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
 /// A timeout or a wait as people give it: `10m`, `1m30s`, `45s`, `1.5s`.
-pub fn humanize(d: Duration) -> String {
+pub(crate) fn humanize(d: Duration) -> String {
     let secs = d.as_secs();
     match (secs / 60, secs % 60) {
         (0, _) if d.subsec_millis() != 0 => format!("{:.1}s", d.as_secs_f64()),
@@ -20,7 +20,7 @@ pub fn humanize(d: Duration) -> String {
 
 /// kubectl's AGE column. (kubernetes `staging/src/k8s.io/apimachinery/pkg/util/duration/duration.go`
 /// `HumanDuration`)
-pub fn human_duration(seconds: i64) -> String {
+pub(crate) fn human_duration(seconds: i64) -> String {
     if seconds < -1 {
         return "<invalid>".into();
     }

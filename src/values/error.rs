@@ -51,7 +51,7 @@ fn unknown_keys_message(keys: &[(String, Option<String>)]) -> String {
 
 impl ValuesError {
     /// Advice for the person at the keyboard, when there is some beyond the message.
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         match self {
             ValuesError::Refused { hint, .. } => Some(hint.clone()),
             ValuesError::UnknownKeys(_) => {

@@ -125,22 +125,22 @@ pub const ERA_KEYS: &[&str] = &[
 
 /// How the user's keys were classified.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Classified {
+pub(crate) struct Classified {
     /// Era keys that are accepted but not rendered (dotted, in input order).
-    pub unsupported: Vec<String>,
+    pub(crate) unsupported: Vec<String>,
     /// Unknown keys: (dotted leaf path, closest known key).
-    pub unknown: Vec<(String, Option<String>)>,
+    pub(crate) unknown: Vec<(String, Option<String>)>,
 }
 
 /// Classify every key of `user` against the structure of `defaults`.
-pub fn classify(defaults: &Map<String, Value>, user: &Map<String, Value>) -> Classified {
+pub(crate) fn classify(defaults: &Map<String, Value>, user: &Map<String, Value>) -> Classified {
     let mut out = Classified::default();
     walk(defaults, user, "", &mut out, &known_paths(defaults));
     out
 }
 
 /// Remove era keys (from [`classify`]) from a values tree so the typed model never sees them.
-pub fn without_paths(values: &Map<String, Value>, paths: &[String]) -> Map<String, Value> {
+pub(crate) fn without_paths(values: &Map<String, Value>, paths: &[String]) -> Map<String, Value> {
     let mut out = values.clone();
     for path in paths {
         remove_path(&mut out, path);

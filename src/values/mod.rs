@@ -7,12 +7,12 @@
 //! merged values the templates see.
 
 mod error;
-pub mod k3s;
+pub(crate) mod k3s;
 mod keys;
 mod merge;
-pub mod model;
+pub(crate) mod model;
 pub mod strvals;
-pub mod validate;
+pub(crate) mod validate;
 mod yaml;
 
 use std::io::Read;
@@ -25,8 +25,9 @@ pub use keys::{ERA_KEYS, FREE_FORM, is_era_key, known_paths};
 pub use merge::{coalesce, merge_layer, without_nulls};
 pub use model::Values;
 pub use strvals::{SetError, SetKind};
-pub use validate::{MAX_NAME_LEN, Problem, check_name, check_namespace, cluster_domain};
-pub use yaml::{MAX_DEPTH, MAX_INPUT_BYTES};
+pub use validate::Problem;
+pub(crate) use validate::{check_name, check_namespace, cluster_domain};
+pub(crate) use yaml::MAX_INPUT_BYTES;
 
 /// The chart defaults, embedded in the binary.
 pub const DEFAULTS_YAML: &str = include_str!("../../templates/values.yaml");
@@ -40,7 +41,7 @@ pub struct Source {
 
 /// Read one `-f` argument: a file path, or `-` for stdin. URLs and base64 strings (which Helm
 /// also accepts) are refused with a hint, and inputs over [`MAX_INPUT_BYTES`] are refused.
-pub fn read_source(spec: &str, stdin: &mut dyn Read) -> Result<Source, ValuesError> {
+pub(crate) fn read_source(spec: &str, stdin: &mut dyn Read) -> Result<Source, ValuesError> {
     if spec == "-" {
         return read_limited("<stdin>", stdin);
     }
@@ -129,7 +130,7 @@ pub struct Loaded {
     /// `config`.
     pub user: Map<String, Value>,
     /// The chart defaults with the user values laid over them: what `--show-values` prints.
-    pub merged: Map<String, Value>,
+    pub(crate) merged: Map<String, Value>,
     /// The typed values the templates render.
     pub values: Values,
     /// Era keys given by the user that this chart does not render (warn once, naming them).
@@ -151,18 +152,18 @@ impl Loaded {
 /// CLI flags that become values (the established CLI's "default release values", reference
 /// §1.3.3); `create` and `render` share them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FlagValues {
+pub(crate) struct FlagValues {
     /// `--kubernetes-version`: picks `vcluster.image` from [`k3s::K3S_IMAGES`].
-    pub kubernetes_version: Option<String>,
+    pub(crate) kubernetes_version: Option<String>,
     /// `--expose`: `service.type: LoadBalancer`.
-    pub expose: bool,
+    pub(crate) expose: bool,
     /// `--isolate`: `isolation.enabled: true`.
-    pub isolate: bool,
+    pub(crate) isolate: bool,
 }
 
 /// The values computed from CLI flags (lowest user precedence), and notes worth printing (an
 /// image picked for a version outside the table).
-pub fn flag_values(flags: &FlagValues) -> Result<(Map<String, Value>, Vec<String>), k3s::BadVersion> {
+pub(crate) fn flag_values(flags: &FlagValues) -> Result<(Map<String, Value>, Vec<String>), k3s::BadVersion> {
     let mut map = Map::new();
     let mut notes = Vec::new();
     if let Some(version) = &flags.kubernetes_version {
@@ -198,7 +199,7 @@ pub fn load(layers: &Layers) -> Result<Loaded, ValuesError> {
 }
 
 /// Classify, merge over the defaults, type and validate user values (already stacked).
-pub fn from_user(user: Map<String, Value>) -> Result<Loaded, ValuesError> {
+pub(crate) fn from_user(user: Map<String, Value>) -> Result<Loaded, ValuesError> {
     let defaults = defaults();
     let classified = keys::classify(defaults, &user);
     if !classified.unknown.is_empty() {
