@@ -26,7 +26,7 @@ use crate::forward::registry::{ForwarderKey, ForwarderRecord, Registry};
 use crate::interrupt::Interrupt;
 use crate::kubeconfig::{self, ConnectRecord, KubeconfigError, Loaded, Sources, VclusterCredentials};
 use crate::lifecycle::pause;
-use crate::state::StateDir;
+use crate::state::{StateDir, StateError};
 
 /// Where the result goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +172,7 @@ async fn connect(
         }
         Output::Write(destination) => destination,
     };
-    deliver(ctx, destination, &credentials, &context_name, record)?;
+    deliver(ctx, destination, &credentials, &context_name, record).await?;
     if let Some(forwarder) = &route.background {
         ctx.printer.info(format!(
             "- The port-forward {}:{} -> {name}:{} runs in the background (pid {}, log {})",
@@ -241,7 +241,7 @@ async fn answering(
 }
 
 /// Write the kubeconfig to `destination`.
-fn deliver(
+async fn deliver(
     ctx: &Context,
     destination: &Destination,
     credentials: &VclusterCredentials,
@@ -261,9 +261,10 @@ fn deliver(
         }
         Destination::Merge { switch } => {
             let sources = Sources::from_env(ctx.global.kubeconfig.as_deref());
-            let merged = kubeconfig::modify::<KubeconfigError>(&sources, |loaded| {
+            let merged = kubeconfig::modify_async::<KubeconfigError>(&sources, |loaded| {
                 Ok(credentials.connect_edits(loaded, context_name, record, *switch))
             })
+            .await
             .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
             if *switch {
                 printer.success(format!("Switched active kube context to {context_name}"));
@@ -298,9 +299,10 @@ async fn foreground(
     forward.stop().await;
     if let Output::Write(Destination::Merge { .. }) = request.output {
         let sources = Sources::from_env(ctx.global.kubeconfig.as_deref());
-        let left = kubeconfig::modify::<KubeconfigError>(&sources, |loaded| {
+        let left = kubeconfig::modify_async::<KubeconfigError>(&sources, |loaded| {
             Ok(kubeconfig::disconnect(loaded, Some(context_name), false).map(|d| d.edits).unwrap_or_default())
-        });
+        })
+        .await;
         match left.map(|loaded| loaded.current_context().map(str::to_owned)) {
             Ok(current) => printer.info(format!(
                 "Removed kube context {context_name}; the current context is {}",
@@ -379,7 +381,7 @@ async fn route(
     }
     match request.forward {
         ForwardMode::Background => {
-            let record = background(ctx, request, &key, remote_port)?;
+            let record = background(ctx, request, &key, remote_port).await?;
             let server = server_url(&record.address, record.port)?;
             Ok(Route { server, patience: FORWARD_ANSWER_TIMEOUT, background: Some(record), forward: None })
         }
@@ -408,14 +410,19 @@ fn server_url(address: &str, port: u16) -> anyhow::Result<String> {
 }
 
 /// Reuse the vcluster's background forwarder when it listens where asked; else (re)start it.
-fn background(
+async fn background(
     ctx: &Context,
     request: &Request,
     key: &ForwarderKey,
     remote_port: u16,
 ) -> anyhow::Result<ForwarderRecord> {
     let registry = Registry::open(&StateDir::from_env()?)?;
-    if let Some(running) = registry.running(key)? {
+    // The registry waits for a starting or stopping forwarder by sleeping: on a blocking thread.
+    let on_registry = |act: fn(&Registry, &ForwarderKey) -> Result<Option<ForwarderRecord>, StateError>| {
+        let (registry, key) = (registry.clone(), key.clone());
+        tokio::task::spawn_blocking(move || act(&registry, &key))
+    };
+    if let Some(running) = on_registry(Registry::running).await?? {
         let same = running.address == request.address
             && running.remote_port == remote_port
             && (request.local_port == 0 || running.port == request.local_port);
@@ -424,7 +431,7 @@ fn background(
             return Ok(running);
         }
         ctx.printer.info(format!("Restarting the port-forward (pid {}) on {}", running.pid, request.address));
-        registry.stop(key)?;
+        on_registry(Registry::stop).await??;
     }
     let launch = Launch {
         key: key.clone(),
@@ -433,8 +440,7 @@ fn background(
         port: request.local_port,
         remote_port,
     };
-    let handle = tokio::runtime::Handle::current();
-    Ok(tokio::task::block_in_place(|| handle.block_on(background::start(&registry, &launch)))?)
+    Ok(background::start(&registry, &launch).await?)
 }
 
 #[cfg(test)]

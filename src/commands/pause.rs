@@ -35,6 +35,7 @@ pub(crate) fn run(args: PauseArgs, ctx: &Context) -> anyhow::Result<ExitStatus> 
         progress.finish();
         // A paused vcluster answers nobody: the current context goes back to the host's.
         let left = leave_contexts(kubeconfig.sources(), &name, &ns, &host.connection.context, true)
+            .await
             .map_err(|e| e.into_report(&name, &ns))?;
         Ok::<_, anyhow::Error>((outcome, left))
     })??;

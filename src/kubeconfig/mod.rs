@@ -27,6 +27,7 @@ pub use document::{Document, Kind};
 pub use error::KubeconfigError;
 pub use loaded::{Edit, Loaded};
 pub use sources::Sources;
+pub(crate) use store::modify_async;
 pub use store::{load, lock_path, modify, write_atomic, write_private};
 pub use vcluster::{ConnectRecord, Disconnect, VclusterCredentials, context_name, contexts_of, disconnect};
 

@@ -101,7 +101,7 @@ pub(crate) struct Left {
 /// current context switches back (to the recorded previous context, else the host context) when
 /// it is one of them, and unless `keep` they are removed with the cluster and user entries only
 /// they use. Under client-go's kubeconfig lock; nothing is written when no context matches.
-pub(crate) fn leave_contexts(
+pub(crate) async fn leave_contexts(
     sources: &Sources,
     name: &str,
     namespace: &str,
@@ -118,7 +118,7 @@ pub(crate) fn leave_contexts(
         return Ok(Left::default());
     }
     let mut left = Left::default();
-    kubeconfig::modify(sources, |loaded| {
+    kubeconfig::modify_async(sources, |loaded| {
         let mut working = loaded.clone();
         let mut edits: Vec<Edit> = Vec::new();
         for context in matching(loaded) {
@@ -133,7 +133,8 @@ pub(crate) fn leave_contexts(
             }
         }
         Ok::<_, LifecycleError>(edits)
-    })?;
+    })
+    .await?;
     Ok(left)
 }
 

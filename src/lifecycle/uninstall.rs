@@ -440,7 +440,7 @@ pub(crate) async fn execute(
     }
 
     if let Some(sources) = &local.kubeconfig {
-        let left = super::leave_contexts(sources, name, ns, &local.host_context, false)?;
+        let left = super::leave_contexts(sources, name, ns, &local.host_context, false).await?;
         outcome.contexts_removed = left.removed;
         outcome.switched_to = left.switched_to;
     }
