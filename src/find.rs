@@ -197,10 +197,8 @@ impl Vcluster {
 
     /// When it was installed: the release's first deployment, else the StatefulSet's creation.
     pub(crate) fn created(&self) -> Option<Timestamp> {
-        self.release.as_ref().and_then(|r| r.info.first_deployed).or_else(|| {
-            let sts = self.statefulset.as_ref()?;
-            Timestamp::from_nanosecond(sts.metadata.creation_timestamp.as_ref()?.0.as_nanosecond()).ok()
-        })
+        let first_deployed = self.release.as_ref().and_then(|r| r.info.first_deployed);
+        first_deployed.or_else(|| Some(self.statefulset.as_ref()?.metadata.creation_timestamp.as_ref()?.0))
     }
 }
 
