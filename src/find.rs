@@ -5,8 +5,8 @@
 //! was made from a vcluster chart) and by its StatefulSet (label `app=vcluster`, the vcluster's
 //! name in label `release`), either of which may be missing (a failed install; a vcluster whose
 //! records another tool keeps). Its pods (`app=vcluster,release=<name>`) give its status. Every
-//! search is the same three LISTs, sent together, however many vclusters there are — the
-//! established CLI sends two requests per vcluster (reference §6).
+//! search is the same three LISTs, sent together, however many vclusters there are, where the
+//! established CLI (`find.go`, below) sends two requests per vcluster.
 //!
 //! Where: `-n` searches that namespace; without it every namespace, and when listing across
 //! namespaces is forbidden, the namespace of the kube context, saying so. (loft-sh/vcluster

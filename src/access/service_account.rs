@@ -1,7 +1,7 @@
 //! `connect --service-account [NS/]NAME`: a token for a service account of the virtual cluster
 //! instead of its admin certificate; with `--cluster-role`, the account (and a ClusterRoleBinding to
 //! that role) is created when missing. (loft-sh/vcluster v0.19 `cmd/vclusterctl/cmd/connect.go`
-//! `getServiceAccountToken`; reference §1.4.1)
+//! `getServiceAccountToken`)
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;

@@ -1,8 +1,9 @@
 //! Which pod a forward reaches right now: the pods matching a label selector (a StatefulSet's or a
 //! Service's) or one name, watched — never polled — and the newest Ready one chosen. A restarted or
 //! replaced pod, under the same name or a new one, is picked up as soon as it is Ready, so every new
-//! connection goes to a pod that can take it. (The established CLI's restart loop re-uses one pod
-//! name, so a replacement under a new name was lost: reference §1.4.2 step 8.)
+//! connection goes to a pod that can take it. (The established CLI restarts its port-forward to
+//! the pod name it started with, so a replacement under a new name was lost: loft-sh/vcluster
+//! v0.19 `cmd/vclusterctl/cmd/connect.go`.)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

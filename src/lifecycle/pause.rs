@@ -1,5 +1,5 @@
 //! `vcluster pause` (`sleep`) and `vcluster resume` (`wakeup`), as the established CLI does them
-//! (loft-sh/vcluster v0.19 `pkg/lifecycle/lifecycle.go`, reference §1.8), with the same
+//! (loft-sh/vcluster v0.19 `pkg/lifecycle/lifecycle.go`), with the same
 //! annotations so either CLI resumes what the other paused:
 //! - pause: one merge patch scales the StatefulSet to 0 and records `loft.sh/paused: "true"`,
 //!   `loft.sh/paused-replicas` and `loft.sh/paused-date`; then, watching, it waits until no

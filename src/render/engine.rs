@@ -26,8 +26,9 @@ pub(crate) fn environment() -> &'static Result<Environment<'static>, String> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        // Every template, whatever its name, escapes output as JSON (style-anchors Gotchas:
-        // minijinja picks the escaping from the file name otherwise).
+        // Every template, whatever its name, escapes output as JSON: minijinja otherwise picks the
+        // escaping from each template's file extension (minijinja 3.1.0 `src/defaults.rs`
+        // `default_auto_escape_callback`), and no escaping at all for an unknown one.
         env.set_auto_escape_callback(|_| AutoEscape::Json);
         env.add_filter("go_literal", go_literal);
         for (name, source) in TEMPLATES {

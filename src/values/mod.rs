@@ -149,8 +149,9 @@ impl Loaded {
     }
 }
 
-/// CLI flags that become values (the established CLI's "default release values", reference
-/// §1.3.3); `create` and `render` share them.
+/// CLI flags that become values, as the established CLI's default release values make them
+/// (loft-sh/vcluster v0.15 `vendor/github.com/loft-sh/utils/pkg/helm/values/k3s.go`); `create` and
+/// `render` share them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct FlagValues {
     /// `--kubernetes-version`: picks `vcluster.image` from [`k3s::K3S_IMAGES`].
