@@ -231,6 +231,22 @@ mod tests {
         assert!(matches!(err, ClusterError::Tls { .. }), "{err:?}");
     }
 
+    /// A server whose certificate another authority signed: the handshake fails inside kube's own
+    /// rustls, and the error is classified as TLS (were kube to move to another rustls, the
+    /// classification would stop matching here, not only in production).
+    #[tokio::test]
+    async fn a_server_certificate_from_another_authority_is_a_tls_failure() {
+        use base64::Engine as _;
+        let tls = || kube_sim::SimConfig { tls: true, ..kube_sim::SimConfig::default() };
+        let server = kube_sim::Simulator::start_with(tls()).await.unwrap();
+        let other = kube_sim::Simulator::start_with(tls()).await.unwrap();
+        let ca = base64::engine::general_purpose::STANDARD.encode(other.ca_pem().unwrap());
+        let loaded = loaded_for(server.url(), &format!(", certificate-authority-data: {ca}"));
+        let err = list_secrets(&Connection::connect(&loaded, None, None).await.unwrap()).await;
+        assert!(matches!(err, ClusterError::Tls { .. }), "{err:?}");
+        assert!(err.hint().unwrap().contains("certificate"), "{err:?}");
+    }
+
     #[tokio::test]
     async fn status_401_is_unauthorized() {
         let body = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
