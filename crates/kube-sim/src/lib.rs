@@ -1,6 +1,18 @@
 //! kube-sim: an in-process and standalone simulator of kube-apiserver 1.33 on the wire.
 //! Test support only; the release `vcluster` binary contains none of it.
 //!
+//! Paths cited in comments (`pkg/…`, `staging/src/k8s.io/…`, `plugin/…`, `cmd/…`) are files of
+//! kubernetes/kubernetes at tag v1.33.1 unless a comment names another project (vcluster,
+//! containerd, moby/spdystream, sigs.k8s.io/structured-merge-diff, evanphx/json-patch).
+//!
+//! Modules, lowest first: `model` (the API's vocabulary: resources, schema, Status errors,
+//! selectors, name rules, options, query parameters), `registry` (the object store and the
+//! REST operations), `admission` (defaults, allocation, validation), `controllers` (garbage
+//! collection, namespaces, the workload mode), `auth` (authentication, authorization, TLS),
+//! `api` (discovery, OpenAPI, Tables, protobuf bodies), `http` (routing, watch,
+//! port-forward, faults); `merge` is the merge engine and `fixtures` stand-ins built on the
+//! public API.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), kube_sim::SimError> {
 //! let sim = kube_sim::Simulator::start().await?;
@@ -15,30 +27,15 @@
 pub mod fixtures;
 pub mod merge;
 
+mod admission;
+mod api;
 mod auth;
-mod cluster;
-mod defaults;
-mod discovery;
-mod faults;
-mod jsonpath;
-mod lifecycle;
-mod openapi;
-mod portforward;
-mod protobuf;
-mod query;
-mod resources;
-mod schema;
-mod selectors;
-mod server;
-mod services;
-mod status;
-mod store;
-mod table;
-mod tls;
-mod util;
-mod validation;
-mod watch;
-mod workloads;
+mod controllers;
+mod handle;
+mod http;
+mod model;
+mod registry;
+mod shared;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -50,16 +47,21 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch as tokio_watch};
 use tokio::task::JoinHandle;
 
+pub use auth::tls::CertifiedKey;
 pub use auth::{Forbid, Subject, UserInfo};
-pub use faults::{Fault, FaultAction, FaultMatch};
-pub use portforward::FORWARD_ANNOTATION;
-pub use server::RequestRecord;
-pub use tls::CertifiedKey;
-pub use workloads::{PodHold, PodMatch, Workloads};
+pub use controllers::workloads::{PodHold, PodMatch, Workloads};
+pub use handle::{Changes, SimHandle};
+pub use http::faults::{Fault, FaultAction, FaultMatch};
+pub use http::portforward::FORWARD_ANNOTATION;
+pub use shared::RequestRecord;
 
-use cluster::{Cluster, FieldValidation, Sub, WriteOpts};
-use server::Shared;
-use services::{Cidr, ServiceNetwork};
+use admission::services::{Cidr, ServiceNetwork};
+use controllers::{lifecycle, workloads};
+use model::jsonpath;
+use model::options::{DeleteOpts, FieldValidation, Sub, WriteOpts};
+use model::{resources, util};
+use registry::Cluster;
+use shared::Shared;
 
 /// The user the simulator's own kubeconfig authenticates as (kubeadm's admin identity).
 pub const ADMIN_USER: &str = "kubernetes-admin";
@@ -93,6 +95,13 @@ pub struct SimConfig {
     pub reject_anonymous: bool,
     /// The scheduler, kubelet and workload controllers (off unless enabled).
     pub workloads: Workloads,
+    /// A control plane without nodes, as k3s runs inside a vcluster: kube-controller-manager's
+    /// controllers run (Deployments, ReplicaSets, StatefulSets, Endpoints and EndpointSlices,
+    /// PVC protection; garbage collection, namespaces and service accounts always do), but no
+    /// scheduler, no kubelet and no Node. Pods stay Pending until a client binds them
+    /// (`pods/binding` or a create with `spec.nodeName`); their status is what clients write
+    /// through `pods/status`. `workloads` (its delays and holds) then does not apply.
+    pub control_plane_only: bool,
 }
 
 impl Default for SimConfig {
@@ -109,6 +118,7 @@ impl Default for SimConfig {
             tls_sans: Vec::new(),
             reject_anonymous: false,
             workloads: Workloads::default(),
+            control_plane_only: false,
         }
     }
 }
@@ -140,16 +150,12 @@ pub struct Simulator {
     _dir: Option<tempfile::TempDir>,
     /// The accept loop (None while not listening).
     listener: Mutex<Option<JoinHandle<()>>>,
-    tasks: Vec<JoinHandle<()>>,
+    /// The controllers and the tasks spawned beside the simulator (aborted when it stops).
+    tasks: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) handle: tokio::runtime::Handle,
     /// The simulator's own runtime when started with [`Simulator::start_blocking`].
     runtime: Option<tokio::runtime::Runtime>,
 }
-
-/// The field manager of objects the cluster's own components create at start.
-const APISERVER_MANAGER: &str = "kube-apiserver";
-/// The field manager of objects seeded by tests.
-const SEED_MANAGER: &str = "kube-sim-seed";
 
 impl Simulator {
     /// Start with the default configuration on a free port.
@@ -172,21 +178,23 @@ impl Simulator {
                 || SimError::Config(format!("version {:?} is not vMAJOR.MINOR.PATCH", config.git_version)),
             )?;
         let network = ServiceNetwork { cidrs, node_ports: config.node_port_range, minor };
-        let pki = if config.tls { Some(tls::Pki::generate(&config.tls_sans).map_err(SimError::Tls)?) } else { None };
+        let pki =
+            if config.tls { Some(auth::tls::Pki::generate(&config.tls_sans).map_err(SimError::Tls)?) } else { None };
         let listener = TcpListener::bind(("127.0.0.1", config.port))
             .await
             .map_err(|source| SimError::Listen { port: config.port, source })?;
         let addr = listener.local_addr().map_err(|source| SimError::Listen { port: config.port, source })?;
         let url = format!("{}://{addr}", if pki.is_some() { "https" } else { "http" });
         let shared = Arc::new(Shared {
-            cluster: Mutex::new(Cluster::new(
-                network.clone(),
-                config.history_limit,
-                workloads::State::new(config.workloads.clone(), &config.git_version),
+            cluster: Mutex::new(Cluster::new(network.clone(), config.history_limit)),
+            workloads: Mutex::new(workloads::State::new(
+                config.workloads.clone(),
+                &config.git_version,
+                config.control_plane_only,
             )),
             requests: Mutex::new(Vec::new()),
             controllers: Notify::new(),
-            openapi: openapi::OpenApi::build(&config.git_version),
+            openapi: api::openapi::OpenApi::build(&config.git_version),
             git_version: config.git_version.clone(),
             server_address: Mutex::new(addr.to_string()),
             watch_epoch: tokio_watch::channel(0u64).0,
@@ -194,12 +202,13 @@ impl Simulator {
             connection_epoch: tokio_watch::channel(0u64).0,
             bookmark_interval: config.bookmark_interval,
             auth: auth::Auth::default(),
-            faults: faults::Faults::default(),
+            faults: http::faults::Faults::default(),
             pki,
             forwards: Mutex::new(Default::default()),
         });
         shared.auth.set_reject_anonymous(config.reject_anonymous);
-        bootstrap(&mut shared.lock(), &network, addr.port()).map_err(SimError::Seed)?;
+        shared.lock().graceful_pod_deletion = shared.lock_workloads().runs_controllers();
+        registry::bootstrap::bootstrap(&mut shared.lock(), &network, addr.port()).map_err(SimError::Seed)?;
         let (dir, kubeconfig) = match &config.kubeconfig {
             Some(path) => (None, path.clone()),
             None => {
@@ -213,8 +222,8 @@ impl Simulator {
         };
         let handle = tokio::runtime::Handle::current();
         let sim = Simulator {
-            listener: Mutex::new(Some(tokio::spawn(serve(listener, shared.clone())))),
-            tasks: vec![tokio::spawn(run_controllers(shared.clone()))],
+            listener: Mutex::new(Some(tokio::spawn(http::listener::serve(listener, shared.clone())))),
+            tasks: Mutex::new(vec![tokio::spawn(run_controllers(shared.clone()))]),
             shared,
             url,
             addr,
@@ -346,8 +355,20 @@ impl Simulator {
     /// Port-forwards to `port` of the pod `namespace/pod` reach `address` (`127.0.0.1:PORT`).
     /// The mapping outlives the pod: a replacement with the same name is reached the same way.
     pub fn forward_port(&self, namespace: &str, pod: &str, port: u16, address: &str) {
-        let mut forwards = self.shared.forwards.lock().unwrap_or_else(|p| p.into_inner());
-        forwards.insert((namespace.into(), pod.into(), port), address.into());
+        self.handle().forward_port(namespace, pod, port, address);
+    }
+
+    /// A handle for software running beside the simulator (see [`SimHandle`]).
+    pub fn handle(&self) -> SimHandle {
+        SimHandle { shared: Arc::downgrade(&self.shared) }
+    }
+
+    /// Run `task` beside the simulator, on its runtime; it is aborted when the simulator stops.
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = self.handle.spawn(task);
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(handle);
     }
 
     /// Inject a fault (see [`Fault`]); faults apply in the order injected.
@@ -384,7 +405,7 @@ impl Simulator {
     pub async fn resume_listening(&self) -> Result<(), SimError> {
         let listener =
             TcpListener::bind(self.addr).await.map_err(|source| SimError::Listen { port: self.addr.port(), source })?;
-        let task = self.handle.spawn(serve(listener, self.shared.clone()));
+        let task = self.handle.spawn(http::listener::serve(listener, self.shared.clone()));
         if let Some(old) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).replace(task) {
             old.abort();
         }
@@ -393,20 +414,24 @@ impl Simulator {
 
     /// Change the workload mode (switch it on or off, change its delays); takes effect at once.
     pub fn update_workloads(&self, change: impl FnOnce(&mut Workloads)) {
-        change(&mut self.shared.lock().workloads.config);
+        let mut cluster = self.shared.lock();
+        let mut state = self.shared.lock_workloads();
+        change(&mut state.config);
+        cluster.graceful_pod_deletion = state.runs_controllers();
+        drop((state, cluster));
         self.shared.controllers.notify_one();
     }
 
     /// Test control: hold the matching pods (present and future) in a state, with the status
     /// and events the kubelet or scheduler reports for it, until released.
     pub fn hold_pods(&self, pods: PodMatch, hold: PodHold) {
-        self.shared.lock().workloads.hold(pods, hold);
+        self.shared.lock_workloads().hold(pods, hold);
         self.shared.controllers.notify_one();
     }
 
     /// Test control: release the hold set with an equal match; the pods carry on.
     pub fn release_pods(&self, pods: &PodMatch) {
-        self.shared.lock().workloads.release(pods);
+        self.shared.lock_workloads().release(pods);
         self.shared.controllers.notify_one();
     }
 
@@ -415,7 +440,7 @@ impl Simulator {
     /// ReplicaSet's under a new one).
     pub fn replace_pod(&self, namespace: &str, name: &str) -> Result<(), SimError> {
         let pods = resources::find("", "v1", "pods").expect("served");
-        let opts = cluster::DeleteOpts { grace_period: Some(0), ..Default::default() };
+        let opts = DeleteOpts { grace_period: Some(0), ..Default::default() };
         self.shared.lock().delete(pods, namespace, name, &opts).map_err(|e| SimError::Control(e.message))?;
         self.shared.controllers.notify_one();
         Ok(())
@@ -462,7 +487,7 @@ impl Simulator {
         let mut cluster = self.shared.lock();
         let mut out = Vec::new();
         for doc in docs.into_iter().filter(|d| !d.is_null()) {
-            out.push(seed_one(&mut cluster, doc).map_err(SimError::Seed)?);
+            out.push(registry::bootstrap::seed_one(&mut cluster, doc).map_err(SimError::Seed)?);
         }
         drop(cluster);
         self.shared.controllers.notify_one();
@@ -476,19 +501,12 @@ impl Simulator {
 
     /// The stored objects of one kind (`apps/v1`, `StatefulSet`).
     pub fn objects(&self, api_version: &str, kind: &str) -> Vec<Value> {
-        self.snapshot()
-            .into_iter()
-            .filter(|o| {
-                o.get("apiVersion").and_then(Value::as_str) == Some(api_version)
-                    && o.get("kind").and_then(Value::as_str) == Some(kind)
-            })
-            .collect()
+        self.handle().objects(api_version, kind)
     }
 
     /// One stored object (namespace "" for cluster-scoped kinds).
     pub fn object(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Value> {
-        let res = resources::find_kind(api_version, kind)?;
-        self.shared.lock().get(res, namespace, name).ok().map(|o| (*o).clone())
+        self.handle().object(api_version, kind, namespace, name)
     }
 
     /// The global resourceVersion (etcd revision) now.
@@ -517,10 +535,11 @@ impl Simulator {
     }
 
     /// Stop serving and wait for the tasks to end.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
         self.shutdown();
         let listener = self.listener.lock().unwrap_or_else(|p| p.into_inner()).take();
-        for t in self.tasks.drain(..).chain(listener) {
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in tasks.into_iter().chain(listener) {
             let _ = t.await;
         }
     }
@@ -528,7 +547,10 @@ impl Simulator {
     fn shutdown(&self) {
         self.drop_watches();
         self.shared.connection_epoch.send_modify(|e| *e += 1);
-        for t in self.tasks.iter().chain(self.listener.lock().unwrap_or_else(|p| p.into_inner()).iter()) {
+        for t in self.tasks.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            t.abort();
+        }
+        if let Some(t) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             t.abort();
         }
     }
@@ -550,94 +572,6 @@ async fn client_from(kubeconfig: kube::config::Kubeconfig) -> Result<kube::Clien
     kube::Client::try_from(config).map_err(|e| SimError::Client(e.to_string()))
 }
 
-/// The objects a fresh kube-apiserver creates: the four system namespaces, the
-/// `default/kubernetes` Service with its Endpoints and EndpointSlice
-/// (pkg/controlplane/controller/{systemnamespaces,kubernetesservice}) and the default
-/// ServiceCIDR (pkg/controlplane/controller/defaultservicecidr).
-fn bootstrap(cluster: &mut Cluster, network: &ServiceNetwork, port: u16) -> Result<(), String> {
-    let opts = WriteOpts { dry_run: false, manager: APISERVER_MANAGER.into(), validation: FieldValidation::Strict };
-    let ns_res = resources::find("", "v1", "namespaces").expect("served");
-    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        cluster.create(ns_res, "", json!({ "metadata": { "name": ns } }), &opts).map_err(|e| e.message)?;
-    }
-    let first_ip = network.cidrs[0].nth(1).to_string();
-    let objects = [
-        (
-            ("", "services"),
-            json!({
-                "metadata": { "name": "kubernetes", "labels": { "component": "apiserver", "provider": "kubernetes" } },
-                "spec": { "clusterIP": first_ip, "ports": [{ "name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443 }], "type": "ClusterIP" }
-            }),
-        ),
-        (
-            ("", "endpoints"),
-            json!({
-                "metadata": { "name": "kubernetes", "labels": { "endpointslice.kubernetes.io/skip-mirror": "true" } },
-                "subsets": [{ "addresses": [{ "ip": "127.0.0.1" }], "ports": [{ "name": "https", "port": port, "protocol": "TCP" }] }]
-            }),
-        ),
-        (
-            ("discovery.k8s.io", "endpointslices"),
-            json!({
-                "metadata": { "name": "kubernetes", "labels": { "kubernetes.io/service-name": "kubernetes" } },
-                "addressType": "IPv4",
-                "endpoints": [{ "addresses": ["127.0.0.1"], "conditions": { "ready": true } }],
-                "ports": [{ "name": "https", "port": port, "protocol": "TCP" }]
-            }),
-        ),
-    ];
-    for ((group, plural), body) in objects {
-        let res = resources::find(group, "v1", plural).expect("served");
-        cluster.create(res, "default", body, &opts).map_err(|e| e.message)?;
-    }
-    default_service_cidr(cluster, network)
-}
-
-/// default_servicecidr_controller.go: the ServiceCIDR `kubernetes` holds the
-/// `--service-cluster-ip-range` ranges, primary first; the controller then applies (forced, as
-/// its own field manager) a `Ready` condition with no reason.
-fn default_service_cidr(cluster: &mut Cluster, network: &ServiceNetwork) -> Result<(), String> {
-    const CONTROLLER: &str = "kubernetes-service-cidr-controller";
-    let res = resources::find("networking.k8s.io", "v1", "servicecidrs").expect("served");
-    let cidrs: Vec<String> = network.cidrs.iter().map(ToString::to_string).collect();
-    let opts = WriteOpts { dry_run: false, manager: APISERVER_MANAGER.into(), validation: FieldValidation::Strict };
-    let mut created = cluster
-        .create(res, "", json!({ "metadata": { "name": "kubernetes" }, "spec": { "cidrs": cidrs } }), &opts)
-        .map_err(|e| e.message)?
-        .object;
-    created["status"] = json!({ "conditions": [{
-        "type": "Ready",
-        "status": "True",
-        "lastTransitionTime": util::now_rfc3339(),
-        "reason": "",
-        "message": "Kubernetes default Service CIDR is ready",
-    }] });
-    let opts = WriteOpts { manager: CONTROLLER.into(), ..opts };
-    cluster.update(res, "", "kubernetes", created, Sub::Status, &opts).map_err(|e| e.message)?;
-    Ok(())
-}
-
-fn seed_one(cluster: &mut Cluster, doc: Value) -> Result<Value, String> {
-    let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
-    let res = resources::find_kind(api_version, kind)
-        .ok_or_else(|| format!("kind {api_version}/{kind} is not served by kube-sim"))?;
-    let ns = doc.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
-    let opts = WriteOpts { dry_run: false, manager: SEED_MANAGER.into(), validation: FieldValidation::Strict };
-    let status = doc.get("status").cloned();
-    let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
-    let created = cluster.create(res, &ns, doc, &opts).map_err(|e| e.message)?.object;
-    match status {
-        Some(status) if resources::by_id(res).has_status() => {
-            let mut with_status = created;
-            with_status["status"] = status;
-            let name = if name.is_empty() { jsonpath::name(&with_status).to_string() } else { name };
-            cluster.update(res, &ns, &name, with_status, Sub::Status, &opts).map(|w| w.object).map_err(|e| e.message)
-        }
-        _ => Ok(created),
-    }
-}
-
 /// Write a file atomically (a temporary file renamed into place), mode 0600.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
@@ -653,61 +587,6 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
-}
-
-/// Accept connections (TLS first when configured) until aborted; each connection ends when
-/// the simulator stops listening.
-async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let mut connections = tokio::task::JoinSet::new();
-    let acceptor = shared.pki.as_ref().map(|p| p.acceptor());
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(_) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let acceptor = acceptor.clone();
-        connections.spawn(async move {
-            let mut closing = shared.connection_epoch.subscribe();
-            let serving = async {
-                match acceptor {
-                    Some(acceptor) => {
-                        let Ok(tls) = acceptor.accept(stream).await else { return };
-                        let certificate = tls
-                            .get_ref()
-                            .1
-                            .peer_certificates()
-                            .and_then(|certs| certs.first())
-                            .and_then(|der| tls::certificate_user(der));
-                        serve_http(shared.clone(), server::Connection { certificate }, tls).await;
-                    }
-                    None => serve_http(shared.clone(), server::Connection::default(), stream).await,
-                }
-            };
-            tokio::select! {
-                _ = serving => {}
-                _ = closing.changed() => {}
-            }
-        });
-        while connections.try_join_next().is_some() {}
-    }
-}
-
-async fn serve_http<IO>(shared: Arc<Shared>, conn: server::Connection, io: IO)
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let conn = Arc::new(conn);
-    let service = hyper::service::service_fn(move |req| server::handle(shared.clone(), conn.clone(), req));
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
-        .with_upgrades()
-        .await;
 }
 
 /// The controllers (garbage collector, namespace controller, and the workload mode's),
@@ -727,7 +606,7 @@ async fn run_controllers(shared: Arc<Shared>) {
             let (changed, next) = {
                 let mut cluster = shared.lock();
                 let collected = lifecycle::reconcile(&mut cluster);
-                let pass = workloads::reconcile(&mut cluster);
+                let pass = workloads::reconcile(&mut cluster, &mut shared.lock_workloads());
                 (collected || pass.changed, pass.wake)
             };
             wake = next.map(tokio::time::Instant::from_std);

@@ -1,6 +1,8 @@
 //! `kube-sim`: the simulator as a standalone process for manual testing and scripts.
 //! Prints `READY <url> <kubeconfig-path>` once it accepts connections; exits 0 on SIGINT or
-//! SIGTERM. Workloads come alive (the kubelet and controllers mode) unless `--no-workloads`.
+//! SIGTERM. Workloads come alive (the kubelet and controllers mode) unless `--no-workloads`;
+//! `--control-plane-only` runs the controllers without nodes; `--vcluster-fixture` stands in
+//! for the syncer of every vcluster installed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +39,16 @@ struct Args {
     /// Leave workloads alone (no scheduler, kubelet or workload controllers).
     #[arg(long)]
     no_workloads: bool,
+    /// A control plane without nodes, as k3s runs inside a vcluster: the
+    /// kube-controller-manager controllers run, but no scheduler, kubelet or Node (pods stay
+    /// Pending until a client binds them; their status is what clients write).
+    #[arg(long, conflicts_with = "no_workloads")]
+    control_plane_only: bool,
+    /// Stand in for the syncer of every vcluster installed (every StatefulSet labelled
+    /// app=vcluster): the Secret vc-<name>, and port 8443 of the pod <name>-0 forwarded to a
+    /// virtual API server (a simulator with TLS, control plane only) started for it.
+    #[arg(long)]
+    vcluster_fixture: bool,
     /// Milliseconds from a pod's binding to its containers running.
     #[arg(long, default_value_t = 0)]
     pod_start_delay_ms: u64,
@@ -69,6 +81,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         tls: args.tls,
         tls_sans: args.tls_san,
         reject_anonymous: args.reject_anonymous,
+        control_plane_only: args.control_plane_only,
         workloads: kube_sim::Workloads {
             enabled: !args.no_workloads,
             start_delay: std::time::Duration::from_millis(args.pod_start_delay_ms),
@@ -78,17 +91,23 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     let sim = kube_sim::Simulator::start_with(config).await?;
+    if args.vcluster_fixture {
+        kube_sim::fixtures::vcluster::stand_in_for_every_syncer(&sim);
+    }
     for file in &args.seed {
         let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         sim.seed_yaml(&text)?;
     }
+    // Handlers first: a script may signal as soon as it reads READY (the default action of
+    // SIGTERM would end the process without the orderly stop).
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
     #[allow(clippy::print_stdout)] // the READY line is the binary's contract with scripts
     {
         println!("READY {} {}", sim.url(), sim.kubeconfig_path().display());
     }
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
+        _ = int.recv() => {}
         _ = term.recv() => {}
     }
     sim.stop().await;

@@ -805,7 +805,12 @@ async fn pods_subresources_and_field_selectors() {
     assert_eq!(s["status"], "Success");
     let (code, s) = env.request(Method::POST, &format!("{pods}/p/binding"), Some(binding)).await;
     assert_eq!(code, StatusCode::CONFLICT);
-    assert_eq!(s["message"], "Operation cannot be fulfilled on pods \"p\": pod p is already assigned to node \"n1\"");
+    // storage.go `assignPod`: errors.NewConflict(api.Resource("pods/binding"), …).
+    assert_eq!(
+        s["message"],
+        "Operation cannot be fulfilled on pods/binding \"p\": pod p is already assigned to node \"n1\""
+    );
+    assert_eq!(s["details"]["kind"], "pods/binding");
     let (_, list) = env.request(Method::GET, &format!("{pods}?fieldSelector=spec.nodeName%3Dn1"), None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     // Events by involved object (pkg/apis/core/v1/conversion.go event field labels).

@@ -100,3 +100,90 @@ async fn the_stand_in_syncer_writes_the_secret_and_the_forward_reaches_the_virtu
     host.stop().await;
     virtual_cluster.stop().await;
 }
+
+/// `kube-sim --vcluster-fixture`: every StatefulSet labelled app=vcluster gets a stand-in
+/// syncer and a virtual cluster of its own (control plane only), its Secret following the
+/// syncer's arguments — what `vcluster create` then `vcluster connect` need from a standalone
+/// simulator.
+#[tokio::test]
+async fn the_standalone_fixture_serves_every_vcluster_installed() {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut sim = tokio::process::Command::new(env!("CARGO_BIN_EXE_kube-sim"))
+        .args(["--port", "0", "--vcluster-fixture", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kube-sim starts");
+    let mut stdout = tokio::io::BufReader::new(sim.stdout.take().unwrap()).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(30), stdout.next_line()).await.unwrap().unwrap().unwrap();
+    assert!(ready.starts_with("READY http://127.0.0.1:"), "{ready}");
+
+    let kubectl = Kubectl::new(&kubeconfig).await;
+    kubectl.ok(&["create", "namespace", "team"]).await;
+    // As the chart renders it: the syncer's arguments name the context and the server.
+    let with_args = STATEFULSET.replace(
+        "        ports: [{name: https, containerPort: 8443}]\n",
+        "        ports: [{name: https, containerPort: 8443}]\n        args: [--name=my-vc, --kube-config-context-name=team-ctx, --out-kube-config-server, https://my-vc.team:443]\n",
+    );
+    let labelled =
+        with_args.replace("metadata:\n  name: my-vc\n", "metadata:\n  name: my-vc\n  labels: {app: vcluster}\n");
+    kubectl.ok_with_stdin(&["apply", "--server-side", "-f", "-"], Some(&labelled)).await;
+    // A StatefulSet without the label is someone else's.
+    let other = STATEFULSET.replace("name: my-vc\n  namespace", "name: not-a-vc\n  namespace");
+    kubectl.ok_with_stdin(&["apply", "--server-side", "-f", "-"], Some(&other)).await;
+
+    let secret: Value = eventually(Duration::from_secs(20), || async {
+        let out = kubectl.run(&["get", "secret", "vc-my-vc", "-n", "team", "-o", "json"]).await;
+        out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
+    })
+    .await;
+    let config = decode(&secret, "config");
+    let parsed: Value = serde_saphyr::from_str(&config).unwrap();
+    assert_eq!(parsed["current-context"], "team-ctx");
+    assert_eq!(parsed["clusters"][0]["cluster"]["server"], "https://my-vc.team:443");
+    let pod: Value =
+        serde_json::from_str(&kubectl.ok(&["get", "pod", "my-vc-0", "-n", "team", "-o", "json"]).await).unwrap();
+    assert_eq!(pod["status"]["phase"], "Running", "the Secret comes once the pod runs");
+
+    // `vcluster connect`: a forward to my-vc-0:8443, then the virtual API over TLS.
+    let (mut forward, ports) = kubectl.port_forward(true, &["-n", "team", "pod/my-vc-0", ":8443"]).await;
+    let local = config.replace("https://my-vc.team:443", &format!("https://localhost:{}", ports[0]));
+    let path = dir.path().join("vcluster.yaml");
+    std::fs::write(&path, local).unwrap();
+    let inside = Kubectl::new(&path).await;
+    let namespaces = inside.ok(&["get", "namespaces", "-o", "name"]).await;
+    assert!(namespaces.contains("namespace/kube-system"), "{namespaces}");
+    assert!(!namespaces.contains("namespace/team"), "the virtual cluster is another cluster: {namespaces}");
+    assert_eq!(inside.ok(&["get", "nodes", "-o", "name"]).await, "", "a control plane without nodes");
+    forward.kill().await.unwrap();
+    let out = kubectl.run(&["get", "secret", "vc-not-a-vc", "-n", "team"]).await;
+    assert!(!out.status.success(), "no stand-in for a StatefulSet without app=vcluster");
+
+    let status = std::process::Command::new("kill").args(["-TERM", &sim.id().unwrap().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), sim.wait()).await.unwrap().unwrap();
+    assert_eq!(exit.code(), Some(0));
+}
+
+#[test]
+fn syncer_options_follow_the_statefulset_arguments() {
+    let sts = |args: Value| {
+        serde_json::json!({ "spec": { "template": { "spec": { "containers": [
+            { "name": "vcluster", "args": ["--service-cidr=10.96.0.0/12"] },
+            { "name": "syncer", "args": args }
+        ] } } } })
+    };
+    let options = SyncerOptions::of_statefulset(&sts(serde_json::json!([
+        "--name=my-vc",
+        "--kube-config-context-name=ctx",
+        "--out-kube-config-server=https://vc.example.com"
+    ])));
+    assert_eq!((options.context_name.as_str(), options.server.as_str()), ("ctx", "https://vc.example.com"));
+    let options = SyncerOptions::of_statefulset(&sts(serde_json::json!(["--kube-config-context-name", "spaced"])));
+    assert_eq!((options.context_name.as_str(), options.server.as_str()), ("spaced", "https://localhost:8443"));
+    let defaults = SyncerOptions::of_statefulset(&sts(serde_json::json!([])));
+    assert_eq!(defaults.context_name, SyncerOptions::default().context_name);
+}

@@ -2,7 +2,7 @@
 //! ReplicaSets, pods through their phases, claims, ControllerRevisions, Endpoints and
 //! EndpointSlices, events, graceful deletion, and the test controls (holds, delays, pod
 //! replacement, LoadBalancer ingress). Expected texts are kube-controller-manager's and the
-//! kubelet's (sources cited in src/workloads).
+//! kubelet's (sources cited in src/controllers/workloads).
 
 mod common;
 

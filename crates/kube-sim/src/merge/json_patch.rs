@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::MergeError;
+use super::types::MergeError;
 use super::value::{go_quote, strip_nulls};
 
 /// errors.Wrapf's `<message>: <cause>` with json-patch's sentinel causes.

@@ -11,12 +11,13 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Map, Value, json};
 
 use super::fieldpath::{PathElement, Set, path_string};
+use super::schema::{Schema, Ty};
 use super::typed::{
     Comparison, compare, ensure_named_fields_are_members, errors_text, go_shape, merge, remove_items, to_field_set,
     validate,
 };
+use super::types::{ApplyError, Conflict, Gvk, MergeError, Operation};
 use super::value::{equal, go_json, go_json_string, strip_nulls};
-use super::{ApplyError, Conflict, Gvk, MergeError, Operation, Schema, schema::Ty};
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// Manager names with special meaning in the chain.

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
-use super::Gvk;
+use super::types::Gvk;
 
 static DEFINITIONS_GZ: &[u8] = include_bytes!("../../data/k8s-v1.33-definitions.json.gz");
 

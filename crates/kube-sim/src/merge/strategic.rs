@@ -6,9 +6,9 @@
 
 use serde_json::{Map, Value};
 
-use super::MergeError;
 use super::json_patch::json_kind;
 use super::schema::{Shape, Ty};
+use super::types::MergeError;
 use super::value::{go_s, go_scalar_eq, go_type, go_v, strip_nulls};
 
 const DIRECTIVE: &str = "$patch";

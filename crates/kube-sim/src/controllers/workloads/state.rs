@@ -1,0 +1,157 @@
+//! The workload mode's configuration, the test holds, and what the node's kubelet remembers.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::model::jsonpath;
+use crate::model::selectors::{LabelSelector, parse_label_selector};
+
+/// How workloads behave.
+#[derive(Debug, Clone)]
+pub struct Workloads {
+    /// Run the scheduler, kubelet and controllers (off in-process unless enabled; on in the
+    /// standalone binary).
+    pub enabled: bool,
+    /// From a pod's binding to its containers running (sandbox, image pull, start).
+    pub start_delay: Duration,
+    /// From containers running to the pod being Ready.
+    pub ready_delay: Duration,
+    /// From a graceful pod deletion to the kubelet's final delete.
+    pub termination_delay: Duration,
+    /// The node's pod CIDR (IPv4), where pod IPs come from.
+    pub pod_cidr: String,
+}
+
+impl Default for Workloads {
+    fn default() -> Self {
+        Workloads {
+            enabled: false,
+            start_delay: Duration::ZERO,
+            ready_delay: Duration::ZERO,
+            termination_delay: Duration::ZERO,
+            pod_cidr: "10.244.0.0/24".into(),
+        }
+    }
+}
+
+/// A state a pod is held in (test control), with the status and Warning events the kubelet
+/// or scheduler reports for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodHold {
+    /// Pending, not scheduled: condition PodScheduled False/Unschedulable, event
+    /// FailedScheduling.
+    Unschedulable,
+    /// Bound, its sandbox never ready: waiting/ContainerCreating.
+    ContainerCreating,
+    /// Its first container's image cannot be pulled: ErrImagePull, then ImagePullBackOff.
+    ImagePullBackOff,
+    /// Its first container keeps exiting with code 1: waiting/CrashLoopBackOff after
+    /// `restarts` restarts.
+    CrashLoopBackOff { restarts: u32 },
+    /// Running, its readiness failing: Ready False (event Unhealthy when it has a readiness
+    /// probe).
+    NotReady,
+}
+
+/// Which pods a hold applies to: by name, or by label selector, in one namespace.
+#[derive(Debug, Clone)]
+pub struct PodMatch {
+    namespace: String,
+    name: Option<String>,
+    selector: Option<LabelSelector>,
+}
+
+impl PodMatch {
+    pub fn name(namespace: &str, name: &str) -> PodMatch {
+        PodMatch { namespace: namespace.into(), name: Some(name.into()), selector: None }
+    }
+
+    /// Pods whose labels match `selector` (label selector syntax: `app=web,tier!=db`).
+    pub fn labels(namespace: &str, selector: &str) -> Result<PodMatch, String> {
+        let selector = parse_label_selector(selector)?;
+        Ok(PodMatch { namespace: namespace.into(), name: None, selector: Some(selector) })
+    }
+
+    pub(super) fn matches(&self, pod: &Value) -> bool {
+        jsonpath::namespace(pod) == self.namespace
+            && self.name.as_deref().is_none_or(|n| n == jsonpath::name(pod))
+            && self.selector.as_ref().is_none_or(|s| s.matches(jsonpath::labels(pod)))
+    }
+}
+
+/// What the kubelet remembers about a pod it runs (by uid).
+#[derive(Debug, Default)]
+pub(super) struct Runtime {
+    /// When the kubelet first saw the pod bound to its node.
+    pub(super) admitted: Option<Instant>,
+    /// Sandbox ready: the pod IP.
+    pub(super) ip: Option<String>,
+    /// Containers started.
+    pub(super) started: Option<Instant>,
+    /// Graceful deletion noticed.
+    pub(super) killing: Option<Instant>,
+    /// Events already reported (so each is reported once per transition).
+    pub(super) reported: HashSet<String>,
+}
+
+/// The mode's state, kept with the cluster.
+#[derive(Debug, Default)]
+pub struct State {
+    pub config: Workloads,
+    /// Only kube-controller-manager's controllers: no scheduler, kubelet or Node.
+    pub(super) control_plane_only: bool,
+    /// What the node's kubelet reports (the server's version).
+    pub(super) kubelet_version: String,
+    pub(super) holds: Vec<(PodMatch, PodHold)>,
+    pub(super) runtimes: HashMap<String, Runtime>,
+    /// Images present on the node (pulled once).
+    pub(super) images: HashSet<String>,
+    /// Pod IPs in use, by pod uid.
+    pub(super) ips: HashMap<String, String>,
+}
+
+impl State {
+    pub fn new(config: Workloads, kubelet_version: &str, control_plane_only: bool) -> State {
+        State { config, kubelet_version: kubelet_version.into(), control_plane_only, ..Default::default() }
+    }
+
+    /// Whether the workload controllers run (the workload mode, or a control plane only).
+    pub fn runs_controllers(&self) -> bool {
+        self.config.enabled || self.control_plane_only
+    }
+
+    /// Whether the scheduler and a kubelet run pods (and finish their graceful deletion).
+    pub fn runs_kubelet(&self) -> bool {
+        self.config.enabled && !self.control_plane_only
+    }
+
+    pub fn hold(&mut self, pods: PodMatch, hold: PodHold) {
+        self.release(&pods);
+        self.holds.push((pods, hold));
+    }
+
+    /// Remove the holds set with an equal match.
+    pub fn release(&mut self, pods: &PodMatch) {
+        self.holds
+            .retain(|(m, _)| !(m.namespace == pods.namespace && m.name == pods.name && m.selector == pods.selector));
+    }
+
+    pub(super) fn hold_of(&self, pod: &Value) -> Option<&PodHold> {
+        self.holds.iter().rev().find(|(m, _)| m.matches(pod)).map(|(_, h)| h)
+    }
+}
+
+/// The outcome of a pass: whether anything was written, and when the next timed step is due.
+#[derive(Debug, Default)]
+pub struct Pass {
+    pub changed: bool,
+    pub wake: Option<Instant>,
+}
+
+impl Pass {
+    pub(super) fn wake_at(&mut self, at: Instant) {
+        self.wake = Some(self.wake.map_or(at, |w| w.min(at)));
+    }
+}

@@ -1,0 +1,327 @@
+//! The simulated cluster's objects and the REST writes on them, with kube-apiserver's
+//! pipeline: decode (typed, fieldValidation), admission, defaulting, allocation, validation,
+//! managedFields, optimistic concurrency, no-op detection, dry run.
+//!
+//! Handlers modelled on kubernetes v1.33 staging/src/k8s.io/apiserver/pkg/endpoints/handlers/
+//! {create,update,patch,delete,get}.go and
+//! staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::decode;
+use super::store::{Key, Store};
+use crate::admission::{
+    self,
+    services::{InUse, ServiceNetwork},
+};
+use crate::merge;
+use crate::model::jsonpath::{self, get, get_str, object_at};
+use crate::model::options::{PatchKind, Sub, WriteOpts};
+use crate::model::resources::{self, ResId, ResourceDef};
+use crate::model::status::{ApiError, ApiResult};
+use crate::model::util::{name_suffix, now_rfc3339};
+
+pub struct Cluster {
+    pub store: Store,
+    pub network: ServiceNetwork,
+    /// Whether the graceful deletion of a pod bound to a node waits for its final delete (by
+    /// the simulated kubelet, or by a client when the control plane runs alone); otherwise
+    /// (neither workload mode) it completes at once.
+    pub graceful_pod_deletion: bool,
+}
+
+/// The object without what no-op detection ignores: managedFields timestamps (the only thing
+/// an identical apply or update would change, and the apiserver keeps the old ones).
+pub(super) fn without_times(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(entries) = jsonpath::get_mut(&mut v, &["metadata", "managedFields"]).and_then(Value::as_array_mut) {
+        for e in entries.iter_mut().filter_map(Value::as_object_mut) {
+            e.remove("time");
+        }
+    }
+    v
+}
+
+/// Whether finalizers still hold an object that is being deleted (a namespace's
+/// `spec.finalizers` hold it too).
+pub(super) fn holds_deletion(obj: &Value) -> bool {
+    let spec_finalizers = get(obj, &["spec", "finalizers"]).and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+    let is_namespace = get_str(obj, &["kind"]) == Some("Namespace") && get_str(obj, &["apiVersion"]) == Some("v1");
+    !jsonpath::finalizers(obj).is_empty() || (is_namespace && spec_finalizers)
+}
+
+/// applyPatcher: the applied configuration names the URL's group version and kind.
+fn check_apply_identity(res: &ResourceDef, patch: &Value) -> ApiResult<()> {
+    let api_version = get_str(patch, &["apiVersion"]).unwrap_or_default();
+    let kind = get_str(patch, &["kind"]).unwrap_or_default();
+    if api_version != res.api_version() {
+        return Err(ApiError::bad_request(format!(
+            "Incorrect version specified in apply patch. Specified patch version: {api_version}, expected: {}",
+            res.api_version()
+        )));
+    }
+    if kind != res.kind {
+        return Err(ApiError::bad_request(format!(
+            "Incorrect kind specified in apply patch. Specified patch kind: {kind}, expected: {}",
+            res.kind
+        )));
+    }
+    Ok(())
+}
+
+/// The result of a write.
+#[derive(Debug)]
+pub struct Written {
+    pub object: Value,
+    pub created: bool,
+    pub warnings: Vec<String>,
+}
+
+pub(super) fn key(res: ResId, ns: &str, name: &str) -> Key {
+    let namespaced = resources::by_id(res).namespaced;
+    Key { res, namespace: if namespaced { ns.to_string() } else { String::new() }, name: name.to_string() }
+}
+
+impl Cluster {
+    pub fn new(network: ServiceNetwork, history_limit: usize) -> Self {
+        Cluster { store: Store::new(history_limit), network, graceful_pod_deletion: false }
+    }
+
+    pub(super) fn live(&self, res: ResId, ns: &str, name: &str) -> ApiResult<Arc<Value>> {
+        self.store.get(&key(res, ns, name)).cloned().ok_or_else(|| ApiError::not_found(resources::by_id(res), name))
+    }
+
+    pub fn get(&self, res: ResId, ns: &str, name: &str) -> ApiResult<Arc<Value>> {
+        self.live(res, ns, name)
+    }
+
+    /// Every object, sorted by group, kind, namespace and name.
+    pub fn snapshot(&self) -> Vec<Value> {
+        self.store.all().map(|(_, v)| (**v).clone()).collect()
+    }
+
+    /// NamespaceLifecycle admission for a create of `name` in `ns`.
+    fn namespace_admission(&self, res: &ResourceDef, ns: &str, name: &str) -> ApiResult<()> {
+        let ns_res = resources::find("", "v1", "namespaces").expect("namespaces served");
+        let namespace = self.store.get(&key(ns_res, "", ns));
+        admission::namespace_lifecycle(res, ns, name, namespace.map(|n| &**n))
+    }
+
+    fn services_in_use(&self, except: Option<&Key>) -> InUse {
+        let svc = resources::find("", "v1", "services").expect("services served");
+        let mut in_use = InUse::default();
+        for (k, v) in self.store.list(svc, None) {
+            if Some(k) != except {
+                in_use.add(v);
+            }
+        }
+        in_use
+    }
+
+    /// Admission of a write (see [`admission::admit`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn admit(
+        &self,
+        res_id: ResId,
+        ns: &str,
+        new: Value,
+        old: Option<&Value>,
+        sub: Sub,
+        manager: Option<&str>,
+        dry_run: bool,
+    ) -> ApiResult<Value> {
+        let write = admission::Write { res_id, ns, sub, manager, dry_run };
+        // An update does not collide with the Service's own addresses.
+        let except = old.map(|_| key(res_id, ns, jsonpath::name(&new)));
+        admission::admit(&write, &self.network, || self.services_in_use(except.as_ref()), new, old)
+    }
+
+    /// Store `new` unless it changes nothing; an object being deleted whose last finalizer is
+    /// gone is deleted instead (store.go `deleteWithoutFinalizers`).
+    pub(super) fn commit(&mut self, res_id: ResId, new: Value, old: Option<&Value>, dry_run: bool) -> Value {
+        if let Some(old) = old {
+            let mut candidate = new.clone();
+            if let Some(rv) = get(old, &["metadata", "resourceVersion"]) {
+                object_at(&mut candidate, &["metadata"]).insert("resourceVersion".into(), rv.clone());
+            }
+            if without_times(&candidate) == without_times(old) {
+                return old.clone();
+            }
+            if dry_run {
+                return candidate;
+            }
+        } else if dry_run {
+            return new;
+        }
+        let k = key(res_id, jsonpath::namespace(&new), jsonpath::name(&new));
+        if get(&new, &["metadata", "deletionTimestamp"]).is_some() && !holds_deletion(&new) {
+            self.store.put(k.clone(), new);
+            return (*self.store.remove(&k).expect("just stored")).clone();
+        }
+        (*self.store.put(k, new)).clone()
+    }
+
+    // ---------------------------------------------------------------- create / update / patch
+
+    pub fn create(&mut self, res_id: ResId, ns: &str, body: Value, opts: &WriteOpts) -> ApiResult<Written> {
+        let res = resources::by_id(res_id);
+        let mut warnings = Vec::new();
+        let mut obj = decode::body(res, body, opts.validation, &mut warnings)?;
+        self.ensure_namespace_matches(res, ns, &mut obj)?;
+        if !opts.dry_run && get_str(&obj, &["metadata", "resourceVersion"]).is_some_and(|rv| !rv.is_empty()) {
+            // staging/src/k8s.io/apiserver/pkg/storage/errors.go ErrResourceVersionSetOnCreate
+            return Err(ApiError::unconverted("resourceVersion should not be set on objects to be created"));
+        }
+        let object = self.create_decoded(res_id, ns, obj, Some(&opts.manager), opts.dry_run)?;
+        Ok(Written { object, created: true, warnings })
+    }
+
+    /// Create an already-decoded object (`manager` None: managedFields already computed).
+    fn create_decoded(
+        &mut self,
+        res_id: ResId,
+        ns: &str,
+        mut obj: Value,
+        manager: Option<&str>,
+        dry_run: bool,
+    ) -> ApiResult<Value> {
+        let res = resources::by_id(res_id);
+        let generate = get_str(&obj, &["metadata", "generateName"]).unwrap_or_default().to_string();
+        if jsonpath::name(&obj).is_empty() && !generate.is_empty() {
+            // staging/src/k8s.io/apiserver/pkg/storage/names/generate.go: base truncated to 58.
+            let base: String = generate.chars().take(58).collect();
+            let name = (0..8)
+                .map(|_| format!("{base}{}", name_suffix()))
+                .find(|n| self.store.get(&key(res_id, ns, n)).is_none())
+                .unwrap_or_else(|| format!("{base}{}", name_suffix()));
+            object_at(&mut obj, &["metadata"]).insert("name".into(), name.into());
+        }
+        object_at(&mut obj, &["metadata"]).remove("resourceVersion");
+        self.namespace_admission(res, ns, jsonpath::name(&obj))?;
+        let new = self.admit(res_id, ns, obj, None, Sub::Main, manager, dry_run)?;
+        let name = jsonpath::name(&new).to_string();
+        if self.store.get(&key(res_id, ns, &name)).is_some() {
+            return Err(ApiError::already_exists(res, &name));
+        }
+        Ok(self.commit(res_id, new, None, dry_run))
+    }
+
+    /// rest.EnsureObjectNamespaceMatchesRequestNamespace
+    fn ensure_namespace_matches(&self, res: &ResourceDef, ns: &str, obj: &mut Value) -> ApiResult<()> {
+        let body_ns = jsonpath::namespace(obj).to_string();
+        let request_ns = if res.namespaced { ns } else { "" };
+        if body_ns == request_ns || body_ns.is_empty() || request_ns.is_empty() {
+            let meta = object_at(obj, &["metadata"]);
+            if request_ns.is_empty() {
+                meta.remove("namespace");
+            } else {
+                meta.insert("namespace".into(), request_ns.into());
+            }
+            return Ok(());
+        }
+        Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ))
+    }
+
+    /// handlers/rest.go `checkName`
+    fn ensure_name_matches(obj: &Value, name: &str) -> ApiResult<()> {
+        let body_name = jsonpath::name(obj);
+        if body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn update(
+        &mut self,
+        res_id: ResId,
+        ns: &str,
+        name: &str,
+        body: Value,
+        sub: Sub,
+        opts: &WriteOpts,
+    ) -> ApiResult<Written> {
+        let res = resources::by_id(res_id);
+        let mut warnings = Vec::new();
+        let mut obj = decode::body(res, body, opts.validation, &mut warnings)?;
+        Self::ensure_name_matches(&obj, name)?;
+        self.ensure_namespace_matches(res, ns, &mut obj)?;
+        let Some(old) = self.store.get(&key(res_id, ns, name)).cloned() else {
+            if res.create_on_update && sub == Sub::Main {
+                let object = self.create_decoded(res_id, ns, obj, Some(&opts.manager), opts.dry_run)?;
+                return Ok(Written { object, created: true, warnings });
+            }
+            return Err(ApiError::not_found(res, name));
+        };
+        let requested_rv = get_str(&obj, &["metadata", "resourceVersion"]).unwrap_or_default();
+        if !requested_rv.is_empty() && Some(requested_rv) != get_str(&old, &["metadata", "resourceVersion"]) {
+            return Err(ApiError::stale_resource_version(res, name));
+        }
+        let new = self.admit(res_id, ns, obj, Some(&old), sub, Some(&opts.manager), opts.dry_run)?;
+        let object = self.commit(res_id, new, Some(&old), opts.dry_run);
+        Ok(Written { object, created: false, warnings })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn patch(
+        &mut self,
+        res_id: ResId,
+        ns: &str,
+        name: &str,
+        kind: PatchKind,
+        patch: Value,
+        sub: Sub,
+        force: bool,
+        opts: &WriteOpts,
+    ) -> ApiResult<Written> {
+        let res = resources::by_id(res_id);
+        let mut warnings = Vec::new();
+        let schema = merge::Schema::k8s_1_33();
+        let gvk = res.gvk();
+        let old = self.store.get(&key(res_id, ns, name)).cloned();
+        if kind == PatchKind::Apply {
+            check_apply_identity(res, &patch)?;
+            let now = now_rfc3339();
+            let merged = merge::apply(schema, &gvk, old.as_deref(), &patch, &opts.manager, sub.name(), force, &now)
+                .map_err(ApiError::from)?;
+            let mut merged = decode::patched(res, merged, opts.validation, &mut warnings)?;
+            Self::ensure_name_matches(&merged, name)?;
+            self.ensure_namespace_matches(res, ns, &mut merged)?;
+            return match old {
+                None => {
+                    let object = self.create_decoded(res_id, ns, merged, None, opts.dry_run)?;
+                    Ok(Written { object, created: true, warnings })
+                }
+                Some(old) => {
+                    let new = self.admit(res_id, ns, merged, Some(&old), sub, None, opts.dry_run)?;
+                    let object = self.commit(res_id, new, Some(&old), opts.dry_run);
+                    Ok(Written { object, created: false, warnings })
+                }
+            };
+        }
+        let old = old.ok_or_else(|| ApiError::not_found(res, name))?;
+        let patched = match kind {
+            PatchKind::Merge => Ok(merge::json_merge_patch(&old, &patch)),
+            PatchKind::Json => merge::json_patch(&old, &patch),
+            PatchKind::Strategic => merge::strategic_merge_patch(schema, &gvk, &old, &patch),
+            PatchKind::Apply => unreachable!("handled above"),
+        }
+        .map_err(ApiError::from)?;
+        let mut patched = decode::patched(res, patched, opts.validation, &mut warnings)?;
+        Self::ensure_name_matches(&patched, name)?;
+        self.ensure_namespace_matches(res, ns, &mut patched)?;
+        if get_str(&patched, &["metadata", "resourceVersion"]) != get_str(&old, &["metadata", "resourceVersion"])
+            && get_str(&patched, &["metadata", "resourceVersion"]).is_some_and(|rv| !rv.is_empty())
+        {
+            return Err(ApiError::stale_resource_version(res, name));
+        }
+        let new = self.admit(res_id, ns, patched, Some(&old), sub, Some(&opts.manager), opts.dry_run)?;
+        let object = self.commit(res_id, new, Some(&old), opts.dry_run);
+        Ok(Written { object, created: false, warnings })
+    }
+}
