@@ -1,8 +1,8 @@
 //! The command line: parse it, then dispatch to a command — nothing else.
 //!
 //! Parsing happens before any runtime starts; commands that talk to a cluster get a tokio
-//! runtime from [`Context::block_on`]. Each subcommand's arguments live in its own file
-//! under `commands/`; the global flags and what commands share in [`crate::context`].
+//! runtime from `Context::block_on`. Each subcommand's arguments live in its own file
+//! under `commands/`; the global flags and what commands share in `crate::context`.
 
 use std::ffi::OsString;
 use std::process::ExitCode;

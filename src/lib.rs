@@ -1,17 +1,23 @@
 //! vcluster: create, connect to and manage virtual Kubernetes clusters.
 //!
-//! Layout (dependency direction top to bottom):
-//! - [`cli`]: clap types and dispatch; the only place that parses arguments.
-//! - [`commands`]: one file per subcommand; takes resolved arguments and a [`printer::Printer`].
-//! - [`printer`]: the one output/progress/prompt layer (the only user of indicatif and dialoguer).
-//! - pure modules: [`values`] (load, merge, validate), [`render`] (values -> manifests),
-//!   [`workload`] (kubectl's pod status and rollout conditions).
-//! - [`install`]: install and upgrade (pure planning plus the requests); [`release`] records;
-//!   [`cluster`] access; [`interrupt`] (SIGINT/SIGTERM).
-//! - [`access`]: reaching a virtual cluster (credentials, routes, tokens); [`forward`]: port-forwards
-//!   (in process, or the detached background forwarder) and their files in the [`state`] directory.
-//! - [`find`]: finding vclusters on the host (list, delete, pause, resume, connect);
-//!   [`forwarder`]: the background port-forward of `connect`; [`lifecycle`]: delete, pause, resume.
+//! Layout (dependency direction top to bottom; no two files import each other):
+//! - [`cli`]: clap types and dispatch only, the one place that parses arguments.
+//! - [`commands`]: one file per subcommand, none importing another; `context`: what they share
+//!   (global flags, the printer, a runtime, values and wait flags, the one duration parser,
+//!   kubeconfig loading, the host cluster, finding a vcluster).
+//! - operations: `install` (create and upgrade), `lifecycle` (delete, pause, resume),
+//!   `access` (connect: credentials, routes, tokens, `-- CMD`), `forward` (port-forwards, in
+//!   process or the background forwarder, one `ForwardError`), `find` (vclusters on the host).
+//! - the host cluster: `cluster` (a `Connection`; `Host` for objects by kind, namespaces,
+//!   events; watches; waiting until a vcluster works), [`release`] (Helm records and their store).
+//! - pure: [`values`], [`render`], `workload` (kubectl's statuses), [`kubeconfig`] (documents,
+//!   and client-go's locked writes), `translate` (the crate shared with the syncer).
+//! - edges: `printer` (the one output layer: stdout data, stderr the rest; `printer::text`),
+//!   `error` (exit statuses, hinted errors, the report), `interrupt`, `state`.
+//!
+//! Clients are made in `cluster` (the host) and `access` (the virtual cluster); `find`,
+//! `release::store`, `install`, `lifecycle`, `forward` and the `port-forward` command send requests
+//! through them.
 #![forbid(unsafe_code)]
 
 mod access;
@@ -30,9 +36,6 @@ mod printer;
 pub mod release;
 pub mod render;
 mod state;
-// The host-name translation shared with the syncer; it moves into a crate of its own, whose users
-// decide what of it stays.
-#[allow(dead_code)]
 mod translate;
 pub mod values;
 mod workload;

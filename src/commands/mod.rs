@@ -1,5 +1,5 @@
 //! One file per subcommand. Each exposes its clap `*Args` and a `run(args, &Context)`; what
-//! several share is in [`crate::context`], never in another command.
+//! several share is in `crate::context`, never in another command.
 
 pub mod completion;
 pub(crate) mod connect;

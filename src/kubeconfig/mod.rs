@@ -5,7 +5,7 @@
 //! - [`Document`]: one file, kept as a JSON document so every unknown field and extension survives.
 //! - [`Loaded`]: the files merged (first file wins per entry and for `current-context`) and changed
 //!   by [`Edit`]s as `ModifyConfig` writes them (pure).
-//! - [`store`]: the I/O — [`load`], and [`modify`] (read-modify-write under client-go's
+//! - `store`: the I/O — [`load`], and [`modify`] (read-modify-write under client-go's
 //!   `<file>.lock`, atomic replacement, modes and symlinks respected).
 //! - [`vcluster`]: context names, the `vcluster.loft.sh/connect` extension, the vcluster's own
 //!   kubeconfig renamed for merging, and what `disconnect` removes.

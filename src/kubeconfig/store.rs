@@ -46,7 +46,7 @@ fn read_document(path: &Path) -> Result<Document, KubeconfigError> {
 /// Read-modify-write under client-go's lock: lock every file of `sources`, read them, let `change`
 /// decide the edits from what is on disk *now*, apply them and write the files that changed.
 /// Returns the configuration as written. A held lock is waited for by sleeping this thread: for
-/// code outside an async runtime ([`modify_async`] inside one).
+/// code outside an async runtime (`modify_async` inside one).
 pub fn modify<E>(sources: &Sources, change: impl FnOnce(&Loaded) -> Result<Vec<Edit>, E>) -> Result<Loaded, E>
 where
     E: From<KubeconfigError>,

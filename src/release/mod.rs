@@ -1,9 +1,9 @@
-//! Helm 3 release records: the `pkg/release/v1` JSON ([`model`]), its Secret form ([`codec`]),
-//! questions about a release's history ([`history`]) and the pending-revision lock ([`lock`]).
+//! Helm 3 release records: the `pkg/release/v1` JSON (`model`), its Secret form (`codec`),
+//! questions about a release's history (`history`) and the pending-revision lock (`lock`).
 //!
 //! Records written here are read by `helm list/history/get/upgrade/rollback` and by the
 //! established vcluster CLI, and records they wrote are read here. Pure (the lock's host name
-//! aside), except [`store`], which lists, creates, updates and deletes the Secrets.
+//! aside), except `store`, which lists, creates, updates and deletes the Secrets.
 
 pub(crate) mod codec;
 pub(crate) mod history;
