@@ -316,18 +316,7 @@ mod tests {
     #[test]
     fn stopped_says_what_happened() {
         assert_eq!(Stopped::NoForwarder.to_string(), "no forwarder");
-        let record = ForwarderRecord {
-            pid: 7,
-            vcluster: "vc".into(),
-            namespace: "ns".into(),
-            host_context: "ctx".into(),
-            host_server: "https://h".into(),
-            address: "127.0.0.1".into(),
-            port: 1,
-            remote_port: 8443,
-            started_at: "now".into(),
-            log: "/l".into(),
-        };
+        let record = ForwarderRecord::sample(&ForwarderKey::new("ctx", "ns", "vc"), 7);
         assert_eq!(Stopped::Stopped(Box::new(record)).to_string(), "stopped forwarder (pid 7)");
     }
 

@@ -231,6 +231,25 @@ fn wait_for_lock(lock: &File, within: Duration) -> bool {
     }
 }
 
+impl ForwarderRecord {
+    /// A record of `key` for tests, naming process `pid`.
+    #[cfg(test)]
+    pub(crate) fn sample(key: &ForwarderKey, pid: u32) -> ForwarderRecord {
+        ForwarderRecord {
+            pid,
+            vcluster: key.vcluster.clone(),
+            namespace: key.namespace.clone(),
+            host_context: key.host_context.clone(),
+            host_server: "https://h".into(),
+            address: "127.0.0.1".into(),
+            port: 1,
+            remote_port: 8443,
+            started_at: "now".into(),
+            log: "/l".into(),
+        }
+    }
+}
+
 /// `/proc/<pid>/cmdline` is `… __forwarder … --stem <stem> …`.
 fn is_our_forwarder(pid: u32, stem: &str) -> bool {
     let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else { return false };
@@ -250,21 +269,6 @@ mod tests {
         (tmp, registry)
     }
 
-    fn record(key: &ForwarderKey, pid: u32) -> ForwarderRecord {
-        ForwarderRecord {
-            pid,
-            vcluster: key.vcluster.clone(),
-            namespace: key.namespace.clone(),
-            host_context: key.host_context.clone(),
-            host_server: "https://h".into(),
-            address: "127.0.0.1".into(),
-            port: 1,
-            remote_port: 8443,
-            started_at: "now".into(),
-            log: "/l".into(),
-        }
-    }
-
     #[test]
     fn stems_are_readable_and_distinguish_host_contexts() {
         let a = ForwarderKey::new("kind-a", "team", "my-vc");
@@ -282,10 +286,10 @@ mod tests {
         let key = ForwarderKey::new("ctx", "ns", "vc");
         let paths = registry.paths(&key);
         // Our own pid, which must never be signalled on the strength of a file alone.
-        fs::write(&paths.pid, serde_json::to_vec(&record(&key, std::process::id())).unwrap()).unwrap();
+        fs::write(&paths.pid, serde_json::to_vec(&ForwarderRecord::sample(&key, std::process::id())).unwrap()).unwrap();
         assert_eq!(registry.running(&key).unwrap(), None);
         assert!(!paths.pid.exists(), "stale pid file removed");
-        fs::write(&paths.pid, serde_json::to_vec(&record(&key, std::process::id())).unwrap()).unwrap();
+        fs::write(&paths.pid, serde_json::to_vec(&ForwarderRecord::sample(&key, std::process::id())).unwrap()).unwrap();
         fs::write(&paths.lock, "").unwrap();
         assert_eq!(registry.stop(&key).unwrap(), None, "nothing signalled");
         assert!(!paths.pid.exists());
@@ -298,7 +302,7 @@ mod tests {
         let claim = registry.claim(&key).unwrap().expect("free");
         assert!(registry.claim(&key).unwrap().is_none(), "one holder at a time");
         // This test process holds the lock but is not `vcluster __forwarder --stem …`.
-        claim.publish(&record(&key, std::process::id())).unwrap();
+        claim.publish(&ForwarderRecord::sample(&key, std::process::id())).unwrap();
         assert!(claim.still_ours());
         let started = Instant::now();
         assert_eq!(registry.running(&key).unwrap(), None);

@@ -54,35 +54,21 @@ where
     modify_with(sources, LOCK_TIMEOUT, change)
 }
 
-pub(super) fn modify_with<E>(
+pub(super) fn modify_with<E: From<KubeconfigError>>(
     sources: &Sources,
     lock_timeout: Duration,
     change: impl FnOnce(&Loaded) -> Result<Vec<Edit>, E>,
-) -> Result<Loaded, E>
-where
-    E: From<KubeconfigError>,
-{
-    let mut locking = Locking::new(&sources.precedence(), lock_timeout);
-    while let Some(pause) = locking.step()? {
-        std::thread::sleep(pause);
-    }
-    write_locked(sources, locking.held, change)
+) -> Result<Loaded, E> {
+    write_locked(sources, Locking::new(&sources.precedence(), lock_timeout).blocking()?, change)
 }
 
 /// [`modify`] for async code: a lock another process holds is waited for on the runtime's timer,
 /// so the runtime's other tasks (a port-forward being served) keep running meanwhile.
-pub(crate) async fn modify_async<E>(
+pub(crate) async fn modify_async<E: From<KubeconfigError>>(
     sources: &Sources,
     change: impl FnOnce(&Loaded) -> Result<Vec<Edit>, E>,
-) -> Result<Loaded, E>
-where
-    E: From<KubeconfigError>,
-{
-    let mut locking = Locking::new(&sources.precedence(), LOCK_TIMEOUT);
-    while let Some(pause) = locking.step()? {
-        tokio::time::sleep(pause).await;
-    }
-    write_locked(sources, locking.held, change)
+) -> Result<Loaded, E> {
+    write_locked(sources, Locking::new(&sources.precedence(), LOCK_TIMEOUT).awaited().await?, change)
 }
 
 /// The read-modify-write itself, with every lock held (released when `_locks` drops).
@@ -140,6 +126,22 @@ impl Locking {
         pending.reverse();
         let held = Locks(Vec::with_capacity(pending.len()));
         Locking { pending, held, deadline: Instant::now() + timeout, timeout, pause: FIRST_PAUSE }
+    }
+
+    /// Every lock, a held one waited for by sleeping this thread.
+    fn blocking(mut self) -> Result<Locks, KubeconfigError> {
+        while let Some(pause) = self.step()? {
+            std::thread::sleep(pause);
+        }
+        Ok(self.held)
+    }
+
+    /// Every lock, a held one waited for on the async runtime's timer.
+    async fn awaited(mut self) -> Result<Locks, KubeconfigError> {
+        while let Some(pause) = self.step()? {
+            tokio::time::sleep(pause).await;
+        }
+        Ok(self.held)
     }
 
     /// Take every lock that is free, in order; `Some(pause)` when the next one is held by another
