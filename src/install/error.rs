@@ -20,7 +20,7 @@ pub(crate) enum InstallError {
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error("cannot write the manifest as YAML: {0}")]
-    Yaml(String),
+    Yaml(#[source] serde_saphyr::ser_error::Error),
     #[error("the cluster reports Kubernetes version {version:?}: {source}")]
     Version {
         version: String,

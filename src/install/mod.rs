@@ -156,7 +156,7 @@ fn prepare(
     let loaded = values::load(&layers)?;
     let release = ReleaseInfo { name: req.name.clone(), namespace: req.namespace.clone() };
     let rendered = render::render(&RenderInput { release, values: &loaded.values })?;
-    let text = render::to_yaml_stream(&rendered.manifests).map_err(|e| InstallError::Yaml(e.to_string()))?;
+    let text = render::to_yaml_stream(&rendered.manifests).map_err(InstallError::Yaml)?;
     Ok(Prepared { config: loaded.user, manifests: rendered.manifests, text })
 }
 

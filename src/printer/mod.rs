@@ -210,7 +210,7 @@ impl Printer {
         }
         if !self.is_interactive() || !matches!(self.sink, Sink::Std) {
             return Err(anyhow::Error::new(
-                Hinted::new(PromptError::NotATerminal { what: what.to_string() }.to_string())
+                Hinted::new(PromptError::NotATerminal { what: what.to_string() })
                     .hint("pass --yes to confirm without a prompt"),
             ));
         }
