@@ -8,7 +8,7 @@
 //! Modules, lowest first: `model` (the API's vocabulary: resources, schema, Status errors,
 //! selectors, name rules, options, query parameters), `registry` (the object store and the
 //! REST operations), `admission` (defaults, allocation, validation), `controllers` (garbage
-//! collection, namespaces, the workload mode), `auth` (authentication, authorization, TLS),
+//! collection, namespaces, the workload mode), `auth` (authentication, impersonation, authorization: forbid rules and RBAC, TLS),
 //! `api` (discovery, OpenAPI, Tables, protobuf bodies), `http` (routing, watch,
 //! port-forward, faults); `merge` is the merge engine and `fixtures` stand-ins built on the
 //! public API.
@@ -102,6 +102,12 @@ pub struct SimConfig {
     /// (`pods/binding` or a create with `spec.nodeName`); their status is what clients write
     /// through `pods/status`. `workloads` (its delays and holds) then does not apply.
     pub control_plane_only: bool,
+    /// Authorize with RBAC over the stored roles and bindings (kube-apiserver
+    /// `--authorization-mode=Node,RBAC`, kubeadm's setup): the bootstrap ClusterRoles and
+    /// ClusterRoleBindings are created at start, `system:masters` and the admin's
+    /// `kubeadm:cluster-admins` may do everything, other users what their bindings grant.
+    /// Off: everything a forbid rule does not deny is allowed.
+    pub rbac: bool,
 }
 
 impl Default for SimConfig {
@@ -119,6 +125,7 @@ impl Default for SimConfig {
             reject_anonymous: false,
             workloads: Workloads::default(),
             control_plane_only: false,
+            rbac: false,
         }
     }
 }
@@ -207,8 +214,10 @@ impl Simulator {
             forwards: Mutex::new(Default::default()),
         });
         shared.auth.set_reject_anonymous(config.reject_anonymous);
+        shared.auth.set_rbac(config.rbac);
         shared.lock().graceful_pod_deletion = shared.lock_workloads().runs_controllers();
-        registry::bootstrap::bootstrap(&mut shared.lock(), &network, addr.port()).map_err(SimError::Seed)?;
+        let system = if config.rbac { auth::policy::bootstrap_objects() } else { Vec::new() };
+        registry::bootstrap::bootstrap(&mut shared.lock(), &network, addr.port(), system).map_err(SimError::Seed)?;
         let (dir, kubeconfig) = match &config.kubeconfig {
             Some(path) => (None, path.clone()),
             None => {

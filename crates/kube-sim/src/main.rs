@@ -36,6 +36,10 @@ struct Args {
     /// Answer requests without credentials with 401.
     #[arg(long)]
     reject_anonymous: bool,
+    /// Authorize with RBAC (bootstrap roles and bindings created at start) instead of
+    /// allowing everything.
+    #[arg(long)]
+    rbac: bool,
     /// Leave workloads alone (no scheduler, kubelet or workload controllers).
     #[arg(long)]
     no_workloads: bool,
@@ -81,6 +85,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         tls: args.tls,
         tls_sans: args.tls_san,
         reject_anonymous: args.reject_anonymous,
+        rbac: args.rbac,
         control_plane_only: args.control_plane_only,
         workloads: kube_sim::Workloads {
             enabled: !args.no_workloads,

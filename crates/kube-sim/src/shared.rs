@@ -3,12 +3,13 @@
 //! end watches and connections.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
 use crate::api::openapi::OpenApi;
+use crate::auth::rbac::RbacObjects;
 use crate::auth::tls::Pki;
 use crate::auth::{Auth, Presented, UserInfo};
 use crate::controllers::workloads;
@@ -17,6 +18,7 @@ use crate::model::jsonpath;
 use crate::model::resources;
 use crate::model::status::ApiResult;
 use crate::registry::Cluster;
+use serde_json::Value;
 
 /// One request as the simulator saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +31,11 @@ pub struct RequestRecord {
     pub status: u16,
     /// The request carried `dryRun` (it persisted nothing).
     pub dry_run: bool,
-    /// The authenticated user ("" when authentication failed).
+    /// The user the request ran as: the authenticated user, or the one it impersonated ("" when
+    /// authentication failed; the requester when its impersonation was refused).
     pub user: String,
+    /// The authenticated user when the request impersonated another ("" otherwise).
+    pub impersonator: String,
 }
 
 impl RequestRecord {
@@ -79,5 +84,49 @@ impl Shared {
         self.auth.authenticate(&Presented { certificate, authorization }, |ns, name| {
             self.lock().get(sa, ns, name).ok().map(|o| jsonpath::uid(&o).to_string())
         })
+    }
+
+    /// Run `f` with the stored RBAC objects when RBAC is on (the cluster locked meanwhile),
+    /// with None otherwise.
+    pub fn with_rbac<T>(&self, f: impl FnOnce(Option<&dyn RbacObjects>) -> T) -> T {
+        if self.auth.rbac() {
+            let cluster = self.lock();
+            f(Some(&ClusterRbac(&cluster)))
+        } else {
+            f(None)
+        }
+    }
+}
+
+/// The RBAC authorizer's view of the store (kube-apiserver reads informers' caches).
+struct ClusterRbac<'a>(&'a Cluster);
+
+impl ClusterRbac<'_> {
+    fn all(&self, plural: &str, namespace: Option<&str>) -> Vec<Arc<Value>> {
+        let res = resources::find("rbac.authorization.k8s.io", "v1", plural).expect("served");
+        self.0.store.list(res, namespace).map(|(_, v)| v.clone()).collect()
+    }
+
+    fn one(&self, plural: &str, namespace: &str, name: &str) -> Option<Arc<Value>> {
+        let res = resources::find("rbac.authorization.k8s.io", "v1", plural).expect("served");
+        self.0.get(res, namespace, name).ok()
+    }
+}
+
+impl RbacObjects for ClusterRbac<'_> {
+    fn cluster_role_bindings(&self) -> Vec<Arc<Value>> {
+        self.all("clusterrolebindings", None)
+    }
+
+    fn role_bindings(&self, namespace: &str) -> Vec<Arc<Value>> {
+        self.all("rolebindings", Some(namespace))
+    }
+
+    fn cluster_role(&self, name: &str) -> Option<Arc<Value>> {
+        self.one("clusterroles", "", name)
+    }
+
+    fn role(&self, namespace: &str, name: &str) -> Option<Arc<Value>> {
+        self.one("roles", namespace, name)
     }
 }

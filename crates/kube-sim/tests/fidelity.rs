@@ -944,3 +944,240 @@ async fn the_default_service_cidr_is_served_and_immutable() {
     );
     env.cleanup().await;
 }
+
+/// A Status body's code, reason and message.
+fn status_of(body: &Value) -> (i64, &str, &str) {
+    (
+        body["code"].as_i64().unwrap_or_default(),
+        body["reason"].as_str().unwrap_or_default(),
+        body["message"].as_str().unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn impersonation_needs_the_impersonate_verb_for_each_value() {
+    let env = Env::new("imp").await;
+    let ns = env.ns.clone();
+    let (limited, requester) = env.service_account_client("limited").await;
+    let bob = format!("{ns}-bob");
+    let configmaps = env.ns_path("configmaps");
+
+    // staging/src/k8s.io/apiserver/pkg/endpoints/filters/impersonation.go: each value is
+    // authorized with verb "impersonate"; a refusal is responsewriters.Forbidden
+    // (errors.go forbiddenMessage, apierrors.NewForbidden with the value's name).
+    let (code, headers, body) = env.send(&limited, Method::GET, &configmaps, &[("Impersonate-User", &bob)], None).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(
+        status_of(&body),
+        (
+            403,
+            "Forbidden",
+            format!(r#"users "{bob}" is forbidden: User "{requester}" cannot impersonate resource "users" in API group "" at the cluster scope"#)
+                .as_str()
+        )
+    );
+    assert_eq!(body["details"], json!({"name": bob, "kind": "users"}));
+
+    // Groups, extras or a uid without a user: responsewriters.InternalError, plain text with
+    // the request URI quoted and the requests printed as Go prints []v1.ObjectReference.
+    let (code, _, body) =
+        env.send(&limited, Method::GET, &format!("{configmaps}?limit=1"), &[("Impersonate-Group", "devs")], None).await;
+    assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        body.as_str().unwrap(),
+        format!(
+            "Internal Server Error: \"{configmaps}?limit=1\": requested [{{Group  devs    }}] without impersonating a user\n"
+        )
+    );
+
+    // A ClusterRole with verb impersonate on that one user (cluster-scoped attributes, so a
+    // ClusterRoleBinding) lets the service account act as it.
+    let role = format!("{ns}-impersonator");
+    let (code, body) = env
+        .request(
+            Method::POST,
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            Some(json!({"metadata": {"name": role}, "rules": [
+                {"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"], "resourceNames": [bob]},
+                {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]}
+            ]})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let (code, body) = env
+        .request(
+            Method::POST,
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            Some(json!({"metadata": {"name": role},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                "subjects": [{"kind": "ServiceAccount", "name": "limited", "namespace": ns}]})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let as_bob = [("Impersonate-User", bob.as_str())];
+    // The request then runs as bob, who may not list configmaps (authorization.go's 403).
+    let (code, _, body) = eventually(Duration::from_secs(10), || async {
+        let r = env.send(&limited, Method::GET, &configmaps, &as_bob, None).await;
+        (r.0 != StatusCode::FORBIDDEN || r.2["details"]["kind"] != "users").then_some(r)
+    })
+    .await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status_of(&body).2,
+        format!(
+            r#"configmaps is forbidden: User "{bob}" cannot list resource "configmaps" in API group "" in the namespace "{ns}""#
+        )
+    );
+    // pkg/registry/authentication/selfsubjectreview: the impersonated user, with
+    // system:authenticated added (system:basic-user lets every authenticated user ask).
+    let review = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"});
+    let (code, _, body) = env
+        .send(
+            &limited,
+            Method::POST,
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            &as_bob,
+            Some(review.clone()),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"]["userInfo"], json!({"username": bob, "groups": ["system:authenticated"]}));
+    // With the ClusterRole view bound in the namespace, bob may list.
+    let (code, body) = env
+        .request(
+            Method::POST,
+            &format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings"),
+            Some(json!({"metadata": {"name": "bob-views"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": bob}]})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    eventually(Duration::from_secs(10), || async {
+        (env.send(&limited, Method::GET, &configmaps, &as_bob, None).await.0 == StatusCode::OK).then_some(())
+    })
+    .await;
+
+    // Another user, and a group, are still refused.
+    let (code, _, body) = env.send(&limited, Method::GET, &configmaps, &[("Impersonate-User", "alice")], None).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    assert!(status_of(&body).2.starts_with(r#"users "alice" is forbidden"#), "{body}");
+    let (code, _, body) = env
+        .send(&limited, Method::GET, &configmaps, &[("Impersonate-User", &bob), ("Impersonate-Group", "devs")], None)
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status_of(&body).2,
+        format!(
+            r#"groups "devs" is forbidden: User "{requester}" cannot impersonate resource "groups" in API group "" at the cluster scope"#
+        )
+    );
+    // A service account of the namespace: its two groups and system:authenticated.
+    let other = format!("system:serviceaccount:{ns}:other");
+    let (code, _, body) = env
+        .send(
+            &limited,
+            Method::POST,
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            &[("Impersonate-User", &other)],
+            Some(review),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"]["userInfo"]["username"], other);
+    assert_eq!(
+        body["status"]["userInfo"]["groups"],
+        json!(["system:serviceaccounts", format!("system:serviceaccounts:{ns}"), "system:authenticated"])
+    );
+
+    for path in [
+        format!("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{role}"),
+        format!("/apis/rbac.authorization.k8s.io/v1/clusterroles/{role}"),
+    ] {
+        env.request(Method::DELETE, &path, None).await;
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn subject_access_reviews_answer_as_rbac_does() {
+    let env = Env::new("sar").await;
+    let ns = env.ns.clone();
+    let user = format!("{ns}-carol");
+    let sar = |user: &str, groups: Value, verb: &str| {
+        json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
+            "user": user, "groups": groups,
+            "resourceAttributes": {"namespace": ns, "verb": verb, "resource": "configmaps"}}})
+    };
+    let path = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+
+    // Discovery: create-only, cluster-scoped (pkg/registry/authorization/rest).
+    let (_, authz) = env.request(Method::GET, "/apis/authorization.k8s.io/v1", None).await;
+    let entry = authz["resources"].as_array().unwrap().iter().find(|r| r["name"] == "subjectaccessreviews").cloned();
+    let entry = entry.expect("subjectaccessreviews is listed");
+    assert_eq!(
+        (entry["namespaced"].clone(), entry["kind"].clone(), entry["verbs"].clone()),
+        (json!(false), json!("SubjectAccessReview"), json!(["create"]))
+    );
+
+    // No rule allows: RBAC has no opinion and no reason (plugin/pkg/auth/authorizer/rbac/rbac.go).
+    let (code, body) = env.request(Method::POST, path, Some(sar(&user, json!([]), "list"))).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], json!({"allowed": false}));
+    assert_eq!(body["kind"], "SubjectAccessReview");
+
+    let (code, body) = env
+        .request(
+            Method::POST,
+            &format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings"),
+            Some(json!({"metadata": {"name": "carol-edits"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    // rbac.go "RBAC: allowed by %s", rule.go roleBindingDescriber ("name/namespace").
+    let body = eventually(Duration::from_secs(10), || async {
+        let (_, body) = env.request(Method::POST, path, Some(sar(&user, json!([]), "create"))).await;
+        (body["status"]["allowed"] == true).then_some(body)
+    })
+    .await;
+    assert_eq!(
+        body["status"],
+        json!({"allowed": true, "reason": format!(r#"RBAC: allowed by RoleBinding "carol-edits/{ns}" of ClusterRole "edit" to User "{user}""#)})
+    );
+    // system:masters: the privileged-group authorizer allows, without a reason.
+    let (_, body) = env.request(Method::POST, path, Some(sar("someone", json!(["system:masters"]), "delete"))).await;
+    assert_eq!(body["status"], json!({"allowed": true}));
+
+    // pkg/apis/authorization/validation/validation.go ValidateSubjectAccessReviewSpec.
+    let mut invalid = sar("", json!([]), "get");
+    invalid["spec"].as_object_mut().unwrap().remove("user");
+    let (code, body) = env.request(Method::POST, path, Some(invalid)).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        status_of(&body).2,
+        r#"SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": at least one of user or group must be specified"#
+    );
+
+    // Only who may create subjectaccessreviews may ask.
+    let (limited, requester) = env.service_account_client("limited").await;
+    let (code, _, body) = env.send(&limited, Method::POST, path, &[], Some(sar(&user, json!([]), "list"))).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status_of(&body).2,
+        format!(
+            r#"subjectaccessreviews.authorization.k8s.io is forbidden: User "{requester}" cannot create resource "subjectaccessreviews" in API group "authorization.k8s.io" at the cluster scope"#
+        )
+    );
+    // …while its own access it may always review (system:basic-user).
+    let ssar = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"namespace": ns, "verb": "list", "resource": "configmaps"}}});
+    let (code, _, body) = env
+        .send(&limited, Method::POST, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", &[], Some(ssar))
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], json!({"allowed": false}));
+    env.cleanup().await;
+}

@@ -270,3 +270,80 @@ async fn the_default_service_cidr_lists_both_families_primary_first() {
         sim.stop().await;
     }
 }
+
+#[tokio::test]
+async fn kube_rs_impersonates_and_reviews_access() {
+    use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
+    use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+
+    let env = Env::new("krimp").await;
+    let ns = env.ns.clone();
+    let dave = format!("{ns}-dave");
+    // The admin may impersonate anyone (cluster-admin); kube-rs sends Impersonate-User.
+    let as_dave = env.client_with(|auth| auth.impersonate = Some(dave.clone())).await;
+    let cms: Api<ConfigMap> = Api::namespaced(as_dave.clone(), &ns);
+    match cms.list(&ListParams::default()).await.unwrap_err() {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 403);
+            assert_eq!(
+                status.message,
+                format!(
+                    r#"configmaps is forbidden: User "{dave}" cannot list resource "configmaps" in API group "" in the namespace "{ns}""#
+                )
+            );
+        }
+        other => panic!("expected a 403, got {other:?}"),
+    }
+    let reviews: Api<SubjectAccessReview> = Api::all(env.client.clone());
+    let review = |verb: &str| SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(dave.clone()),
+            resource_attributes: Some(ResourceAttributes {
+                namespace: Some(ns.clone()),
+                verb: Some(verb.into()),
+                resource: Some("configmaps".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let answer = reviews.create(&PostParams::default(), &review("list")).await.unwrap().status.unwrap();
+    assert!(!answer.allowed && answer.denied.is_none() && answer.reason.is_none(), "{answer:?}");
+
+    let bindings: Api<RoleBinding> = Api::namespaced(env.client.clone(), &ns);
+    let binding = RoleBinding {
+        metadata: kube::api::ObjectMeta { name: Some("dave-views".into()), ..Default::default() },
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            name: "view".into(),
+        },
+        subjects: Some(vec![Subject {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "User".into(),
+            name: dave.clone(),
+            namespace: None,
+        }]),
+    };
+    bindings.create(&PostParams::default(), &binding).await.unwrap();
+    eventually(Duration::from_secs(10), || async { cms.list(&ListParams::default()).await.ok() }).await;
+    let answer = reviews.create(&PostParams::default(), &review("watch")).await.unwrap().status.unwrap();
+    assert!(answer.allowed);
+    assert_eq!(
+        answer.reason.as_deref(),
+        Some(
+            format!(r#"RBAC: allowed by RoleBinding "dave-views/{ns}" of ClusterRole "view" to User "{dave}""#)
+                .as_str()
+        )
+    );
+    // view does not write.
+    let err = cms.create(&PostParams::default(), &config_map("x", "1")).await.unwrap_err();
+    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 403), "{err:?}");
+    if let Some(sim) = &env.sim {
+        let last = sim.requests().into_iter().rev().find(|r| r.method == "POST" && r.path.ends_with("/configmaps"));
+        let last = last.expect("the create reached the simulator");
+        assert_eq!((last.user.as_str(), last.impersonator.as_str()), (dave.as_str(), kube_sim::ADMIN_USER));
+    }
+    env.cleanup().await;
+}

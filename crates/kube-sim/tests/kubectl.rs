@@ -86,7 +86,7 @@ async fn fingerprint(env: &Env) -> Vec<Value> {
 
 #[tokio::test]
 async fn get_prints_like_a_cluster() {
-    let env = Env::new("kget").await;
+    let env = Env::for_kubectl("kget").await;
     let k = Kubectl::new(env.kubeconfig()).await;
     k.ok_with_stdin(&["apply", "--server-side", "-f", "-"], Some(&manifest(&env.ns, 2, true, "nginx:1.27"))).await;
     let out = k.ok(&["get", "cm", "cfg", "-n", &env.ns]).await;
@@ -117,7 +117,7 @@ async fn get_prints_like_a_cluster() {
 
 #[tokio::test]
 async fn get_servicecidrs_shows_the_default_range() {
-    let env = Env::new("kcidr").await;
+    let env = Env::for_kubectl("kcidr").await;
     let k = Kubectl::new(env.kubeconfig()).await;
     let out = k.ok(&["get", "servicecidrs"]).await;
     let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
@@ -137,7 +137,7 @@ async fn get_servicecidrs_shows_the_default_range() {
 
 #[tokio::test]
 async fn get_watch_streams_changes() {
-    let env = Env::new("kwatch").await;
+    let env = Env::for_kubectl("kwatch").await;
     let k = Kubectl::new(env.kubeconfig()).await;
     k.ok_with_stdin(
         &["create", "-f", "-"],
@@ -181,7 +181,7 @@ async fn get_watch_streams_changes() {
 
 #[tokio::test]
 async fn server_side_apply_is_idempotent_prunes_and_detects_conflicts() {
-    let env = Env::new("kssa").await;
+    let env = Env::for_kubectl("kssa").await;
     let k = Kubectl::new(env.kubeconfig()).await;
     let out =
         k.ok_with_stdin(&["apply", "--server-side", "-f", "-"], Some(&manifest(&env.ns, 2, true, "nginx:1.27"))).await;
@@ -243,7 +243,7 @@ async fn server_side_apply_is_idempotent_prunes_and_detects_conflicts() {
 
 #[tokio::test]
 async fn create_dry_run_server_persists_nothing() {
-    let env = Env::new("kdry").await;
+    let env = Env::for_kubectl("kdry").await;
     let k = Kubectl::new(env.kubeconfig()).await;
     let doc = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ghost\n  namespace: {}\ndata:\n  x: \"1\"\n",
@@ -276,7 +276,7 @@ async fn create_dry_run_server_persists_nothing() {
 
 #[tokio::test]
 async fn delete_with_and_without_finalizers() {
-    let env = Env::new("kdel").await;
+    let env = Env::for_kubectl("kdel").await;
     let k = Kubectl::new(env.kubeconfig()).await;
     let doc = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n  namespace: {ns}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  namespace: {ns}\n  finalizers:\n  - example.com/hold\n",
@@ -304,7 +304,7 @@ async fn delete_with_and_without_finalizers() {
 
 #[tokio::test]
 async fn delete_namespace_cascades() {
-    let env = Env::new("kns").await;
+    let env = Env::for_kubectl("kns").await;
     let k = Kubectl::new(env.kubeconfig()).await;
     k.ok_with_stdin(&["apply", "--server-side", "-f", "-"], Some(&manifest(&env.ns, 1, true, "nginx:1.27"))).await;
     let out = k.ok(&["delete", "namespace", &env.ns, "--timeout=60s"]).await;
@@ -323,7 +323,7 @@ async fn delete_namespace_cascades() {
 #[tokio::test]
 async fn create_subcommands_send_protobuf() {
     // kubectl's typed clients POST application/vnd.kubernetes.protobuf bodies.
-    let env = Env::new("kproto").await;
+    let env = Env::for_kubectl("kproto").await;
     let k = Kubectl::new(env.kubeconfig()).await;
     let ns = env.ns.as_str();
     k.ok(&["create", "configmap", "c1", "-n", ns, "--from-literal=a=b"]).await;

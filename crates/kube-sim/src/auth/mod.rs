@@ -1,6 +1,8 @@
 //! Who is asking and what they may do: authentication (client certificates, bearer tokens,
-//! anonymous requests), authorization by test-defined "forbid" rules, and the self-subject
-//! reviews answered from the same rules (`kubectl auth whoami`, `kubectl auth can-i`).
+//! anonymous requests), impersonation (`impersonation`), authorization (test-defined "forbid"
+//! rules, then either everything allowed or kube-apiserver's RBAC over the stored roles and
+//! bindings, `rbac`), and the reviews answered by the same authorizer (`kubectl auth whoami`,
+//! `kubectl auth can-i`, SubjectAccessReview).
 //!
 //! Modelled on kube-apiserver 1.33: the request attributes of
 //! staging/src/k8s.io/apiserver/pkg/endpoints/request/requestinfo.go, the authenticators of
@@ -9,66 +11,30 @@
 //! authenticator of pkg/serviceaccount, and the refusals of
 //! staging/src/k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/errors.go.
 //!
-//! The authorizer allows everything a forbid rule does not deny (RBAC cannot deny; the rules
-//! stand for the permissions a test's user lacks).
+//! The authorizer chain: a forbid rule denies (RBAC cannot deny; the rules stand for the
+//! permissions a test's user lacks, they win over everything); then, without RBAC, everything
+//! is allowed (kube-apiserver `--authorization-mode=AlwaysAllow`); with RBAC, members of
+//! `system:masters` are (the privileged-group authorizer kube-apiserver puts first,
+//! pkg/kubeapiserver/authorizer/config.go) and RBAC decides the rest.
 
+mod attributes;
+pub mod impersonation;
+pub mod policy;
+pub mod rbac;
 pub mod tls;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use hyper::Method;
-use serde_json::{Map, Value, json};
+use attributes::MASTERS;
+pub use attributes::{RequestInfo, UserInfo};
+use rbac::{Decision, RbacObjects};
 
-use crate::model::query::Query;
+use serde_json::{Value, json};
+
 use crate::model::resources;
 use crate::model::status::{ApiError, ApiResult, BadValue, FieldError, go_quote};
-
-/// An authenticated identity (`user.Info`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct UserInfo {
-    pub username: String,
-    pub uid: String,
-    pub groups: Vec<String>,
-    pub extra: BTreeMap<String, Vec<String>>,
-}
-
-/// staging/src/k8s.io/apiserver/pkg/authentication/user/user.go
-const AUTHENTICATED: &str = "system:authenticated";
-const ANONYMOUS_USER: &str = "system:anonymous";
-const UNAUTHENTICATED: &str = "system:unauthenticated";
-
-impl UserInfo {
-    /// A user with the groups of its credential; the authenticator adds `system:authenticated`
-    /// (staging/src/k8s.io/apiserver/pkg/authentication/group/authenticated_group_adder.go).
-    pub fn authenticated(username: &str, groups: &[&str]) -> UserInfo {
-        let mut groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-        if !groups.iter().any(|g| g == AUTHENTICATED) {
-            groups.push(AUTHENTICATED.into());
-        }
-        UserInfo { username: username.into(), groups, ..Default::default() }
-    }
-
-    /// staging/src/k8s.io/apiserver/pkg/authentication/request/anonymous/anonymous.go
-    pub fn anonymous() -> UserInfo {
-        UserInfo { username: ANONYMOUS_USER.into(), groups: vec![UNAUTHENTICATED.into()], ..Default::default() }
-    }
-
-    /// `authenticationv1.UserInfo` (omitempty fields left out).
-    fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("username".into(), self.username.clone().into());
-        if !self.uid.is_empty() {
-            m.insert("uid".into(), self.uid.clone().into());
-        }
-        m.insert("groups".into(), json!(self.groups));
-        if !self.extra.is_empty() {
-            m.insert("extra".into(), json!(self.extra));
-        }
-        Value::Object(m)
-    }
-}
 
 /// Who a forbid rule applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +143,7 @@ pub struct Auth {
     tokens: Mutex<HashMap<String, Credential>>,
     forbids: Mutex<Vec<Forbid>>,
     reject_anonymous: AtomicBool,
+    rbac: AtomicBool,
 }
 
 /// A request's credentials as the server saw them.
@@ -207,6 +174,16 @@ impl Auth {
 
     pub fn set_reject_anonymous(&self, reject: bool) {
         self.reject_anonymous.store(reject, Ordering::Relaxed);
+    }
+
+    /// Authorize with RBAC (kube-apiserver `--authorization-mode=Node,RBAC`) instead of
+    /// allowing everything.
+    pub fn set_rbac(&self, on: bool) {
+        self.rbac.store(on, Ordering::Relaxed);
+    }
+
+    pub fn rbac(&self) -> bool {
+        self.rbac.load(Ordering::Relaxed)
     }
 
     /// The union authenticator: a client certificate, else a bearer token, else anonymous
@@ -244,27 +221,24 @@ impl Auth {
         forbids.iter().any(|f| f.applies_to(user) && f.denies(verb, group, resource, namespace))
     }
 
-    /// The authorization filter: 403 with kube-apiserver's message for a denied resource
-    /// request (responsewriters/errors.go `Forbidden`, `forbiddenMessage`; the RBAC authorizer
-    /// gives no reason when no rule allows).
-    pub fn authorize(&self, user: &UserInfo, info: &RequestInfo) -> ApiResult<()> {
-        if !info.resource_request || !self.denied(user, &info.verb, &info.group, &info.full_resource(), &info.namespace)
-        {
-            return Ok(());
+    /// The authorizer chain's decision on `info` for `user` (`rbac`: the stored RBAC objects,
+    /// given when RBAC is on).
+    pub fn decide(&self, user: &UserInfo, info: &RequestInfo, rbac: Option<&dyn RbacObjects>) -> Decision {
+        if info.resource_request && self.denied(user, &info.verb, &info.group, &info.full_resource(), &info.namespace) {
+            return Decision::no_opinion("");
         }
-        let scope = if info.namespace.is_empty() {
-            "at the cluster scope".to_string()
-        } else {
-            format!("in the namespace {}", go_quote(&info.namespace))
-        };
-        let message = format!(
-            "User {} cannot {} resource {} in API group {} {scope}",
-            go_quote(&user.username),
-            info.verb,
-            go_quote(&info.full_resource()),
-            go_quote(&info.group)
-        );
-        Err(ApiError::forbidden(&info.group, &info.resource, &info.name, &message))
+        match rbac {
+            None => Decision::allow(""),
+            Some(_) if user.groups.iter().any(|g| g == MASTERS) => Decision::allow(""),
+            Some(objects) => rbac::authorize(objects, user, info),
+        }
+    }
+
+    /// The authorization filter (staging/src/k8s.io/apiserver/pkg/endpoints/filters/authorization.go):
+    /// a request the chain does not allow is a 403.
+    pub fn authorize(&self, user: &UserInfo, info: &RequestInfo, rbac: Option<&dyn RbacObjects>) -> ApiResult<()> {
+        let decision = self.decide(user, info, rbac);
+        if decision.allowed { Ok(()) } else { Err(forbidden(user, info, &decision.reason)) }
     }
 
     /// POST selfsubjectreviews (pkg/registry/authentication/selfsubjectreview/rest.go).
@@ -278,86 +252,235 @@ impl Auth {
     }
 
     /// POST selfsubjectaccessreviews (pkg/registry/authorization/selfsubjectaccessreview/rest.go,
-    /// validation in pkg/apis/authorization/validation/validation.go).
-    pub fn self_subject_access_review(&self, user: &UserInfo, review: &Value) -> ApiResult<Value> {
+    /// validation in pkg/apis/authorization/validation/validation.go): the requester's own
+    /// access, decided by the chain.
+    pub fn self_subject_access_review(
+        &self,
+        user: &UserInfo,
+        review: &Value,
+        rbac: Option<&dyn RbacObjects>,
+    ) -> ApiResult<Value> {
         let spec = review.get("spec").cloned().unwrap_or(json!({}));
-        let attributes = spec.get("resourceAttributes").filter(|a| !a.is_null());
-        let non_resource = spec.get("nonResourceAttributes").filter(|a| !a.is_null());
-        let error = match (attributes, non_resource) {
-            (Some(_), Some(n)) => Some(FieldError::invalid(
-                "spec.nonResourceAttributes",
-                BadValue::Raw(format!("{n}")),
-                "cannot be specified in combination with resourceAttributes",
-            )),
-            (None, None) => Some(FieldError::invalid(
-                "spec.resourceAttributes",
-                BadValue::Raw("null".into()),
-                "exactly one of nonResourceAttributes or resourceAttributes must be specified",
-            )),
-            _ => None,
+        let attributes = review_attributes(&spec)
+            .map_err(|e| ApiError::invalid("authorization.k8s.io", "SelfSubjectAccessReview", "", &[e]))?;
+        let decision = self.decide(user, &attributes, rbac);
+        review_reply(review, "SelfSubjectAccessReview", &decision)
+    }
+
+    /// POST subjectaccessreviews (pkg/registry/authorization/subjectaccessreview/rest.go): the
+    /// access of the user, groups, uid and extra the spec names (taken as given: no
+    /// `system:authenticated` is added), decided by the chain.
+    pub fn subject_access_review(&self, review: &Value, rbac: Option<&dyn RbacObjects>) -> ApiResult<Value> {
+        let spec = review.get("spec").cloned().unwrap_or(json!({}));
+        let user = UserInfo {
+            username: spec.get("user").and_then(Value::as_str).unwrap_or_default().into(),
+            uid: spec.get("uid").and_then(Value::as_str).unwrap_or_default().into(),
+            groups: spec
+                .get("groups")
+                .and_then(Value::as_array)
+                .map(|g| g.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default(),
+            extra: spec
+                .get("extra")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| {
+                            let values = v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string));
+                            (k.clone(), values.map(Iterator::collect).unwrap_or_default())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
-        if let Some(e) = error {
-            return Err(ApiError::invalid("authorization.k8s.io", "SelfSubjectAccessReview", "", &[e]));
+        // validation.go ValidateSubjectAccessReviewSpec
+        let mut errors = Vec::new();
+        if let Err(e) = review_attributes(&spec) {
+            errors.push(e);
         }
-        let allowed = attributes.is_none_or(|a| {
-            let field = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or_default();
-            let resource = match field("subresource") {
-                "" => field("resource").to_string(),
-                sub => format!("{}/{sub}", field("resource")),
-            };
-            !self.denied(user, field("verb"), field("group"), &resource, field("namespace"))
-        });
-        let mut out = review.clone();
-        let obj =
-            out.as_object_mut().ok_or_else(|| ApiError::bad_request("SelfSubjectAccessReview is not an object"))?;
-        obj.insert("kind".into(), "SelfSubjectAccessReview".into());
-        obj.insert("apiVersion".into(), "authorization.k8s.io/v1".into());
-        obj.insert("metadata".into(), json!({ "creationTimestamp": Value::Null }));
-        obj.insert("status".into(), json!({ "allowed": allowed }));
-        Ok(out)
+        if user.username.is_empty() && user.groups.is_empty() {
+            errors.push(FieldError::invalid(
+                "spec.user",
+                BadValue::str(""),
+                "at least one of user or group must be specified",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::invalid("authorization.k8s.io", "SubjectAccessReview", "", &errors));
+        }
+        let attributes = review_attributes(&spec).expect("validated");
+        let decision = self.decide(&user, &attributes, rbac);
+        review_reply(review, "SubjectAccessReview", &decision)
     }
 
     /// POST selfsubjectrulesreviews (pkg/registry/authorization/selfsubjectrulesreview/rest.go):
-    /// the rules that apply in `spec.namespace`. Without a forbid rule for the user this is
-    /// cluster-admin's `*` rule; with one, every served resource with the verbs left to it.
-    pub fn self_subject_rules_review(&self, user: &UserInfo, review: &Value) -> Value {
+    /// the rules that apply in `spec.namespace`. With RBAC, those of the user's bindings
+    /// (`system:masters` first gets `*`); without, cluster-admin's `*` rule unless a forbid rule
+    /// names the user, and then every served resource with the verbs left to it.
+    pub fn self_subject_rules_review(&self, user: &UserInfo, review: &Value, rbac: Option<&dyn RbacObjects>) -> Value {
         let namespace = review.pointer("/spec/namespace").and_then(Value::as_str).unwrap_or_default().to_string();
-        let limited = {
-            let forbids = self.forbids.lock().unwrap_or_else(|p| p.into_inner());
-            forbids.iter().any(|f| f.applies_to(user) && f.namespace.as_deref().is_none_or(|ns| ns == namespace))
+        let everything = || {
+            (
+                vec![json!({ "verbs": ["*"], "apiGroups": ["*"], "resources": ["*"] })],
+                vec![json!({ "verbs": ["*"], "nonResourceURLs": ["*"] })],
+            )
         };
-        let resource_rules: Vec<Value> = if limited {
-            let mut rules = Vec::new();
-            for def in resources::RESOURCES {
-                let mut entries = vec![(def.plural.to_string(), def.verbs)];
-                entries.extend(def.subresources.iter().map(|s| (format!("{}/{}", def.plural, s.name), s.verbs)));
-                for (resource, verbs) in entries {
-                    let left: Vec<&str> = verbs
-                        .iter()
-                        .copied()
-                        .filter(|v| !self.denied(user, v, def.group, &resource, &namespace))
-                        .collect();
-                    if !left.is_empty() {
-                        rules.push(json!({ "verbs": left, "apiGroups": [def.group], "resources": [resource] }));
+        let (resource_rules, non_resource_rules, errors) = match rbac {
+            Some(objects) => {
+                let (mut resource_rules, mut non_resource_rules) =
+                    if user.groups.iter().any(|g| g == MASTERS) { everything() } else { (Vec::new(), Vec::new()) };
+                let (rules, errors) = rbac::rules_for(objects, user, &namespace);
+                for rule in rules {
+                    let field = |k: &str| rule.get(k).filter(|v| v.as_array().is_some_and(|a| !a.is_empty()));
+                    if field("resources").is_some() || field("apiGroups").is_some() {
+                        let mut r = json!({ "verbs": rule["verbs"], "apiGroups": rule.get("apiGroups").cloned().unwrap_or(json!([])) });
+                        for k in ["resources", "resourceNames"] {
+                            if let Some(v) = field(k) {
+                                r[k] = v.clone();
+                            }
+                        }
+                        resource_rules.push(r);
+                    }
+                    if let Some(urls) = field("nonResourceURLs") {
+                        non_resource_rules.push(json!({ "verbs": rule["verbs"], "nonResourceURLs": urls }));
                     }
                 }
+                (resource_rules, non_resource_rules, errors)
             }
-            rules
-        } else {
-            vec![json!({ "verbs": ["*"], "apiGroups": ["*"], "resources": ["*"] })]
+            None => {
+                let limited = {
+                    let forbids = self.forbids.lock().unwrap_or_else(|p| p.into_inner());
+                    forbids
+                        .iter()
+                        .any(|f| f.applies_to(user) && f.namespace.as_deref().is_none_or(|ns| ns == namespace))
+                };
+                if limited {
+                    let mut rules = Vec::new();
+                    for def in resources::RESOURCES {
+                        let mut entries = vec![(def.plural.to_string(), def.verbs)];
+                        entries
+                            .extend(def.subresources.iter().map(|s| (format!("{}/{}", def.plural, s.name), s.verbs)));
+                        for (resource, verbs) in entries {
+                            let left: Vec<&str> = verbs
+                                .iter()
+                                .copied()
+                                .filter(|v| !self.denied(user, v, def.group, &resource, &namespace))
+                                .collect();
+                            if !left.is_empty() {
+                                rules.push(json!({ "verbs": left, "apiGroups": [def.group], "resources": [resource] }));
+                            }
+                        }
+                    }
+                    (rules, everything().1, Vec::new())
+                } else {
+                    let (r, n) = everything();
+                    (r, n, Vec::new())
+                }
+            }
         };
+        let mut status = json!({
+            "resourceRules": resource_rules,
+            "nonResourceRules": non_resource_rules,
+            "incomplete": !errors.is_empty()
+        });
+        if !errors.is_empty() {
+            status["evaluationError"] = errors.join(", ").into();
+        }
         json!({
             "kind": "SelfSubjectRulesReview",
             "apiVersion": "authorization.k8s.io/v1",
             "metadata": { "creationTimestamp": Value::Null },
             "spec": { "namespace": namespace },
-            "status": {
-                "resourceRules": resource_rules,
-                "nonResourceRules": [{ "verbs": ["*"], "nonResourceURLs": ["*"] }],
-                "incomplete": false
-            }
+            "status": status
         })
     }
+}
+
+/// The attributes of an access review's spec (`resourceAttributes` or
+/// `nonResourceAttributes`, exactly one), or the validation error.
+fn review_attributes(spec: &Value) -> Result<RequestInfo, FieldError> {
+    let attributes = spec.get("resourceAttributes").filter(|a| !a.is_null());
+    let non_resource = spec.get("nonResourceAttributes").filter(|a| !a.is_null());
+    let field = |a: &Value, k: &str| a.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    match (attributes, non_resource) {
+        (Some(_), Some(n)) => Err(FieldError::invalid(
+            "spec.nonResourceAttributes",
+            BadValue::Raw(format!("{n}")),
+            "cannot be specified in combination with resourceAttributes",
+        )),
+        (None, None) => Err(FieldError::invalid(
+            "spec.resourceAttributes",
+            BadValue::Raw("null".into()),
+            "exactly one of nonResourceAttributes or resourceAttributes must be specified",
+        )),
+        (Some(a), None) => Ok(RequestInfo {
+            resource_request: true,
+            verb: field(a, "verb"),
+            group: field(a, "group"),
+            namespace: field(a, "namespace"),
+            resource: field(a, "resource"),
+            subresource: field(a, "subresource"),
+            name: field(a, "name"),
+            path: String::new(),
+        }),
+        (None, Some(n)) => Ok(RequestInfo { verb: field(n, "verb"), path: field(n, "path"), ..Default::default() }),
+    }
+}
+
+/// The review with its status (`SubjectAccessReviewStatus`: `denied`, `reason` omitted when
+/// empty), as the registries return it.
+fn review_reply(review: &Value, kind: &str, decision: &Decision) -> ApiResult<Value> {
+    let mut out = review.clone();
+    let obj = out.as_object_mut().ok_or_else(|| ApiError::bad_request(format!("{kind} is not an object")))?;
+    obj.insert("kind".into(), kind.into());
+    obj.insert("apiVersion".into(), "authorization.k8s.io/v1".into());
+    obj.insert("metadata".into(), json!({ "creationTimestamp": Value::Null }));
+    let mut status = json!({ "allowed": decision.allowed });
+    if !decision.reason.is_empty() {
+        status["reason"] = decision.reason.clone().into();
+    }
+    obj.insert("status".into(), status);
+    Ok(out)
+}
+
+/// responsewriters/errors.go `Forbidden` and `forbiddenMessage` (the message sanitized, the
+/// authorizer's reason appended), as `apierrors.NewForbidden` phrases it: `<resource>.<group>
+/// "<name>" is forbidden: …`, or `forbidden: …` for a non-resource path.
+pub fn forbidden(user: &UserInfo, info: &RequestInfo, reason: &str) -> ApiError {
+    let message = if !info.resource_request {
+        format!("User {} cannot {} path {}", go_quote(&user.username), info.verb, go_quote(&info.path))
+    } else {
+        let scope = if info.namespace.is_empty() {
+            "at the cluster scope".to_string()
+        } else {
+            format!("in the namespace {}", go_quote(&info.namespace))
+        };
+        format!(
+            "User {} cannot {} resource {} in API group {} {scope}",
+            go_quote(&user.username),
+            info.verb,
+            go_quote(&info.full_resource()),
+            go_quote(&info.group)
+        )
+    };
+    let mut message = sanitize(&message);
+    if !reason.is_empty() {
+        message = format!("{message}: {reason}");
+    }
+    if !info.resource_request {
+        return ApiError {
+            code: 403,
+            reason: "Forbidden",
+            message: format!("forbidden: {message}"),
+            details: Some(json!({})),
+        };
+    }
+    ApiError::forbidden(&info.group, &info.resource, &info.name, &message)
+}
+
+/// responsewriters/errors.go `sanitizer`: nothing that looks like HTML.
+pub fn sanitize(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// `Authorization: Bearer <token>` (staging/src/k8s.io/apiserver/pkg/authentication/request/bearertoken).
@@ -373,93 +496,12 @@ pub fn unauthorized() -> ApiError {
     ApiError { code: 401, reason: "Unauthorized", message: "Unauthorized".into(), details: None }
 }
 
-/// The attributes of a request (requestinfo.go `RequestInfoFactory.NewRequestInfo`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RequestInfo {
-    pub resource_request: bool,
-    pub verb: String,
-    pub group: String,
-    pub namespace: String,
-    pub resource: String,
-    pub subresource: String,
-    pub name: String,
-}
-
-impl RequestInfo {
-    /// `resource/subresource`, as authorization and its messages name it.
-    pub fn full_resource(&self) -> String {
-        if self.subresource.is_empty() {
-            self.resource.clone()
-        } else {
-            format!("{}/{}", self.resource, self.subresource)
-        }
-    }
-
-    pub fn parse(method: &Method, path: &str, query: &Query) -> RequestInfo {
-        let verb = match *method {
-            Method::POST => "create",
-            Method::GET | Method::HEAD => "get",
-            Method::PUT => "update",
-            Method::PATCH => "patch",
-            Method::DELETE => "delete",
-            _ => "",
-        };
-        let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-        let (group, rest) = match parts.as_slice() {
-            ["api", _version, rest @ ..] => ("", rest),
-            ["apis", group, _version, rest @ ..] => (*group, rest),
-            _ => return RequestInfo { verb: verb.into(), ..Default::default() },
-        };
-        if rest.is_empty() {
-            return RequestInfo { verb: verb.into(), ..Default::default() };
-        }
-        let mut info =
-            RequestInfo { resource_request: true, verb: verb.into(), group: group.into(), ..Default::default() };
-        let mut parts: &[&str] = rest;
-        if parts[0] == "namespaces" && parts.len() > 1 {
-            info.namespace = parts[1].into();
-            // `status` and `finalize` are subresources of the namespace itself.
-            if parts.len() > 2 && !["status", "finalize"].contains(&parts[2]) {
-                parts = &parts[2..];
-            }
-        }
-        info.resource = parts[0].into();
-        if let Some(name) = parts.get(1) {
-            info.name = (*name).into();
-        }
-        if let Some(sub) = parts.get(2) {
-            info.subresource = (*sub).into();
-        }
-        if info.name.is_empty() && info.verb == "get" {
-            let watch = matches!(query.first("watch"), Some("1" | "t" | "T" | "true" | "True" | "TRUE"));
-            info.verb = if watch { "watch" } else { "list" }.into();
-            if let Some(name) = query.first("fieldSelector").and_then(exact_name) {
-                info.name = name;
-            }
-        }
-        if info.name.is_empty() && info.verb == "delete" {
-            info.verb = "deletecollection".into();
-        }
-        info
-    }
-}
-
-/// `fieldSelector.RequiresExactMatch("metadata.name")`: a list narrowed to one name is
-/// authorized as a request for that name.
-fn exact_name(selector: &str) -> Option<String> {
-    let mut found = None;
-    for term in selector.split(',') {
-        let (k, v) = term.split_once("==").or_else(|| term.split_once('='))?;
-        if k.trim() == "metadata.name" {
-            found = Some(v.trim().to_string());
-        }
-    }
-    found.filter(|n| !n.is_empty() && !n.contains('/') && n != "." && n != "..")
-}
-
 #[cfg(test)]
 mod tests {
+    use hyper::Method;
+
     use super::*;
+    use crate::model::query::Query;
 
     fn info(method: Method, path: &str, query: &str) -> RequestInfo {
         RequestInfo::parse(&method, path, &Query::parse(query))
@@ -485,17 +527,21 @@ mod tests {
         let auth = Auth::default();
         auth.forbid(Forbid::user("alice").verb("create").resource("apps", "statefulsets").in_namespace("ns"));
         let alice = UserInfo::authenticated("alice", &[]);
-        let e =
-            auth.authorize(&alice, &info(Method::POST, "/apis/apps/v1/namespaces/ns/statefulsets", "")).unwrap_err();
+        let e = auth
+            .authorize(&alice, &info(Method::POST, "/apis/apps/v1/namespaces/ns/statefulsets", ""), None)
+            .unwrap_err();
         assert_eq!(e.code, 403);
         assert_eq!(
             e.message,
             r#"statefulsets.apps is forbidden: User "alice" cannot create resource "statefulsets" in API group "apps" in the namespace "ns""#
         );
-        assert!(auth.authorize(&alice, &info(Method::POST, "/apis/apps/v1/namespaces/other/statefulsets", "")).is_ok());
+        assert!(
+            auth.authorize(&alice, &info(Method::POST, "/apis/apps/v1/namespaces/other/statefulsets", ""), None)
+                .is_ok()
+        );
         auth.forbid(Forbid::group("devs").verb("list").resource("", "namespaces"));
         let bob = UserInfo::authenticated("bob", &["devs"]);
-        let e = auth.authorize(&bob, &info(Method::GET, "/api/v1/namespaces", "")).unwrap_err();
+        let e = auth.authorize(&bob, &info(Method::GET, "/api/v1/namespaces", ""), None).unwrap_err();
         assert_eq!(
             e.message,
             r#"namespaces is forbidden: User "bob" cannot list resource "namespaces" in API group "" at the cluster scope"#
@@ -506,10 +552,10 @@ mod tests {
     fn rules_reviews_leave_out_forbidden_verbs() {
         let auth = Auth::default();
         let alice = UserInfo::authenticated("alice", &[]);
-        let open = auth.self_subject_rules_review(&alice, &json!({"spec": {"namespace": "ns"}}));
+        let open = auth.self_subject_rules_review(&alice, &json!({"spec": {"namespace": "ns"}}), None);
         assert_eq!(open["status"]["resourceRules"], json!([{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]));
         auth.forbid(Forbid::user("alice").verb("delete").resource("", "secrets"));
-        let limited = auth.self_subject_rules_review(&alice, &json!({"spec": {"namespace": "ns"}}));
+        let limited = auth.self_subject_rules_review(&alice, &json!({"spec": {"namespace": "ns"}}), None);
         let secrets = limited["status"]["resourceRules"]
             .as_array()
             .unwrap()

@@ -12,7 +12,8 @@ use hyper::{Method, Request, Response};
 use serde_json::{Value, json};
 
 use crate::api::table::{self, IncludeObject};
-use crate::auth::{RequestInfo, UserInfo};
+use crate::auth::impersonation;
+use crate::auth::{RequestInfo, UserInfo, forbidden, sanitize};
 use crate::http::body::{merge_delete_body, parse_body, parse_patch};
 use crate::http::faults::{FaultAction, Injected};
 use crate::http::negotiate::{Want, negotiate};
@@ -34,7 +35,8 @@ pub struct Connection {
 }
 
 /// The filter chain of kube-apiserver in the order it runs (injected faults first):
-/// authentication, authorization, then the handlers; every request is logged.
+/// authentication, impersonation, authorization, then the handlers; every request is logged
+/// (with the user it ran as, and who impersonated it).
 pub async fn handle(
     shared: Arc<Shared>,
     conn: Arc<Connection>,
@@ -56,12 +58,30 @@ pub async fn handle(
         tokio::time::sleep(plan.delay).await;
     }
     let info = RequestInfo::parse(&method, &path, &query);
-    let user = shared.authenticate(conn.certificate.as_ref(), &authorization);
-    let username = user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
-    let allowed = user.and_then(|u| shared.auth.authorize(&u, &info).map(|()| u));
+    let request_uri = if raw_query.is_empty() { path.clone() } else { format!("{path}?{raw_query}") };
+    let mut impersonator = String::new();
+    let user = match shared.authenticate(conn.certificate.as_ref(), &authorization) {
+        Err(e) => Err(Reply::error(&e)),
+        Ok(requester) => match impersonate(&shared, &requester, req.headers(), &request_uri) {
+            Ok(Some(user)) => {
+                impersonator = requester.username;
+                Ok(user)
+            }
+            Ok(None) => Ok(requester),
+            Err(reply) => {
+                impersonator = requester.username;
+                Err(reply)
+            }
+        },
+    };
+    let username = user.as_ref().map(|u| u.username.clone()).unwrap_or_else(|_| std::mem::take(&mut impersonator));
+    let allowed = user.and_then(|u| match shared.with_rbac(|rbac| shared.auth.authorize(&u, &info, rbac)) {
+        Ok(()) => Ok(u),
+        Err(e) => Err(nosniff(Reply::error(&e))),
+    });
     let mut reply = match (&plan.respond, allowed) {
         (Some((code, message)), _) => injected_reply(*code, message.as_deref(), &info),
-        (None, Err(e)) => Reply::error(&e),
+        (None, Err(reply)) => reply,
         (None, Ok(_)) if plan.watch == Some(FaultAction::StallWatch) => stalled_reply(&shared),
         (None, Ok(_)) if plan.watch == Some(FaultAction::CloseWatch) => {
             Reply::raw(200, "application/json", Bytes::new())
@@ -110,6 +130,7 @@ pub async fn handle(
         status: reply.code,
         dry_run,
         user: username,
+        impersonator,
     });
     if plan.drop_connection {
         reply.body = truncated(reply.body);
@@ -126,6 +147,43 @@ pub async fn handle(
         resp = resp.header("Warning", format!("299 - {}", go_quote(w)));
     }
     Ok(resp.body(reply.body).expect("valid response"))
+}
+
+/// The impersonation filter (staging/src/k8s.io/apiserver/pkg/endpoints/filters/impersonation.go
+/// `WithImpersonation`, v1.33): without `Impersonate-*` headers the requester goes on as
+/// itself; otherwise each requested value must be allowed to the requester with verb
+/// `impersonate` (the first that is not: `responsewriters.Forbidden`, 403 `users "bob" is
+/// forbidden: User "alice" cannot impersonate resource "users" in API group "" at the cluster
+/// scope`), and the request then runs as the impersonated user. Groups, extras or a uid
+/// without a user: `responsewriters.InternalError`, a plain-text 500 `Internal Server Error:
+/// "<request URI>": requested [{Group  devs    }] without impersonating a user`.
+fn impersonate(
+    shared: &Shared,
+    requester: &UserInfo,
+    headers: &hyper::HeaderMap,
+    request_uri: &str,
+) -> Result<Option<UserInfo>, Reply> {
+    let requested = impersonation::requested(headers).map_err(|e| {
+        let text = sanitize(&format!("Internal Server Error: {}: {e}", go_quote(request_uri)));
+        nosniff(Reply::text(500, &text))
+    })?;
+    if requested.is_empty() {
+        return Ok(None);
+    }
+    for r in &requested {
+        let attributes = r.attributes();
+        let decision = shared.with_rbac(|rbac| shared.auth.decide(requester, &attributes, rbac));
+        if !decision.allowed {
+            return Err(nosniff(Reply::error(&forbidden(requester, &attributes, &decision.reason))));
+        }
+    }
+    Ok(Some(impersonation::impersonated_user(&requested)))
+}
+
+/// responsewriters' `X-Content-Type-Options: nosniff` on the filters' refusals.
+fn nosniff(mut reply: Reply) -> Reply {
+    reply.headers.push(("X-Content-Type-Options", "nosniff".into()));
+    reply
 }
 
 fn injected_reply(code: u16, message: Option<&str>, info: &RequestInfo) -> Reply {
@@ -408,7 +466,8 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
     }
 }
 
-/// POST of a SelfSubjectReview, SelfSubjectAccessReview or SelfSubjectRulesReview: decoded
+/// POST of a SelfSubjectReview, SelfSubjectAccessReview, SelfSubjectRulesReview or
+/// SubjectAccessReview: decoded
 /// like any body, answered from the authenticator and authorizer, never stored (201).
 fn review_request(
     ctx: &Ctx<'_>,
@@ -425,11 +484,13 @@ fn review_request(
     let opts = write_opts(ctx.query, Verb::Create, ctx.user_agent, false)?;
     let mut warnings = Vec::new();
     let review = decode::body(def, parse_body(ctx.content_type, &body)?, opts.validation, &mut warnings)?;
-    let auth = &ctx.shared.auth;
+    let shared = ctx.shared;
+    let auth = &shared.auth;
     let out = match def.kind {
         "SelfSubjectReview" => auth.self_subject_review(ctx.user),
-        "SelfSubjectAccessReview" => auth.self_subject_access_review(ctx.user, &review)?,
-        _ => auth.self_subject_rules_review(ctx.user, &review),
+        "SelfSubjectAccessReview" => shared.with_rbac(|r| auth.self_subject_access_review(ctx.user, &review, r))?,
+        "SubjectAccessReview" => shared.with_rbac(|r| auth.subject_access_review(&review, r))?,
+        _ => shared.with_rbac(|r| auth.self_subject_rules_review(ctx.user, &review, r)),
     };
     Ok(with_warnings(Reply::json(201, &out, pretty), warnings))
 }

@@ -259,6 +259,10 @@ pub static RESOURCES: &[ResourceDef] = &[
             false,
         )
     },
+    ResourceDef {
+        verbs: &["create"],
+        ..res("authorization.k8s.io", "subjectaccessreviews", "subjectaccessreview", "SubjectAccessReview", false)
+    },
     // ---- coordination.k8s.io/v1 ----
     ResourceDef { create_on_update: true, ..res("coordination.k8s.io", "leases", "lease", "Lease", true) },
     // ---- discovery.k8s.io/v1 ----

@@ -277,6 +277,7 @@ pub fn typed_decode(group: &str, kind: &str, value: &Value) -> Result<(), String
         "authentication.k8s.io" "SelfSubjectReview" => authentication::v1::SelfSubjectReview,
         "authorization.k8s.io" "SelfSubjectAccessReview" => authorization::v1::SelfSubjectAccessReview,
         "authorization.k8s.io" "SelfSubjectRulesReview" => authorization::v1::SelfSubjectRulesReview,
+        "authorization.k8s.io" "SubjectAccessReview" => authorization::v1::SubjectAccessReview,
         "coordination.k8s.io" "Lease" => coordination::v1::Lease,
         "discovery.k8s.io" "EndpointSlice" => discovery::v1::EndpointSlice,
         "events.k8s.io" "Event" => events::v1::Event,

@@ -18,8 +18,19 @@ const SEED_MANAGER: &str = "kube-sim-seed";
 /// `default/kubernetes` Service with its Endpoints and EndpointSlice
 /// (pkg/controlplane/controller/{systemnamespaces,kubernetesservice}) and the default
 /// ServiceCIDR (pkg/controlplane/controller/defaultservicecidr).
-pub fn bootstrap(cluster: &mut Cluster, network: &ServiceNetwork, port: u16) -> Result<(), String> {
+/// `system` objects (group, resource, cluster-scoped object) are created first (the RBAC
+/// bootstrap policy when RBAC is on).
+pub fn bootstrap(
+    cluster: &mut Cluster,
+    network: &ServiceNetwork,
+    port: u16,
+    system: Vec<(&str, &str, Value)>,
+) -> Result<(), String> {
     let opts = WriteOpts { dry_run: false, manager: APISERVER_MANAGER.into(), validation: FieldValidation::Strict };
+    for (group, plural, object) in system {
+        let res = resources::find(group, "v1", plural).ok_or_else(|| format!("{plural}.{group} is not served"))?;
+        cluster.create(res, "", object, &opts).map_err(|e| e.message)?;
+    }
     let ns_res = resources::find("", "v1", "namespaces").expect("served");
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         cluster.create(ns_res, "", json!({ "metadata": { "name": ns } }), &opts).map_err(|e| e.message)?;

@@ -7,7 +7,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use hyper::{Method, StatusCode};
-use kube_sim::Simulator;
+use kube_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 
 pub const REAL_CLUSTER_ENV: &str = "VCLUSTER_E2E_KUBECONFIG";
@@ -21,12 +21,25 @@ pub struct Env {
 }
 
 impl Env {
-    /// A fresh backend and a namespace `ks-<test>-<random>` in it.
+    /// A fresh backend and a namespace `ks-<test>-<random>` in it. The simulator authorizes
+    /// with RBAC, as a real cluster does (the kubeconfig's user is an admin on both).
     pub async fn new(test: &str) -> Env {
+        Env::start(test, true).await
+    }
+
+    /// As [`Env::new`], for kubectl: the simulator serves plain HTTP, where kubectl sends no
+    /// credentials (it is `system:anonymous` there), so it allows everything instead of RBAC.
+    /// A real cluster is used as it is (kubectl authenticates over TLS there).
+    pub async fn for_kubectl(test: &str) -> Env {
+        Env::start(test, false).await
+    }
+
+    async fn start(test: &str, rbac: bool) -> Env {
         let (sim, kubeconfig) = match std::env::var_os(REAL_CLUSTER_ENV) {
             Some(path) => (None, PathBuf::from(path)),
             None => {
-                let sim = Simulator::start().await.expect("simulator starts");
+                let sim =
+                    Simulator::start_with(SimConfig { rbac, ..Default::default() }).await.expect("simulator starts");
                 let path = sim.kubeconfig_path().to_path_buf();
                 (Some(sim), path)
             }
@@ -44,6 +57,70 @@ impl Env {
 
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// A client of the same server whose credentials `change` rewrites (a token instead of
+    /// the admin's, or `Impersonate-*` fields).
+    pub async fn client_with(&self, change: impl FnOnce(&mut kube::config::AuthInfo)) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
+        let mut config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("config");
+        change(&mut config.auth_info);
+        kube::Client::try_from(config).expect("client")
+    }
+
+    /// A ServiceAccount `name` of the test namespace and a client authenticated by a token
+    /// of it (TokenRequest): a user without any permission beyond the defaults.
+    pub async fn service_account_client(&self, name: &str) -> (kube::Client, String) {
+        let (code, body) = self
+            .request(Method::POST, &self.ns_path("serviceaccounts"), Some(json!({"metadata": {"name": name}})))
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{body}");
+        let path = self.ns_path(&format!("serviceaccounts/{name}/token"));
+        let (code, body) = self
+            .request(
+                Method::POST,
+                &path,
+                Some(json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{body}");
+        let token = body["status"]["token"].as_str().expect("a token").to_string();
+        let client = self
+            .client_with(|auth| {
+                *auth = kube::config::AuthInfo { token: Some(token.into()), ..Default::default() };
+            })
+            .await;
+        (client, format!("system:serviceaccount:{}:{name}", self.ns))
+    }
+
+    /// A raw request by `client` with extra headers; status, headers and the body (JSON, or
+    /// the text as a JSON string).
+    pub async fn send(
+        &self,
+        client: &kube::Client,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, hyper::HeaderMap, Value) {
+        use http_body_util::BodyExt as _;
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .header("User-Agent", "kube-sim-conformance/v0 (test)");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let resp = client.send(req.body(kube::client::Body::from(body)).expect("request")).await.expect("send");
+        let code = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (code, headers, value)
     }
 
     /// A raw request; JSON body in, status and JSON body out.
