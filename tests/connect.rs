@@ -350,6 +350,12 @@ fn a_service_account_token_replaces_the_admin_certificate() {
 #[test]
 fn a_paused_vcluster_is_resumed_and_a_stuck_one_is_waited_for_within_bounds() {
     let env = Env::start();
+    // The seeded StatefulSet settles first (its controller writes its status meanwhile): pause's
+    // patch is conditional on the resourceVersion it read, and a concurrent write is an error.
+    eventually(Duration::from_secs(30), || {
+        let status = env.host.object("apps/v1", "StatefulSet", NAMESPACE, NAME)?["status"].clone();
+        (status["readyReplicas"] == 1 && status["availableReplicas"] == 1).then_some(())
+    });
     let out = env.run(&["pause", NAME, "-n", NAMESPACE]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = env.connect_kubectl(&[], &["get", "namespaces", "-o", "name"]);
