@@ -1,75 +1,34 @@
-//! Command-line surface: clap types, global flags, and dispatch.
+//! The command line: parse it, then dispatch to a command — nothing else.
 //!
 //! Parsing happens before any runtime starts; commands that talk to a cluster get a tokio
-//! runtime from [`Context::block_on`]. Each subcommand's arguments live in its own file
-//! under `commands/`.
+//! runtime from `Context::block_on`. Each subcommand's arguments live in its own file
+//! under `commands/`; the global flags and what commands share in `crate::context`.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::commands;
-use crate::error::{self, ExitStatus};
+use crate::context::{Context, GlobalArgs, OutputFormat, exit_clap, finish};
+use crate::error::ExitStatus;
 use crate::printer::{Printer, PrinterConfig};
+
+/// The hidden command of the background port-forwarder (`main` closes inherited descriptors for it).
+pub use crate::forward::registry::FORWARDER_COMMAND;
 
 /// Create, connect to and manage virtual Kubernetes clusters.
 #[derive(Debug, Parser)]
 #[command(name = "vcluster", version, propagate_version = true, max_term_width = 100)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub(crate) global: GlobalArgs,
     #[command(subcommand)]
-    pub command: Command,
-}
-
-/// Flags every command accepts.
-#[derive(Debug, Clone, Args, Default)]
-pub struct GlobalArgs {
-    /// Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)
-    #[arg(long, global = true, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kube context of the host cluster (default: the current context)
-    #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
-    /// Host namespace of the virtual cluster
-    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
-    pub namespace: Option<String>,
-    /// Output format for data on stdout
-    #[arg(short = 'o', long, global = true, value_enum, value_name = "FORMAT")]
-    pub output: Option<OutputFormat>,
-    /// Print only warnings, errors and data
-    #[arg(short = 'q', long, global = true)]
-    pub quiet: bool,
-    /// Print debug information (requests, timings)
-    #[arg(long, global = true)]
-    pub debug: bool,
-    /// Answer yes to every confirmation (required when stdin is not a terminal)
-    #[arg(short = 'y', long, global = true)]
-    pub yes: bool,
-}
-
-/// Formats for `-o/--output`. Each command accepts a subset (see [`Command::output_formats`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Json,
-    Yaml,
-}
-
-impl OutputFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutputFormat::Table => "table",
-            OutputFormat::Json => "json",
-            OutputFormat::Yaml => "yaml",
-        }
-    }
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)
     Create(commands::create::CreateArgs),
     /// Connect to a virtual cluster: switch kubectl to it (a port-forward runs in the background),
@@ -101,7 +60,7 @@ pub enum Command {
 
 impl Command {
     /// Output formats a command accepts; the first is its default. Empty: no `-o`.
-    pub fn output_formats(&self) -> &'static [OutputFormat] {
+    pub(crate) fn output_formats(&self) -> &'static [OutputFormat] {
         match self {
             Command::Create(_) | Command::Delete(_) | Command::Pause(_) | Command::Resume(_) => {
                 &[OutputFormat::Table, OutputFormat::Json]
@@ -111,26 +70,6 @@ impl Command {
             Command::Version(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
             Command::Connect(_) | Command::Disconnect(_) | Command::PortForward(_) | Command::Completion(_) => &[],
         }
-    }
-}
-
-/// What every command gets: the resolved global flags and the printer.
-#[derive(Debug, Clone)]
-pub struct Context {
-    pub global: GlobalArgs,
-    /// The effective output format (validated against the command).
-    pub output: Option<OutputFormat>,
-    pub printer: Printer,
-}
-
-impl Context {
-    /// Run a future on a fresh multi-threaded runtime, shut down without waiting for
-    /// stray tasks so nothing hangs at exit.
-    pub fn block_on<F: std::future::Future>(&self, fut: F) -> anyhow::Result<F::Output> {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        let out = rt.block_on(fut);
-        rt.shutdown_background();
-        Ok(out)
     }
 }
 
@@ -179,29 +118,13 @@ pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Exit
     finish(run(cli.command, &ctx), &printer)
 }
 
-/// The exit code of a command's result, its error reported.
-pub fn finish(result: anyhow::Result<ExitStatus>, printer: &Printer) -> ExitCode {
-    let status = match result {
-        Ok(status) => status,
-        Err(err) => {
-            let status = error::exit_status_of(&err);
-            if status == ExitStatus::Failure {
-                printer.error_report(&error::format_report(&err));
-            }
-            status
-        }
-    };
-    status.into()
-}
-
-pub fn exit_clap(e: clap::Error) -> ExitCode {
-    // A closed stdout while printing --help is not worth a panic or a message.
-    let _ = e.print();
-    ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+/// The whole command line, as clap knows it (help, completions).
+pub fn command() -> clap::Command {
+    Cli::command()
 }
 
 /// Dispatch a parsed command.
-pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
+fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Create(args) => commands::create::run(args, ctx),
         Command::Delete(args) => commands::delete::run(args, ctx),
@@ -210,7 +133,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<ExitStatus> {
         Command::Resume(args) => commands::resume::run(args, ctx),
         Command::Render(args) => commands::render::run(args, ctx),
         Command::Version(args) => commands::version::run(args, ctx),
-        Command::Completion(args) => commands::completion::run(args, ctx),
+        Command::Completion(args) => commands::completion::run(args, ctx, Cli::command()),
         Command::Connect(args) => commands::connect::run(args, ctx),
         Command::Disconnect(args) => commands::disconnect::run(args, ctx),
         Command::PortForward(args) => commands::port_forward::run(args, ctx),

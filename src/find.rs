@@ -5,8 +5,8 @@
 //! was made from a vcluster chart) and by its StatefulSet (label `app=vcluster`, the vcluster's
 //! name in label `release`), either of which may be missing (a failed install; a vcluster whose
 //! records another tool keeps). Its pods (`app=vcluster,release=<name>`) give its status. Every
-//! search is the same three LISTs, sent together, however many vclusters there are — the
-//! established CLI sends two requests per vcluster (reference §6).
+//! search is the same three LISTs, sent together, however many vclusters there are, where the
+//! established CLI (`find.go`, below) sends two requests per vcluster.
 //!
 //! Where: `-n` searches that namespace; without it every namespace, and when listing across
 //! namespaces is forbidden, the namespace of the kube context, saying so. (loft-sh/vcluster
@@ -25,7 +25,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::Api;
 use kube::api::ListParams;
 
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{ClusterError, Connection};
 use crate::error::Hinted;
 use crate::kubeconfig::{ConnectRecord, Kind, Loaded};
 use crate::printer::Printer;
@@ -33,23 +33,23 @@ use crate::release::{self, Release, Status, codec};
 use crate::workload;
 
 /// The label every vcluster StatefulSet and pod carries. (the chart's `app: vcluster`)
-pub const APP_SELECTOR: &str = "app=vcluster";
+pub(crate) const APP_SELECTOR: &str = "app=vcluster";
 /// The label naming the vcluster (the Helm release) on its StatefulSet and pods.
-pub const RELEASE_LABEL: &str = "release";
+pub(crate) const RELEASE_LABEL: &str = "release";
 /// A paused vcluster's StatefulSet carries `loft.sh/paused: "true"`.
 /// (loft-sh/vcluster v0.19 `pkg/constants/annotation.go` `PausedAnnotation`)
-pub const PAUSED_ANNOTATION: &str = "loft.sh/paused";
+pub(crate) const PAUSED_ANNOTATION: &str = "loft.sh/paused";
 
 /// Where to search.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     Namespace(String),
     AllNamespaces,
 }
 
 impl Scope {
     /// `-n NAMESPACE`: that namespace; without `-n`: every namespace.
-    pub fn from_flag(namespace: Option<&str>) -> Scope {
+    pub(crate) fn from_flag(namespace: Option<&str>) -> Scope {
         namespace.map_or(Scope::AllNamespaces, |ns| Scope::Namespace(ns.to_owned()))
     }
 
@@ -72,16 +72,16 @@ impl std::fmt::Display for Scope {
 
 /// The host cluster's kube context, and why it is not the current one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostContext {
+pub(crate) struct HostContext {
     /// `None`: the current context.
-    pub context: Option<String>,
+    pub(crate) context: Option<String>,
     /// Said to the user when the current context is a vcluster's and its host is used instead.
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// `--context`, else the current context; when the current context reaches a vcluster (it was
 /// made by `connect`), the host context it was made from, if the kubeconfig still has it.
-pub fn host_context(loaded: &Loaded, flag: Option<&str>) -> HostContext {
+pub(crate) fn host_context(loaded: &Loaded, flag: Option<&str>) -> HostContext {
     if let Some(context) = flag {
         return HostContext { context: Some(context.to_owned()), note: None };
     }
@@ -105,23 +105,23 @@ pub fn host_context(loaded: &Loaded, flag: Option<&str>) -> HostContext {
 
 /// Connect to the host cluster of [`host_context`] (saying so when it is not the current
 /// context); `namespace` is `-n`.
-pub async fn connect_host(
+pub(crate) async fn connect_host(
     loaded: &Loaded,
     context: Option<&str>,
     namespace: Option<&str>,
     printer: &Printer,
-) -> Result<Cluster, ClusterError> {
+) -> Result<Connection, ClusterError> {
     let host = host_context(loaded, context);
     if let Some(note) = &host.note {
         printer.info(note);
     }
-    Cluster::connect(loaded, host.context.as_deref(), namespace).await
+    Connection::connect(loaded, host.context.as_deref(), namespace).await
 }
 
 /// Why `name` cannot be a vcluster's name: it goes into label selectors, so it must be a label
 /// value (kube-apiserver: `staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go`
 /// `IsValidLabelValue`), and not empty.
-pub fn name_problem(name: &str) -> Option<String> {
+pub(crate) fn name_problem(name: &str) -> Option<String> {
     let inner_ok = name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     let ends_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
     if name.is_empty() {
@@ -139,20 +139,20 @@ pub fn name_problem(name: &str) -> Option<String> {
 
 /// One virtual cluster on the host.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Vcluster {
-    pub name: String,
+pub(crate) struct Vcluster {
+    pub(crate) name: String,
     /// Its host namespace.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// The newest release record; `None` when only the StatefulSet was found.
-    pub release: Option<Release>,
-    pub statefulset: Option<StatefulSet>,
+    pub(crate) release: Option<Release>,
+    pub(crate) statefulset: Option<StatefulSet>,
     /// Its own pods (`app=vcluster,release=<name>`), oldest first.
-    pub pods: Vec<Pod>,
+    pub(crate) pods: Vec<Pod>,
 }
 
 impl Vcluster {
     /// Scaled down by `vcluster pause` (annotation `loft.sh/paused: "true"`).
-    pub fn paused(&self) -> bool {
+    pub(crate) fn paused(&self) -> bool {
         self.statefulset
             .as_ref()
             .and_then(|s| s.metadata.annotations.as_ref())
@@ -161,7 +161,7 @@ impl Vcluster {
 
     /// The pod that serves it: the StatefulSet's first (`<name>-0`), else the newest that is
     /// not terminating, else the newest.
-    pub fn pod(&self) -> Option<&Pod> {
+    pub(crate) fn pod(&self) -> Option<&Pod> {
         let first = self.statefulset.as_ref().and_then(|s| s.metadata.name.as_deref()).map(|n| format!("{n}-0"));
         let live = |p: &&Pod| p.metadata.deletion_timestamp.is_none();
         self.pods
@@ -175,7 +175,7 @@ impl Vcluster {
     /// `ContainerCreating`, `CrashLoopBackOff`, `Terminating`, …); without a pod, from the
     /// release: `Pending` (an install or upgrade in progress, or no pod yet), `Failed`,
     /// `Uninstalling`; `Stopped` when scaled to 0 other than by `pause`; else `Unknown`.
-    pub fn status(&self) -> String {
+    pub(crate) fn status(&self) -> String {
         if self.paused() {
             return "Paused".into();
         }
@@ -196,24 +196,22 @@ impl Vcluster {
     }
 
     /// When it was installed: the release's first deployment, else the StatefulSet's creation.
-    pub fn created(&self) -> Option<Timestamp> {
-        self.release.as_ref().and_then(|r| r.info.first_deployed).or_else(|| {
-            let sts = self.statefulset.as_ref()?;
-            Timestamp::from_nanosecond(sts.metadata.creation_timestamp.as_ref()?.0.as_nanosecond()).ok()
-        })
+    pub(crate) fn created(&self) -> Option<Timestamp> {
+        let first_deployed = self.release.as_ref().and_then(|r| r.info.first_deployed);
+        first_deployed.or_else(|| Some(self.statefulset.as_ref()?.metadata.creation_timestamp.as_ref()?.0))
     }
 }
 
 /// What a search found, and where it looked in the end.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Found {
+pub(crate) struct Found {
     /// Sorted by namespace, then name.
-    pub vclusters: Vec<Vcluster>,
-    pub searched: Scope,
+    pub(crate) vclusters: Vec<Vcluster>,
+    pub(crate) searched: Scope,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum FindError {
+pub(crate) enum FindError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     #[error("vcluster {name} not found in {searched} (context {context:?})")]
@@ -223,7 +221,7 @@ pub enum FindError {
 }
 
 impl FindError {
-    pub fn hints(&self) -> Vec<String> {
+    pub(crate) fn hints(&self) -> Vec<String> {
         match self {
             FindError::Cluster(e) => e.hint().into_iter().collect(),
             FindError::NotFound { searched: Scope::Namespace(ns), .. } => vec![
@@ -240,18 +238,23 @@ impl FindError {
 
 impl From<FindError> for Hinted {
     fn from(err: FindError) -> Hinted {
-        err.hints().into_iter().fold(Hinted::new(err.to_string()), Hinted::hint)
+        err.hints().into_iter().fold(Hinted::new(err), Hinted::hint)
     }
 }
 
 /// Every vcluster in `scope`.
-pub async fn list(cluster: &Cluster, scope: &Scope, printer: &Printer) -> Result<Found, FindError> {
+pub(crate) async fn list(cluster: &Connection, scope: &Scope, printer: &Printer) -> Result<Found, FindError> {
     search(cluster, scope, None, printer).await
 }
 
 /// The vcluster `name` in `scope`. Several namespaces holding one of that name: a person at a
 /// terminal picks one; otherwise [`FindError::Ambiguous`] names them.
-pub async fn find(cluster: &Cluster, name: &str, scope: &Scope, printer: &Printer) -> Result<Vcluster, FindError> {
+pub(crate) async fn find(
+    cluster: &Connection,
+    name: &str,
+    scope: &Scope,
+    printer: &Printer,
+) -> Result<Vcluster, FindError> {
     let found = search(cluster, scope, Some(name), printer).await?;
     let mut candidates = found.vclusters;
     match candidates.len() {
@@ -278,7 +281,12 @@ pub async fn find(cluster: &Cluster, name: &str, scope: &Scope, printer: &Printe
 
 /// The three LISTs, at once; across namespaces, falling back to the context's namespace when
 /// that is forbidden.
-async fn search(cluster: &Cluster, scope: &Scope, name: Option<&str>, printer: &Printer) -> Result<Found, FindError> {
+async fn search(
+    cluster: &Connection,
+    scope: &Scope,
+    name: Option<&str>,
+    printer: &Printer,
+) -> Result<Found, FindError> {
     let started = Instant::now();
     let found = search_in(cluster, scope, name, printer).await?;
     printer.debug(format!(
@@ -290,7 +298,7 @@ async fn search(cluster: &Cluster, scope: &Scope, name: Option<&str>, printer: &
 }
 
 async fn search_in(
-    cluster: &Cluster,
+    cluster: &Connection,
     scope: &Scope,
     name: Option<&str>,
     printer: &Printer,
@@ -317,8 +325,8 @@ struct Listed {
     pods: Vec<Pod>,
 }
 
-async fn lists(cluster: &Cluster, scope: &Scope, name: Option<&str>) -> kube::Result<Listed> {
-    fn api<K>(cluster: &Cluster, scope: &Scope) -> Api<K>
+async fn lists(cluster: &Connection, scope: &Scope, name: Option<&str>) -> kube::Result<Listed> {
+    fn api<K>(cluster: &Connection, scope: &Scope) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
     {

@@ -8,19 +8,19 @@ use crate::error::Interrupted;
 
 /// A shared "stop now" flag. Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct Interrupt {
+pub(crate) struct Interrupt {
     token: CancellationToken,
 }
 
 impl Interrupt {
     /// A flag nothing sets but [`Interrupt::trigger`] (tests, commands without signals).
-    pub fn manual() -> Interrupt {
+    pub(crate) fn manual() -> Interrupt {
         Interrupt::default()
     }
 
     /// Listen for SIGINT and SIGTERM on the current tokio runtime. `on_first` runs once, when
     /// the first signal arrives (to tell the person what happens now).
-    pub fn install(on_first: impl Fn() + Send + 'static) -> std::io::Result<Interrupt> {
+    pub(crate) fn install(on_first: impl Fn() + Send + 'static) -> std::io::Result<Interrupt> {
         use tokio::signal::unix::{SignalKind, signal};
         let interrupt = Interrupt::default();
         let mut int = signal(SignalKind::interrupt())?;
@@ -37,26 +37,26 @@ impl Interrupt {
     }
 
     /// Ask the operation to stop (what the first signal does).
-    pub fn trigger(&self) {
+    pub(crate) fn trigger(&self) {
         self.token.cancel();
     }
 
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.token.is_cancelled()
     }
 
     /// `Err(Interrupted)` once a stop was asked for: call before starting a request.
-    pub fn check(&self) -> Result<(), Interrupted> {
+    pub(crate) fn check(&self) -> Result<(), Interrupted> {
         if self.is_set() { Err(Interrupted) } else { Ok(()) }
     }
 
     /// Resolves when a stop is asked for.
-    pub async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         self.token.cancelled().await
     }
 
     /// Run `fut` unless a stop is asked for first.
-    pub async fn guard<F: std::future::Future>(&self, fut: F) -> Result<F::Output, Interrupted> {
+    pub(crate) async fn guard<F: std::future::Future>(&self, fut: F) -> Result<F::Output, Interrupted> {
         self.check()?;
         tokio::select! {
             biased;

@@ -1,38 +1,44 @@
 //! vcluster: create, connect to and manage virtual Kubernetes clusters.
 //!
-//! Layout (dependency direction top to bottom):
-//! - [`cli`]: clap types and dispatch; the only place that parses arguments.
-//! - [`commands`]: one file per subcommand; takes resolved arguments and a [`printer::Printer`].
-//! - [`printer`]: the one output/progress/prompt layer (the only user of indicatif and dialoguer).
-//! - pure modules: [`values`] (load, merge, validate), [`render`] (values -> manifests),
-//!   [`workload`] (kubectl's pod status and rollout conditions).
-//! - [`install`]: install and upgrade (pure planning plus the requests); [`release`] records;
-//!   [`cluster`] access; [`interrupt`] (SIGINT/SIGTERM).
-//! - [`access`]: reaching a virtual cluster (credentials, routes, tokens); [`forward`]: port-forwards
-//!   (in process, or the detached background forwarder) and their files in the [`state`] directory.
-//! - [`find`]: finding vclusters on the host (list, delete, pause, resume, connect);
-//!   [`forwarder`]: the background port-forward of `connect`; [`lifecycle`]: delete, pause, resume.
+//! Layout (dependency direction top to bottom; no two files import each other):
+//! - [`cli`]: clap types and dispatch only, the one place that parses arguments.
+//! - [`commands`]: one file per subcommand, none importing another; `context`: what they share
+//!   (global flags, the printer, a runtime, values and wait flags, the one duration parser,
+//!   kubeconfig loading, the host cluster, finding a vcluster).
+//! - operations: `install` (create and upgrade), `lifecycle` (delete, pause, resume),
+//!   `access` (connect: credentials, routes, tokens, `-- CMD`), `forward` (port-forwards, in
+//!   process or the background forwarder, one `ForwardError`), `find` (vclusters on the host).
+//! - the host cluster: `cluster` (a `Connection`; `Host` for objects by kind, namespaces,
+//!   events; watches; waiting until a vcluster works), [`release`] (Helm records and their store).
+//! - pure: [`values`], [`render`], `workload` (kubectl's statuses), [`kubeconfig`] (documents,
+//!   and client-go's locked writes), `translate` (the crate shared with the syncer).
+//! - edges: `printer` (the one output layer: stdout data, stderr the rest; `printer::text`),
+//!   `error` (exit statuses, hinted errors, the report), `interrupt`, `state`.
+//!
+//! Clients are made in `cluster` (the host) and `access` (the virtual cluster); `find`,
+//! `release::store`, `install`, `lifecycle`, `forward` and the `port-forward` command send requests
+//! through them.
 #![forbid(unsafe_code)]
 
-pub mod access;
+mod access;
 pub mod cli;
-pub mod cluster;
+mod cluster;
 pub mod commands;
-pub mod error;
-pub mod find;
-pub mod forward;
-pub mod forwarder;
-pub mod install;
-pub mod interrupt;
+mod context;
+mod error;
+mod find;
+mod forward;
+mod install;
+mod interrupt;
 pub mod kubeconfig;
-pub mod lifecycle;
-pub mod printer;
+mod lifecycle;
+mod printer;
 pub mod release;
 pub mod render;
-pub mod state;
-pub mod translate;
+mod state;
+mod translate;
 pub mod values;
-pub mod workload;
+mod workload;
 
 /// Version of this CLI.
 pub const CLI_VERSION: &str = env!("CARGO_PKG_VERSION");

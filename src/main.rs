@@ -4,7 +4,7 @@ use std::ffi::OsString;
 
 fn main() -> std::process::ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == vcluster::forward::registry::FORWARDER_COMMAND) {
+    if args.get(1).is_some_and(|a| a == vcluster::cli::FORWARDER_COMMAND) {
         close_inherited_descriptors();
     }
     vcluster::cli::main(args)

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 const APP: &str = "vcluster";
 
 #[derive(Debug, thiserror::Error)]
-pub enum StateError {
+pub(crate) enum StateError {
     #[error("no state directory: neither XDG_STATE_HOME nor HOME is set")]
     NoHome,
     #[error("cannot use the state directory {}: {source}", path.display())]
@@ -21,21 +21,21 @@ pub enum StateError {
 }
 
 impl StateError {
-    pub fn io(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
         move |source| StateError::Io { path: path.to_path_buf(), source }
     }
 }
 
 /// The state directory of this user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StateDir {
+pub(crate) struct StateDir {
     root: PathBuf,
 }
 
 impl StateDir {
     /// Pure: `$XDG_STATE_HOME/vcluster` when it is set to an absolute path (the specification
     /// says to ignore relative ones), else `$HOME/.local/state/vcluster`.
-    pub fn locate(xdg_state_home: Option<&Path>, home: Option<&Path>) -> Option<StateDir> {
+    pub(crate) fn locate(xdg_state_home: Option<&Path>, home: Option<&Path>) -> Option<StateDir> {
         let base = match xdg_state_home.filter(|p| p.is_absolute()) {
             Some(xdg) => xdg.to_path_buf(),
             None => home.filter(|h| !h.as_os_str().is_empty())?.join(".local").join("state"),
@@ -44,18 +44,19 @@ impl StateDir {
     }
 
     /// From this process's environment.
-    pub fn from_env() -> Result<StateDir, StateError> {
+    pub(crate) fn from_env() -> Result<StateDir, StateError> {
         let xdg = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from);
         let home = std::env::var_os("HOME").map(PathBuf::from).or_else(std::env::home_dir);
         StateDir::locate(xdg.as_deref(), home.as_deref()).ok_or(StateError::NoHome)
     }
 
-    pub fn root(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// The subdirectory `name`, created with the root as needed, both private (0700).
-    pub fn subdir(&self, name: &str) -> Result<PathBuf, StateError> {
+    pub(crate) fn subdir(&self, name: &str) -> Result<PathBuf, StateError> {
         private_dir(&self.root)?;
         let dir = self.root.join(name);
         private_dir(&dir)?;

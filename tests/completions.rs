@@ -10,7 +10,7 @@ fn committed_completions_are_current() {
     let update = std::env::var_os("UPDATE_COMPLETIONS").is_some_and(|v| v == "1");
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::PowerShell, Shell::Elvish] {
         let path = dir.join(file_name(shell));
-        let generated = script(shell);
+        let generated = script(shell, vcluster::cli::command());
         if update {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(&path, &generated).unwrap();

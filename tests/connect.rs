@@ -59,10 +59,14 @@ fn a_command_runs_against_the_virtual_cluster_and_its_status_is_passed_on() {
 #[test]
 fn a_command_is_stopped_when_the_forward_dies() {
     let env = Env::start();
-    let child =
-        env.vcluster(&["connect", NAME, "-n", NAMESPACE, "--timeout", "30s", "--", "sleep", "60"]).spawn().unwrap();
+    let started = env.dir.path().join("command-started");
+    let script = format!("touch '{}' && exec sleep 60", started.display());
+    let child = env
+        .vcluster(&["connect", NAME, "-n", NAMESPACE, "--timeout", "30s", "--", "sh", "-c", &script])
+        .spawn()
+        .unwrap();
     // Once the command runs, delete the vcluster: the forward has nothing left to reach.
-    std::thread::sleep(Duration::from_secs(2));
+    eventually(Duration::from_secs(30), || started.exists().then_some(()));
     let out = std::process::Command::new("kubectl")
         .args(["delete", "statefulset", NAME, "-n", NAMESPACE, "--wait=false"])
         .env("KUBECONFIG", env.host.kubeconfig_path())
@@ -346,6 +350,12 @@ fn a_service_account_token_replaces_the_admin_certificate() {
 #[test]
 fn a_paused_vcluster_is_resumed_and_a_stuck_one_is_waited_for_within_bounds() {
     let env = Env::start();
+    // The seeded StatefulSet settles first (its controller writes its status meanwhile): pause's
+    // patch is conditional on the resourceVersion it read, and a concurrent write is an error.
+    eventually(Duration::from_secs(30), || {
+        let status = env.host.object("apps/v1", "StatefulSet", NAMESPACE, NAME)?["status"].clone();
+        (status["readyReplicas"] == 1 && status["availableReplicas"] == 1).then_some(())
+    });
     let out = env.run(&["pause", NAME, "-n", NAMESPACE]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = env.connect_kubectl(&[], &["get", "namespaces", "-o", "name"]);
@@ -364,9 +374,11 @@ fn a_paused_vcluster_is_resumed_and_a_stuck_one_is_waited_for_within_bounds() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("timed out after 3s waiting for vcluster my-vc"), "{stderr}");
     assert!(stderr.contains("pod my-vc-0: ContainerCreating"), "{stderr}");
-    // Ctrl-C while waiting: exit 130.
+    // Ctrl-C while waiting (it watches the StatefulSet's rollout): exit 130.
+    env.host.clear_requests();
     let child = env.vcluster(&["connect", NAME, "-n", NAMESPACE]).spawn().unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    let waiting = |r: &kube_sim::RequestRecord| r.path.ends_with("/statefulsets") && r.query.contains("watch=true");
+    eventually(Duration::from_secs(30), || env.host.requests().iter().any(waiting).then_some(()));
     std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let out = finish(child, Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));

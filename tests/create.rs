@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use kube_sim::{Fault, Forbid};
 use serde_json::{Value, json};
-use support::cluster::{Host, established_cli_sees_existing, finish};
+use support::cluster::{Host, Running, established_cli_sees_existing, finish};
 use vcluster::values::{self, Layers};
 
 const NS: &str = "vcluster-my-vc";
@@ -47,7 +47,7 @@ fn install_on_an_empty_cluster_then_nothing_without_upgrade() {
     let mut host = Host::alive();
     host.with_syncer(NS, "my-vc");
     let run = host.run(&["create", "my-vc"]);
-    run.ok();
+    run.succeeds();
     assert!(run.stdout.is_empty(), "nothing on stdout without -o json: {}", run.stdout);
     assert!(run.stderr.contains("Created vcluster my-vc in namespace vcluster-my-vc (revision 1"), "{}", run.stderr);
     assert_eq!(detection_requests(&host), [("GET", SERVICE_CIDR.to_owned())], "the range without probe Services");
@@ -117,14 +117,14 @@ fn install_on_an_empty_cluster_then_nothing_without_upgrade() {
 #[test]
 fn upgrade_with_ingress_sync_off_prunes_its_rules_and_supersedes() {
     let host = Host::new();
-    host.run(&["create", "my-vc", "--no-wait", "--set", "sync.ingresses.enabled=true"]).ok();
+    host.run(&["create", "my-vc", "--no-wait", "--set", "sync.ingresses.enabled=true"]).succeeds();
     let cluster_role = "vc-my-vc-v-vcluster-my-vc";
     assert!(host.object("rbac.authorization.k8s.io/v1", "ClusterRole", "", cluster_role).is_some());
     let role = host.object("rbac.authorization.k8s.io/v1", "Role", NS, "my-vc").unwrap();
     assert!(role["rules"].to_string().contains("ingresses"));
 
     let run = host.run(&["create", "my-vc", "--upgrade", "--no-wait", "-o", "json"]);
-    run.ok();
+    run.succeeds();
     let out = run.json();
     assert_eq!(
         (out["revision"].as_u64(), out["status"].as_str(), out["action"].as_str()),
@@ -161,7 +161,7 @@ fn dry_run_lists_creates_changes_and_prunes_and_writes_nothing() {
     let host = Host::new();
     host.sim.clear_requests();
     let fresh = host.run(&["create", "my-vc", "--dry-run", "-o", "json"]);
-    fresh.ok();
+    fresh.succeeds();
     let out = fresh.json();
     assert_eq!(
         (out["dryRun"].as_bool(), out["revision"].is_null(), out["status"].as_str()),
@@ -174,11 +174,11 @@ fn dry_run_lists_creates_changes_and_prunes_and_writes_nothing() {
     assert!(host.sim.requests().iter().all(|r| !r.is_write()), "{:?}", host.sim.requests());
     assert!(host.object("v1", "Namespace", "", NS).is_none());
 
-    host.run(&["create", "my-vc", "--no-wait", "--set", "sync.ingresses.enabled=true"]).ok();
+    host.run(&["create", "my-vc", "--no-wait", "--set", "sync.ingresses.enabled=true"]).succeeds();
     host.sim.clear_requests();
     let before = resource_versions(&host);
     let run = host.run(&["create", "my-vc", "--upgrade", "--dry-run", "--set", "syncer.replicas=2"]);
-    run.ok();
+    run.succeeds();
     // Text: one line per object, diffs under changes.
     let lines: Vec<&str> = run.stdout.lines().filter(|l| !l.starts_with([' ', '-', '+', '@'])).collect();
     assert_eq!(
@@ -249,7 +249,7 @@ fn a_release_helm_wrote_upgrades_without_any_flag() {
     assert!(established_cli_sees_existing(&host.record_secrets(NS, "my-vc")), "Helm's release is a vcluster release");
 
     let run = host.run(&["create", "my-vc", "--upgrade", "--no-wait", "-o", "json"]);
-    run.ok();
+    run.succeeds();
     let out = run.json();
     assert_eq!(out["revision"], 3);
     let service =
@@ -274,7 +274,7 @@ fn a_release_helm_wrote_upgrades_without_any_flag() {
 #[test]
 fn a_failed_upgrade_then_a_successful_one_prunes_the_attempts_objects() {
     let host = Host::new();
-    host.run(&["create", "my-vc", "--no-wait"]).ok();
+    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
     host.sim.inject(Fault::on("PATCH", "/apis/apps/v1/namespaces/*/statefulsets/*").nth(1).respond(500));
     let failed = host.run(&["create", "my-vc", "--upgrade", "--no-wait", "--set", "sync.ingresses.enabled=true"]);
     assert_eq!(failed.code, 1, "{}", failed.stderr);
@@ -289,7 +289,7 @@ fn a_failed_upgrade_then_a_successful_one_prunes_the_attempts_objects() {
     assert!(statuses[1].2.starts_with("Upgrade \"my-vc\" failed: cannot apply StatefulSet/my-vc"), "{}", statuses[1].2);
     assert_eq!(statuses[0].0, "deployed", "the last good revision stays deployed");
 
-    host.run(&["create", "my-vc", "--upgrade", "--no-wait"]).ok();
+    host.run(&["create", "my-vc", "--upgrade", "--no-wait"]).succeeds();
     assert!(
         host.object("rbac.authorization.k8s.io/v1", "ClusterRole", "", cluster_role).is_none(),
         "the failed attempt's object is pruned"
@@ -322,7 +322,7 @@ fn a_500_or_a_dropped_connection_mid_apply_fails_the_revision_and_a_rerun_conver
 
         // A failed release is re-run without --upgrade (the established CLI's rule).
         let rerun = host.run(&["create", "my-vc", "--no-wait"]);
-        rerun.ok();
+        rerun.succeeds();
         let labels: Vec<String> = host.statuses(NS, "my-vc").into_iter().map(|s| s.0).collect();
         assert_eq!(labels, ["failed", "deployed"], "{label}");
         let config = host.records(NS, "my-vc")[1]["config"].clone();
@@ -333,7 +333,7 @@ fn a_500_or_a_dropped_connection_mid_apply_fails_the_revision_and_a_rerun_conver
 #[test]
 fn rollback_on_failure_restores_the_previous_revision() {
     let host = Host::new();
-    host.run(&["create", "my-vc", "--no-wait"]).ok();
+    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
     let before = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
     host.sim.inject(Fault::on("PATCH", "/apis/apps/v1/namespaces/*/statefulsets/*").nth(1).respond(500));
     let run = host.run(&[
@@ -375,7 +375,7 @@ fn rollback_on_failure_restores_the_previous_revision() {
 #[test]
 fn a_failed_rollback_that_cannot_be_recorded_says_so() {
     let host = Host::new();
-    host.run(&["create", "my-vc", "--no-wait"]).ok();
+    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
     // The upgrade's apply fails, then the rollback's; then recording the rollback as failed.
     host.sim.inject(Fault::on("PATCH", "/apis/apps/v1/namespaces/*/statefulsets/*").times(2).respond(500));
     host.sim.inject(Fault::on("PUT", "/api/v1/namespaces/*/secrets/*").nth(2).respond(500));
@@ -414,18 +414,12 @@ fn of_two_concurrent_creates_exactly_one_proceeds() {
 fn sigint_mid_apply_exits_130_and_a_rerun_converges() {
     let host = Host::new();
     host.sim.inject(Fault::on("PATCH", "/api/v1/namespaces/*/services/*").delay(Duration::from_secs(5)));
-    let child = host.command(host.sim.kubeconfig_path(), &["create", "my-vc", "--no-wait"]).spawn().unwrap();
+    let mut create = Running::spawn(host.command(host.sim.kubeconfig_path(), &["create", "my-vc", "--no-wait"]));
     // The RoleBinding tier is applied: the Service tier is in flight (held by the fault).
-    let started = std::time::Instant::now();
-    while !host.sim.requests().iter().any(|r| r.method == "PATCH" && r.path.contains("/rolebindings/")) {
-        assert!(started.elapsed() < Duration::from_secs(20), "the apply never reached the RoleBinding");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(100));
+    create.wait_for_line("applied (RoleBinding)", Duration::from_secs(20));
     let signalled = std::time::Instant::now();
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    let run = finish(child);
+    create.signal("INT");
+    let run = create.finish();
     assert_eq!(run.code, 130, "{}", run.stderr);
     assert!(run.stderr.contains("interrupted"), "{}", run.stderr);
     assert!(signalled.elapsed() < Duration::from_secs(4), "it did not wait for the held requests");
@@ -436,7 +430,7 @@ fn sigint_mid_apply_exits_130_and_a_rerun_converges() {
     assert!(host.object("apps/v1", "StatefulSet", NS, "my-vc").is_none(), "no new request after the signal");
 
     host.sim.clear_faults();
-    host.run(&["create", "my-vc", "--no-wait"]).ok();
+    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
     let labels: Vec<String> = host.statuses(NS, "my-vc").into_iter().map(|s| s.0).collect();
     assert_eq!(labels, ["failed", "deployed"]);
     assert!(host.object("apps/v1", "StatefulSet", NS, "my-vc").is_some());
@@ -467,7 +461,7 @@ fn a_killed_run_leaves_a_lock_that_force_unlock_clears() {
     assert!(locked.stderr.contains("--force-unlock"), "{}", locked.stderr);
 
     let unlocked = host.run(&["create", "my-vc", "--no-wait", "--force-unlock"]);
-    unlocked.ok();
+    unlocked.succeeds();
     assert!(unlocked.stderr.contains(&format!("(pid {pid})")), "it shows who held the lock: {}", unlocked.stderr);
     let labels: Vec<String> = host.statuses(NS, "my-vc").into_iter().map(|s| s.0).collect();
     assert_eq!(labels, ["failed", "deployed"]);
@@ -556,20 +550,21 @@ fn a_readiness_timeout_reports_promptly_when_the_pods_cannot_be_read() {
 #[test]
 fn reuse_values_keeps_the_recorded_values_and_history_max_trims_old_revisions() {
     let host = Host::new();
-    host.run(&["create", "my-vc", "--no-wait", "--set", "syncer.replicas=2"]).ok();
-    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--reuse-values", "--set", "fallbackHostDns=true"]).ok();
+    host.run(&["create", "my-vc", "--no-wait", "--set", "syncer.replicas=2"]).succeeds();
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--reuse-values", "--set", "fallbackHostDns=true"])
+        .succeeds();
     let config = &host.records(NS, "my-vc")[1]["config"];
     assert_eq!(config["syncer"]["replicas"], 2, "{config}");
     assert_eq!(config["fallbackHostDns"], true, "{config}");
     assert_eq!(config["serviceCIDR"], "10.100.0.0/16");
     // Without --reuse-values only this run's values (and the detected ones) count.
-    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--history-max", "3"]).ok();
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--history-max", "3"]).succeeds();
     let records = host.records(NS, "my-vc");
     assert_eq!(
         records.last().unwrap()["config"],
         json!({"vcluster": {"image": "rancher/k3s:v1.27.3-k3s1"}, "serviceCIDR": "10.100.0.0/16"})
     );
-    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--history-max", "3"]).ok();
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--history-max", "3"]).succeeds();
     let versions: Vec<u64> = host.records(NS, "my-vc").iter().map(|r| r["version"].as_u64().unwrap()).collect();
     assert_eq!(versions, [2, 3, 4], "at most 3 revisions, the oldest go first");
 }
@@ -601,7 +596,7 @@ fn computed_values_come_from_the_host_unless_the_user_set_them() {
     // Kubernetes 1.33: the default ServiceCIDR, read in one GET, gives both families in order;
     // no probe Service at all.
     let host = Host::start(dual_stack("v1.33.1"));
-    host.run(&["create", "my-vc", "--no-wait"]).ok();
+    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
     assert_eq!(config_of(&host)["serviceCIDR"], "fd00:10:96::/108,10.100.0.0/16");
     assert_eq!(detection_requests(&host), [("GET", SERVICE_CIDR.to_owned())]);
 
@@ -611,7 +606,7 @@ fn computed_values_come_from_the_host_unless_the_user_set_them() {
     let host = Host::start(dual_stack("v1.26.4"));
     host.sim.inject(Fault::on("GET", SERVICE_CIDR).respond(404));
     let run = host.run(&["create", "my-vc", "--no-wait"]);
-    run.ok();
+    run.succeeds();
     assert!(!run.stderr.contains("warning:"), "an exact table entry needs no warning: {}", run.stderr);
     assert_eq!(
         config_of(&host),
@@ -623,7 +618,7 @@ fn computed_values_come_from_the_host_unless_the_user_set_them() {
     // Not allowed to read the ServiceCIDR (403): the probes, just as well.
     let host = Host::start(dual_stack("v1.33.1"));
     host.sim.forbid(Forbid::user("alice").verb("get").resource("networking.k8s.io", "servicecidrs"));
-    host.run_with(&host.kubeconfig_for("alice"), &["create", "my-vc", "--no-wait"]).ok();
+    host.run_with(&host.kubeconfig_for("alice"), &["create", "my-vc", "--no-wait"]).succeeds();
     assert_eq!(config_of(&host)["serviceCIDR"], "fd00:10:96::/108,10.100.0.0/16");
     assert!(host.sim.requests().iter().any(|r| r.path == SERVICE_CIDR && r.status == 403));
     assert_eq!(detection_requests(&host).iter().filter(|r| r.0 == "POST").count(), 3);
@@ -639,7 +634,7 @@ fn computed_values_come_from_the_host_unless_the_user_set_them() {
         "--set",
         "serviceCIDR=10.0.0.0/16",
     ]);
-    run.ok();
+    run.succeeds();
     assert_eq!(
         config_of(&host),
         json!({"vcluster": {"image": "rancher/k3s:v1.25.11-k3s1"}, "serviceCIDR": "10.0.0.0/16"})
@@ -652,15 +647,15 @@ fn computed_values_come_from_the_host_unless_the_user_set_them() {
     host.sim.inject(Fault::on("GET", SERVICE_CIDR).respond(404));
     host.sim.inject(Fault::on("POST", "/api/v1/namespaces/*/services").times(2).respond(500));
     let run = host.run(&["create", "my-vc", "--no-wait"]);
-    run.ok();
+    run.succeeds();
     assert!(run.stderr.contains("warning: cannot detect the host's service CIDR (no probe answer named the service IP range); using 10.96.0.0/12"), "{}", run.stderr);
     assert_eq!(config_of(&host)["serviceCIDR"], "10.96.0.0/12");
 
     // On upgrade both are computed again unless this run sets them.
     let host = Host::start(kube_sim::SimConfig { git_version: "v1.26.4".into(), ..kube_sim::SimConfig::default() });
     host.run(&["create", "my-vc", "--no-wait", "--kubernetes-version", "v1.25", "--set", "serviceCIDR=10.0.0.0/16"])
-        .ok();
-    host.run(&["create", "my-vc", "--no-wait", "--upgrade"]).ok();
+        .succeeds();
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade"]).succeeds();
     assert_eq!(
         config_of(&host),
         json!({"vcluster": {"image": "rancher/k3s:v1.26.6-k3s1"}, "serviceCIDR": "10.96.0.0/12"})
@@ -673,21 +668,14 @@ fn a_second_signal_exits_at_once() {
     host.sim.inject(Fault::on("PATCH", "/api/v1/namespaces/*/services/*").delay(Duration::from_secs(5)));
     // Recording the interrupted revision as failed hangs too.
     host.sim.inject(Fault::on("PUT", "/api/v1/namespaces/*/secrets/*").delay(Duration::from_secs(20)));
-    let child = host.command(host.sim.kubeconfig_path(), &["create", "my-vc", "--no-wait"]).spawn().unwrap();
-    let started = std::time::Instant::now();
-    while !host.sim.requests().iter().any(|r| r.method == "PATCH" && r.path.contains("/rolebindings/")) {
-        assert!(started.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let signal = || {
-        let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-    };
+    let mut create = Running::spawn(host.command(host.sim.kubeconfig_path(), &["create", "my-vc", "--no-wait"]));
+    create.wait_for_line("applied (RoleBinding)", Duration::from_secs(20));
     let signalled = std::time::Instant::now();
-    signal();
-    std::thread::sleep(Duration::from_millis(300));
-    signal();
-    let run = finish(child);
+    create.signal("INT");
+    // The first signal was taken (the handler says so): the second one exits at once.
+    create.wait_for_line("interrupt again to exit at once", Duration::from_secs(10));
+    create.signal("INT");
+    let run = create.finish();
     assert_eq!(run.code, 130, "{}", run.stderr);
     assert!(signalled.elapsed() < Duration::from_secs(10), "it did not wait for the held record update");
 }
@@ -717,7 +705,7 @@ fn foreign_objects_are_refused_unless_taken_and_conflicts_unless_forced() {
     assert!(accepted.is_empty(), "refused before any write: {accepted:?}");
 
     let run = host.run(&["create", "my-vc", "--no-wait", "--take-ownership", "-o", "json"]);
-    run.ok();
+    run.succeeds();
     let cm = run.json()["objects"].as_array().unwrap().iter().find(|o| o["kind"] == "ConfigMap").unwrap().clone();
     assert_eq!(cm["adopted"], true);
     let live = host.object("v1", "ConfigMap", NS, "my-vc-coredns").unwrap();
@@ -738,6 +726,7 @@ fn foreign_objects_are_refused_unless_taken_and_conflicts_unless_forced() {
         "kubectl-edit", // the server names the manager
         "hint: --force-conflicts",
     ]);
-    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--set", "syncer.replicas=2", "--force-conflicts"]).ok();
+    host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--set", "syncer.replicas=2", "--force-conflicts"])
+        .succeeds();
     assert_eq!(host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["spec"]["replicas"], 2);
 }

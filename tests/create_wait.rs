@@ -4,10 +4,10 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kube_sim::{PodHold, PodMatch};
-use support::cluster::Host;
+use support::cluster::{Host, Running};
 
 const NS: &str = "vcluster-my-vc";
 
@@ -16,7 +16,7 @@ fn waits_by_watching_until_the_rollout_is_complete_and_the_secret_exists() {
     let mut host = Host::alive();
     host.with_syncer(NS, "my-vc");
     let run = host.run(&["create", "my-vc", "-o", "json"]);
-    run.ok();
+    run.succeeds();
     assert_eq!(run.json()["status"], "deployed");
     assert!(run.stderr.contains("Waiting for vcluster my-vc"), "{}", run.stderr);
 
@@ -81,7 +81,7 @@ fn a_crashing_pod_is_shown_with_its_status_and_warning_events_and_the_timeout_na
 fn an_upgrade_waits_for_the_rolled_out_revision() {
     let mut host = Host::alive();
     host.with_syncer(NS, "my-vc");
-    host.run(&["create", "my-vc"]).ok();
+    host.run(&["create", "my-vc"]).succeeds();
     let before = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["status"]["updateRevision"].clone();
     // The new revision's pod never gets Ready: the upgrade must not report success.
     host.sim.hold_pods(PodMatch::name(NS, "my-vc-0"), PodHold::NotReady);
@@ -103,7 +103,7 @@ fn an_upgrade_waits_for_the_rolled_out_revision() {
     host.sim.release_pods(&PodMatch::name(NS, "my-vc-0"));
 
     let run = host.run(&["create", "my-vc", "--upgrade", "--set", "syncer.extraArgs={--tls-san=a.example.com}"]);
-    run.ok();
+    run.succeeds();
     let status = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["status"].clone();
     assert_ne!(status["updateRevision"], before);
     assert_eq!(status["currentRevision"], status["updateRevision"], "the rollout finished before create returned");
@@ -136,17 +136,23 @@ fn a_terminating_namespace_is_waited_for() {
     );
     assert!(host.record_secrets(NS, "my-vc").is_empty());
 
-    let started = Instant::now();
-    let run = std::thread::scope(|scope| {
-        let create = scope.spawn(|| host.run(&["create", "my-vc"]));
-        std::thread::sleep(Duration::from_millis(500));
-        let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::namespaced(client.clone(), NS);
-        let patch = serde_json::json!({"metadata": {"finalizers": null}});
-        rt.block_on(configmaps.patch("held", &Default::default(), &kube::api::Patch::Merge(&patch))).unwrap();
-        create.join().unwrap()
-    });
-    run.ok();
-    assert!(started.elapsed() >= Duration::from_millis(500));
+    // The CLI says it waits; it is still running then, and nothing of the release is written.
+    let mut create = Running::spawn(host.command(host.sim.kubeconfig_path(), &["create", "my-vc"]));
+    create.wait_for_line("Waiting for namespace vcluster-my-vc to finish terminating", Duration::from_secs(30));
+    assert!(create.is_running(), "it returned while the namespace was terminating");
+    assert!(host.record_secrets(NS, "my-vc").is_empty());
+    let configmaps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::namespaced(client.clone(), NS);
+    let patch = serde_json::json!({"metadata": {"finalizers": null}});
+    rt.block_on(configmaps.patch("held", &Default::default(), &kube::api::Patch::Merge(&patch))).unwrap();
+    create.finish().succeeds();
+    // The namespace it created came after the finalizer was gone: it waited for the old one.
+    let log = host.sim.requests();
+    let released = log.iter().position(|r| r.method == "PATCH" && r.path.ends_with("/configmaps/held")).unwrap();
+    let created = log
+        .iter()
+        .rposition(|r| r.method == "POST" && r.path == "/api/v1/namespaces" && r.status == 201)
+        .expect("the namespace was created");
+    assert!(created > released, "the namespace was created before the old one was gone");
     let ns = host.object("v1", "Namespace", "", NS).unwrap();
     assert!(ns["metadata"]["deletionTimestamp"].is_null());
     assert_eq!(ns["metadata"]["annotations"]["vcluster.loft.sh/created"], "true");

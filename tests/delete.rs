@@ -9,7 +9,8 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use kube_sim::Fault;
 use serde_json::{Value, json};
-use support::cluster::{Host, finish};
+use support::cluster::{Host, Running};
+use support::eventually;
 use support::lifecycle::{block_on, inventory};
 
 /// Objects that are not the vcluster's: another release's and the user's own in its namespace,
@@ -111,10 +112,12 @@ fn delete_removes_everything_create_made_and_nothing_else() {
     host.sim.seed_yaml(UNRELATED).unwrap();
     host.with_syncer("team", "my-vc");
     // The namespaces' default ServiceAccounts come from a controller: let it catch up.
-    eventually(|| ["team", "team-b"].iter().all(|ns| host.object("v1", "ServiceAccount", ns, "default").is_some()));
+    eventually(Duration::from_secs(20), || {
+        ["team", "team-b"].iter().all(|ns| host.object("v1", "ServiceAccount", ns, "default").is_some())
+    });
     let before_create = inventory(&host.sim);
 
-    host.run(&["create", "my-vc", "-n", "team", "--timeout", "60s"]).ok();
+    host.run(&["create", "my-vc", "-n", "team", "--timeout", "60s"]).succeeds();
     let sts = host.object("apps/v1", "StatefulSet", "team", "my-vc").unwrap();
     host.sim.seed_yaml(&synced_pods(sts["metadata"]["uid"].as_str().unwrap())).unwrap();
     for (kind, name) in [("Pod", "my-vc-0"), ("PersistentVolumeClaim", "data-my-vc-0"), ("Secret", "vc-my-vc")] {
@@ -127,11 +130,13 @@ fn delete_removes_everything_create_made_and_nothing_else() {
         let patch = json!({"metadata": {"annotations": {"meta.helm.sh/release-name": "other"}}});
         api.patch("vc-workload-my-vc", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     });
-    eventually(|| host.object("v1", "Pod", "team", "web-x-default-x-other").unwrap()["status"]["phase"] == "Running");
+    eventually(Duration::from_secs(20), || {
+        host.object("v1", "Pod", "team", "web-x-default-x-other").unwrap()["status"]["phase"] == "Running"
+    });
     let before_delete = inventory(&host.sim);
 
     let run = host.run(&["delete", "my-vc", "-n", "team", "--yes", "-o", "json", "--timeout", "60s"]);
-    run.ok();
+    run.succeeds();
     let out = run.json();
     assert_eq!(out["found"], true);
     assert_eq!(out["namespace"], "team");
@@ -181,24 +186,15 @@ fn delete_removes_everything_create_made_and_nothing_else() {
     }
 }
 
-/// Wait (polling the simulator's store: test code) until `ready` holds.
-fn eventually(ready: impl Fn() -> bool) {
-    let started = std::time::Instant::now();
-    while !ready() {
-        assert!(started.elapsed() < Duration::from_secs(20), "timed out");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn keep_pvc_keeps_the_claims_and_so_the_namespace() {
     let mut host = Host::alive();
     host.with_syncer("vcluster-my-vc", "my-vc");
-    host.run(&["create", "my-vc", "--timeout", "60s"]).ok();
+    host.run(&["create", "my-vc", "--timeout", "60s"]).succeeds();
     let claim = host.object("v1", "PersistentVolumeClaim", "vcluster-my-vc", "data-my-vc-0").unwrap();
 
     let run = host.run(&["delete", "my-vc", "--keep-pvc", "--yes", "--timeout", "60s"]);
-    run.ok();
+    run.succeeds();
     assert!(run.stderr.contains("namespace vcluster-my-vc stays: --keep-pvc keeps the claims"), "{}", run.stderr);
     let kept = host.object("v1", "PersistentVolumeClaim", "vcluster-my-vc", "data-my-vc-0").expect("the claim stays");
     assert_eq!(kept["metadata"]["uid"], claim["metadata"]["uid"]);
@@ -210,10 +206,10 @@ fn keep_pvc_keeps_the_claims_and_so_the_namespace() {
 
     // The same data serves a new vcluster of the same name; then it all goes.
     host.with_syncer("vcluster-my-vc", "my-vc");
-    host.run(&["create", "my-vc", "--timeout", "60s"]).ok();
+    host.run(&["create", "my-vc", "--timeout", "60s"]).succeeds();
     let reused = host.object("v1", "PersistentVolumeClaim", "vcluster-my-vc", "data-my-vc-0").unwrap();
     assert_eq!(reused["metadata"]["uid"], claim["metadata"]["uid"]);
-    host.run(&["delete", "my-vc", "--yes", "--timeout", "60s"]).ok();
+    host.run(&["delete", "my-vc", "--yes", "--timeout", "60s"]).succeeds();
     assert!(host.object("v1", "Namespace", "", "vcluster-my-vc").is_none(), "created by vcluster: deleted");
     assert!(host.object("v1", "PersistentVolumeClaim", "vcluster-my-vc", "data-my-vc-0").is_none());
 }
@@ -224,26 +220,26 @@ fn the_namespace_goes_only_when_it_should() {
     host.sim.seed_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n").unwrap();
 
     // Not created by vcluster: it stays, unless --delete-namespace.
-    host.run(&["create", "a", "-n", "team", "--no-wait"]).ok();
+    host.run(&["create", "a", "-n", "team", "--no-wait"]).succeeds();
     let run = host.run(&["delete", "a", "-n", "team", "--yes"]);
-    run.ok();
+    run.succeeds();
     assert!(run.stderr.contains("namespace team stays: it was not created by vcluster"), "{}", run.stderr);
     assert!(host.object("v1", "Namespace", "", "team").is_some());
-    host.run(&["create", "a", "-n", "team", "--no-wait"]).ok();
-    host.run(&["delete", "a", "-n", "team", "--yes", "--delete-namespace"]).ok();
+    host.run(&["create", "a", "-n", "team", "--no-wait"]).succeeds();
+    host.run(&["delete", "a", "-n", "team", "--yes", "--delete-namespace"]).succeeds();
     assert!(host.object("v1", "Namespace", "", "team").is_none(), "--delete-namespace");
 
     // Created by vcluster, but another vcluster lives there: it stays until the last one goes.
-    host.run(&["create", "a", "-n", "shared", "--no-wait"]).ok();
-    host.run(&["create", "b", "-n", "shared", "--no-wait"]).ok();
+    host.run(&["create", "a", "-n", "shared", "--no-wait"]).succeeds();
+    host.run(&["create", "b", "-n", "shared", "--no-wait"]).succeeds();
     let run = host.run(&["delete", "a", "--yes"]);
-    run.ok();
+    run.succeeds();
     assert!(run.stderr.contains("namespace shared stays: other vclusters live there: b"), "{}", run.stderr);
     assert!(host.object("v1", "Namespace", "", "shared").is_some());
     assert!(host.release_objects("shared", "a").is_empty());
     assert!(!host.release_objects("shared", "b").is_empty(), "the other vcluster is untouched");
     let run = host.run(&["delete", "b", "--yes", "--delete-namespace"]);
-    run.ok();
+    run.succeeds();
     assert!(host.object("v1", "Namespace", "", "shared").is_none());
     // --delete-namespace with --keep-pvc is a usage error.
     assert_eq!(host.run(&["delete", "b", "--delete-namespace", "--keep-pvc"]).code, 2);
@@ -252,7 +248,7 @@ fn the_namespace_goes_only_when_it_should() {
 #[test]
 fn without_a_terminal_it_needs_yes_and_changes_nothing() {
     let host = Host::new();
-    host.run(&["create", "my-vc", "--no-wait"]).ok();
+    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
     host.sim.clear_requests();
     let before = inventory(&host.sim);
     let run = host.run(&["delete", "my-vc"]);
@@ -279,7 +275,7 @@ fn not_found_exits_1_unless_ignored() {
     host.run(&["delete", "nope", "-n", "team", "--yes"])
         .fails_with(&["error: vcluster nope not found in namespace team", "hint: `vcluster list -n team`"]);
     let run = host.run(&["rm", "nope", "--ignore-not-found", "-o", "json"]);
-    run.ok();
+    run.succeeds();
     assert_eq!(run.json()["found"], false);
     assert_eq!(run.json()["namespace"], Value::Null);
     assert!(host.writes().is_empty());
@@ -312,7 +308,7 @@ fn a_500_or_a_dropped_connection_mid_delete_then_a_rerun_finishes() {
         ),
     ] {
         let host = Host::new();
-        host.run(&["create", "my-vc", "--no-wait"]).ok();
+        host.run(&["create", "my-vc", "--no-wait"]).succeeds();
         host.sim.inject(fault);
         let failed = host.run(&["delete", "my-vc", "--yes"]);
         assert_eq!(failed.code, 1, "{label}: {}", failed.stderr);
@@ -323,7 +319,7 @@ fn a_500_or_a_dropped_connection_mid_delete_then_a_rerun_finishes() {
 
         host.sim.clear_faults();
         let rerun = host.run(&["delete", "my-vc", "--yes"]);
-        rerun.ok();
+        rerun.succeeds();
         assert!(host.release_objects("vcluster-my-vc", "my-vc").is_empty(), "{label}");
         assert!(host.record_secrets("vcluster-my-vc", "my-vc").is_empty(), "{label}");
         assert!(host.object("v1", "Namespace", "", "vcluster-my-vc").is_none(), "{label}");
@@ -333,24 +329,21 @@ fn a_500_or_a_dropped_connection_mid_delete_then_a_rerun_finishes() {
 #[test]
 fn sigint_mid_delete_exits_130_and_a_rerun_finishes() {
     let host = Host::new();
-    host.run(&["create", "my-vc", "--no-wait"]).ok();
+    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
     host.sim.inject(Fault::on("DELETE", "/apis/apps/v1/namespaces/*/statefulsets/*").delay(Duration::from_secs(5)));
-    let child = host.command(host.sim.kubeconfig_path(), &["delete", "my-vc", "--yes"]).spawn().unwrap();
     let started = std::time::Instant::now();
-    while !host.sim.requests().iter().any(|r| r.method == "DELETE" && r.path.contains("/services/")) {
-        assert!(started.elapsed() < Duration::from_secs(20), "the delete never reached the Services");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
-    let run = finish(child);
+    let mut delete = Running::spawn(host.command(host.sim.kubeconfig_path(), &["delete", "my-vc", "--yes"]));
+    // The StatefulSet's DELETE is in flight (held by the fault).
+    delete.wait_for_line("deleting 1 StatefulSet", Duration::from_secs(20));
+    delete.signal("INT");
+    let run = delete.finish();
     assert_eq!(run.code, 130, "{}", run.stderr);
     assert!(run.stderr.contains("interrupted"), "{}", run.stderr);
     assert!(started.elapsed() < Duration::from_secs(5), "it did not wait for the held request");
     assert!(!host.record_secrets("vcluster-my-vc", "my-vc").is_empty());
 
     host.sim.clear_faults();
-    host.run(&["delete", "my-vc", "--yes"]).ok();
+    host.run(&["delete", "my-vc", "--yes"]).succeeds();
     assert!(host.release_objects("vcluster-my-vc", "my-vc").is_empty());
     assert!(host.object("v1", "Namespace", "", "vcluster-my-vc").is_none());
 }
@@ -358,7 +351,7 @@ fn sigint_mid_delete_exits_130_and_a_rerun_finishes() {
 #[test]
 fn its_kube_contexts_go_and_the_current_context_switches_back() {
     let host = Host::new();
-    host.run(&["create", "my-vc", "--no-wait"]).ok();
+    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
     let base = std::fs::read_to_string(host.sim.kubeconfig_path()).unwrap();
     // What `connect` adds: a context whose extension records the vcluster and the previous
     // context (a custom name), and one named in the established CLI's scheme.
@@ -370,7 +363,7 @@ fn its_kube_contexts_go_and_the_current_context_switches_back() {
     std::fs::write(&kubeconfig, text).unwrap();
 
     let run = host.run_with(&kubeconfig, &["delete", "my-vc", "--yes", "-o", "json"]);
-    run.ok();
+    run.succeeds();
     assert!(
         run.stderr.contains("the current context my-vc-custom is vcluster my-vc's; using its host context kube-sim"),
         "{}",

@@ -358,7 +358,10 @@ fn kubectl_is_kept_out_while_we_write_and_we_wait_for_kubectl() {
         let writer = scope.spawn(|| {
             setup.modify(&files, |l| vec![set_fields(l, Kind::Context, "later", json!({"cluster": "shared"}))])
         });
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // It took a.lock (files lock in sorted order) and waits for b's.
+        connect_env::eventually(std::time::Duration::from_secs(10), || {
+            kubeconfig::lock_path(&setup.path("a")).exists().then_some(())
+        });
         assert!(!writer.is_finished(), "wrote through a held lock");
         // "kubectl" finishes its write and releases.
         kubeconfig::write_atomic(&setup.path("b"), format!("{B}\n# written by the lock holder\n").as_bytes()).unwrap();

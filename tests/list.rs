@@ -61,18 +61,18 @@ fn list(host: &Host, args: &[&str]) -> (Run, usize) {
 fn the_requests_do_not_grow_with_the_number_of_vclusters() {
     let host = Host::new();
     let (none, zero) = list(&host, &[]);
-    none.ok();
+    none.succeeds();
     assert_eq!(none.stdout, "");
     assert_eq!(none.stderr, "No vclusters found.\n");
     assert_eq!(list(&host, &["-o", "json"]).0.json(), json!([]));
 
     seed(&host, ["ns-000".to_owned()]);
     let (one, one_count) = list(&host, &["-o", "json"]);
-    assert_eq!(one.ok().json().as_array().unwrap().len(), 1);
+    assert_eq!(one.succeeds().json().as_array().unwrap().len(), 1);
 
     seed(&host, (1..100).map(|i| format!("ns-{i:03}")));
     let (hundred, hundred_count) = list(&host, &["-o", "json"]);
-    let rows = hundred.ok().json();
+    let rows = hundred.succeeds().json();
     assert_eq!(rows.as_array().unwrap().len(), 100);
     assert!(rows.as_array().unwrap().iter().all(|r| r["status"] == "Running" && r["revision"] == 1));
     assert_eq!(rows[99]["namespace"], "ns-099", "sorted by namespace");
@@ -81,7 +81,7 @@ fn the_requests_do_not_grow_with_the_number_of_vclusters() {
     assert_eq!(one_count, 3, "records, StatefulSets and pods: one LIST each");
 
     let (table, _) = list(&host, &["-n", "ns-042"]);
-    let table = table.ok();
+    let table = table.succeeds();
     assert_eq!(table.stdout.lines().count(), 2, "{}", table.stdout);
     assert!(table.stdout.starts_with("NAME   NAMESPACE   STATUS    REVISION   CHART VERSION   CONNECTED   CREATED"));
     assert!(table.stdout.lines().nth(1).unwrap().starts_with("vc     ns-042      Running   1          "));
@@ -90,7 +90,7 @@ fn the_requests_do_not_grow_with_the_number_of_vclusters() {
 #[test]
 fn json_and_yaml_have_the_documented_fields() {
     let host = Host::new();
-    host.run(&["create", "my-vc", "--no-wait"]).ok();
+    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
     // What `connect` adds, current: this vcluster is the connected one, and the host context
     // is found through it.
     let base = std::fs::read_to_string(host.sim.kubeconfig_path()).unwrap();
@@ -104,7 +104,7 @@ fn json_and_yaml_have_the_documented_fields() {
     )
     .unwrap();
     let run = host.run_with(&kubeconfig, &["list", "-o", "json"]);
-    let rows = run.ok().json();
+    let rows = run.succeeds().json();
     let row = &rows[0];
     let keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
@@ -137,7 +137,7 @@ fn json_and_yaml_have_the_documented_fields() {
     assert!(row["ageSeconds"].as_i64().unwrap() >= 0);
 
     let yaml = host.run(&["ls", "-o", "yaml"]);
-    let parsed: Value = serde_saphyr::from_str(&yaml.ok().stdout).unwrap();
+    let parsed: Value = serde_saphyr::from_str(&yaml.succeeds().stdout).unwrap();
     assert_eq!(parsed[0]["name"], "my-vc");
     assert_eq!(parsed[0]["connected"], false, "the simulator's own kubeconfig is not connected to it");
     assert_eq!(host.run(&["list", "-o", "wide"]).code, 2);
@@ -147,7 +147,7 @@ fn json_and_yaml_have_the_documented_fields() {
 fn list_until(host: &Host, done: impl Fn(&Value) -> bool) -> Value {
     let started = std::time::Instant::now();
     loop {
-        let rows = host.run(&["list", "-o", "json"]).ok().json();
+        let rows = host.run(&["list", "-o", "json"]).succeeds().json();
         if done(&rows) {
             return rows;
         }
@@ -164,15 +164,15 @@ fn status_of<'a>(rows: &'a Value, name: &str) -> &'a str {
 fn paused_crashing_and_failed_vclusters_show_as_such() {
     let mut host = Host::alive();
     host.with_syncer("vcluster-sleepy", "sleepy");
-    host.run(&["create", "sleepy", "--timeout", "60s"]).ok();
+    host.run(&["create", "sleepy", "--timeout", "60s"]).succeeds();
     host.sim.hold_pods(
         PodMatch::labels("vcluster-crashy", "app=vcluster,release=crashy").unwrap(),
         PodHold::CrashLoopBackOff { restarts: 4 },
     );
-    host.run(&["create", "crashy", "--no-wait"]).ok();
+    host.run(&["create", "crashy", "--no-wait"]).succeeds();
     host.sim.inject(Fault::on("PATCH", "/apis/apps/v1/namespaces/vcluster-broken/statefulsets/*").respond(500));
     assert_eq!(host.run(&["create", "broken", "--no-wait"]).code, 1);
-    host.run(&["pause", "sleepy"]).ok();
+    host.run(&["pause", "sleepy"]).succeeds();
 
     let rows = list_until(&host, |rows| status_of(rows, "crashy") == "CrashLoopBackOff");
     assert_eq!(status_of(&rows, "sleepy"), "Paused");
@@ -180,8 +180,8 @@ fn paused_crashing_and_failed_vclusters_show_as_such() {
     let broken = rows.as_array().unwrap().iter().find(|r| r["name"] == "broken").unwrap();
     assert_eq!(broken["releaseStatus"], "failed");
 
-    host.run(&["resume", "sleepy", "--timeout", "60s"]).ok();
-    let rows = host.run(&["list", "-o", "json"]).ok().json();
+    host.run(&["resume", "sleepy", "--timeout", "60s"]).succeeds();
+    let rows = host.run(&["list", "-o", "json"]).succeeds().json();
     assert_eq!(status_of(&rows, "sleepy"), "Running");
 }
 
@@ -194,7 +194,7 @@ fn forbidden_across_namespaces_falls_back_to_the_context_namespace() {
     host.sim.forbid(Forbid::user("alice").verb("list").resource("", "secrets").in_namespace(""));
 
     let run = host.run_with(&alice, &["list", "-o", "json"]);
-    let rows = run.ok().json();
+    let rows = run.succeeds().json();
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows:#}");
     assert_eq!(rows[0]["name"], "here");
     assert!(
@@ -204,8 +204,8 @@ fn forbidden_across_namespaces_falls_back_to_the_context_namespace() {
         run.stderr
     );
     // With the permission, every namespace.
-    let admin = host.run(&["list", "-o", "json"]).ok().json();
+    let admin = host.run(&["list", "-o", "json"]).succeeds().json();
     assert_eq!(admin.as_array().unwrap().len(), 2);
     // Only the cluster scope is forbidden: -n reaches another namespace.
-    assert_eq!(host.run_with(&alice, &["list", "-n", "team", "-o", "json"]).ok().json()[0]["name"], "vc");
+    assert_eq!(host.run_with(&alice, &["list", "-n", "team", "-o", "json"]).succeeds().json()[0]["name"], "vc");
 }

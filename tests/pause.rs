@@ -20,7 +20,7 @@ fn workload(name: &str, vcluster: &str) -> String {
 fn pause_then_resume_round_trip_and_both_are_idempotent() {
     let mut host = Host::alive();
     host.with_syncer(NS, "my-vc");
-    host.run(&["create", "my-vc", "--timeout", "60s", "--set", "syncer.replicas=2"]).ok();
+    host.run(&["create", "my-vc", "--timeout", "60s", "--set", "syncer.replicas=2"]).succeeds();
     host.sim.seed_yaml(&workload("web-x-default-x-my-vc", "my-vc")).unwrap();
     host.sim.seed_yaml(&format!("---\n{}", workload("web-x-default-x-other", "other"))).unwrap();
     let claim = host.object("v1", "PersistentVolumeClaim", NS, "data-my-vc-0").unwrap();
@@ -40,7 +40,7 @@ fn pause_then_resume_round_trip_and_both_are_idempotent() {
     .unwrap();
 
     let run = host.run_with(&kubeconfig, &["pause", "my-vc", "-o", "json"]);
-    let out = run.ok().json();
+    let out = run.succeeds().json();
     assert!(run.stderr.contains("switched the current kube context to kube-sim"), "{}", run.stderr);
     let after = std::fs::read_to_string(&kubeconfig).unwrap();
     assert!(after.contains("current-context: kube-sim") && after.contains(context), "{after}");
@@ -77,13 +77,13 @@ fn pause_then_resume_round_trip_and_both_are_idempotent() {
     host.sim.clear_requests();
     let before = inventory(&host.sim);
     let again = host.run(&["pause", "my-vc"]);
-    again.ok();
+    again.succeeds();
     assert!(again.stderr.contains("vcluster my-vc in namespace vcluster-my-vc is already paused"), "{}", again.stderr);
     assert!(host.writes().is_empty(), "{:?}", host.writes());
     assert_eq!(inventory(&host.sim), before);
 
     let run = host.run(&["resume", "my-vc", "--timeout", "60s", "-o", "json"]);
-    let out = run.ok().json();
+    let out = run.succeeds().json();
     assert_eq!(
         out,
         serde_json::json!({"name": "my-vc", "namespace": NS, "action": "resume", "changed": true, "replicas": 2,
@@ -99,7 +99,7 @@ fn pause_then_resume_round_trip_and_both_are_idempotent() {
     // Resuming a running vcluster: says so, exits 0, writes nothing.
     host.sim.clear_requests();
     let again = host.run(&["wakeup", "my-vc"]);
-    again.ok();
+    again.succeeds();
     assert!(again.stderr.contains("vcluster my-vc in namespace vcluster-my-vc is not paused; nothing to resume"));
     assert!(host.writes().is_empty(), "{:?}", host.writes());
 }
@@ -108,7 +108,7 @@ fn pause_then_resume_round_trip_and_both_are_idempotent() {
 fn a_conflicting_change_fails_the_pause_and_a_rerun_pauses() {
     let mut host = Host::alive();
     host.with_syncer(NS, "my-vc");
-    host.run(&["create", "my-vc", "--timeout", "60s"]).ok();
+    host.run(&["create", "my-vc", "--timeout", "60s"]).succeeds();
     host.sim.inject(Fault::on("PATCH", "/apis/apps/v1/namespaces/*/statefulsets/my-vc").nth(1).respond(409));
     let failed = host.run(&["sleep", "my-vc"]);
     assert_eq!(failed.code, 1, "{}", failed.stderr);
@@ -118,7 +118,7 @@ fn a_conflicting_change_fails_the_pause_and_a_rerun_pauses() {
         failed.stderr
     );
     assert_eq!(host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["spec"]["replicas"], 1);
-    host.run(&["pause", "my-vc"]).ok();
+    host.run(&["pause", "my-vc"]).succeeds();
     assert_eq!(host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["spec"]["replicas"], 0);
 }
 

@@ -39,8 +39,9 @@ fn echo_server(tag: &'static str) -> String {
 }
 
 /// The host labels of a synced object labelled `app: <app>` in virtual namespace `vns`, as a flow
-/// mapping: `vcluster.loft.sh/label-my-vc-x-a172cedcae` is the reference's literal key for `app`
-/// (§3.3), and the two markers the syncer adds.
+/// mapping: `vcluster.loft.sh/label-my-vc-x-a172cedcae` is the key the syncer writes for `app`
+/// (`label-<vcluster>-x-` and the first 10 hex digits of sha256("app"): loft-sh/vcluster v0.19
+/// `pkg/util/translate/translate.go` `ConvertLabelKeyWithPrefix`), and the two markers it adds.
 fn translated_labels(vns: &str, app: &str) -> String {
     format!(
         "{{vcluster.loft.sh/label-my-vc-x-a172cedcae: {app}, vcluster.loft.sh/managed-by: my-vc, vcluster.loft.sh/namespace: {vns}}}"
@@ -215,7 +216,9 @@ fn long_virtual_names_are_found_under_their_hashed_host_names() {
     let (long, dotted) = (echo_server("long-service"), echo_server("dotted-pod"));
     env.host
         .seed_yaml(&[
-            // Reference §3.2: `a-very-long-service-name-for-testing-purposes` in `my-namespace` of `my-vc`.
+            // `a-very-long-service-name-for-testing-purposes` in `my-namespace` of `my-vc`: too long for
+            // a name, so cut and suffixed with 10 hex digits of sha256 (loft-sh/vcluster v0.19
+            // `pkg/util/translate/translate.go` `SafeConcatName`).
             service("a-very-long-service-name-for-testing-purposes-x-my-n-18a6a108aa", "my-namespace", "long"),
             deployment("long-backend", "my-namespace", "long", &long),
             // Pod `api-server-replica-with-a-rather-long-name-for-test.db` in `shop`: the 52nd

@@ -368,8 +368,9 @@ impl Toggles {
         .to_string()
     }
 
-    /// The syncer arguments, written out from the rules (issue 2 and reference §2.5.1), not
-    /// computed by the implementation.
+    /// The syncer arguments, written out from the rules of the established chart (loft-sh/vcluster
+    /// v0.15 `charts/k3s/templates/statefulset.yaml` and `_helpers.tpl`), not computed by the
+    /// implementation.
     fn expected_args(&self) -> Vec<String> {
         let mut a: Vec<String> = BASE_ARGS.iter().map(|s| s.to_string()).collect();
         if self.replicas > 1 {

@@ -4,7 +4,10 @@
 //! answers there, and a service account token instead of the admin certificate.
 //! (loft-sh/vcluster v0.19 `cmd/vclusterctl/cmd/connect.go`, `pkg/util/kubeconfig/kubeconfig.go`)
 
-pub mod service_account;
+pub(crate) mod command;
+pub(crate) mod connect;
+pub(crate) mod in_process;
+pub(crate) mod service_account;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,24 +17,24 @@ use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use kube::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::cluster::{Cluster, ClusterError, classify};
+use crate::cluster::{ClusterError, Connection, classify};
 use crate::kubeconfig::{KubeconfigError, VclusterCredentials};
 
 /// The port the syncer serves the virtual API on inside the pod, when the kubeconfig's server URL
 /// names none. (vcluster chart: the syncer's `--port`, and its Secret's `https://localhost:8443`)
-pub const DEFAULT_API_PORT: u16 = 8443;
+pub(crate) const DEFAULT_API_PORT: u16 = 8443;
 /// The Secret holding the kubeconfig is `vc-<name>`. (vcluster `pkg/util/kubeconfig` `DefaultSecretPrefix`)
-pub const SECRET_PREFIX: &str = "vc-";
+pub(crate) const SECRET_PREFIX: &str = "vc-";
 /// The Secret's key holding the kubeconfig.
-pub const SECRET_CONFIG_KEY: &str = "config";
+pub(crate) const SECRET_CONFIG_KEY: &str = "config";
 /// How long the API may take to answer through a port-forward just started (the pod may be
 /// moments from Ready), and through a given URL (`--server`, a LoadBalancer), which either answers
 /// or does not.
-pub const FORWARD_ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
-pub const URL_ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const FORWARD_ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const URL_ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
-pub enum AccessError {
+pub(crate) enum AccessError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     #[error("Secret {namespace}/{secret} has no key {SECRET_CONFIG_KEY:?} holding the vcluster's kubeconfig")]
@@ -49,7 +52,7 @@ pub enum AccessError {
 }
 
 impl AccessError {
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         match self {
             AccessError::Cluster(e) => e.hint(),
             AccessError::Kubeconfig(e) => e.hint(),
@@ -63,7 +66,7 @@ impl AccessError {
 impl From<AccessError> for crate::error::Hinted {
     fn from(err: AccessError) -> crate::error::Hinted {
         let hint = err.hint();
-        hint.into_iter().fold(crate::error::Hinted::new(err.to_string()), crate::error::Hinted::hint)
+        hint.into_iter().fold(crate::error::Hinted::new(err), crate::error::Hinted::hint)
     }
 }
 
@@ -74,7 +77,7 @@ pub fn secret_name(vcluster: &str) -> String {
 
 /// The label selector of a vcluster StatefulSet's pods (`app=vcluster,release=<name>` as the chart
 /// renders it), from its `spec.selector.matchLabels`.
-pub fn pod_selector(sts: &StatefulSet) -> String {
+pub(crate) fn pod_selector(sts: &StatefulSet) -> String {
     let labels = sts.spec.as_ref().and_then(|s| s.selector.match_labels.clone()).unwrap_or_default();
     if labels.is_empty() {
         let name = sts.metadata.name.as_deref().unwrap_or_default();
@@ -84,13 +87,13 @@ pub fn pod_selector(sts: &StatefulSet) -> String {
 }
 
 /// `k1=v1,k2=v2`: the equality-based label selector matching all of `labels`.
-pub fn label_selector(labels: &BTreeMap<String, String>) -> String {
+pub(crate) fn label_selector(labels: &BTreeMap<String, String>) -> String {
     labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
 
 /// The vcluster's credentials from Secret `vc-<name>`.
-pub async fn credentials(
-    cluster: &Cluster,
+pub(crate) async fn credentials(
+    cluster: &Connection,
     namespace: &str,
     vcluster: &str,
 ) -> Result<VclusterCredentials, AccessError> {
@@ -108,7 +111,7 @@ pub async fn credentials(
 
 /// The pod port of the virtual API: the port of the Secret's server URL (`https://localhost:8443`),
 /// which the established CLI forwards to. (v0.19 `connect.go`: the server is split on `:`)
-pub fn api_port(credentials: &VclusterCredentials) -> u16 {
+pub(crate) fn api_port(credentials: &VclusterCredentials) -> u16 {
     let server = credentials.cluster.get("server").and_then(|s| s.as_str()).unwrap_or_default();
     let authority = server.split("://").nth(1).unwrap_or(server).split('/').next().unwrap_or_default();
     authority.rsplit_once(':').and_then(|(_, port)| port.parse().ok()).unwrap_or(DEFAULT_API_PORT)
@@ -116,15 +119,15 @@ pub fn api_port(credentials: &VclusterCredentials) -> u16 {
 
 /// A LoadBalancer in front of the virtual API.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadBalancer {
-    pub service: String,
+pub(crate) struct LoadBalancer {
+    pub(crate) service: String,
     /// `https://<hostname or IP>[:<port> unless 443]`.
-    pub url: String,
+    pub(crate) url: String,
 }
 
 /// What [`load_balancer`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Exposure {
+pub(crate) enum Exposure {
     /// No LoadBalancer Service (`<name>-lb`, else `<name>`).
     None,
     /// A LoadBalancer Service without an address yet.
@@ -136,7 +139,11 @@ pub enum Exposure {
 
 /// `<name>-lb`, else `<name>`, when it is a LoadBalancer Service. (v0.19 `connect.go`
 /// `getVClusterServiceIP`, and the chart's `<name>-lb` for `service.type: LoadBalancer`)
-pub async fn load_balancer(cluster: &Cluster, namespace: &str, vcluster: &str) -> Result<Exposure, AccessError> {
+pub(crate) async fn load_balancer(
+    cluster: &Connection,
+    namespace: &str,
+    vcluster: &str,
+) -> Result<Exposure, AccessError> {
     let api: Api<Service> = Api::namespaced(cluster.client.clone(), namespace);
     for name in [format!("{vcluster}-lb"), vcluster.to_owned()] {
         let Some(service) = api.get_opt(&name).await.map_err(|e| cluster.error(e))? else { continue };
@@ -147,7 +154,7 @@ pub async fn load_balancer(cluster: &Cluster, namespace: &str, vcluster: &str) -
 
 /// Pure: what a Service offers as a LoadBalancer. The hostname wins over the IP, as in the
 /// established CLI; the port is the one named `https` (else the first).
-pub fn exposure(service: &Service) -> Exposure {
+pub(crate) fn exposure(service: &Service) -> Exposure {
     let name = service.metadata.name.clone().unwrap_or_default();
     let spec = service.spec.as_ref();
     if spec.and_then(|s| s.type_.as_deref()) != Some("LoadBalancer") {
@@ -168,7 +175,7 @@ pub fn exposure(service: &Service) -> Exposure {
 }
 
 /// A client for the virtual cluster with `credentials` (their server URL included).
-pub async fn client(credentials: &VclusterCredentials, context: &str) -> Result<kube::Client, AccessError> {
+pub(crate) async fn client(credentials: &VclusterCredentials, context: &str) -> Result<kube::Client, AccessError> {
     let server = credentials.cluster.get("server").and_then(|s| s.as_str()).unwrap_or_default().to_owned();
     let invalid =
         |detail: String| AccessError::Cluster(ClusterError::InvalidContext { context: context.into(), detail });
@@ -185,7 +192,7 @@ pub async fn client(credentials: &VclusterCredentials, context: &str) -> Result<
 /// Wait until the virtual API answers with these credentials: any answer but 401 (a 403 or 404 for
 /// `namespaces/default` still proves the route and the credentials). Connection and TLS failures are
 /// retried for up to `within`, as a fresh route may need a moment.
-pub async fn check_answers(
+pub(crate) async fn check_answers(
     client: &kube::Client,
     context: &str,
     server: &str,

@@ -1,7 +1,7 @@
 //! `connect --service-account [NS/]NAME`: a token for a service account of the virtual cluster
 //! instead of its admin certificate; with `--cluster-role`, the account (and a ClusterRoleBinding to
 //! that role) is created when missing. (loft-sh/vcluster v0.19 `cmd/vclusterctl/cmd/connect.go`
-//! `getServiceAccountToken`; reference §1.4.1)
+//! `getServiceAccountToken`)
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
@@ -13,22 +13,22 @@ use super::AccessError;
 use crate::translate::safe_concat_name;
 
 /// The namespace of `--service-account NAME` without one.
-pub const DEFAULT_NAMESPACE: &str = "kube-system";
+pub(crate) const DEFAULT_NAMESPACE: &str = "kube-system";
 /// The token's audiences, as the established CLI requests them.
-pub const AUDIENCES: [&str; 3] =
+pub(crate) const AUDIENCES: [&str; 3] =
     ["https://kubernetes.default.svc.cluster.local", "https://kubernetes.default.svc", "https://kubernetes.default"];
 /// `--token-expiration 0`: ten years, as the established CLI.
-pub const DEFAULT_EXPIRATION_SECONDS: i64 = 10 * 365 * 24 * 60 * 60;
+pub(crate) const DEFAULT_EXPIRATION_SECONDS: i64 = 10 * 365 * 24 * 60 * 60;
 
 /// `[NS/]NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    pub namespace: String,
-    pub name: String,
+pub(crate) struct Account {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
 }
 
 impl Account {
-    pub fn parse(text: &str) -> Result<Account, String> {
+    pub(crate) fn parse(text: &str) -> Result<Account, String> {
         let (namespace, name) = text.split_once('/').unwrap_or((DEFAULT_NAMESPACE, text));
         for (what, value) in [("namespace", namespace), ("name", name)] {
             if let Some(problem) = crate::values::check_namespace(value) {
@@ -39,14 +39,14 @@ impl Account {
     }
 
     /// `vcluster-sa-<name>-<namespace>`, hashed past 63 characters.
-    pub fn binding_name(&self) -> String {
+    pub(crate) fn binding_name(&self) -> String {
         safe_concat_name(&["vcluster", "sa", &self.name, &self.namespace])
     }
 }
 
 /// A token for `account` through `client` (the virtual cluster's admin), valid for
 /// `expiration_seconds` (0: [`DEFAULT_EXPIRATION_SECONDS`]).
-pub async fn token(
+pub(crate) async fn token(
     client: &kube::Client,
     account: &Account,
     cluster_role: Option<&str>,

@@ -4,13 +4,15 @@
 
 use std::error::Error as StdError;
 use std::io;
+use std::time::Duration;
 
-use crate::error::Hinted;
+use crate::error::{Advice, Hinted, Interrupted};
 use crate::kubeconfig::KubeconfigError;
+use crate::printer::text::humanize;
 
 /// Why the cluster could not be used. Every variant maps to exit status 1.
 #[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
+pub(crate) enum ClusterError {
     #[error("no kubeconfig found ({searched}) and not running inside a cluster")]
     NoConfiguration { searched: String },
     #[error("kubeconfig {path} does not exist")]
@@ -43,16 +45,62 @@ pub enum ClusterError {
     Other { context: String, server: String, detail: String },
 }
 
+/// Why a request through [`super::Host`], or a wait on the host cluster, failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HostError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("interrupted")]
+    Interrupted(#[from] Interrupted),
+    #[error("applying {object} conflicts with another field manager: {message}")]
+    Conflict { object: String, message: String },
+    #[error("cannot apply {object}: {source}")]
+    Apply {
+        object: String,
+        #[source]
+        source: Box<ClusterError>,
+    },
+    #[error("cannot delete {object}: {source}")]
+    Delete {
+        object: String,
+        #[source]
+        source: Box<ClusterError>,
+    },
+    #[error("the cluster does not serve {kind} of {api_version}")]
+    NotServed { api_version: String, kind: String },
+    #[error("{object} was deleted while waiting for it")]
+    Vanished { object: String },
+    #[error("timed out after {} waiting for {what}: {stuck}", humanize(*waited))]
+    Timeout { what: String, waited: Duration, stuck: String },
+}
+
+impl Advice for HostError {
+    fn hints(&self, name: &str, namespace: &str) -> Vec<String> {
+        match self {
+            HostError::Cluster(e) => e.hint().into_iter().collect(),
+            HostError::Apply { source, .. } | HostError::Delete { source, .. } => source.hint().into_iter().collect(),
+            HostError::Conflict { .. } => {
+                vec!["--force-conflicts takes these fields over from their current manager".into()]
+            }
+            HostError::Timeout { .. } => vec![
+                "wait longer with --timeout (e.g. --timeout 20m), or look at the pods:".into(),
+                format!("kubectl get pods -n {namespace} -l app=vcluster,release={name}"),
+            ],
+            HostError::Interrupted(_) | HostError::NotServed { .. } | HostError::Vanished { .. } => Vec::new(),
+        }
+    }
+}
+
 /// The access a 403 denied, read from the API server's message
 /// (`User "u" cannot list resource "secrets" in API group "" in the namespace "ns"`;
 /// kube-apiserver: `staging/src/k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/errors.go`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Access {
-    pub verb: String,
+pub(crate) struct Access {
+    pub(crate) verb: String,
     /// `resource` or `resource.group`, with `/subresource` when named.
-    pub resource: String,
+    pub(crate) resource: String,
     /// `None` at the cluster scope.
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
 }
 
 impl Access {
@@ -76,7 +124,7 @@ fn quoted(text: &str) -> Option<&str> {
 
 impl ClusterError {
     /// What to do about it.
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         Some(match self {
             ClusterError::NoConfiguration { .. } => {
                 "pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config (e.g. with your cloud's CLI or `kind create cluster`)".into()
@@ -118,12 +166,12 @@ impl ClusterError {
 impl From<ClusterError> for Hinted {
     fn from(err: ClusterError) -> Hinted {
         let hint = err.hint();
-        hint.into_iter().fold(Hinted::new(err.to_string()), Hinted::hint)
+        hint.into_iter().fold(Hinted::new(err), Hinted::hint)
     }
 }
 
 /// Classify an error of a request to the cluster of `context` at `server`.
-pub fn classify(err: kube::Error, context: &str, server: &str) -> ClusterError {
+pub(crate) fn classify(err: kube::Error, context: &str, server: &str) -> ClusterError {
     let (context, server) = (context.to_owned(), server.to_owned());
     match err {
         kube::Error::Api(status) => {
@@ -285,12 +333,7 @@ mod tests {
             "Connection refused (os error 111)",
         )));
         assert!(matches!(run(refused), ClusterError::Unreachable { .. }));
-        let tls = kube::Error::Service(Box::new(io::Error::new(
-            io::ErrorKind::InvalidData,
-            rustls::Error::InvalidCertificate(rustls::CertificateError::Expired),
-        )));
-        let err = run(tls);
-        assert!(matches!(err, ClusterError::Tls { .. }), "{err:?}");
+        // TLS failures: through a real handshake, `connection::tests`.
         // hyper-util's connector errors carry the failure in their text (no DNS lookup in tests:
         // they may send traffic to loopback only).
         #[derive(Debug)]
@@ -310,9 +353,9 @@ mod tests {
     #[test]
     fn every_error_becomes_a_hinted_report() {
         let hinted = Hinted::from(run(api(401, "Unauthorized", "Unauthorized")));
-        assert!(hinted.message.contains("401 Unauthorized"));
-        assert_eq!(hinted.hints.len(), 1);
+        assert!(hinted.to_string().contains("401 Unauthorized"));
+        assert_eq!(hinted.hints().len(), 1);
         let none = Hinted::from(run(api(500, "InternalError", "x")));
-        assert!(none.hints.is_empty());
+        assert!(none.hints().is_empty());
     }
 }

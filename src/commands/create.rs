@@ -8,81 +8,82 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::cli::{Context, OutputFormat};
-use crate::cluster::Cluster;
-use crate::commands;
-use crate::commands::render::{ValuesArgs, check_namespace, load_kubeconfig, resolve_namespace, values_error};
-use crate::error::{ExitStatus, Hinted};
-use crate::install::{self, Host, InstallError, Options, Outcome, Request};
+use crate::access::connect;
+use crate::cluster::{Connection, Host};
+use crate::context::Context;
+use crate::context::args::{ValuesArgs, check_name, parse_duration, values_error};
+use crate::context::host::{load_kubeconfig, namespace_for};
+use crate::error::{Advice, ExitStatus, Hinted};
+use crate::install::{self, InstallError, Options, Outcome, Request};
 use crate::interrupt::Interrupt;
 use crate::{kubeconfig, values};
 
 #[derive(Debug, Args)]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     /// Name of the virtual cluster (a DNS-1035 label of at most 51 characters)
-    pub name: String,
+    pub(crate) name: String,
     #[command(flatten)]
-    pub values: ValuesArgs,
+    pub(crate) values: ValuesArgs,
     /// Upgrade the virtual cluster if it exists already
     #[arg(long)]
-    pub upgrade: bool,
+    pub(crate) upgrade: bool,
     /// On upgrade, start from the values of the deployed release (the image and service CIDR
     /// recorded then included) and lay this run's values over them
     #[arg(long)]
-    pub reuse_values: bool,
+    pub(crate) reuse_values: bool,
     /// Connect to the virtual cluster afterwards (`--connect=false` to skip; default: at a terminal)
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub connect: Option<bool>,
+    pub(crate) connect: Option<bool>,
     /// Name of the kube context `connect` creates
     #[arg(long, value_name = "NAME")]
-    pub kube_config_context_name: Option<String>,
+    pub(crate) kube_config_context_name: Option<String>,
     /// Wait until the virtual cluster works (default)
     #[arg(long, overrides_with = "no_wait")]
-    pub wait: bool,
+    pub(crate) wait: bool,
     /// Return once everything is applied
     #[arg(long, overrides_with = "wait")]
-    pub no_wait: bool,
+    pub(crate) no_wait: bool,
     /// How long to wait for the virtual cluster (and a terminating namespace): 90s, 10m, 1h
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// On failure, remove a failed install, or roll a failed upgrade back to the last good revision
     #[arg(long, visible_alias = "atomic")]
-    pub rollback_on_failure: bool,
+    pub(crate) rollback_on_failure: bool,
     /// Adopt existing objects that belong to another release or to none
     #[arg(long)]
-    pub take_ownership: bool,
+    pub(crate) take_ownership: bool,
     /// Take fields over from field managers outside this release when they conflict
     #[arg(long)]
-    pub force_conflicts: bool,
+    pub(crate) force_conflicts: bool,
     /// Clear the lock a killed create/upgrade left (a pending revision), after showing who held it
     #[arg(long)]
-    pub force_unlock: bool,
+    pub(crate) force_unlock: bool,
     /// Show what would change (server-side dry run and a diff per object); change nothing
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Release revisions to keep (0: all)
     #[arg(long, default_value_t = 10, value_name = "N")]
-    pub history_max: usize,
+    pub(crate) history_max: usize,
     #[command(flatten)]
-    pub refused: RefusedArgs,
+    pub(crate) refused: RefusedArgs,
 }
 
 /// Chart-source flags of the established CLI, which this one (rendering its own embedded chart)
 /// refuses with a hint instead of silently ignoring.
 #[derive(Debug, Default, Args)]
-pub struct RefusedArgs {
+pub(crate) struct RefusedArgs {
     #[arg(long, hide = true)]
-    pub chart_version: Option<String>,
+    pub(crate) chart_version: Option<String>,
     #[arg(long, hide = true)]
-    pub chart_repo: Option<String>,
+    pub(crate) chart_repo: Option<String>,
     #[arg(long, hide = true)]
-    pub chart_name: Option<String>,
+    pub(crate) chart_name: Option<String>,
     #[arg(long, hide = true)]
-    pub local_chart_dir: Option<String>,
+    pub(crate) local_chart_dir: Option<String>,
     #[arg(long, hide = true)]
-    pub distro: Option<String>,
+    pub(crate) distro: Option<String>,
     #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub expose_local: Option<bool>,
+    pub(crate) expose_local: Option<bool>,
 }
 
 impl RefusedArgs {
@@ -122,44 +123,8 @@ impl RefusedArgs {
     }
 }
 
-/// `90s`, `10m`, `1h30m`, `1.5h`, or plain seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("{text:?} is not a duration like 90s, 10m or 1h30m");
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = 0f64;
-    let mut number = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            'h' => 3600.0,
-            'm' if chars.peek() == Some(&'s') => {
-                chars.next();
-                0.001
-            }
-            'm' => 60.0,
-            's' => 1.0,
-            _ => return Err(bad()),
-        };
-        total += number.parse::<f64>().map_err(|_| bad())? * unit;
-        number.clear();
-    }
-    if !number.is_empty() || text.is_empty() {
-        return Err(bad());
-    }
-    // A total too large for a Duration is an error (`from_secs_f64` would panic).
-    Duration::try_from_secs_f64(total).map_err(|_| bad())
-}
-
-pub fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    if let Some(problem) = values::check_name(&args.name) {
-        anyhow::bail!("invalid vcluster name: {}", problem.message);
-    }
+pub(crate) fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    check_name(&args.name)?;
     args.refused.check()?;
     let (layers, notes) = args.values.layers()?;
     let loaded = values::load(&layers).map_err(values_error)?;
@@ -172,8 +137,7 @@ pub fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
 
     let kubeconfig = load_kubeconfig(ctx)?;
     let context_ns = kubeconfig::context_namespace(&kubeconfig, ctx.global.context.as_deref());
-    let namespace = resolve_namespace(ctx.global.namespace.as_deref(), context_ns.as_deref(), &args.name);
-    check_namespace(&namespace)?;
+    let namespace = namespace_for(ctx, context_ns.as_deref(), &args.name)?;
 
     let request = Request {
         name: args.name.clone(),
@@ -194,7 +158,7 @@ pub fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let printer = ctx.printer.clone();
     let result = ctx.block_on(async {
-        let cluster = Cluster::connect(&kubeconfig, ctx.global.context.as_deref(), Some(&namespace))
+        let cluster = Connection::connect(&kubeconfig, ctx.global.context.as_deref(), Some(&namespace))
             .await
             .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
         let on_signal = printer.clone();
@@ -212,7 +176,7 @@ pub fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     match result {
         Ok(outcome) if connect && !outcome.dry_run => {
             report(ctx, &outcome, None)?;
-            commands::connect::after_create(ctx, &kubeconfig, &args.name, &namespace, context_name, args.timeout)
+            connect::after_create(ctx, &kubeconfig, &args.name, &namespace, context_name, args.timeout)
         }
         Ok(outcome) => report(ctx, &outcome, Some(&connect_hint)),
         Err(InstallError::Exists { .. }) if connect => {
@@ -221,7 +185,7 @@ pub fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
                 "vcluster {} already exists in namespace {namespace}; nothing was changed, connecting to it",
                 args.name
             ));
-            commands::connect::after_create(ctx, &kubeconfig, &args.name, &namespace, context_name, args.timeout)
+            connect::after_create(ctx, &kubeconfig, &args.name, &namespace, context_name, args.timeout)
         }
         Err(e) => Err(e.into_report(&args.name, &namespace)),
     }
@@ -234,9 +198,7 @@ fn connect_command(args: &CreateArgs, namespace: &str) -> String {
 
 /// The result; `connect_hint` says how to connect when create does not.
 fn report(ctx: &Context, outcome: &Outcome, connect_hint: Option<&str>) -> anyhow::Result<ExitStatus> {
-    if ctx.output == Some(OutputFormat::Json) {
-        ctx.printer.data((serde_json::to_string_pretty(outcome)? + "\n").as_bytes())?;
-    } else if outcome.dry_run {
+    if !ctx.print_json(outcome)? && outcome.dry_run {
         let mut text = String::new();
         for o in &outcome.objects {
             text.push_str(&format!("{} {}/{}\n", o.action, o.kind, o.name));
@@ -277,36 +239,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
-        for bad in ["", "10x", "m", "1h30", "-1s"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn a_duration_too_long_to_hold_is_an_error_not_a_panic() {
-        for huge in ["99999999999999999999s", "9999999999999999h", "1.5e3s"] {
-            assert!(parse_duration(huge).is_err(), "{huge}");
-        }
-    }
-
-    #[test]
     fn chart_source_flags_are_refused_with_hints() {
         assert!(RefusedArgs::default().check().is_ok());
         let k3s = RefusedArgs { distro: Some("k3s".into()), expose_local: Some(false), ..Default::default() };
         assert!(k3s.check().is_ok());
         let err = RefusedArgs { chart_version: Some("0.19.7".into()), ..Default::default() }.check().unwrap_err();
-        assert_eq!(err.message, "--chart-version is not supported");
-        assert!(err.hints[0].contains("embedded chart"));
+        assert_eq!(err.to_string(), "--chart-version is not supported");
+        assert!(err.hints()[0].contains("embedded chart"));
         let err = RefusedArgs { distro: Some("k0s".into()), ..Default::default() }.check().unwrap_err();
-        assert_eq!(err.message, "--distro k0s is not supported");
+        assert_eq!(err.to_string(), "--distro k0s is not supported");
         let err = RefusedArgs { expose_local: Some(true), ..Default::default() }.check().unwrap_err();
-        assert!(err.hints[0].contains("NodePort"));
+        assert!(err.hints()[0].contains("NodePort"));
     }
 }

@@ -3,33 +3,34 @@
 
 use clap::Args;
 
-use crate::cli::Context;
-use crate::commands::lifecycle::{self, WaitArgs};
-use crate::error::{ExitStatus, Hinted};
+use crate::context::Context;
+use crate::context::args::WaitArgs;
+use crate::context::host;
+use crate::error::{Advice, ExitStatus, Hinted};
 use crate::find::{self, FindError};
 use crate::interrupt::Interrupt;
 use crate::lifecycle::uninstall::{self, Local, NamespaceFate, Options, Outcome};
 
 #[derive(Debug, Args)]
-pub struct DeleteArgs {
+pub(crate) struct DeleteArgs {
     /// Name of the virtual cluster
-    pub name: String,
+    pub(crate) name: String,
     /// Delete the host namespace too, unless another vcluster lives there (default: only when
     /// vcluster created it)
     #[arg(long, conflicts_with = "keep_pvc")]
-    pub delete_namespace: bool,
+    pub(crate) delete_namespace: bool,
     /// Keep the PersistentVolumeClaims (the virtual cluster's data), and so the namespace
     #[arg(long)]
-    pub keep_pvc: bool,
+    pub(crate) keep_pvc: bool,
     /// Exit 0 when the virtual cluster does not exist
     #[arg(long)]
-    pub ignore_not_found: bool,
+    pub(crate) ignore_not_found: bool,
     #[command(flatten)]
-    pub wait: WaitArgs,
+    pub(crate) wait: WaitArgs,
 }
 
-pub fn run(args: DeleteArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    let kubeconfig = lifecycle::start(&args.name, ctx)?;
+pub(crate) fn run(args: DeleteArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let kubeconfig = host::start(&args.name, ctx)?;
     let opts = Options {
         keep_pvc: args.keep_pvc,
         delete_namespace: args.delete_namespace,
@@ -38,8 +39,8 @@ pub fn run(args: DeleteArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let printer = &ctx.printer;
     let outcome = ctx.block_on(async {
-        let host = lifecycle::host(ctx, &kubeconfig).await?;
-        let vcluster = match find::find(&host.cluster, &args.name, &lifecycle::scope(ctx), printer).await {
+        let host = host::host(ctx, &kubeconfig).await?;
+        let vcluster = match find::find(&host.connection, &args.name, &host::scope(ctx), printer).await {
             Ok(v) => v,
             Err(FindError::NotFound { .. }) if args.ignore_not_found => {
                 printer.info(format!("vcluster {} not found; nothing to delete (--ignore-not-found)", args.name));
@@ -55,7 +56,7 @@ pub fn run(args: DeleteArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         let what = format!("deleting vcluster {name} in namespace {ns}");
         let prompt = format!(
             "Delete vcluster {name} in namespace {ns} (context {})? This deletes {}",
-            host.cluster.context,
+            host.connection.context,
             prepared.summary()
         );
         if !printer.confirm(&what, &prompt)? {
@@ -64,9 +65,9 @@ pub fn run(args: DeleteArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         if let NamespaceFate::Keep { reason } = &prepared.namespace {
             printer.info(format!("namespace {ns} stays: {reason}"));
         }
-        let interrupt = lifecycle::interrupt(ctx)?;
+        let interrupt = ctx.interrupt()?;
         let local =
-            Local { kubeconfig: Some(kubeconfig.sources().clone()), host_context: host.cluster.context.clone() };
+            Local { kubeconfig: Some(kubeconfig.sources().clone()), host_context: host.connection.context.clone() };
         let progress = printer.progress(&format!("Deleting vcluster {name} in namespace {ns}"));
         let outcome = uninstall::execute(&host, &prepared, &opts, &local, &interrupt, &progress)
             .await
@@ -78,7 +79,7 @@ pub fn run(args: DeleteArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
 }
 
 fn report(ctx: &Context, outcome: &Outcome) -> anyhow::Result<ExitStatus> {
-    lifecycle::print_json(ctx, outcome)?;
+    ctx.print_json(outcome)?;
     let printer = &ctx.printer;
     let Some(ns) = &outcome.namespace else { return Ok(ExitStatus::Success) };
     for context in &outcome.contexts_removed {

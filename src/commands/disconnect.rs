@@ -6,22 +6,23 @@
 
 use clap::Args;
 
-use crate::cli::Context;
+use crate::context::Context;
 use crate::error::{ExitStatus, Hinted};
-use crate::forward::registry::{ForwarderKey, Registry};
+use crate::forward::ForwardError;
+use crate::forward::background::{self, Stopped};
+use crate::forward::registry::ForwarderKey;
 use crate::kubeconfig::{self, ConnectRecord, KubeconfigError, Sources};
 use crate::printer::Printer;
-use crate::state::StateDir;
 
 #[derive(Debug, Args)]
-pub struct DisconnectArgs {
+pub(crate) struct DisconnectArgs {
     /// Keep the vcluster's context, cluster and user entries (only switch back and stop the
     /// port-forward)
     #[arg(long)]
-    pub keep_context: bool,
+    pub(crate) keep_context: bool,
 }
 
-pub fn run(args: DisconnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(args: DisconnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let sources = Sources::from_env(ctx.global.kubeconfig.as_deref());
     let mut planned = None;
     kubeconfig::modify::<KubeconfigError>(&sources, |loaded| {
@@ -52,16 +53,15 @@ pub fn run(args: DisconnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
 
 /// Stop the background port-forward of the vcluster a record names (if one runs); problems with
 /// the state directory are warnings, never a failure of what already succeeded.
-pub fn stop_forwarder(printer: &Printer, record: &ConnectRecord) {
+fn stop_forwarder(printer: &Printer, record: &ConnectRecord) {
     let key = ForwarderKey::new(&record.host_context, &record.namespace, &record.vcluster);
-    let stopped = StateDir::from_env().map_err(|e| e.to_string()).and_then(|state| {
-        let registry = Registry::open(&state).map_err(|e| e.to_string())?;
-        registry.stop(&key).map_err(|e| e.to_string())
-    });
-    match stopped {
-        Ok(Some(forwarder)) => printer
+    match background::stop(&key) {
+        Ok(Stopped::Stopped(forwarder)) => printer
             .info(format!("Stopped the port-forward {}:{} (pid {})", forwarder.address, forwarder.port, forwarder.pid)),
-        Ok(None) => {}
+        Ok(Stopped::NoForwarder) => {}
+        Err(ForwardError::Stop { source, .. }) => {
+            printer.warn(format!("cannot stop the background port-forward: {source}"))
+        }
         Err(e) => printer.warn(format!("cannot stop the background port-forward: {e}")),
     }
 }

@@ -1,6 +1,7 @@
-//! `vcluster __forwarder`: the background port-forward `connect` starts. Not for people (it is in
-//! neither the help nor the completions); its command line is how `/proc/<pid>/cmdline` proves a
-//! pid is ours ([`crate::forward::registry`]).
+//! `vcluster __forwarder`: the entry into the background port-forward `connect` starts
+//! ([`crate::forward::background`]). Not for people (it is in neither the help nor the
+//! completions); its command line is how `/proc/<pid>/cmdline` proves a pid is ours
+//! ([`crate::forward::registry`]).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -8,10 +9,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Context, GlobalArgs, exit_clap, finish};
-use crate::commands::render::load_kubeconfig;
+use crate::context::host::load_kubeconfig;
+use crate::context::{Context, GlobalArgs, exit_clap, finish};
 use crate::error::ExitStatus;
-use crate::forward::forwarder::{self, Serve};
+use crate::forward::background::{self, Serve};
 use crate::forward::parse_addresses;
 use crate::forward::registry::{ForwarderKey, Registry};
 use crate::printer::{Printer, PrinterConfig};
@@ -19,30 +20,30 @@ use crate::state::StateDir;
 
 #[derive(Debug, Parser)]
 #[command(name = "__forwarder")]
-pub struct ForwarderArgs {
+pub(crate) struct ForwarderArgs {
     /// The key's file stem (checked against the other arguments)
     #[arg(long)]
-    pub stem: String,
+    pub(crate) stem: String,
     #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
     /// The host context
     #[arg(long)]
-    pub context: String,
+    pub(crate) context: String,
     /// The vcluster's namespace
     #[arg(long)]
-    pub namespace: String,
+    pub(crate) namespace: String,
     #[arg(long)]
-    pub address: String,
+    pub(crate) address: String,
     #[arg(long)]
-    pub local_port: u16,
+    pub(crate) local_port: u16,
     #[arg(long)]
-    pub remote_port: u16,
+    pub(crate) remote_port: u16,
     /// The vcluster
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// `args` starts with the command's own name.
-pub fn main(args: &[OsString]) -> ExitCode {
+pub(crate) fn main(args: &[OsString]) -> ExitCode {
     let args = match ForwarderArgs::try_parse_from(args) {
         Ok(args) => args,
         Err(e) => return exit_clap(e),
@@ -70,6 +71,6 @@ fn run(args: ForwarderArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     };
     let loaded = load_kubeconfig(ctx)?;
     let registry = Registry::open(&StateDir::from_env()?)?;
-    let clean = ctx.block_on(forwarder::run(&serve, &loaded, &registry, &ctx.printer))?;
+    let clean = ctx.block_on(background::run(&serve, &loaded, &registry, &ctx.printer))?;
     Ok(if clean { ExitStatus::Success } else { ExitStatus::Failure })
 }

@@ -6,43 +6,43 @@ use clap::Args;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::cli::{Context, OutputFormat};
-use crate::commands::lifecycle;
-use crate::commands::render::load_kubeconfig;
+use crate::context::host::{self, load_kubeconfig};
+use crate::context::{Context, OutputFormat};
 use crate::error::{ExitStatus, Hinted};
 use crate::find::{self, Scope, Vcluster};
 use crate::kubeconfig::{self, ConnectRecord, Loaded};
+use crate::printer::text::human_duration;
 use crate::render;
 
 #[derive(Debug, Args)]
-pub struct ListArgs {}
+pub(crate) struct ListArgs {}
 
 /// One vcluster, as `-o json|yaml` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Row {
-    pub name: String,
-    pub namespace: String,
+pub(crate) struct Row {
+    pub(crate) name: String,
+    pub(crate) namespace: String,
     /// `Running`, `Pending`, `Paused`, `Failed`, `Uninstalling`, `Stopped`, `Unknown`, or the
     /// pod's status as kubectl shows it (`ContainerCreating`, `CrashLoopBackOff`, …).
-    pub status: String,
+    pub(crate) status: String,
     /// The newest release revision's Helm status (`deployed`, `failed`, …); `null` without records.
-    pub release_status: Option<String>,
-    pub revision: Option<u32>,
-    pub chart_version: Option<String>,
+    pub(crate) release_status: Option<String>,
+    pub(crate) revision: Option<u32>,
+    pub(crate) chart_version: Option<String>,
     /// The current kube context reaches this vcluster.
-    pub connected: bool,
+    pub(crate) connected: bool,
     /// A kube context of the kubeconfig that reaches it, if any.
-    pub context: Option<String>,
+    pub(crate) context: Option<String>,
     /// The host kube context it was found through.
-    pub host_context: String,
+    pub(crate) host_context: String,
     /// RFC 3339, UTC.
-    pub created: Option<String>,
-    pub age_seconds: Option<i64>,
+    pub(crate) created: Option<String>,
+    pub(crate) age_seconds: Option<i64>,
 }
 
 /// A row per vcluster (pure: `now` and the kubeconfig given).
-pub fn rows(vclusters: &[Vcluster], kubeconfig: &Loaded, host_context: &str, now: Timestamp) -> Vec<Row> {
+pub(crate) fn rows(vclusters: &[Vcluster], kubeconfig: &Loaded, host_context: &str, now: Timestamp) -> Vec<Row> {
     let reaches = |context: &str, v: &Vcluster| {
         ConnectRecord::of_context(kubeconfig, context)
             .is_some_and(|r| r.vcluster == v.name && r.namespace == v.namespace && r.host_context == host_context)
@@ -81,58 +81,8 @@ fn chart_label_version(v: &Vcluster) -> Option<String> {
     Some(labels.get("chart")?.rsplit_once('-')?.1.to_owned())
 }
 
-/// kubectl's AGE column. (kube-apiserver: `staging/src/k8s.io/apimachinery/pkg/util/duration/duration.go`
-/// `HumanDuration`)
-pub fn human_duration(seconds: i64) -> String {
-    if seconds < -1 {
-        return "<invalid>".into();
-    }
-    if seconds < 0 {
-        return "0s".into();
-    }
-    if seconds < 60 * 2 {
-        return format!("{seconds}s");
-    }
-    let minutes = seconds / 60;
-    if minutes < 10 {
-        return match seconds % 60 {
-            0 => format!("{minutes}m"),
-            s => format!("{minutes}m{s}s"),
-        };
-    }
-    if minutes < 60 * 3 {
-        return format!("{minutes}m");
-    }
-    let hours = seconds / 3600;
-    if hours < 8 {
-        return match minutes % 60 {
-            0 => format!("{hours}h"),
-            m => format!("{hours}h{m}m"),
-        };
-    }
-    if hours < 48 {
-        return format!("{hours}h");
-    }
-    if hours < 24 * 8 {
-        return match hours % 24 {
-            0 => format!("{}d", hours / 24),
-            h => format!("{}d{h}h", hours / 24),
-        };
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{}d", hours / 24);
-    }
-    if hours < 24 * 365 * 8 {
-        return match (hours / 24) % 365 {
-            0 => format!("{}y", hours / 24 / 365),
-            d => format!("{}y{d}d", hours / 24 / 365),
-        };
-    }
-    format!("{}y", hours / 24 / 365)
-}
-
 /// The table: kubectl's layout (columns padded to their widest cell plus three spaces).
-pub fn table(rows: &[Row]) -> String {
+pub(crate) fn table(rows: &[Row]) -> String {
     let header = ["NAME", "NAMESPACE", "STATUS", "REVISION", "CHART VERSION", "CONNECTED", "CREATED", "AGE"];
     let dash = || "-".to_owned();
     let cells: Vec<[String; 8]> = rows
@@ -175,15 +125,14 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
-pub fn run(_args: ListArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(_args: ListArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let kubeconfig = load_kubeconfig(ctx)?;
     let printer = &ctx.printer;
     let (found, host_context) = ctx.block_on(async {
-        let host = lifecycle::host(ctx, &kubeconfig).await?;
-        let found = find::list(&host.cluster, &lifecycle::scope(ctx), printer)
-            .await
-            .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
-        Ok::<_, anyhow::Error>((found, host.cluster.context.clone()))
+        let host = host::host_cluster(ctx, &kubeconfig, None).await?;
+        let found =
+            find::list(&host, &host::scope(ctx), printer).await.map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
+        Ok::<_, anyhow::Error>((found, host.context.clone()))
     })??;
     let rows = rows(&found.vclusters, &kubeconfig, &host_context, Timestamp::now());
     match ctx.output {
@@ -204,33 +153,6 @@ mod tests {
     use crate::kubeconfig::{Document, Sources};
     use crate::release::{Chart, Metadata, Release, Status};
     use std::path::Path;
-
-    #[test]
-    fn ages_read_like_kubectl() {
-        let cases = [
-            (-5, "<invalid>"),
-            (-1, "0s"),
-            (0, "0s"),
-            (119, "119s"),
-            (120, "2m"),
-            (125, "2m5s"),
-            (600, "10m"),
-            (179 * 60, "179m"),
-            (3 * 3600, "3h"),
-            (3 * 3600 + 60 * 5, "3h5m"),
-            (8 * 3600, "8h"),
-            (47 * 3600, "47h"),
-            (48 * 3600, "2d"),
-            (50 * 3600, "2d2h"),
-            (8 * 24 * 3600, "8d"),
-            (2 * 365 * 24 * 3600, "2y"),
-            ((2 * 365 + 3) * 24 * 3600, "2y3d"),
-            (9 * 365 * 24 * 3600, "9y"),
-        ];
-        for (secs, text) in cases {
-            assert_eq!(human_duration(secs), text, "{secs}");
-        }
-    }
 
     fn vcluster(name: &str, ns: &str, revision: u32) -> Vcluster {
         let mut release = Release {

@@ -1,15 +1,15 @@
-//! One file per subcommand. Each exposes its clap `*Args` and a `run(args, &Context)`.
+//! One file per subcommand. Each exposes its clap `*Args` and a `run(args, &Context)`; what
+//! several share is in `crate::context`, never in another command.
 
 pub mod completion;
-pub mod connect;
-pub mod create;
-pub mod delete;
+pub(crate) mod connect;
+pub(crate) mod create;
+pub(crate) mod delete;
 pub mod disconnect;
-pub mod forwarder;
-pub mod lifecycle;
-pub mod list;
-pub mod pause;
-pub mod port_forward;
-pub mod render;
-pub mod resume;
-pub mod version;
+pub(crate) mod forwarder;
+pub(crate) mod list;
+pub(crate) mod pause;
+pub(crate) mod port_forward;
+pub(crate) mod render;
+pub(crate) mod resume;
+pub(crate) mod version;

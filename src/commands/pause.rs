@@ -5,40 +5,41 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::cli::Context;
-use crate::commands::create::parse_duration;
-use crate::commands::lifecycle;
-use crate::error::ExitStatus;
-use crate::install::plural;
+use crate::context::Context;
+use crate::context::args::parse_duration;
+use crate::context::host;
+use crate::error::{Advice, ExitStatus};
 use crate::lifecycle::{leave_contexts, pause};
+use crate::printer::text::plural;
 
 #[derive(Debug, Args)]
-pub struct PauseArgs {
+pub(crate) struct PauseArgs {
     /// Name of the virtual cluster
-    pub name: String,
+    pub(crate) name: String,
     /// How long to wait for the pods to stop: 90s, 10m, 1h
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
-pub fn run(args: PauseArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    let kubeconfig = lifecycle::start(&args.name, ctx)?;
+pub(crate) fn run(args: PauseArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let kubeconfig = host::start(&args.name, ctx)?;
     let printer = &ctx.printer;
     let (outcome, left) = ctx.block_on(async {
-        let (host, vcluster) = lifecycle::target(ctx, &kubeconfig, &args.name).await?;
+        let (host, vcluster) = host::target(ctx, &kubeconfig, &args.name).await?;
         let (name, ns) = (vcluster.name.clone(), vcluster.namespace.clone());
-        let interrupt = lifecycle::interrupt(ctx)?;
+        let interrupt = ctx.interrupt()?;
         let progress = printer.progress(&format!("Pausing vcluster {name} in namespace {ns}"));
         let outcome = pause::pause(&host, &vcluster, args.timeout, &interrupt, &progress)
             .await
             .map_err(|e| e.into_report(&name, &ns))?;
         progress.finish();
         // A paused vcluster answers nobody: the current context goes back to the host's.
-        let left = leave_contexts(kubeconfig.sources(), &name, &ns, &host.cluster.context, true)
+        let left = leave_contexts(kubeconfig.sources(), &name, &ns, &host.connection.context, true)
+            .await
             .map_err(|e| e.into_report(&name, &ns))?;
         Ok::<_, anyhow::Error>((outcome, left))
     })??;
-    lifecycle::print_json(ctx, &outcome)?;
+    ctx.print_json(&outcome)?;
     let (name, ns) = (&outcome.name, &outcome.namespace);
     if let Some(current) = &left.switched_to {
         printer.info(format!("switched the current kube context to {current}"));

@@ -21,24 +21,24 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Api;
 
 use crate::access;
-use crate::cli::Context;
-use crate::cluster::Cluster;
-use crate::commands::connect::{host_cluster, locate};
-use crate::commands::create::parse_duration;
-use crate::commands::render::load_kubeconfig;
+use crate::cluster::Connection;
+use crate::context::Context;
+use crate::context::args::{check_name, parse_duration};
+use crate::context::host::{host_cluster, load_kubeconfig, locate};
 use crate::error::{ExitStatus, Hinted};
 use crate::forward::{self, Forward, Listener, Log, PodPort, Pods};
 use crate::interrupt::Interrupt;
+use crate::printer::text::humanize;
 use crate::translate::Translator;
 
 #[derive(Debug, Args)]
-pub struct PortForwardArgs {
+pub(crate) struct PortForwardArgs {
     /// Name of the virtual cluster
-    pub name: String,
+    pub(crate) name: String,
     /// `svc/NAME` or `pod/NAME` inside the virtual cluster, then `[LOCAL:]REMOTE` ports (REMOTE a
     /// number or a port name); without a target, `[LOCAL]` forwards to the virtual cluster's API
     #[arg(value_name = "TARGET_AND_PORTS")]
-    pub rest: Vec<String>,
+    pub(crate) rest: Vec<String>,
     /// Namespace of the service or pod inside the virtual cluster (`-n` is the vcluster's host
     /// namespace, as for every command)
     #[arg(
@@ -48,32 +48,32 @@ pub struct PortForwardArgs {
         default_value = "default",
         value_name = "NAMESPACE"
     )]
-    pub virtual_namespace: String,
+    pub(crate) virtual_namespace: String,
     /// Local addresses to listen on (comma-separated IPs, or localhost for 127.0.0.1 and ::1)
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDRESS")]
-    pub address: String,
+    pub(crate) address: String,
     /// How long to wait for a Ready pod before the first line is printed
     #[arg(long, default_value = "1m", value_parser = parse_duration, value_name = "DURATION")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// What to forward to, inside the virtual cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     Service(String),
     Pod(String),
 }
 
 /// `[LOCAL:]REMOTE`: `LOCAL` empty means a free port, absent means the same as the remote.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortSpec {
-    pub local: Option<u16>,
-    pub remote: PodPort,
+pub(crate) struct PortSpec {
+    pub(crate) local: Option<u16>,
+    pub(crate) remote: PodPort,
 }
 
 /// Split the positional words into the target and the ports. (kubectl's resource prefixes:
 /// `svc`, `service`, `services`; `po`, `pod`, `pods`)
-pub fn parse(words: &[String]) -> Result<(Option<Target>, Vec<PortSpec>), String> {
+pub(crate) fn parse(words: &[String]) -> Result<(Option<Target>, Vec<PortSpec>), String> {
     let (target, ports) = match words.first().and_then(|w| w.split_once('/')) {
         Some((kind, name)) => {
             if name.is_empty() {
@@ -120,16 +120,16 @@ fn parse_port(text: &str) -> Result<PortSpec, String> {
 
 /// One resolved forward: local port (0: free) → pod port.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    pub local: u16,
-    pub remote: PodPort,
+pub(crate) struct Resolved {
+    pub(crate) local: u16,
+    pub(crate) remote: PodPort,
 }
 
 /// Ports of a Service to pod ports: `REMOTE` is a service port (by number or name); its
 /// `targetPort` (a number, or a container port name) is the pod port; the local port defaults to
 /// the service port. (kubectl: staging/src/k8s.io/kubectl/pkg/cmd/portforward/portforward.go
 /// `translateServicePortToTargetPort`; messages from kubectl/pkg/util/service_port.go)
-pub fn resolve_service_ports(
+pub(crate) fn resolve_service_ports(
     service: &Service,
     virtual_name: &str,
     specs: &[PortSpec],
@@ -166,7 +166,7 @@ pub fn resolve_service_ports(
 
 /// Ports of a Pod: named ports resolve against its containers; the local port defaults to the
 /// number. (kubectl `convertPodNamedPortToNumber`)
-pub fn resolve_pod_ports(pod: &Pod, virtual_name: &str, specs: &[PortSpec]) -> Result<Vec<Resolved>, String> {
+pub(crate) fn resolve_pod_ports(pod: &Pod, virtual_name: &str, specs: &[PortSpec]) -> Result<Vec<Resolved>, String> {
     specs
         .iter()
         .map(|spec| {
@@ -179,10 +179,8 @@ pub fn resolve_pod_ports(pod: &Pod, virtual_name: &str, specs: &[PortSpec]) -> R
         .collect()
 }
 
-pub fn run(args: PortForwardArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    if let Some(problem) = crate::values::check_name(&args.name) {
-        anyhow::bail!("invalid vcluster name: {}", problem.message);
-    }
+pub(crate) fn run(args: PortForwardArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    check_name(&args.name)?;
     if let Some(problem) = crate::values::check_namespace(&args.virtual_namespace) {
         anyhow::bail!("invalid --virtual-namespace: {}", problem.message);
     }
@@ -205,7 +203,7 @@ pub fn run(args: PortForwardArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         let mut lines = String::new();
         let first = match interrupt.guard(forward.follower().pod(args.timeout)).await? {
             Some(pod) => pod,
-            None => anyhow::bail!("no Ready pod for {} within {}", plan.what, crate::install::humanize(args.timeout)),
+            None => anyhow::bail!("no Ready pod for {} within {}", plan.what, humanize(args.timeout)),
         };
         for resolved in &plan.ports {
             let sockets = forward::bind(&addresses, resolved.local).await?;
@@ -246,7 +244,7 @@ enum Anchor {
 }
 
 impl Plan {
-    async fn ends(&self, host: &Cluster, namespace: &str) -> String {
+    async fn ends(&self, host: &Connection, namespace: &str) -> String {
         let client = host.client.clone();
         match &self.anchor {
             Anchor::StatefulSet(name) => {
@@ -266,7 +264,7 @@ impl Plan {
 }
 
 async fn plan(
-    host: &Cluster,
+    host: &Connection,
     sts: &StatefulSet,
     namespace: &str,
     target: Option<&Target>,

@@ -3,27 +3,28 @@
 
 use clap::Args;
 
-use crate::cli::Context;
-use crate::commands::lifecycle::{self, WaitArgs};
-use crate::error::ExitStatus;
-use crate::install::plural;
+use crate::context::Context;
+use crate::context::args::WaitArgs;
+use crate::context::host;
+use crate::error::{Advice, ExitStatus};
 use crate::lifecycle::pause;
+use crate::printer::text::plural;
 
 #[derive(Debug, Args)]
-pub struct ResumeArgs {
+pub(crate) struct ResumeArgs {
     /// Name of the virtual cluster
-    pub name: String,
+    pub(crate) name: String,
     #[command(flatten)]
-    pub wait: WaitArgs,
+    pub(crate) wait: WaitArgs,
 }
 
-pub fn run(args: ResumeArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    let kubeconfig = lifecycle::start(&args.name, ctx)?;
+pub(crate) fn run(args: ResumeArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+    let kubeconfig = host::start(&args.name, ctx)?;
     let printer = &ctx.printer;
     let outcome = ctx.block_on(async {
-        let (host, vcluster) = lifecycle::target(ctx, &kubeconfig, &args.name).await?;
+        let (host, vcluster) = host::target(ctx, &kubeconfig, &args.name).await?;
         let (name, ns) = (vcluster.name.clone(), vcluster.namespace.clone());
-        let interrupt = lifecycle::interrupt(ctx)?;
+        let interrupt = ctx.interrupt()?;
         let progress = printer.progress(&format!("Resuming vcluster {name} in namespace {ns}"));
         let outcome = pause::resume(&host, &vcluster, args.wait.wait(), &interrupt, &progress)
             .await
@@ -31,7 +32,7 @@ pub fn run(args: ResumeArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
         progress.finish();
         Ok::<_, anyhow::Error>(outcome)
     })??;
-    lifecycle::print_json(ctx, &outcome)?;
+    ctx.print_json(&outcome)?;
     let (name, ns) = (&outcome.name, &outcome.namespace);
     if !outcome.changed {
         printer.info(format!("vcluster {name} in namespace {ns} is not paused; nothing to resume"));

@@ -3,26 +3,26 @@
 use clap::Args;
 use serde::Serialize;
 
-use crate::cli::{Context, OutputFormat};
+use crate::context::{Context, OutputFormat};
 use crate::error::ExitStatus;
 
 #[derive(Debug, Args)]
-pub struct VersionArgs {}
+pub(crate) struct VersionArgs {}
 
 /// Stable, documented JSON: `{"cliVersion": "...", "chartVersion": "...", "chartName": "vcluster"}`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct VersionInfo {
-    pub cli_version: &'static str,
-    pub chart_name: &'static str,
-    pub chart_version: &'static str,
+pub(crate) struct VersionInfo {
+    pub(crate) cli_version: &'static str,
+    pub(crate) chart_name: &'static str,
+    pub(crate) chart_version: &'static str,
 }
 
-pub fn info() -> VersionInfo {
+pub(crate) fn info() -> VersionInfo {
     VersionInfo { cli_version: crate::CLI_VERSION, chart_name: crate::CHART_NAME, chart_version: crate::CHART_VERSION }
 }
 
-pub fn run(_args: VersionArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(_args: VersionArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let info = info();
     let text = match ctx.output {
         Some(OutputFormat::Json) => serde_json::to_string_pretty(&info)? + "\n",

@@ -1,8 +1,9 @@
 //! Which pod a forward reaches right now: the pods matching a label selector (a StatefulSet's or a
 //! Service's) or one name, watched — never polled — and the newest Ready one chosen. A restarted or
 //! replaced pod, under the same name or a new one, is picked up as soon as it is Ready, so every new
-//! connection goes to a pod that can take it. (The established CLI's restart loop re-uses one pod
-//! name, so a replacement under a new name was lost: reference §1.4.2 step 8.)
+//! connection goes to a pod that can take it. (The established CLI restarts its port-forward to
+//! the pod name it started with, so a replacement under a new name was lost: loft-sh/vcluster
+//! v0.19 `cmd/vclusterctl/cmd/connect.go`.)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use crate::workload;
 
 /// Which pods a forward may use.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pods {
+pub(crate) enum Pods {
     /// `app=vcluster,release=my-vc`
     Selector(String),
     /// Exactly this pod (it may be recreated under the same name).
@@ -37,10 +38,10 @@ impl Pods {
 }
 
 /// Something worth a log line.
-pub type Log = Arc<dyn Fn(String) + Send + Sync>;
+pub(crate) type Log = Arc<dyn Fn(String) + Send + Sync>;
 
 /// The chosen pod, kept current by a watch task (stopped when dropped).
-pub struct Follower {
+pub(crate) struct Follower {
     chosen: watch::Receiver<Option<Arc<Pod>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -52,7 +53,7 @@ impl Drop for Follower {
 }
 
 impl Follower {
-    pub fn start(api: Api<Pod>, pods: &Pods, log: Log) -> Follower {
+    pub(crate) fn start(api: Api<Pod>, pods: &Pods, log: Log) -> Follower {
         let (tx, chosen) = watch::channel(None);
         let mut stream = watcher::watcher(api, pods.config()).default_backoff().boxed();
         let task = tokio::spawn(async move {
@@ -104,14 +105,14 @@ impl Follower {
     }
 
     /// The pod to use now, waiting up to `wait` for one to be Ready.
-    pub async fn pod(&self, wait: Duration) -> Option<Arc<Pod>> {
+    pub(crate) async fn pod(&self, wait: Duration) -> Option<Arc<Pod>> {
         let mut chosen = self.chosen.clone();
         let found = tokio::time::timeout(wait, chosen.wait_for(Option::is_some)).await;
         found.ok()?.ok()?.clone()
     }
 
     /// Resolves once no pod has been Ready for `grace` at a stretch (the forward is then dead).
-    pub async fn absent_for(&self, grace: Duration) {
+    pub(crate) async fn absent_for(&self, grace: Duration) {
         let mut chosen = self.chosen.clone();
         loop {
             if chosen.wait_for(Option::is_none).await.is_err() {
@@ -127,7 +128,7 @@ impl Follower {
 
 /// Resolves once object `name` is gone: deleted, or absent from the start. Watch errors are
 /// retried (with backoff), never taken for a deletion.
-pub async fn until_deleted<K>(api: Api<K>, name: &str)
+pub(crate) async fn until_deleted<K>(api: Api<K>, name: &str)
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
 {

@@ -1,13 +1,16 @@
 //! Port-forwarding to pods of the host cluster: local listeners whose connections are carried, one
 //! WebSocket each, to the pod a [`Follower`] has chosen at that moment. Used by `connect` (the
-//! virtual cluster's API, in this process or in the background [`forwarder`] process) and by
-//! `port-forward` (services and pods inside the virtual cluster, translated to their host objects).
+//! virtual cluster's API, in this process or in the [`background`] forwarder process, whose files
+//! the [`registry`] keeps) and by `port-forward` (services and pods inside the virtual cluster,
+//! translated to their host objects). The hidden `__forwarder` command is a thin entry into
+//! [`background::run`].
 //!
 //! Listeners are bound by the caller first, so a port is known (and reported) before any request is
 //! made; connections accepted while no pod is Ready wait for one, bounded.
 
-pub mod forwarder;
-pub mod registry;
+pub(crate) mod background;
+pub(crate) mod error;
+pub(crate) mod registry;
 
 mod follow;
 mod tunnel;
@@ -21,8 +24,9 @@ use kube::Api;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-pub use follow::{Follower, Log, Pods, until_deleted};
-pub use tunnel::{TunnelError, carry};
+pub(crate) use error::ForwardError;
+pub(crate) use follow::{Follower, Log, Pods, until_deleted};
+pub(crate) use tunnel::carry;
 
 /// How long a new connection waits for a Ready pod before it is closed.
 const WAIT_FOR_POD: Duration = Duration::from_secs(60);
@@ -30,14 +34,14 @@ const WAIT_FOR_POD: Duration = Duration::from_secs(60);
 /// A pod's port: a number, or the name of a container port (resolved per pod, since a replacement
 /// pod may number it differently).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PodPort {
+pub(crate) enum PodPort {
     Number(u16),
     Name(String),
 }
 
 impl PodPort {
     /// The port number in `pod`, when it has it.
-    pub fn resolve(&self, pod: &Pod) -> Option<u16> {
+    pub(crate) fn resolve(&self, pod: &Pod) -> Option<u16> {
         match self {
             PodPort::Number(n) => Some(*n),
             PodPort::Name(name) => pod
@@ -61,15 +65,15 @@ impl std::fmt::Display for PodPort {
 }
 
 /// One local socket and the pod port its connections go to.
-pub struct Listener {
-    pub socket: TcpListener,
-    pub remote: PodPort,
+pub(crate) struct Listener {
+    pub(crate) socket: TcpListener,
+    pub(crate) remote: PodPort,
 }
 
 /// The addresses of `--address`: a comma-separated list of IPs, where `localhost` means both
 /// 127.0.0.1 and ::1, as kubectl port-forward reads it.
 /// (kubectl: staging/src/k8s.io/client-go/tools/portforward/portforward.go `parseAddresses`)
-pub fn parse_addresses(text: &str) -> Result<Vec<IpAddr>, String> {
+pub(crate) fn parse_addresses(text: &str) -> Result<Vec<IpAddr>, String> {
     let mut out: Vec<IpAddr> = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let addresses: Vec<IpAddr> = if part == "localhost" {
@@ -89,7 +93,7 @@ pub fn parse_addresses(text: &str) -> Result<Vec<IpAddr>, String> {
 /// Bind `port` (0: a free one) on every address. With `localhost`, the IPv6 loopback is optional
 /// (as in kubectl): a host without IPv6 still forwards on 127.0.0.1. The port picked for the first
 /// address is used for the others.
-pub async fn bind(addresses: &[IpAddr], port: u16) -> std::io::Result<Vec<TcpListener>> {
+pub(crate) async fn bind(addresses: &[IpAddr], port: u16) -> std::io::Result<Vec<TcpListener>> {
     let mut sockets: Vec<TcpListener> = Vec::new();
     let mut port = port;
     for address in addresses {
@@ -106,7 +110,7 @@ pub async fn bind(addresses: &[IpAddr], port: u16) -> std::io::Result<Vec<TcpLis
 }
 
 /// The URL authority a client uses to reach a listener: a wildcard address is reached on loopback.
-pub fn reachable_address(local: SocketAddr) -> SocketAddr {
+pub(crate) fn reachable_address(local: SocketAddr) -> SocketAddr {
     match local.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), local.port()),
         IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), local.port()),
@@ -115,7 +119,7 @@ pub fn reachable_address(local: SocketAddr) -> SocketAddr {
 }
 
 /// Listeners serving connections to the followed pods until dropped or until `stop` resolves.
-pub struct Forward {
+pub(crate) struct Forward {
     client: kube::Client,
     namespace: String,
     follower: Arc<Follower>,
@@ -124,18 +128,18 @@ pub struct Forward {
 
 impl Forward {
     /// Start following `pods` in `namespace`.
-    pub fn new(client: kube::Client, namespace: &str, pods: &Pods, log: Log) -> Forward {
+    pub(crate) fn new(client: kube::Client, namespace: &str, pods: &Pods, log: Log) -> Forward {
         let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
         let follower = Arc::new(Follower::start(api, pods, log.clone()));
         Forward { client, namespace: namespace.to_owned(), follower, log }
     }
 
-    pub fn follower(&self) -> &Follower {
+    pub(crate) fn follower(&self) -> &Follower {
         &self.follower
     }
 
     /// Serve `listeners` until `stop` resolves; open connections end with it.
-    pub async fn serve(&self, listeners: Vec<Listener>, stop: impl std::future::Future<Output = ()>) {
+    pub(crate) async fn serve(&self, listeners: Vec<Listener>, stop: impl std::future::Future<Output = ()>) {
         let mut accepting = JoinSet::new();
         for listener in listeners {
             let (client, namespace, follower, log) =
@@ -178,16 +182,16 @@ struct Connection {
 }
 
 impl Connection {
-    async fn carry(&self, socket: TcpStream, remote: &PodPort) -> Result<(), TunnelError> {
+    async fn carry(&self, socket: TcpStream, remote: &PodPort) -> Result<(), ForwardError> {
         let pod = self
             .follower
             .pod(WAIT_FOR_POD)
             .await
-            .ok_or_else(|| TunnelError::Pod(format!("no Ready pod within {}s", WAIT_FOR_POD.as_secs())))?;
+            .ok_or_else(|| ForwardError::Pod(format!("no Ready pod within {}s", WAIT_FOR_POD.as_secs())))?;
         let name = pod.metadata.name.clone().unwrap_or_default();
         let port = remote
             .resolve(&pod)
-            .ok_or_else(|| TunnelError::Pod(format!("pod {name} has no container port named {remote}")))?;
+            .ok_or_else(|| ForwardError::Pod(format!("pod {name} has no container port named {remote}")))?;
         carry(&self.client, &self.namespace, &name, port, socket).await
     }
 }

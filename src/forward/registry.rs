@@ -23,7 +23,7 @@ use crate::state::{StateDir, StateError};
 /// The hidden subcommand that runs a forwarder; also how `/proc/<pid>/cmdline` is recognised.
 pub const FORWARDER_COMMAND: &str = "__forwarder";
 /// The flag carrying the key's stem on the forwarder's command line.
-pub const STEM_FLAG: &str = "--stem";
+pub(crate) const STEM_FLAG: &str = "--stem";
 
 /// How long a stopped forwarder may take to let go of its lock before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -34,20 +34,20 @@ const DIR: &str = "forwarders";
 
 /// Which forwarder: one per vcluster and host context.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ForwarderKey {
-    pub host_context: String,
-    pub namespace: String,
-    pub vcluster: String,
+pub(crate) struct ForwarderKey {
+    pub(crate) host_context: String,
+    pub(crate) namespace: String,
+    pub(crate) vcluster: String,
 }
 
 impl ForwarderKey {
-    pub fn new(host_context: &str, namespace: &str, vcluster: &str) -> ForwarderKey {
+    pub(crate) fn new(host_context: &str, namespace: &str, vcluster: &str) -> ForwarderKey {
         ForwarderKey { host_context: host_context.into(), namespace: namespace.into(), vcluster: vcluster.into() }
     }
 
     /// `<vcluster>_<namespace>_<10 hex>`: readable, and unique per host context (which may hold
     /// any character) through the hash of all three.
-    pub fn stem(&self) -> String {
+    pub(crate) fn stem(&self) -> String {
         let hex = crate::translate::hex10(&format!("{}\0{}\0{}", self.host_context, self.namespace, self.vcluster));
         format!("{}_{}_{hex}", self.vcluster, self.namespace)
     }
@@ -56,43 +56,43 @@ impl ForwarderKey {
 /// What a running forwarder publishes about itself (the `.pid` file, JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ForwarderRecord {
-    pub pid: u32,
-    pub vcluster: String,
-    pub namespace: String,
-    pub host_context: String,
+pub(crate) struct ForwarderRecord {
+    pub(crate) pid: u32,
+    pub(crate) vcluster: String,
+    pub(crate) namespace: String,
+    pub(crate) host_context: String,
     /// The host API server it forwards through.
-    pub host_server: String,
+    pub(crate) host_server: String,
     /// The local address and port it listens on.
-    pub address: String,
-    pub port: u16,
+    pub(crate) address: String,
+    pub(crate) port: u16,
     /// The pod port it forwards to.
-    pub remote_port: u16,
-    pub started_at: String,
-    pub log: PathBuf,
+    pub(crate) remote_port: u16,
+    pub(crate) started_at: String,
+    pub(crate) log: PathBuf,
 }
 
 /// The files of one key.
 #[derive(Debug, Clone)]
-pub struct Paths {
-    pub lock: PathBuf,
-    pub pid: PathBuf,
-    pub log: PathBuf,
+pub(crate) struct Paths {
+    pub(crate) lock: PathBuf,
+    pub(crate) pid: PathBuf,
+    pub(crate) log: PathBuf,
 }
 
 /// The forwarders' directory.
 #[derive(Debug, Clone)]
-pub struct Registry {
+pub(crate) struct Registry {
     dir: PathBuf,
 }
 
 impl Registry {
     /// Open (creating it, private) the forwarders' directory of `state`.
-    pub fn open(state: &StateDir) -> Result<Registry, StateError> {
+    pub(crate) fn open(state: &StateDir) -> Result<Registry, StateError> {
         Ok(Registry { dir: state.subdir(DIR)? })
     }
 
-    pub fn paths(&self, key: &ForwarderKey) -> Paths {
+    pub(crate) fn paths(&self, key: &ForwarderKey) -> Paths {
         let stem = key.stem();
         Paths {
             lock: self.dir.join(format!("{stem}.lock")),
@@ -102,7 +102,7 @@ impl Registry {
     }
 
     /// The live forwarder of `key`, if any. A stale record is removed.
-    pub fn running(&self, key: &ForwarderKey) -> Result<Option<ForwarderRecord>, StateError> {
+    pub(crate) fn running(&self, key: &ForwarderKey) -> Result<Option<ForwarderRecord>, StateError> {
         let paths = self.paths(key);
         let lock = match open_lock(&paths.lock, false) {
             Ok(lock) => lock,
@@ -135,7 +135,7 @@ impl Registry {
 
     /// Stop the forwarder of `key` (SIGTERM, then SIGKILL after a grace period), only once verified
     /// as ours; returns the record of the one stopped.
-    pub fn stop(&self, key: &ForwarderKey) -> Result<Option<ForwarderRecord>, StateError> {
+    pub(crate) fn stop(&self, key: &ForwarderKey) -> Result<Option<ForwarderRecord>, StateError> {
         let Some(record) = self.running(key)? else { return Ok(None) };
         let paths = self.paths(key);
         let lock = open_lock(&paths.lock, false).map_err(StateError::io(&paths.lock))?;
@@ -155,7 +155,7 @@ impl Registry {
     }
 
     /// Take the key's lock for a forwarder process; `None` when another forwarder holds it.
-    pub fn claim(&self, key: &ForwarderKey) -> Result<Option<Claim>, StateError> {
+    pub(crate) fn claim(&self, key: &ForwarderKey) -> Result<Option<Claim>, StateError> {
         let paths = self.paths(key);
         let lock = open_lock(&paths.lock, true).map_err(StateError::io(&paths.lock))?;
         match lock.try_lock() {
@@ -170,15 +170,15 @@ impl Registry {
 
 /// A forwarder's hold on its key: the flock, for as long as the process lives.
 #[derive(Debug)]
-pub struct Claim {
+pub(crate) struct Claim {
     _lock: File,
     inode: u64,
-    pub paths: Paths,
+    pub(crate) paths: Paths,
 }
 
 impl Claim {
     /// Publish the record (atomically: readers see the old one or the new one).
-    pub fn publish(&self, record: &ForwarderRecord) -> Result<(), StateError> {
+    pub(crate) fn publish(&self, record: &ForwarderRecord) -> Result<(), StateError> {
         let text = serde_json::to_vec_pretty(record).expect("a record serializes");
         crate::kubeconfig::write_atomic(&self.paths.pid, &text).map_err(StateError::io(&self.paths.pid))
     }
@@ -186,13 +186,13 @@ impl Claim {
     /// Whether the files still say this process is the forwarder: the lock file is the one locked
     /// and the record names this pid. Someone emptying the state directory makes the forwarder
     /// unfindable, so it should stop rather than linger.
-    pub fn still_ours(&self) -> bool {
+    pub(crate) fn still_ours(&self) -> bool {
         let lock_same = fs::metadata(&self.paths.lock).is_ok_and(|m| m.ino() == self.inode);
         lock_same && read_record(&self.paths.pid).is_some_and(|r| r.pid == std::process::id())
     }
 
     /// Remove the record (on a clean exit); the lock goes with the process.
-    pub fn release(self) {
+    pub(crate) fn release(self) {
         if read_record(&self.paths.pid).is_some_and(|r| r.pid == std::process::id()) {
             let _ = fs::remove_file(&self.paths.pid);
         }
@@ -231,6 +231,25 @@ fn wait_for_lock(lock: &File, within: Duration) -> bool {
     }
 }
 
+impl ForwarderRecord {
+    /// A record of `key` for tests, naming process `pid`.
+    #[cfg(test)]
+    pub(crate) fn sample(key: &ForwarderKey, pid: u32) -> ForwarderRecord {
+        ForwarderRecord {
+            pid,
+            vcluster: key.vcluster.clone(),
+            namespace: key.namespace.clone(),
+            host_context: key.host_context.clone(),
+            host_server: "https://h".into(),
+            address: "127.0.0.1".into(),
+            port: 1,
+            remote_port: 8443,
+            started_at: "now".into(),
+            log: "/l".into(),
+        }
+    }
+}
+
 /// `/proc/<pid>/cmdline` is `… __forwarder … --stem <stem> …`.
 fn is_our_forwarder(pid: u32, stem: &str) -> bool {
     let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else { return false };
@@ -250,21 +269,6 @@ mod tests {
         (tmp, registry)
     }
 
-    fn record(key: &ForwarderKey, pid: u32) -> ForwarderRecord {
-        ForwarderRecord {
-            pid,
-            vcluster: key.vcluster.clone(),
-            namespace: key.namespace.clone(),
-            host_context: key.host_context.clone(),
-            host_server: "https://h".into(),
-            address: "127.0.0.1".into(),
-            port: 1,
-            remote_port: 8443,
-            started_at: "now".into(),
-            log: "/l".into(),
-        }
-    }
-
     #[test]
     fn stems_are_readable_and_distinguish_host_contexts() {
         let a = ForwarderKey::new("kind-a", "team", "my-vc");
@@ -282,10 +286,10 @@ mod tests {
         let key = ForwarderKey::new("ctx", "ns", "vc");
         let paths = registry.paths(&key);
         // Our own pid, which must never be signalled on the strength of a file alone.
-        fs::write(&paths.pid, serde_json::to_vec(&record(&key, std::process::id())).unwrap()).unwrap();
+        fs::write(&paths.pid, serde_json::to_vec(&ForwarderRecord::sample(&key, std::process::id())).unwrap()).unwrap();
         assert_eq!(registry.running(&key).unwrap(), None);
         assert!(!paths.pid.exists(), "stale pid file removed");
-        fs::write(&paths.pid, serde_json::to_vec(&record(&key, std::process::id())).unwrap()).unwrap();
+        fs::write(&paths.pid, serde_json::to_vec(&ForwarderRecord::sample(&key, std::process::id())).unwrap()).unwrap();
         fs::write(&paths.lock, "").unwrap();
         assert_eq!(registry.stop(&key).unwrap(), None, "nothing signalled");
         assert!(!paths.pid.exists());
@@ -298,7 +302,7 @@ mod tests {
         let claim = registry.claim(&key).unwrap().expect("free");
         assert!(registry.claim(&key).unwrap().is_none(), "one holder at a time");
         // This test process holds the lock but is not `vcluster __forwarder --stem …`.
-        claim.publish(&record(&key, std::process::id())).unwrap();
+        claim.publish(&ForwarderRecord::sample(&key, std::process::id())).unwrap();
         assert!(claim.still_ours());
         let started = Instant::now();
         assert_eq!(registry.running(&key).unwrap(), None);

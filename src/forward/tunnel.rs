@@ -15,41 +15,24 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::error::ForwardError;
+
 /// Largest payload read from the local socket into one message.
 const CHUNK: usize = 256 * 1024;
 
-#[derive(Debug, thiserror::Error)]
-pub enum TunnelError {
-    #[error("cannot open the port-forward to pod {pod}: {source}")]
-    Open {
-        pod: String,
-        #[source]
-        source: kube::Error,
-    },
-    /// The kubelet's error channel: the port could not be reached in the pod.
-    #[error("{0}")]
-    Pod(String),
-    #[error("the port-forward connection failed: {0}")]
-    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
-    #[error("the local connection failed: {0}")]
-    Local(#[from] std::io::Error),
-    #[error("unexpected port-forward message: {0}")]
-    Protocol(String),
-}
-
 /// Carry `local` to `port` of pod `namespace/pod` until either side closes.
-pub async fn carry(
+pub(crate) async fn carry(
     client: &kube::Client,
     namespace: &str,
     pod: &str,
     port: u16,
     local: TcpStream,
-) -> Result<(), TunnelError> {
+) -> Result<(), ForwardError> {
     let request = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
         .portforward(pod, &[port])
-        .map_err(|e| TunnelError::Protocol(e.to_string()))?;
+        .map_err(|e| ForwardError::Protocol(e.to_string()))?;
     let connection =
-        client.connect(request).await.map_err(|source| TunnelError::Open { pod: pod.to_owned(), source })?;
+        client.connect(request).await.map_err(|source| ForwardError::Open { pod: pod.to_owned(), source })?;
     let (mut sink, mut stream) = connection.into_stream().split();
     let (mut read, mut write) = local.into_split();
 
@@ -61,7 +44,7 @@ pub async fn carry(
             if n == 0 {
                 // Local EOF: close; the pod's remaining data still arrives (see the module docs).
                 sink.send(Message::Close(None)).await?;
-                return Ok::<(), TunnelError>(());
+                return Ok::<(), ForwardError>(());
             }
             sink.send(Message::binary(frame)).await?;
         }
@@ -79,7 +62,7 @@ pub async fn carry(
             let Some((&channel, data)) = payload.split_first() else { continue };
             let index = usize::from(channel);
             if index > 1 {
-                return Err(TunnelError::Protocol(format!("channel {channel}")));
+                return Err(ForwardError::Protocol(format!("channel {channel}")));
             }
             if !opened[index] {
                 // The port number announcing the channel.
@@ -96,7 +79,7 @@ pub async fn carry(
             }
         }
         let _ = write.shutdown().await;
-        if error.is_empty() { Ok(()) } else { Err(TunnelError::Pod(String::from_utf8_lossy(&error).into_owned())) }
+        if error.is_empty() { Ok(()) } else { Err(ForwardError::Pod(String::from_utf8_lossy(&error).into_owned())) }
     };
     tokio::pin!(upstream, downstream);
     // Downstream decides the end: it sees the pod close (or fail). Upstream ending first (local EOF

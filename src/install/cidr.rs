@@ -15,18 +15,18 @@
 use std::net::IpAddr;
 
 /// The fallback when no range can be read (the kube-apiserver default, and the chart's).
-pub const FALLBACK: &str = "10.96.0.0/12";
+pub(crate) const FALLBACK: &str = "10.96.0.0/12";
 /// The IPv4 probe's cluster IP.
-pub const PROBE_V4: &str = "4.4.4.4";
+pub(crate) const PROBE_V4: &str = "4.4.4.4";
 /// The IPv6 probe's cluster IP (documentation range, RFC 3849).
-pub const PROBE_V6: &str = "2001:db8::1";
+pub(crate) const PROBE_V6: &str = "2001:db8::1";
 
 /// kube-apiserver `pkg/registry/core/service/ipallocator/ipallocator.go` `ErrNotInRange`:
 /// "the provided IP (%s) is not in the valid range. The range of valid IPs is %s".
 const RANGE_MARKER: &str = "The range of valid IPs is ";
 
 /// The CIDR named in a probe's error message, when it names one and it parses as a CIDR.
-pub fn range_in_message(message: &str) -> Option<String> {
+pub(crate) fn range_in_message(message: &str) -> Option<String> {
     let rest = &message[message.find(RANGE_MARKER)? + RANGE_MARKER.len()..];
     let cidr: String = rest.chars().take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '/')).collect();
     is_cidr(&cidr).then_some(cidr)
@@ -41,18 +41,18 @@ fn is_cidr(text: &str) -> bool {
 
 /// The ServiceCIDR kube-apiserver creates from its flags (default_servicecidr_controller.go
 /// `DefaultServiceCIDRName`).
-pub const DEFAULT_SERVICE_CIDR: &str = "kubernetes";
+pub(crate) const DEFAULT_SERVICE_CIDR: &str = "kubernetes";
 
 /// The ServiceCIDR's ranges as detection reports them: joined with "," in their order (primary
 /// first), as [`combine`] joins the probes' ranges; `None` when there is none or one is not a
 /// CIDR (the probes then decide).
-pub fn from_service_cidr(cidrs: &[String]) -> Option<String> {
+pub(crate) fn from_service_cidr(cidrs: &[String]) -> Option<String> {
     (!cidrs.is_empty() && cidrs.iter().all(|c| is_cidr(c))).then(|| cidrs.join(","))
 }
 
 /// What detection found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Detected {
+pub(crate) enum Detected {
     /// `v4`, `v6`, or `primary,secondary` for a dual-stack cluster.
     Found(String),
     /// Neither probe named a range: the fallback, with the reason for the warning.
@@ -60,7 +60,7 @@ pub enum Detected {
 }
 
 impl Detected {
-    pub fn cidr(&self) -> &str {
+    pub(crate) fn cidr(&self) -> &str {
         match self {
             Detected::Found(cidr) => cidr,
             Detected::Fallback { .. } => FALLBACK,
@@ -70,7 +70,7 @@ impl Detected {
 
 /// Combine the two probes' ranges; `ipv6_primary` answers which family comes first when both
 /// exist (the established CLI learns it from a dual-stack Service's `ipFamilies[0]`).
-pub fn combine(v4: Option<String>, v6: Option<String>, ipv6_primary: bool) -> Option<String> {
+pub(crate) fn combine(v4: Option<String>, v6: Option<String>, ipv6_primary: bool) -> Option<String> {
     match (v4, v6) {
         (Some(a), Some(b)) if ipv6_primary => Some(format!("{b},{a}")),
         (Some(a), Some(b)) => Some(format!("{a},{b}")),

@@ -6,11 +6,11 @@ use serde_json::Value;
 
 /// What a dry run found for one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     Create,
     Unchanged,
     /// A unified diff, live (`-`) to applied (`+`).
-    Change(String),
+    Changed(String),
 }
 
 /// Metadata fields every write or the server sets; not a change the person made.
@@ -18,7 +18,7 @@ const VOLATILE_METADATA: [&str; 6] =
     ["managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "deletionTimestamp"];
 
 /// The object without volatile metadata.
-pub fn normalize(object: &Value) -> Value {
+pub(crate) fn normalize(object: &Value) -> Value {
     let mut out = object.clone();
     if let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut) {
         for field in VOLATILE_METADATA {
@@ -29,7 +29,7 @@ pub fn normalize(object: &Value) -> Value {
 }
 
 /// Compare the live object (None: it does not exist) with the dry-run apply result.
-pub fn change(live: Option<&Value>, applied: &Value, label: &str) -> Change {
+pub(crate) fn change(live: Option<&Value>, applied: &Value, label: &str) -> Change {
     let Some(live) = live else { return Change::Create };
     let (before, after) = (normalize(live), normalize(applied));
     if before == after {
@@ -42,7 +42,7 @@ pub fn change(live: Option<&Value>, applied: &Value, label: &str) -> Change {
         .context_radius(3)
         .header(&format!("live/{label}"), &format!("dry-run/{label}"))
         .to_string();
-    Change::Change(diff)
+    Change::Changed(diff)
 }
 
 #[cfg(test)]
@@ -64,7 +64,7 @@ mod tests {
     fn a_changed_field_is_a_unified_diff() {
         let live = json!({"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "old", "same": "x"}});
         let applied = json!({"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "new", "same": "x"}});
-        let Change::Change(diff) = change(Some(&live), &applied, "ConfigMap/a") else { panic!() };
+        let Change::Changed(diff) = change(Some(&live), &applied, "ConfigMap/a") else { panic!() };
         assert!(diff.starts_with("--- live/ConfigMap/a\n+++ dry-run/ConfigMap/a\n@@"), "{diff}");
         assert!(diff.contains("-  k: old\n+  k: new\n"), "{diff}");
         assert!(diff.contains("   same: x\n"), "{diff}");

@@ -1,9 +1,8 @@
 //! Why an install or upgrade failed, and what to do about it (hints for the report).
 
-use std::time::Duration;
-
-use crate::cluster::ClusterError;
-use crate::error::{Hinted, Interrupted};
+use crate::cluster::{ClusterError, HostError};
+use crate::error::{Advice, Interrupted};
+use crate::printer::text::plural;
 use crate::release::{Status, StoreError};
 use crate::render::RenderError;
 use crate::values::{self, ValuesError};
@@ -11,9 +10,9 @@ use crate::values::{self, ValuesError};
 use super::permissions;
 
 #[derive(Debug, thiserror::Error)]
-pub enum InstallError {
+pub(crate) enum InstallError {
     #[error(transparent)]
-    Cluster(#[from] ClusterError),
+    Host(#[from] HostError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -21,15 +20,13 @@ pub enum InstallError {
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error("cannot write the manifest as YAML: {0}")]
-    Yaml(String),
+    Yaml(#[source] serde_saphyr::ser_error::Error),
     #[error("the cluster reports Kubernetes version {version:?}: {source}")]
     Version {
         version: String,
         #[source]
         source: values::k3s::BadVersion,
     },
-    #[error("interrupted")]
-    Interrupted(#[source] Interrupted),
     #[error("vcluster {name} already exists in namespace {namespace}")]
     Exists { name: String, namespace: String, revision: u32 },
     #[error("release {name} in namespace {namespace} is locked: revision {revision} is {status} ({description})")]
@@ -49,26 +46,6 @@ pub enum InstallError {
         missing.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     )]
     Forbidden { namespace: String, context: String, server: String, missing: Vec<permissions::Permission> },
-    #[error("applying {object} conflicts with another field manager: {message}")]
-    Conflict { object: String, message: String },
-    #[error("cannot apply {object}: {source}")]
-    Apply {
-        object: String,
-        #[source]
-        source: Box<ClusterError>,
-    },
-    #[error("cannot delete {object}: {source}")]
-    Delete {
-        object: String,
-        #[source]
-        source: Box<ClusterError>,
-    },
-    #[error("the cluster does not serve {kind} of {api_version}")]
-    NotServed { api_version: String, kind: String },
-    #[error("{object} was deleted while waiting for it")]
-    Vanished { object: String },
-    #[error("timed out after {} waiting for {what}: {stuck}", humanize(*waited))]
-    Timeout { what: String, waited: Duration, stuck: String },
     #[error(
         "every object of revision {revision} of vcluster {name} was applied, but recording the revision as deployed failed: {source}"
     )]
@@ -86,29 +63,17 @@ pub enum InstallError {
     },
 }
 
-pub fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
-}
-
-/// `10m`, `1m30s`, `45s`, `1.5s`.
-pub fn humanize(d: Duration) -> String {
-    let secs = d.as_secs();
-    match (secs / 60, secs % 60) {
-        (0, _) if d.subsec_millis() != 0 => format!("{:.1}s", d.as_secs_f64()),
-        (0, s) => format!("{s}s"),
-        (m, 0) => format!("{m}m"),
-        (m, s) => format!("{m}m{s}s"),
+impl InstallError {
+    /// An interrupt (the first SIGINT/SIGTERM) stopped the run.
+    pub(crate) fn is_interrupted(&self) -> bool {
+        matches!(self, InstallError::Host(HostError::Interrupted(_)))
     }
 }
 
-impl InstallError {
-    /// What to do about it.
-    pub fn hints(&self, name: &str, namespace: &str) -> Vec<String> {
+impl Advice for InstallError {
+    fn hints(&self, name: &str, namespace: &str) -> Vec<String> {
         match self {
-            InstallError::Cluster(e) => e.hint().into_iter().collect(),
-            InstallError::Apply { source, .. } | InstallError::Delete { source, .. } => {
-                source.hint().into_iter().collect()
-            }
+            InstallError::Host(e) => e.hints(name, namespace),
             InstallError::Store(StoreError::Cluster(e)) => e.hint().into_iter().collect(),
             InstallError::Values(e) => e.hint().into_iter().collect(),
             InstallError::Exists { .. } => vec![
@@ -135,13 +100,6 @@ impl InstallError {
                 });
                 vec![format!("ask a cluster administrator for these permissions{}", first.unwrap_or_default())]
             }
-            InstallError::Conflict { .. } => {
-                vec!["--force-conflicts takes these fields over from their current manager".into()]
-            }
-            InstallError::Timeout { .. } => vec![
-                "wait longer with --timeout (e.g. --timeout 20m), or look at the pods:".into(),
-                format!("kubectl get pods -n {namespace} -l app=vcluster,release={name}"),
-            ],
             InstallError::Unrecorded { source, .. } => {
                 let mut hints: Vec<String> = match source.as_ref() {
                     StoreError::Cluster(e) => e.hint().into_iter().collect(),
@@ -156,20 +114,17 @@ impl InstallError {
             _ => Vec::new(),
         }
     }
-
-    /// The error for the report: interrupts stay typed (exit 130), the rest carry their hints.
-    pub fn into_report(self, name: &str, namespace: &str) -> anyhow::Error {
-        if matches!(self, InstallError::Interrupted(_)) {
-            return anyhow::Error::new(self);
-        }
-        let hints = self.hints(name, namespace);
-        anyhow::Error::new(hints.into_iter().fold(Hinted::new(self.to_string()), Hinted::hint))
-    }
 }
 
 impl From<Interrupted> for InstallError {
     fn from(e: Interrupted) -> Self {
-        InstallError::Interrupted(e)
+        InstallError::Host(HostError::Interrupted(e))
+    }
+}
+
+impl From<ClusterError> for InstallError {
+    fn from(e: ClusterError) -> Self {
+        InstallError::Host(HostError::Cluster(e))
     }
 }
 
@@ -178,23 +133,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_like_go() {
-        assert_eq!(humanize(Duration::from_secs(600)), "10m");
-        assert_eq!(humanize(Duration::from_secs(90)), "1m30s");
-        assert_eq!(humanize(Duration::from_secs(45)), "45s");
-        assert_eq!(humanize(Duration::from_millis(1500)), "1.5s");
-    }
-
-    #[test]
     fn errors_carry_hints_and_interrupts_stay_typed() {
         let exists = InstallError::Exists { name: "vc".into(), namespace: "ns".into(), revision: 1 };
         assert_eq!(
             exists.hints("vc", "ns"),
             ["upgrade it: vcluster create vc -n ns --upgrade", "connect to it: vcluster connect vc -n ns"]
         );
-        let report = crate::error::format_report(&exists.into_report("vc", "ns"));
+        let report = crate::error::format_report(&exists.into_report("vc", "ns"), false);
         assert!(report.starts_with("error: vcluster vc already exists in namespace ns\n"), "{report}");
-        let interrupted = InstallError::Interrupted(Interrupted).into_report("vc", "ns");
+        let interrupted = InstallError::from(Interrupted).into_report("vc", "ns");
         assert_eq!(crate::error::exit_status_of(&interrupted).code(), 130);
         let refused =
             InstallError::Refused { release: "vc".into(), objects: vec![("Service/vc".into(), "why".into())] };

@@ -1,7 +1,7 @@
 //! Install or upgrade a virtual cluster: what `vcluster create` does after reading its input.
 //!
-//! The order of a run, and why:
-//! 1. Read the release history, the host's version and the namespace at once (three reads).
+//! The order of a run, and why ([`Run::execute`]: decide, detect, lock, apply or recover):
+//! 1. Read the release history and the host's version at once.
 //! 2. Decide: a pending revision is a lock held by another run (`--force-unlock` clears it); a
 //!    deployed release without `--upgrade` is left alone — no write at all; otherwise install
 //!    (no history) or upgrade (Helm's `upgrade --install`).
@@ -15,18 +15,17 @@
 //! 7. Record the revision deployed (and the previous one superseded) — or failed, rolled back when
 //!    asked, and exit 130 on an interrupt.
 //!
-//! Pure parts: [`objects`], [`ownership`], [`plan`], [`diff`], [`cidr`], [`permissions`]; the
-//! requests: [`host`] and [`wait`].
+//! Pure parts: [`manifest`], [`ownership`], [`plan`], [`diff`], [`cidr`], [`permissions`]; the
+//! requests only an install makes: [`requests`]; the rest go through [`crate::cluster::Host`].
 
-pub mod cidr;
-pub mod diff;
-pub mod error;
-pub mod host;
-pub mod objects;
-pub mod ownership;
-pub mod permissions;
-pub mod plan;
-pub mod wait;
+pub(crate) mod cidr;
+pub(crate) mod diff;
+pub(crate) mod error;
+pub(crate) mod manifest;
+pub(crate) mod ownership;
+pub(crate) mod permissions;
+pub(crate) mod plan;
+pub(crate) mod requests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -35,18 +34,18 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-pub use error::plural;
-pub use error::{InstallError, humanize};
-pub use host::{Host, NamespaceState};
+pub(crate) use error::InstallError;
 
+use crate::cluster::objects::{self, ObjectKey};
+use crate::cluster::{Creation, Host, HostError, NamespaceState, wait};
 use crate::interrupt::Interrupt;
+use crate::printer::text::plural;
 use crate::printer::{Printer, Progress};
 use crate::release::{
     self, Chart, Info, LockHolder, Metadata, PendingAction, Release, ReleaseStore, Status, StoreError, Stored,
 };
 use crate::render::{self, Manifest, ReleaseInfo, RenderInput};
 use crate::values::{self, Layers};
-use objects::ObjectKey;
 use plan::{Existing, Plan, PlanInput};
 
 /// Objects of one tier applied at the same time.
@@ -54,68 +53,68 @@ const APPLY_CONCURRENCY: usize = 4;
 
 /// How the run behaves (the flags of `create`).
 #[derive(Debug, Clone)]
-pub struct Options {
-    pub upgrade: bool,
-    pub reuse_values: bool,
-    pub dry_run: bool,
-    pub wait: bool,
-    pub timeout: Duration,
-    pub rollback_on_failure: bool,
-    pub take_ownership: bool,
-    pub force_conflicts: bool,
-    pub force_unlock: bool,
+pub(crate) struct Options {
+    pub(crate) upgrade: bool,
+    pub(crate) reuse_values: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) wait: bool,
+    pub(crate) timeout: Duration,
+    pub(crate) rollback_on_failure: bool,
+    pub(crate) take_ownership: bool,
+    pub(crate) force_conflicts: bool,
+    pub(crate) force_unlock: bool,
     /// Revisions kept (0: all).
-    pub history_max: usize,
+    pub(crate) history_max: usize,
 }
 
 /// One install or upgrade.
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub name: String,
-    pub namespace: String,
+pub(crate) struct Request {
+    pub(crate) name: String,
+    pub(crate) namespace: String,
     /// The user's values: computed from flags (lowest), files, `--set*`. The image and the service
     /// CIDR detected from the cluster go below all of them.
-    pub layers: Layers,
-    pub options: Options,
+    pub(crate) layers: Layers,
+    pub(crate) options: Options,
 }
 
 /// What happened, for people (stderr) and scripts (`-o json`). Field names are stable.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Outcome {
-    pub name: String,
-    pub namespace: String,
+pub(crate) struct Outcome {
+    pub(crate) name: String,
+    pub(crate) namespace: String,
     /// The revision written (none for a dry run).
-    pub revision: Option<u32>,
+    pub(crate) revision: Option<u32>,
     /// The revision's status (`deployed`), or `dry-run`.
-    pub status: String,
+    pub(crate) status: String,
     /// `install` or `upgrade`.
-    pub action: String,
-    pub dry_run: bool,
-    pub objects: Vec<ObjectOutcome>,
+    pub(crate) action: String,
+    pub(crate) dry_run: bool,
+    pub(crate) objects: Vec<ObjectOutcome>,
 }
 
 /// One object's fate.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ObjectOutcome {
-    pub api_version: String,
-    pub kind: String,
+pub(crate) struct ObjectOutcome {
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    pub name: String,
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: String,
     /// `created`, `configured`, `unchanged`, `pruned`, `kept`; a dry run says `create`,
     /// `change`, `unchanged`, `prune`.
-    pub action: String,
+    pub(crate) action: String,
     /// Managers whose fields this run took over (`helm`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub taken_over_from: Vec<String>,
+    pub(crate) taken_over_from: Vec<String>,
     /// Adopted from another release or from none (`--take-ownership`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub adopted: bool,
+    pub(crate) adopted: bool,
     /// A dry run's unified diff, live to applied.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub diff: Option<String>,
+    pub(crate) diff: Option<String>,
 }
 
 impl ObjectOutcome {
@@ -157,7 +156,7 @@ fn prepare(
     let loaded = values::load(&layers)?;
     let release = ReleaseInfo { name: req.name.clone(), namespace: req.namespace.clone() };
     let rendered = render::render(&RenderInput { release, values: &loaded.values })?;
-    let text = render::to_yaml_stream(&rendered.manifests).map_err(|e| InstallError::Yaml(e.to_string()))?;
+    let text = render::to_yaml_stream(&rendered.manifests).map_err(InstallError::Yaml)?;
     Ok(Prepared { config: loaded.user, manifests: rendered.manifests, text })
 }
 
@@ -168,6 +167,36 @@ fn sets(tree: &Map<String, Value>, path: &[&str]) -> bool {
         value = value.and_then(|v| v.get(*key));
     }
     value.is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
+}
+
+/// What a run does, decided from the release records before anything is rendered.
+struct Decision {
+    /// An install (no records, or only an uninstalled release), else an upgrade.
+    install: bool,
+    /// `--reuse-values`: the values of the revision upgraded from.
+    reuse: Option<Map<String, Value>>,
+    /// Kept from the revision upgraded from.
+    first_deployed: Option<jiff::Timestamp>,
+    /// The host's Kubernetes version, read when the image is not set.
+    version: Option<String>,
+    /// The service CIDR is not set: detect it.
+    need_cidr: bool,
+}
+
+impl Decision {
+    fn action(&self) -> &'static str {
+        if self.install { "install" } else { "upgrade" }
+    }
+}
+
+/// What the run will write, found before the lock.
+struct Target {
+    prepared: Prepared,
+    plan: Plan,
+    live: BTreeMap<ObjectKey, Value>,
+    /// The namespace existed before this run.
+    ns_existed: bool,
+    namespace_created: bool,
 }
 
 /// Times the phases of a run for `--debug` (the benchmark reads these lines).
@@ -195,7 +224,7 @@ struct Run<'a> {
 }
 
 /// Install or upgrade.
-pub async fn run(
+pub(crate) async fn run(
     host: &Host,
     req: &Request,
     printer: &Printer,
@@ -203,7 +232,7 @@ pub async fn run(
 ) -> Result<Outcome, InstallError> {
     let run = Run {
         host,
-        store: ReleaseStore::new(&host.cluster, &req.namespace, &req.name),
+        store: ReleaseStore::new(&host.connection, &req.namespace, &req.name),
         req,
         printer,
         interrupt,
@@ -222,12 +251,22 @@ impl Run<'_> {
     }
 
     async fn execute(&self) -> Result<Outcome, InstallError> {
-        let opts = &self.req.options;
         let mut phases = Phases { printer: self.printer, started: Instant::now() };
+        let (mut history, decision) = self.decide(&mut phases).await?;
+        let target = self.detect(&history, &decision, &mut phases).await?;
+        if self.req.options.dry_run {
+            return self.dry_run(&target, decision.action()).await;
+        }
+        let pending = self.lock(&history, &decision, &target, &mut phases).await?;
+        self.apply_or_recover(&mut history, &decision, &target, &pending, &mut phases).await
+    }
+
+    /// Read the records and the host's version (when the image is not set), clear a lock with
+    /// `--force-unlock`, and decide: install, upgrade, or leave an existing release alone.
+    async fn decide(&self, phases: &mut Phases<'_>) -> Result<(Vec<Stored>, Decision), InstallError> {
+        let opts = &self.req.options;
         let own = values::load(&self.req.layers)?.user;
         let need_image = !sets(&own, &["vcluster", "image"]);
-        let need_cidr = !sets(&own, &["serviceCIDR"]);
-
         let version = async {
             match need_image {
                 true => self.host.version().await.map(Some),
@@ -239,31 +278,7 @@ impl Run<'_> {
         let version = version?;
         phases.done("read (release records, version)");
 
-        if let Some(latest) = release::latest(&history)
-            && latest.info.status.is_pending()
-        {
-            let revision = latest.version;
-            let locked = InstallError::Locked {
-                name: self.name().into(),
-                namespace: self.ns().into(),
-                revision,
-                status: latest.info.status,
-                description: latest.info.description.clone(),
-            };
-            if !opts.force_unlock {
-                return Err(locked);
-            }
-            self.printer.warn(format!("--force-unlock: {locked}"));
-            if !opts.dry_run {
-                let index = history.iter().position(|s| s.release.version == revision).expect("latest is stored");
-                let mut cleared = history[index].release.clone();
-                cleared.set_status(
-                    Status::Failed,
-                    format!("lock cleared by --force-unlock ({})", cleared.info.description),
-                );
-                history[index] = self.store.update(&history[index], &cleared).await?;
-            }
-        }
+        self.unlock(&mut history).await?;
         if let Some(existing) = release::existing_vcluster_release(&history)
             && !opts.upgrade
         {
@@ -275,23 +290,68 @@ impl Run<'_> {
         }
         let install = release::latest(&history).is_none_or(|r| r.info.status == Status::Uninstalled);
         let base = release::last_deployed(&history).or(release::latest(&history));
-        let reuse = base.filter(|_| opts.reuse_values).map(|r| &r.config);
+        let decision = Decision {
+            install,
+            reuse: base.filter(|_| opts.reuse_values).map(|r| r.config.clone()),
+            first_deployed: if install { None } else { base.and_then(|r| r.info.first_deployed) },
+            version,
+            need_cidr: !sets(&own, &["serviceCIDR"]),
+        };
+        Ok((history, decision))
+    }
 
+    /// A pending newest revision is a lock held by another run; `--force-unlock` records it failed.
+    async fn unlock(&self, history: &mut [Stored]) -> Result<(), InstallError> {
+        let opts = &self.req.options;
+        let Some(latest) = release::latest(history).filter(|r| r.info.status.is_pending()) else { return Ok(()) };
+        let revision = latest.version;
+        let locked = InstallError::Locked {
+            name: self.name().into(),
+            namespace: self.ns().into(),
+            revision,
+            status: latest.info.status,
+            description: latest.info.description.clone(),
+        };
+        if !opts.force_unlock {
+            return Err(locked);
+        }
+        self.printer.warn(format!("--force-unlock: {locked}"));
+        if !opts.dry_run
+            && let Some(index) = history.iter().position(|s| s.release.version == revision)
+        {
+            let mut cleared = history[index].release.clone();
+            cleared
+                .set_status(Status::Failed, format!("lock cleared by --force-unlock ({})", cleared.info.description));
+            history[index] = self.store.update(&history[index], &cleared).await?;
+        }
+        Ok(())
+    }
+
+    /// Detect what the values leave to the host (the image from its version, the service CIDR),
+    /// look at the live objects, make sure the namespace exists (not for a dry run), and plan:
+    /// everything before the lock, objects of other releases refused.
+    async fn detect(
+        &self,
+        history: &[Stored],
+        decision: &Decision,
+        phases: &mut Phases<'_>,
+    ) -> Result<Target, InstallError> {
+        let opts = &self.req.options;
         let mut detected = Map::new();
-        if let Some(version) = version {
-            let picked = values::k3s::image_for_version(&version)
+        if let Some(version) = &decision.version {
+            let picked = values::k3s::image_for_version(version)
                 .map_err(|source| InstallError::Version { version: version.clone(), source })?;
             if let Some(note) = picked.fallback_note {
                 self.printer.warn(note);
             }
             detected.insert("vcluster".into(), json!({"image": picked.image}));
         }
-        if need_cidr {
+        if decision.need_cidr {
             detected.insert("serviceCIDR".into(), cidr::FALLBACK.into());
         }
-        let draft = prepare(self.req, reuse, &detected)?;
+        let draft = prepare(self.req, decision.reuse.as_ref(), &detected)?;
 
-        let previous = self.previous_objects(&history)?;
+        let previous = self.previous_objects(history)?;
         // Cluster-scoped objects first: they do not depend on the namespace, and one of another
         // release is refused before anything is written.
         let mut live = self.lookup(draft.manifests.iter().chain(&previous), false).await?;
@@ -299,7 +359,7 @@ impl Run<'_> {
         phases.done("plan (render, cluster-scoped objects)");
 
         let (ns_existed, namespace_created) = if opts.dry_run {
-            let (state, _) = self.interrupt.guard(self.host.namespace_state(self.ns())).await??;
+            let state = self.interrupt.guard(self.host.namespace_state(self.ns())).await??;
             (state != NamespaceState::Missing, false)
         } else {
             self.check_permissions(&draft.manifests, &previous).await?;
@@ -313,11 +373,11 @@ impl Run<'_> {
             let namespaced = draft.manifests.iter().chain(&previous).filter(|m| m.namespace.is_some());
             live.extend(self.lookup(namespaced, true).await?);
         }
-        if need_cidr {
+        if decision.need_cidr {
             // A dry run creates no namespace: where it is missing, the probes go to `default`.
             let probe_ns = if !ns_existed && opts.dry_run { "default" } else { self.ns() };
             self.progress.set_phase("Detecting the host's service CIDR");
-            let found = self.interrupt.guard(self.host.detect_service_cidr(probe_ns)).await??;
+            let found = self.interrupt.guard(requests::detect_service_cidr(&self.host.connection, probe_ns)).await??;
             if let cidr::Detected::Fallback { reason } = &found {
                 self.printer
                     .warn(format!("cannot detect the host's service CIDR ({reason}); using {}", cidr::FALLBACK));
@@ -325,39 +385,44 @@ impl Run<'_> {
             detected.insert("serviceCIDR".into(), found.cidr().into());
             phases.done("detection (service CIDR)");
         }
-        let prepared = prepare(self.req, reuse, &detected)?;
+        let prepared = prepare(self.req, decision.reuse.as_ref(), &detected)?;
         let new_keys =
             prepared.manifests.iter().filter(|m| !draft.manifests.iter().any(|d| ObjectKey::of(d) == ObjectKey::of(m)));
         live.extend(self.lookup(new_keys, ns_existed).await?);
         let plan = self.plan(&prepared.manifests, &previous, &live);
         self.refuse(&plan)?;
+        Ok(Target { prepared, plan, live, ns_existed, namespace_created })
+    }
 
-        let action = if install { "install" } else { "upgrade" };
-        if opts.dry_run {
-            return self.dry_run(&prepared.manifests, &plan, &live, ns_existed, action).await;
-        }
-
-        let revision = release::next_revision(&history);
-        let pending_action = if install { PendingAction::Install } else { PendingAction::Upgrade };
+    /// Take the lock: **create** the new revision's record as pending (a concurrent run's create
+    /// of the same revision fails with 409).
+    async fn lock(
+        &self,
+        history: &[Stored],
+        decision: &Decision,
+        target: &Target,
+        phases: &mut Phases<'_>,
+    ) -> Result<Stored, InstallError> {
+        let revision = release::next_revision(history);
+        let pending_action = if decision.install { PendingAction::Install } else { PendingAction::Upgrade };
         let holder = LockHolder::this_process(jiff::Timestamp::now());
-        let first_deployed = if install { None } else { base.and_then(|r| r.info.first_deployed) };
         let record = Release {
             name: self.name().into(),
             namespace: self.ns().into(),
             version: revision,
-            info: Info::pending(pending_action, &holder, first_deployed),
+            info: Info::pending(pending_action, &holder, decision.first_deployed),
             chart: Some(Chart {
                 metadata: Some(Metadata::vcluster()),
                 values: Some(values::defaults().clone()),
                 ..Chart::default()
             }),
-            config: prepared.config.clone(),
-            manifest: prepared.text.clone(),
+            config: target.prepared.config.clone(),
+            manifest: target.prepared.text.clone(),
             ..Release::default()
         };
         self.progress.set_phase(&format!(
             "{} {} (revision {revision})",
-            if install { "Installing" } else { "Upgrading" },
+            if decision.install { "Installing" } else { "Upgrading" },
             self.name()
         ));
         let pending = self.store.create(&record).await.map_err(|e| match e {
@@ -365,38 +430,49 @@ impl Run<'_> {
             other => other.into(),
         })?;
         phases.done("release record (pending)");
+        Ok(pending)
+    }
 
+    /// Apply, prune and wait; then record the revision deployed — or failed, and with
+    /// `--rollback-on-failure` remove the failed install or roll back to the last good revision.
+    async fn apply_or_recover(
+        &self,
+        history: &mut Vec<Stored>,
+        decision: &Decision,
+        target: &Target,
+        pending: &Stored,
+        phases: &mut Phases<'_>,
+    ) -> Result<Outcome, InstallError> {
         let mut applied = Applied::default();
-        if namespace_created {
+        if target.namespace_created {
             applied.objects.push(namespace_outcome(self.ns(), "created"));
         }
-        let result = self.deploy(&prepared.manifests, &plan, &mut applied, &mut phases).await;
-        match result {
+        let failure = match self.deploy(&target.prepared.manifests, &target.plan, &mut applied, phases).await {
             Ok(()) => {
-                let description = if install { "Install complete" } else { "Upgrade complete" };
-                self.finish(&pending, &history, description).await?;
+                let description = if decision.install { "Install complete" } else { "Upgrade complete" };
+                self.finish(pending, history, description).await?;
                 phases.done("release record (deployed)");
-                Ok(self.outcome(Some(revision), "deployed", action, applied.objects))
+                let revision = pending.release.version;
+                return Ok(self.outcome(Some(revision), "deployed", decision.action(), applied.objects));
             }
-            Err(failure) => {
-                let verb = if install { "Release" } else { "Upgrade" };
-                // helm pkg/action/install.go failRelease, upgrade.go failRelease.
-                let description = format!("{verb} \"{}\" failed: {failure}", self.name());
-                let Some(failed_record) = self.record_failed(&pending, description).await else {
-                    return Err(failure);
-                };
-                if !opts.rollback_on_failure || matches!(failure, InstallError::Interrupted(_)) {
-                    return Err(failure);
-                }
-                let recovery = if install {
-                    self.uninstall(&applied, namespace_created).await
-                } else {
-                    history.push(failed_record);
-                    self.rollback(&history).await
-                };
-                Err(InstallError::RolledBack { failure: Box::new(failure), recovery })
-            }
+            Err(failure) => failure,
+        };
+        let verb = if decision.install { "Release" } else { "Upgrade" };
+        // helm pkg/action/install.go failRelease, upgrade.go failRelease.
+        let description = format!("{verb} \"{}\" failed: {failure}", self.name());
+        let Some(failed_record) = self.record_failed(pending, description).await else {
+            return Err(failure);
+        };
+        if !self.req.options.rollback_on_failure || failure.is_interrupted() {
+            return Err(failure);
         }
+        let recovery = if decision.install {
+            self.uninstall(&applied, target.namespace_created).await
+        } else {
+            history.push(failed_record);
+            self.rollback(history).await
+        };
+        Err(InstallError::RolledBack { failure: Box::new(failure), recovery })
     }
 
     /// The objects of every revision since the last deployed one: they may be live, and what the
@@ -404,7 +480,7 @@ impl Run<'_> {
     fn previous_objects(&self, history: &[Stored]) -> Result<Vec<Manifest>, InstallError> {
         let mut previous = Vec::new();
         for r in release::since_last_deployed(history) {
-            previous.extend(objects::parse_manifest(&r.manifest, self.ns())?);
+            previous.extend(manifest::parse_manifest(&r.manifest, self.ns())?);
         }
         Ok(previous)
     }
@@ -417,7 +493,7 @@ impl Run<'_> {
         namespace_exists: bool,
     ) -> Result<BTreeMap<ObjectKey, Value>, InstallError> {
         let wanted = manifests.filter(|m| namespace_exists || m.namespace.is_none());
-        self.host.get_all(wanted, self.interrupt).await
+        Ok(self.host.get_all(wanted, self.interrupt).await?)
     }
 
     fn plan(&self, desired: &[Manifest], previous: &[Manifest], live: &BTreeMap<ObjectKey, Value>) -> Plan {
@@ -451,8 +527,9 @@ impl Run<'_> {
                 needed.extend(permissions::for_objects(&resource.plural, &resource.group, namespaced, prune));
             }
         }
+        let needed = permissions::unique(needed);
         let report =
-            self.interrupt.guard(self.host.check_permissions(self.ns(), &permissions::unique(needed))).await??;
+            self.interrupt.guard(requests::check_permissions(&self.host.connection, self.ns(), &needed)).await??;
         if let Some(why) = &report.unchecked {
             self.printer.debug(format!("some permissions were not checked in advance: {why}"));
         }
@@ -461,8 +538,8 @@ impl Run<'_> {
         }
         Err(InstallError::Forbidden {
             namespace: self.ns().into(),
-            context: self.host.cluster.context.clone(),
-            server: self.host.cluster.server.clone(),
+            context: self.host.connection.context.clone(),
+            server: self.host.connection.server.clone(),
             missing: report.missing,
         })
     }
@@ -476,26 +553,26 @@ impl Run<'_> {
         loop {
             self.interrupt.check()?;
             let refused = match self.host.create_namespace(self.ns()).await? {
-                host::Creation::Created => return Ok(true),
-                host::Creation::Exists => None,
-                host::Creation::Forbidden(e) => Some(e),
+                Creation::Created => return Ok(true),
+                Creation::Exists => None,
+                Creation::Forbidden(e) => Some(e),
             };
             match self.interrupt.guard(self.host.namespace_state(self.ns())).await?? {
-                (NamespaceState::Exists | NamespaceState::Unknown, _) => return Ok(false),
-                (NamespaceState::Missing, _) => match refused {
-                    Some(e) => return Err(InstallError::Cluster(e)),
+                NamespaceState::Exists(_) | NamespaceState::Unknown => return Ok(false),
+                NamespaceState::Missing => match refused {
+                    Some(e) => return Err(e.into()),
                     None => continue, // deleted since: create it again
                 },
-                (NamespaceState::Terminating, object) => {
+                NamespaceState::Terminating(object) => {
                     self.progress.set_phase(&format!("Waiting for namespace {} to finish terminating", self.ns()));
-                    let object = object.expect("a terminating namespace was read");
                     let gone = self.interrupt.guard(self.host.namespace_gone(&object));
                     if tokio::time::timeout_at(deadline, gone).await.is_err() {
-                        return Err(InstallError::Timeout {
+                        return Err(HostError::Timeout {
                             what: format!("namespace {} to be deleted", self.ns()),
                             waited: self.req.options.timeout,
                             stuck: "it is still terminating (finalizers or objects that cannot be deleted)".into(),
-                        });
+                        }
+                        .into());
                     }
                     self.progress.set_phase(&format!("Creating namespace {}", self.ns()));
                 }
@@ -575,7 +652,7 @@ impl Run<'_> {
         let target =
             wait::Target { namespace: self.ns().into(), statefulset: sts, secret: format!("vc-{}", self.name()) };
         self.progress.set_phase(&format!("Waiting for vcluster {}", self.name()));
-        wait::until_ready(self.host, &target, self.req.options.timeout, self.interrupt, &self.progress).await
+        Ok(wait::until_ready(self.host, &target, self.req.options.timeout, self.interrupt, &self.progress).await?)
     }
 
     /// The new revision deployed, earlier deployed ones superseded, history trimmed.
@@ -632,8 +709,8 @@ impl Run<'_> {
         if namespace_created {
             let key =
                 ObjectKey { group: String::new(), kind: "Namespace".into(), namespace: None, name: self.ns().into() };
-            if let Ok((_, Some(ns))) = self.host.namespace_state(self.ns()).await
-                && let Some(uid) = ns.metadata.uid.as_deref()
+            if let Ok(state) = self.host.namespace_state(self.ns()).await
+                && let Some(uid) = state.object().and_then(|ns| ns.metadata.uid.as_deref())
                 && let Err(e) = self.host.delete(&key, "v1", uid).await
             {
                 problems.push(e.to_string());
@@ -663,7 +740,7 @@ impl Run<'_> {
     async fn rollback_to(&self, good: &Stored, history: &[Stored]) -> Result<u32, InstallError> {
         let to = good.release.version;
         self.progress.set_phase(&format!("Rolling back {} to revision {to}", self.name()));
-        let desired = objects::parse_manifest(&good.release.manifest, self.ns())?;
+        let desired = manifest::parse_manifest(&good.release.manifest, self.ns())?;
         let previous = self.previous_objects(history)?;
         let live = self.lookup(desired.iter().chain(&previous), true).await?;
         let plan = self.plan(&desired, &previous, &live);
@@ -706,14 +783,9 @@ impl Run<'_> {
 
     /// `--dry-run`: each object as the server would apply it (dryRun=All), compared with the
     /// live object; nothing is written.
-    async fn dry_run(
-        &self,
-        desired: &[Manifest],
-        plan: &Plan,
-        live: &BTreeMap<ObjectKey, Value>,
-        ns_existed: bool,
-        action: &str,
-    ) -> Result<Outcome, InstallError> {
+    async fn dry_run(&self, target: &Target, action: &str) -> Result<Outcome, InstallError> {
+        let (desired, plan, live, ns_existed) =
+            (&target.prepared.manifests, &target.plan, &target.live, target.ns_existed);
         self.progress.set_phase(&format!("Dry run: {}", plural(plan.applies.len(), "object")));
         let mut objects = Vec::new();
         if !ns_existed {
@@ -737,7 +809,7 @@ impl Run<'_> {
                 (outcome.action, outcome.diff) = match change {
                     diff::Change::Create => ("create".into(), None),
                     diff::Change::Unchanged => ("unchanged".into(), None),
-                    diff::Change::Change(d) => ("change".into(), Some(d)),
+                    diff::Change::Changed(d) => ("change".into(), Some(d)),
                 };
                 outcome.adopted = matches!(step.existing, Existing::Adopted(_));
                 outcome.taken_over_from = step.take_over.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();

@@ -9,24 +9,23 @@
 
 use serde_json::{Map, Value};
 
-use super::objects::annotation;
+use crate::cluster::FIELD_MANAGER;
+use crate::cluster::objects::annotation;
 
-/// The field manager of every apply this tool makes.
-pub const FIELD_MANAGER: &str = "vcluster";
 /// helm `pkg/action/validate.go` / `pkg/kube/client.go`: ownership annotations.
-pub const RELEASE_NAME_ANNOTATION: &str = "meta.helm.sh/release-name";
-pub const RELEASE_NAMESPACE_ANNOTATION: &str = "meta.helm.sh/release-namespace";
+pub(crate) const RELEASE_NAME_ANNOTATION: &str = "meta.helm.sh/release-name";
+pub(crate) const RELEASE_NAMESPACE_ANNOTATION: &str = "meta.helm.sh/release-namespace";
 /// helm `pkg/kube/resource_policy.go`: `helm.sh/resource-policy: keep` objects are never deleted.
-pub const RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
-pub const KEEP_POLICY: &str = "keep";
+pub(crate) const RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
+pub(crate) const KEEP_POLICY: &str = "keep";
 /// Managers that write on Helm's behalf: Helm 3.x names its manager after its binary (`helm`,
 /// helm `pkg/kube/client.go` `getManagedFieldsManager`); Helm releases before that were named
 /// by client-go after the User-Agent `Helm/3.x` (`Helm`).
-pub const HELM_MANAGERS: [&str; 2] = ["helm", "Helm"];
+pub(crate) const HELM_MANAGERS: [&str; 2] = ["helm", "Helm"];
 
 /// Who owns a live object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Owner {
+pub(crate) enum Owner {
     /// The annotations name this release in this namespace.
     ThisRelease,
     /// The annotations name another release.
@@ -36,7 +35,7 @@ pub enum Owner {
 }
 
 /// The owner of `live` as seen from release `name` in `namespace`.
-pub fn owner(live: &Value, name: &str, namespace: &str) -> Owner {
+pub(crate) fn owner(live: &Value, name: &str, namespace: &str) -> Owner {
     match (annotation(live, RELEASE_NAME_ANNOTATION), annotation(live, RELEASE_NAMESPACE_ANNOTATION)) {
         (Some(n), Some(ns)) if n == name && ns == namespace => Owner::ThisRelease,
         (Some(n), Some(ns)) => Owner::OtherRelease { name: n.to_owned(), namespace: ns.to_owned() },
@@ -45,13 +44,13 @@ pub fn owner(live: &Value, name: &str, namespace: &str) -> Owner {
 }
 
 /// `helm.sh/resource-policy: keep`.
-pub fn keep(live: &Value) -> bool {
+pub(crate) fn keep(live: &Value) -> bool {
     annotation(live, RESOURCE_POLICY_ANNOTATION) == Some(KEEP_POLICY)
 }
 
 /// Why an existing object cannot become part of the release, in Helm's words
 /// (helm `pkg/action/validate.go` `existingResourceConflict`, `checkOwnership`).
-pub fn ownership_problem(owner: &Owner, name: &str, namespace: &str) -> Option<String> {
+pub(crate) fn ownership_problem(owner: &Owner, name: &str, namespace: &str) -> Option<String> {
     match owner {
         Owner::ThisRelease => None,
         Owner::OtherRelease { name: other, .. } if other != name => Some(format!(
@@ -69,7 +68,7 @@ pub fn ownership_problem(owner: &Owner, name: &str, namespace: &str) -> Option<S
 /// New `metadata.managedFields` with every Helm manager's entries of `api_version` (main
 /// resource) merged into this tool's `Apply` entry, and the managers taken over; `None` when no
 /// Helm manager holds fields.
-pub fn take_over_helm_fields(live: &Value, api_version: &str) -> Option<(Vec<Value>, Vec<String>)> {
+pub(crate) fn take_over_helm_fields(live: &Value, api_version: &str) -> Option<(Vec<Value>, Vec<String>)> {
     let entries = live.get("metadata")?.get("managedFields")?.as_array()?;
     let is_main = |e: &Value| e.get("subresource").and_then(Value::as_str).is_none_or(str::is_empty);
     let same_version = |e: &Value| e.get("apiVersion").and_then(Value::as_str) == Some(api_version);

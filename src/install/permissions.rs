@@ -10,12 +10,12 @@ use k8s_openapi::api::authorization::v1::ResourceRule;
 
 /// One permission: `verb` on `resource` of `group`, in the namespace or cluster-wide.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Permission {
-    pub verb: &'static str,
-    pub group: String,
+pub(crate) struct Permission {
+    pub(crate) verb: &'static str,
+    pub(crate) group: String,
     /// The plural resource name (`statefulsets`).
-    pub resource: String,
-    pub namespaced: bool,
+    pub(crate) resource: String,
+    pub(crate) namespaced: bool,
 }
 
 impl fmt::Display for Permission {
@@ -31,7 +31,7 @@ fn permission(verb: &'static str, group: &str, resource: &str, namespaced: bool)
 
 /// What the install needs beyond applying objects: its release records (Secrets), the
 /// service-CIDR probes (dry-run Service creates) and the wait (StatefulSets, Pods, Secrets).
-pub fn baseline(wait: bool) -> Vec<Permission> {
+pub(crate) fn baseline(wait: bool) -> Vec<Permission> {
     let mut out: Vec<Permission> =
         ["list", "create", "update", "delete"].into_iter().map(|verb| permission(verb, "", "secrets", true)).collect();
     out.push(permission("create", "", "services", true));
@@ -46,7 +46,7 @@ pub fn baseline(wait: bool) -> Vec<Permission> {
 
 /// What applying (server-side apply: get for ownership, create and patch) an object of `resource`
 /// needs, and deleting when it may be pruned.
-pub fn for_objects(resource: &str, group: &str, namespaced: bool, prune: bool) -> Vec<Permission> {
+pub(crate) fn for_objects(resource: &str, group: &str, namespaced: bool, prune: bool) -> Vec<Permission> {
     let mut verbs = vec!["get", "create", "patch"];
     if prune {
         verbs.push("delete");
@@ -55,14 +55,14 @@ pub fn for_objects(resource: &str, group: &str, namespaced: bool, prune: bool) -
 }
 
 /// Deduplicate and order.
-pub fn unique(list: Vec<Permission>) -> Vec<Permission> {
+pub(crate) fn unique(list: Vec<Permission>) -> Vec<Permission> {
     list.into_iter().collect::<BTreeSet<_>>().into_iter().collect()
 }
 
 /// Whether one of `rules` grants `p` (RBAC's matching: `*` matches every verb, group and
 /// resource; rules restricted to resource names never grant list, watch or create).
 /// (kubernetes `plugin/pkg/auth/authorizer/rbac/rbac.go` `RuleAllows`)
-pub fn allowed(rules: &[ResourceRule], p: &Permission) -> bool {
+pub(crate) fn allowed(rules: &[ResourceRule], p: &Permission) -> bool {
     let has = |list: &[String], want: &str| list.iter().any(|x| x == "*" || x == want);
     rules.iter().any(|r| {
         has(&r.verbs, p.verb)

@@ -13,30 +13,30 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::objects::{ObjectKey, meta_str};
 use super::ownership::{self, Owner};
+use crate::cluster::objects::{ObjectKey, meta_str};
 use crate::render::Manifest;
 use crate::render::order::uninstall_rank;
 
 /// Everything planning looks at.
 #[derive(Debug, Clone, Copy)]
-pub struct PlanInput<'a> {
-    pub release: &'a str,
-    pub namespace: &'a str,
+pub(crate) struct PlanInput<'a> {
+    pub(crate) release: &'a str,
+    pub(crate) namespace: &'a str,
     /// The new render (or the revision rolled back to), in install order.
-    pub desired: &'a [Manifest],
+    pub(crate) desired: &'a [Manifest],
     /// The objects of every revision since the last deployed one (duplicates allowed).
-    pub previous: &'a [Manifest],
+    pub(crate) previous: &'a [Manifest],
     /// The live objects that exist among the desired and previous ones; a key missing here does
     /// not exist.
-    pub live: &'a BTreeMap<ObjectKey, Value>,
+    pub(crate) live: &'a BTreeMap<ObjectKey, Value>,
     /// `--take-ownership`: adopt objects of other releases or of none.
-    pub take_ownership: bool,
+    pub(crate) take_ownership: bool,
 }
 
 /// The state of a rendered object before the apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Existing {
+pub(crate) enum Existing {
     Absent,
     /// Live and annotated as this release's.
     Ours,
@@ -46,41 +46,41 @@ pub enum Existing {
 
 /// One object to apply.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApplyStep {
+pub(crate) struct ApplyStep {
     /// Index into `desired`.
-    pub index: usize,
-    pub key: ObjectKey,
-    pub existing: Existing,
+    pub(crate) index: usize,
+    pub(crate) key: ObjectKey,
+    pub(crate) existing: Existing,
     /// The live resourceVersion (to tell `configured` from `unchanged`).
-    pub resource_version: Option<String>,
+    pub(crate) resource_version: Option<String>,
     /// Helm managers' fields to move to our manager first: the new managedFields and the
     /// managers taken over.
-    pub take_over: Option<(Vec<Value>, Vec<String>)>,
+    pub(crate) take_over: Option<(Vec<Value>, Vec<String>)>,
 }
 
 /// One object to delete.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PruneStep {
-    pub key: ObjectKey,
-    pub api_version: String,
-    pub uid: String,
+pub(crate) struct PruneStep {
+    pub(crate) key: ObjectKey,
+    pub(crate) api_version: String,
+    pub(crate) uid: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// In the order of `desired` (install order).
-    pub applies: Vec<ApplyStep>,
+    pub(crate) applies: Vec<ApplyStep>,
     /// In Helm's uninstall order.
-    pub prunes: Vec<PruneStep>,
+    pub(crate) prunes: Vec<PruneStep>,
     /// Left in place: `helm.sh/resource-policy: keep`.
-    pub kept: Vec<ObjectKey>,
+    pub(crate) kept: Vec<ObjectKey>,
     /// Left in place: no longer this release's (with the reason).
-    pub disowned: Vec<(ObjectKey, String)>,
+    pub(crate) disowned: Vec<(ObjectKey, String)>,
     /// Rendered objects that exist and are not this release's (with Helm's reason).
-    pub refused: Vec<(ObjectKey, String)>,
+    pub(crate) refused: Vec<(ObjectKey, String)>,
 }
 
-pub fn plan(input: &PlanInput) -> Plan {
+pub(crate) fn plan(input: &PlanInput) -> Plan {
     let mut out = Plan::default();
     let wanted: BTreeSet<ObjectKey> = input.desired.iter().map(ObjectKey::of).collect();
     for (index, manifest) in input.desired.iter().enumerate() {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::KubeconfigError;
+use super::error::KubeconfigError;
 
 /// The three kinds of named entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,15 +42,15 @@ const CURRENT_CONTEXT: &str = "current-context";
 /// One kubeconfig file: where it lives, whether it exists, and its content.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
-    pub path: PathBuf,
-    pub exists: bool,
+    pub(crate) path: PathBuf,
+    pub(crate) exists: bool,
     root: Map<String, Value>,
 }
 
 impl Document {
     /// A file that does not exist (yet): empty, written as `apiVersion: v1, kind: Config` plus
     /// whatever is added.
-    pub fn missing(path: &Path) -> Document {
+    pub(crate) fn missing(path: &Path) -> Document {
         let mut root = Map::new();
         root.insert("apiVersion".into(), "v1".into());
         root.insert("kind".into(), "Config".into());
@@ -59,7 +59,7 @@ impl Document {
 
     /// Parse YAML (or JSON) text. An empty file is an empty config, as in client-go. Entries must
     /// be named and names unique per kind (client-go refuses duplicates too).
-    pub fn parse(path: &Path, text: &str) -> Result<Document, KubeconfigError> {
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Document, KubeconfigError> {
         let invalid = |problem: String| KubeconfigError::Invalid { path: path.to_path_buf(), problem };
         let value: Value = if text.trim().is_empty() {
             Value::Null
@@ -105,13 +105,14 @@ impl Document {
     }
 
     /// The file's text as written back: YAML, every field kept.
-    pub fn to_yaml(&self) -> Result<String, KubeconfigError> {
+    pub(crate) fn to_yaml(&self) -> Result<String, KubeconfigError> {
         serde_saphyr::to_string(&self.root)
             .map_err(|e| KubeconfigError::Serialize { path: self.path.clone(), message: e.to_string() })
     }
 
     /// The whole document.
-    pub fn root(&self) -> &Map<String, Value> {
+    #[cfg(test)]
+    pub(crate) fn root(&self) -> &Map<String, Value> {
         &self.root
     }
 
@@ -126,7 +127,7 @@ impl Document {
     }
 
     /// Names and bodies of the entries of `kind`, in file order.
-    pub fn entries(&self, kind: Kind) -> impl Iterator<Item = (&str, &Value)> {
+    pub(crate) fn entries(&self, kind: Kind) -> impl Iterator<Item = (&str, &Value)> {
         let items = self.root.get(kind.list_key()).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
         items.iter().filter_map(move |item| {
             let name = item.get("name")?.as_str()?;

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::KubeconfigError;
 use super::document::{Document, Kind};
+use super::error::KubeconfigError;
 use super::sources::Sources;
 
 /// One change to the kubeconfig.
@@ -39,21 +39,21 @@ pub struct Loaded {
 
 impl Loaded {
     /// Build from documents read for `sources` (one per [`Sources::precedence`] path, in order).
-    pub fn new(sources: Sources, files: Vec<Document>) -> Loaded {
+    pub(crate) fn new(sources: Sources, files: Vec<Document>) -> Loaded {
         Loaded { sources, files }
     }
 
-    pub fn sources(&self) -> &Sources {
+    pub(crate) fn sources(&self) -> &Sources {
         &self.sources
     }
 
     /// The files, in precedence order.
-    pub fn files(&self) -> &[Document] {
+    pub(crate) fn files(&self) -> &[Document] {
         &self.files
     }
 
     /// No file exists, or none defines anything: client-go then falls back to in-cluster config.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.current_context().is_none() && Kind::ALL.iter().all(|k| self.names(*k).is_empty())
     }
 
@@ -68,12 +68,13 @@ impl Loaded {
     }
 
     /// The file that owns entry `name` of `kind` (client-go's `LocationOfOrigin`).
-    pub fn origin(&self, kind: Kind, name: &str) -> Option<&Path> {
+    #[cfg(test)]
+    pub(crate) fn origin(&self, kind: Kind, name: &str) -> Option<&Path> {
         self.files.iter().find(|f| f.entry(kind, name).is_some()).map(|f| f.path.as_path())
     }
 
     /// Every entry name of `kind`, in order of first appearance.
-    pub fn names(&self, kind: Kind) -> Vec<&str> {
+    pub(crate) fn names(&self, kind: Kind) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
         for (name, _) in self.files.iter().flat_map(|f| f.entries(kind)) {
             if !names.contains(&name) {
@@ -87,7 +88,7 @@ impl Loaded {
     /// key and token files, exec commands with a `/`) resolved against the directory of the file that
     /// defines each entry, as client-go resolves them for a client. (client-go `loader.go`
     /// `ResolveLocalPaths`)
-    pub fn client_document(&self) -> Value {
+    pub(crate) fn client_document(&self) -> Value {
         let mut root = Map::new();
         root.insert("apiVersion".into(), "v1".into());
         root.insert("kind".into(), "Config".into());
@@ -117,7 +118,7 @@ impl Loaded {
 
     /// Apply `edits` in order, as `ModifyConfig` would write them; returns the paths of the files
     /// that changed (and so must be written).
-    pub fn apply(&mut self, edits: &[Edit]) -> Result<BTreeSet<PathBuf>, KubeconfigError> {
+    pub(crate) fn apply(&mut self, edits: &[Edit]) -> Result<BTreeSet<PathBuf>, KubeconfigError> {
         let mut changed = BTreeSet::new();
         for edit in edits {
             let index = match edit {

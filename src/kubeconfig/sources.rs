@@ -31,20 +31,20 @@ impl Sources {
     }
 
     /// From this process's environment (`KUBECONFIG`, `HOME`).
-    pub fn from_env(explicit: Option<&Path>) -> Sources {
+    pub(crate) fn from_env(explicit: Option<&Path>) -> Sources {
         let env = std::env::var_os("KUBECONFIG");
         let home = std::env::var_os("HOME").map(PathBuf::from).filter(|h| !h.as_os_str().is_empty());
         Sources::new(explicit.map(Path::to_path_buf), env.as_deref(), home.or_else(std::env::home_dir).as_deref())
     }
 
     /// The `--kubeconfig` file, if given.
-    pub fn explicit(&self) -> Option<&Path> {
+    pub(crate) fn explicit(&self) -> Option<&Path> {
         self.explicit.as_deref()
     }
 
     /// Files in the order they are read; the first to define an entry owns it.
     /// (`PathOptions.GetLoadingPrecedence`)
-    pub fn precedence(&self) -> Vec<PathBuf> {
+    pub(crate) fn precedence(&self) -> Vec<PathBuf> {
         if let Some(explicit) = &self.explicit {
             vec![explicit.clone()]
         } else if !self.env_files.is_empty() {
@@ -57,7 +57,7 @@ impl Sources {
     /// The file a new entry or a new current context goes to: the explicit file; else the only
     /// `KUBECONFIG` file, the first one that exists, or the last one when none exists; else
     /// `~/.kube/config`. (`PathOptions.GetDefaultFilename`, as kubectl uses it)
-    pub fn default_file(&self, exists: impl Fn(&Path) -> bool) -> Option<PathBuf> {
+    pub(crate) fn default_file(&self, exists: impl Fn(&Path) -> bool) -> Option<PathBuf> {
         if let Some(explicit) = &self.explicit {
             return Some(explicit.clone());
         }

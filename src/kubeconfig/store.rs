@@ -16,13 +16,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::KubeconfigError;
 use super::document::Document;
+use super::error::KubeconfigError;
 use super::loaded::{Edit, Loaded};
 use super::sources::Sources;
 
 /// How long a write waits for another process's lock before giving up.
-pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Read every file of `sources` (a missing file is an empty one, as client-go's
 /// `getConfigFromFile` treats it).
@@ -45,7 +45,8 @@ fn read_document(path: &Path) -> Result<Document, KubeconfigError> {
 
 /// Read-modify-write under client-go's lock: lock every file of `sources`, read them, let `change`
 /// decide the edits from what is on disk *now*, apply them and write the files that changed.
-/// Returns the configuration as written.
+/// Returns the configuration as written. A held lock is waited for by sleeping this thread: for
+/// code outside an async runtime (`modify_async` inside one).
 pub fn modify<E>(sources: &Sources, change: impl FnOnce(&Loaded) -> Result<Vec<Edit>, E>) -> Result<Loaded, E>
 where
     E: From<KubeconfigError>,
@@ -53,15 +54,32 @@ where
     modify_with(sources, LOCK_TIMEOUT, change)
 }
 
-pub(super) fn modify_with<E>(
+pub(super) fn modify_with<E: From<KubeconfigError>>(
     sources: &Sources,
     lock_timeout: Duration,
+    change: impl FnOnce(&Loaded) -> Result<Vec<Edit>, E>,
+) -> Result<Loaded, E> {
+    write_locked(sources, Locking::new(&sources.precedence(), lock_timeout).blocking()?, change)
+}
+
+/// [`modify`] for async code: a lock another process holds is waited for on the runtime's timer,
+/// so the runtime's other tasks (a port-forward being served) keep running meanwhile.
+pub(crate) async fn modify_async<E: From<KubeconfigError>>(
+    sources: &Sources,
+    change: impl FnOnce(&Loaded) -> Result<Vec<Edit>, E>,
+) -> Result<Loaded, E> {
+    write_locked(sources, Locking::new(&sources.precedence(), LOCK_TIMEOUT).awaited().await?, change)
+}
+
+/// The read-modify-write itself, with every lock held (released when `_locks` drops).
+fn write_locked<E>(
+    sources: &Sources,
+    _locks: Locks,
     change: impl FnOnce(&Loaded) -> Result<Vec<Edit>, E>,
 ) -> Result<Loaded, E>
 where
     E: From<KubeconfigError>,
 {
-    let _locks = Locks::acquire(&sources.precedence(), lock_timeout)?;
     let mut loaded = load(sources)?;
     let edits = change(&loaded)?;
     let changed = loaded.apply(&edits)?;
@@ -76,45 +94,83 @@ where
 /// client-go's `<file>.lock` files, held together and removed on drop.
 struct Locks(Vec<PathBuf>);
 
-impl Locks {
-    fn acquire(files: &[PathBuf], timeout: Duration) -> Result<Locks, KubeconfigError> {
-        let mut sorted = files.to_vec();
-        sorted.sort();
-        sorted.dedup();
-        let mut held = Locks(Vec::with_capacity(sorted.len()));
-        let deadline = Instant::now() + timeout;
-        for file in sorted {
-            let lock = lock_path(&file);
-            if let Some(dir) = lock.parent() {
-                create_dir(dir).map_err(|source| KubeconfigError::Lock { lock: lock.clone(), source })?;
-            }
-            let mut pause = Duration::from_millis(2);
-            loop {
-                // O_CREAT|O_EXCL, mode 0: exactly what client-go creates.
-                match OpenOptions::new().write(true).create_new(true).mode(0o000).open(&lock) {
-                    Ok(_) => break,
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && Instant::now() < deadline => {
-                        std::thread::sleep(pause);
-                        pause = (pause * 2).min(Duration::from_millis(50));
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        return Err(KubeconfigError::Locked { lock, waited: timeout });
-                    }
-                    Err(source) => return Err(KubeconfigError::Lock { lock, source }),
-                }
-            }
-            held.0.push(lock);
-        }
-        Ok(held)
-    }
-}
-
 impl Drop for Locks {
     fn drop(&mut self) {
         for lock in &self.0 {
             // Nothing useful to do if it is already gone.
             let _ = fs::remove_file(lock);
         }
+    }
+}
+
+/// How long the first wait for a held lock is; each further wait doubles, up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(2);
+const MAX_PAUSE: Duration = Duration::from_millis(50);
+
+/// Taking the locks of several files, in sorted order (as client-go's `ModifyConfig` takes them),
+/// one step at a time, so the caller decides how to wait between steps.
+struct Locking {
+    /// Still to take, the next one last.
+    pending: Vec<PathBuf>,
+    held: Locks,
+    deadline: Instant,
+    timeout: Duration,
+    pause: Duration,
+}
+
+impl Locking {
+    fn new(files: &[PathBuf], timeout: Duration) -> Locking {
+        let mut pending = files.to_vec();
+        pending.sort();
+        pending.dedup();
+        pending.reverse();
+        let held = Locks(Vec::with_capacity(pending.len()));
+        Locking { pending, held, deadline: Instant::now() + timeout, timeout, pause: FIRST_PAUSE }
+    }
+
+    /// Every lock, a held one waited for by sleeping this thread.
+    fn blocking(mut self) -> Result<Locks, KubeconfigError> {
+        while let Some(pause) = self.step()? {
+            std::thread::sleep(pause);
+        }
+        Ok(self.held)
+    }
+
+    /// Every lock, a held one waited for on the async runtime's timer.
+    async fn awaited(mut self) -> Result<Locks, KubeconfigError> {
+        while let Some(pause) = self.step()? {
+            tokio::time::sleep(pause).await;
+        }
+        Ok(self.held)
+    }
+
+    /// Take every lock that is free, in order; `Some(pause)` when the next one is held by another
+    /// process: wait that long, then step again. An error once the deadline has passed.
+    fn step(&mut self) -> Result<Option<Duration>, KubeconfigError> {
+        while let Some(file) = self.pending.last() {
+            let lock = lock_path(file);
+            if let Some(dir) = lock.parent() {
+                create_dir(dir).map_err(|source| KubeconfigError::Lock { lock: lock.clone(), source })?;
+            }
+            // O_CREAT|O_EXCL, mode 0: exactly what client-go creates.
+            match OpenOptions::new().write(true).create_new(true).mode(0o000).open(&lock) {
+                Ok(_) => {
+                    self.held.0.push(lock);
+                    self.pending.pop();
+                    self.pause = FIRST_PAUSE;
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && Instant::now() < self.deadline => {
+                    let pause = self.pause;
+                    self.pause = (pause * 2).min(MAX_PAUSE);
+                    return Ok(Some(pause));
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    return Err(KubeconfigError::Locked { lock, waited: self.timeout });
+                }
+                Err(source) => return Err(KubeconfigError::Lock { lock, source }),
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -371,6 +427,22 @@ mod tests {
         fs::remove_file(lock_path(&a)).unwrap();
         modify::<KubeconfigError>(&sources, |_| Ok(vec![set("y")])).unwrap();
         assert_eq!(mode(&a), 0o600);
+    }
+
+    /// On a one-thread runtime the lock's holder (a task here) can only let go while the waiting
+    /// write yields: a thread-blocking wait would keep it from ever running, and time out.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_async_write_waits_for_a_lock_without_blocking_the_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        fs::write(lock_path(&a), "").unwrap();
+        let sources = Sources::new(None, Some(OsStr::new(a.as_os_str())), None);
+        let lock = lock_path(&a);
+        let holder = tokio::spawn(async move { fs::remove_file(lock).unwrap() });
+        let loaded = modify_async::<KubeconfigError>(&sources, |_| Ok(vec![set("y")])).await.unwrap();
+        assert_eq!(loaded.names(Kind::Context), ["y"]);
+        assert!(holder.is_finished(), "the holder ran while the write waited");
+        assert!(fs::metadata(lock_path(&a)).is_err(), "our own lock released");
     }
 
     #[test]

@@ -6,12 +6,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::KubeconfigError;
 use super::document::{Document, Kind};
+use super::error::KubeconfigError;
 use super::loaded::{Edit, Loaded};
 
 /// Name of the context extension `connect` records.
-pub const CONNECT_EXTENSION: &str = "vcluster.loft.sh/connect";
+pub(crate) const CONNECT_EXTENSION: &str = "vcluster.loft.sh/connect";
 
 const CONTEXT_PREFIX: &str = "vcluster_";
 
@@ -26,17 +26,17 @@ pub fn context_name(vcluster: &str, namespace: &str, host_context: &str) -> Stri
 #[serde(rename_all = "camelCase")]
 pub struct ConnectRecord {
     /// The vcluster's name.
-    pub vcluster: String,
+    pub(crate) vcluster: String,
     /// Its host namespace.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// The host kube context it was found through.
-    pub host_context: String,
+    pub(crate) host_context: String,
     /// The current context before `connect` switched, which `disconnect` restores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_context: Option<String>,
     /// Fields written by a newer version, kept.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub(crate) extra: Map<String, Value>,
 }
 
 impl ConnectRecord {
@@ -54,7 +54,7 @@ impl ConnectRecord {
     /// the host context may itself contain `_` (everything after the third `_`). The previous
     /// context is taken to be the host context, as the established `disconnect` assumes.
     /// (loft-sh/vcluster v0.19 `find.VClusterFromContext`)
-    pub fn from_context_name(name: &str) -> Option<ConnectRecord> {
+    pub(crate) fn from_context_name(name: &str) -> Option<ConnectRecord> {
         let rest = name.strip_prefix(CONTEXT_PREFIX)?;
         let mut parts = rest.splitn(3, '_');
         let (vcluster, namespace, host) = (parts.next()?, parts.next()?, parts.next()?);
@@ -67,7 +67,7 @@ impl ConnectRecord {
     }
 
     /// The record in a context body's `extensions` list, if any.
-    pub fn from_context(context: &Value) -> Option<ConnectRecord> {
+    pub(crate) fn from_context(context: &Value) -> Option<ConnectRecord> {
         let extensions = context.get("extensions")?.as_array()?;
         let ext = extensions.iter().find(|e| e.get("name").and_then(Value::as_str) == Some(CONNECT_EXTENSION))?;
         serde_json::from_value(ext.get("extension")?.clone()).ok()
@@ -98,9 +98,9 @@ impl ConnectRecord {
 /// The vcluster's credentials: the single cluster, user and context of its kubeconfig.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VclusterCredentials {
-    pub cluster: Map<String, Value>,
-    pub user: Map<String, Value>,
-    pub context: Map<String, Value>,
+    pub(crate) cluster: Map<String, Value>,
+    pub(crate) user: Map<String, Value>,
+    pub(crate) context: Map<String, Value>,
 }
 
 impl VclusterCredentials {
@@ -137,7 +137,7 @@ impl VclusterCredentials {
     /// A stand-alone kubeconfig with one cluster, user and context, all named `name`, current
     /// context `name` (for `--print`, `--kube-config FILE` and `connect -- CMD`). (loft-sh/vcluster
     /// v0.19 `cmd/vclusterctl/cmd/connect.go` `exchangeContextName`)
-    pub fn document(&self, name: &str) -> Value {
+    pub(crate) fn document(&self, name: &str) -> Value {
         json!({
             "apiVersion": "v1",
             "kind": "Config",
@@ -184,11 +184,11 @@ impl VclusterCredentials {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Disconnect {
     /// The vcluster context being left.
-    pub context: String,
-    pub record: ConnectRecord,
+    pub(crate) context: String,
+    pub(crate) record: ConnectRecord,
     /// The context switched to (when the vcluster context was current): the recorded previous
     /// context if it still exists, else the host context if it exists, else none.
-    pub switch_to: Option<String>,
+    pub(crate) switch_to: Option<String>,
     pub edits: Vec<Edit>,
 }
 

@@ -7,11 +7,11 @@ use kube::api::WatchParams;
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use crate::install::host::{Change, Follow};
+use crate::cluster::watch::{Change, Follow};
 
 /// Which of the watched objects count.
 #[derive(Debug, Clone)]
-pub enum Watched {
+pub(crate) enum Watched {
     /// Every object the selector matches.
     All,
     /// Only these names (other matches are ignored).
@@ -29,7 +29,7 @@ impl Watched {
 
 /// Return once no object that `params` selects (and `watched` names) exists; `remaining` is
 /// told how many are left whenever that changes.
-pub async fn until_gone<K>(
+pub(crate) async fn until_gone<K>(
     api: Api<K>,
     params: WatchParams,
     watched: &Watched,

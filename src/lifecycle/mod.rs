@@ -1,24 +1,27 @@
 //! What happens to a vcluster after `create`: [`uninstall`] (`vcluster delete`) and [`pause`]
 //! (`vcluster pause` / `resume`). Each has a pure part (what to do, decided from what was read)
-//! and the requests, made through [`crate::install::Host`] like an install's.
+//! and the requests, made through [`crate::cluster::Host`] like an install's.
 
-pub mod gone;
-pub mod pause;
-pub mod uninstall;
+pub(crate) mod gone;
+pub(crate) mod pause;
+pub(crate) mod uninstall;
 
 use std::time::Duration;
 
-use crate::error::{Hinted, Interrupted};
+use crate::cluster::{ClusterError, Host, HostError};
+use crate::error::{Advice, Interrupted};
 use crate::find::FindError;
-use crate::install::{Host, InstallError};
 use crate::interrupt::Interrupt;
 use crate::kubeconfig::{self, ConnectRecord, Edit, KubeconfigError, Loaded, Sources};
 use crate::release::StoreError;
+use crate::render::RenderError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum LifecycleError {
+pub(crate) enum LifecycleError {
     #[error(transparent)]
-    Host(#[from] InstallError),
+    Host(#[from] HostError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -37,12 +40,18 @@ pub enum LifecycleError {
 
 impl From<Interrupted> for LifecycleError {
     fn from(e: Interrupted) -> Self {
-        LifecycleError::Host(InstallError::Interrupted(e))
+        LifecycleError::Host(HostError::Interrupted(e))
     }
 }
 
-impl LifecycleError {
-    pub fn hints(&self, name: &str, namespace: &str) -> Vec<String> {
+impl From<ClusterError> for LifecycleError {
+    fn from(e: ClusterError) -> Self {
+        LifecycleError::Host(HostError::Cluster(e))
+    }
+}
+
+impl Advice for LifecycleError {
+    fn hints(&self, name: &str, namespace: &str) -> Vec<String> {
         match self {
             LifecycleError::Host(e) => e.hints(name, namespace),
             LifecycleError::Store(StoreError::Cluster(e)) => e.hint().into_iter().collect(),
@@ -61,21 +70,10 @@ impl LifecycleError {
             _ => Vec::new(),
         }
     }
-
-    /// The error for the report: interrupts stay typed (exit 130), the rest carry their hints.
-    pub fn into_report(self, name: &str, namespace: &str) -> anyhow::Error {
-        match self {
-            LifecycleError::Host(e) => e.into_report(name, namespace),
-            other => {
-                let hints = other.hints(name, namespace);
-                anyhow::Error::new(hints.into_iter().fold(Hinted::new(other.to_string()), Hinted::hint))
-            }
-        }
-    }
 }
 
 /// Run `watch` for at most `timeout`, stopping at an interrupt; a timeout is
-/// [`InstallError::Timeout`] waiting for `what`, `stuck` saying what was still awaited.
+/// [`HostError::Timeout`] waiting for `what`, `stuck` saying what was still awaited.
 async fn bounded<T>(
     host: &Host,
     timeout: Duration,
@@ -85,25 +83,25 @@ async fn bounded<T>(
     stuck: impl FnOnce() -> String,
 ) -> Result<T, LifecycleError> {
     match tokio::time::timeout(timeout, interrupt.guard(watch)).await {
-        Ok(result) => Ok(result?.map_err(|e| InstallError::Cluster(host.cluster.error(e)))?),
-        Err(_) => Err(InstallError::Timeout { what, waited: timeout, stuck: stuck() }.into()),
+        Ok(result) => Ok(result?.map_err(|e| host.connection.error(e))?),
+        Err(_) => Err(HostError::Timeout { what, waited: timeout, stuck: stuck() }.into()),
     }
 }
 
 /// What [`leave_contexts`] did to the kubeconfig.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Left {
+pub(crate) struct Left {
     /// Contexts removed (none when they are kept).
-    pub removed: Vec<String>,
+    pub(crate) removed: Vec<String>,
     /// The current context switched to, when it reached the vcluster.
-    pub switched_to: Option<String>,
+    pub(crate) switched_to: Option<String>,
 }
 
 /// Leave every kube context that reaches vcluster `name` in `namespace` of `host_context`: the
 /// current context switches back (to the recorded previous context, else the host context) when
 /// it is one of them, and unless `keep` they are removed with the cluster and user entries only
 /// they use. Under client-go's kubeconfig lock; nothing is written when no context matches.
-pub fn leave_contexts(
+pub(crate) async fn leave_contexts(
     sources: &Sources,
     name: &str,
     namespace: &str,
@@ -120,7 +118,7 @@ pub fn leave_contexts(
         return Ok(Left::default());
     }
     let mut left = Left::default();
-    kubeconfig::modify(sources, |loaded| {
+    kubeconfig::modify_async(sources, |loaded| {
         let mut working = loaded.clone();
         let mut edits: Vec<Edit> = Vec::new();
         for context in matching(loaded) {
@@ -135,7 +133,8 @@ pub fn leave_contexts(
             }
         }
         Ok::<_, LifecycleError>(edits)
-    })?;
+    })
+    .await?;
     Ok(left)
 }
 
@@ -149,6 +148,7 @@ mod tests {
         assert_eq!(crate::error::exit_status_of(&interrupted).code(), 130);
         let report = crate::error::format_report(
             &LifecycleError::NoStatefulSet { name: "vc".into(), namespace: "ns".into() }.into_report("vc", "ns"),
+            false,
         );
         assert!(report.starts_with("error: vcluster vc in namespace ns has no StatefulSet\n"), "{report}");
         assert!(report.contains("hint: `vcluster create vc -n ns --upgrade`"), "{report}");

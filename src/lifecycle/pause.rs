@@ -1,5 +1,5 @@
 //! `vcluster pause` (`sleep`) and `vcluster resume` (`wakeup`), as the established CLI does them
-//! (loft-sh/vcluster v0.19 `pkg/lifecycle/lifecycle.go`, reference §1.8), with the same
+//! (loft-sh/vcluster v0.19 `pkg/lifecycle/lifecycle.go`), with the same
 //! annotations so either CLI resumes what the other paused:
 //! - pause: one merge patch scales the StatefulSet to 0 and records `loft.sh/paused: "true"`,
 //!   `loft.sh/paused-replicas` and `loft.sh/paused-date`; then, watching, it waits until no
@@ -24,28 +24,27 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::LifecycleError;
+use crate::cluster::watch::{Change, Follow};
+use crate::cluster::{FIELD_MANAGER, Host, wait};
 use crate::find::{PAUSED_ANNOTATION, Vcluster};
-use crate::install::host::{Change, Follow};
-use crate::install::ownership::FIELD_MANAGER;
-use crate::install::{Host, InstallError, wait};
 use crate::interrupt::Interrupt;
 use crate::printer::Progress;
 use crate::translate::MANAGED_BY_LABEL;
 use crate::workload::desired_replicas;
 
 /// The replica count a pause recorded. (loft-sh/vcluster v0.19 `pkg/constants`)
-pub const PAUSED_REPLICAS_ANNOTATION: &str = "loft.sh/paused-replicas";
+pub(crate) const PAUSED_REPLICAS_ANNOTATION: &str = "loft.sh/paused-replicas";
 /// When it was paused. (loft-sh/vcluster v0.19 `pkg/constants`)
-pub const PAUSED_DATE_ANNOTATION: &str = "loft.sh/paused-date";
+pub(crate) const PAUSED_DATE_ANNOTATION: &str = "loft.sh/paused-date";
 
 /// `loft.sh/paused-date` as the established CLI writes it: Go layout `2006-01-02T15:04:05.000Z`
 /// (milliseconds and a literal `Z`; it formats local time, this writes UTC, which the `Z` says).
-pub fn paused_date(now: Timestamp) -> String {
+pub(crate) fn paused_date(now: Timestamp) -> String {
     now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// The merge patch that pauses a StatefulSet running `replicas` replicas.
-pub fn pause_patch(sts: &StatefulSet, now: Timestamp) -> Value {
+pub(crate) fn pause_patch(sts: &StatefulSet, now: Timestamp) -> Value {
     json!({
         "metadata": {
             "resourceVersion": sts.resource_version(),
@@ -61,7 +60,7 @@ pub fn pause_patch(sts: &StatefulSet, now: Timestamp) -> Value {
 
 /// The replica count to restore: the recorded one, else 1 (with why), as the established CLI
 /// falls back.
-pub fn paused_replicas(sts: &StatefulSet) -> (i32, Option<String>) {
+pub(crate) fn paused_replicas(sts: &StatefulSet) -> (i32, Option<String>) {
     match sts.annotations().get(PAUSED_REPLICAS_ANNOTATION) {
         None => (1, Some(format!("no {PAUSED_REPLICAS_ANNOTATION} annotation; resuming with 1 replica"))),
         Some(text) => match text.parse::<i32>() {
@@ -72,7 +71,7 @@ pub fn paused_replicas(sts: &StatefulSet) -> (i32, Option<String>) {
 }
 
 /// The merge patch that resumes: the replica count back, the pause annotations gone.
-pub fn resume_patch(sts: &StatefulSet, replicas: i32) -> Value {
+pub(crate) fn resume_patch(sts: &StatefulSet, replicas: i32) -> Value {
     json!({
         "metadata": {
             "resourceVersion": sts.resource_version(),
@@ -86,21 +85,21 @@ pub fn resume_patch(sts: &StatefulSet, replicas: i32) -> Value {
 /// stable.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Outcome {
-    pub name: String,
-    pub namespace: String,
+pub(crate) struct Outcome {
+    pub(crate) name: String,
+    pub(crate) namespace: String,
     /// `pause` or `resume`.
-    pub action: String,
+    pub(crate) action: String,
     /// Whether the StatefulSet was changed (`false`: it already was paused, or running).
-    pub changed: bool,
+    pub(crate) changed: bool,
     /// The replicas recorded (pause) or restored (resume).
-    pub replicas: i32,
+    pub(crate) replicas: i32,
     /// Workload pods deleted (pause).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub workload_pods_deleted: Option<usize>,
+    pub(crate) workload_pods_deleted: Option<usize>,
     /// Whether it waited for the vcluster to be ready (resume).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub waited: Option<bool>,
+    pub(crate) waited: Option<bool>,
 }
 
 impl Outcome {
@@ -138,12 +137,12 @@ async fn patch(
         Err(kube::Error::Api(status)) if status.code == 409 => {
             Err(LifecycleError::Concurrent { name: vcluster.name.clone(), namespace: vcluster.namespace.clone() })
         }
-        Err(e) => Err(InstallError::Cluster(host.cluster.error(e)).into()),
+        Err(e) => Err(LifecycleError::from(host.connection.error(e))),
     }
 }
 
 /// Scale down, wait until no replica is left, delete the workload pods.
-pub async fn pause(
+pub(crate) async fn pause(
     host: &Host,
     vcluster: &Vcluster,
     timeout: Duration,
@@ -168,7 +167,7 @@ pub async fn pause(
     // Looked for first, so that pausing a paused vcluster writes nothing.
     let pods: Api<Pod> = host.api(&vcluster.namespace);
     let selector = ListParams::default().labels(&format!("{MANAGED_BY_LABEL}={}", vcluster.name));
-    let cluster_error = |e| InstallError::Cluster(host.cluster.error(e));
+    let cluster_error = |e| LifecycleError::from(host.connection.error(e));
     let workloads = interrupt.guard(pods.list_metadata(&selector)).await?.map_err(cluster_error)?;
     outcome.workload_pods_deleted = Some(0);
     if !workloads.items.is_empty() {
@@ -219,7 +218,7 @@ async fn scaled_down(
 
 /// Restore the replica count, drop the annotations, and (with `wait`) wait for readiness as
 /// `create` does.
-pub async fn resume(
+pub(crate) async fn resume(
     host: &Host,
     vcluster: &Vcluster,
     wait: Option<Duration>,

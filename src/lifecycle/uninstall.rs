@@ -5,7 +5,7 @@
 //! 1. The newest release record is marked `uninstalling`, as `helm uninstall` marks it (Helm
 //!    `pkg/action/uninstall.go`); the write carries the record's resourceVersion, so a create
 //!    running at the same time loses its lock instead of racing.
-//! 2. The background port-forward is stopped ([`crate::forwarder::stop`]).
+//! 2. The background port-forward is stopped ([`crate::forward::background::stop`]).
 //! 3. The objects of every stored revision's manifest are deleted in Helm's uninstall order
 //!    (helm `pkg/release/v1/util/kind_sorter.go` `UninstallOrder`), one kind at a time — only
 //!    objects whose `meta.helm.sh/release-name/-namespace` annotations name this release, each
@@ -35,14 +35,17 @@ use serde_json::Value;
 
 use super::LifecycleError;
 use super::gone::{Watched, until_gone};
+use crate::cluster::objects::{ObjectKey, known_resource, meta_str};
+use crate::cluster::{CREATED_ANNOTATION, Host, HostError, NamespaceState};
 use crate::find::{self, Scope, Vcluster};
-use crate::forwarder;
-use crate::install::host::CREATED_ANNOTATION;
-use crate::install::objects::{self, ObjectKey, known_resource, meta_str};
+use crate::forward::background;
+use crate::forward::registry::ForwarderKey;
+use crate::install::ObjectOutcome;
+use crate::install::manifest::parse_manifest;
 use crate::install::plan::{self, Plan, PlanInput, PruneStep};
-use crate::install::{Host, InstallError, NamespaceState, ObjectOutcome, plural};
 use crate::interrupt::Interrupt;
 use crate::kubeconfig::Sources;
+use crate::printer::text::plural;
 use crate::printer::{Printer, Progress};
 use crate::release::{self, ReleaseStore, Status, StoreError, Stored};
 use crate::render::Manifest;
@@ -69,25 +72,25 @@ const UNINSTALLING_DESCRIPTION: &str = "Deletion in progress (or silently failed
 
 /// The flags of `delete`.
 #[derive(Debug, Clone)]
-pub struct Options {
-    pub keep_pvc: bool,
-    pub delete_namespace: bool,
-    pub wait: bool,
-    pub timeout: Duration,
+pub(crate) struct Options {
+    pub(crate) keep_pvc: bool,
+    pub(crate) delete_namespace: bool,
+    pub(crate) wait: bool,
+    pub(crate) timeout: Duration,
 }
 
 /// What the release's StatefulSet says about its pods and claims: its name, selector and claim
 /// templates.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Workload {
-    pub statefulset: String,
-    pub selector: BTreeMap<String, String>,
-    pub claim_templates: Vec<String>,
+pub(crate) struct Workload {
+    pub(crate) statefulset: String,
+    pub(crate) selector: BTreeMap<String, String>,
+    pub(crate) claim_templates: Vec<String>,
 }
 
 impl Workload {
     /// From a StatefulSet, live or as a manifest recorded it.
-    pub fn of(statefulset: &Value) -> Option<Workload> {
+    pub(crate) fn of(statefulset: &Value) -> Option<Workload> {
         let spec = statefulset.get("spec")?;
         let claim_templates = spec
             .get("volumeClaimTemplates")
@@ -115,7 +118,7 @@ impl Workload {
     /// A claim the StatefulSet controller made: named `<template>-<statefulset>-<ordinal>` and
     /// labelled with the selector. (kubernetes `pkg/controller/statefulset/stateful_set_utils.go`
     /// `getPersistentVolumeClaimName`, `getPersistentVolumeClaims`)
-    pub fn made(&self, claim: &PersistentVolumeClaim) -> bool {
+    pub(crate) fn made(&self, claim: &PersistentVolumeClaim) -> bool {
         let name = claim.name_any();
         let labels = claim.labels();
         let named = self.claim_templates.iter().any(|t| {
@@ -128,7 +131,7 @@ impl Workload {
 
 /// What becomes of the namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NamespaceFate {
+pub(crate) enum NamespaceFate {
     Delete { uid: String },
     Keep { reason: String },
 }
@@ -136,7 +139,7 @@ pub enum NamespaceFate {
 /// Whether the namespace goes: only when this tool created it or `--delete-namespace` asks,
 /// `--keep-pvc` does not forbid it (the claims would go with it), no other vcluster lives there,
 /// and the API server may delete it at all.
-pub fn namespace_fate(namespace: Option<&Namespace>, opts: &Options, others: &[String]) -> NamespaceFate {
+pub(crate) fn namespace_fate(namespace: Option<&Namespace>, opts: &Options, others: &[String]) -> NamespaceFate {
     let keep = |reason: String| NamespaceFate::Keep { reason };
     let Some(ns) = namespace else { return keep("it is gone".into()) };
     let name = ns.name_any();
@@ -164,17 +167,17 @@ pub fn namespace_fate(namespace: Option<&Namespace>, opts: &Options, others: &[S
 /// An object left behind, labelled as the vcluster's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Leftover {
-    pub api_version: String,
-    pub kind: String,
-    pub name: String,
+pub(crate) struct Leftover {
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
+    pub(crate) name: String,
     /// The label that ties it to the vcluster (`release=<name>`).
-    pub label: String,
+    pub(crate) label: String,
 }
 
 /// The objects among `listed` that stay: not being deleted, not owned by anything deleted or
 /// being deleted (the garbage collector takes those), not kept on purpose.
-pub fn leftovers(
+pub(crate) fn leftovers(
     listed: &[(String, String, Value)],
     label: &str,
     deleted_uids: &BTreeSet<String>,
@@ -202,20 +205,20 @@ pub fn leftovers(
 
 /// Everything `delete` read and decided before its first write.
 #[derive(Debug, Clone)]
-pub struct Prepared {
-    pub vcluster: Vcluster,
+pub(crate) struct Prepared {
+    pub(crate) vcluster: Vcluster,
     /// The release records, oldest first.
-    pub history: Vec<Stored>,
+    pub(crate) history: Vec<Stored>,
     /// The release's objects: deleted (in uninstall order), kept, or not this release's.
-    pub objects: Plan,
+    pub(crate) objects: Plan,
     /// The apiVersion each object had in the newest record naming it.
-    pub api_versions: BTreeMap<ObjectKey, String>,
+    pub(crate) api_versions: BTreeMap<ObjectKey, String>,
     /// The release's StatefulSets (deleted now, or gone before): their pods and claims go.
-    pub workloads: Vec<Workload>,
-    pub claims: Vec<PruneStep>,
+    pub(crate) workloads: Vec<Workload>,
+    pub(crate) claims: Vec<PruneStep>,
     /// Claims kept by `--keep-pvc`.
-    pub kept_claims: Vec<ObjectKey>,
-    pub namespace: NamespaceFate,
+    pub(crate) kept_claims: Vec<ObjectKey>,
+    pub(crate) namespace: NamespaceFate,
 }
 
 impl Prepared {
@@ -232,7 +235,7 @@ impl Prepared {
     }
 
     /// What goes, in one line (for the confirmation).
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut parts = vec![plural(self.objects.prunes.len(), "object")];
         if !self.claims.is_empty() {
             parts.push(plural(self.claims.len(), "PersistentVolumeClaim"));
@@ -247,7 +250,7 @@ impl Prepared {
 
 /// Read everything `delete` needs: the records, the live objects their manifests name, the
 /// claims, the namespace (and, when it could go, the other vclusters in it).
-pub async fn prepare(
+pub(crate) async fn prepare(
     host: &Host,
     vcluster: Vcluster,
     opts: &Options,
@@ -255,17 +258,17 @@ pub async fn prepare(
     interrupt: &Interrupt,
 ) -> Result<Prepared, LifecycleError> {
     let (name, ns) = (vcluster.name.clone(), vcluster.namespace.clone());
-    let store = ReleaseStore::new(&host.cluster, &ns, &name);
+    let store = ReleaseStore::new(&host.connection, &ns, &name);
     let (history, namespace) =
         interrupt.guard(async { futures::join!(store.history(), host.namespace_state(&ns)) }).await?;
     let history = history?;
     if history.is_empty() {
         return Err(LifecycleError::NoRecords { name, namespace: ns });
     }
-    let (state, namespace) = namespace?;
+    let namespace = namespace?;
     let mut manifests: Vec<Manifest> = Vec::new();
     for stored in &history {
-        manifests.extend(objects::parse_manifest(&stored.release.manifest, &ns).map_err(InstallError::from)?);
+        manifests.extend(parse_manifest(&stored.release.manifest, &ns)?);
     }
     let live = host.get_all(manifests.iter(), interrupt).await?;
     let objects = plan::plan(&PlanInput {
@@ -303,8 +306,7 @@ pub async fn prepare(
     let mut kept_claims = Vec::new();
     for source in workloads.iter().filter(|w| !w.claim_templates.is_empty()) {
         let lp = ListParams::default().labels(&source.label_selector());
-        let listed =
-            interrupt.guard(pvcs.list(&lp)).await?.map_err(|e| InstallError::Cluster(host.cluster.error(e)))?;
+        let listed = interrupt.guard(pvcs.list(&lp)).await?.map_err(|e| HostError::from(host.connection.error(e)))?;
         for claim in listed.items.iter().filter(|c| source.made(c)) {
             let key = ObjectKey {
                 group: String::new(),
@@ -321,54 +323,54 @@ pub async fn prepare(
     }
 
     // Another vcluster there keeps it: looked for only when it would go otherwise.
-    let mut fate = match state {
+    let mut fate = match namespace {
         NamespaceState::Unknown => NamespaceFate::Keep { reason: "reading it is forbidden".into() },
-        _ => namespace_fate(namespace.as_ref(), opts, &[]),
+        _ => namespace_fate(namespace.object(), opts, &[]),
     };
     if matches!(fate, NamespaceFate::Delete { .. }) {
-        let found = find::list(&host.cluster, &Scope::Namespace(ns.clone()), printer).await?;
+        let found = find::list(&host.connection, &Scope::Namespace(ns.clone()), printer).await?;
         let others: Vec<String> = found.vclusters.into_iter().map(|v| v.name).filter(|n| *n != name).collect();
-        fate = namespace_fate(namespace.as_ref(), opts, &others);
+        fate = namespace_fate(namespace.object(), opts, &others);
     }
     Ok(Prepared { vcluster, history, objects, api_versions, workloads, claims, kept_claims, namespace: fate })
 }
 
 /// Local state `delete` changes besides the cluster: the kubeconfig (`None`: leave it).
 #[derive(Debug, Clone)]
-pub struct Local {
-    pub kubeconfig: Option<Sources>,
+pub(crate) struct Local {
+    pub(crate) kubeconfig: Option<Sources>,
     /// The host cluster's kube context (contexts made from it are removed).
-    pub host_context: String,
+    pub(crate) host_context: String,
 }
 
 /// What `delete` did, for people (stderr) and scripts (`-o json`). Field names are stable.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Outcome {
-    pub name: String,
+pub(crate) struct Outcome {
+    pub(crate) name: String,
     /// `null` when it was not found (`--ignore-not-found`).
-    pub namespace: Option<String>,
-    pub found: bool,
+    pub(crate) namespace: Option<String>,
+    pub(crate) found: bool,
     /// Every object deleted or left in place on purpose: `deleted`, `kept` (`helm.sh/resource-policy:
     /// keep`, `--keep-pvc`), `skipped` (not this release's); the namespace and the release records
     /// included.
-    pub objects: Vec<ObjectOutcome>,
+    pub(crate) objects: Vec<ObjectOutcome>,
     /// Kube contexts removed from the kubeconfig.
-    pub contexts_removed: Vec<String>,
+    pub(crate) contexts_removed: Vec<String>,
     /// The current context switched to, when it was one of those.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub switched_to: Option<String>,
+    pub(crate) switched_to: Option<String>,
     /// `no forwarder`, `stopped forwarder (pid N)`, or `not stopped: <why>`.
-    pub forwarder: String,
+    pub(crate) forwarder: String,
     /// Whether it waited until everything was gone.
-    pub waited: bool,
+    pub(crate) waited: bool,
     /// Objects still there, labelled as the vcluster's.
-    pub leftovers: Vec<Leftover>,
+    pub(crate) leftovers: Vec<Leftover>,
 }
 
 impl Outcome {
     /// The result of `--ignore-not-found` when there was nothing.
-    pub fn not_found(name: &str) -> Outcome {
+    pub(crate) fn not_found(name: &str) -> Outcome {
         Outcome {
             name: name.to_owned(),
             namespace: None,
@@ -376,7 +378,7 @@ impl Outcome {
             objects: Vec::new(),
             contexts_removed: Vec::new(),
             switched_to: None,
-            forwarder: forwarder::Stopped::NoForwarder.to_string(),
+            forwarder: background::Stopped::NoForwarder.to_string(),
             waited: false,
             leftovers: Vec::new(),
         }
@@ -384,7 +386,7 @@ impl Outcome {
 }
 
 /// Delete what [`prepare`] decided.
-pub async fn execute(
+pub(crate) async fn execute(
     host: &Host,
     prepared: &Prepared,
     opts: &Options,
@@ -393,7 +395,7 @@ pub async fn execute(
     progress: &Progress,
 ) -> Result<Outcome, LifecycleError> {
     let (name, ns) = (prepared.name(), prepared.ns());
-    let store = ReleaseStore::new(&host.cluster, ns, name);
+    let store = ReleaseStore::new(&host.connection, ns, name);
     let mut outcome = Outcome::not_found(name);
     outcome.namespace = Some(ns.to_owned());
     outcome.found = true;
@@ -401,7 +403,7 @@ pub async fn execute(
     interrupt.check()?;
     mark_uninstalling(&store, &prepared.history, name, ns).await?;
     // The local forward is not worth failing the deletion for.
-    outcome.forwarder = match forwarder::stop(name, ns, &local.host_context) {
+    outcome.forwarder = match background::stop(&ForwarderKey::new(&local.host_context, ns, name)) {
         Ok(stopped) => stopped.to_string(),
         Err(e) => {
             progress.println(&e.to_string());
@@ -412,7 +414,7 @@ pub async fn execute(
     let mut deleted_uids = BTreeSet::new();
     for tier in prepared.objects.prunes.chunk_by(|a, b| a.key.kind == b.key.kind) {
         progress.set_message(&format!("deleting {}", plural(tier.len(), &tier[0].key.kind)));
-        let results: Vec<Result<(bool, &PruneStep), InstallError>> = futures::stream::iter(tier)
+        let results: Vec<Result<(bool, &PruneStep), HostError>> = futures::stream::iter(tier)
             .map(|step| async move {
                 let gone = interrupt.guard(host.delete(&step.key, &step.api_version, &step.uid)).await??;
                 Ok((gone, step))
@@ -438,7 +440,7 @@ pub async fn execute(
     }
 
     if let Some(sources) = &local.kubeconfig {
-        let left = super::leave_contexts(sources, name, ns, &local.host_context, false)?;
+        let left = super::leave_contexts(sources, name, ns, &local.host_context, false).await?;
         outcome.contexts_removed = left.removed;
         outcome.switched_to = left.switched_to;
     }
@@ -546,7 +548,7 @@ async fn wait_gone(
             .await?;
         }
         if matches!(prepared.namespace, NamespaceFate::Delete { .. }) {
-            let namespaces: Api<Namespace> = Api::all(host.cluster.client.clone());
+            let namespaces: Api<Namespace> = Api::all(host.connection.client.clone());
             let params = WatchParams::default().fields(&format!("metadata.name={ns}"));
             until_gone(namespaces, params, &Watched::All, |_| set(format!("namespace {ns}"))).await?;
         }
@@ -572,14 +574,15 @@ async fn find_leftovers(
         .iter()
         .flat_map(|(api_version, kind)| labels.iter().map(move |label| (*api_version, *kind, label)))
         .collect();
-    let results: Vec<Result<Vec<Leftover>, InstallError>> = futures::stream::iter(queries)
+    let results: Vec<Result<Vec<Leftover>, HostError>> = futures::stream::iter(queries)
         .map(|(api_version, kind, label)| async move {
             let (resource, _) = known_resource(api_version, kind).expect("a known kind");
-            let api: Api<kube::api::DynamicObject> = Api::namespaced_with(host.cluster.client.clone(), ns, &resource);
+            let api: Api<kube::api::DynamicObject> =
+                Api::namespaced_with(host.connection.client.clone(), ns, &resource);
             let list = interrupt
                 .guard(api.list(&ListParams::default().labels(label)))
                 .await?
-                .map_err(|e| InstallError::Cluster(host.cluster.error(e)))?;
+                .map_err(|e| HostError::from(host.connection.error(e)))?;
             let listed: Vec<(String, String, Value)> = list
                 .items
                 .iter()

@@ -24,16 +24,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::model::Release;
 
 /// Secret type of release records. (Helm `newSecretsObject`)
-pub const SECRET_TYPE: &str = "helm.sh/release.v1";
+pub(crate) const SECRET_TYPE: &str = "helm.sh/release.v1";
 /// Name prefix of release records. (Helm `pkg/storage/storage.go` `HelmStorageType`)
-pub const STORAGE_PREFIX: &str = "sh.helm.release.v1";
+pub(crate) const STORAGE_PREFIX: &str = "sh.helm.release.v1";
 /// Key of the record in the Secret's data.
-pub const DATA_KEY: &str = "release";
+pub(crate) const DATA_KEY: &str = "release";
 /// Value of the `owner` label.
-pub const OWNER: &str = "helm";
+pub(crate) const OWNER: &str = "helm";
 /// Labels Helm manages on a record; every other label is a custom release label.
 /// (Helm `pkg/storage/driver/util.go` `systemLabels`)
-pub const SYSTEM_LABELS: [&str; 6] = ["name", "owner", "status", "version", "createdAt", "modifiedAt"];
+pub(crate) const SYSTEM_LABELS: [&str; 6] = ["name", "owner", "status", "version", "createdAt", "modifiedAt"];
 
 /// Gzip's magic bytes plus the deflate method, as Helm checks them. (`magicGzip`)
 const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
@@ -61,7 +61,7 @@ pub fn secret_name(release: &str, revision: u32) -> String {
 }
 
 /// Label selector for every record of `release`: `owner=helm,name=<release>`.
-pub fn history_selector(release: &str) -> String {
+pub(crate) fn history_selector(release: &str) -> String {
     format!("owner={OWNER},name={release}")
 }
 

@@ -6,7 +6,7 @@ use super::model::{Release, Status};
 
 /// Chart names the established vcluster CLI recognises as a vcluster release (not `vcluster-eks`).
 /// (loft-sh/vcluster v0.19 `cmd/vclusterctl/cmd/create.go`)
-pub const VCLUSTER_CHART_NAMES: [&str; 3] = ["vcluster", "vcluster-k0s", "vcluster-k8s"];
+pub(crate) const VCLUSTER_CHART_NAMES: [&str; 3] = ["vcluster", "vcluster-k0s", "vcluster-k8s"];
 
 /// The highest revision, whatever its status. (Helm `pkg/storage/storage.go` `Last`)
 pub fn latest<R: AsRef<Release>>(history: &[R]) -> Option<&Release> {

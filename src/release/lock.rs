@@ -9,7 +9,7 @@ use super::model::{Info, Status};
 
 /// The operation that holds a pending revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PendingAction {
+pub(crate) enum PendingAction {
     Install,
     Upgrade,
     /// Re-applying revision `to` as a new revision.
@@ -19,7 +19,7 @@ pub enum PendingAction {
 }
 
 impl PendingAction {
-    pub fn status(self) -> Status {
+    pub(crate) fn status(self) -> Status {
         match self {
             PendingAction::Install => Status::PendingInstall,
             PendingAction::Upgrade => Status::PendingUpgrade,
@@ -29,7 +29,7 @@ impl PendingAction {
 
     /// The description Helm gives a pending revision. (Helm v3 `pkg/action/install.go`,
     /// `upgrade.go`, `rollback.go`)
-    pub fn helm_description(self) -> String {
+    pub(crate) fn helm_description(self) -> String {
         match self {
             PendingAction::Install => "Initial install underway".to_owned(),
             PendingAction::Upgrade => "Preparing upgrade".to_owned(),
@@ -40,19 +40,19 @@ impl PendingAction {
 
 /// Who holds a pending revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockHolder {
+pub(crate) struct LockHolder {
     /// `vcluster/<version>`.
-    pub tool: String,
-    pub host: String,
-    pub pid: u32,
-    pub since: Timestamp,
+    pub(crate) tool: String,
+    pub(crate) host: String,
+    pub(crate) pid: u32,
+    pub(crate) since: Timestamp,
 }
 
 const HELD_BY: &str = "; locked by ";
 
 impl LockHolder {
     /// This process, now.
-    pub fn this_process(now: Timestamp) -> LockHolder {
+    pub(crate) fn this_process(now: Timestamp) -> LockHolder {
         LockHolder {
             tool: format!("vcluster/{}", crate::CLI_VERSION),
             host: hostname(),
@@ -62,7 +62,7 @@ impl LockHolder {
     }
 
     /// `Preparing upgrade; locked by vcluster/0.1.0 on host build-7 (pid 4242) since 2025-01-02T03:04:05Z`.
-    pub fn describe(&self, action: PendingAction) -> String {
+    pub(crate) fn describe(&self, action: PendingAction) -> String {
         format!(
             "{}{HELD_BY}{} on host {} (pid {}) since {}",
             action.helm_description(),
@@ -72,27 +72,12 @@ impl LockHolder {
             self.since
         )
     }
-
-    /// Read back what [`Self::describe`] wrote; `None` for any other description (a pending revision
-    /// left by Helm or the established CLI).
-    pub fn from_description(description: &str) -> Option<LockHolder> {
-        let (_, held) = description.rsplit_once(HELD_BY)?;
-        let (tool, rest) = held.split_once(" on host ")?;
-        let (host, rest) = rest.split_once(" (pid ")?;
-        let (pid, since) = rest.split_once(") since ")?;
-        Some(LockHolder {
-            tool: tool.to_owned(),
-            host: host.to_owned(),
-            pid: pid.parse().ok()?,
-            since: since.parse().ok()?,
-        })
-    }
 }
 
 impl Info {
     /// The info of a new revision's pending record: the lock. `first_deployed` is the release's
     /// first deployment (for an upgrade), or now (for an install).
-    pub fn pending(action: PendingAction, holder: &LockHolder, first_deployed: Option<Timestamp>) -> Info {
+    pub(crate) fn pending(action: PendingAction, holder: &LockHolder, first_deployed: Option<Timestamp>) -> Info {
         Info {
             first_deployed: Some(first_deployed.unwrap_or(holder.since)),
             last_deployed: Some(holder.since),
@@ -100,11 +85,6 @@ impl Info {
             status: action.status(),
             ..Info::default()
         }
-    }
-
-    /// Who holds this revision, when it is pending and was locked by this tool.
-    pub fn lock_holder(&self) -> Option<LockHolder> {
-        if self.status.is_pending() { LockHolder::from_description(&self.description) } else { None }
     }
 }
 
@@ -132,15 +112,12 @@ mod tests {
     }
 
     #[test]
-    fn description_reads_like_helm_and_parses_back() {
+    fn description_reads_like_helm_and_names_the_holder() {
         let text = holder().describe(PendingAction::Upgrade);
         assert_eq!(
             text,
             "Preparing upgrade; locked by vcluster/0.1.0 on host build-7 (pid 4242) since 2025-01-02T03:04:05Z"
         );
-        assert_eq!(LockHolder::from_description(&text), Some(holder()));
-        assert_eq!(LockHolder::from_description("Preparing upgrade"), None);
-        assert_eq!(LockHolder::from_description("x; locked by a on host b (pid nope) since c"), None);
     }
 
     #[test]
@@ -150,7 +127,7 @@ mod tests {
         assert_eq!(info.status, Status::PendingUpgrade);
         assert_eq!(info.first_deployed, Some(first));
         assert_eq!(info.last_deployed, Some(holder().since));
-        assert_eq!(info.lock_holder(), Some(holder()));
+        assert_eq!(info.description, holder().describe(PendingAction::Upgrade));
 
         let install = Info::pending(PendingAction::Install, &holder(), None);
         assert_eq!(install.status, Status::PendingInstall);
@@ -160,10 +137,6 @@ mod tests {
         let rollback = Info::pending(PendingAction::Rollback { to: 3 }, &holder(), None);
         assert_eq!(rollback.status, Status::PendingRollback);
         assert!(rollback.description.starts_with("Rollback to 3; "));
-
-        let mut done = info;
-        done.status = Status::Deployed;
-        assert_eq!(done.lock_holder(), None, "only a pending revision is a lock");
     }
 
     #[test]

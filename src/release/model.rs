@@ -85,10 +85,10 @@ pub struct Info {
     #[serde(default)]
     pub status: Status,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub notes: String,
+    pub(crate) notes: String,
     /// Fields this code does not model (e.g. `resources`), kept verbatim.
     #[serde(flatten)]
-    pub extra: Object,
+    pub(crate) extra: Object,
 }
 
 /// The state of a revision. (Helm v3 `pkg/release/status.go`)
@@ -111,7 +111,7 @@ pub enum Status {
 
 impl Status {
     /// The wire form, as in the record's JSON and its Secret's `status` label.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Unknown => "unknown",
             Status::Deployed => "deployed",
@@ -126,7 +126,7 @@ impl Status {
     }
 
     /// A pending status: an operation holds the release. (Helm `Status.IsPending`)
-    pub fn is_pending(self) -> bool {
+    pub(crate) fn is_pending(self) -> bool {
         matches!(self, Status::PendingInstall | Status::PendingUpgrade | Status::PendingRollback)
     }
 }
@@ -163,9 +163,9 @@ pub struct Chart {
 /// A file of a chart. (Helm v3 `pkg/chart/file.go` `File`)
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChartFile {
-    pub name: String,
+    pub(crate) name: String,
     #[serde(default, with = "base64_bytes")]
-    pub data: Option<Vec<u8>>,
+    pub(crate) data: Option<Vec<u8>>,
 }
 
 /// `Chart.yaml`. (Helm v3 `pkg/chart/metadata.go` `Metadata`; every field `omitempty`.)
@@ -173,41 +173,41 @@ pub struct ChartFile {
 #[serde(rename_all = "camelCase")]
 pub struct Metadata {
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub name: String,
+    pub(crate) name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub home: String,
+    pub(crate) home: String,
     #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
-    pub sources: Vec<String>,
+    pub(crate) sources: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub version: String,
+    pub(crate) version: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
+    pub(crate) description: String,
     #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
-    pub keywords: Vec<String>,
+    pub(crate) keywords: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
-    pub maintainers: Vec<Value>,
+    pub(crate) maintainers: Vec<Value>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub icon: String,
+    pub(crate) icon: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub api_version: String,
+    pub(crate) api_version: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub condition: String,
+    pub(crate) condition: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub tags: String,
+    pub(crate) tags: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub app_version: String,
+    pub(crate) app_version: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub deprecated: bool,
+    pub(crate) deprecated: bool,
     #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub kube_version: String,
+    pub(crate) kube_version: String,
     #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
-    pub dependencies: Vec<Value>,
+    pub(crate) dependencies: Vec<Value>,
     #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
-    pub chart_type: String,
+    pub(crate) chart_type: String,
     #[serde(flatten)]
-    pub extra: Object,
+    pub(crate) extra: Object,
 }
 
 impl Metadata {
@@ -248,7 +248,7 @@ mod helm_time {
     /// Go's zero `time.Time` (0001-01-01T00:00:00Z), which stdlib-typed writers may emit.
     const GO_ZERO_SECONDS: i64 = -62_135_596_800;
 
-    pub fn serialize<S: Serializer>(time: &Option<Timestamp>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(time: &Option<Timestamp>, serializer: S) -> Result<S::Ok, S::Error> {
         match time {
             None => serializer.serialize_str(""),
             // jiff prints RFC 3339 with the shortest exact fraction, as Go's RFC3339Nano does.
@@ -256,7 +256,7 @@ mod helm_time {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Timestamp>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Timestamp>, D::Error> {
         match Option::<String>::deserialize(deserializer)?.as_deref() {
             None | Some("") => Ok(None),
             Some(text) => {
@@ -273,14 +273,14 @@ mod base64_bytes {
     use base64::engine::general_purpose::STANDARD;
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
-    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, serializer: S) -> Result<S::Ok, S::Error> {
         match bytes {
             None => serializer.serialize_none(),
             Some(b) => serializer.serialize_str(&STANDARD.encode(b)),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<u8>>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<u8>>, D::Error> {
         Option::<String>::deserialize(deserializer)?
             .map(|text| STANDARD.decode(text).map_err(|e| D::Error::custom(format!("invalid base64: {e}"))))
             .transpose()

@@ -12,14 +12,14 @@ use kube::api::{DeleteParams, ListParams, PostParams, Preconditions};
 
 use super::codec::{self, CodecError, RecordWrite};
 use super::model::Release;
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{ClusterError, Connection};
 
 /// A release record as stored: the release and the Secret's resourceVersion.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Stored {
-    pub release: Release,
-    pub resource_version: Option<String>,
-    pub uid: Option<String>,
+pub(crate) struct Stored {
+    pub(crate) release: Release,
+    pub(crate) resource_version: Option<String>,
+    pub(crate) uid: Option<String>,
 }
 
 impl AsRef<Release> for Stored {
@@ -29,7 +29,7 @@ impl AsRef<Release> for Stored {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     #[error("release record {secret} in namespace {namespace} cannot be read: {source}")]
@@ -56,15 +56,15 @@ pub enum StoreError {
 
 /// The records of one release in one namespace.
 #[derive(Clone)]
-pub struct ReleaseStore {
-    cluster: Cluster,
+pub(crate) struct ReleaseStore {
+    cluster: Connection,
     api: Api<Secret>,
     namespace: String,
     name: String,
 }
 
 impl ReleaseStore {
-    pub fn new(cluster: &Cluster, namespace: &str, name: &str) -> ReleaseStore {
+    pub fn new(cluster: &Connection, namespace: &str, name: &str) -> ReleaseStore {
         ReleaseStore {
             cluster: cluster.clone(),
             api: Api::namespaced(cluster.client.clone(), namespace),
@@ -75,7 +75,7 @@ impl ReleaseStore {
 
     /// Every revision, oldest first: one LIST by `owner=helm,name=<name>`. A record that cannot
     /// be decoded is an error naming it (Helm fails the same way). (Helm `Secrets.Query`)
-    pub async fn history(&self) -> Result<Vec<Stored>, StoreError> {
+    pub(crate) async fn history(&self) -> Result<Vec<Stored>, StoreError> {
         let lp = ListParams::default().labels(&codec::history_selector(&self.name));
         let list = self.api.list(&lp).await.map_err(|e| self.cluster.error(e))?;
         let mut out = Vec::with_capacity(list.items.len());
@@ -93,7 +93,7 @@ impl ReleaseStore {
 
     /// Create a new revision's record; [`StoreError::Taken`] when it exists already.
     /// (Helm `Secrets.Create`)
-    pub async fn create(&self, release: &Release) -> Result<Stored, StoreError> {
+    pub(crate) async fn create(&self, release: &Release) -> Result<Stored, StoreError> {
         let secret = self.secret(release, RecordWrite::Create(jiff::Timestamp::now()))?;
         match self.api.create(&PostParams::default(), &secret).await {
             Ok(created) => Ok(stored(release.clone(), &created)),
@@ -106,7 +106,7 @@ impl ReleaseStore {
 
     /// Replace a record (status, description), only if it is unchanged since `current` was
     /// read or written. (Helm `Secrets.Update`, which replaces the whole Secret)
-    pub async fn update(&self, current: &Stored, release: &Release) -> Result<Stored, StoreError> {
+    pub(crate) async fn update(&self, current: &Stored, release: &Release) -> Result<Stored, StoreError> {
         let mut secret = self.secret(release, RecordWrite::Update(jiff::Timestamp::now()))?;
         secret.metadata.resource_version = current.resource_version.clone();
         let name = codec::secret_name(&self.name, release.version);
@@ -120,7 +120,7 @@ impl ReleaseStore {
     }
 
     /// Delete a revision's record (history pruning, uninstall); gone already is fine.
-    pub async fn delete(&self, stored: &Stored) -> Result<(), StoreError> {
+    pub(crate) async fn delete(&self, stored: &Stored) -> Result<(), StoreError> {
         let name = codec::secret_name(&self.name, stored.release.version);
         let dp = DeleteParams {
             preconditions: stored.uid.clone().map(|uid| Preconditions { uid: Some(uid), resource_version: None }),

@@ -8,7 +8,7 @@ use minijinja::value::Value as JinjaValue;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
 /// (name, source) of every template, in the order their objects are listed within a kind.
-pub const TEMPLATES: &[(&str, &str)] = &[
+pub(crate) const TEMPLATES: &[(&str, &str)] = &[
     ("serviceaccounts.yaml.j2", include_str!("../../templates/serviceaccounts.yaml.j2")),
     ("rbac.yaml.j2", include_str!("../../templates/rbac.yaml.j2")),
     ("coredns-configmap.yaml.j2", include_str!("../../templates/coredns-configmap.yaml.j2")),
@@ -21,13 +21,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 /// The shared environment (templates are compiled once per process).
-pub fn environment() -> &'static Result<Environment<'static>, String> {
+pub(crate) fn environment() -> &'static Result<Environment<'static>, String> {
     static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        // Every template, whatever its name, escapes output as JSON (style-anchors Gotchas:
-        // minijinja picks the escaping from the file name otherwise).
+        // Every template, whatever its name, escapes output as JSON: minijinja otherwise picks the
+        // escaping from each template's file extension (minijinja 3.1.0 `src/defaults.rs`
+        // `default_auto_escape_callback`), and no escaping at all for an unknown one.
         env.set_auto_escape_callback(|_| AutoEscape::Json);
         env.add_filter("go_literal", go_literal);
         for (name, source) in TEMPLATES {
@@ -40,7 +41,7 @@ pub fn environment() -> &'static Result<Environment<'static>, String> {
 /// Make a value inert for Go's text/template, which the syncer runs over the CoreDNS bundle:
 /// every `{{` in a string (map keys included) becomes ``{{`{{`}}`` (a Go raw-string action that
 /// prints `{{`; backquotes, unlike double quotes, survive the JSON encoding around it).
-pub fn go_literal(value: JinjaValue) -> Result<JinjaValue, minijinja::Error> {
+pub(crate) fn go_literal(value: JinjaValue) -> Result<JinjaValue, minijinja::Error> {
     let json: serde_json::Value = serde_json::to_value(&value)
         .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string()))?;
     Ok(JinjaValue::from(minijinja::value::Serde(escape_go(json))))

@@ -4,13 +4,16 @@
 //! validated values plus the release (name, namespace) in, ordered manifests out. Same input,
 //! byte-identical output.
 
-pub mod engine;
-pub mod order;
-pub mod plan;
+pub(crate) mod decisions;
+pub(crate) mod engine;
+pub(crate) mod manifest;
+pub(crate) mod order;
 
 use minijinja::context;
 use minijinja::value::Serde;
 use serde_json::{Map, Value};
+
+pub use manifest::Manifest;
 
 use crate::values::{Problem, Values, check_name, check_namespace};
 
@@ -28,20 +31,6 @@ pub struct ReleaseInfo {
 pub struct RenderInput<'a> {
     pub release: ReleaseInfo,
     pub values: &'a Values,
-}
-
-/// One rendered object.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Manifest {
-    pub api_version: String,
-    pub kind: String,
-    /// `None` for cluster-scoped kinds.
-    pub namespace: Option<String>,
-    pub name: String,
-    /// The template it came from (`# Source:` in the YAML stream, like `helm template`).
-    pub template: &'static str,
-    /// The whole object.
-    pub object: Value,
 }
 
 /// The manifests in install order, plus what to tell the person running the command.
@@ -71,7 +60,7 @@ pub enum RenderError {
 
 /// Labels every object carries (era `_helpers.tpl`; Helm ownership: helm
 /// pkg/action/validate.go checks `app.kubernetes.io/managed-by: Helm`).
-pub fn standard_labels(release: &str) -> Map<String, Value> {
+pub(crate) fn standard_labels(release: &str) -> Map<String, Value> {
     let mut labels = Map::new();
     labels.insert("app".into(), "vcluster".into());
     labels.insert("chart".into(), format!("{}-{}", crate::CHART_NAME, crate::CHART_VERSION).into());
@@ -97,7 +86,7 @@ pub fn render(input: &RenderInput) -> Result<Rendered, RenderError> {
     let env = engine::environment()
         .as_ref()
         .map_err(|e| RenderError::Output { template: "(templates)", message: e.clone() })?;
-    let plan = plan::plan(values, &release.name, &release.namespace);
+    let plan = decisions::decide(values, &release.name, &release.namespace);
 
     let mut pod_labels = Map::new();
     pod_labels.insert("app".into(), "vcluster".into());
@@ -150,7 +139,7 @@ pub fn render(input: &RenderInput) -> Result<Rendered, RenderError> {
     if values.service_cidr.is_empty() {
         notes.push(format!(
             "serviceCIDR is not set: rendering with {}; `vcluster create` detects the host cluster's service range",
-            plan::DEFAULT_SERVICE_CIDR
+            decisions::DEFAULT_SERVICE_CIDR
         ));
     }
     let mut warnings = Vec::new();
@@ -165,7 +154,7 @@ pub fn render(input: &RenderInput) -> Result<Rendered, RenderError> {
 }
 
 /// Split a template's output into objects (empty documents are skipped).
-pub fn parse_documents(template: &'static str, text: &str) -> Result<Vec<Value>, RenderError> {
+pub(crate) fn parse_documents(template: &'static str, text: &str) -> Result<Vec<Value>, RenderError> {
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! { max_documents: 100, max_nodes: 10_000_000, max_events: 50_000_000 },
         emit_comments: false,
@@ -244,7 +233,7 @@ pub fn to_yaml_stream(manifests: &[Manifest]) -> Result<String, serde_saphyr::se
 
 /// YAML the way this tool prints it: YAML-1.1-ambiguous strings quoted (so `"yes"` stays a
 /// string for every reader), multi-line strings as literal blocks, and long lines never folded.
-pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, serde_saphyr::ser_error::Error> {
+pub(crate) fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, serde_saphyr::ser_error::Error> {
     let options = serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX / 2 };
     serde_saphyr::to_string_with_options(value, options)
 }

@@ -2,10 +2,10 @@
 //! order (helm: pkg/release/v1/util/kind_sorter.go `InstallOrder`, `UninstallOrder`,
 //! `sortManifestsByKind`).
 
-use super::Manifest;
+use super::manifest::Manifest;
 
 /// helm: pkg/release/v1/util/kind_sorter.go `InstallOrder`.
-pub const INSTALL_ORDER: &[&str] = &[
+pub(crate) const INSTALL_ORDER: &[&str] = &[
     "PriorityClass",
     "Namespace",
     "NetworkPolicy",
@@ -48,7 +48,7 @@ pub const INSTALL_ORDER: &[&str] = &[
 
 /// helm: pkg/release/v1/util/kind_sorter.go `UninstallOrder` (not quite the install order
 /// reversed: Services go before the workloads, PersistentVolumeClaims before ConfigMaps).
-pub const UNINSTALL_ORDER: &[&str] = &[
+pub(crate) const UNINSTALL_ORDER: &[&str] = &[
     "ValidatingWebhookConfiguration",
     "MutatingWebhookConfiguration",
     "APIService",
@@ -98,12 +98,12 @@ fn rank<'k>(order: &[&str], kind: &'k str) -> (usize, &'k str) {
 }
 
 /// Stable sort into install order.
-pub fn sort_for_install(manifests: &mut [Manifest]) {
+pub(crate) fn sort_for_install(manifests: &mut [Manifest]) {
     manifests.sort_by(|a, b| rank(INSTALL_ORDER, &a.kind).cmp(&rank(INSTALL_ORDER, &b.kind)));
 }
 
 /// The sort key of a kind in uninstall order (sort by it stably).
-pub fn uninstall_rank(kind: &str) -> (usize, &str) {
+pub(crate) fn uninstall_rank(kind: &str) -> (usize, &str) {
     rank(UNINSTALL_ORDER, kind)
 }
 

@@ -7,7 +7,7 @@
 //! logs "officially unsupported host server version, will fallback …").
 
 /// (major.minor, image), newest first.
-pub const K3S_IMAGES: &[(&str, &str)] = &[
+pub(crate) const K3S_IMAGES: &[(&str, &str)] = &[
     ("1.27", "rancher/k3s:v1.27.3-k3s1"),
     ("1.26", "rancher/k3s:v1.26.6-k3s1"),
     ("1.25", "rancher/k3s:v1.25.11-k3s1"),
@@ -20,18 +20,18 @@ pub const K3S_IMAGES: &[(&str, &str)] = &[
 
 /// The image picked for a version, and why when it is not an exact match.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct K3sImage {
-    pub image: &'static str,
-    pub fallback_note: Option<String>,
+pub(crate) struct K3sImage {
+    pub(crate) image: &'static str,
+    pub(crate) fallback_note: Option<String>,
 }
 
 /// A `--kubernetes-version` that is not `[v]MAJOR.MINOR[.PATCH…]`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("kubernetes version {0:?} is not of the form v1.27, 1.27 or 1.27.3")]
-pub struct BadVersion(pub String);
+pub(crate) struct BadVersion(pub String);
 
 /// Pick the k3s image for a Kubernetes version such as `v1.27`, `1.26.4` or `v1.28.2+k3s1`.
-pub fn image_for_version(version: &str) -> Result<K3sImage, BadVersion> {
+pub(crate) fn image_for_version(version: &str) -> Result<K3sImage, BadVersion> {
     let bad = || BadVersion(version.to_string());
     let trimmed = version.trim().strip_prefix('v').unwrap_or(version.trim());
     let mut parts = trimmed.splitn(3, '.');

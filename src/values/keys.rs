@@ -125,22 +125,22 @@ pub const ERA_KEYS: &[&str] = &[
 
 /// How the user's keys were classified.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Classified {
+pub(crate) struct Classified {
     /// Era keys that are accepted but not rendered (dotted, in input order).
-    pub unsupported: Vec<String>,
+    pub(crate) unsupported: Vec<String>,
     /// Unknown keys: (dotted leaf path, closest known key).
-    pub unknown: Vec<(String, Option<String>)>,
+    pub(crate) unknown: Vec<(String, Option<String>)>,
 }
 
 /// Classify every key of `user` against the structure of `defaults`.
-pub fn classify(defaults: &Map<String, Value>, user: &Map<String, Value>) -> Classified {
+pub(crate) fn classify(defaults: &Map<String, Value>, user: &Map<String, Value>) -> Classified {
     let mut out = Classified::default();
     walk(defaults, user, "", &mut out, &known_paths(defaults));
     out
 }
 
 /// Remove era keys (from [`classify`]) from a values tree so the typed model never sees them.
-pub fn without_paths(values: &Map<String, Value>, paths: &[String]) -> Map<String, Value> {
+pub(crate) fn without_paths(values: &Map<String, Value>, paths: &[String]) -> Map<String, Value> {
     let mut out = values.clone();
     for path in paths {
         remove_path(&mut out, path);
@@ -232,7 +232,7 @@ fn suggest(path: &str, leaf: &str, known: &[String]) -> Option<String> {
     let best = known
         .iter()
         .filter(|k| k.split('.').count() == depth)
-        .map(|k| (levenshtein(&path.to_lowercase(), &k.to_lowercase()), k))
+        .map(|k| (strsim::levenshtein(&path.to_lowercase(), &k.to_lowercase()), k))
         .min_by_key(|(d, k)| (*d, k.len()))?;
     let last = path.rsplit('.').next().unwrap_or(path);
     if best.0 > (last.chars().count() / 2).max(2) {
@@ -241,21 +241,6 @@ fn suggest(path: &str, leaf: &str, known: &[String]) -> Option<String> {
     let rest = &leaf[path.len()..];
     let longer = format!("{}{rest}", best.1);
     Some(if known.contains(&longer) { longer } else { best.1.clone() })
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -295,12 +280,5 @@ mod tests {
         let defaults = map(json!({"sync": {"services": {"enabled": true}}}));
         let c = classify(&defaults, &map(json!({"completelyDifferent": 1})));
         assert_eq!(c.unknown, vec![("completelyDifferent".to_string(), None)]);
-    }
-
-    #[test]
-    fn edit_distance() {
-        assert_eq!(levenshtein("ingress", "ingresses"), 2);
-        assert_eq!(levenshtein("", "abc"), 3);
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
     }
 }

@@ -6,12 +6,13 @@
 //! The result keeps the user values (what a Helm release stores as `config`) apart from the
 //! merged values the templates see.
 
-pub mod k3s;
+mod error;
+pub(crate) mod k3s;
 mod keys;
 mod merge;
-pub mod model;
+pub(crate) mod model;
 pub mod strvals;
-pub mod validate;
+pub(crate) mod validate;
 mod yaml;
 
 use std::io::Read;
@@ -19,73 +20,17 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
+pub use error::ValuesError;
 pub use keys::{ERA_KEYS, FREE_FORM, is_era_key, known_paths};
 pub use merge::{coalesce, merge_layer, without_nulls};
 pub use model::Values;
 pub use strvals::{SetError, SetKind};
-pub use validate::{MAX_NAME_LEN, Problem, check_name, check_namespace, cluster_domain};
-pub use yaml::{MAX_DEPTH, MAX_INPUT_BYTES};
+pub use validate::Problem;
+pub(crate) use validate::{check_name, check_namespace, cluster_domain};
+pub(crate) use yaml::MAX_INPUT_BYTES;
 
 /// The chart defaults, embedded in the binary.
 pub const DEFAULTS_YAML: &str = include_str!("../../templates/values.yaml");
-
-/// Everything that can be wrong with values input. Each message says where and what.
-#[derive(Debug, thiserror::Error)]
-pub enum ValuesError {
-    #[error("cannot read values from {source_name}: {message}")]
-    Read { source_name: String, message: String },
-    #[error("{spec:?} is not a values file: {reason}")]
-    Refused { spec: String, reason: &'static str, hint: String },
-    #[error("{source_name} is larger than {} MiB; values inputs are limited to that size", limit / (1024 * 1024))]
-    TooLarge { source_name: String, limit: usize },
-    #[error("{source_name}:{line}:{column}: {message}")]
-    Syntax { source_name: String, line: usize, column: usize, message: String },
-    #[error("{source_name}:{line}:{column}: duplicate key {key:?}{}", first_line.map(|l| format!(" (first defined on line {l})")).unwrap_or_default())]
-    DuplicateKey { source_name: String, key: String, first_line: Option<usize>, line: usize, column: usize },
-    #[error("{source_name}: refused: {message} (limits: {} aliases, nesting depth {MAX_DEPTH})", yaml::MAX_ALIASES)]
-    Budget { source_name: String, message: String },
-    #[error("{source_name}: a values file must be a YAML mapping at the top, found {found}")]
-    NotAMap { source_name: String, found: String },
-    #[error("{flag} {text:?}: {error}")]
-    Set { flag: &'static str, text: String, error: SetError },
-    #[error("{}", unknown_keys_message(.0))]
-    UnknownKeys(Vec<(String, Option<String>)>),
-    #[error("values: {path}: {message}")]
-    Type { path: String, message: String },
-    #[error("invalid values:{}", .0.iter().map(|p| format!("\n  {p}")).collect::<String>())]
-    Invalid(Vec<Problem>),
-}
-
-fn unknown_keys_message(keys: &[(String, Option<String>)]) -> String {
-    let items: Vec<String> = keys
-        .iter()
-        .map(|(path, hint)| match hint {
-            Some(h) => format!("{path} (did you mean {h}?)"),
-            None => path.clone(),
-        })
-        .collect();
-    if items.len() == 1 {
-        format!("unknown values key {}", items[0])
-    } else {
-        format!("unknown values keys: {}", items.join(", "))
-    }
-}
-
-impl ValuesError {
-    /// Advice for the person at the keyboard, when there is some beyond the message.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            ValuesError::Refused { hint, .. } => Some(hint.clone()),
-            ValuesError::UnknownKeys(_) => {
-                Some("the values reference in README.md lists every supported key".to_string())
-            }
-            ValuesError::TooLarge { .. } | ValuesError::Budget { .. } => {
-                Some("split the values into smaller files, or avoid YAML aliases that expand into huge trees".into())
-            }
-            _ => None,
-        }
-    }
-}
 
 /// One values input: its display name (path, `<stdin>`) and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +41,7 @@ pub struct Source {
 
 /// Read one `-f` argument: a file path, or `-` for stdin. URLs and base64 strings (which Helm
 /// also accepts) are refused with a hint, and inputs over [`MAX_INPUT_BYTES`] are refused.
-pub fn read_source(spec: &str, stdin: &mut dyn Read) -> Result<Source, ValuesError> {
+pub(crate) fn read_source(spec: &str, stdin: &mut dyn Read) -> Result<Source, ValuesError> {
     if spec == "-" {
         return read_limited("<stdin>", stdin);
     }
@@ -120,8 +65,8 @@ pub fn read_source(spec: &str, stdin: &mut dyn Read) -> Result<Source, ValuesErr
             });
         }
     }
-    let mut file = std::fs::File::open(path)
-        .map_err(|e| ValuesError::Read { source_name: spec.to_string(), message: e.to_string() })?;
+    let mut file =
+        std::fs::File::open(path).map_err(|source| ValuesError::Read { source_name: spec.to_string(), source })?;
     read_limited(spec, &mut file)
 }
 
@@ -130,12 +75,14 @@ fn read_limited(name: &str, input: &mut dyn Read) -> Result<Source, ValuesError>
     input
         .take(MAX_INPUT_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| ValuesError::Read { source_name: name.to_string(), message: e.to_string() })?;
+        .map_err(|source| ValuesError::Read { source_name: name.to_string(), source })?;
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(ValuesError::TooLarge { source_name: name.to_string(), limit: MAX_INPUT_BYTES });
     }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| ValuesError::Read { source_name: name.to_string(), message: "not UTF-8 text".into() })?;
+    let text = String::from_utf8(bytes).map_err(|_| ValuesError::Read {
+        source_name: name.to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+    })?;
     Ok(Source { name: name.to_string(), text })
 }
 
@@ -183,7 +130,7 @@ pub struct Loaded {
     /// `config`.
     pub user: Map<String, Value>,
     /// The chart defaults with the user values laid over them: what `--show-values` prints.
-    pub merged: Map<String, Value>,
+    pub(crate) merged: Map<String, Value>,
     /// The typed values the templates render.
     pub values: Values,
     /// Era keys given by the user that this chart does not render (warn once, naming them).
@@ -202,21 +149,22 @@ impl Loaded {
     }
 }
 
-/// CLI flags that become values (the established CLI's "default release values", reference
-/// §1.3.3); `create` and `render` share them.
+/// CLI flags that become values, as the established CLI's default release values make them
+/// (loft-sh/vcluster v0.15 `vendor/github.com/loft-sh/utils/pkg/helm/values/k3s.go`); `create` and
+/// `render` share them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FlagValues {
+pub(crate) struct FlagValues {
     /// `--kubernetes-version`: picks `vcluster.image` from [`k3s::K3S_IMAGES`].
-    pub kubernetes_version: Option<String>,
+    pub(crate) kubernetes_version: Option<String>,
     /// `--expose`: `service.type: LoadBalancer`.
-    pub expose: bool,
+    pub(crate) expose: bool,
     /// `--isolate`: `isolation.enabled: true`.
-    pub isolate: bool,
+    pub(crate) isolate: bool,
 }
 
 /// The values computed from CLI flags (lowest user precedence), and notes worth printing (an
 /// image picked for a version outside the table).
-pub fn flag_values(flags: &FlagValues) -> Result<(Map<String, Value>, Vec<String>), k3s::BadVersion> {
+pub(crate) fn flag_values(flags: &FlagValues) -> Result<(Map<String, Value>, Vec<String>), k3s::BadVersion> {
     let mut map = Map::new();
     let mut notes = Vec::new();
     if let Some(version) = &flags.kubernetes_version {
@@ -252,7 +200,7 @@ pub fn load(layers: &Layers) -> Result<Loaded, ValuesError> {
 }
 
 /// Classify, merge over the defaults, type and validate user values (already stacked).
-pub fn from_user(user: Map<String, Value>) -> Result<Loaded, ValuesError> {
+pub(crate) fn from_user(user: Map<String, Value>) -> Result<Loaded, ValuesError> {
     let defaults = defaults();
     let classified = keys::classify(defaults, &user);
     if !classified.unknown.is_empty() {

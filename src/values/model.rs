@@ -11,136 +11,136 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 /// A string-to-string map (labels, annotations, node selectors). Sorted, so output is stable.
-pub type StringMap = BTreeMap<String, String>;
+pub(crate) type StringMap = BTreeMap<String, String>;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct Values {
-    pub sync: Sync,
-    pub map_services: MapServices,
-    pub fallback_host_dns: bool,
+    pub(crate) sync: Sync,
+    pub(crate) map_services: MapServices,
+    pub(crate) fallback_host_dns: bool,
     #[serde(rename = "serviceCIDR")]
-    pub service_cidr: String,
-    pub default_image_registry: String,
-    pub syncer: Syncer,
-    pub vcluster: Vcluster,
-    pub storage: Storage,
-    pub service: Service,
-    pub ingress: Ingress,
-    pub coredns: Coredns,
-    pub isolation: Isolation,
-    pub rbac: Rbac,
-    pub init: Init,
-    pub security_context: Value,
-    pub pod_security_context: Value,
-    pub labels: StringMap,
-    pub annotations: StringMap,
-    pub pod_labels: StringMap,
-    pub pod_annotations: StringMap,
-    pub node_selector: StringMap,
-    pub affinity: Value,
-    pub tolerations: Vec<Value>,
-    pub priority_class_name: String,
-    pub global_annotations: StringMap,
+    pub(crate) service_cidr: String,
+    pub(crate) default_image_registry: String,
+    pub(crate) syncer: Syncer,
+    pub(crate) vcluster: Vcluster,
+    pub(crate) storage: Storage,
+    pub(crate) service: Service,
+    pub(crate) ingress: Ingress,
+    pub(crate) coredns: Coredns,
+    pub(crate) isolation: Isolation,
+    pub(crate) rbac: Rbac,
+    pub(crate) init: Init,
+    pub(crate) security_context: Value,
+    pub(crate) pod_security_context: Value,
+    pub(crate) labels: StringMap,
+    pub(crate) annotations: StringMap,
+    pub(crate) pod_labels: StringMap,
+    pub(crate) pod_annotations: StringMap,
+    pub(crate) node_selector: StringMap,
+    pub(crate) affinity: Value,
+    pub(crate) tolerations: Vec<Value>,
+    pub(crate) priority_class_name: String,
+    pub(crate) global_annotations: StringMap,
 }
 
 /// `sync.*`: one entry per syncer controller this chart knows.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Sync {
-    pub services: Toggle,
-    pub configmaps: ToggleAll,
-    pub secrets: ToggleAll,
-    pub endpoints: Toggle,
-    pub pods: Toggle,
-    pub events: Toggle,
-    pub persistentvolumeclaims: Toggle,
-    pub ingresses: Toggle,
-    pub ingressclasses: OptionalToggle,
-    pub networkpolicies: Toggle,
+pub(crate) struct Sync {
+    pub(crate) services: Toggle,
+    pub(crate) configmaps: ToggleAll,
+    pub(crate) secrets: ToggleAll,
+    pub(crate) endpoints: Toggle,
+    pub(crate) pods: Toggle,
+    pub(crate) events: Toggle,
+    pub(crate) persistentvolumeclaims: Toggle,
+    pub(crate) ingresses: Toggle,
+    pub(crate) ingressclasses: OptionalToggle,
+    pub(crate) networkpolicies: Toggle,
     #[serde(rename = "fake-nodes")]
-    pub fake_nodes: Toggle,
+    pub(crate) fake_nodes: Toggle,
     #[serde(rename = "fake-persistentvolumes")]
-    pub fake_persistentvolumes: Toggle,
+    pub(crate) fake_persistentvolumes: Toggle,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Toggle {
-    pub enabled: bool,
+pub(crate) struct Toggle {
+    pub(crate) enabled: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ToggleAll {
-    pub enabled: bool,
-    pub all: bool,
+pub(crate) struct ToggleAll {
+    pub(crate) enabled: bool,
+    pub(crate) all: bool,
 }
 
 /// `enabled: null` means "decide from another key" (ingress classes follow ingresses).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct OptionalToggle {
-    pub enabled: Option<bool>,
+pub(crate) struct OptionalToggle {
+    pub(crate) enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct MapServices {
-    pub from_host: Vec<ServiceMapping>,
-    pub from_virtual: Vec<ServiceMapping>,
+pub(crate) struct MapServices {
+    pub(crate) from_host: Vec<ServiceMapping>,
+    pub(crate) from_virtual: Vec<ServiceMapping>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServiceMapping {
-    pub from: String,
-    pub to: String,
+pub(crate) struct ServiceMapping {
+    pub(crate) from: String,
+    pub(crate) to: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct Syncer {
-    pub image: String,
-    pub extra_args: Vec<String>,
-    pub env: Vec<Value>,
-    pub resources: Resources,
-    pub replicas: i64,
-    pub kube_config_context_name: String,
-    pub service_annotations: StringMap,
-    pub liveness_probe: Toggle,
-    pub readiness_probe: Toggle,
+pub(crate) struct Syncer {
+    pub(crate) image: String,
+    pub(crate) extra_args: Vec<String>,
+    pub(crate) env: Vec<Value>,
+    pub(crate) resources: Resources,
+    pub(crate) replicas: i64,
+    pub(crate) kube_config_context_name: String,
+    pub(crate) service_annotations: StringMap,
+    pub(crate) liveness_probe: Toggle,
+    pub(crate) readiness_probe: Toggle,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct Vcluster {
-    pub image: String,
-    pub command: Vec<String>,
-    pub base_args: Vec<String>,
-    pub extra_args: Vec<String>,
-    pub resources: Resources,
-    pub env: Vec<Value>,
+pub(crate) struct Vcluster {
+    pub(crate) image: String,
+    pub(crate) command: Vec<String>,
+    pub(crate) base_args: Vec<String>,
+    pub(crate) extra_args: Vec<String>,
+    pub(crate) resources: Resources,
+    pub(crate) env: Vec<Value>,
 }
 
 /// Container resources: resource name → quantity.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Resources {
-    pub limits: BTreeMap<String, Quantity>,
-    pub requests: BTreeMap<String, Quantity>,
+pub(crate) struct Resources {
+    pub(crate) limits: BTreeMap<String, Quantity>,
+    pub(crate) requests: BTreeMap<String, Quantity>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct Storage {
-    pub persistence: bool,
-    pub size: Quantity,
-    pub class_name: String,
+pub(crate) struct Storage {
+    pub(crate) persistence: bool,
+    pub(crate) size: Quantity,
+    pub(crate) class_name: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ServiceType {
+pub(crate) enum ServiceType {
     #[default]
     ClusterIP,
     NodePort,
@@ -149,64 +149,64 @@ pub enum ServiceType {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct Service {
+pub(crate) struct Service {
     #[serde(rename = "type")]
-    pub type_: ServiceType,
+    pub(crate) type_: ServiceType,
     #[serde(rename = "externalIPs")]
-    pub external_ips: Vec<String>,
-    pub external_traffic_policy: String,
+    pub(crate) external_ips: Vec<String>,
+    pub(crate) external_traffic_policy: String,
     #[serde(rename = "loadBalancerIP")]
-    pub load_balancer_ip: String,
-    pub load_balancer_source_ranges: Vec<String>,
-    pub load_balancer_class: String,
+    pub(crate) load_balancer_ip: String,
+    pub(crate) load_balancer_source_ranges: Vec<String>,
+    pub(crate) load_balancer_class: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct Ingress {
-    pub enabled: bool,
-    pub path_type: String,
-    pub ingress_class_name: String,
-    pub host: String,
-    pub annotations: StringMap,
-    pub tls: Vec<Value>,
+pub(crate) struct Ingress {
+    pub(crate) enabled: bool,
+    pub(crate) path_type: String,
+    pub(crate) ingress_class_name: String,
+    pub(crate) host: String,
+    pub(crate) annotations: StringMap,
+    pub(crate) tls: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct Coredns {
-    pub enabled: bool,
-    pub replicas: i64,
-    pub image: String,
-    pub resources: Resources,
-    pub service: CorednsService,
-    pub pod_annotations: StringMap,
-    pub pod_labels: StringMap,
-    pub config: String,
-    pub manifests: String,
+pub(crate) struct Coredns {
+    pub(crate) enabled: bool,
+    pub(crate) replicas: i64,
+    pub(crate) image: String,
+    pub(crate) resources: Resources,
+    pub(crate) service: CorednsService,
+    pub(crate) pod_annotations: StringMap,
+    pub(crate) pod_labels: StringMap,
+    pub(crate) config: String,
+    pub(crate) manifests: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct CorednsService {
+pub(crate) struct CorednsService {
     #[serde(rename = "type")]
-    pub type_: ServiceType,
+    pub(crate) type_: ServiceType,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct Isolation {
-    pub enabled: bool,
-    pub pod_security_standard: PodSecurityStandard,
-    pub resource_quota: ResourceQuota,
-    pub limit_range: LimitRange,
-    pub network_policy: NetworkPolicy,
+pub(crate) struct Isolation {
+    pub(crate) enabled: bool,
+    pub(crate) pod_security_standard: PodSecurityStandard,
+    pub(crate) resource_quota: ResourceQuota,
+    pub(crate) limit_range: LimitRange,
+    pub(crate) network_policy: NetworkPolicy,
 }
 
 /// Pod Security Standards levels (kubernetes.io/docs/concepts/security/pod-security-standards).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PodSecurityStandard {
+pub(crate) enum PodSecurityStandard {
     Privileged,
     #[default]
     Baseline,
@@ -214,7 +214,7 @@ pub enum PodSecurityStandard {
 }
 
 impl PodSecurityStandard {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             PodSecurityStandard::Privileged => "privileged",
             PodSecurityStandard::Baseline => "baseline",
@@ -225,62 +225,62 @@ impl PodSecurityStandard {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ResourceQuota {
-    pub enabled: bool,
-    pub quota: BTreeMap<String, Quantity>,
+pub(crate) struct ResourceQuota {
+    pub(crate) enabled: bool,
+    pub(crate) quota: BTreeMap<String, Quantity>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct LimitRange {
-    pub enabled: bool,
-    pub default: BTreeMap<String, Quantity>,
-    pub default_request: BTreeMap<String, Quantity>,
+pub(crate) struct LimitRange {
+    pub(crate) enabled: bool,
+    pub(crate) default: BTreeMap<String, Quantity>,
+    pub(crate) default_request: BTreeMap<String, Quantity>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct NetworkPolicy {
-    pub enabled: bool,
-    pub outgoing_connections: OutgoingConnections,
+pub(crate) struct NetworkPolicy {
+    pub(crate) enabled: bool,
+    pub(crate) outgoing_connections: OutgoingConnections,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct OutgoingConnections {
-    pub ip_block: IpBlock,
+pub(crate) struct OutgoingConnections {
+    pub(crate) ip_block: IpBlock,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct IpBlock {
-    pub cidr: String,
-    pub except: Vec<String>,
+pub(crate) struct IpBlock {
+    pub(crate) cidr: String,
+    pub(crate) except: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct Rbac {
-    pub cluster_role: Create,
-    pub role: Create,
+pub(crate) struct Rbac {
+    pub(crate) cluster_role: Create,
+    pub(crate) role: Create,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Create {
-    pub create: bool,
+pub(crate) struct Create {
+    pub(crate) create: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Init {
-    pub manifests: String,
+pub(crate) struct Init {
+    pub(crate) manifests: String,
 }
 
 /// A Kubernetes resource quantity (`500m`, `2Gi`, `1e3`). YAML numbers are accepted like the
 /// API server accepts them and kept as their decimal text; the format is checked in `validate`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Quantity(pub String);
+pub(crate) struct Quantity(pub String);
 
 impl Serialize for Quantity {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -20,7 +20,7 @@ pub enum SetKind {
 }
 
 impl SetKind {
-    pub fn flag(self) -> &'static str {
+    pub(crate) fn flag(self) -> &'static str {
         match self {
             SetKind::Json => "--set-json",
             SetKind::Typed => "--set",
@@ -30,15 +30,15 @@ impl SetKind {
 }
 
 /// Helm's limits (helm: pkg/strvals/parser.go `MaxIndex`, `MaxNestedNameLevel`).
-pub const MAX_INDEX: usize = 65536;
-pub const MAX_NESTED_NAME_LEVEL: usize = 30;
+pub(crate) const MAX_INDEX: usize = 65536;
+pub(crate) const MAX_NESTED_NAME_LEVEL: usize = 30;
 
 /// A malformed `--set` argument: what is wrong and where (character offset).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} (at character {position})")]
 pub struct SetError {
-    pub message: String,
-    pub position: usize,
+    pub(crate) message: String,
+    pub(crate) position: usize,
 }
 
 /// Parse one flag value (`a.b=1,c[0]=x`) and set every pair into `data`, in order.

@@ -12,13 +12,13 @@ use super::model::{Quantity, Resources, ServiceMapping, ServiceType, StringMap, 
 
 /// The longest vcluster name: the workload service account `vc-workload-<name>` must stay a
 /// 63-character DNS label.
-pub const MAX_NAME_LEN: usize = 63 - "vc-workload-".len();
+pub(crate) const MAX_NAME_LEN: usize = 63 - "vc-workload-".len();
 
 /// One thing wrong with the input: where (a dotted values path, `name` or `namespace`) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    pub path: String,
-    pub message: String,
+    pub(crate) path: String,
+    pub(crate) message: String,
 }
 
 impl std::fmt::Display for Problem {
@@ -51,7 +51,7 @@ fn is_dns1123_subdomain(s: &str) -> bool {
 }
 
 /// The vcluster (release) name: a DNS-1035 label of at most [`MAX_NAME_LEN`] characters.
-pub fn check_name(name: &str) -> Option<Problem> {
+pub(crate) fn check_name(name: &str) -> Option<Problem> {
     if name.is_empty() {
         return Some(problem("name", "must not be empty"));
     }
@@ -75,7 +75,7 @@ pub fn check_name(name: &str) -> Option<Problem> {
 }
 
 /// The host namespace: a DNS-1123 label.
-pub fn check_namespace(namespace: &str) -> Option<Problem> {
+pub(crate) fn check_namespace(namespace: &str) -> Option<Problem> {
     if namespace.len() > 63 {
         return Some(problem("namespace", format!("{namespace:?} must be no more than 63 characters")));
     }
@@ -151,7 +151,7 @@ fn check_annotations(path: &str, annotations: &StringMap, out: &mut Vec<Problem>
 }
 
 /// Kubernetes quantity syntax (apimachinery: pkg/api/resource/quantity.go ParseQuantity).
-pub fn is_quantity(text: &str) -> bool {
+pub(crate) fn is_quantity(text: &str) -> bool {
     let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
     let number_end = unsigned.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(unsigned.len());
     let (number, suffix) = unsigned.split_at(number_end);
@@ -303,15 +303,15 @@ pub(crate) fn describe_serde(message: &str) -> String {
 
 /// The cluster domain the syncer is told with `--cluster-domain=` in `syncer.extraArgs`
 /// (the last one wins, like Go's flag package); `cluster.local` otherwise.
-pub fn cluster_domain(values: &Values) -> &str {
+pub(crate) fn cluster_domain(values: &Values) -> &str {
     values.syncer.extra_args.iter().rev().find_map(|a| a.strip_prefix("--cluster-domain=")).unwrap_or("cluster.local")
 }
 
 /// Labels the chart sets itself on the StatefulSet and its pods.
-pub const RESERVED_LABELS: &[&str] = &["app", "release", "chart", "heritage", "app.kubernetes.io/managed-by"];
+pub(crate) const RESERVED_LABELS: &[&str] = &["app", "release", "chart", "heritage", "app.kubernetes.io/managed-by"];
 
 /// Check everything the templates rely on. An empty list means the values render.
-pub fn check_values(v: &Values) -> Vec<Problem> {
+pub(crate) fn check_values(v: &Values) -> Vec<Problem> {
     use k8s_openapi::api::core::v1 as core;
     let mut out = Vec::new();
     let o = &mut out;

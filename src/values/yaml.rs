@@ -7,17 +7,17 @@
 use serde_json::{Map, Value};
 use serde_saphyr::{DuplicateKeyPolicy, Error as YamlError};
 
-use super::ValuesError;
+use super::error::ValuesError;
 
 /// Largest accepted values input (files and stdin alike).
-pub const MAX_INPUT_BYTES: usize = 5 * 1024 * 1024;
+pub(crate) const MAX_INPUT_BYTES: usize = 5 * 1024 * 1024;
 /// Deepest accepted nesting of maps and lists.
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 /// Most alias expansions (`*ref`) accepted in one document: generous for real files, far below
 /// what a "billion laughs" document needs.
-pub const MAX_ALIASES: usize = 1_000;
+pub(crate) const MAX_ALIASES: usize = 1_000;
 /// Most events alias expansion may add to a document.
-pub const MAX_REPLAYED_EVENTS: usize = 100_000;
+pub(crate) const MAX_REPLAYED_EVENTS: usize = 100_000;
 
 fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
@@ -42,7 +42,7 @@ fn options() -> serde_saphyr::Options {
 
 /// Parse one values document. `source` names it in errors (a path, `<stdin>`, `defaults`).
 /// An empty document is an empty map; anything but a map at the top is an error.
-pub fn parse_document(source: &str, text: &str) -> Result<Map<String, Value>, ValuesError> {
+pub(crate) fn parse_document(source: &str, text: &str) -> Result<Map<String, Value>, ValuesError> {
     if text.len() > MAX_INPUT_BYTES {
         return Err(ValuesError::TooLarge { source_name: source.to_string(), limit: MAX_INPUT_BYTES });
     }
@@ -77,7 +77,12 @@ fn syntax_error(source: &str, text: &str, err: &YamlError) -> ValuesError {
     ) || message.contains("limit exceeded")
         || message.contains("budget")
     {
-        return ValuesError::Budget { source_name: source.to_string(), message };
+        return ValuesError::Budget {
+            source_name: source.to_string(),
+            message,
+            max_aliases: MAX_ALIASES,
+            max_depth: MAX_DEPTH,
+        };
     }
     let (line, column) = location.unwrap_or((0, 0));
     ValuesError::Syntax { source_name: source.to_string(), line, column, message }

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 
 /// The STATUS column of `kubectl get pods`.
 /// (kubectl: kubernetes `pkg/printers/internalversion/printers.go` `printPod`, 1.33)
-pub fn pod_status(pod: &Pod) -> String {
+pub(crate) fn pod_status(pod: &Pod) -> String {
     let empty = PodStatus::default();
     let status = pod.status.as_ref().unwrap_or(&empty);
     let phase = status.phase.clone().unwrap_or_default();
@@ -89,7 +89,7 @@ pub fn pod_status(pod: &Pod) -> String {
 
 /// Statuses the established CLI reports as critical while it waits, with or without the `Init:`
 /// prefix. (loft-sh/vcluster v0.19 `cmd/vclusterctl/cmd/app/podprinter/podprinter.go`)
-pub const CRITICAL_STATUSES: [&str; 8] = [
+pub(crate) const CRITICAL_STATUSES: [&str; 8] = [
     "Error",
     "Unknown",
     "ImagePullBackOff",
@@ -101,13 +101,13 @@ pub const CRITICAL_STATUSES: [&str; 8] = [
 ];
 
 /// Whether a pod status (from [`pod_status`]) means the pod will not get better by itself.
-pub fn is_critical(status: &str) -> bool {
+pub(crate) fn is_critical(status: &str) -> bool {
     let bare = status.strip_prefix("Init:").unwrap_or(status);
     CRITICAL_STATUSES.contains(&bare)
 }
 
 /// The pod's `Ready` condition is true.
-pub fn pod_ready(pod: &Pod) -> bool {
+pub(crate) fn pod_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -115,16 +115,16 @@ pub fn pod_ready(pod: &Pod) -> bool {
 }
 
 /// The replicas a StatefulSet asks for (`1` when unset, as the API server defaults it).
-pub fn desired_replicas(sts: &StatefulSet) -> i32 {
+pub(crate) fn desired_replicas(sts: &StatefulSet) -> i32 {
     sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
 }
 
 /// Where a StatefulSet's rollout stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rollout {
-    pub done: bool,
+pub(crate) struct Rollout {
+    pub(crate) done: bool,
     /// kubectl's message (`Waiting for 1 pods to be ready...`).
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// Whether a StatefulSet's rollout is complete, as `kubectl rollout status` decides it, and
@@ -133,7 +133,7 @@ pub struct Rollout {
 /// which a defaulted `partition: 0` always reaches.
 /// (kubectl: kubernetes `staging/src/k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go`
 /// `StatefulSetStatusViewer.Status`)
-pub fn statefulset_rollout(sts: &StatefulSet) -> Rollout {
+pub(crate) fn statefulset_rollout(sts: &StatefulSet) -> Rollout {
     let waiting = |message: String| Rollout { done: false, message };
     let spec = sts.spec.as_ref();
     let status = sts.status.clone().unwrap_or_default();

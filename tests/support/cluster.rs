@@ -2,8 +2,11 @@
 //! a real port, on a runtime of its own), and reading the results back independently: release
 //! records through the Python decoder, objects and the request log from the simulator.
 
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use kube_sim::fixtures::vcluster;
 use kube_sim::{RequestRecord, SimConfig, Simulator, Workloads};
@@ -26,7 +29,8 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn ok(&self) -> &Run {
+    /// Exit 0 (else the test fails, showing the output).
+    pub fn succeeds(&self) -> &Run {
         assert_eq!(self.code, 0, "expected success:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
@@ -183,6 +187,77 @@ impl Host {
             .collect();
         out.sort();
         out
+    }
+}
+
+/// A CLI run in progress whose stderr is read as it comes, so a test can wait for what the CLI
+/// says it is doing (a phase, a warning) instead of guessing how long it takes.
+pub struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: String,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    pub fn spawn(mut command: Command) -> Running {
+        let mut child = command.spawn().expect("run vcluster");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (send, lines) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Running { child, lines, stderr: String::new(), reader }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait (at most `within`) until the CLI prints a stderr line containing `text`.
+    pub fn wait_for_line(&mut self, text: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(text);
+                    self.stderr.push_str(&line);
+                    self.stderr.push('\n');
+                    if found {
+                        return;
+                    }
+                }
+                Err(_) => panic!("no stderr line with {text:?} within {within:?}; stderr so far:\n{}", self.stderr),
+            }
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("poll vcluster").is_none()
+    }
+
+    /// Send `signal` (`INT`, `TERM`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill").args([&format!("-{signal}"), &self.pid().to_string()]).status().unwrap();
+        assert!(sent.success(), "kill -{signal}");
+    }
+
+    /// Wait for the process to exit and collect its output.
+    pub fn finish(mut self) -> Run {
+        let mut stdout = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            out.read_to_string(&mut stdout).expect("read stdout");
+        }
+        let status = self.child.wait().expect("wait for vcluster");
+        self.reader.join().expect("stderr reader");
+        self.stderr.extend(self.lines.try_iter().map(|line| line + "\n"));
+        Run { code: status.code().unwrap_or(-1), stdout, stderr: self.stderr }
     }
 }
 

@@ -15,6 +15,16 @@ use serde_json::{Map, Value, json};
 use vcluster::render::{self, Manifest, ReleaseInfo, RenderInput, Rendered};
 use vcluster::values::{self, Layers, SetKind, Source};
 
+/// Poll `ready` (test code reading the simulator or the file system) until it holds, for at most
+/// `within`.
+pub fn eventually(within: std::time::Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "condition not met within {within:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -1,10 +1,12 @@
 //! The standalone simulator binary (`kube-sim`) as a process, and the CLI run against it without
-//! a terminal. `scripts/test` builds the simulator binary first (`cargo build -p kube-sim --bin
-//! kube-sim`).
+//! a terminal. The binary is built on demand, once per test process, by the cargo that builds these
+//! tests: a plain `cargo test` needs no step before it, and a binary older than its sources is
+//! rebuilt, never used.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 
 use super::cluster::{Run, finish, vcluster_binary};
 
@@ -22,17 +24,9 @@ impl Standalone {
 
     /// With more flags (`--seed FILE`, `--pod-start-delay-ms N`, …).
     pub fn start_with(flags: &[&str]) -> Standalone {
-        // target/debug/deps/<test>-… → target/debug/kube-sim
-        let exe = std::env::current_exe().unwrap();
-        let binary = exe.parent().and_then(Path::parent).unwrap().join("kube-sim");
-        assert!(
-            binary.is_file(),
-            "{} is missing: build it with `cargo build -p kube-sim --bin kube-sim` (scripts/test does)",
-            binary.display()
-        );
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
-        let mut child = Command::new(binary)
+        let mut child = Command::new(simulator_binary())
             .args(["--port", "0", "--service-cidr", "10.100.0.0/16", "--kubeconfig"])
             .arg(&kubeconfig)
             .args(flags)
@@ -52,6 +46,32 @@ impl Drop for Standalone {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `kube-sim`, built next to these tests (`target/<profile>/kube-sim`) unless it is current.
+/// `cargo build` is a quick no-op for a current binary and rebuilds a stale one; test processes
+/// building at the same moment wait for each other on cargo's lock of the target directory.
+fn simulator_binary() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        // target/<profile>/deps/<test>-… → target/<profile>
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(Path::parent).expect("a test binary in target/<profile>/deps");
+        let target_dir = profile_dir.parent().expect("target/<profile>");
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let built = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--package", "kube-sim", "--bin", "kube-sim", "--profile", profile])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo to build the simulator");
+        assert!(built.success(), "cargo build --package kube-sim --bin kube-sim failed");
+        profile_dir.join("kube-sim")
+    })
 }
 
 /// The CLI with `kubeconfig`, a fresh home, no terminal and no colour.

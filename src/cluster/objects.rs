@@ -1,5 +1,5 @@
-//! The objects an install deals with (pure): their identity, their API resource, the manifests of
-//! earlier revisions read back from release records, and the order they are applied in.
+//! Objects on the host cluster by kind (pure): their identity across revisions, and the API
+//! resource of the kinds this tool knows without discovery.
 
 use std::any::TypeId;
 use std::fmt;
@@ -8,21 +8,21 @@ use std::sync::LazyLock;
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
-use crate::render::{self, Manifest, RenderError};
+use crate::render::Manifest;
 
 /// An object's identity across revisions: group, kind, namespace and name (the version may
 /// change between revisions; helm `pkg/kube/resource.go` `isMatchingInfo` compares the same).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjectKey {
-    pub group: String,
-    pub kind: String,
+pub(crate) struct ObjectKey {
+    pub(crate) group: String,
+    pub(crate) kind: String,
     /// `None` for cluster-scoped kinds.
-    pub namespace: Option<String>,
-    pub name: String,
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: String,
 }
 
 impl ObjectKey {
-    pub fn of(manifest: &Manifest) -> ObjectKey {
+    pub(crate) fn of(manifest: &Manifest) -> ObjectKey {
         ObjectKey {
             group: group_of(&manifest.api_version).to_owned(),
             kind: manifest.kind.clone(),
@@ -39,17 +39,17 @@ impl fmt::Display for ObjectKey {
 }
 
 /// `apps` of `apps/v1`, `` of `v1`.
-pub fn group_of(api_version: &str) -> &str {
+pub(crate) fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
 
 /// An API resource and whether it is namespaced.
-pub type ScopedResource = (ApiResource, bool);
+pub(crate) type ScopedResource = (ApiResource, bool);
 
 /// The API resource of a kind this tool knows without discovery, and whether it is namespaced.
 /// Every kind the chart renders is here, and the kinds Helm charts of the established vcluster
 /// rendered; others are found by discovery.
-pub fn known_resource(api_version: &str, kind: &str) -> Option<ScopedResource> {
+pub(crate) fn known_resource(api_version: &str, kind: &str) -> Option<ScopedResource> {
     // Built once: every request of a run looks a kind up here.
     static TABLE: LazyLock<Vec<ScopedResource>> = LazyLock::new(|| {
         use k8s_openapi::api::{apps, core, networking, policy, rbac, scheduling, storage};
@@ -92,40 +92,13 @@ pub fn known_resource(api_version: &str, kind: &str) -> Option<ScopedResource> {
     TABLE.iter().find(|(r, _)| r.api_version == api_version && r.kind == kind).cloned()
 }
 
-/// The objects of a stored release manifest (`helm get manifest`), in install order. Objects
-/// without a namespace get the release's when their kind is namespaced (or unknown: charts
-/// rarely leave a cluster-scoped kind's namespace out... and a kind this tool does not know is
-/// treated as namespaced, which only matters for pruning it).
-pub fn parse_manifest(text: &str, release_namespace: &str) -> Result<Vec<Manifest>, RenderError> {
-    let mut out = Vec::new();
-    for object in render::parse_documents("(release manifest)", text)? {
-        let bad = |message: &str| RenderError::Output { template: "(release manifest)", message: message.into() };
-        let str_at = |path: &[&str]| {
-            let mut v = &object;
-            for p in path {
-                v = v.get(*p)?;
-            }
-            v.as_str().map(str::to_owned)
-        };
-        let api_version = str_at(&["apiVersion"]).ok_or_else(|| bad("an object without apiVersion"))?;
-        let kind = str_at(&["kind"]).ok_or_else(|| bad("an object without kind"))?;
-        let name = str_at(&["metadata", "name"]).ok_or_else(|| bad("an object without metadata.name"))?;
-        let namespaced = known_resource(&api_version, &kind).is_none_or(|(_, namespaced)| namespaced);
-        let namespace =
-            namespaced.then(|| str_at(&["metadata", "namespace"]).unwrap_or_else(|| release_namespace.to_owned()));
-        out.push(Manifest { api_version, kind, namespace, name, template: "(release manifest)", object });
-    }
-    render::order::sort_for_install(&mut out);
-    Ok(out)
-}
-
 /// A value's `metadata.<field>` as text.
-pub fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
+pub(crate) fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
     object.get("metadata")?.get(field)?.as_str()
 }
 
 /// One annotation of an object.
-pub fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
     object.get("metadata")?.get("annotations")?.get(key)?.as_str()
 }
 
@@ -141,16 +114,5 @@ mod tests {
         assert_eq!((cr.plural.as_str(), namespaced), ("clusterroles", false));
         assert!(known_resource("example.com/v1", "Widget").is_none());
         assert!(known_resource("apps/v1beta1", "StatefulSet").is_none());
-    }
-
-    #[test]
-    fn manifests_read_back_with_namespaces_and_install_order() {
-        let text = "---\n# Source: vcluster/templates/statefulset.yaml\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: vc\n---\n# Source: x\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: cr\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: vc\n  namespace: elsewhere\n";
-        let objects = parse_manifest(text, "ns").unwrap();
-        let keys: Vec<String> = objects.iter().map(|m| format!("{}/{} {:?}", m.kind, m.name, m.namespace)).collect();
-        assert_eq!(keys, ["ClusterRole/cr None", "Service/vc Some(\"elsewhere\")", "StatefulSet/vc Some(\"ns\")"]);
-        assert_eq!(ObjectKey::of(&objects[2]).group, "apps");
-        assert!(parse_manifest("kind: Service\nmetadata: {name: x}\n", "ns").is_err());
-        assert!(parse_manifest("", "ns").unwrap().is_empty());
     }
 }

@@ -1,5 +1,6 @@
 //! The background forwarder: this program re-executed as `vcluster __forwarder …`, so `connect`
-//! can return while the virtual cluster's API stays reachable on a local port.
+//! can return while the virtual cluster's API stays reachable on a local port; `delete` and
+//! `disconnect` [`stop`] it.
 //!
 //! The launcher ([`start`]) runs it with stdin from /dev/null, stdout a pipe for one report line,
 //! stderr the log file, and nothing else (std opens every descriptor close-on-exec, and the
@@ -25,11 +26,13 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncBufReadExt as _;
 
+use super::error::ForwardError;
+use super::follow::{Log, Pods, until_deleted};
 use super::registry::{Claim, FORWARDER_COMMAND, ForwarderKey, ForwarderRecord, Registry, STEM_FLAG};
-use super::{Forward, Listener, Log, PodPort, Pods, bind, until_deleted};
-use crate::cluster::Cluster;
+use super::{Forward, Listener, PodPort, bind};
+use crate::cluster::Connection;
 use crate::printer::Printer;
-use crate::state::StateError;
+use crate::state::{StateDir, StateError};
 
 /// How long the launcher waits for the report line.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,27 +43,15 @@ const LOG_LIMIT: u64 = 1024 * 1024;
 
 /// What the launcher asks for.
 #[derive(Debug, Clone)]
-pub struct Launch {
-    pub key: ForwarderKey,
+pub(crate) struct Launch {
+    pub(crate) key: ForwarderKey,
     /// `--kubeconfig` of the launching command (else the forwarder inherits `KUBECONFIG`).
-    pub kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
     /// `--address` (kubectl's syntax) and `--local-port` (0: a free one).
-    pub address: String,
-    pub port: u16,
+    pub(crate) address: String,
+    pub(crate) port: u16,
     /// The pod port of the virtual cluster's API (8443).
-    pub remote_port: u16,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ForwarderError {
-    #[error(transparent)]
-    State(#[from] StateError),
-    #[error("cannot start the port-forwarder: {0}")]
-    Spawn(std::io::Error),
-    #[error("the port-forwarder failed: {message} (log: {})", log.display())]
-    Failed { message: String, log: PathBuf },
-    #[error("the port-forwarder did not report within {}s (log: {})", REPORT_TIMEOUT.as_secs(), log.display())]
-    Silent { log: PathBuf },
+    pub(crate) remote_port: u16,
 }
 
 /// The one line a forwarder reports to its launcher.
@@ -77,10 +68,10 @@ enum Report {
 }
 
 /// Start a forwarder for `launch` and return its record once it listens.
-pub async fn start(registry: &Registry, launch: &Launch) -> Result<ForwarderRecord, ForwarderError> {
+pub(crate) async fn start(registry: &Registry, launch: &Launch) -> Result<ForwarderRecord, ForwardError> {
     let paths = registry.paths(&launch.key);
     let log = open_log(&paths.log).map_err(StateError::io(&paths.log))?;
-    let exe = std::env::current_exe().map_err(ForwarderError::Spawn)?;
+    let exe = std::env::current_exe().map_err(ForwardError::Spawn)?;
     let mut command = tokio::process::Command::new(exe);
     command.arg(FORWARDER_COMMAND).arg(STEM_FLAG).arg(launch.key.stem());
     if let Some(kubeconfig) = &launch.kubeconfig {
@@ -93,15 +84,15 @@ pub async fn start(registry: &Registry, launch: &Launch) -> Result<ForwarderReco
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log));
-    let mut child = command.spawn().map_err(ForwarderError::Spawn)?;
+    let mut child = command.spawn().map_err(ForwardError::Spawn)?;
     let stdout = child.stdout.take().expect("piped");
-    let failed = |message: String| ForwarderError::Failed { message, log: paths.log.clone() };
+    let failed = |message: String| ForwardError::Failed { message, log: paths.log.clone() };
     let mut line = String::new();
     let mut reader = tokio::io::BufReader::new(stdout);
     match tokio::time::timeout(REPORT_TIMEOUT, reader.read_line(&mut line)).await {
         Err(_) => {
             let _ = child.start_kill();
-            return Err(ForwarderError::Silent { log: paths.log.clone() });
+            return Err(ForwardError::Silent { log: paths.log.clone(), waited: REPORT_TIMEOUT });
         }
         Ok(Err(e)) => return Err(failed(format!("cannot read its report: {e}"))),
         Ok(Ok(_)) => {}
@@ -120,17 +111,22 @@ pub async fn start(registry: &Registry, launch: &Launch) -> Result<ForwarderReco
 
 /// The forwarder's own arguments (from its command line).
 #[derive(Debug, Clone)]
-pub struct Serve {
-    pub stem: String,
-    pub key: ForwarderKey,
-    pub addresses: Vec<IpAddr>,
-    pub address_text: String,
-    pub port: u16,
-    pub remote_port: u16,
+pub(crate) struct Serve {
+    pub(crate) stem: String,
+    pub(crate) key: ForwarderKey,
+    pub(crate) addresses: Vec<IpAddr>,
+    pub(crate) address_text: String,
+    pub(crate) port: u16,
+    pub(crate) remote_port: u16,
 }
 
 /// The forwarder process: report, then serve until told to stop. Returns whether it ran cleanly.
-pub async fn run(serve: &Serve, loaded: &crate::kubeconfig::Loaded, registry: &Registry, printer: &Printer) -> bool {
+pub(crate) async fn run(
+    serve: &Serve,
+    loaded: &crate::kubeconfig::Loaded,
+    registry: &Registry,
+    printer: &Printer,
+) -> bool {
     // A session of our own: the launcher's terminal (and its Ctrl-C and hang-up) is not ours.
     // Fails only for a process-group leader, which this freshly spawned child is not.
     let _ = rustix::process::setsid();
@@ -158,7 +154,7 @@ pub async fn run(serve: &Serve, loaded: &crate::kubeconfig::Loaded, registry: &R
             return false;
         }
     };
-    match prepare(serve, loaded, &claim).await {
+    match prepare(serve, loaded, &claim).await.map_err(|e| e.to_string()) {
         Ok((cluster, selector, sockets, record)) => {
             report(&Report::Ready { port: record.port, pid: record.pid });
             log(format!(
@@ -197,14 +193,12 @@ async fn prepare(
     serve: &Serve,
     loaded: &crate::kubeconfig::Loaded,
     claim: &Claim,
-) -> Result<(Cluster, String, Vec<tokio::net::TcpListener>, ForwarderRecord), String> {
-    let sockets = bind(&serve.addresses, serve.port).await.map_err(|e| e.to_string())?;
+) -> anyhow::Result<(Connection, String, Vec<tokio::net::TcpListener>, ForwarderRecord)> {
+    let sockets = bind(&serve.addresses, serve.port).await?;
     let port = sockets.first().and_then(|s| s.local_addr().ok()).map(|a| a.port()).unwrap_or(serve.port);
-    let cluster = Cluster::connect(loaded, Some(&serve.key.host_context), Some(&serve.key.namespace))
-        .await
-        .map_err(|e| e.to_string())?;
+    let cluster = Connection::connect(loaded, Some(&serve.key.host_context), Some(&serve.key.namespace)).await?;
     let api = kube::Api::<StatefulSet>::namespaced(cluster.client.clone(), &serve.key.namespace);
-    let sts = api.get(&serve.key.vcluster).await.map_err(|e| cluster.error(e).to_string())?;
+    let sts = api.get(&serve.key.vcluster).await.map_err(|e| cluster.error(e))?;
     let selector = crate::access::pod_selector(&sts);
     let record = ForwarderRecord {
         pid: std::process::id(),
@@ -218,8 +212,45 @@ async fn prepare(
         started_at: jiff::Timestamp::now().to_string(),
         log: claim.paths.log.clone(),
     };
-    claim.publish(&record).map_err(|e| e.to_string())?;
+    claim.publish(&record)?;
     Ok((cluster, selector, sockets, record))
+}
+
+/// What [`stop`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stopped {
+    /// No forwarder runs for this vcluster.
+    NoForwarder,
+    /// This forwarder was stopped.
+    Stopped(Box<ForwarderRecord>),
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stopped::NoForwarder => f.write_str("no forwarder"),
+            Stopped::Stopped(record) => write!(f, "stopped forwarder (pid {})", record.pid),
+        }
+    }
+}
+
+/// Stop the background forwarder of `key`, if one runs, once verified as ours
+/// ([`Registry::stop`]).
+pub(crate) fn stop(key: &ForwarderKey) -> Result<Stopped, ForwardError> {
+    let failed = |source| ForwardError::Stop { name: key.vcluster.clone(), namespace: key.namespace.clone(), source };
+    let stop = || -> Result<Option<ForwarderRecord>, StateError> { Registry::open(&StateDir::from_env()?)?.stop(key) };
+    // Stopping waits (briefly) for the process to let go of its lock: keep the runtime's other
+    // tasks going meanwhile.
+    let stopped = match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(stop)
+        }
+        _ => stop(),
+    };
+    Ok(match stopped.map_err(failed)? {
+        Some(record) => Stopped::Stopped(Box::new(record)),
+        None => Stopped::NoForwarder,
+    })
 }
 
 /// Write the report line, then point stdout at /dev/null: the launcher's pipe is let go.
@@ -281,6 +312,13 @@ fn log_tail(path: &Path) -> String {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn stopped_says_what_happened() {
+        assert_eq!(Stopped::NoForwarder.to_string(), "no forwarder");
+        let record = ForwarderRecord::sample(&ForwarderKey::new("ctx", "ns", "vc"), 7);
+        assert_eq!(Stopped::Stopped(Box::new(record)).to_string(), "stopped forwarder (pid 7)");
+    }
 
     #[test]
     fn logs_rotate_once_and_stay_private() {

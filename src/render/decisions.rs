@@ -8,11 +8,11 @@ use crate::values::Values;
 use crate::values::model::ServiceType;
 
 /// The service CIDR `render` uses when `serviceCIDR` is empty (`create` detects the host's).
-pub const DEFAULT_SERVICE_CIDR: &str = "10.96.0.0/12";
+pub(crate) const DEFAULT_SERVICE_CIDR: &str = "10.96.0.0/12";
 
 /// Controllers the 0.15 syncer runs without any `--sync` flag (loft-sh/vcluster v0.15
 /// `pkg/controllers/register.go` / v0.19 `pkg/constants/controllers.go` `DefaultEnabledControllers`).
-pub const SYNCER_DEFAULT_CONTROLLERS: &[&str] = &[
+pub(crate) const SYNCER_DEFAULT_CONTROLLERS: &[&str] = &[
     "services",
     "configmaps",
     "secrets",
@@ -27,10 +27,10 @@ pub const SYNCER_DEFAULT_CONTROLLERS: &[&str] = &[
 /// One RBAC PolicyRule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Rule {
-    pub api_groups: Vec<&'static str>,
-    pub resources: Vec<&'static str>,
-    pub verbs: Vec<&'static str>,
+pub(crate) struct Rule {
+    pub(crate) api_groups: Vec<&'static str>,
+    pub(crate) resources: Vec<&'static str>,
+    pub(crate) verbs: Vec<&'static str>,
 }
 
 fn rule(group: &'static str, resources: &[&'static str], verbs: &[&'static str]) -> Rule {
@@ -42,37 +42,37 @@ const READ_VERBS: &[&str] = &["get", "list", "watch"];
 
 /// The decisions one render makes.
 #[derive(Debug, Clone, Serialize)]
-pub struct Plan {
-    pub service_account: String,
-    pub workload_service_account: String,
-    pub syncer_image: String,
-    pub k3s_image: String,
+pub(crate) struct Decisions {
+    pub(crate) service_account: String,
+    pub(crate) workload_service_account: String,
+    pub(crate) syncer_image: String,
+    pub(crate) k3s_image: String,
     /// Empty: the syncer fills in the CoreDNS image by the virtual cluster's version.
-    pub coredns_image: String,
-    pub syncer_args: Vec<String>,
-    pub k3s_command: Vec<String>,
-    pub service_cidr: String,
-    pub role_rules: Vec<Rule>,
-    pub cluster_role: Option<ClusterRolePlan>,
-    pub corefile: String,
+    pub(crate) coredns_image: String,
+    pub(crate) syncer_args: Vec<String>,
+    pub(crate) k3s_command: Vec<String>,
+    pub(crate) service_cidr: String,
+    pub(crate) role_rules: Vec<Rule>,
+    pub(crate) cluster_role: Option<ClusterRolePlan>,
+    pub(crate) corefile: String,
     /// `service.type` for the `<name>` Service (LoadBalancer gets its own `<name>-lb`).
-    pub main_service_type: ServiceType,
-    pub load_balancer: bool,
-    pub pod_anti_affinity: bool,
-    pub ingressclasses: bool,
+    pub(crate) main_service_type: ServiceType,
+    pub(crate) load_balancer: bool,
+    pub(crate) pod_anti_affinity: bool,
+    pub(crate) ingressclasses: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ClusterRolePlan {
-    pub name: String,
-    pub rules: Vec<Rule>,
+pub(crate) struct ClusterRolePlan {
+    pub(crate) name: String,
+    pub(crate) rules: Vec<Rule>,
 }
 
-pub fn plan(values: &Values, name: &str, namespace: &str) -> Plan {
+pub(crate) fn decide(values: &Values, name: &str, namespace: &str) -> Decisions {
     let service_cidr =
         if values.service_cidr.is_empty() { DEFAULT_SERVICE_CIDR.to_string() } else { values.service_cidr.clone() };
     let load_balancer = values.service.type_ == ServiceType::LoadBalancer;
-    Plan {
+    Decisions {
         service_account: format!("vc-{name}"),
         workload_service_account: format!("vc-workload-{name}"),
         syncer_image: with_registry(&values.default_image_registry, &values.syncer.image),
@@ -102,7 +102,7 @@ fn with_registry(registry: &str, image: &str) -> String {
 
 /// Ingress classes follow ingress sync unless set explicitly (seed: "By default, when Ingress
 /// sync is enabled, the IngressClasses will be synced").
-pub fn ingressclasses_enabled(values: &Values) -> bool {
+pub(crate) fn ingressclasses_enabled(values: &Values) -> bool {
     values.sync.ingressclasses.enabled.unwrap_or(values.sync.ingresses.enabled)
 }
 
@@ -127,7 +127,7 @@ fn sync_settings(values: &Values) -> [(&'static str, bool); 11] {
 /// The syncer's arguments, in this order: generated flags, `--sync=` differences from the
 /// syncer's default set (era `_helpers.tpl` `vcluster.syncer.syncArgs`), `--sync-all-*`,
 /// `--map-host-service`, `--map-virtual-service`, then `syncer.extraArgs`.
-pub fn syncer_args(values: &Values, name: &str) -> Vec<String> {
+pub(crate) fn syncer_args(values: &Values, name: &str) -> Vec<String> {
     let mut args = vec![format!("--name={name}"), format!("--service-account=vc-workload-{name}")];
     if !values.default_image_registry.is_empty() {
         args.push(format!("--default-image-registry={}", values.default_image_registry));
@@ -174,7 +174,7 @@ pub fn syncer_args(values: &Values, name: &str) -> Vec<String> {
 }
 
 /// k3s flags the chart adds when the virtual cluster has no scheduler (era statefulset.yaml).
-pub const K3S_NO_SCHEDULER_ARGS: &[&str] = &[
+pub(crate) const K3S_NO_SCHEDULER_ARGS: &[&str] = &[
     "--disable-scheduler",
     "--kube-controller-manager-arg=controllers=*,-nodeipam,-nodelifecycle,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-cloud-node-lifecycle,-ttl",
     "--kube-apiserver-arg=endpoint-reconciler-type=none",
@@ -182,7 +182,7 @@ pub const K3S_NO_SCHEDULER_ARGS: &[&str] = &[
 
 /// `/bin/sh -c "<k3s …> && true"`: the shell keeps k3s from being PID 1 (cgroup v2). Every word
 /// is shell-quoted, so values are passed to k3s as data and never interpreted by the shell.
-pub fn k3s_command(values: &Values, service_cidr: &str) -> Vec<String> {
+pub(crate) fn k3s_command(values: &Values, service_cidr: &str) -> Vec<String> {
     let v = &values.vcluster;
     let words = v
         .command
@@ -199,7 +199,7 @@ pub fn k3s_command(values: &Values, service_cidr: &str) -> Vec<String> {
 }
 
 /// Quote a word for POSIX sh: bare when it only has safe characters, else single-quoted.
-pub fn shell_quote(word: &str) -> String {
+pub(crate) fn shell_quote(word: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
     if !word.is_empty() && word.chars().all(safe) {
         word.to_string()
@@ -210,7 +210,7 @@ pub fn shell_quote(word: &str) -> String {
 
 /// The Role of the syncer: what the enabled sync features need in the host namespace
 /// (era `templates/rbac/role.yaml`, trimmed to the features that are on).
-pub fn role_rules(values: &Values) -> Vec<Rule> {
+pub(crate) fn role_rules(values: &Values) -> Vec<Rule> {
     let s = &values.sync;
     let mut core = vec!["configmaps", "secrets", "services", "pods"];
     if s.pods.enabled {
@@ -238,7 +238,7 @@ pub fn role_rules(values: &Values) -> Vec<Rule> {
 }
 
 /// The ClusterRole, only when something needs cluster scope (era `templates/rbac/clusterrole.yaml`).
-pub fn cluster_role(values: &Values, name: &str, namespace: &str) -> Option<ClusterRolePlan> {
+pub(crate) fn cluster_role(values: &Values, name: &str, namespace: &str) -> Option<ClusterRolePlan> {
     let mut rules = Vec::new();
     if ingressclasses_enabled(values) {
         rules.push(rule("networking.k8s.io", &["ingressclasses"], READ_VERBS));
@@ -254,14 +254,14 @@ pub fn cluster_role(values: &Values, name: &str, namespace: &str) -> Option<Clus
 
 /// `vc-<name>-v-<namespace>`; past 63 characters, the first 52 plus `-` and 10 hex digits of
 /// its SHA-256, so two long names never collide (syncer: pkg/util/translate SafeConcatName).
-pub fn cluster_role_name(name: &str, namespace: &str) -> String {
+pub(crate) fn cluster_role_name(name: &str, namespace: &str) -> String {
     crate::translate::safe_concat_name(&["vc", name, "v", namespace])
 }
 
 /// The Corefile of the virtual cluster's CoreDNS (era `templates/coredns.yaml`), with the
 /// cluster domain the syncer uses and `fallbackHostDns`. `{{.…}}` placeholders are filled in by
 /// the syncer at run time.
-pub fn corefile(values: &Values) -> String {
+pub(crate) fn corefile(values: &Values) -> String {
     if !values.coredns.config.is_empty() {
         return values.coredns.config.clone();
     }

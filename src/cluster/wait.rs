@@ -15,8 +15,9 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::Api;
 use kube::api::{ListParams, WatchParams};
 
-use super::InstallError;
-use super::host::{Change, Follow, Host};
+use super::error::HostError;
+use super::host::Host;
+use super::watch::{Change, Follow};
 use crate::interrupt::Interrupt;
 use crate::printer::Progress;
 use crate::workload;
@@ -30,22 +31,22 @@ const REPORT_WITHIN: Duration = Duration::from_secs(5);
 
 /// What to wait for.
 #[derive(Debug, Clone)]
-pub struct Target {
-    pub namespace: String,
+pub(crate) struct Target {
+    pub(crate) namespace: String,
     /// The StatefulSet as the apply returned it (its resourceVersion starts the watch).
-    pub statefulset: StatefulSet,
+    pub(crate) statefulset: StatefulSet,
     /// The Secret the syncer writes (`vc-<name>`).
-    pub secret: String,
+    pub(crate) secret: String,
 }
 
 /// What the wait saw last, for the report when it times out.
 #[derive(Debug, Clone, Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// kubectl's rollout message.
-    pub rollout: String,
-    pub rollout_done: bool,
+    pub(crate) rollout: String,
+    pub(crate) rollout_done: bool,
     /// Pod name → kubectl-style status.
-    pub pods: BTreeMap<String, String>,
+    pub(crate) pods: BTreeMap<String, String>,
 }
 
 fn selector(sts: &StatefulSet) -> String {
@@ -54,20 +55,20 @@ fn selector(sts: &StatefulSet) -> String {
 }
 
 /// Wait until the target is ready, at most `timeout`; a timeout says what is stuck.
-pub async fn until_ready(
+pub(crate) async fn until_ready(
     host: &Host,
     target: &Target,
     timeout: Duration,
     interrupt: &Interrupt,
     progress: &Progress,
-) -> Result<(), InstallError> {
+) -> Result<(), HostError> {
     let seen = Mutex::new(Seen::default());
     let name = target.statefulset.metadata.name.clone().unwrap_or_default();
     match tokio::time::timeout(timeout, interrupt.guard(ready(host, target, progress, &seen))).await {
         Ok(result) => result?,
         Err(_) => {
             let seen = seen.lock().expect("wait state").clone();
-            Err(InstallError::Timeout {
+            Err(HostError::Timeout {
                 what: format!("vcluster {name}"),
                 waited: timeout,
                 stuck: stuck(host, target, &seen).await,
@@ -77,7 +78,12 @@ pub async fn until_ready(
 }
 
 /// Wait until the target is ready; the caller bounds it with the timeout and the interrupt.
-pub async fn ready(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), InstallError> {
+pub(crate) async fn ready(
+    host: &Host,
+    target: &Target,
+    progress: &Progress,
+    seen: &Mutex<Seen>,
+) -> Result<(), HostError> {
     let main = async {
         rollout(host, target, progress, seen).await?;
         secret(host, target, progress).await
@@ -95,7 +101,7 @@ pub async fn ready(host: &Host, target: &Target, progress: &Progress, seen: &Mut
     }
 }
 
-async fn rollout(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), InstallError> {
+async fn rollout(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), HostError> {
     let name = target.statefulset.metadata.name.clone().unwrap_or_default();
     let mut current = target.statefulset.clone();
     let api: Api<StatefulSet> = host.api(&target.namespace);
@@ -112,11 +118,11 @@ async fn rollout(host: &Host, target: &Target, progress: &Progress, seen: &Mutex
             return Ok(());
         }
         progress.set_message(&pods_line(&state.message, seen));
-        current = match follow.next().await.map_err(|e| InstallError::Cluster(host.cluster.error(e)))? {
+        current = match follow.next().await.map_err(|e| HostError::from(host.connection.error(e)))? {
             Change::Applied(sts) => sts,
             Change::Relisted(mut items) if !items.is_empty() => items.remove(0),
             Change::Deleted(_) | Change::Relisted(_) => {
-                return Err(InstallError::Vanished { object: format!("StatefulSet/{name}") });
+                return Err(HostError::Vanished { object: format!("StatefulSet/{name}") });
             }
         };
     }
@@ -129,12 +135,12 @@ fn pods_line(rollout: &str, seen: &Mutex<Seen>) -> String {
     if pods.is_empty() { rollout.to_owned() } else { format!("{rollout} ({})", pods.join(", ")) }
 }
 
-async fn secret(host: &Host, target: &Target, progress: &Progress) -> Result<(), InstallError> {
+async fn secret(host: &Host, target: &Target, progress: &Progress) -> Result<(), HostError> {
     let api: Api<Secret> = host.api(&target.namespace);
     let params = WatchParams::default().fields(&format!("metadata.name={}", target.secret));
     let mut follow = Follow::new(api, params, String::new());
     loop {
-        match follow.next().await.map_err(|e| InstallError::Cluster(host.cluster.error(e)))? {
+        match follow.next().await.map_err(|e| HostError::from(host.connection.error(e)))? {
             Change::Applied(_) => return Ok(()),
             Change::Relisted(items) if !items.is_empty() => return Ok(()),
             _ => progress.set_message(&format!(
@@ -147,12 +153,12 @@ async fn secret(host: &Host, target: &Target, progress: &Progress) -> Result<(),
 
 /// Watch the StatefulSet's pods, showing their status; a pod entering a critical state gets
 /// its latest Warning events printed once.
-async fn show_pods(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), InstallError> {
+async fn show_pods(host: &Host, target: &Target, progress: &Progress, seen: &Mutex<Seen>) -> Result<(), HostError> {
     let api: Api<Pod> = host.api(&target.namespace);
     let mut follow = Follow::new(api, WatchParams::default().labels(&selector(&target.statefulset)), String::new());
     let mut pods: BTreeMap<String, Pod> = BTreeMap::new();
     loop {
-        match follow.next().await.map_err(|e| InstallError::Cluster(host.cluster.error(e)))? {
+        match follow.next().await.map_err(|e| HostError::from(host.connection.error(e)))? {
             Change::Applied(pod) => {
                 pods.insert(pod.metadata.name.clone().unwrap_or_default(), pod);
             }
@@ -191,7 +197,7 @@ async fn show_pods(host: &Host, target: &Target, progress: &Progress, seen: &Mut
 /// What is stuck, for the timeout error: the rollout, each pod that is not Ready with its status
 /// and latest Warning event (as last seen, when the pods cannot be read within a few seconds),
 /// or the missing Secret.
-pub async fn stuck(host: &Host, target: &Target, seen: &Seen) -> String {
+pub(crate) async fn stuck(host: &Host, target: &Target, seen: &Seen) -> String {
     if seen.rollout_done {
         return format!(
             "Secret {} was not written (the syncer writes it once the virtual cluster's API answers)",

@@ -6,6 +6,8 @@
 //! indicatif or dialoguer, or print directly.
 #![allow(clippy::print_stderr)]
 
+pub(crate) mod text;
+
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,14 +16,14 @@ use crate::error::{BrokenPipe, Hinted, Interrupted};
 
 /// Which of the standard streams are terminals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Terminals {
-    pub stdin: bool,
-    pub stdout: bool,
-    pub stderr: bool,
+pub(crate) struct Terminals {
+    pub(crate) stdin: bool,
+    pub(crate) stdout: bool,
+    pub(crate) stderr: bool,
 }
 
 impl Terminals {
-    pub fn detect() -> Self {
+    pub(crate) fn detect() -> Self {
         Terminals {
             stdin: io::stdin().is_terminal(),
             stdout: io::stdout().is_terminal(),
@@ -32,18 +34,18 @@ impl Terminals {
 
 /// Settings the printer is built from (the global flags plus the environment).
 #[derive(Debug, Clone, Default)]
-pub struct PrinterConfig {
-    pub quiet: bool,
-    pub debug: bool,
-    pub yes: bool,
+pub(crate) struct PrinterConfig {
+    pub(crate) quiet: bool,
+    pub(crate) debug: bool,
+    pub(crate) yes: bool,
     /// `NO_COLOR` set (non-empty) or `TERM=dumb`.
-    pub no_color: bool,
-    pub terminals: Terminals,
+    pub(crate) no_color: bool,
+    pub(crate) terminals: Terminals,
 }
 
 impl PrinterConfig {
     /// Read the terminal state and `NO_COLOR`/`TERM` from the real environment.
-    pub fn from_env(quiet: bool, debug: bool, yes: bool) -> Self {
+    pub(crate) fn from_env(quiet: bool, debug: bool, yes: bool) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
             || std::env::var_os("TERM").is_some_and(|v| v == "dumb");
         PrinterConfig { quiet, debug, yes, no_color, terminals: Terminals::detect() }
@@ -54,12 +56,13 @@ impl PrinterConfig {
 #[derive(Clone)]
 enum Sink {
     Std,
+    #[cfg(test)]
     Captured(Arc<Mutex<Vec<u8>>>, Arc<Mutex<Vec<u8>>>),
 }
 
 /// Cheap to clone; share it with tasks.
 #[derive(Clone)]
-pub struct Printer {
+pub(crate) struct Printer {
     config: Arc<PrinterConfig>,
     sink: Sink,
 }
@@ -72,7 +75,7 @@ impl std::fmt::Debug for Printer {
 
 /// A prompt could not be shown.
 #[derive(Debug, thiserror::Error)]
-pub enum PromptError {
+pub(crate) enum PromptError {
     #[error("{what} needs confirmation, but stdin is not a terminal")]
     NotATerminal { what: String },
     #[error("prompt failed: {0}")]
@@ -96,7 +99,8 @@ impl Printer {
     }
 
     /// A printer whose stdout and stderr are captured in memory (for tests). Never a terminal.
-    pub fn captured(quiet: bool, debug: bool, yes: bool) -> (Self, Captured) {
+    #[cfg(test)]
+    pub(crate) fn captured(quiet: bool, debug: bool, yes: bool) -> (Self, Captured) {
         let out = Arc::new(Mutex::new(Vec::new()));
         let err = Arc::new(Mutex::new(Vec::new()));
         let config = PrinterConfig { quiet, debug, yes, no_color: true, terminals: Terminals::default() };
@@ -104,12 +108,12 @@ impl Printer {
         (printer, Captured { out, err })
     }
 
-    pub fn config(&self) -> &PrinterConfig {
+    pub(crate) fn config(&self) -> &PrinterConfig {
         &self.config
     }
 
     /// A person is at the keyboard: stdin and stderr are terminals.
-    pub fn is_interactive(&self) -> bool {
+    pub(crate) fn is_interactive(&self) -> bool {
         self.config.terminals.stdin && self.config.terminals.stderr
     }
 
@@ -119,12 +123,13 @@ impl Printer {
 
     /// Write data to stdout. A closed reader (`| head -1`) becomes [`BrokenPipe`], which the
     /// edge maps to a quiet exit 0; any other failure (a full disk) is an error: the data is lost.
-    pub fn data(&self, bytes: &[u8]) -> anyhow::Result<()> {
+    pub(crate) fn data(&self, bytes: &[u8]) -> anyhow::Result<()> {
         let result = match &self.sink {
             Sink::Std => {
                 let mut out = io::stdout().lock();
                 out.write_all(bytes).and_then(|()| out.flush())
             }
+            #[cfg(test)]
             Sink::Captured(out, _) => {
                 out.lock().expect("capture lock").extend_from_slice(bytes);
                 Ok(())
@@ -143,6 +148,7 @@ impl Printer {
                 let mut err = io::stderr().lock();
                 let _ = writeln!(err, "{line}");
             }
+            #[cfg(test)]
             Sink::Captured(_, err) => {
                 let mut buf = err.lock().expect("capture lock");
                 buf.extend_from_slice(line.as_bytes());
@@ -160,33 +166,33 @@ impl Printer {
     }
 
     /// Progress or status information for a person; hidden by `--quiet`.
-    pub fn info(&self, msg: impl AsRef<str>) {
+    pub(crate) fn info(&self, msg: impl AsRef<str>) {
         if !self.config.quiet {
             self.stderr_line(msg.as_ref());
         }
     }
 
     /// A completed step; hidden by `--quiet`.
-    pub fn success(&self, msg: impl AsRef<str>) {
+    pub(crate) fn success(&self, msg: impl AsRef<str>) {
         if !self.config.quiet {
             self.tagged("done", "32", msg.as_ref());
         }
     }
 
     /// Something the user should know even with `--quiet`.
-    pub fn warn(&self, msg: impl AsRef<str>) {
+    pub(crate) fn warn(&self, msg: impl AsRef<str>) {
         self.tagged("warning:", "33", msg.as_ref());
     }
 
     /// Only with `--debug`.
-    pub fn debug(&self, msg: impl AsRef<str>) {
+    pub(crate) fn debug(&self, msg: impl AsRef<str>) {
         if self.config.debug {
             self.tagged("debug:", "2", msg.as_ref());
         }
     }
 
     /// The final error report (already formatted, possibly several lines).
-    pub fn error_report(&self, report: &str) {
+    pub(crate) fn error_report(&self, report: &str) {
         for line in report.lines() {
             if let Some(rest) = line.strip_prefix("error: ") {
                 self.tagged("error:", "31", rest);
@@ -198,13 +204,13 @@ impl Printer {
 
     /// Ask a yes/no question. `--yes` answers yes without asking; without a terminal the
     /// prompt is refused with a hint to pass `--yes`, so scripts never hang.
-    pub fn confirm(&self, what: &str, prompt: &str) -> anyhow::Result<bool> {
+    pub(crate) fn confirm(&self, what: &str, prompt: &str) -> anyhow::Result<bool> {
         if self.config.yes {
             return Ok(true);
         }
-        if !self.is_interactive() || matches!(self.sink, Sink::Captured(..)) {
+        if !self.is_interactive() || !matches!(self.sink, Sink::Std) {
             return Err(anyhow::Error::new(
-                Hinted::new(PromptError::NotATerminal { what: what.to_string() }.to_string())
+                Hinted::new(PromptError::NotATerminal { what: what.to_string() })
                     .hint("pass --yes to confirm without a prompt"),
             ));
         }
@@ -215,8 +221,8 @@ impl Printer {
 
     /// Let a person pick one item; `None` when there is no terminal (callers then report
     /// the ambiguity as an error listing the candidates).
-    pub fn select(&self, prompt: &str, items: &[String]) -> anyhow::Result<Option<usize>> {
-        if !self.is_interactive() || matches!(self.sink, Sink::Captured(..)) {
+    pub(crate) fn select(&self, prompt: &str, items: &[String]) -> anyhow::Result<Option<usize>> {
+        if !self.is_interactive() || !matches!(self.sink, Sink::Std) {
             return Ok(None);
         }
         let choice = dialoguer::Select::new()
@@ -230,7 +236,7 @@ impl Printer {
 
     /// Start a progress display for a long operation: a spinner at a terminal, plain
     /// timestamped lines otherwise, nothing with `--quiet`.
-    pub fn progress(&self, initial: &str) -> Progress {
+    pub(crate) fn progress(&self, initial: &str) -> Progress {
         let mode = if self.config.quiet {
             ProgressMode::Hidden
         } else if self.config.terminals.stderr && matches!(self.sink, Sink::Std) {
@@ -252,17 +258,19 @@ impl Printer {
 }
 
 /// Captured output of [`Printer::captured`].
+#[cfg(test)]
 #[derive(Clone)]
-pub struct Captured {
+pub(crate) struct Captured {
     out: Arc<Mutex<Vec<u8>>>,
     err: Arc<Mutex<Vec<u8>>>,
 }
 
+#[cfg(test)]
 impl Captured {
-    pub fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.out.lock().expect("capture lock")).into_owned()
     }
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.err.lock().expect("capture lock")).into_owned()
     }
 }
@@ -274,7 +282,7 @@ enum ProgressMode {
 }
 
 /// A running progress display. Dropping it clears the spinner.
-pub struct Progress {
+pub(crate) struct Progress {
     printer: Printer,
     mode: ProgressMode,
     last: Arc<Mutex<String>>,
@@ -282,7 +290,7 @@ pub struct Progress {
 
 impl Progress {
     /// Enter a new phase (`Applying 12 objects`, `Waiting for my-vc-0`).
-    pub fn set_phase(&self, phase: &str) {
+    pub(crate) fn set_phase(&self, phase: &str) {
         match &self.mode {
             ProgressMode::Hidden => {}
             ProgressMode::Bar(bar) => bar.set_prefix(phase.to_string()),
@@ -292,7 +300,7 @@ impl Progress {
 
     /// Update the detail (pod status, objects applied). Without a terminal, a line is
     /// printed only when the text changes, so logs stay short.
-    pub fn set_message(&self, msg: &str) {
+    pub(crate) fn set_message(&self, msg: &str) {
         match &self.mode {
             ProgressMode::Hidden => {}
             ProgressMode::Bar(bar) => bar.set_message(msg.to_string()),
@@ -308,7 +316,7 @@ impl Progress {
     }
 
     /// A permanent line above the spinner (warnings, events).
-    pub fn println(&self, msg: &str) {
+    pub(crate) fn println(&self, msg: &str) {
         match &self.mode {
             ProgressMode::Hidden => {}
             ProgressMode::Bar(bar) => bar.println(msg),
@@ -322,7 +330,7 @@ impl Progress {
     }
 
     /// Stop the display.
-    pub fn finish(self) {}
+    pub(crate) fn finish(self) {}
 }
 
 impl Drop for Progress {
@@ -368,7 +376,7 @@ mod tests {
     fn confirm_refuses_without_terminal_unless_yes() {
         let (p, _) = Printer::captured(false, false, false);
         let err = p.confirm("deleting my-vc", "Delete?").unwrap_err();
-        let report = crate::error::format_report(&err);
+        let report = crate::error::format_report(&err, false);
         assert!(report.contains("stdin is not a terminal"), "{report}");
         assert!(report.contains("hint: pass --yes"), "{report}");
         let (p, _) = Printer::captured(false, false, true);
