@@ -208,6 +208,10 @@ impl Simulator {
         });
         shared.auth.set_reject_anonymous(config.reject_anonymous);
         shared.lock().graceful_pod_deletion = shared.lock_workloads().runs_controllers();
+        shared.lock().root_ca = match &shared.pki {
+            Some(pki) => pki.ca_pem().to_string(),
+            None => auth::tls::generate_ca_pem().map_err(SimError::Tls)?,
+        };
         registry::bootstrap::bootstrap(&mut shared.lock(), &network, addr.port()).map_err(SimError::Seed)?;
         let (dir, kubeconfig) = match &config.kubeconfig {
             Some(path) => (None, path.clone()),

@@ -30,6 +30,10 @@ pub struct Cluster {
     /// the simulated kubelet, or by a client when the control plane runs alone); otherwise
     /// (neither workload mode) it completes at once.
     pub graceful_pod_deletion: bool,
+    /// The CA bundle kube-controller-manager publishes in every namespace's
+    /// `kube-root-ca.crt` ConfigMap (`--root-ca-file`): the serving CA with TLS, else a CA
+    /// generated for it alone.
+    pub root_ca: String,
 }
 
 /// The object without what no-op detection ignores: managedFields timestamps (the only thing
@@ -86,7 +90,7 @@ pub(super) fn key(res: ResId, ns: &str, name: &str) -> Key {
 
 impl Cluster {
     pub fn new(network: ServiceNetwork, history_limit: usize) -> Self {
-        Cluster { store: Store::new(history_limit), network, graceful_pod_deletion: false }
+        Cluster { store: Store::new(history_limit), network, graceful_pod_deletion: false, root_ca: String::new() }
     }
 
     pub(super) fn live(&self, res: ResId, ns: &str, name: &str) -> ApiResult<Arc<Value>> {
