@@ -1,7 +1,8 @@
 //! Wire fidelity: status codes, reasons, details and messages of kube-apiserver 1.33 for the
 //! requests the project makes. Every expected value comes from the kube-apiserver sources
-//! cited next to it, never from the simulator's own output. Runs against a real cluster when
-//! VCLUSTER_E2E_KUBECONFIG is set (simulator-only controls are then skipped).
+//! cited next to it, never from the simulator's own output, and the same code runs against the
+//! real control plane (`fidelity_real`) or the cluster of VCLUSTER_E2E_KUBECONFIG (see
+//! `common`; simulator-only controls run only where `env.sim` is set).
 
 mod common;
 
@@ -387,8 +388,8 @@ async fn service_ip_allocation() {
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
     let msg = s["message"].as_str().unwrap();
     assert!(msg.starts_with("Service \"probe\" is invalid: spec.clusterIPs: Invalid value: []string{\"4.4.4.4\"}: failed to allocate IP 4.4.4.4: the provided IP (4.4.4.4) is not in the valid range. The range of valid IPs is "), "{msg}");
-    if env.sim.is_some() {
-        assert!(msg.ends_with("The range of valid IPs is 10.96.0.0/12"));
+    if let Some(cidr) = env.service_cidr() {
+        assert!(msg.ends_with(&format!("The range of valid IPs is {cidr}")), "{msg}");
         // 1.33 without dry run: the MetaAllocator's ErrMismatchedNetwork (cidrallocator.go).
         let (_, s) = env
             .request(Method::POST, &path, Some(svc("probe", json!({"clusterIP": "4.4.4.4", "ports": [{"port": 80}]}))))
@@ -450,26 +451,23 @@ async fn no_op_writes_do_not_write_and_generation_tracks_spec() {
     let (code, created) = env.request(Method::POST, &path, Some(sts)).await;
     assert_eq!(code, StatusCode::CREATED, "{created}");
     assert_eq!(created["metadata"]["generation"], 1);
-    let (_, same) = env.request(Method::PUT, &format!("{path}/web"), Some(created.clone())).await;
-    assert_eq!(same["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"]);
-    let mut labelled = same.clone();
-    labelled["metadata"]["labels"] = json!({"x": "y"});
-    let (_, labelled) = env.request(Method::PUT, &format!("{path}/web"), Some(labelled)).await;
-    assert_ne!(labelled["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"]);
+    // PUTs start from a fresh GET (`put_fresh`): with controllers running, the StatefulSet
+    // controller writes status (a new resourceVersion, the same generation) meanwhile.
+    let web = format!("{path}/web");
+    let (code, same, before) = env.put_fresh(&web, |_| {}).await;
+    assert_eq!(code, StatusCode::OK, "{same}");
+    assert_eq!(same["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]);
+    let (code, labelled, before) = env.put_fresh(&web, |o| o["metadata"]["labels"] = json!({"x": "y"})).await;
+    assert_eq!(code, StatusCode::OK, "{labelled}");
+    assert_ne!(labelled["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]);
     assert_eq!(labelled["metadata"]["generation"], 1);
-    let (_, scaled) = env
-        .request_full(
-            Method::PATCH,
-            &format!("{path}/web"),
-            "application/merge-patch+json",
-            Some(br#"{"spec":{"replicas":3}}"#.to_vec()),
-        )
-        .await
-        .2
-        .pipe(|v| (StatusCode::OK, v));
+    let (code, _, scaled) = env
+        .request_full(Method::PATCH, &web, "application/merge-patch+json", Some(br#"{"spec":{"replicas":3}}"#.to_vec()))
+        .await;
+    assert_eq!(code, StatusCode::OK, "{scaled}");
     assert_eq!(scaled["metadata"]["generation"], 2);
     // The scale subresource (autoscaling/v1 Scale).
-    let (code, scale) = env.request(Method::GET, &format!("{path}/web/scale"), None).await;
+    let (code, scale) = env.request(Method::GET, &format!("{web}/scale"), None).await;
     assert_eq!(code, StatusCode::OK);
     assert_eq!(scale["kind"], "Scale");
     assert_eq!(scale["spec"]["replicas"], 3);
@@ -488,13 +486,6 @@ async fn no_op_writes_do_not_write_and_generation_tracks_spec() {
     assert_eq!(st["spec"]["replicas"], 5);
     env.cleanup().await;
 }
-
-trait Pipe: Sized {
-    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
 
 #[tokio::test]
 async fn server_side_apply_conflicts_and_ownership() {
@@ -783,7 +774,9 @@ async fn request_log_counts_and_classifies() {
 async fn pods_subresources_and_field_selectors() {
     let env = Env::new("pods").await;
     let pods = env.ns_path("pods");
-    let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    // A scheduler name no scheduler serves: the pod stays Pending and unbound until the test
+    // binds it (kube-scheduler, and kube-sim's in workload mode, leave it alone).
+    let pod = json!({"metadata": {"name": "p"}, "spec": {"schedulerName": "kube-sim-conformance", "containers": [{"name": "c", "image": "busybox"}]}});
     let (code, p) = env.request(Method::POST, &pods, Some(pod)).await;
     assert_eq!(code, StatusCode::CREATED, "{p}");
     // pkg/apis/core/v1/defaults.go and the ServiceAccount/Priority admission plugins.
@@ -824,8 +817,9 @@ async fn pods_subresources_and_field_selectors() {
         )
         .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    // Eviction (pods/eviction) deletes the pod; without a PDB it is allowed.
-    let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p"}});
+    // Eviction (pods/eviction) deletes the pod; without a PDB it is allowed. Grace period 0:
+    // no kubelet runs on node n1 to finish a graceful deletion.
+    let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p"}, "deleteOptions": {"gracePeriodSeconds": 0}});
     let (code, _) = env.request(Method::POST, &format!("{pods}/p/eviction"), Some(eviction)).await;
     assert_eq!(code, StatusCode::CREATED);
     eventually(Duration::from_secs(20), || async {
