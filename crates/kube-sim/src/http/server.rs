@@ -319,7 +319,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
             q.check(Verb::Create)?;
             let opts = write_opts(q, Verb::Create, ctx.user_agent, false)?;
             if t.namespace.is_none() && def.namespaced {
-                return Err(ApiError::method_not_supported(def, "create"));
+                return Err(ApiError::method_not_allowed());
             }
             let obj = parse_body(ctx.content_type, &body)?;
             let w = shared.lock().create(t.res, ns, obj, &opts)?;
@@ -355,6 +355,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
             Ok(with_warnings(Reply::json(if w.created { 201 } else { 200 }, &w.object, pretty), w.warnings))
         }
         (Some(name), None | Some("status"), Method::PATCH) => {
+            patch_route_consumes(ctx.content_type)?;
             q.check(Verb::Patch)?;
             let (kind, patch) = parse_patch(ctx.content_type, &body, q.field_validation(Verb::Patch)?)?;
             let opts = write_opts(q, Verb::Patch, ctx.user_agent, kind == PatchKind::Apply)?;
@@ -404,7 +405,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
             q.check(Verb::Connect)?;
             Err(ApiError::bad_request("Upgrade request required"))
         }
-        (_, _, method) => Err(ApiError::method_not_supported(def, &verb_of(&method, t.name.is_some()))),
+        _ => Err(ApiError::method_not_allowed()),
     }
 }
 
@@ -419,7 +420,7 @@ fn review_request(
     pretty: bool,
 ) -> ApiResult<Reply> {
     if name.is_some() || *method != Method::POST {
-        return Err(ApiError::method_not_supported(def, &verb_of(method, name.is_some())));
+        return Err(ApiError::method_not_allowed());
     }
     ctx.query.check(Verb::Create)?;
     let opts = write_opts(ctx.query, Verb::Create, ctx.user_agent, false)?;
@@ -434,22 +435,21 @@ fn review_request(
     Ok(with_warnings(Reply::json(201, &out, pretty), warnings))
 }
 
-fn verb_of(method: &Method, named: bool) -> String {
-    match (method.as_str(), named) {
-        ("GET", false) => "list",
-        ("GET", true) => "get",
-        ("POST", _) => "create",
-        ("PUT", _) => "update",
-        ("PATCH", _) => "patch",
-        ("DELETE", false) => "deletecollection",
-        ("DELETE", true) => "delete",
-        (other, _) => return other.to_lowercase(),
-    }
-    .to_string()
+/// go-restful's route match on Content-Type (route.go `matchesContentType`: parameters cut
+/// off, an empty type taken as application/octet-stream for a PATCH).
+fn patch_route_consumes(content_type: &str) -> ApiResult<()> {
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    let consumed = [
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/strategic-merge-patch+json",
+        "application/apply-patch+yaml",
+    ];
+    if consumed.contains(&media) { Ok(()) } else { Err(ApiError::route_unsupported_media_type()) }
 }
 
 fn require_verb(def: &ResourceDef, verb: &str) -> ApiResult<()> {
-    if def.supports(verb) { Ok(()) } else { Err(ApiError::method_not_supported(def, verb)) }
+    if def.supports(verb) { Ok(()) } else { Err(ApiError::method_not_allowed()) }
 }
 
 impl ResourceDef {
@@ -490,7 +490,6 @@ fn scale_request(
     body: &[u8],
     pretty: bool,
 ) -> ApiResult<Reply> {
-    let def = resources::by_id(res);
     let q = ctx.query;
     match method {
         Method::GET => {
@@ -506,6 +505,7 @@ fn scale_request(
             Ok(Reply::json(200, &out, pretty))
         }
         Method::PATCH => {
+            patch_route_consumes(ctx.content_type)?;
             q.check(Verb::Patch)?;
             let (kind, patch) = parse_patch(ctx.content_type, body, q.field_validation(Verb::Patch)?)?;
             let opts = write_opts(q, Verb::Patch, ctx.user_agent, kind == PatchKind::Apply)?;
@@ -521,7 +521,7 @@ fn scale_request(
             let out = cluster.update_scale(res, ns, name, patched, &opts)?;
             Ok(Reply::json(200, &out, pretty))
         }
-        other => Err(ApiError::method_not_supported(def, &verb_of(&other, true))),
+        _ => Err(ApiError::method_not_allowed()),
     }
 }
 
