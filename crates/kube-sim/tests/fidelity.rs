@@ -219,10 +219,33 @@ async fn field_validation_strict_warn_ignore() {
 async fn query_parameters_are_checked() {
     let env = Env::new("query").await;
     let path = env.ns_path("configmaps");
-    // Unsupported field label (pkg/apis/core/v1/conversion.go): 400 `field label not supported`.
+    // An unknown field label: kinds without a field label conversion (ConfigMaps; apps/v1
+    // registers none, so not even ReplicaSet's `status.replicas`) get apimachinery
+    // runtime/conversion.go `DefaultMetaV1FieldSelectorConversion`; kinds with one
+    // (pkg/apis/core/v1/conversion.go) `field label not supported`, where cluster-scoped Nodes
+    // do not list `metadata.namespace`.
     let (code, s) = env.request(Method::GET, &format!("{path}?fieldSelector=spec.foo%3Dbar"), None).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(s["reason"], "BadRequest");
+    assert_eq!(
+        s["message"],
+        "\"spec.foo\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+    );
+    let (code, s) = env
+        .request(Method::GET, &format!("{}?fieldSelector=status.replicas%3D1", env.apps_path("replicasets")), None)
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        s["message"],
+        "\"status.replicas\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+    );
+    let (code, s) =
+        env.request(Method::GET, &format!("{}?fieldSelector=spec.foo%3Dbar", env.ns_path("pods")), None).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
     assert_eq!(s["message"], "field label not supported: spec.foo");
+    let (code, s) = env.request(Method::GET, "/api/v1/nodes?fieldSelector=metadata.namespace%3Dx", None).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(s["message"], "field label not supported: metadata.namespace");
     // Pods support status.phase.
     let (code, _) =
         env.request(Method::GET, &format!("{}?fieldSelector=status.phase%3DRunning", env.ns_path("pods")), None).await;

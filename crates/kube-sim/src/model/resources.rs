@@ -53,7 +53,8 @@ pub struct ResourceDef {
     /// `ReturnDeletedObject` of the generic store: DELETE answers with the object, not a Status.
     pub returns_deleted_object: bool,
     /// Field selector labels beyond `metadata.name`/`metadata.namespace`
-    /// (kube-apiserver: `AddFieldLabelConversionFunc` in `pkg/apis/*/v1/conversion.go`).
+    /// (kube-apiserver: `AddFieldLabelConversionFunc` in `pkg/apis/*/v1/conversion.go`); empty
+    /// for kinds without such a function (see `FieldSelector::check`).
     pub field_labels: &'static [&'static str],
 }
 
@@ -222,7 +223,8 @@ pub static RESOURCES: &[ResourceDef] = &[
         categories: &["all"],
         subresources: &[SCALE, status("ReplicaSet")],
         tracks_generation: true,
-        field_labels: &["status.replicas"],
+        // No field labels: apps/v1 registers no field label conversion (only v1beta1/v1beta2
+        // StatefulSets do), so `status.replicas` of ReplicaSetToSelectableFields is refused.
         ..res("apps", "replicasets", "replicaset", "ReplicaSet", true)
     },
     ResourceDef {
