@@ -582,7 +582,7 @@ async fn deletion_finalizers_and_preconditions() {
     let mut held = cm("held");
     held["metadata"]["finalizers"] = json!(["example.com/hold"]);
     let (_, created) = env.request(Method::POST, &path, Some(held)).await;
-    // storage/interfaces.go Preconditions.Check, interpreted as a Conflict.
+    // registry/rest/delete.go BeforeDelete checks preconditions first: a Conflict on the kind.
     let (code, s) = env
         .request(
             Method::DELETE,
@@ -591,11 +591,38 @@ async fn deletion_finalizers_and_preconditions() {
         )
         .await;
     assert_eq!(code, StatusCode::CONFLICT);
-    assert!(s["message"].as_str().unwrap().starts_with("Operation cannot be fulfilled on configmaps \"held\": StorageError: invalid object, Code: 4, Key: /registry/configmaps/"), "{s}");
-    assert!(s["message"].as_str().unwrap().ends_with(&format!(
-        "Precondition failed: UID in precondition: 00000000-0000-0000-0000-000000000000, UID in object meta: {}",
-        created["metadata"]["uid"].as_str().unwrap()
-    )));
+    let uid = created["metadata"]["uid"].as_str().unwrap();
+    assert_eq!(
+        s["message"],
+        format!(
+            "Operation cannot be fulfilled on ConfigMap \"held\": the UID in the precondition (00000000-0000-0000-0000-000000000000) does not match the UID in record ({uid}). The object might have been deleted and then recreated"
+        )
+    );
+    assert_eq!(s["details"], json!({"name": "held", "kind": "ConfigMap"}));
+    let (code, s) = env
+        .request(Method::DELETE, &format!("{path}/held"), Some(json!({"preconditions": {"resourceVersion": "1"}})))
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    let rv = created["metadata"]["resourceVersion"].as_str().unwrap();
+    assert_eq!(
+        s["message"],
+        format!(
+            "Operation cannot be fulfilled on ConfigMap \"held\": the ResourceVersion in the precondition (1) does not match the ResourceVersion in record ({rv}). The object might have been modified"
+        )
+    );
+    // A namespace checks them itself (registry/core/namespace/storage/storage.go Delete).
+    let (code, s) = env
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/namespaces/{}", env.ns),
+            Some(json!({"preconditions": {"uid": "00000000-0000-0000-0000-000000000000"}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert!(
+        s["message"].as_str().unwrap().starts_with(&format!("Operation cannot be fulfilled on namespaces \"{}\": Precondition failed: UID in precondition: 00000000-0000-0000-0000-000000000000, UID in object meta: ", env.ns)),
+        "{s}"
+    );
     // A finalizer keeps the object, with deletionTimestamp (store.go updateForGracefulDeletionAndFinalizers).
     let (code, kept) = env.request(Method::DELETE, &format!("{path}/held"), None).await;
     assert_eq!(code, StatusCode::OK);
@@ -723,16 +750,13 @@ async fn namespace_deletion_terminates_then_removes() {
         finalizers["message"],
         "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances"
     );
-    // errors.go NewConflict from the namespace registry's Delete.
-    let (code, s) = env.request(Method::DELETE, &ns_path, None).await;
-    assert_eq!(code, StatusCode::CONFLICT);
-    assert_eq!(
-        s["message"],
-        format!(
-            "Operation cannot be fulfilled on namespaces \"{}\": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
-            env.ns
-        )
-    );
+    // Deleted again while Terminating: the namespace as it is (registry/core/namespace/storage/
+    // storage.go Delete returns it while spec.finalizers is not empty).
+    let (code, again) = env.request(Method::DELETE, &ns_path, None).await;
+    assert_eq!(code, StatusCode::OK, "{again}");
+    assert_eq!(again["kind"], "Namespace");
+    assert_eq!(again["status"]["phase"], "Terminating");
+    assert_eq!(again["spec"]["finalizers"], json!(["kubernetes"]));
     env.request_full(
         Method::PATCH,
         &format!("{path}/held"),
