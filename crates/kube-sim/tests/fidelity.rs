@@ -977,24 +977,41 @@ async fn the_default_service_cidr_is_served_and_immutable() {
     // default_servicecidr_controller.go: `kubernetes` holds --service-cluster-ip-range; Ready
     // with the controller's message and no reason.
     let path = "/apis/networking.k8s.io/v1/servicecidrs";
-    let (code, default) = env.request(Method::GET, &format!("{path}/kubernetes"), None).await;
-    assert_eq!(code, StatusCode::OK, "{default}");
-    if env.sim.is_some() {
-        assert_eq!(default["spec"]["cidrs"], json!(["10.96.0.0/12"]));
+    // Seconds after start, kube-controller-manager's ServiceCIDR controller
+    // (pkg/controller/servicecidrs/servicecidrs_controller.go) has added its finalizer and
+    // applied its own Ready condition over the apiserver's ("Kubernetes default Service CIDR is
+    // ready"); `reason` is empty, not omitted (metav1.Condition).
+    let default = eventually(Duration::from_secs(60), || async {
+        let (code, default) = env.request(Method::GET, &format!("{path}/kubernetes"), None).await;
+        assert_eq!(code, StatusCode::OK, "{default}");
+        (default["status"]["conditions"][0]["message"] == "Kubernetes Service CIDR is ready").then_some(default)
+    })
+    .await;
+    if let Some(cidr) = env.service_cidr() {
+        assert_eq!(default["spec"]["cidrs"], json!([cidr]));
     }
+    assert_eq!(default["metadata"]["finalizers"], json!(["networking.k8s.io/service-cidr-finalizer"]));
     let ready = &default["status"]["conditions"][0];
     assert_eq!((ready["type"].as_str(), ready["status"].as_str()), (Some("Ready"), Some("True")), "{default}");
-    assert_eq!(ready["message"], "Kubernetes default Service CIDR is ready");
+    assert_eq!(ready["reason"], "");
     assert!(ready["lastTransitionTime"].as_str().is_some_and(|t| t.ends_with('Z')), "{ready}");
 
-    // networking validation.go ValidateServiceCIDRUpdate: spec.cidrs is immutable.
+    // networking validation.go ValidateServiceCIDRUpdate (v1.33.x): each CIDR is immutable; a
+    // change of their number other than one to two is refused whole.
     let mut moved = default.clone();
     moved["spec"]["cidrs"] = json!(["10.0.0.0/16"]);
+    let (code, e) = env.request(Method::PUT, &format!("{path}/kubernetes?dryRun=All"), Some(moved.clone())).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        e["message"],
+        "ServiceCIDR.networking.k8s.io \"kubernetes\" is invalid: spec.cidrs[0]: Invalid value: \"10.0.0.0/16\": field is immutable"
+    );
+    moved["spec"]["cidrs"] = json!(["10.0.0.0/16", "fd00::/108", "10.1.0.0/16"]);
     let (code, e) = env.request(Method::PUT, &format!("{path}/kubernetes?dryRun=All"), Some(moved)).await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         e["message"],
-        "ServiceCIDR.networking.k8s.io \"kubernetes\" is invalid: spec.cidrs: Invalid value: []string{\"10.0.0.0/16\"}: field is immutable"
+        "ServiceCIDR.networking.k8s.io \"kubernetes\" is invalid: spec.cidrs: Invalid value: []string{\"10.0.0.0/16\", \"fd00::/108\", \"10.1.0.0/16\"}: field is immutable"
     );
     // ValidateServiceCIDR: at least one CIDR.
     let empty =

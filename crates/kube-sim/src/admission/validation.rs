@@ -531,12 +531,28 @@ fn service_cidr(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
             .unwrap_or_default()
     };
     let new = cidrs(obj);
-    match old {
-        None if new.is_empty() => errs.push(FieldError::required("spec.cidrs", "at least one CIDR required")),
-        Some(old) if cidrs(old) != new => {
-            errs.push(FieldError::invalid("spec.cidrs", BadValue::string_slice(&new), "field is immutable"));
+    let Some(old) = old.map(cidrs) else {
+        if new.is_empty() {
+            errs.push(FieldError::required("spec.cidrs", "at least one CIDR required"));
         }
-        _ => {}
+        return;
+    };
+    // kubernetes v1.33 pkg/apis/networking/validation/validation.go `ValidateServiceCIDRUpdate`:
+    // with as many CIDRs, each one is immutable; one may become two (to dual stack,
+    // https://issues.k8s.io/131261) if the first stays; any other change is refused whole.
+    let immutable = |i: usize, errs: &mut Vec<FieldError>| {
+        errs.push(FieldError::invalid(format!("spec.cidrs[{i}]"), BadValue::str(&new[i]), "field is immutable"));
+    };
+    if old.len() == new.len() {
+        for i in (0..old.len()).filter(|i| old[*i] != new[*i]) {
+            immutable(i, errs);
+        }
+    } else if old.len() == 1 && new.len() == 2 {
+        if new[0] != old[0] {
+            immutable(0, errs);
+        }
+    } else {
+        errs.push(FieldError::invalid("spec.cidrs", BadValue::string_slice(&new), "field is immutable"));
     }
 }
 
