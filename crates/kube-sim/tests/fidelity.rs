@@ -517,18 +517,34 @@ async fn no_op_writes_do_not_write_and_generation_tracks_spec() {
     assert_eq!(scale["kind"], "Scale");
     assert_eq!(scale["spec"]["replicas"], 3);
     assert_eq!(scale["status"]["selector"], "app=web");
-    let (code, _) = env.request(Method::PUT, &format!("{path}/web/scale"), Some(json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": {"replicas": 5}}))).await;
+    let (code, _) = env.request(Method::PUT, &format!("{web}/scale"), Some(json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": {"replicas": 5}}))).await;
     assert_eq!(code, StatusCode::OK);
-    let (_, after) = env.request(Method::GET, &format!("{path}/web"), None).await;
+    let (_, after) = env.request(Method::GET, &web, None).await;
     assert_eq!(after["spec"]["replicas"], 5);
     assert_eq!(after["metadata"]["generation"], 3);
-    // The status subresource writes status only; the main resource ignores status.
-    let mut st = after.clone();
-    st["status"]["readyReplicas"] = json!(2);
-    st["spec"]["replicas"] = json!(9);
-    let (_, st) = env.request(Method::PUT, &format!("{path}/web/status"), Some(st)).await;
-    assert_eq!(st["status"]["readyReplicas"], 2);
+    // The status subresource writes status only (spec is kept).
+    let (code, st, _) = env
+        .put_fresh(&format!("{web}/status"), |o| {
+            o["status"]["observedGeneration"] = json!(42);
+            o["spec"]["replicas"] = json!(9);
+        })
+        .await;
+    assert_eq!(code, StatusCode::OK, "{st}");
+    assert_eq!(st["status"]["observedGeneration"], 42);
     assert_eq!(st["spec"]["replicas"], 5);
+    // apps validation.go ValidateStatefulSetStatus on a status write.
+    let (code, e, _) = env
+        .put_fresh(&format!("{web}/status"), |o| {
+            let replicas = o["status"]["replicas"].as_i64().unwrap_or(0);
+            o["status"]["readyReplicas"] = json!(replicas + 1);
+            o["status"]["availableReplicas"] = json!(0);
+            o["status"]["currentReplicas"] = json!(-1);
+        })
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.starts_with("StatefulSet.apps \"web\" is invalid: [status.currentReplicas: Invalid value: -1: must be greater than or equal to 0, status.readyReplicas: Invalid value: "), "{e}");
+    assert!(message.ends_with(": cannot be greater than status.replicas]"), "{e}");
     env.cleanup().await;
 }
 
