@@ -808,16 +808,21 @@ async fn watch_resumes_bookmarks_and_gone() {
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(types, vec!["MODIFIED", "DELETED"]);
     assert_eq!(events[0]["object"]["kind"], "ConfigMap");
-    // sendInitialEvents (1.33 WatchList): ADDED for the state, then a bookmark annotated
-    // k8s.io/initial-events-end (staging/src/k8s.io/apiserver/pkg/storage/cacher/cacher.go).
-    env.request(Method::POST, &path, Some(cm("w2"))).await;
-    let events = env
-        .watch_lines(&format!("{path}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1"))
+    // sendInitialEvents needs the WatchList feature gate, off by default again in 1.33
+    // (apiserver/pkg/features/kube_features.go; apimachinery internalversion/validation
+    // validateWatchOptions).
+    let (code, s) = env
+        .request(
+            Method::GET,
+            &format!("{path}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1"),
+            None,
+        )
         .await;
-    assert_eq!(events[0]["type"], "ADDED");
-    assert_eq!(events[0]["object"]["metadata"]["name"], "w2");
-    let bookmark = events.iter().find(|e| e["type"] == "BOOKMARK").expect("bookmark");
-    assert_eq!(bookmark["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        s["message"],
+        "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"
+    );
     if let Some(sim) = &env.sim {
         // After compaction an older resourceVersion is gone: an ERROR event in the watch
         // (cacher watch_cache.go `too old resource version: %d (%d)`, 410 Expired), a 410
@@ -853,6 +858,47 @@ async fn request_log_counts_and_classifies() {
     assert!(log[1].dry_run && !log[1].is_write());
     assert_eq!(log[1].query, "dryRun=All");
     env.cleanup().await;
+}
+
+/// A 1.32 simulator (WatchList on by default in 1.32 only): `sendInitialEvents` gives ADDED
+/// for the state, then a bookmark annotated `k8s.io/initial-events-end`
+/// (staging/src/k8s.io/apiserver/pkg/storage/cacher/cacher.go). Simulator only: the real
+/// control plane is 1.33, so nothing is checked in `fidelity_real`.
+#[tokio::test]
+async fn watch_list_of_a_1_32_server_ends_its_initial_events_with_a_bookmark() {
+    if common::backend() != common::Backend::Simulator {
+        return;
+    }
+    let config = kube_sim::SimConfig { git_version: "v1.32.5".into(), ..Default::default() };
+    let sim = kube_sim::Simulator::start_with(config).await.unwrap();
+    let client = sim.client().await.unwrap();
+    let path = "/api/v1/namespaces/default/configmaps";
+    let request = |method: Method, uri: String, body: Vec<u8>| {
+        hyper::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("Content-Type", "application/json")
+            .body(kube::client::Body::from(body))
+            .unwrap()
+    };
+    use http_body_util::BodyExt as _;
+    let created = client.send(request(Method::POST, path.into(), cm("w2").to_string().into_bytes())).await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let watch = format!(
+        "{path}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1"
+    );
+    let body = client.send(request(Method::GET, watch, Vec::new())).await.unwrap().into_body().collect().await;
+    let text = String::from_utf8(body.unwrap().to_bytes().to_vec()).unwrap();
+    let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let added: Vec<&str> = events
+        .iter()
+        .take_while(|e| e["type"] == "ADDED")
+        .map(|e| e["object"]["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(added, vec!["kube-root-ca.crt", "w2"], "{events:?}");
+    let bookmark = events.iter().find(|e| e["type"] == "BOOKMARK").expect("bookmark");
+    assert_eq!(bookmark["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+    sim.stop().await;
 }
 
 #[tokio::test]

@@ -296,7 +296,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
             let want = negotiate(ctx.accept, true, false)?;
             let include = include_object(q)?;
             if q.bool("watch")?.unwrap_or(false) {
-                let opts = q.list_opts(true)?;
+                let opts = q.list_opts(true, shared.watch_list_enabled())?;
                 def.fields_check(&opts)?;
                 return crate::http::watch::start(
                     shared,
@@ -309,7 +309,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
                 )
                 .map(|body| Reply { body, ..Reply::raw(200, &content_type_of(want), Bytes::new()) });
             }
-            let opts = q.list_opts(false)?;
+            let opts = q.list_opts(false, shared.watch_list_enabled())?;
             def.fields_check(&opts)?;
             let listed = shared.lock().list(t.res, t.namespace, &opts)?;
             Ok(list_reply(def, listed, want, include, pretty))
@@ -328,7 +328,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
         (None, None, Method::DELETE) => {
             require_verb(def, "deletecollection")?;
             q.check(Verb::DeleteCollection)?;
-            let list = q.list_opts(false)?;
+            let list = q.list_opts(false, shared.watch_list_enabled())?;
             def.fields_check(&list)?;
             let mut del = q.delete_opts(Verb::DeleteCollection)?;
             merge_delete_body(&mut del, ctx.content_type, &body)?;
