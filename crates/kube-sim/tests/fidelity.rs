@@ -55,13 +55,29 @@ async fn discovery_reports_real_resources() {
     assert!(headers["content-type"].to_str().unwrap().contains("as=APIGroupDiscoveryList"));
     assert_eq!(v["kind"], "APIGroupDiscoveryList");
     let apps_group = v["items"].as_array().unwrap().iter().find(|g| g["metadata"]["name"] == "apps").unwrap();
-    assert!(
-        apps_group["versions"][0]["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["resource"] == "statefulsets" && r["scope"] == "Namespaced")
-    );
+    let sts = apps_group["versions"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "statefulsets")
+        .unwrap()
+        .clone();
+    assert_eq!(sts["scope"], "Namespaced");
+    // installer.go ConvertGroupVersionIntoToDiscovery: responseKind's group and version are
+    // empty when they are the list's own; a subresource of another group names it.
+    assert_eq!(sts["responseKind"], json!({"group": "", "version": "", "kind": "StatefulSet"}));
+    let subresources = sts["subresources"].as_array().unwrap();
+    let scale = subresources.iter().find(|s| s["subresource"] == "scale").unwrap();
+    assert_eq!(scale["responseKind"], json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}));
+    let status = subresources.iter().find(|s| s["subresource"] == "status").unwrap();
+    assert_eq!(status["responseKind"], json!({"group": "", "version": "", "kind": "StatefulSet"}));
+    // storageversionhash.go of the stored version: events.k8s.io Events are stored as core
+    // v1 Events, ServiceCIDRs still as v1beta1 (kubeapiserver/default_storage_factory_builder.go).
+    let (_, events) = env.request(Method::GET, "/apis/events.k8s.io/v1", None).await;
+    assert_eq!(find(&events, "events")["storageVersionHash"], find(&core, "events")["storageVersionHash"]);
+    assert_eq!(find(&events, "events")["storageVersionHash"], "r2yiGXH7wu8=");
+    let (_, networking) = env.request(Method::GET, "/apis/networking.k8s.io/v1", None).await;
+    assert_eq!(find(&networking, "servicecidrs")["storageVersionHash"], "8ufAXOnr3Yg=");
     env.cleanup().await;
 }
 
