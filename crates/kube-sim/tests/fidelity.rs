@@ -933,6 +933,20 @@ async fn pods_subresources_and_field_selectors() {
     assert_eq!(p["spec"]["enableServiceLinks"], true);
     assert_eq!(p["status"]["phase"], "Pending");
     assert_eq!(p["status"]["qosClass"], "BestEffort");
+    // The ServiceAccount admission plugin (plugin/pkg/admission/serviceaccount/admission.go)
+    // refuses a pod whose ServiceAccount does not exist, naming it by its generateName
+    // (admission/errors.go extractResourceName: no name is generated yet).
+    let orphan = json!({"metadata": {"generateName": "q-"}, "spec": {"serviceAccountName": "nope", "containers": [{"name": "c", "image": "busybox"}]}});
+    let (code, s) = env.request(Method::POST, &pods, Some(orphan)).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{s}");
+    assert_eq!(
+        s["message"],
+        format!(
+            "pods \"q-\" is forbidden: error looking up service account {}/nope: serviceaccount \"nope\" not found",
+            env.ns
+        )
+    );
+    assert_eq!(s["details"], json!({"name": "q-", "kind": "pods"}));
     let (_, list) =
         env.request(Method::GET, &format!("{pods}?fieldSelector=status.phase%3DPending,metadata.name%3Dp"), None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
