@@ -216,6 +216,10 @@ impl Simulator {
         shared.auth.set_reject_anonymous(config.reject_anonymous);
         shared.auth.set_rbac(config.rbac);
         shared.lock().graceful_pod_deletion = shared.lock_workloads().runs_controllers();
+        shared.lock().root_ca = match &shared.pki {
+            Some(pki) => pki.ca_pem().to_string(),
+            None => auth::tls::generate_ca_pem().map_err(SimError::Tls)?,
+        };
         let system = if config.rbac { auth::policy::bootstrap_objects() } else { Vec::new() };
         registry::bootstrap::bootstrap(&mut shared.lock(), &network, addr.port(), system).map_err(SimError::Seed)?;
         let (dir, kubeconfig) = match &config.kubeconfig {

@@ -75,6 +75,13 @@ impl Shared {
         self.cluster.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// kube-apiserver's WatchList feature gate at this version (staging/src/k8s.io/apiserver/pkg/
+    /// features/kube_features.go): Alpha and off from 1.27, Beta and on in 1.32, off again in
+    /// 1.33 ("the json and proto streaming encoders appear to work better").
+    pub fn watch_list_enabled(&self) -> bool {
+        self.git_version.trim_start_matches('v').split('.').nth(1) == Some("32")
+    }
+
     pub fn lock_workloads(&self) -> MutexGuard<'_, workloads::State> {
         self.workloads.lock().unwrap_or_else(|p| p.into_inner())
     }

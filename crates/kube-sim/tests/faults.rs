@@ -106,7 +106,10 @@ async fn latency_and_a_connection_dropped_mid_response() {
 #[tokio::test]
 async fn watches_can_be_stalled_resumed_and_closed() {
     let (sim, api) = start().await;
-    let mut events = api.watch(&WatchParams::default(), "0").await.unwrap().boxed();
+    // From the current resourceVersion: what `default` already holds (its kube-root-ca.crt) is
+    // not replayed.
+    let rv = api.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
+    let mut events = api.watch(&WatchParams::default(), &rv).await.unwrap().boxed();
     sim.stall_watches();
     api.create(&PostParams::default(), &config_map("during-stall")).await.unwrap();
     assert!(
@@ -119,7 +122,8 @@ async fn watches_can_be_stalled_resumed_and_closed() {
 
     // A watch fault: new watches get their 200 and then nothing.
     sim.inject(Fault::watch("/api/v1/namespaces/default/configmaps").nth(1).stall());
-    let mut stalled = api.watch(&WatchParams::default(), "0").await.unwrap().boxed();
+    let rv = api.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
+    let mut stalled = api.watch(&WatchParams::default(), &rv).await.unwrap().boxed();
     api.create(&PostParams::default(), &config_map("unseen")).await.unwrap();
     assert!(tokio::time::timeout(Duration::from_millis(300), stalled.next()).await.is_err());
 

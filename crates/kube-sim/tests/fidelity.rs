@@ -1,7 +1,8 @@
 //! Wire fidelity: status codes, reasons, details and messages of kube-apiserver 1.33 for the
 //! requests the project makes. Every expected value comes from the kube-apiserver sources
-//! cited next to it, never from the simulator's own output. Runs against a real cluster when
-//! VCLUSTER_E2E_KUBECONFIG is set (simulator-only controls are then skipped).
+//! cited next to it, never from the simulator's own output, and the same code runs against the
+//! real control plane (`fidelity_real`) or the cluster of VCLUSTER_E2E_KUBECONFIG (see
+//! `common`; simulator-only controls run only where `env.sim` is set).
 
 mod common;
 
@@ -54,13 +55,29 @@ async fn discovery_reports_real_resources() {
     assert!(headers["content-type"].to_str().unwrap().contains("as=APIGroupDiscoveryList"));
     assert_eq!(v["kind"], "APIGroupDiscoveryList");
     let apps_group = v["items"].as_array().unwrap().iter().find(|g| g["metadata"]["name"] == "apps").unwrap();
-    assert!(
-        apps_group["versions"][0]["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["resource"] == "statefulsets" && r["scope"] == "Namespaced")
-    );
+    let sts = apps_group["versions"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "statefulsets")
+        .unwrap()
+        .clone();
+    assert_eq!(sts["scope"], "Namespaced");
+    // installer.go ConvertGroupVersionIntoToDiscovery: responseKind's group and version are
+    // empty when they are the list's own; a subresource of another group names it.
+    assert_eq!(sts["responseKind"], json!({"group": "", "version": "", "kind": "StatefulSet"}));
+    let subresources = sts["subresources"].as_array().unwrap();
+    let scale = subresources.iter().find(|s| s["subresource"] == "scale").unwrap();
+    assert_eq!(scale["responseKind"], json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}));
+    let status = subresources.iter().find(|s| s["subresource"] == "status").unwrap();
+    assert_eq!(status["responseKind"], json!({"group": "", "version": "", "kind": "StatefulSet"}));
+    // storageversionhash.go of the stored version: events.k8s.io Events are stored as core
+    // v1 Events, ServiceCIDRs still as v1beta1 (kubeapiserver/default_storage_factory_builder.go).
+    let (_, events) = env.request(Method::GET, "/apis/events.k8s.io/v1", None).await;
+    assert_eq!(find(&events, "events")["storageVersionHash"], find(&core, "events")["storageVersionHash"]);
+    assert_eq!(find(&events, "events")["storageVersionHash"], "r2yiGXH7wu8=");
+    let (_, networking) = env.request(Method::GET, "/apis/networking.k8s.io/v1", None).await;
+    assert_eq!(find(&networking, "servicecidrs")["storageVersionHash"], "8ufAXOnr3Yg=");
     env.cleanup().await;
 }
 
@@ -218,10 +235,33 @@ async fn field_validation_strict_warn_ignore() {
 async fn query_parameters_are_checked() {
     let env = Env::new("query").await;
     let path = env.ns_path("configmaps");
-    // Unsupported field label (pkg/apis/core/v1/conversion.go): 400 `field label not supported`.
+    // An unknown field label: kinds without a field label conversion (ConfigMaps; apps/v1
+    // registers none, so not even ReplicaSet's `status.replicas`) get apimachinery
+    // runtime/conversion.go `DefaultMetaV1FieldSelectorConversion`; kinds with one
+    // (pkg/apis/core/v1/conversion.go) `field label not supported`, where cluster-scoped Nodes
+    // do not list `metadata.namespace`.
     let (code, s) = env.request(Method::GET, &format!("{path}?fieldSelector=spec.foo%3Dbar"), None).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(s["reason"], "BadRequest");
+    assert_eq!(
+        s["message"],
+        "\"spec.foo\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+    );
+    let (code, s) = env
+        .request(Method::GET, &format!("{}?fieldSelector=status.replicas%3D1", env.apps_path("replicasets")), None)
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        s["message"],
+        "\"status.replicas\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+    );
+    let (code, s) =
+        env.request(Method::GET, &format!("{}?fieldSelector=spec.foo%3Dbar", env.ns_path("pods")), None).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
     assert_eq!(s["message"], "field label not supported: spec.foo");
+    let (code, s) = env.request(Method::GET, "/api/v1/nodes?fieldSelector=metadata.namespace%3Dx", None).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(s["message"], "field label not supported: metadata.namespace");
     // Pods support status.phase.
     let (code, _) =
         env.request(Method::GET, &format!("{}?fieldSelector=status.phase%3DRunning", env.ns_path("pods")), None).await;
@@ -274,10 +314,32 @@ async fn media_types_are_negotiated() {
         s["message"],
         "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
     );
+    // A PATCH route consumes the four patch types only (endpoints/installer.go), so go-restful
+    // refuses any other before the handler: "415: Unsupported Media Type", made a Status by
+    // server/handler.go `serviceErrorHandler` (NewGenericServerResponse: empty details).
     let (code, _, s) =
         env.request_full(Method::PATCH, &format!("{path}/x"), "application/json", Some(b"{}".to_vec())).await;
     assert_eq!(code, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(s["message"].as_str().unwrap().starts_with("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"));
+    assert_eq!(
+        s,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+               "message": "415: Unsupported Media Type", "reason": "UnsupportedMediaType", "details": {}, "code": 415})
+    );
+    // A method the route does not have: go-restful's 405 the same way.
+    for (method, path) in [
+        (Method::PUT, path.clone()),
+        (Method::POST, "/api/v1/configmaps".to_string()),
+        (Method::GET, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews".to_string()),
+    ] {
+        let (code, s) = env.request(method, &path, Some(json!({}))).await;
+        assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(
+            s,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                   "message": "the server does not allow this method on the requested resource",
+                   "reason": "MethodNotAllowed", "details": {}, "code": 405})
+        );
+    }
     if env.sim.is_some() {
         // The simulator serves JSON only: a protobuf-only client gets 406.
         let (code, _, s) = env
@@ -387,8 +449,8 @@ async fn service_ip_allocation() {
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
     let msg = s["message"].as_str().unwrap();
     assert!(msg.starts_with("Service \"probe\" is invalid: spec.clusterIPs: Invalid value: []string{\"4.4.4.4\"}: failed to allocate IP 4.4.4.4: the provided IP (4.4.4.4) is not in the valid range. The range of valid IPs is "), "{msg}");
-    if env.sim.is_some() {
-        assert!(msg.ends_with("The range of valid IPs is 10.96.0.0/12"));
+    if let Some(cidr) = env.service_cidr() {
+        assert!(msg.ends_with(&format!("The range of valid IPs is {cidr}")), "{msg}");
         // 1.33 without dry run: the MetaAllocator's ErrMismatchedNetwork (cidrallocator.go).
         let (_, s) = env
             .request(Method::POST, &path, Some(svc("probe", json!({"clusterIP": "4.4.4.4", "ports": [{"port": 80}]}))))
@@ -450,51 +512,57 @@ async fn no_op_writes_do_not_write_and_generation_tracks_spec() {
     let (code, created) = env.request(Method::POST, &path, Some(sts)).await;
     assert_eq!(code, StatusCode::CREATED, "{created}");
     assert_eq!(created["metadata"]["generation"], 1);
-    let (_, same) = env.request(Method::PUT, &format!("{path}/web"), Some(created.clone())).await;
-    assert_eq!(same["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"]);
-    let mut labelled = same.clone();
-    labelled["metadata"]["labels"] = json!({"x": "y"});
-    let (_, labelled) = env.request(Method::PUT, &format!("{path}/web"), Some(labelled)).await;
-    assert_ne!(labelled["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"]);
+    // PUTs start from a fresh GET (`put_fresh`): with controllers running, the StatefulSet
+    // controller writes status (a new resourceVersion, the same generation) meanwhile.
+    let web = format!("{path}/web");
+    let (code, same, before) = env.put_fresh(&web, |_| {}).await;
+    assert_eq!(code, StatusCode::OK, "{same}");
+    assert_eq!(same["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]);
+    let (code, labelled, before) = env.put_fresh(&web, |o| o["metadata"]["labels"] = json!({"x": "y"})).await;
+    assert_eq!(code, StatusCode::OK, "{labelled}");
+    assert_ne!(labelled["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]);
     assert_eq!(labelled["metadata"]["generation"], 1);
-    let (_, scaled) = env
-        .request_full(
-            Method::PATCH,
-            &format!("{path}/web"),
-            "application/merge-patch+json",
-            Some(br#"{"spec":{"replicas":3}}"#.to_vec()),
-        )
-        .await
-        .2
-        .pipe(|v| (StatusCode::OK, v));
+    let (code, _, scaled) = env
+        .request_full(Method::PATCH, &web, "application/merge-patch+json", Some(br#"{"spec":{"replicas":3}}"#.to_vec()))
+        .await;
+    assert_eq!(code, StatusCode::OK, "{scaled}");
     assert_eq!(scaled["metadata"]["generation"], 2);
     // The scale subresource (autoscaling/v1 Scale).
-    let (code, scale) = env.request(Method::GET, &format!("{path}/web/scale"), None).await;
+    let (code, scale) = env.request(Method::GET, &format!("{web}/scale"), None).await;
     assert_eq!(code, StatusCode::OK);
     assert_eq!(scale["kind"], "Scale");
     assert_eq!(scale["spec"]["replicas"], 3);
     assert_eq!(scale["status"]["selector"], "app=web");
-    let (code, _) = env.request(Method::PUT, &format!("{path}/web/scale"), Some(json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": {"replicas": 5}}))).await;
+    let (code, _) = env.request(Method::PUT, &format!("{web}/scale"), Some(json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": {"replicas": 5}}))).await;
     assert_eq!(code, StatusCode::OK);
-    let (_, after) = env.request(Method::GET, &format!("{path}/web"), None).await;
+    let (_, after) = env.request(Method::GET, &web, None).await;
     assert_eq!(after["spec"]["replicas"], 5);
     assert_eq!(after["metadata"]["generation"], 3);
-    // The status subresource writes status only; the main resource ignores status.
-    let mut st = after.clone();
-    st["status"]["readyReplicas"] = json!(2);
-    st["spec"]["replicas"] = json!(9);
-    let (_, st) = env.request(Method::PUT, &format!("{path}/web/status"), Some(st)).await;
-    assert_eq!(st["status"]["readyReplicas"], 2);
+    // The status subresource writes status only (spec is kept).
+    let (code, st, _) = env
+        .put_fresh(&format!("{web}/status"), |o| {
+            o["status"]["observedGeneration"] = json!(42);
+            o["spec"]["replicas"] = json!(9);
+        })
+        .await;
+    assert_eq!(code, StatusCode::OK, "{st}");
+    assert_eq!(st["status"]["observedGeneration"], 42);
     assert_eq!(st["spec"]["replicas"], 5);
+    // apps validation.go ValidateStatefulSetStatus on a status write.
+    let (code, e, _) = env
+        .put_fresh(&format!("{web}/status"), |o| {
+            let replicas = o["status"]["replicas"].as_i64().unwrap_or(0);
+            o["status"]["readyReplicas"] = json!(replicas + 1);
+            o["status"]["availableReplicas"] = json!(0);
+            o["status"]["currentReplicas"] = json!(-1);
+        })
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.starts_with("StatefulSet.apps \"web\" is invalid: [status.currentReplicas: Invalid value: -1: must be greater than or equal to 0, status.readyReplicas: Invalid value: "), "{e}");
+    assert!(message.ends_with(": cannot be greater than status.replicas]"), "{e}");
     env.cleanup().await;
 }
-
-trait Pipe: Sized {
-    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
 
 #[tokio::test]
 async fn server_side_apply_conflicts_and_ownership() {
@@ -546,7 +614,7 @@ async fn deletion_finalizers_and_preconditions() {
     let mut held = cm("held");
     held["metadata"]["finalizers"] = json!(["example.com/hold"]);
     let (_, created) = env.request(Method::POST, &path, Some(held)).await;
-    // storage/interfaces.go Preconditions.Check, interpreted as a Conflict.
+    // registry/rest/delete.go BeforeDelete checks preconditions first: a Conflict on the kind.
     let (code, s) = env
         .request(
             Method::DELETE,
@@ -555,11 +623,38 @@ async fn deletion_finalizers_and_preconditions() {
         )
         .await;
     assert_eq!(code, StatusCode::CONFLICT);
-    assert!(s["message"].as_str().unwrap().starts_with("Operation cannot be fulfilled on configmaps \"held\": StorageError: invalid object, Code: 4, Key: /registry/configmaps/"), "{s}");
-    assert!(s["message"].as_str().unwrap().ends_with(&format!(
-        "Precondition failed: UID in precondition: 00000000-0000-0000-0000-000000000000, UID in object meta: {}",
-        created["metadata"]["uid"].as_str().unwrap()
-    )));
+    let uid = created["metadata"]["uid"].as_str().unwrap();
+    assert_eq!(
+        s["message"],
+        format!(
+            "Operation cannot be fulfilled on ConfigMap \"held\": the UID in the precondition (00000000-0000-0000-0000-000000000000) does not match the UID in record ({uid}). The object might have been deleted and then recreated"
+        )
+    );
+    assert_eq!(s["details"], json!({"name": "held", "kind": "ConfigMap"}));
+    let (code, s) = env
+        .request(Method::DELETE, &format!("{path}/held"), Some(json!({"preconditions": {"resourceVersion": "1"}})))
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    let rv = created["metadata"]["resourceVersion"].as_str().unwrap();
+    assert_eq!(
+        s["message"],
+        format!(
+            "Operation cannot be fulfilled on ConfigMap \"held\": the ResourceVersion in the precondition (1) does not match the ResourceVersion in record ({rv}). The object might have been modified"
+        )
+    );
+    // A namespace checks them itself (registry/core/namespace/storage/storage.go Delete).
+    let (code, s) = env
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/namespaces/{}", env.ns),
+            Some(json!({"preconditions": {"uid": "00000000-0000-0000-0000-000000000000"}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert!(
+        s["message"].as_str().unwrap().starts_with(&format!("Operation cannot be fulfilled on namespaces \"{}\": Precondition failed: UID in precondition: 00000000-0000-0000-0000-000000000000, UID in object meta: ", env.ns)),
+        "{s}"
+    );
     // A finalizer keeps the object, with deletionTimestamp (store.go updateForGracefulDeletionAndFinalizers).
     let (code, kept) = env.request(Method::DELETE, &format!("{path}/held"), None).await;
     assert_eq!(code, StatusCode::OK);
@@ -687,16 +782,13 @@ async fn namespace_deletion_terminates_then_removes() {
         finalizers["message"],
         "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances"
     );
-    // errors.go NewConflict from the namespace registry's Delete.
-    let (code, s) = env.request(Method::DELETE, &ns_path, None).await;
-    assert_eq!(code, StatusCode::CONFLICT);
-    assert_eq!(
-        s["message"],
-        format!(
-            "Operation cannot be fulfilled on namespaces \"{}\": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
-            env.ns
-        )
-    );
+    // Deleted again while Terminating: the namespace as it is (registry/core/namespace/storage/
+    // storage.go Delete returns it while spec.finalizers is not empty).
+    let (code, again) = env.request(Method::DELETE, &ns_path, None).await;
+    assert_eq!(code, StatusCode::OK, "{again}");
+    assert_eq!(again["kind"], "Namespace");
+    assert_eq!(again["status"]["phase"], "Terminating");
+    assert_eq!(again["spec"]["finalizers"], json!(["kubernetes"]));
     env.request_full(
         Method::PATCH,
         &format!("{path}/held"),
@@ -732,16 +824,21 @@ async fn watch_resumes_bookmarks_and_gone() {
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(types, vec!["MODIFIED", "DELETED"]);
     assert_eq!(events[0]["object"]["kind"], "ConfigMap");
-    // sendInitialEvents (1.33 WatchList): ADDED for the state, then a bookmark annotated
-    // k8s.io/initial-events-end (staging/src/k8s.io/apiserver/pkg/storage/cacher/cacher.go).
-    env.request(Method::POST, &path, Some(cm("w2"))).await;
-    let events = env
-        .watch_lines(&format!("{path}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1"))
+    // sendInitialEvents needs the WatchList feature gate, off by default again in 1.33
+    // (apiserver/pkg/features/kube_features.go; apimachinery internalversion/validation
+    // validateWatchOptions).
+    let (code, s) = env
+        .request(
+            Method::GET,
+            &format!("{path}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1"),
+            None,
+        )
         .await;
-    assert_eq!(events[0]["type"], "ADDED");
-    assert_eq!(events[0]["object"]["metadata"]["name"], "w2");
-    let bookmark = events.iter().find(|e| e["type"] == "BOOKMARK").expect("bookmark");
-    assert_eq!(bookmark["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        s["message"],
+        "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"
+    );
     if let Some(sim) = &env.sim {
         // After compaction an older resourceVersion is gone: an ERROR event in the watch
         // (cacher watch_cache.go `too old resource version: %d (%d)`, 410 Expired), a 410
@@ -779,11 +876,54 @@ async fn request_log_counts_and_classifies() {
     env.cleanup().await;
 }
 
+/// A 1.32 simulator (WatchList on by default in 1.32 only): `sendInitialEvents` gives ADDED
+/// for the state, then a bookmark annotated `k8s.io/initial-events-end`
+/// (staging/src/k8s.io/apiserver/pkg/storage/cacher/cacher.go). Simulator only: the real
+/// control plane is 1.33, so nothing is checked in `fidelity_real`.
+#[tokio::test]
+async fn watch_list_of_a_1_32_server_ends_its_initial_events_with_a_bookmark() {
+    if common::backend() != common::Backend::Simulator {
+        return;
+    }
+    let config = kube_sim::SimConfig { git_version: "v1.32.5".into(), ..Default::default() };
+    let sim = kube_sim::Simulator::start_with(config).await.unwrap();
+    let client = sim.client().await.unwrap();
+    let path = "/api/v1/namespaces/default/configmaps";
+    let request = |method: Method, uri: String, body: Vec<u8>| {
+        hyper::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("Content-Type", "application/json")
+            .body(kube::client::Body::from(body))
+            .unwrap()
+    };
+    use http_body_util::BodyExt as _;
+    let created = client.send(request(Method::POST, path.into(), cm("w2").to_string().into_bytes())).await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let watch = format!(
+        "{path}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1"
+    );
+    let body = client.send(request(Method::GET, watch, Vec::new())).await.unwrap().into_body().collect().await;
+    let text = String::from_utf8(body.unwrap().to_bytes().to_vec()).unwrap();
+    let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let added: Vec<&str> = events
+        .iter()
+        .take_while(|e| e["type"] == "ADDED")
+        .map(|e| e["object"]["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(added, vec!["kube-root-ca.crt", "w2"], "{events:?}");
+    let bookmark = events.iter().find(|e| e["type"] == "BOOKMARK").expect("bookmark");
+    assert_eq!(bookmark["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+    sim.stop().await;
+}
+
 #[tokio::test]
 async fn pods_subresources_and_field_selectors() {
     let env = Env::new("pods").await;
     let pods = env.ns_path("pods");
-    let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    // A scheduler name no scheduler serves: the pod stays Pending and unbound until the test
+    // binds it (kube-scheduler, and kube-sim's in workload mode, leave it alone).
+    let pod = json!({"metadata": {"name": "p"}, "spec": {"schedulerName": "kube-sim-conformance", "containers": [{"name": "c", "image": "busybox"}]}});
     let (code, p) = env.request(Method::POST, &pods, Some(pod)).await;
     assert_eq!(code, StatusCode::CREATED, "{p}");
     // pkg/apis/core/v1/defaults.go and the ServiceAccount/Priority admission plugins.
@@ -793,6 +933,20 @@ async fn pods_subresources_and_field_selectors() {
     assert_eq!(p["spec"]["enableServiceLinks"], true);
     assert_eq!(p["status"]["phase"], "Pending");
     assert_eq!(p["status"]["qosClass"], "BestEffort");
+    // The ServiceAccount admission plugin (plugin/pkg/admission/serviceaccount/admission.go)
+    // refuses a pod whose ServiceAccount does not exist, naming it by its generateName
+    // (admission/errors.go extractResourceName: no name is generated yet).
+    let orphan = json!({"metadata": {"generateName": "q-"}, "spec": {"serviceAccountName": "nope", "containers": [{"name": "c", "image": "busybox"}]}});
+    let (code, s) = env.request(Method::POST, &pods, Some(orphan)).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{s}");
+    assert_eq!(
+        s["message"],
+        format!(
+            "pods \"q-\" is forbidden: error looking up service account {}/nope: serviceaccount \"nope\" not found",
+            env.ns
+        )
+    );
+    assert_eq!(s["details"], json!({"name": "q-", "kind": "pods"}));
     let (_, list) =
         env.request(Method::GET, &format!("{pods}?fieldSelector=status.phase%3DPending,metadata.name%3Dp"), None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
@@ -824,8 +978,9 @@ async fn pods_subresources_and_field_selectors() {
         )
         .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    // Eviction (pods/eviction) deletes the pod; without a PDB it is allowed.
-    let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p"}});
+    // Eviction (pods/eviction) deletes the pod; without a PDB it is allowed. Grace period 0:
+    // no kubelet runs on node n1 to finish a graceful deletion.
+    let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p"}, "deleteOptions": {"gracePeriodSeconds": 0}});
     let (code, _) = env.request(Method::POST, &format!("{pods}/p/eviction"), Some(eviction)).await;
     assert_eq!(code, StatusCode::CREATED);
     eventually(Duration::from_secs(20), || async {
@@ -849,12 +1004,12 @@ async fn pods_subresources_and_field_selectors() {
     assert_eq!(code, StatusCode::CREATED, "{tr}");
     assert_eq!(tr["kind"], "TokenRequest");
     assert!(tr["status"]["token"].as_str().unwrap().split('.').count() == 3);
-    // A verb the resource does not have (namespaces: no deletecollection).
-    if env.sim.is_some() {
-        let (code, s) = env.request(Method::DELETE, "/api/v1/namespaces", None).await;
-        assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(s["reason"], "MethodNotAllowed");
-    }
+    // A verb the resource does not have (namespaces: no deletecollection): no route, go-restful's
+    // 405 (server/handler.go serviceErrorHandler).
+    let (code, s) = env.request(Method::DELETE, "/api/v1/namespaces", None).await;
+    assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(s["reason"], "MethodNotAllowed");
+    assert_eq!(s["message"], "the server does not allow this method on the requested resource");
     env.cleanup().await;
 }
 
@@ -914,24 +1069,41 @@ async fn the_default_service_cidr_is_served_and_immutable() {
     // default_servicecidr_controller.go: `kubernetes` holds --service-cluster-ip-range; Ready
     // with the controller's message and no reason.
     let path = "/apis/networking.k8s.io/v1/servicecidrs";
-    let (code, default) = env.request(Method::GET, &format!("{path}/kubernetes"), None).await;
-    assert_eq!(code, StatusCode::OK, "{default}");
-    if env.sim.is_some() {
-        assert_eq!(default["spec"]["cidrs"], json!(["10.96.0.0/12"]));
+    // Seconds after start, kube-controller-manager's ServiceCIDR controller
+    // (pkg/controller/servicecidrs/servicecidrs_controller.go) has added its finalizer and
+    // applied its own Ready condition over the apiserver's ("Kubernetes default Service CIDR is
+    // ready"); `reason` is empty, not omitted (metav1.Condition).
+    let default = eventually(Duration::from_secs(60), || async {
+        let (code, default) = env.request(Method::GET, &format!("{path}/kubernetes"), None).await;
+        assert_eq!(code, StatusCode::OK, "{default}");
+        (default["status"]["conditions"][0]["message"] == "Kubernetes Service CIDR is ready").then_some(default)
+    })
+    .await;
+    if let Some(cidr) = env.service_cidr() {
+        assert_eq!(default["spec"]["cidrs"], json!([cidr]));
     }
+    assert_eq!(default["metadata"]["finalizers"], json!(["networking.k8s.io/service-cidr-finalizer"]));
     let ready = &default["status"]["conditions"][0];
     assert_eq!((ready["type"].as_str(), ready["status"].as_str()), (Some("Ready"), Some("True")), "{default}");
-    assert_eq!(ready["message"], "Kubernetes default Service CIDR is ready");
+    assert_eq!(ready["reason"], "");
     assert!(ready["lastTransitionTime"].as_str().is_some_and(|t| t.ends_with('Z')), "{ready}");
 
-    // networking validation.go ValidateServiceCIDRUpdate: spec.cidrs is immutable.
+    // networking validation.go ValidateServiceCIDRUpdate (v1.33.x): each CIDR is immutable; a
+    // change of their number other than one to two is refused whole.
     let mut moved = default.clone();
     moved["spec"]["cidrs"] = json!(["10.0.0.0/16"]);
+    let (code, e) = env.request(Method::PUT, &format!("{path}/kubernetes?dryRun=All"), Some(moved.clone())).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        e["message"],
+        "ServiceCIDR.networking.k8s.io \"kubernetes\" is invalid: spec.cidrs[0]: Invalid value: \"10.0.0.0/16\": field is immutable"
+    );
+    moved["spec"]["cidrs"] = json!(["10.0.0.0/16", "fd00::/108", "10.1.0.0/16"]);
     let (code, e) = env.request(Method::PUT, &format!("{path}/kubernetes?dryRun=All"), Some(moved)).await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         e["message"],
-        "ServiceCIDR.networking.k8s.io \"kubernetes\" is invalid: spec.cidrs: Invalid value: []string{\"10.0.0.0/16\"}: field is immutable"
+        "ServiceCIDR.networking.k8s.io \"kubernetes\" is invalid: spec.cidrs: Invalid value: []string{\"10.0.0.0/16\", \"fd00::/108\", \"10.1.0.0/16\"}: field is immutable"
     );
     // ValidateServiceCIDR: at least one CIDR.
     let empty =
@@ -1158,7 +1330,7 @@ async fn subject_access_reviews_answer_as_rbac_does() {
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         status_of(&body).2,
-        r#"SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": at least one of user or group must be specified"#
+        r#".authorization.k8s.io "" is invalid: spec.user: Invalid value: "": at least one of user or group must be specified"#
     );
 
     // Only who may create subjectaccessreviews may ask.

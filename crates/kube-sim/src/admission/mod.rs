@@ -163,6 +163,9 @@ pub fn admit(
     }
     let name = jsonpath::name(&new).to_string();
     let mut errs = validation::validate(res, &new, old);
+    if sub == Sub::Status && res.group == "apps" && res.kind == "StatefulSet" {
+        validation::statefulset_status(&new, old, &mut errs);
+    }
     if let Some(old) = old
         && get(old, &["metadata", "deletionTimestamp"]).is_some()
     {

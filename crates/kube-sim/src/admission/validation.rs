@@ -455,6 +455,55 @@ fn statefulset(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
     }
 }
 
+/// kubernetes v1.33 pkg/apis/apps/validation/validation.go `ValidateStatefulSetStatus`, what
+/// a write of `statefulsets/status` validates beyond the metadata
+/// (`ValidateStatefulSetStatusUpdate`, which adds that `collisionCount` may not decrease).
+pub fn statefulset_status(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
+    let status = obj.get("status").unwrap_or(&Value::Null);
+    let count = |field: &str| status.get(field).and_then(Value::as_i64);
+    let int = |n: i64| BadValue::Raw(n.to_string());
+    for field in [
+        "replicas",
+        "readyReplicas",
+        "currentReplicas",
+        "updatedReplicas",
+        "availableReplicas",
+        "observedGeneration",
+        "collisionCount",
+    ] {
+        if let Some(n) = count(field).filter(|n| *n < 0) {
+            errs.push(FieldError::invalid(format!("status.{field}"), int(n), "must be greater than or equal to 0"));
+        }
+    }
+    let replicas = count("replicas").unwrap_or(0);
+    let ready = count("readyReplicas").unwrap_or(0);
+    let available = count("availableReplicas").unwrap_or(0);
+    for field in ["readyReplicas", "currentReplicas", "updatedReplicas", "availableReplicas"] {
+        let n = count(field).unwrap_or(0);
+        if n > replicas {
+            errs.push(FieldError::invalid(format!("status.{field}"), int(n), "cannot be greater than status.replicas"));
+        }
+    }
+    if available > ready {
+        errs.push(FieldError::invalid(
+            "status.availableReplicas",
+            int(available),
+            "cannot be greater than status.readyReplicas",
+        ));
+    }
+    // apimachinery validation `IsDecremented`: removed, or lower than before.
+    let old_count = old.and_then(|o| get(o, &["status", "collisionCount"])).and_then(Value::as_i64);
+    let decremented = match (count("collisionCount"), old_count) {
+        (None, Some(_)) => true,
+        (Some(new), Some(old)) => new < old,
+        _ => false,
+    };
+    if decremented {
+        let value = count("collisionCount").unwrap_or(0);
+        errs.push(FieldError::invalid("status.collisionCount", int(value), "cannot be decremented"));
+    }
+}
+
 fn workload(obj: &Value, old: Option<&Value>, kind: Workload, errs: &mut Vec<FieldError>) {
     selector_and_template(obj, kind, errs);
     if let Some(old) = old {
@@ -531,12 +580,28 @@ fn service_cidr(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
             .unwrap_or_default()
     };
     let new = cidrs(obj);
-    match old {
-        None if new.is_empty() => errs.push(FieldError::required("spec.cidrs", "at least one CIDR required")),
-        Some(old) if cidrs(old) != new => {
-            errs.push(FieldError::invalid("spec.cidrs", BadValue::string_slice(&new), "field is immutable"));
+    let Some(old) = old.map(cidrs) else {
+        if new.is_empty() {
+            errs.push(FieldError::required("spec.cidrs", "at least one CIDR required"));
         }
-        _ => {}
+        return;
+    };
+    // kubernetes v1.33 pkg/apis/networking/validation/validation.go `ValidateServiceCIDRUpdate`:
+    // with as many CIDRs, each one is immutable; one may become two (to dual stack,
+    // https://issues.k8s.io/131261) if the first stays; any other change is refused whole.
+    let immutable = |i: usize, errs: &mut Vec<FieldError>| {
+        errs.push(FieldError::invalid(format!("spec.cidrs[{i}]"), BadValue::str(&new[i]), "field is immutable"));
+    };
+    if old.len() == new.len() {
+        for i in (0..old.len()).filter(|i| old[*i] != new[*i]) {
+            immutable(i, errs);
+        }
+    } else if old.len() == 1 && new.len() == 2 {
+        if new[0] != old[0] {
+            immutable(0, errs);
+        }
+    } else {
+        errs.push(FieldError::invalid("spec.cidrs", BadValue::string_slice(&new), "field is immutable"));
     }
 }
 

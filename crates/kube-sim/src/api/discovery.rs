@@ -113,7 +113,11 @@ pub const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=
 fn aggregated_resource(r: &ResourceDef) -> Value {
     let mut e = Map::new();
     e.insert("resource".into(), r.plural.into());
-    e.insert("responseKind".into(), json!({ "group": r.group, "version": r.version, "kind": r.kind }));
+    // kubernetes v1.33 staging/src/k8s.io/apiserver/pkg/endpoints/installer.go
+    // `ConvertGroupVersionIntoToDiscovery`: responseKind copies the APIResource's group and
+    // version, which are empty unless they differ from the list's (a subresource such as
+    // pods/eviction, policy/v1).
+    e.insert("responseKind".into(), json!({ "group": "", "version": "", "kind": r.kind }));
     e.insert("scope".into(), if r.namespaced { "Namespaced" } else { "Cluster" }.into());
     e.insert("singularResource".into(), r.singular.into());
     e.insert("verbs".into(), json!(r.verbs));
@@ -128,8 +132,7 @@ fn aggregated_resource(r: &ResourceDef) -> Value {
             .subresources
             .iter()
             .map(|s| {
-                let (g, v) = if s.group.is_empty() && s.version.is_empty() { (r.group, r.version) } else { (s.group, s.version) };
-                json!({ "subresource": s.name, "responseKind": { "group": g, "version": v, "kind": s.kind }, "verbs": s.verbs })
+                json!({ "subresource": s.name, "responseKind": { "group": s.group, "version": s.version, "kind": s.kind }, "verbs": s.verbs })
             })
             .collect();
         e.insert("subresources".into(), Value::Array(subs));

@@ -306,7 +306,9 @@ impl Auth {
             ));
         }
         if !errors.is_empty() {
-            return Err(ApiError::invalid("authorization.k8s.io", "SubjectAccessReview", "", &errors));
+            // The kind is empty: kubernetes v1.33 pkg/registry/authorization/subjectaccessreview/rest.go
+            // names the error by the decoded internal object's TypeMeta, which is not set.
+            return Err(ApiError::invalid("authorization.k8s.io", "", "", &errors));
         }
         let attributes = review_attributes(&spec).expect("validated");
         let decision = self.decide(&user, &attributes, rbac);

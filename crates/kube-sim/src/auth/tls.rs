@@ -41,17 +41,29 @@ fn validity(params: &mut CertificateParams, days: i64) {
     params.not_after = date(now + jiff::SignedDuration::from_hours(24 * days));
 }
 
+/// A self-signed CA certificate (CommonName `kube-sim-ca`, PEM) of its own, its key thrown
+/// away: the root CA a plain-HTTP simulator publishes in `kube-root-ca.crt`.
+pub fn generate_ca_pem() -> Result<String, String> {
+    let key = KeyPair::generate().map_err(rcgen_error)?;
+    Ok(ca_params().self_signed(&key).map_err(rcgen_error)?.pem())
+}
+
+fn ca_params() -> CertificateParams {
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name = rcgen::DistinguishedName::new();
+    ca.distinguished_name.push(DnType::CommonName, "kube-sim-ca");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    validity(&mut ca, 3650);
+    ca
+}
+
 impl Pki {
     /// A new CA (CommonName `kube-sim-ca`) and a serving certificate for 127.0.0.1,
     /// localhost, the in-cluster names of the `kubernetes` Service and `extra_sans`.
     pub fn generate(extra_sans: &[String]) -> Result<Pki, String> {
         let ca_key = KeyPair::generate().map_err(rcgen_error)?;
-        let mut ca = CertificateParams::default();
-        ca.distinguished_name = rcgen::DistinguishedName::new();
-        ca.distinguished_name.push(DnType::CommonName, "kube-sim-ca");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-        validity(&mut ca, 3650);
+        let ca = ca_params();
         let ca_cert = ca.self_signed(&ca_key).map_err(rcgen_error)?;
         let ca_pem = ca_cert.pem();
         let ca_der = ca_cert.der().clone();

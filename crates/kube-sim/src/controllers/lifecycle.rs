@@ -2,8 +2,10 @@
 //! garbage collector (pkg/controller/garbagecollector: background, foreground and orphan
 //! propagation through ownerReferences), the namespace controller
 //! (pkg/controller/namespace/deletion: Terminating namespaces are emptied, their conditions
-//! reported, then finalized) and the service-account controller
-//! (pkg/controller/serviceaccount: a `default` ServiceAccount in every namespace).
+//! reported, then finalized), the service-account controller
+//! (pkg/controller/serviceaccount: a `default` ServiceAccount in every namespace) and the root
+//! CA publisher (pkg/controller/certificates/rootcacertpublisher: a `kube-root-ca.crt`
+//! ConfigMap in every namespace).
 //!
 //! `reconcile` makes one pass and says whether it changed anything; the simulator runs it
 //! after writes until nothing changes, so dependents disappear shortly after their owner, as in
@@ -48,6 +50,7 @@ pub fn reconcile(cluster: &mut Cluster) -> bool {
     }
     let ns_res = resources::find("", "v1", "namespaces").expect("namespaces served");
     let sa_res = resources::find("", "v1", "serviceaccounts").expect("serviceaccounts served");
+    let cm_res = resources::find("", "v1", "configmaps").expect("configmaps served");
 
     for (k, obj) in &objects {
         if k.res == ns_res {
@@ -55,6 +58,7 @@ pub fn reconcile(cluster: &mut Cluster) -> bool {
                 changed |= finalize_namespace(cluster, &objects, obj);
             } else {
                 changed |= ensure_default_service_account(cluster, sa_res, jsonpath::name(obj));
+                changed |= publish_root_ca(cluster, cm_res, jsonpath::name(obj));
             }
             continue;
         }
@@ -136,6 +140,35 @@ fn ensure_default_service_account(cluster: &mut Cluster, sa_res: ResId, namespac
     }
     let sa = json!({ "metadata": { "name": "default" } });
     cluster.create(sa_res, namespace, sa, &controller_opts()).is_ok()
+}
+
+/// kubernetes v1.33 pkg/controller/certificates/rootcacertpublisher/publisher.go
+/// `syncNamespace`: every active namespace has the ConfigMap `kube-root-ca.crt` with the
+/// cluster's CA bundle (`data["ca.crt"]`) and the `kubernetes.io/description` annotation; it is
+/// recreated when deleted, and its data and annotation are put back when changed (other fields
+/// are left as they are).
+fn publish_root_ca(cluster: &mut Cluster, cm_res: ResId, namespace: &str) -> bool {
+    const NAME: &str = "kube-root-ca.crt";
+    const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
+    let data = json!({ "ca.crt": cluster.root_ca });
+    let k = Key { res: cm_res, namespace: namespace.into(), name: NAME.into() };
+    let Some(live) = cluster.store.get(&k) else {
+        let cm = json!({
+            "metadata": { "name": NAME, "annotations": { "kubernetes.io/description": DESCRIPTION } },
+            "data": data,
+        });
+        return cluster.create(cm_res, namespace, cm, &controller_opts()).is_ok();
+    };
+    let described =
+        get_str(live, &["metadata", "annotations", "kubernetes.io/description"]).is_some_and(|d| !d.is_empty());
+    if live.get("data") == Some(&data) && described {
+        return false;
+    }
+    let mut fixed = Value::clone(live);
+    fixed["data"] = data;
+    jsonpath::object_at(&mut fixed, &["metadata", "annotations"])
+        .insert("kubernetes.io/description".into(), DESCRIPTION.into());
+    write(cluster, &k, fixed, Sub::Main)
 }
 
 /// An owner reference to a kind the simulator does not serve cannot be resolved; the real

@@ -354,7 +354,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
             let want = negotiate(ctx.accept, true, false)?;
             let include = include_object(q)?;
             if q.bool("watch")?.unwrap_or(false) {
-                let opts = q.list_opts(true)?;
+                let opts = q.list_opts(true, shared.watch_list_enabled())?;
                 def.fields_check(&opts)?;
                 return crate::http::watch::start(
                     shared,
@@ -367,7 +367,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
                 )
                 .map(|body| Reply { body, ..Reply::raw(200, &content_type_of(want), Bytes::new()) });
             }
-            let opts = q.list_opts(false)?;
+            let opts = q.list_opts(false, shared.watch_list_enabled())?;
             def.fields_check(&opts)?;
             let listed = shared.lock().list(t.res, t.namespace, &opts)?;
             Ok(list_reply(def, listed, want, include, pretty))
@@ -377,7 +377,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
             q.check(Verb::Create)?;
             let opts = write_opts(q, Verb::Create, ctx.user_agent, false)?;
             if t.namespace.is_none() && def.namespaced {
-                return Err(ApiError::method_not_supported(def, "create"));
+                return Err(ApiError::method_not_allowed());
             }
             let obj = parse_body(ctx.content_type, &body)?;
             let w = shared.lock().create(t.res, ns, obj, &opts)?;
@@ -386,7 +386,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
         (None, None, Method::DELETE) => {
             require_verb(def, "deletecollection")?;
             q.check(Verb::DeleteCollection)?;
-            let list = q.list_opts(false)?;
+            let list = q.list_opts(false, shared.watch_list_enabled())?;
             def.fields_check(&list)?;
             let mut del = q.delete_opts(Verb::DeleteCollection)?;
             merge_delete_body(&mut del, ctx.content_type, &body)?;
@@ -413,6 +413,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
             Ok(with_warnings(Reply::json(if w.created { 201 } else { 200 }, &w.object, pretty), w.warnings))
         }
         (Some(name), None | Some("status"), Method::PATCH) => {
+            patch_route_consumes(ctx.content_type)?;
             q.check(Verb::Patch)?;
             let (kind, patch) = parse_patch(ctx.content_type, &body, q.field_validation(Verb::Patch)?)?;
             let opts = write_opts(q, Verb::Patch, ctx.user_agent, kind == PatchKind::Apply)?;
@@ -462,7 +463,7 @@ async fn resource_request(ctx: &Ctx<'_>, group: &str, version: &str, rest: &[&st
             q.check(Verb::Connect)?;
             Err(ApiError::bad_request("Upgrade request required"))
         }
-        (_, _, method) => Err(ApiError::method_not_supported(def, &verb_of(&method, t.name.is_some()))),
+        _ => Err(ApiError::method_not_allowed()),
     }
 }
 
@@ -478,7 +479,7 @@ fn review_request(
     pretty: bool,
 ) -> ApiResult<Reply> {
     if name.is_some() || *method != Method::POST {
-        return Err(ApiError::method_not_supported(def, &verb_of(method, name.is_some())));
+        return Err(ApiError::method_not_allowed());
     }
     ctx.query.check(Verb::Create)?;
     let opts = write_opts(ctx.query, Verb::Create, ctx.user_agent, false)?;
@@ -495,22 +496,21 @@ fn review_request(
     Ok(with_warnings(Reply::json(201, &out, pretty), warnings))
 }
 
-fn verb_of(method: &Method, named: bool) -> String {
-    match (method.as_str(), named) {
-        ("GET", false) => "list",
-        ("GET", true) => "get",
-        ("POST", _) => "create",
-        ("PUT", _) => "update",
-        ("PATCH", _) => "patch",
-        ("DELETE", false) => "deletecollection",
-        ("DELETE", true) => "delete",
-        (other, _) => return other.to_lowercase(),
-    }
-    .to_string()
+/// go-restful's route match on Content-Type (route.go `matchesContentType`: parameters cut
+/// off, an empty type taken as application/octet-stream for a PATCH).
+fn patch_route_consumes(content_type: &str) -> ApiResult<()> {
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    let consumed = [
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/strategic-merge-patch+json",
+        "application/apply-patch+yaml",
+    ];
+    if consumed.contains(&media) { Ok(()) } else { Err(ApiError::route_unsupported_media_type()) }
 }
 
 fn require_verb(def: &ResourceDef, verb: &str) -> ApiResult<()> {
-    if def.supports(verb) { Ok(()) } else { Err(ApiError::method_not_supported(def, verb)) }
+    if def.supports(verb) { Ok(()) } else { Err(ApiError::method_not_allowed()) }
 }
 
 impl ResourceDef {
@@ -551,7 +551,6 @@ fn scale_request(
     body: &[u8],
     pretty: bool,
 ) -> ApiResult<Reply> {
-    let def = resources::by_id(res);
     let q = ctx.query;
     match method {
         Method::GET => {
@@ -567,6 +566,7 @@ fn scale_request(
             Ok(Reply::json(200, &out, pretty))
         }
         Method::PATCH => {
+            patch_route_consumes(ctx.content_type)?;
             q.check(Verb::Patch)?;
             let (kind, patch) = parse_patch(ctx.content_type, body, q.field_validation(Verb::Patch)?)?;
             let opts = write_opts(q, Verb::Patch, ctx.user_agent, kind == PatchKind::Apply)?;
@@ -582,7 +582,7 @@ fn scale_request(
             let out = cluster.update_scale(res, ns, name, patched, &opts)?;
             Ok(Reply::json(200, &out, pretty))
         }
-        other => Err(ApiError::method_not_supported(def, &verb_of(&other, true))),
+        _ => Err(ApiError::method_not_allowed()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Watch streams (`?watch=true`): newline-delimited JSON events, resume from a
-//! resourceVersion, 410 for compacted history, bookmarks, `sendInitialEvents` (1.33: the
-//! WatchList feature is on), selectors (objects moving out of a selector are DELETED, into it
+//! resourceVersion, 410 for compacted history, bookmarks, `sendInitialEvents` (when the
+//! WatchList feature gate is on: a `git_version` of 1.32; 1.33 refuses it, see
+//! `Shared::watch_list_enabled`), selectors (objects moving out of a selector are DELETED, into it
 //! ADDED, as the watch cache reports them), timeouts, and the test control that drops every
 //! open watch.
 //!

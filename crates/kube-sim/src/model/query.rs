@@ -193,8 +193,10 @@ impl Query {
     }
 
     /// List and watch options (metav1 `ListOptions`) with their validation
-    /// (internalversion/validation `ValidateListOptions`).
-    pub fn list_opts(&self, watch: bool) -> ApiResult<ListOpts> {
+    /// (internalversion/validation `ValidateListOptions`). `watch_list`: whether the WatchList
+    /// feature gate is on (kubernetes v1.33 staging/src/k8s.io/apiserver/pkg/features/
+    /// kube_features.go: Beta and on in 1.32 only, switched off again in 1.33).
+    pub fn list_opts(&self, watch: bool, watch_list: bool) -> ApiResult<ListOpts> {
         let labels = parse_label_selector(self.first("labelSelector").unwrap_or(""))
             .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
         let fields = parse_field_selector(self.first("fieldSelector").unwrap_or("")).map_err(ApiError::bad_request)?;
@@ -210,6 +212,12 @@ impl Query {
                 errs.push(FieldError::forbidden(
                     "resourceVersionMatch",
                     "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                ));
+            }
+            if send_initial.is_some() && !watch_list {
+                errs.push(FieldError::forbidden(
+                    "sendInitialEvents",
+                    "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
                 ));
             }
             if !rv_match.is_empty() {
@@ -342,13 +350,20 @@ mod tests {
 
     #[test]
     fn send_initial_events_rules() {
-        let err = Query::parse("sendInitialEvents=true").list_opts(true).unwrap_err();
+        let err = Query::parse("sendInitialEvents=true").list_opts(true, true).unwrap_err();
         assert_eq!(
             err.message,
             r#"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"#
         );
-        assert!(Query::parse("sendInitialEvents=true&resourceVersionMatch=NotOlderThan").list_opts(true).is_ok());
-        let err = Query::parse("sendInitialEvents=true").list_opts(false).unwrap_err();
+        assert!(Query::parse("sendInitialEvents=true&resourceVersionMatch=NotOlderThan").list_opts(true, true).is_ok());
+        let err = Query::parse("sendInitialEvents=true").list_opts(false, true).unwrap_err();
         assert!(err.message.contains("sendInitialEvents is forbidden for list"));
+        let err = Query::parse("sendInitialEvents=true&resourceVersionMatch=NotOlderThan")
+            .list_opts(true, false)
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            r#"ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"#
+        );
     }
 }

@@ -43,8 +43,6 @@ pub struct ResourceDef {
     pub short_names: &'static [&'static str],
     pub categories: &'static [&'static str],
     pub subresources: &'static [SubresourceDef],
-    /// etcd key prefix under `/registry/` (appears in precondition errors).
-    pub etcd_prefix: &'static str,
     pub name_rule: NameRule,
     /// The registry sets `metadata.generation` and bumps it on spec changes.
     pub tracks_generation: bool,
@@ -53,7 +51,8 @@ pub struct ResourceDef {
     /// `ReturnDeletedObject` of the generic store: DELETE answers with the object, not a Status.
     pub returns_deleted_object: bool,
     /// Field selector labels beyond `metadata.name`/`metadata.namespace`
-    /// (kube-apiserver: `AddFieldLabelConversionFunc` in `pkg/apis/*/v1/conversion.go`).
+    /// (kube-apiserver: `AddFieldLabelConversionFunc` in `pkg/apis/*/v1/conversion.go`); empty
+    /// for kinds without such a function (see `FieldSelector::check`).
     pub field_labels: &'static [&'static str],
 }
 
@@ -87,7 +86,6 @@ const fn res(
         short_names: &[],
         categories: &[],
         subresources: &[],
-        etcd_prefix: plural,
         name_rule: NameRule::Subdomain,
         tracks_generation: false,
         create_on_update: false,
@@ -104,7 +102,6 @@ pub static RESOURCES: &[ResourceDef] = &[
     ResourceDef {
         short_names: &["ep"],
         create_on_update: true,
-        etcd_prefix: "services/endpoints",
         ..res("", "endpoints", "endpoints", "Endpoints", true)
     },
     ResourceDef {
@@ -141,7 +138,6 @@ pub static RESOURCES: &[ResourceDef] = &[
     ResourceDef {
         short_names: &["no"],
         subresources: &[status("Node")],
-        etcd_prefix: "minions",
         field_labels: &["spec.unschedulable"],
         ..res("", "nodes", "node", "Node", false)
     },
@@ -183,7 +179,6 @@ pub static RESOURCES: &[ResourceDef] = &[
     ResourceDef {
         short_names: &["quota"],
         subresources: &[status("ResourceQuota")],
-        etcd_prefix: "resourcequotas",
         ..res("", "resourcequotas", "resourcequota", "ResourceQuota", true)
     },
     ResourceDef { field_labels: &["type"], ..res("", "secrets", "secret", "Secret", true) },
@@ -202,7 +197,6 @@ pub static RESOURCES: &[ResourceDef] = &[
         short_names: &["svc"],
         categories: &["all"],
         subresources: &[status("Service")],
-        etcd_prefix: "services/specs",
         name_rule: NameRule::Dns1035,
         returns_deleted_object: true,
         field_labels: &["spec.clusterIP", "spec.type"],
@@ -222,7 +216,8 @@ pub static RESOURCES: &[ResourceDef] = &[
         categories: &["all"],
         subresources: &[SCALE, status("ReplicaSet")],
         tracks_generation: true,
-        field_labels: &["status.replicas"],
+        // No field labels: apps/v1 registers no field label conversion (only v1beta1/v1beta2
+        // StatefulSets do), so `status.replicas` of ReplicaSetToSelectableFields is refused.
         ..res("apps", "replicasets", "replicaset", "ReplicaSet", true)
     },
     ResourceDef {
@@ -296,7 +291,6 @@ pub static RESOURCES: &[ResourceDef] = &[
     ResourceDef {
         short_names: &["ing"],
         subresources: &[status("Ingress")],
-        etcd_prefix: "ingress",
         tracks_generation: true,
         ..res("networking.k8s.io", "ingresses", "ingress", "Ingress", true)
     },
@@ -389,21 +383,20 @@ impl ResourceDef {
         crate::merge::Gvk::new(self.group, self.version, self.kind)
     }
 
-    /// kube-apiserver: staging/src/k8s.io/apiserver/pkg/endpoints/discovery/storageversionhash.go
+    /// kube-apiserver: staging/src/k8s.io/apiserver/pkg/endpoints/discovery/storageversionhash.go,
+    /// of the version the resource is stored as (kubernetes v1.33
+    /// pkg/kubeapiserver/default_storage_factory_builder.go: events.k8s.io Events cohabit
+    /// with core v1 Events and are stored as them; ServiceCIDRs are still stored as v1beta1).
     pub fn storage_version_hash(&self) -> String {
         use base64::Engine as _;
         use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(format!("{}/{}/{}", self.group, self.version, self.kind));
+        let stored = match (self.group, self.plural) {
+            ("events.k8s.io", "events") => "/v1/Event".to_string(),
+            ("networking.k8s.io", "servicecidrs") => "networking.k8s.io/v1beta1/ServiceCIDR".to_string(),
+            _ => format!("{}/{}/{}", self.group, self.version, self.kind),
+        };
+        let digest = sha2::Sha256::digest(stored);
         base64::engine::general_purpose::STANDARD.encode(&digest[..8])
-    }
-
-    /// Key of the object in etcd, as kube-apiserver builds it (`/registry/<prefix>/<ns>/<name>`).
-    pub fn etcd_key(&self, namespace: &str, name: &str) -> String {
-        if self.namespaced {
-            format!("/registry/{}/{namespace}/{name}", self.etcd_prefix)
-        } else {
-            format!("/registry/{}/{name}", self.etcd_prefix)
-        }
     }
 }
 
@@ -444,6 +437,12 @@ mod tests {
         assert_eq!(cms.storage_version_hash(), "qFsyl6wFWjQ=");
         let deploy = &RESOURCES[find("apps", "v1", "deployments").unwrap()];
         assert_eq!(deploy.storage_version_hash(), "8aSe+NMegvE=");
+        // Stored as another version (the real control plane's /apis/events.k8s.io/v1 and
+        // /apis/networking.k8s.io/v1).
+        let events = &RESOURCES[find("events.k8s.io", "v1", "events").unwrap()];
+        assert_eq!(events.storage_version_hash(), "r2yiGXH7wu8=");
+        let cidrs = &RESOURCES[find("networking.k8s.io", "v1", "servicecidrs").unwrap()];
+        assert_eq!(cidrs.storage_version_hash(), "8ufAXOnr3Yg=");
     }
 
     #[test]
@@ -457,6 +456,5 @@ mod tests {
     fn names_and_kinds_render_like_apimachinery() {
         let sts = &RESOURCES[find("apps", "v1", "statefulsets").unwrap()];
         assert_eq!(sts.group_resource(), "statefulsets.apps");
-        assert_eq!(sts.etcd_key("ns", "x"), "/registry/statefulsets/ns/x");
     }
 }

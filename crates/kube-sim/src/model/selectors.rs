@@ -350,12 +350,27 @@ fn unescape(s: &str) -> String {
 }
 
 impl FieldSelector {
-    /// The field labels this kind does not support (kube-apiserver answers 400
-    /// `field label not supported: <label>` for the first).
+    /// The field labels this kind does not support, as the scheme's `ConvertFieldLabel`
+    /// rejects the first (kubernetes v1.33 staging/src/k8s.io/apimachinery/pkg/runtime/scheme.go):
+    /// a kind with an `AddFieldLabelConversionFunc` (pkg/apis/core/v1/conversion.go,
+    /// pkg/apis/events/v1/conversion.go; the kinds with `field_labels`) answers `field label not
+    /// supported: <label>` and accepts `metadata.namespace` only when namespaced (the Node and
+    /// Namespace functions list `metadata.name` alone); every other kind gets
+    /// apimachinery/pkg/runtime/conversion.go `DefaultMetaV1FieldSelectorConversion`.
     pub fn check(&self, res: &ResourceDef) -> Result<(), String> {
         for (field, _, _) in &self.0 {
-            let known =
-                field == "metadata.name" || field == "metadata.namespace" || res.field_labels.contains(&field.as_str());
+            if res.field_labels.is_empty() {
+                if field != "metadata.name" && field != "metadata.namespace" {
+                    return Err(format!(
+                        "{} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+                        crate::merge::go_quote(field)
+                    ));
+                }
+                continue;
+            }
+            let known = field == "metadata.name"
+                || (field == "metadata.namespace" && res.namespaced)
+                || res.field_labels.contains(&field.as_str());
             if !known {
                 return Err(format!("field label not supported: {field}"));
             }
@@ -386,7 +401,6 @@ fn field_value(obj: &Value, field: &str) -> String {
         Some(Value::Bool(b)) => b.to_string(),
         Some(Value::Number(n)) => n.to_string(),
         _ if field == "spec.unschedulable" || field == "spec.hostNetwork" => "false".into(),
-        _ if field == "status.replicas" => "0".into(),
         _ => String::new(),
     }
 }

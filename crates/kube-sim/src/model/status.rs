@@ -158,14 +158,28 @@ impl ApiError {
         Self::invalid(res.group, res.kind, name, errs)
     }
 
-    /// errors.go `NewMethodNotSupported`
-    pub fn method_not_supported(res: &ResourceDef, action: &str) -> Self {
+    /// A method the route does not serve: go-restful's 405 (`jsr311.go` "405: Method Not
+    /// Allowed") as kube-apiserver's `serviceErrorHandler` (kubernetes v1.33
+    /// staging/src/k8s.io/apiserver/pkg/server/handler.go) turns it into
+    /// `NewGenericServerResponse(405, …)`: a fixed message, empty details, no Allow header.
+    /// kube-apiserver installs routes only for the verbs a resource has, so this is its answer
+    /// to every unsupported verb (a list of a create-only review, a DELETE of `pods/binding`…).
+    pub fn method_not_allowed() -> Self {
         Self::new(
             405,
             "MethodNotAllowed",
-            format!("{action} is not supported on resources of kind {}", go_quote(&res.group_resource())),
-            Some(details("", res.group, res.plural)),
+            "the server does not allow this method on the requested resource".into(),
+            Some(json!({})),
         )
+    }
+
+    /// A PATCH whose Content-Type the route does not consume: go-restful's 415 ("415:
+    /// Unsupported Media Type", jsr311.go `detectRoute`) through `serviceErrorHandler`'s
+    /// `NewGenericServerResponse(415, …)`, which keeps go-restful's message; before the
+    /// handler, so before any query parameter is looked at (the PATCH routes consume the four
+    /// patch types, staging/src/k8s.io/apiserver/pkg/endpoints/installer.go).
+    pub fn route_unsupported_media_type() -> Self {
+        Self::new(415, "UnsupportedMediaType", "415: Unsupported Media Type".into(), Some(json!({})))
     }
 
     /// errors.go `NewForbidden`

@@ -11,6 +11,8 @@ use crate::model::util;
 
 /// The field manager of objects the cluster's own components create at start.
 const APISERVER_MANAGER: &str = "kube-apiserver";
+/// The field manager of kube-controller-manager's writes.
+const KCM_MANAGER: &str = "kube-controller-manager";
 /// The field manager of objects seeded by tests.
 const SEED_MANAGER: &str = "kube-sim-seed";
 
@@ -70,9 +72,15 @@ pub fn bootstrap(
 
 /// default_servicecidr_controller.go: the ServiceCIDR `kubernetes` holds the
 /// `--service-cluster-ip-range` ranges, primary first; the controller then applies (forced, as
-/// its own field manager) a `Ready` condition with no reason.
+/// its own field manager) a `Ready` condition with no reason. Then what a cluster shows from
+/// seconds after start on: kube-controller-manager's ServiceCIDR controller
+/// (pkg/controller/servicecidrs/servicecidrs_controller.go `sync`) adds its finalizer
+/// `networking.k8s.io/service-cidr-finalizer` and applies its own Ready condition, `Kubernetes
+/// Service CIDR is ready` (kubernetes v1.33). `reason` stays, empty: metav1.Condition's
+/// `reason` has no omitempty.
 fn default_service_cidr(cluster: &mut Cluster, network: &ServiceNetwork) -> Result<(), String> {
     const CONTROLLER: &str = "kubernetes-service-cidr-controller";
+    const KCM_CONTROLLER: &str = "service-cidr-controller";
     let res = resources::find("networking.k8s.io", "v1", "servicecidrs").expect("served");
     let cidrs: Vec<String> = network.cidrs.iter().map(ToString::to_string).collect();
     let opts = WriteOpts { dry_run: false, manager: APISERVER_MANAGER.into(), validation: FieldValidation::Strict };
@@ -80,15 +88,25 @@ fn default_service_cidr(cluster: &mut Cluster, network: &ServiceNetwork) -> Resu
         .create(res, "", json!({ "metadata": { "name": "kubernetes" }, "spec": { "cidrs": cidrs } }), &opts)
         .map_err(|e| e.message)?
         .object;
-    created["status"] = json!({ "conditions": [{
-        "type": "Ready",
-        "status": "True",
-        "lastTransitionTime": util::now_rfc3339(),
-        "reason": "",
-        "message": "Kubernetes default Service CIDR is ready",
-    }] });
-    let opts = WriteOpts { manager: CONTROLLER.into(), ..opts };
-    cluster.update(res, "", "kubernetes", created, Sub::Status, &opts).map_err(|e| e.message)?;
+    let ready = |message: &str| {
+        json!({ "conditions": [{
+            "type": "Ready",
+            "status": "True",
+            "lastTransitionTime": util::now_rfc3339(),
+            "reason": "",
+            "message": message,
+        }] })
+    };
+    created["status"] = ready("Kubernetes default Service CIDR is ready");
+    let status_opts = WriteOpts { manager: CONTROLLER.into(), ..opts.clone() };
+    let mut updated =
+        cluster.update(res, "", "kubernetes", created, Sub::Status, &status_opts).map_err(|e| e.message)?.object;
+    updated["metadata"]["finalizers"] = json!(["networking.k8s.io/service-cidr-finalizer"]);
+    let kcm = WriteOpts { manager: KCM_MANAGER.into(), ..opts.clone() };
+    let mut updated = cluster.update(res, "", "kubernetes", updated, Sub::Main, &kcm).map_err(|e| e.message)?.object;
+    updated["status"] = ready("Kubernetes Service CIDR is ready");
+    let kcm_status = WriteOpts { manager: KCM_CONTROLLER.into(), ..opts };
+    cluster.update(res, "", "kubernetes", updated, Sub::Status, &kcm_status).map_err(|e| e.message)?;
     Ok(())
 }
 

@@ -30,6 +30,10 @@ pub struct Cluster {
     /// the simulated kubelet, or by a client when the control plane runs alone); otherwise
     /// (neither workload mode) it completes at once.
     pub graceful_pod_deletion: bool,
+    /// The CA bundle kube-controller-manager publishes in every namespace's
+    /// `kube-root-ca.crt` ConfigMap (`--root-ca-file`): the serving CA with TLS, else a CA
+    /// generated for it alone.
+    pub root_ca: String,
 }
 
 /// The object without what no-op detection ignores: managedFields timestamps (the only thing
@@ -86,7 +90,7 @@ pub(super) fn key(res: ResId, ns: &str, name: &str) -> Key {
 
 impl Cluster {
     pub fn new(network: ServiceNetwork, history_limit: usize) -> Self {
-        Cluster { store: Store::new(history_limit), network, graceful_pod_deletion: false }
+        Cluster { store: Store::new(history_limit), network, graceful_pod_deletion: false, root_ca: String::new() }
     }
 
     pub(super) fn live(&self, res: ResId, ns: &str, name: &str) -> ApiResult<Arc<Value>> {
@@ -107,6 +111,44 @@ impl Cluster {
         let ns_res = resources::find("", "v1", "namespaces").expect("namespaces served");
         let namespace = self.store.get(&key(ns_res, "", ns));
         admission::namespace_lifecycle(res, ns, name, namespace.map(|n| &**n))
+    }
+
+    /// The ServiceAccount admission plugin on a pod create (kubernetes v1.33
+    /// plugin/pkg/admission/serviceaccount/admission.go `Admit`, `getServiceAccount`): the pod's
+    /// ServiceAccount (`default` when unnamed) must exist, else 403 `pods "<name>" is forbidden:
+    /// error looking up service account <ns>/<sa>: serviceaccount "<sa>" not found`, the name
+    /// being the generateName before one is generated (admission/errors.go
+    /// `extractResourceName`). Mirror pods are left alone. The plugin retries the `default`
+    /// ServiceAccount for a while, as the service-account controller creates it a moment after
+    /// the namespace: here it is created at once when missing from an active namespace, what
+    /// that controller would do.
+    fn service_account_admission(&mut self, ns: &str, pod: &Value, shown: &str, dry_run: bool) -> ApiResult<()> {
+        if get(pod, &["metadata", "annotations", "kubernetes.io/config.mirror"]).is_some() {
+            return Ok(());
+        }
+        let sa = get_str(pod, &["spec", "serviceAccountName"]).filter(|s| !s.is_empty()).unwrap_or("default");
+        let sa_res = resources::find("", "v1", "serviceaccounts").expect("serviceaccounts served");
+        if self.store.get(&key(sa_res, ns, sa)).is_some() {
+            return Ok(());
+        }
+        if sa == "default" {
+            let opts = WriteOpts {
+                dry_run: false,
+                manager: "kube-controller-manager".into(),
+                validation: crate::model::options::FieldValidation::Ignore,
+            };
+            if dry_run
+                || self.create(sa_res, ns, serde_json::json!({ "metadata": { "name": "default" } }), &opts).is_ok()
+            {
+                return Ok(());
+            }
+        }
+        Err(ApiError::forbidden(
+            "",
+            "pods",
+            shown,
+            &format!("error looking up service account {ns}/{sa}: serviceaccount {} not found", merge::go_quote(sa)),
+        ))
     }
 
     fn services_in_use(&self, except: Option<&Key>) -> InUse {
@@ -189,6 +231,8 @@ impl Cluster {
     ) -> ApiResult<Value> {
         let res = resources::by_id(res_id);
         let generate = get_str(&obj, &["metadata", "generateName"]).unwrap_or_default().to_string();
+        // What admission errors call the object: its name, else its generateName.
+        let shown = if jsonpath::name(&obj).is_empty() { generate.clone() } else { jsonpath::name(&obj).to_string() };
         if jsonpath::name(&obj).is_empty() && !generate.is_empty() {
             // staging/src/k8s.io/apiserver/pkg/storage/names/generate.go: base truncated to 58.
             let base: String = generate.chars().take(58).collect();
@@ -200,6 +244,9 @@ impl Cluster {
         }
         object_at(&mut obj, &["metadata"]).remove("resourceVersion");
         self.namespace_admission(res, ns, jsonpath::name(&obj))?;
+        if res.kind == "Pod" && res.group.is_empty() {
+            self.service_account_admission(ns, &obj, if shown.is_empty() { "Unknown" } else { &shown }, dry_run)?;
+        }
         let new = self.admit(res_id, ns, obj, None, Sub::Main, manager, dry_run)?;
         let name = jsonpath::name(&new).to_string();
         if self.store.get(&key(res_id, ns, &name)).is_some() {

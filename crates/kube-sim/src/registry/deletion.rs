@@ -53,33 +53,54 @@ impl Cluster {
         let live = self.live(res_id, ns, name)?;
         let obj_uid = jsonpath::uid(&live).to_string();
         let obj_rv = get_str(&live, &["metadata", "resourceVersion"]).unwrap_or_default().to_string();
-        let storage_error = |msg: String| {
-            ApiError::conflict(
-                res,
+        let is_namespace = res.kind == "Namespace" && res.group.is_empty();
+        if is_namespace {
+            // pkg/registry/core/namespace/storage/storage.go `Delete` checks the preconditions
+            // itself, before anything else: `errors.NewConflict(namespaces, …)`.
+            if let Some(uid) = opts.uid_precondition.as_ref().filter(|uid| **uid != obj_uid) {
+                return Err(ApiError::conflict(
+                    res,
+                    name,
+                    &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {obj_uid}"),
+                ));
+            }
+            if let Some(rv) = opts.rv_precondition.as_ref().filter(|rv| **rv != obj_rv) {
+                return Err(ApiError::conflict(
+                    res,
+                    name,
+                    &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {obj_rv}"
+                    ),
+                ));
+            }
+        }
+        // staging/src/k8s.io/apiserver/pkg/registry/rest/delete.go `BeforeDelete` checks the
+        // preconditions against the live object "to fail early", with a Conflict on the
+        // object's *kind* (`schema.GroupResource{Group: gvk.Group, Resource: gvk.Kind}`:
+        // `ConfigMap`, `StatefulSet.apps`). The storage layer's own check (`StorageError: invalid
+        // object, Code: 4 …`) answers only a write racing in between, which cannot happen here.
+        if let Some(uid) = opts.uid_precondition.as_ref().filter(|uid| **uid != obj_uid) {
+            return Err(ApiError::conflict_on(
+                res.group,
+                res.kind,
                 name,
                 &format!(
-                    "StorageError: invalid object, Code: 4, Key: {}, ResourceVersion: 0, AdditionalErrorMsg: {msg}",
-                    res.etcd_key(ns, name)
+                    "the UID in the precondition ({uid}) does not match the UID in record ({obj_uid}). The object might have been deleted and then recreated"
                 ),
-            )
-        };
-        // staging/src/k8s.io/apiserver/pkg/storage/interfaces.go `Preconditions.Check`
-        if let Some(uid) = &opts.uid_precondition
-            && *uid != obj_uid
-        {
-            return Err(storage_error(format!(
-                "Precondition failed: UID in precondition: {uid}, UID in object meta: {obj_uid}"
-            )));
+            ));
         }
-        if let Some(rv) = &opts.rv_precondition
-            && *rv != obj_rv
-        {
-            return Err(storage_error(format!(
-                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {obj_rv}"
-            )));
+        if let Some(rv) = opts.rv_precondition.as_ref().filter(|rv| **rv != obj_rv) {
+            return Err(ApiError::conflict_on(
+                res.group,
+                res.kind,
+                name,
+                &format!(
+                    "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({obj_rv}). The object might have been modified"
+                ),
+            ));
         }
         let now = now_rfc3339();
-        if res.kind == "Namespace" && res.group.is_empty() {
+        if is_namespace {
             return self.delete_namespace(res_id, &live, opts, &now);
         }
         let policy = match (&opts.propagation, opts.orphan_dependents) {
@@ -165,17 +186,16 @@ impl Cluster {
     /// pkg/registry/core/namespace/storage/storage.go `Delete`: a namespace with finalizers
     /// becomes Terminating; the namespace controller empties and finalizes it.
     fn delete_namespace(&mut self, res_id: ResId, live: &Value, opts: &DeleteOpts, now: &str) -> ApiResult<Deleted> {
-        let res = resources::by_id(res_id);
         let name = jsonpath::name(live).to_string();
         if IMMORTAL_NAMESPACES.contains(&name.as_str()) {
             return Err(ApiError::forbidden("", "namespaces", &name, "this namespace may not be deleted"));
         }
+        // Deleted again while Terminating: the namespace as it is, 200 (storage.go: "prior to
+        // final deletion, we must ensure that finalizers is empty" — `return namespace, false,
+        // nil` while `spec.finalizers` is not; the namespace controller empties it last, and
+        // removes the namespace itself here).
         if get(live, &["metadata", "deletionTimestamp"]).is_some() {
-            return Err(ApiError::conflict(
-                res,
-                &name,
-                "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
-            ));
+            return Ok(Deleted { body: live.clone(), code: 200 });
         }
         let mut updated = live.clone();
         let meta = object_at(&mut updated, &["metadata"]);

@@ -1,5 +1,16 @@
-//! The conformance suite's harness: a simulator per test, or the real cluster named by
-//! `VCLUSTER_E2E_KUBECONFIG` (then simulator-only controls are skipped, nothing else).
+//! The conformance suites' harness: the same test code against three backends.
+//!
+//! - the simulator, one per test (the `fidelity`, `kube_rs`, `kubectl` targets);
+//! - the real control plane of `crates/control-plane` (etcd, kube-apiserver,
+//!   kube-controller-manager, kube-scheduler v1.33.13, kwok), one shared instance per test
+//!   process, each test in namespaces of its own (the `*_real` targets: `tests/<suite>_real.rs`
+//!   compiles `tests/<suite>.rs` again; the target's name picks the backend). It is built or
+//!   started on first use; when it cannot be, the test fails — it never skips;
+//! - any cluster named by `VCLUSTER_E2E_KUBECONFIG` (every target then uses it).
+//!
+//! Simulator-only controls (fault injection, the request log, compaction, dropped watches,
+//! simulators of the test's own) run only where `env.sim` is `Some`; everything else runs on
+//! every backend.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -12,8 +23,42 @@ use serde_json::{Value, json};
 
 pub const REAL_CLUSTER_ENV: &str = "VCLUSTER_E2E_KUBECONFIG";
 
+/// Where the tests of this process run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A kube-sim simulator per test.
+    Simulator,
+    /// The shared real control plane of this process (`control_plane::ControlPlane::shared`).
+    ControlPlane,
+    /// The cluster of `VCLUSTER_E2E_KUBECONFIG`.
+    Cluster,
+}
+
+/// The backend of this test process: `VCLUSTER_E2E_KUBECONFIG` if set, else the real control
+/// plane in the `*_real` targets, else the simulator.
+pub fn backend() -> Backend {
+    if std::env::var_os(REAL_CLUSTER_ENV).is_some() {
+        Backend::Cluster
+    } else if env!("CARGO_CRATE_NAME").ends_with("_real") {
+        Backend::ControlPlane
+    } else {
+        Backend::Simulator
+    }
+}
+
+/// The shared control plane, or a panic naming what failed (a test that needs it fails).
+pub async fn control_plane() -> &'static control_plane::ControlPlane {
+    match control_plane::ControlPlane::shared().await {
+        Ok(cp) => cp,
+        Err(e) => panic!(
+            "the real control plane (crates/control-plane) could not be built or started, so this test fails: {e}"
+        ),
+    }
+}
+
 pub struct Env {
     pub sim: Option<Simulator>,
+    pub backend: Backend,
     kubeconfig: PathBuf,
     pub client: kube::Client,
     /// A namespace of this test's own.
@@ -21,8 +66,11 @@ pub struct Env {
 }
 
 impl Env {
-    /// A fresh backend and a namespace `ks-<test>-<random>` in it. The simulator authorizes
-    /// with RBAC, as a real cluster does (the kubeconfig's user is an admin on both).
+    /// A backend (see [`backend`]) and a namespace `ks-<test>-<random>` in it, once its
+    /// `default` ServiceAccount and `kube-root-ca.crt` ConfigMap exist (kube-controller-manager
+    /// writes them a moment after the namespace; until the ServiceAccount exists, pods are
+    /// rejected by ServiceAccount admission). The simulator authorizes with RBAC, as a real
+    /// cluster does (the kubeconfig's user is an admin on both).
     pub async fn new(test: &str) -> Env {
         Env::start(test, true).await
     }
@@ -35,24 +83,57 @@ impl Env {
     }
 
     async fn start(test: &str, rbac: bool) -> Env {
-        let (sim, kubeconfig) = match std::env::var_os(REAL_CLUSTER_ENV) {
-            Some(path) => (None, PathBuf::from(path)),
-            None => {
+        let backend = backend();
+        let (sim, kubeconfig, client) = match backend {
+            Backend::Simulator => {
                 let sim =
                     Simulator::start_with(SimConfig { rbac, ..Default::default() }).await.expect("simulator starts");
                 let path = sim.kubeconfig_path().to_path_buf();
-                (Some(sim), path)
+                let client = sim.client().await.expect("client");
+                (Some(sim), path, client)
+            }
+            Backend::ControlPlane => {
+                let cp = control_plane().await;
+                let client = cp.client().await.expect("a client of the real control plane");
+                (None, cp.kubeconfig_path().to_path_buf(), client)
+            }
+            Backend::Cluster => {
+                let path = PathBuf::from(std::env::var_os(REAL_CLUSTER_ENV).expect("set"));
+                let kc = kube::config::Kubeconfig::read_from(&path).expect("kubeconfig");
+                let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("config");
+                (None, path, kube::Client::try_from(config).expect("client"))
             }
         };
-        let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("config");
-        let client = kube::Client::try_from(config).expect("client");
         let ns = format!("ks-{test}-{:04x}", fastrand_u16());
-        let env = Env { sim, kubeconfig, client, ns };
+        let env = Env { sim, backend, kubeconfig, client, ns };
         let (code, body) =
             env.request(Method::POST, "/api/v1/namespaces", Some(json!({"metadata": {"name": env.ns}}))).await;
         assert_eq!(code, StatusCode::CREATED, "creating the test namespace: {body}");
+        for path in [
+            format!("{}/default", env.ns_path("serviceaccounts")),
+            format!("{}/kube-root-ca.crt", env.ns_path("configmaps")),
+        ] {
+            eventually(Duration::from_secs(60), || async {
+                (env.request(Method::GET, &path, None).await.0 == StatusCode::OK).then_some(())
+            })
+            .await;
+        }
         env
+    }
+
+    /// The service CIDR the backend was started with, where the harness knows it.
+    pub fn service_cidr(&self) -> Option<&'static str> {
+        match self.backend {
+            // SimConfig's and control_plane::Options::host's default.
+            Backend::Simulator | Backend::ControlPlane => Some("10.96.0.0/12"),
+            Backend::Cluster => None,
+        }
+    }
+
+    /// Whether controllers and a scheduler act on what the test writes (a real cluster); the
+    /// simulator runs in-process without its workload mode.
+    pub fn controllers_run(&self) -> bool {
+        self.backend != Backend::Simulator
     }
 
     pub fn kubeconfig(&self) -> &Path {
@@ -186,11 +267,28 @@ impl Env {
         format!("/apis/apps/v1/namespaces/{}/{resource}", self.ns)
     }
 
-    /// Remove the test namespace (best effort; a simulator is dropped anyway).
+    /// Remove the test namespace (best effort, not awaited; a simulator is dropped anyway).
     pub async fn cleanup(self) {
         if self.sim.is_none() {
             let _ = self.request(Method::DELETE, &format!("/api/v1/namespaces/{}", self.ns), None).await;
         }
+    }
+
+    /// PUT to `path` the object `edit` makes of a fresh GET, again while a controller's
+    /// concurrent write makes it stale (409). Returns the answer and the object as it was read.
+    pub async fn put_fresh(&self, path: &str, edit: impl Fn(&mut Value)) -> (StatusCode, Value, Value) {
+        let get_path = path.split('?').next().unwrap_or(path).trim_end_matches("/status").trim_end_matches("/scale");
+        for _ in 0..20 {
+            let (code, live) = self.request(Method::GET, get_path, None).await;
+            assert_eq!(code, StatusCode::OK, "GET {get_path}: {live}");
+            let mut edited = live.clone();
+            edit(&mut edited);
+            let (code, body) = self.request(Method::PUT, path, Some(edited)).await;
+            if code != StatusCode::CONFLICT || body["reason"] != "Conflict" {
+                return (code, body, live);
+            }
+        }
+        panic!("PUT {path} conflicted 20 times");
     }
 }
 

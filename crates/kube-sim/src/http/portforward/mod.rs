@@ -58,9 +58,10 @@ pub async fn serve(shared: &Arc<Shared>, info: &RequestInfo, query: &Query, req:
 
 fn resolve(shared: &Arc<Shared>, info: &RequestInfo, query: &Query, method: &Method) -> ApiResult<Pod> {
     let pods = resources::find("", "v1", "pods").expect("pods served");
+    // pkg/registry/core/pod/rest/subresources.go PortForwardREST `ConnectMethods`: GET and
+    // POST routes only, so go-restful answers any other method.
     if !matches!(*method, Method::GET | Method::POST) {
-        let verb = if *method == Method::PUT { "update" } else { "connect" };
-        return Err(ApiError::method_not_supported(resources::by_id(pods), verb));
+        return Err(ApiError::method_not_allowed());
     }
     query.check(Verb::Connect)?;
     let object = shared.lock().get(pods, &info.namespace, &info.name)?;
