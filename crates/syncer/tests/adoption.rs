@@ -12,12 +12,12 @@ use common::*;
 async fn established_syncers_objects_are_adopted_without_writes() {
     // Host without kubelet: the seeded objects stay exactly as written.
     let clusters = Clusters::start(false).await;
-    clusters.virt.seed_yaml(include_str!("fixtures/adoption-virtual.yaml")).unwrap();
+    clusters.virt.seed_yaml(include_str!("fixtures/adoption-virtual.yaml")).await;
     let uid = |kind: &str, name: &str| {
-        let obj = clusters.virt.object("v1", kind, "default", name).unwrap_or_else(|| panic!("{kind} {name}"));
+        let obj = clusters.virt.sim().object("v1", kind, "default", name).unwrap_or_else(|| panic!("{kind} {name}"));
         s(&obj, &["metadata", "uid"]).unwrap().to_owned()
     };
-    let owner = clusters.host_object("Service", "my-vc").unwrap();
+    let owner = clusters.host_object("Service", "my-vc").await.unwrap();
 
     // The kubeconfig Secret as the established syncer writes it (clientcmd.Write's YAML) for the
     // virtual cluster's admin kubeconfig.
@@ -45,7 +45,7 @@ async fn established_syncers_objects_are_adopted_without_writes() {
         .replace("{{CA_B64}}", &b64(&plain(&ca)))
         .replace("{{CERT_B64}}", &b64(&plain(&cert)))
         .replace("{{KEY_B64}}", &b64(&plain(&key)));
-    clusters.host.seed_yaml(&host_yaml).unwrap();
+    clusters.host.seed_yaml(&host_yaml).await;
     clusters.clear_requests();
 
     let mut syncer = clusters.syncer(&[]).await;
@@ -60,6 +60,7 @@ async fn established_syncers_objects_are_adopted_without_writes() {
     eventually("the kubeconfig Secret checked", DEADLINE, || async {
         clusters
             .host
+            .sim()
             .requests()
             .iter()
             .any(|r| r.method == "GET" && r.path == format!("/api/v1/namespaces/{HOST_NS}/secrets/vc-my-vc"))
@@ -76,7 +77,7 @@ async fn established_syncers_objects_are_adopted_without_writes() {
     live.data.as_mut().unwrap().insert("value".into(), "two".into());
     cms.replace("settings", &Default::default(), &live).await.unwrap();
     eventually("adopted configmap updated", DEADLINE, || async {
-        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").filter(|c| c["data"]["value"] == "two")
+        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").await.filter(|c| c["data"]["value"] == "two")
     })
     .await;
     syncer.stop().await;

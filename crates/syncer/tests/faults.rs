@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -25,12 +24,12 @@ async fn converged(clusters: &Clusters) -> Syncer {
     let mut syncer = clusters.syncer(&[]).await;
     syncer.wait_ready(true, DEADLINE).await;
     eventually("virtual pod Running", DEADLINE, || async {
-        clusters.virt_object("Pod", "default", "web").filter(|p| s(p, &["status", "phase"]) == Some("Running"))
+        clusters.virt_object("Pod", "default", "web").await.filter(|p| s(p, &["status", "phase"]) == Some("Running"))
     })
     .await;
     eventually("configmap and secret synced", DEADLINE, || async {
-        (clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").is_some()
-            && clusters.host_object("Secret", "db-x-default-x-my-vc").is_some())
+        (clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").await.is_some()
+            && clusters.host_object("Secret", "db-x-default-x-my-vc").await.is_some())
         .then_some(())
     })
     .await;
@@ -53,11 +52,11 @@ async fn restart_makes_zero_writes() {
     let clusters = Clusters::start(true).await;
     let syncer = converged(&clusters).await;
     // Let the event copies finish too: every host event has its virtual copy.
-    let host_events = clusters.host.objects("v1", "Event").len() as u64;
+    let host_events = clusters.host.objects("v1", "Event").await.len() as u64;
     eventually("events copied", DEADLINE, || async { (syncer.stats.events() >= host_events).then_some(()) }).await;
     syncer.stop().await;
     clusters.clear_requests();
-    let host_events = clusters.host.objects("v1", "Event").len() as u64;
+    let host_events = clusters.host.objects("v1", "Event").await.len() as u64;
 
     let mut syncer = clusters.syncer(&[]).await;
     syncer.wait_ready(true, DEADLINE).await;
@@ -74,35 +73,39 @@ async fn deleted_host_objects_are_recreated_and_conflicts_retried() {
     let syncer = converged(&clusters).await;
     let host = clusters.host_client().await;
     let host_cms: Api<ConfigMap> = Api::namespaced(host.clone(), HOST_NS);
-    let before = clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").unwrap();
+    let before = clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").await.unwrap();
     host_cms.delete("settings-x-default-x-my-vc", &DeleteParams::default()).await.unwrap();
     eventually("configmap recreated", DEADLINE, || async {
         clusters
             .host_object("ConfigMap", "settings-x-default-x-my-vc")
+            .await
             .filter(|c| c["metadata"]["uid"] != before["metadata"]["uid"])
     })
     .await;
 
     // Two conflicts on the host update, then it goes through.
-    clusters.host.inject(Fault::on("PUT", &format!("/api/v1/namespaces/{HOST_NS}/configmaps/*")).times(2).respond(409));
+    clusters
+        .host
+        .sim()
+        .inject(Fault::on("PUT", &format!("/api/v1/namespaces/{HOST_NS}/configmaps/*")).times(2).respond(409));
     let virt = clusters.virt_client().await;
     let cms: Api<ConfigMap> = Api::namespaced(virt.clone(), "default");
     let mut live = cms.get("settings").await.unwrap();
     live.data.as_mut().unwrap().insert("value".into(), "two".into());
     cms.replace("settings", &Default::default(), &live).await.unwrap();
     eventually("update after conflicts", DEADLINE, || async {
-        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").filter(|c| c["data"]["value"] == "two")
+        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").await.filter(|c| c["data"]["value"] == "two")
     })
     .await;
-    let conflicts = clusters.host.requests().iter().filter(|r| r.method == "PUT" && r.status == 409).count();
+    let conflicts = clusters.host.sim().requests().iter().filter(|r| r.method == "PUT" && r.status == 409).count();
     assert_eq!(conflicts, 2);
-    clusters.host.clear_faults();
+    clusters.host.sim().clear_faults();
 
     // A recreated virtual object (new uid) replaces its host object.
     cms.delete("settings", &DeleteParams::default()).await.unwrap();
     let recreated = create(&virt, "default", &configmap("settings", "three")).await;
     eventually("host object of the recreated virtual object", DEADLINE, || async {
-        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").filter(|c| {
+        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").await.filter(|c| {
             c["metadata"]["annotations"]["vcluster.loft.sh/object-uid"].as_str() == recreated.metadata.uid.as_deref()
                 && c["data"]["value"] == "three"
         })
@@ -126,15 +129,15 @@ async fn virtual_deletions_while_down_are_applied_at_start() {
         .unwrap();
     let syncer = clusters.syncer(&[]).await;
     eventually("host pod deleted at start", DEADLINE, || async {
-        clusters.host_object("Pod", "web-x-default-x-my-vc").is_none().then_some(())
+        clusters.host_object("Pod", "web-x-default-x-my-vc").await.is_none().then_some(())
     })
     .await;
     eventually("host secret deleted at start", DEADLINE, || async {
-        clusters.host_object("Secret", "db-x-default-x-my-vc").is_none().then_some(())
+        clusters.host_object("Secret", "db-x-default-x-my-vc").await.is_none().then_some(())
     })
     .await;
     eventually("unused configmap deleted at start", DEADLINE, || async {
-        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").is_none().then_some(())
+        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").await.is_none().then_some(())
     })
     .await;
     syncer.stop().await;
@@ -145,19 +148,20 @@ async fn watch_410_relists_without_duplicates() {
     let clusters = Clusters::start(true).await;
     let syncer = converged(&clusters).await;
     // History gone and every watch dropped: the watchers' next resume gets 410 and relists.
-    clusters.host.compact();
-    clusters.virt.compact();
-    clusters.host.drop_watches();
-    clusters.virt.drop_watches();
+    clusters.host.sim().compact();
+    clusters.virt.sim().compact();
+    clusters.host.sim().drop_watches();
+    clusters.virt.sim().drop_watches();
     let virt = clusters.virt_client().await;
     create(&virt, "default", &configmap("later", "x")).await;
     create(&virt, "default", &web_pod("web2", "later", "db")).await;
     eventually("new pod synced after the relist", DEADLINE, || async {
-        clusters.virt_object("Pod", "default", "web2").filter(|p| s(p, &["status", "phase"]) == Some("Running"))
+        clusters.virt_object("Pod", "default", "web2").await.filter(|p| s(p, &["status", "phase"]) == Some("Running"))
     })
     .await;
     let creates = clusters
         .host
+        .sim()
         .requests()
         .into_iter()
         .filter(|r| r.method == "POST" && r.path == format!("/api/v1/namespaces/{HOST_NS}/pods") && r.status == 201)
@@ -166,6 +170,7 @@ async fn watch_410_relists_without_duplicates() {
     let host_pods: Vec<_> = clusters
         .host
         .objects("v1", "Pod")
+        .await
         .into_iter()
         .filter(|p| s(p, &["metadata", "namespace"]) == Some(HOST_NS))
         .collect();
@@ -177,24 +182,25 @@ async fn watch_410_relists_without_duplicates() {
 async fn host_outage_is_survived() {
     let clusters = Clusters::start(true).await;
     let mut syncer = converged(&clusters).await;
-    clusters.host.stop_listening().await;
+    clusters.host.sim().stop_listening().await;
     syncer.wait_ready(false, DEADLINE).await;
     // Meanwhile a change in the virtual cluster.
     let virt = clusters.virt_client().await;
     create(&virt, "default", &web_pod("during-outage", "settings", "db")).await;
     assert!(syncer.is_running(), "the syncer keeps running through the outage");
-    clusters.host.resume_listening().await.unwrap();
+    clusters.host.sim().resume_listening().await.unwrap();
     syncer.wait_ready(true, DEADLINE).await;
     eventually("the change made during the outage reaches the host", DEADLINE, || async {
-        clusters.host_object("Pod", "during-outage-x-default-x-my-vc")
+        clusters.host_object("Pod", "during-outage-x-default-x-my-vc").await
     })
     .await;
     syncer.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn leader_election_hands_over() {
-    let clusters = Clusters::start(true).await;
+on_both_servers!(leader_election_hands_over);
+
+async fn leader_election_hands_over(backend: Backend) {
+    let clusters = Clusters::on(backend, HostSetup { workloads: true, ..HostSetup::default() }).await;
     let timings = Timings {
         health_interval: Duration::from_millis(200),
         lease: Some((Duration::from_secs(3), Duration::from_secs(2), Duration::from_millis(500))),
@@ -204,14 +210,14 @@ async fn leader_election_hands_over() {
     first.wait_ready(true, DEADLINE).await;
     let mut second = clusters.syncer_with(&["--leader-elect=true"], timings, "second").await;
     let lease = eventually("lease", DEADLINE, || async {
-        clusters.host.object("coordination.k8s.io/v1", "Lease", HOST_NS, "vcluster-my-vc-controller")
+        clusters.host.object("coordination.k8s.io/v1", "Lease", HOST_NS, "vcluster-my-vc-controller").await
     })
     .await;
     assert_eq!(s(&lease, &["spec", "holderIdentity"]), Some("first"));
     assert!(!*second.ready.borrow(), "the standby is not ready");
     let virt = clusters.virt_client().await;
     create(&virt, "default", &web_pod("a", "x", "y")).await;
-    eventually("leader syncs", DEADLINE, || async { clusters.host_object("Pod", "a-x-default-x-my-vc") }).await;
+    eventually("leader syncs", DEADLINE, || async { clusters.host_object("Pod", "a-x-default-x-my-vc").await }).await;
 
     // The leader dies (no lease release): the standby takes over within the lease duration.
     let died = std::time::Instant::now();
@@ -219,9 +225,10 @@ async fn leader_election_hands_over() {
     second.wait_ready(true, Duration::from_secs(10)).await;
     assert!(died.elapsed() < Duration::from_secs(8), "took over after {:?}", died.elapsed());
     create(&virt, "default", &web_pod("b", "x", "y")).await;
-    eventually("new leader syncs", DEADLINE, || async { clusters.host_object("Pod", "b-x-default-x-my-vc") }).await;
-    let lease = clusters.host.object("coordination.k8s.io/v1", "Lease", HOST_NS, "vcluster-my-vc-controller").unwrap();
+    eventually("new leader syncs", DEADLINE, || async { clusters.host_object("Pod", "b-x-default-x-my-vc").await })
+        .await;
+    let lease =
+        clusters.host.object("coordination.k8s.io/v1", "Lease", HOST_NS, "vcluster-my-vc-controller").await.unwrap();
     assert_eq!(s(&lease, &["spec", "holderIdentity"]), Some("second"));
-    let _ = Arc::new(());
     second.stop().await;
 }

@@ -4,19 +4,20 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::Api;
 use kube::api::DeleteParams;
-use kube_sim::SimConfig;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pods_run_on_the_host_and_come_back() {
-    let clusters =
-        Clusters::start_with(true, SimConfig { service_cidrs: vec!["10.100.0.0/16".into()], ..SimConfig::default() })
-            .await;
+on_both_servers!(
+    pods_run_on_the_host_and_come_back,
+    all_configmaps_pvcs_and_serviceaccounts,
+    a_host_object_of_someone_else_is_never_touched,
+    pod_security_standard_blocks_violating_pods,
+);
+
+async fn pods_run_on_the_host_and_come_back(backend: Backend) {
+    let clusters = Clusters::on(backend, HostSetup { workloads: true, service_cidr: Some("10.100.0.0/16") }).await;
     let virt = clusters.virt_client().await;
     create(&virt, "default", &configmap("settings", "one")).await;
     create(&virt, "default", &configmap("unused", "x")).await;
@@ -26,19 +27,22 @@ async fn pods_run_on_the_host_and_come_back() {
     syncer.wait_ready(true, DEADLINE).await;
 
     // Start-up: the CIDR ConfigMap from the host's ServiceCIDR, the kubeconfig Secret.
-    let cidr = clusters.host_object("ConfigMap", "vc-cidr-my-vc").expect("vc-cidr-my-vc");
+    let cidr = clusters.host_object("ConfigMap", "vc-cidr-my-vc").await.expect("vc-cidr-my-vc");
     assert_eq!(cidr["data"]["cidr"], "10.100.0.0/16");
-    let secret = eventually("vc-my-vc", DEADLINE, || async { clusters.host_object("Secret", "vc-my-vc") }).await;
+    let secret = eventually("vc-my-vc", DEADLINE, || async { clusters.host_object("Secret", "vc-my-vc").await }).await;
     for key in ["config", "certificate-authority", "client-certificate", "client-key"] {
         assert!(secret["data"][key].is_string(), "key {key} in {secret}");
     }
-    let owner = clusters.host_object("Service", "my-vc").unwrap();
+    let owner = clusters.host_object("Service", "my-vc").await.unwrap();
     assert_eq!(secret["metadata"]["ownerReferences"][0]["uid"], owner["metadata"]["uid"]);
     assert_eq!(secret["metadata"]["ownerReferences"][0]["kind"], "Service");
 
     // The host pod runs; the virtual pod gets its status and node.
     let host_pod = eventually("host pod Running", DEADLINE, || async {
-        clusters.host_object("Pod", "web-x-default-x-my-vc").filter(|p| s(p, &["status", "phase"]) == Some("Running"))
+        clusters
+            .host_object("Pod", "web-x-default-x-my-vc")
+            .await
+            .filter(|p| s(p, &["status", "phase"]) == Some("Running"))
     })
     .await;
     let labels = &host_pod["metadata"]["labels"];
@@ -56,24 +60,36 @@ async fn pods_run_on_the_host_and_come_back() {
     let node = s(&host_pod, &["spec", "nodeName"]).unwrap().to_owned();
 
     let vpod = eventually("virtual pod Running with the host IP", DEADLINE, || async {
-        clusters.virt_object("Pod", "default", "web").filter(|p| s(p, &["status", "podIP"]) == Some(host_ip.as_str()))
+        clusters
+            .virt_object("Pod", "default", "web")
+            .await
+            .filter(|p| s(p, &["status", "podIP"]) == Some(host_ip.as_str()))
     })
     .await;
     assert_eq!(s(&vpod, &["status", "phase"]), Some("Running"));
     assert_eq!(s(&vpod, &["spec", "nodeName"]), Some(node.as_str()));
-    let vnode = clusters.virt.object("v1", "Node", "", &node).expect("fake node");
+    let vnode = clusters.virt.object("v1", "Node", "", &node).await.expect("fake node");
     assert_eq!(vnode["metadata"]["labels"]["vcluster.loft.sh/fake-node"], "true");
-    assert_eq!(s(&vnode, &["status", "nodeInfo", "kubeletVersion"]), Some("v1.33.1"));
+    // The fake node reports the virtual cluster's version, as k3s's kubelet would.
+    let version = virt.apiserver_version().await.unwrap().git_version;
+    assert_eq!(s(&vnode, &["status", "nodeInfo", "kubeletVersion"]), Some(version.as_str()));
 
     // Referenced ConfigMap and Secret are on the host; the unused ConfigMap is not.
-    let cm = clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").expect("used configmap synced");
+    // (kwok starts a pod without waiting for its volumes, so the ConfigMap may come after.)
+    let cm = eventually("used configmap synced", DEADLINE, || async {
+        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").await
+    })
+    .await;
     assert_eq!(cm["data"]["value"], "one");
-    assert!(clusters.host_object("Secret", "db-x-default-x-my-vc").is_some());
-    assert!(clusters.host_object("ConfigMap", "unused-x-default-x-my-vc").is_none());
+    eventually("used secret synced", DEADLINE, || async {
+        clusters.host_object("Secret", "db-x-default-x-my-vc").await
+    })
+    .await;
+    assert!(clusters.host_object("ConfigMap", "unused-x-default-x-my-vc").await.is_none());
 
     // Host events about the pod appear in the virtual cluster.
     eventually("a virtual event about web", DEADLINE, || async {
-        clusters.virt.objects("v1", "Event").into_iter().find(|e| {
+        clusters.virt.objects("v1", "Event").await.into_iter().find(|e| {
             s(e, &["involvedObject", "name"]) == Some("web") && s(e, &["metadata", "namespace"]) == Some("default")
         })
     })
@@ -85,7 +101,7 @@ async fn pods_run_on_the_host_and_come_back() {
     live.data.as_mut().unwrap().insert("value".into(), "two".into());
     cms.replace("settings", &Default::default(), &live).await.unwrap();
     eventually("host configmap updated", DEADLINE, || async {
-        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").filter(|c| c["data"]["value"] == "two")
+        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").await.filter(|c| c["data"]["value"] == "two")
     })
     .await;
 
@@ -94,31 +110,30 @@ async fn pods_run_on_the_host_and_come_back() {
     let pods: Api<Pod> = Api::namespaced(virt.clone(), "default");
     pods.delete("web", &DeleteParams::default()).await.unwrap();
     eventually("host pod gone", DEADLINE, || async {
-        clusters.host_object("Pod", "web-x-default-x-my-vc").is_none().then_some(())
+        clusters.host_object("Pod", "web-x-default-x-my-vc").await.is_none().then_some(())
     })
     .await;
     eventually("virtual pod gone", DEADLINE, || async {
-        clusters.virt_object("Pod", "default", "web").is_none().then_some(())
+        clusters.virt_object("Pod", "default", "web").await.is_none().then_some(())
     })
     .await;
     eventually("unused configmap removed", DEADLINE, || async {
-        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").is_none().then_some(())
+        clusters.host_object("ConfigMap", "settings-x-default-x-my-vc").await.is_none().then_some(())
     })
     .await;
     eventually("unused secret removed", DEADLINE, || async {
-        clusters.host_object("Secret", "db-x-default-x-my-vc").is_none().then_some(())
+        clusters.host_object("Secret", "db-x-default-x-my-vc").await.is_none().then_some(())
     })
     .await;
     eventually("fake node removed", DEADLINE, || async {
-        clusters.virt.object("v1", "Node", "", &node).is_none().then_some(())
+        clusters.virt.object("v1", "Node", "", &node).await.is_none().then_some(())
     })
     .await;
     syncer.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn all_configmaps_pvcs_and_serviceaccounts() {
-    let clusters = Clusters::start(true).await;
+async fn all_configmaps_pvcs_and_serviceaccounts(backend: Backend) {
+    let clusters = Clusters::on(backend, HostSetup { workloads: true, ..HostSetup::default() }).await;
     let virt = clusters.virt_client().await;
     create(&virt, "default", &configmap("lonely", "x")).await;
     let pvc: k8s_openapi::api::core::v1::PersistentVolumeClaim = serde_json::from_value(serde_json::json!({
@@ -128,6 +143,16 @@ async fn all_configmaps_pvcs_and_serviceaccounts() {
     }))
     .unwrap();
     create(&virt, "default", &pvc).await;
+    if backend == Backend::Real {
+        // The real host has no volume provisioner: a volume the claim can bind to, as an admin
+        // would have made (kube-sim binds claims itself).
+        clusters
+            .host
+            .seed_yaml(
+                "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: data-volume}\nspec: {capacity: {storage: 1Gi}, accessModes: [ReadWriteOnce], hostPath: {path: /tmp/data}}\n",
+            )
+            .await;
+    }
     let sa: k8s_openapi::api::core::v1::ServiceAccount =
         serde_json::from_value(serde_json::json!({ "metadata": { "name": "builder", "namespace": "default" } }))
             .unwrap();
@@ -143,7 +168,7 @@ async fn all_configmaps_pvcs_and_serviceaccounts() {
     syncer.wait_ready(true, DEADLINE).await;
     // --out-kube-config-secret: the same kubeconfig in a second Secret, with the given server.
     let extra = eventually("extra kubeconfig Secret", DEADLINE, || async {
-        clusters.host_object("Secret", "extra-kubeconfig")
+        clusters.host_object("Secret", "extra-kubeconfig").await
     })
     .await;
     use base64::Engine as _;
@@ -152,21 +177,22 @@ async fn all_configmaps_pvcs_and_serviceaccounts() {
     assert!(config.contains("server: https://vc.example.com"), "{config}");
     assert!(config.contains("current-context: my-vcluster"), "{config}");
     eventually("all configmaps synced", DEADLINE, || async {
-        clusters.host_object("ConfigMap", "lonely-x-default-x-my-vc")
+        clusters.host_object("ConfigMap", "lonely-x-default-x-my-vc").await
     })
     .await;
     eventually("service account synced", DEADLINE, || async {
-        clusters.host_object("ServiceAccount", "builder-x-default-x-my-vc")
+        clusters.host_object("ServiceAccount", "builder-x-default-x-my-vc").await
     })
     .await;
     // The claim is bound on the host; the virtual claim follows.
     eventually("host claim", DEADLINE, || async {
-        clusters.host_object("PersistentVolumeClaim", "data-x-default-x-my-vc")
+        clusters.host_object("PersistentVolumeClaim", "data-x-default-x-my-vc").await
     })
     .await;
     eventually("virtual claim Bound", DEADLINE, || async {
         clusters
             .virt_object("PersistentVolumeClaim", "default", "data")
+            .await
             .filter(|c| s(c, &["status", "phase"]) == Some("Bound"))
     })
     .await;
@@ -175,41 +201,40 @@ async fn all_configmaps_pvcs_and_serviceaccounts() {
     pod.spec.as_mut().unwrap().service_account_name = Some("builder".into());
     pod.spec.as_mut().unwrap().containers[0].env = None;
     create(&virt, "default", &pod).await;
-    let host_pod =
-        eventually("host pod", DEADLINE, || async { clusters.host_object("Pod", "builder-pod-x-default-x-my-vc") })
-            .await;
+    let host_pod = eventually("host pod", DEADLINE, || async {
+        clusters.host_object("Pod", "builder-pod-x-default-x-my-vc").await
+    })
+    .await;
     assert_eq!(host_pod["spec"]["serviceAccountName"], "builder-x-default-x-my-vc");
     syncer.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_host_object_of_someone_else_is_never_touched() {
-    let clusters = Clusters::start(false).await;
+async fn a_host_object_of_someone_else_is_never_touched(backend: Backend) {
+    let clusters = Clusters::on(backend, HostSetup::default()).await;
     // A ConfigMap with the translated name, but not written by this vcluster.
     clusters
         .host
         .seed_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: taken-x-default-x-my-vc, namespace: vcluster-my-vc}\ndata: {owner: someone-else}\n")
-        .unwrap();
+        .await;
     let virt = clusters.virt_client().await;
     create(&virt, "default", &configmap("taken", "mine")).await;
     let mut syncer = clusters.syncer(&["--sync-all-configmaps"]).await;
     syncer.wait_ready(true, DEADLINE).await;
     eventually("SyncError event on the virtual ConfigMap", DEADLINE, || async {
-        clusters.virt.objects("v1", "Event").into_iter().find(|e| {
+        clusters.virt.objects("v1", "Event").await.into_iter().find(|e| {
             s(e, &["reason"]) == Some("SyncError")
                 && s(e, &["involvedObject", "name"]) == Some("taken")
                 && s(e, &["type"]) == Some("Warning")
         })
     })
     .await;
-    let host = clusters.host_object("ConfigMap", "taken-x-default-x-my-vc").unwrap();
+    let host = clusters.host_object("ConfigMap", "taken-x-default-x-my-vc").await.unwrap();
     assert_eq!(host["data"]["owner"], "someone-else");
     syncer.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pod_security_standard_blocks_violating_pods() {
-    let clusters = Clusters::start(false).await;
+async fn pod_security_standard_blocks_violating_pods(backend: Backend) {
+    let clusters = Clusters::on(backend, HostSetup::default()).await;
     let virt = clusters.virt_client().await;
     let mut syncer = clusters.syncer(&["--enforce-pod-security-standard=baseline"]).await;
     syncer.wait_ready(true, DEADLINE).await;
@@ -218,17 +243,19 @@ async fn pod_security_standard_blocks_violating_pods() {
         Some(k8s_openapi::api::core::v1::SecurityContext { privileged: Some(true), ..Default::default() });
     create(&virt, "default", &bad).await;
     create(&virt, "default", &web_pod("fine", "none", "none")).await;
-    eventually("compliant pod synced", DEADLINE, || async { clusters.host_object("Pod", "fine-x-default-x-my-vc") })
-        .await;
+    eventually("compliant pod synced", DEADLINE, || async {
+        clusters.host_object("Pod", "fine-x-default-x-my-vc").await
+    })
+    .await;
     eventually("violation event", DEADLINE, || async {
         clusters
             .virt
             .objects("v1", "Event")
+            .await
             .into_iter()
             .find(|e| s(e, &["reason"]) == Some("PodSecurityStandardViolation"))
     })
     .await;
-    assert!(clusters.host_object("Pod", "privileged-x-default-x-my-vc").is_none());
+    assert!(clusters.host_object("Pod", "privileged-x-default-x-my-vc").await.is_none());
     syncer.stop().await;
-    let _ = Duration::ZERO;
 }

@@ -4,13 +4,18 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use control_plane::ControlPlane;
 use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ApiResource, DynamicObject};
 use kube::config::Kubeconfig;
 use kube::{Api, Client};
 use kube_sim::{RequestRecord, SimConfig, Simulator, Workloads};
+use serde_json::Value;
 use tokio::sync::watch;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use vcluster_syncer::startup::{self, Environment, Timings};
@@ -57,9 +62,141 @@ metadata:
   namespace: vcluster-my-vc
 ";
 
+/// Which servers a test runs on: the simulator pair, or two real control planes (the ground
+/// truth; `crates/control-plane`, built by `scripts/test`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sim,
+    Real,
+}
+
+/// One side (host or virtual): a simulator, or a real control plane with its admin client.
+pub enum Side {
+    Sim(Simulator),
+    Real { plane: Box<ControlPlane>, client: Client },
+}
+
+impl Side {
+    async fn real(options: control_plane::Options) -> Side {
+        let plane = ControlPlane::start(options).await.unwrap_or_else(|e| panic!("the real control plane: {e}"));
+        let client = plane.client().await.unwrap();
+        Side::Real { plane: Box::new(plane), client }
+    }
+
+    pub async fn client(&self) -> Client {
+        match self {
+            Side::Sim(sim) => sim.client().await.unwrap(),
+            Side::Real { client, .. } => client.clone(),
+        }
+    }
+
+    pub fn kubeconfig_path(&self) -> &Path {
+        match self {
+            Side::Sim(sim) => sim.kubeconfig_path(),
+            Side::Real { plane, .. } => plane.kubeconfig_path(),
+        }
+    }
+
+    /// The simulator, for what only it can do (fault injection, request records).
+    pub fn sim(&self) -> &Simulator {
+        match self {
+            Side::Sim(sim) => sim,
+            Side::Real { .. } => panic!("a simulator-only step ran against the real control plane"),
+        }
+    }
+
+    /// The object as the server has it (`namespace` empty for cluster-scoped kinds).
+    pub async fn object(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+        match self {
+            Side::Sim(sim) => sim.object(api_version, kind, namespace, name),
+            Side::Real { client, .. } => {
+                let api = dynamic_api(client, api_version, kind, namespace);
+                let obj = api.get_opt(name).await.unwrap_or_else(|e| panic!("get {kind} {namespace}/{name}: {e}"));
+                obj.map(|o| serde_json::to_value(o).unwrap())
+            }
+        }
+    }
+
+    /// Every object of a kind, in all namespaces.
+    pub async fn objects(&self, api_version: &str, kind: &str) -> Vec<Value> {
+        match self {
+            Side::Sim(sim) => sim.objects(api_version, kind),
+            Side::Real { client, .. } => {
+                let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource(api_version, kind));
+                let list = api.list(&Default::default()).await.unwrap_or_else(|e| panic!("list {kind}: {e}"));
+                list.items.into_iter().map(|o| serde_json::to_value(o).unwrap()).collect()
+            }
+        }
+    }
+
+    /// Create every document of `yaml`, in order.
+    pub async fn seed_yaml(&self, yaml: &str) {
+        match self {
+            Side::Sim(sim) => {
+                sim.seed_yaml(yaml).unwrap();
+            }
+            Side::Real { client, .. } => {
+                let docs: Vec<Value> = serde_saphyr::from_multiple(yaml).unwrap();
+                for doc in docs.into_iter().filter(|d| !d.is_null()) {
+                    let obj: DynamicObject = serde_json::from_value(doc).unwrap();
+                    let types = obj.types.clone().expect("apiVersion and kind");
+                    let namespace = obj.metadata.namespace.clone().unwrap_or_default();
+                    let api = dynamic_api(client, &types.api_version, &types.kind, &namespace);
+                    api.create(&Default::default(), &obj).await.unwrap_or_else(|e| panic!("seed {}: {e}", types.kind));
+                }
+            }
+        }
+    }
+}
+
+/// The resource of a kind, by the plural the API uses for the kinds these tests touch.
+fn api_resource(api_version: &str, kind: &str) -> ApiResource {
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let lower = kind.to_ascii_lowercase();
+    let plural = if lower == "endpoints" {
+        lower
+    } else if let Some(stem) = lower.strip_suffix('y') {
+        format!("{stem}ies")
+    } else if lower.ends_with("ss") {
+        format!("{lower}es")
+    } else {
+        format!("{lower}s")
+    };
+    ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: api_version.into(),
+        kind: kind.into(),
+        plural,
+    }
+}
+
+fn dynamic_api(client: &Client, api_version: &str, kind: &str, namespace: &str) -> Api<DynamicObject> {
+    let resource = api_resource(api_version, kind);
+    if namespace.is_empty() {
+        Api::all_with(client.clone(), &resource)
+    } else {
+        Api::namespaced_with(client.clone(), namespace, &resource)
+    }
+}
+
+/// Real control planes are heavy on a 2-core machine: one pair at a time per test binary.
+static REAL_PAIRS: Semaphore = Semaphore::const_new(1);
+
+/// What the host runs besides its control plane.
+#[derive(Debug, Clone, Default)]
+pub struct HostSetup {
+    /// Nodes, scheduler and a kubelet (kube-sim's, or kwok): pods run.
+    pub workloads: bool,
+    /// The host's service range (default each server's own).
+    pub service_cidr: Option<&'static str>,
+}
+
 pub struct Clusters {
-    pub host: Simulator,
-    pub virt: Simulator,
+    pub backend: Backend,
+    pub host: Side,
+    pub virt: Side,
+    _pair: Option<SemaphorePermit<'static>>,
 }
 
 impl Clusters {
@@ -77,15 +214,53 @@ impl Clusters {
         host.seed_yaml(HOST_SEED).unwrap();
         // The virtual cluster: a control plane only (no kubelet, no scheduler, no node), TLS as k3s.
         let virt = Simulator::start_with(SimConfig { tls: true, ..SimConfig::default() }).await.unwrap();
-        Clusters { host, virt }
+        Clusters { backend: Backend::Sim, host: Side::Sim(host), virt: Side::Sim(virt), _pair: None }
+    }
+
+    /// The pair on `backend`, the host seeded with [`HOST_SEED`].
+    pub async fn on(backend: Backend, setup: HostSetup) -> Clusters {
+        match backend {
+            Backend::Sim => {
+                let mut config = SimConfig::default();
+                if let Some(cidr) = setup.service_cidr {
+                    config.service_cidrs = vec![cidr.into()];
+                }
+                Self::start_with(setup.workloads, config).await
+            }
+            Backend::Real => {
+                let pair = REAL_PAIRS.acquire().await.unwrap();
+                let mut options = control_plane::Options::host();
+                if !setup.workloads {
+                    options = control_plane::Options { kwok: false, scheduler: false, nodes: 0, ..options };
+                }
+                if let Some(cidr) = setup.service_cidr {
+                    options = options.service_cidr(cidr);
+                }
+                let (host, virt) =
+                    tokio::join!(Side::real(options), Side::real(control_plane::Options::virtual_cluster()));
+                host.seed_yaml(HOST_SEED).await;
+                let clusters = Clusters { backend, host, virt, _pair: Some(pair) };
+                clusters.wait_for_default_service_account().await;
+                clusters
+            }
+        }
+    }
+
+    /// A real virtual cluster admits pods only once kube-controller-manager made `default`'s
+    /// ServiceAccount (kubernetes v1.33 plugin/pkg/admission/serviceaccount/admission.go).
+    async fn wait_for_default_service_account(&self) {
+        eventually("the virtual default ServiceAccount", DEADLINE, || async {
+            self.virt.object("v1", "ServiceAccount", "default", "default").await
+        })
+        .await;
     }
 
     pub async fn host_client(&self) -> Client {
-        self.host.client().await.unwrap()
+        self.host.client().await
     }
 
     pub async fn virt_client(&self) -> Client {
-        self.virt.client().await.unwrap()
+        self.virt.client().await
     }
 
     pub async fn environment(&self, identity: &str) -> Environment {
@@ -125,23 +300,24 @@ impl Clusters {
 
     /// Every write clients made to either simulator since the last clear.
     pub fn writes(&self) -> Vec<(String, RequestRecord)> {
+        let (host, virt) = (self.host.sim(), self.virt.sim());
         let mut out: Vec<(String, RequestRecord)> =
-            self.host.requests().into_iter().filter(|r| r.is_write()).map(|r| ("host".into(), r)).collect();
-        out.extend(self.virt.requests().into_iter().filter(|r| r.is_write()).map(|r| ("virtual".into(), r)));
+            host.requests().into_iter().filter(|r| r.is_write()).map(|r| ("host".into(), r)).collect();
+        out.extend(virt.requests().into_iter().filter(|r| r.is_write()).map(|r| ("virtual".into(), r)));
         out
     }
 
     pub fn clear_requests(&self) {
-        self.host.clear_requests();
-        self.virt.clear_requests();
+        self.host.sim().clear_requests();
+        self.virt.sim().clear_requests();
     }
 
-    pub fn host_object(&self, kind: &str, name: &str) -> Option<serde_json::Value> {
-        self.host.object("v1", kind, HOST_NS, name)
+    pub async fn host_object(&self, kind: &str, name: &str) -> Option<Value> {
+        self.host.object("v1", kind, HOST_NS, name).await
     }
 
-    pub fn virt_object(&self, kind: &str, namespace: &str, name: &str) -> Option<serde_json::Value> {
-        self.virt.object("v1", kind, namespace, name)
+    pub async fn virt_object(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+        self.virt.object("v1", kind, namespace, name).await
     }
 }
 
@@ -169,6 +345,26 @@ impl Syncer {
     pub fn is_running(&self) -> bool {
         !self.task.is_finished()
     }
+}
+
+/// Each named `async fn(Backend)` of the test file as two tests: `sim::<name>` on the simulator
+/// pair and `real::<name>` on two real control planes (which fail, never skip, without them).
+#[macro_export]
+macro_rules! on_both_servers {
+    ($($name:ident),* $(,)?) => {
+        mod sim {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(super::common::Backend::Sim).await
+            })*
+        }
+        mod real {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(super::common::Backend::Real).await
+            })*
+        }
+    };
 }
 
 /// Poll `check` until it returns `Some`, failing after `deadline` with `what`.
