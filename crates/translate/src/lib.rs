@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn long_names_are_hashed_as_the_reference_shows() {
-        // Reference §3.2 example; sha256 prefix 18a6a108aa checked with sha256sum.
+        // SafeConcatName (loft-sh/vcluster v0.15.7 pkg/util/translate/util.go); sha256 prefix 18a6a108aa checked with sha256sum.
         let name = my_vc().host_name("my-namespace", "a-very-long-service-name-for-testing-purposes");
         assert_eq!(name, "a-very-long-service-name-for-testing-purposes-x-my-n-18a6a108aa");
         assert_eq!(name.len(), 63);
