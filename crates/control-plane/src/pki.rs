@@ -32,7 +32,7 @@ fn pki_error(what: &str) -> impl Fn(rcgen::Error) -> Error + '_ {
 /// Validity from a day ago (clock skew) for `days`.
 fn validity(params: &mut CertificateParams, days: i64) {
     let date = |t: jiff::Timestamp| {
-        let d = t.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        let d = t.to_zoned(jiff::tz::TimeZone::UTC).date();
         rcgen::date_time_ymd(i32::from(d.year()), d.month() as u8, d.day() as u8)
     };
     let now = jiff::Timestamp::now();
