@@ -127,6 +127,7 @@ pub fn controller_config(
         image_translations,
         node_selector,
         tolerations,
+        wait_for_dns: false,
     };
     Ok(controllers::Config {
         virtual_client: env.virtual_client.clone(),
