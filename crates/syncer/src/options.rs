@@ -341,7 +341,9 @@ fn unimplemented_flags(command: &clap::Command, matches: &ArgMatches) -> Vec<Str
     let mut out = Vec::new();
     for arg in command.get_arguments() {
         let id = arg.get_id().as_str();
-        if arg.is_hide_set() || IMPLEMENTED_FLAGS.contains(&id) || matches.value_source(id) != Some(ValueSource::CommandLine)
+        if arg.is_hide_set()
+            || IMPLEMENTED_FLAGS.contains(&id)
+            || matches.value_source(id) != Some(ValueSource::CommandLine)
         {
             continue;
         }

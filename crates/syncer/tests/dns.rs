@@ -91,7 +91,10 @@ async fn seed_host(host: &Client) {
                     .unwrap();
             }
             "Service" => {
-                Api::<Service>::namespaced(host.clone(), HOST_NS).patch(&name, &params, &Patch::Apply(&doc)).await.unwrap();
+                Api::<Service>::namespaced(host.clone(), HOST_NS)
+                    .patch(&name, &params, &Patch::Apply(&doc))
+                    .await
+                    .unwrap();
             }
             "ServiceAccount" => {
                 Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(host.clone(), HOST_NS)
@@ -140,7 +143,8 @@ async fn scenario(pair: Pair) {
         "spec": { "ports": [{ "name": "http", "port": 80 }], "selector": { "app": "web" } }
     }))
     .unwrap();
-    let web = Api::<Service>::namespaced(pair.virt.clone(), "default").create(&PostParams::default(), &web).await.unwrap();
+    let web =
+        Api::<Service>::namespaced(pair.virt.clone(), "default").create(&PostParams::default(), &web).await.unwrap();
     let web_ip = cluster_ip(&web).expect("a virtual ClusterIP");
 
     let mut args: Vec<String> = vec!["vcluster-syncer".into()];
@@ -175,9 +179,10 @@ async fn scenario(pair: Pair) {
     let kube_dns =
         eventually("the kube-dns Service", DEADLINE, || async { services.get_opt("kube-dns").await.ok().flatten() })
             .await;
-    assert_eq!(kube_dns.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].target_port, Some(
-        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(1053)
-    ));
+    assert_eq!(
+        kube_dns.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].target_port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(1053))
+    );
     let configmaps: Api<ConfigMap> = Api::namespaced(pair.virt.clone(), "kube-system");
     let corefile = eventually("the coredns ConfigMap", DEADLINE, || async {
         configmaps.get_opt("coredns").await.ok().flatten()?.data?.get("Corefile").cloned()
@@ -189,16 +194,15 @@ async fn scenario(pair: Pair) {
 
     // 2. NodeHosts follows the virtual nodes' InternalIPs.
     let nodes: Api<Node> = Api::all(pair.virt.clone());
-    let node: Node = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "dns-node-a"}}))
-        .unwrap();
+    let node: Node =
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "dns-node-a"}}))
+            .unwrap();
     nodes.create(&PostParams::default(), &node).await.unwrap();
     let status = json!({"status": {"addresses": [
         {"type": "InternalIP", "address": "10.0.0.7"}, {"type": "Hostname", "address": "dns-node-a"}
     ]}});
     nodes.patch_status("dns-node-a", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
-    let node_hosts = || async {
-        configmaps.get_opt("coredns").await.ok().flatten()?.data?.get("NodeHosts").cloned()
-    };
+    let node_hosts = || async { configmaps.get_opt("coredns").await.ok().flatten()?.data?.get("NodeHosts").cloned() };
     eventually("NodeHosts with dns-node-a", DEADLINE, || async {
         node_hosts().await.filter(|h| h.lines().any(|l| l == "10.0.0.7 dns-node-a"))
     })
@@ -231,10 +235,8 @@ async fn scenario(pair: Pair) {
         "spec": { "ports": [{ "name": "dns", "port": 53, "protocol": "UDP", "targetPort": 1053 }] }
     }))
     .unwrap();
-    let dns_host = Api::<Service>::namespaced(pair.host.clone(), HOST_NS)
-        .create(&PostParams::default(), &dns_host)
-        .await
-        .unwrap();
+    let dns_host =
+        Api::<Service>::namespaced(pair.host.clone(), HOST_NS).create(&PostParams::default(), &dns_host).await.unwrap();
     let dns_ip = cluster_ip(&dns_host).expect("a host ClusterIP");
     let vc_ip = cluster_ip(&Api::<Service>::namespaced(pair.host.clone(), HOST_NS).get(NAME).await.unwrap()).unwrap();
 

@@ -203,7 +203,11 @@ impl ServiceIndex {
 fn trim(svc: &Service) -> Service {
     let spec = svc.spec.as_ref();
     Service {
-        metadata: ObjectMeta { name: svc.metadata.name.clone(), namespace: svc.metadata.namespace.clone(), ..ObjectMeta::default() },
+        metadata: ObjectMeta {
+            name: svc.metadata.name.clone(),
+            namespace: svc.metadata.namespace.clone(),
+            ..ObjectMeta::default()
+        },
         spec: Some(ServiceSpec {
             cluster_ip: spec.and_then(|s| s.cluster_ip.clone()),
             ports: spec.and_then(|s| s.ports.as_ref()).map(|ports| {

@@ -72,9 +72,14 @@ async fn apply_one(
     kinds: &mut HashMap<GroupVersionKind, (ApiResource, ApiCapabilities)>,
 ) -> Result<Applied, CorednsError> {
     let invalid = |reason: &str| CorednsError::Object { index, reason: reason.to_owned() };
-    let api_version = object["apiVersion"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| invalid("no apiVersion"))?.to_owned();
+    let api_version =
+        object["apiVersion"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| invalid("no apiVersion"))?.to_owned();
     let kind = object["kind"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| invalid("no kind"))?.to_owned();
-    let name = object["metadata"]["name"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| invalid("no metadata.name"))?.to_owned();
+    let name = object["metadata"]["name"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| invalid("no metadata.name"))?
+        .to_owned();
     let (group, version) = match api_version.split_once('/') {
         Some((g, v)) => (g.to_owned(), v.to_owned()),
         None => (String::new(), api_version.clone()),
@@ -92,12 +97,8 @@ async fn apply_one(
     let metadata = object.get_mut("metadata").and_then(Value::as_object_mut).ok_or_else(|| invalid("no metadata"))?;
     let api: Api<DynamicObject> = if capabilities.scope == Scope::Namespaced {
         // kubectl's default namespace for objects without one.
-        let namespace = metadata
-            .get("namespace")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .unwrap_or("default")
-            .to_owned();
+        let namespace =
+            metadata.get("namespace").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or("default").to_owned();
         metadata.insert("namespace".into(), Value::String(namespace.clone()));
         Api::namespaced_with(client.clone(), &namespace, resource)
     } else {
@@ -121,7 +122,8 @@ async fn apply_one(
     };
     let live = serde_json::to_value(&live).unwrap_or_default();
     keep(&mut object, &live);
-    let dry = api.patch(&name, &params.clone().dry_run(), &Patch::Apply(&object)).await.map_err(failed("dry-run apply"))?;
+    let dry =
+        api.patch(&name, &params.clone().dry_run(), &Patch::Apply(&object)).await.map_err(failed("dry-run apply"))?;
     let dry = serde_json::to_value(&dry).unwrap_or_default();
     if comparable(dry) == comparable(live) {
         return Ok(Applied::Unchanged);

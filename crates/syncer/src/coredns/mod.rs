@@ -297,7 +297,10 @@ mod tests {
         assert_eq!(image("", "v1.33.1"), DEFAULT_IMAGE);
         assert_eq!(image("", ""), DEFAULT_IMAGE);
         // The registry is prepended as it is: it needs its trailing slash (Corrections).
-        assert_eq!(image("my-registry.example.com/mirror/", "v1.26.0"), "my-registry.example.com/mirror/coredns/coredns:1.9.3");
+        assert_eq!(
+            image("my-registry.example.com/mirror/", "v1.26.0"),
+            "my-registry.example.com/mirror/coredns/coredns:1.9.3"
+        );
     }
 
     #[test]

@@ -21,7 +21,9 @@ use std::collections::BTreeMap;
 pub enum TemplateError {
     #[error("line {line}: unclosed action")]
     Unclosed { line: usize },
-    #[error("line {line}: unsupported template action {{{{{action}}}}} (only {{{{.NAME}}}}, string constants and comments are understood)")]
+    #[error(
+        "line {line}: unsupported template action {{{{{action}}}}} (only {{{{.NAME}}}}, string constants and comments are understood)"
+    )]
     Unsupported { line: usize, action: String },
     #[error("line {line}: unterminated string constant in action")]
     UnterminatedString { line: usize },
@@ -37,7 +39,9 @@ pub fn execute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Te
         let mut inner = &rest[start + 2..];
         let mut literal = &rest[..start];
         // `{{- ` trims the white space before the action.
-        if let Some(after) = inner.strip_prefix("- ").or_else(|| inner.strip_prefix("-\t")).or_else(|| inner.strip_prefix("-\n")) {
+        if let Some(after) =
+            inner.strip_prefix("- ").or_else(|| inner.strip_prefix("-\t")).or_else(|| inner.strip_prefix("-\n"))
+        {
             literal = literal.trim_end_matches(is_go_space);
             inner = after;
         }
@@ -82,7 +86,8 @@ fn action<'a>(
         _ => (&body[..end], false),
     };
     let content = content.trim_matches(is_go_space);
-    let name = content.strip_prefix('.').filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    let name =
+        content.strip_prefix('.').filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
     match name {
         Some(name) => {
             let value = vars.get(name).cloned().unwrap_or_else(|| "<no value>".into());

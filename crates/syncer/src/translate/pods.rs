@@ -421,9 +421,14 @@ pub fn service_env(enable_links: bool, services: &[Service], kube_ip: Option<&st
                 }
             }
             // `net.JoinHostPort`: IPv6 addresses in brackets.
-            let host_port = |port: i32| if ip.contains(':') { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") };
-            let proto_of = |p: &ServicePort| p.protocol.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "TCP".into());
-            out.insert(format!("{prefix}_PORT"), format!("{}://{}", proto_of(first).to_lowercase(), host_port(first.port)));
+            let host_port =
+                |port: i32| if ip.contains(':') { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") };
+            let proto_of =
+                |p: &ServicePort| p.protocol.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "TCP".into());
+            out.insert(
+                format!("{prefix}_PORT"),
+                format!("{}://{}", proto_of(first).to_lowercase(), host_port(first.port)),
+            );
             for p in spec.ports.iter().flatten() {
                 let proto = proto_of(p);
                 let base = format!("{prefix}_PORT_{}_{}", p.port, proto.to_uppercase());

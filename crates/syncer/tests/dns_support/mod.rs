@@ -262,13 +262,15 @@ mod tests {
                 service("db", "pg", json!({"clusterIP": "None"})),
                 service("default", "ext", json!({"type": "ExternalName", "externalName": "db.example.com"})),
             ],
-            endpoints: vec![serde_json::from_value(json!({
-                "metadata": {"name": "pg", "namespace": "db"},
-                "subsets": [{"addresses": [
-                    {"ip": "10.244.0.5", "hostname": "pg-0"}, {"ip": "10.244.0.6", "hostname": "pg-1"}
-                ], "notReadyAddresses": [{"ip": "10.244.0.7", "hostname": "pg-2"}]}]
-            }))
-            .unwrap()],
+            endpoints: vec![
+                serde_json::from_value(json!({
+                    "metadata": {"name": "pg", "namespace": "db"},
+                    "subsets": [{"addresses": [
+                        {"ip": "10.244.0.5", "hostname": "pg-0"}, {"ip": "10.244.0.6", "hostname": "pg-1"}
+                    ], "notReadyAddresses": [{"ip": "10.244.0.7", "hostname": "pg-2"}]}]
+                }))
+                .unwrap(),
+            ],
             node_hosts: "10.0.0.2 worker-a\n10.0.0.3 worker-b".into(),
             upstream,
             upstream_answers: None,
@@ -277,12 +279,14 @@ mod tests {
 
     /// What the syncer writes for a pod in `default` (translateDNSClusterFirstConfig).
     fn pod_conf() -> ResolvConf {
-        ResolvConf::of_pod_dns(&serde_json::from_value(json!({
-            "nameservers": ["10.96.0.10"],
-            "searches": ["default.svc.cluster.local", "svc.cluster.local", "cluster.local"],
-            "options": [{"name": "ndots", "value": "5"}]
-        }))
-        .unwrap())
+        ResolvConf::of_pod_dns(
+            &serde_json::from_value(json!({
+                "nameservers": ["10.96.0.10"],
+                "searches": ["default.svc.cluster.local", "svc.cluster.local", "cluster.local"],
+                "options": [{"name": "ndots", "value": "5"}]
+            }))
+            .unwrap(),
+        )
     }
 
     fn ips(list: &[&str]) -> Answer {
@@ -299,7 +303,10 @@ mod tests {
         assert_eq!(r.tried, ["web.default.svc.cluster.local"]);
         let r = resolve(&conf, "kube-dns.kube-system", &c);
         assert_eq!(r.answer, ips(&["10.96.0.10"]));
-        assert_eq!(r.tried, ["kube-dns.kube-system.default.svc.cluster.local", "kube-dns.kube-system.svc.cluster.local"]);
+        assert_eq!(
+            r.tried,
+            ["kube-dns.kube-system.default.svc.cluster.local", "kube-dns.kube-system.svc.cluster.local"]
+        );
         let r = resolve(&conf, "kubernetes.default.svc", &c);
         assert_eq!(r.name.as_deref(), Some("kubernetes.default.svc.cluster.local"));
         assert_eq!(r.answer, ips(&["10.96.0.1"]));
