@@ -974,6 +974,80 @@ mod tests {
     }
 
     #[test]
+    fn dns_policies_that_use_the_vcluster_dns() {
+        let spec = |policy: Option<&str>, host_network: bool| PodSpec {
+            dns_policy: policy.map(str::to_owned),
+            host_network: Some(host_network),
+            ..PodSpec::default()
+        };
+        assert!(uses_cluster_dns(None), "unset is the API server's ClusterFirst");
+        assert!(uses_cluster_dns(Some(&spec(Some("ClusterFirst"), false))));
+        assert!(!uses_cluster_dns(Some(&spec(Some("ClusterFirst"), true))));
+        assert!(uses_cluster_dns(Some(&spec(Some("ClusterFirstWithHostNet"), true))));
+        assert!(uses_cluster_dns(Some(&spec(Some("ClusterFirstWithHostNet"), false))));
+        assert!(!uses_cluster_dns(Some(&spec(Some("Default"), false))));
+        assert!(!uses_cluster_dns(Some(&spec(Some("None"), false))));
+        for policy in ["Default", "None"] {
+            let mut v = pod();
+            v.spec.as_mut().unwrap().dns_policy = Some(policy.into());
+            let inputs = Inputs { dns_ip: Some("10.96.0.53"), ..Inputs::default() };
+            let s = to_host(&ctx(), &settings(), &v, &inputs).spec.unwrap();
+            assert_eq!(s.dns_policy.as_deref(), Some(policy));
+            assert_eq!(s.dns_config, None);
+        }
+        // No DNS IP (no CoreDNS): the policy is left alone.
+        let s = to_host(&ctx(), &settings(), &pod(), &Inputs::default()).spec.unwrap();
+        assert_eq!((s.dns_policy, s.dns_config), (None, None));
+    }
+
+    #[test]
+    fn dns_config_merges_the_pods_own_and_follows_the_cluster_domain() {
+        let mut v = pod();
+        v.metadata.namespace = Some("team-a".into());
+        let spec = v.spec.as_mut().unwrap();
+        spec.dns_policy = Some("ClusterFirst".into());
+        spec.dns_config = Some(PodDNSConfig {
+            nameservers: Some(vec!["1.1.1.1".into(), "10.96.0.53".into()]),
+            searches: Some(vec!["corp.example".into(), "svc.corp.internal".into()]),
+            options: Some(vec![PodDNSConfigOption { name: Some("edns0".into()), value: None }]),
+        });
+        let settings = Settings { cluster_domain: "corp.internal".into(), ..settings() };
+        let inputs = Inputs { dns_ip: Some("10.96.0.53"), ..Inputs::default() };
+        let s = to_host(&ctx(), &settings, &v, &inputs).spec.unwrap();
+        assert_eq!(s.dns_policy.as_deref(), Some("None"));
+        let c = s.dns_config.unwrap();
+        assert_eq!(c.nameservers.unwrap(), ["10.96.0.53", "1.1.1.1"]);
+        assert_eq!(
+            c.searches.unwrap(),
+            ["team-a.svc.corp.internal", "svc.corp.internal", "corp.internal", "corp.example"]
+        );
+        // Only ndots:5; the pod's own options are not kept (as upstream).
+        assert_eq!(c.options.unwrap(), [PodDNSConfigOption { name: Some("ndots".into()), value: Some("5".into()) }]);
+    }
+
+    #[test]
+    fn kubernetes_variables_and_service_links_with_ipv6() {
+        let env = service_env(true, &[], Some("fd00::1"));
+        assert_eq!(env["KUBERNETES_SERVICE_HOST"], "fd00::1");
+        assert_eq!(env["KUBERNETES_SERVICE_PORT"], "443");
+        assert_eq!(env["KUBERNETES_PORT"], "tcp://[fd00::1]:443");
+        assert_eq!(env["KUBERNETES_PORT_443_TCP_ADDR"], "fd00::1");
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "dns", "namespace": "default"},
+            "spec": {"clusterIP": "fd00::a", "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "tcp", "port": 53, "protocol": ""}
+            ]}
+        }))
+        .unwrap();
+        let env = service_env(true, &[svc], None);
+        assert_eq!(env["DNS_SERVICE_HOST"], "fd00::a");
+        assert_eq!(env["DNS_PORT"], "udp://[fd00::a]:53");
+        assert_eq!(env["DNS_PORT_53_UDP"], "udp://[fd00::a]:53");
+        assert_eq!(env["DNS_PORT_53_TCP"], "tcp://[fd00::a]:53", "an empty protocol is TCP");
+        assert_eq!(env["DNS_PORT_53_TCP_PROTO"], "tcp");
+    }
+
+    #[test]
     fn subdomain_rewrites_hosts() {
         let mut v = pod();
         let spec = v.spec.as_mut().unwrap();
