@@ -181,9 +181,9 @@ pub(crate) fn variables(settings: &Settings, ids: (u32, u32), debug: bool, host_
 
 /// The bundle's objects: parse the filled-in text as a YAML stream (YAML 1.1 octals, as
 /// kubectl's decoder reads them), skip empty documents, flatten `kind: List`.
-pub(crate) fn objects(text: &str) -> Result<Vec<Value>, CorednsError> {
+pub(crate) fn objects(text: &str) -> Result<Vec<Value>, serde_saphyr::Error> {
     let options = serde_saphyr::options! { legacy_octal_numbers: true };
-    let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options).map_err(CorednsError::Yaml)?;
+    let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options)?;
     let mut out = Vec::new();
     for doc in docs {
         match doc {
@@ -217,7 +217,7 @@ pub(crate) async fn apply_once(client: &Client, settings: &Settings) -> Result<O
     let vars = variables(settings, process_ids(), debug, &host_dns(&settings.resolv_conf));
     let filled = template::execute(&text, &vars)
         .map_err(|source| CorednsError::Template { path: settings.manifest.clone(), source })?;
-    let objects = objects(&filled)?;
+    let objects = objects(&filled).map_err(CorednsError::Yaml)?;
     let report = apply::apply_all(client, objects, keep_node_hosts).await?;
     Ok(Outcome::Applied(report))
 }

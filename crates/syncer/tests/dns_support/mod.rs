@@ -38,7 +38,7 @@ impl ResolvConf {
             .flatten()
             .filter(|o| o.name.as_deref() == Some("ndots"))
             .filter_map(|o| o.value.as_deref()?.parse().ok())
-            .last()
+            .next_back()
             .unwrap_or(1);
         ResolvConf {
             nameservers: config.nameservers.clone().unwrap_or_default(),
