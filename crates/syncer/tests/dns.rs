@@ -132,7 +132,9 @@ async fn scenario(pair: Pair) {
     seed_host(&pair.host).await;
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("coredns.yaml");
-    std::fs::write(&manifest, bundle_with_fallback_host_dns()).unwrap();
+    // A last object marks the end of an apply pass (the bundle is applied in order).
+    let bundle = format!("{}\n---\n{SENTINEL}", bundle_with_fallback_host_dns());
+    std::fs::write(&manifest, bundle).unwrap();
     let resolv = dir.path().join("resolv.conf");
     std::fs::write(&resolv, format!("search svc.cluster.local\nnameserver {HOST_DNS}\noptions ndots:5\n")).unwrap();
 
@@ -147,15 +149,7 @@ async fn scenario(pair: Pair) {
         Api::<Service>::namespaced(pair.virt.clone(), "default").create(&PostParams::default(), &web).await.unwrap();
     let web_ip = cluster_ip(&web).expect("a virtual ClusterIP");
 
-    let mut args: Vec<String> = vec!["vcluster-syncer".into()];
-    args.extend(common::chart_args());
-    args.push(format!("--coredns-manifest={}", manifest.display()));
-    args.push(format!("--resolv-conf={}", resolv.display()));
-    let options = vcluster_syncer::options::parse(args).unwrap().options;
-    let (readiness, _ready) = watch::channel(false);
-    let shutdown = CancellationToken::new();
-    let timings = Timings { health_interval: Duration::from_millis(200), ..Timings::default() };
-    let task = tokio::spawn(startup::run_with(options, pair.environment(), timings, readiness, shutdown.clone()));
+    let (shutdown, task) = start_syncer(&pair, &manifest, &resolv);
 
     // 1. The CoreDNS objects in the virtual kube-system, placeholders filled.
     let version = pair.virt.apiserver_version().await.unwrap().git_version;
@@ -303,6 +297,99 @@ async fn scenario(pair: Pair) {
     let answer = dns_support::resolve(&conf, &format!("{dns_host_name}.{HOST_NS}"), &view);
     assert_eq!(answer.answer, upstream(&dns_ip));
 
+    stop_syncer(shutdown, task).await;
+
+    // 5. A restart over the applied bundle changes none of its objects, NodeHosts included.
+    let node: Node =
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "dns-node-b"}}))
+            .unwrap();
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    let status = json!({"status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.9"}]}});
+    nodes.patch_status("dns-node-b", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    let (shutdown, task) = start_syncer(&pair, &manifest, &resolv);
+    eventually("NodeHosts with dns-node-b", DEADLINE, || async {
+        node_hosts().await.filter(|h| h.lines().any(|l| l == "10.0.0.9 dns-node-b"))
+    })
+    .await;
+    let versions = bundle_versions(&pair.virt).await;
+    let sentinels: Api<ConfigMap> = Api::namespaced(pair.virt.clone(), "kube-system");
+    sentinels.delete("dns-test-sentinel", &Default::default()).await.unwrap();
+    stop_syncer(shutdown, task).await;
+    let (shutdown, task) = start_syncer(&pair, &manifest, &resolv);
+    eventually("the apply pass after the restart", DEADLINE, || async {
+        sentinels.get_opt("dns-test-sentinel").await.ok().flatten()
+    })
+    .await;
+    assert_eq!(bundle_versions(&pair.virt).await, versions, "no object of the bundle was written");
+    stop_syncer(shutdown, task).await;
+}
+
+/// Appended to the bundle: its creation means an apply pass reached the end.
+const SENTINEL: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dns-test-sentinel\n  namespace: kube-system\n";
+
+/// The resourceVersions of the bundle's objects in the virtual cluster (the Deployment's
+/// generation: its status moves on its own).
+async fn bundle_versions(virt: &Client) -> Vec<(String, Option<String>)> {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    let rv = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| m.resource_version.clone();
+    vec![
+        (
+            "serviceaccount".into(),
+            rv(&Api::<ServiceAccount>::namespaced(virt.clone(), "kube-system").get("coredns").await.unwrap().metadata),
+        ),
+        (
+            "clusterrole".into(),
+            rv(&Api::<ClusterRole>::all(virt.clone()).get("system:coredns").await.unwrap().metadata),
+        ),
+        (
+            "clusterrolebinding".into(),
+            rv(&Api::<ClusterRoleBinding>::all(virt.clone()).get("system:coredns").await.unwrap().metadata),
+        ),
+        (
+            "configmap".into(),
+            rv(&Api::<ConfigMap>::namespaced(virt.clone(), "kube-system").get("coredns").await.unwrap().metadata),
+        ),
+        (
+            "service".into(),
+            rv(&Api::<Service>::namespaced(virt.clone(), "kube-system").get("kube-dns").await.unwrap().metadata),
+        ),
+        (
+            "deployment generation".into(),
+            Api::<Deployment>::namespaced(virt.clone(), "kube-system")
+                .get("coredns")
+                .await
+                .unwrap()
+                .metadata
+                .generation
+                .map(|g| g.to_string()),
+        ),
+    ]
+}
+
+/// Start the syncer with the chart's arguments, the bundle and the resolver file.
+fn start_syncer(
+    pair: &Pair,
+    manifest: &Path,
+    resolv: &Path,
+) -> (CancellationToken, tokio::task::JoinHandle<Result<(), vcluster_syncer::error::StartError>>) {
+    let mut args: Vec<String> = vec!["vcluster-syncer".into()];
+    args.extend(common::chart_args());
+    args.push(format!("--coredns-manifest={}", manifest.display()));
+    args.push(format!("--resolv-conf={}", resolv.display()));
+    let options = vcluster_syncer::options::parse(args).unwrap().options;
+    let (readiness, _ready) = watch::channel(false);
+    let shutdown = CancellationToken::new();
+    let timings = Timings { health_interval: Duration::from_millis(200), ..Timings::default() };
+    let task = tokio::spawn(startup::run_with(options, pair.environment(), timings, readiness, shutdown.clone()));
+    (shutdown, task)
+}
+
+async fn stop_syncer(
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), vcluster_syncer::error::StartError>>,
+) {
     shutdown.cancel();
     let result = tokio::time::timeout(Duration::from_secs(10), task).await.expect("the syncer stops").unwrap();
     result.unwrap();
