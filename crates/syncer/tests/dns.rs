@@ -455,3 +455,45 @@ async fn coredns_nodehosts_and_pod_dns_on_real_control_planes() {
     virt.stop().await.unwrap();
     host.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coredns_apply_is_retried_until_it_succeeds() {
+    let host = Simulator::start_with(SimConfig::default()).await.unwrap();
+    host.seed_yaml(HOST_SEED).unwrap();
+    let virt =
+        Simulator::start_with(SimConfig { tls: true, control_plane_only: true, ..SimConfig::default() }).await.unwrap();
+    let text = std::fs::read_to_string(virt.kubeconfig_path()).unwrap();
+    let pair = Pair {
+        host: host.client().await.unwrap(),
+        virt: virt.client().await.unwrap(),
+        virtual_kubeconfig: Kubeconfig::from_yaml(&text).unwrap(),
+    };
+    // An object in a namespace that does not exist yet: every pass fails on it until it does.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("coredns.yaml");
+    let late = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: late\n  namespace: dns-late\n";
+    std::fs::write(&manifest, format!("{}\n---\n{late}", chart_bundle())).unwrap();
+    let resolv = dir.path().join("resolv.conf");
+    std::fs::write(&resolv, "nameserver 10.43.0.10\n").unwrap();
+    let (shutdown, task) = start_syncer(&pair, &manifest, &resolv);
+
+    // The other objects are applied by the first pass all the same.
+    let services: Api<Service> = Api::namespaced(pair.virt.clone(), "kube-system");
+    eventually("the kube-dns Service", DEADLINE, || async { services.get_opt("kube-dns").await.ok().flatten() }).await;
+    let refused = |virt: &Simulator| {
+        virt.requests()
+            .iter()
+            .filter(|r| {
+                r.method == "PATCH" && r.path.ends_with("/namespaces/dns-late/configmaps/late") && r.status == 404
+            })
+            .count()
+    };
+    eventually("two refused passes", DEADLINE, || async { (refused(&virt) >= 2).then_some(()) }).await;
+    let namespace: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "dns-late"}}))
+            .unwrap();
+    Api::all(pair.virt.clone()).create(&PostParams::default(), &namespace).await.unwrap();
+    let late: Api<ConfigMap> = Api::namespaced(pair.virt.clone(), "dns-late");
+    eventually("the late object, on a retry", DEADLINE, || async { late.get_opt("late").await.ok().flatten() }).await;
+    stop_syncer(shutdown, task).await;
+}
