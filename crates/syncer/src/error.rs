@@ -81,6 +81,10 @@ pub enum SyncError {
     Unmanaged,
     #[error("received empty token for service account {0}")]
     EmptyToken(String),
+    /// The host Service `kube-dns-x-kube-system-x-<vc>` has no ClusterIP yet (upstream's
+    /// `findKubernetesDNSIP` error).
+    #[error("waiting for DNS service IP")]
+    WaitingForDns,
 }
 
 impl SyncError {

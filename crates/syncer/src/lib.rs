@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod controllers;
+pub(crate) mod coredns;
 pub mod error;
 pub mod options;
 pub mod proxy;

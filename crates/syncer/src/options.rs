@@ -216,6 +216,14 @@ pub struct Options {
     /// DEPRECATED: use --sync instead
     #[arg(long, default_value = "")]
     pub disable_sync_resources: String,
+    // Ours (hidden; the established syncer has these paths built in): where the CoreDNS bundle
+    // and the syncer's resolver configuration are read from.
+    /// The CoreDNS manifest bundle to apply in the virtual cluster (the chart mounts the `<release>-coredns` ConfigMap there)
+    #[arg(long, default_value = "/manifests/coredns/coredns.yaml", hide = true)]
+    pub coredns_manifest: String,
+    /// The resolver configuration whose first nameserver fills the bundle's HOST_CLUSTER_DNS
+    #[arg(long, default_value = "/etc/resolv.conf", hide = true)]
+    pub resolv_conf: String,
 }
 
 /// Every controller name `--sync` accepts (`ExistingControllers`).
@@ -333,7 +341,10 @@ fn unimplemented_flags(command: &clap::Command, matches: &ArgMatches) -> Vec<Str
     let mut out = Vec::new();
     for arg in command.get_arguments() {
         let id = arg.get_id().as_str();
-        if IMPLEMENTED_FLAGS.contains(&id) || matches.value_source(id) != Some(ValueSource::CommandLine) {
+        if arg.is_hide_set()
+            || IMPLEMENTED_FLAGS.contains(&id)
+            || matches.value_source(id) != Some(ValueSource::CommandLine)
+        {
             continue;
         }
         // A flag given with its default value changes nothing.

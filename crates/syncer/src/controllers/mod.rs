@@ -8,8 +8,10 @@
 pub(crate) mod configmaps;
 pub(crate) mod engine;
 pub(crate) mod events;
+pub(crate) mod nodehosts;
 pub(crate) mod nodes;
 pub(crate) mod podindex;
+pub(crate) mod podnetwork;
 pub(crate) mod pods;
 pub(crate) mod pvcs;
 pub(crate) mod secrets;
@@ -17,7 +19,7 @@ pub(crate) mod serviceaccounts;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -89,7 +91,8 @@ pub(crate) struct Shared {
     /// Fake nodes known to exist in the virtual cluster (skips the lock and the GET for pods
     /// already bound to them).
     pub known_nodes: Mutex<std::collections::HashSet<String>>,
-    service_ips: Mutex<HashMap<String, (Instant, Option<String>)>>,
+    /// The DNS and kube IPs and the virtual Services pods are translated with.
+    pub network: Arc<podnetwork::PodNetwork>,
 }
 
 impl Shared {
@@ -153,28 +156,6 @@ impl Shared {
         }
     }
 
-    /// The ClusterIP of the host Service `name` in the host namespace, cached for 30 s.
-    pub(crate) async fn host_service_ip(&self, name: &str) -> Option<String> {
-        if let Some((at, ip)) = self.service_ips.lock().unwrap_or_else(|e| e.into_inner()).get(name)
-            && at.elapsed() < Duration::from_secs(30)
-        {
-            return ip.clone();
-        }
-        let api: Api<k8s_openapi::api::core::v1::Service> =
-            Api::namespaced(self.host.clone(), self.tctx.host_namespace());
-        let ip = match api.get_opt(name).await {
-            Ok(found) => {
-                found.and_then(|s| s.spec).and_then(|s| s.cluster_ip).filter(|ip| !ip.is_empty() && ip != "None")
-            }
-            Err(_) => return None,
-        };
-        self.service_ips
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_owned(), (Instant::now(), ip.clone()));
-        ip
-    }
-
     /// Retry the deletion of a host object whose virtual object is gone, with backoff.
     pub(crate) fn retry_cleanup<S: engine::Kind>(&self, kind: Arc<S>, namespace: String, name: String) {
         let shutdown = self.shutdown.clone();
@@ -197,6 +178,15 @@ impl Shared {
 pub async fn run(config: Config, shutdown: CancellationToken) {
     let (index, triggers) = podindex::PodIndex::new();
     let index = Arc::new(index);
+    let dns_service = config.translate.translator.host_name("kube-system", "kube-dns");
+    let (network, dns_changes) = podnetwork::PodNetwork::start(
+        &config.host_client,
+        &config.virtual_client,
+        config.translate.host_namespace(),
+        &dns_service,
+        &config.service_name,
+        &shutdown,
+    );
     let shared = Arc::new(Shared {
         virtual_: config.virtual_client.clone(),
         host: config.host_client.clone(),
@@ -208,7 +198,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
         failures: Mutex::new(HashMap::new()),
         nodes_lock: tokio::sync::Mutex::new(()),
         known_nodes: Mutex::new(std::collections::HashSet::new()),
-        service_ips: Mutex::new(HashMap::new()),
+        network,
     });
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(podindex::run(shared.clone(), index));
@@ -217,7 +207,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
     let (host_configmaps, host_configmaps_stream) = engine::host_watch(&shared);
     let (host_secrets, host_secrets_stream) = engine::host_watch(&shared);
     if shared.enabled("pods") {
-        tasks.spawn(pods::run(shared.clone(), host_pods.clone(), host_pods_stream, namespaces));
+        tasks.spawn(pods::run(shared.clone(), host_pods.clone(), host_pods_stream, namespaces, dns_changes));
     } else {
         drop(host_pods_stream);
     }
@@ -236,6 +226,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
     if shared.enabled("fake-nodes") && !shared.enabled("nodes") {
         tasks.spawn(nodes::run(shared.clone(), nodes));
     }
+    // Always on, as upstream registers it (loft-sh/vcluster v0.15.7 pkg/controllers/register.go).
+    tasks.spawn(nodehosts::run(shared.clone()));
     if shared.enabled("events") {
         tasks.spawn(events::run(
             shared.clone(),

@@ -218,15 +218,27 @@ impl Kind for PodKind {
         let namespace = v.namespace().unwrap_or_default();
         let labels = self.namespace_labels(&namespace).await?;
         let tokens = self.tokens(v).await?;
-        let dns_name = shared.tctx.translator.host_name("kube-system", "kube-dns");
-        let dns_ip = shared.host_service_ip(&dns_name).await;
-        let kube_ip = shared.host_service_ip(&shared.config.service_name).await;
+        let network = &shared.network;
+        if !network.ready().await {
+            return Err(SyncError::NotReady("host services"));
+        }
+        let mut dns_ip = network.dns_ip();
+        if dns_ip.is_none() && shared.pod_settings.wait_for_dns && pods::uses_cluster_dns(v.spec.as_ref()) {
+            // Noted before the second look, so an IP arriving in between still triggers a retry.
+            network.waiting_for_dns();
+            dns_ip = network.dns_ip();
+            if dns_ip.is_none() {
+                return Err(SyncError::WaitingForDns);
+            }
+        }
+        let kube_ip = network.kube_ip();
+        let services = network.services(&namespace);
         let inputs = pods::Inputs {
             namespace_labels: labels.as_ref(),
             tokens,
             dns_ip: dns_ip.as_deref(),
             kube_ip: kube_ip.as_deref(),
-            services: &[],
+            services: &services,
         };
         Ok(Some(pods::to_host(&shared.tctx, &shared.pod_settings, v, &inputs)))
     }
@@ -308,12 +320,15 @@ pub(crate) async fn run(
     host: Store<Pod>,
     host_stream: impl Stream<Item = Result<Pod, watcher::Error>> + Send + 'static,
     namespace_changes: UnboundedReceiver<ObjectRef<Pod>>,
+    dns_changes: impl Stream<Item = ()> + Send + 'static,
 ) {
     let api: Api<Pod> = Api::all(shared.virtual_.clone());
     let mapper_shared = shared.clone();
     let ctrl = Controller::new(api, watcher::Config::default())
         .watches_stream(host_stream, move |h: Pod| engine::host_to_virtual::<Pod, Pod>(&mapper_shared, &h))
-        .reconcile_on(namespace_changes);
+        .reconcile_on(namespace_changes)
+        // Pods waiting for the DNS IP are retried as soon as it appears.
+        .reconcile_all_on(dns_changes);
     let kind = Arc::new(PodKind { shared, host });
     engine::run(ctrl, kind).await;
 }

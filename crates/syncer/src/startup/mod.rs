@@ -127,6 +127,9 @@ pub fn controller_config(
         image_translations,
         node_selector,
         tolerations,
+        // Pods wait for the kube-dns host Service only when something will create it: the
+        // CoreDNS bundle is there and Services are synced.
+        wait_for_dns: std::path::Path::new(&options.coredns_manifest).exists() && controllers.contains("services"),
     };
     Ok(controllers::Config {
         virtual_client: env.virtual_client.clone(),
@@ -445,6 +448,18 @@ pub async fn run_with(
 
     let config = controller_config(&options, controllers_enabled, &env, &target_namespace, owner, virtual_version)?;
     let controllers_shutdown = shutdown.child_token();
+    // CoreDNS in the virtual cluster, retried in the background (loft-sh/vcluster v0.15.7
+    // cmd/vcluster/cmd/start.go, `ApplyCoreDNS` in a goroutine once the controllers start).
+    tokio::spawn(crate::coredns::run(
+        env.virtual_client.clone(),
+        crate::coredns::Settings {
+            manifest: options.coredns_manifest.clone().into(),
+            resolv_conf: options.resolv_conf.clone().into(),
+            default_image_registry: options.default_image_registry.clone(),
+            virtual_version: config.virtual_version.clone(),
+        },
+        controllers_shutdown.clone(),
+    ));
     let controllers = tokio::spawn(controllers::run(config, controllers_shutdown.clone()));
 
     let result = match &lease {

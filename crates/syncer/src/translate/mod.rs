@@ -10,6 +10,7 @@
 pub mod configmaps;
 pub mod events;
 pub mod kubeconfig;
+pub mod nodehosts;
 pub mod nodes;
 pub mod pods;
 pub mod pvcs;

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::core::v1::{
     Container, DownwardAPIProjection, DownwardAPIVolumeFile, EmptyDirVolumeSource, EnvFromSource, EnvVar, HostAlias,
     ObjectFieldSelector, PersistentVolumeClaimVolumeSource, Pod, PodAffinityTerm, PodDNSConfig, PodDNSConfigOption,
-    PodSpec, PodStatus, ResourceRequirements, Service, Toleration, Volume, VolumeMount,
+    PodSpec, PodStatus, ResourceRequirements, Service, ServicePort, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
@@ -57,6 +57,11 @@ pub struct Settings {
     pub node_selector: Option<Map>,
     /// `--enforce-toleration`.
     pub tolerations: Vec<Toleration>,
+    /// Pods that resolve through the cluster DNS wait for the host ClusterIP of
+    /// `kube-dns-x-kube-system-x-<vc>` before they are created on the host (upstream's "waiting
+    /// for DNS service IP"). Set when the CoreDNS bundle exists and Services are synced: without
+    /// them that Service never comes, and such pods keep their DNS policy instead.
+    pub wait_for_dns: bool,
 }
 
 impl Settings {
@@ -415,12 +420,19 @@ pub fn service_env(enable_links: bool, services: &[Service], kube_ip: Option<&st
                     );
                 }
             }
-            let proto = first.protocol.clone().unwrap_or_else(|| "TCP".into());
-            out.insert(format!("{prefix}_PORT"), format!("{}://{ip}:{}", proto.to_lowercase(), first.port));
+            // `net.JoinHostPort`: IPv6 addresses in brackets.
+            let host_port =
+                |port: i32| if ip.contains(':') { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") };
+            let proto_of =
+                |p: &ServicePort| p.protocol.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "TCP".into());
+            out.insert(
+                format!("{prefix}_PORT"),
+                format!("{}://{}", proto_of(first).to_lowercase(), host_port(first.port)),
+            );
             for p in spec.ports.iter().flatten() {
-                let proto = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+                let proto = proto_of(p);
                 let base = format!("{prefix}_PORT_{}_{}", p.port, proto.to_uppercase());
-                out.insert(base.clone(), format!("{}://{ip}:{}", proto.to_lowercase(), p.port));
+                out.insert(base.clone(), format!("{}://{}", proto.to_lowercase(), host_port(p.port)));
                 out.insert(format!("{base}_PROTO"), proto.to_lowercase());
                 out.insert(format!("{base}_PORT"), p.port.to_string());
                 out.insert(format!("{base}_ADDR"), ip.to_owned());
@@ -428,9 +440,12 @@ pub fn service_env(enable_links: bool, services: &[Service], kube_ip: Option<&st
         }
     }
     if let Some(ip) = kube_ip {
+        // Upstream substitutes the IP into `tcp://IP:443` as it is; an IPv6 address is
+        // bracketed here, as the kubelet writes it.
+        let url = if ip.contains(':') { format!("tcp://[{ip}]:443") } else { format!("tcp://{ip}:443") };
         for (k, v) in [
-            ("KUBERNETES_PORT", format!("tcp://{ip}:443")),
-            ("KUBERNETES_PORT_443_TCP", format!("tcp://{ip}:443")),
+            ("KUBERNETES_PORT", url.clone()),
+            ("KUBERNETES_PORT_443_TCP", url),
             ("KUBERNETES_PORT_443_TCP_ADDR", ip.to_owned()),
             ("KUBERNETES_PORT_443_TCP_PORT", "443".into()),
             ("KUBERNETES_PORT_443_TCP_PROTO", "tcp".into()),
@@ -444,13 +459,23 @@ pub fn service_env(enable_links: bool, services: &[Service], kube_ip: Option<&st
     out
 }
 
-/// ClusterFirst pods resolve through the vcluster's DNS (`translateDNSConfig`).
+/// Whether a pod resolves through the cluster DNS, so its host pod's DNS is rewritten to the
+/// vcluster's: `ClusterFirstWithHostNet`, and `ClusterFirst` without host network (`Default`,
+/// `None` and host-network `ClusterFirst` are left alone). An unset policy is the API server's
+/// default, `ClusterFirst`. (`translateDNSConfig`)
+pub fn uses_cluster_dns(spec: Option<&PodSpec>) -> bool {
+    let policy = spec.and_then(|s| s.dns_policy.as_deref()).unwrap_or("ClusterFirst");
+    let host_network = spec.and_then(|s| s.host_network).unwrap_or(false);
+    policy == "ClusterFirstWithHostNet" || (policy == "ClusterFirst" && !host_network)
+}
+
+/// Cluster-DNS pods resolve through the vcluster's DNS (`translateDNSConfig`,
+/// `translateDNSClusterFirstConfig`): policy `None`, the DNS IP first then the pod's own
+/// nameservers, the three cluster searches then the pod's own (duplicates dropped), `ndots: 5`
+/// (the pod's own options are not kept).
 fn translate_dns(spec: &mut PodSpec, namespace: &str, cluster_domain: &str, dns_ip: Option<&str>) {
     let Some(ip) = dns_ip.filter(|ip| !ip.is_empty()) else { return };
-    let policy = spec.dns_policy.clone().unwrap_or_else(|| "ClusterFirst".into());
-    let host_network = spec.host_network.unwrap_or(false);
-    let applies = policy == "ClusterFirstWithHostNet" || (policy == "ClusterFirst" && !host_network);
-    if !applies {
+    if !uses_cluster_dns(Some(spec)) {
         return;
     }
     let mut config = PodDNSConfig {
@@ -946,6 +971,80 @@ mod tests {
         let c = s.dns_config.unwrap();
         assert_eq!(c.nameservers.unwrap(), ["10.96.0.53"]);
         assert_eq!(c.searches.unwrap(), ["default.svc.cluster.local", "svc.cluster.local", "cluster.local"]);
+    }
+
+    #[test]
+    fn dns_policies_that_use_the_vcluster_dns() {
+        let spec = |policy: Option<&str>, host_network: bool| PodSpec {
+            dns_policy: policy.map(str::to_owned),
+            host_network: Some(host_network),
+            ..PodSpec::default()
+        };
+        assert!(uses_cluster_dns(None), "unset is the API server's ClusterFirst");
+        assert!(uses_cluster_dns(Some(&spec(Some("ClusterFirst"), false))));
+        assert!(!uses_cluster_dns(Some(&spec(Some("ClusterFirst"), true))));
+        assert!(uses_cluster_dns(Some(&spec(Some("ClusterFirstWithHostNet"), true))));
+        assert!(uses_cluster_dns(Some(&spec(Some("ClusterFirstWithHostNet"), false))));
+        assert!(!uses_cluster_dns(Some(&spec(Some("Default"), false))));
+        assert!(!uses_cluster_dns(Some(&spec(Some("None"), false))));
+        for policy in ["Default", "None"] {
+            let mut v = pod();
+            v.spec.as_mut().unwrap().dns_policy = Some(policy.into());
+            let inputs = Inputs { dns_ip: Some("10.96.0.53"), ..Inputs::default() };
+            let s = to_host(&ctx(), &settings(), &v, &inputs).spec.unwrap();
+            assert_eq!(s.dns_policy.as_deref(), Some(policy));
+            assert_eq!(s.dns_config, None);
+        }
+        // No DNS IP (no CoreDNS): the policy is left alone.
+        let s = to_host(&ctx(), &settings(), &pod(), &Inputs::default()).spec.unwrap();
+        assert_eq!((s.dns_policy, s.dns_config), (None, None));
+    }
+
+    #[test]
+    fn dns_config_merges_the_pods_own_and_follows_the_cluster_domain() {
+        let mut v = pod();
+        v.metadata.namespace = Some("team-a".into());
+        let spec = v.spec.as_mut().unwrap();
+        spec.dns_policy = Some("ClusterFirst".into());
+        spec.dns_config = Some(PodDNSConfig {
+            nameservers: Some(vec!["1.1.1.1".into(), "10.96.0.53".into()]),
+            searches: Some(vec!["corp.example".into(), "svc.corp.internal".into()]),
+            options: Some(vec![PodDNSConfigOption { name: Some("edns0".into()), value: None }]),
+        });
+        let settings = Settings { cluster_domain: "corp.internal".into(), ..settings() };
+        let inputs = Inputs { dns_ip: Some("10.96.0.53"), ..Inputs::default() };
+        let s = to_host(&ctx(), &settings, &v, &inputs).spec.unwrap();
+        assert_eq!(s.dns_policy.as_deref(), Some("None"));
+        let c = s.dns_config.unwrap();
+        assert_eq!(c.nameservers.unwrap(), ["10.96.0.53", "1.1.1.1"]);
+        assert_eq!(
+            c.searches.unwrap(),
+            ["team-a.svc.corp.internal", "svc.corp.internal", "corp.internal", "corp.example"]
+        );
+        // Only ndots:5; the pod's own options are not kept (as upstream).
+        assert_eq!(c.options.unwrap(), [PodDNSConfigOption { name: Some("ndots".into()), value: Some("5".into()) }]);
+    }
+
+    #[test]
+    fn kubernetes_variables_and_service_links_with_ipv6() {
+        let env = service_env(true, &[], Some("fd00::1"));
+        assert_eq!(env["KUBERNETES_SERVICE_HOST"], "fd00::1");
+        assert_eq!(env["KUBERNETES_SERVICE_PORT"], "443");
+        assert_eq!(env["KUBERNETES_PORT"], "tcp://[fd00::1]:443");
+        assert_eq!(env["KUBERNETES_PORT_443_TCP_ADDR"], "fd00::1");
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "dns", "namespace": "default"},
+            "spec": {"clusterIP": "fd00::a", "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "tcp", "port": 53, "protocol": ""}
+            ]}
+        }))
+        .unwrap();
+        let env = service_env(true, &[svc], None);
+        assert_eq!(env["DNS_SERVICE_HOST"], "fd00::a");
+        assert_eq!(env["DNS_PORT"], "udp://[fd00::a]:53");
+        assert_eq!(env["DNS_PORT_53_UDP"], "udp://[fd00::a]:53");
+        assert_eq!(env["DNS_PORT_53_TCP"], "tcp://[fd00::a]:53", "an empty protocol is TCP");
+        assert_eq!(env["DNS_PORT_53_TCP_PROTO"], "tcp");
     }
 
     #[test]
