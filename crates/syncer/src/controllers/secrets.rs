@@ -1,5 +1,5 @@
 //! The Secrets controller (loft-sh/vcluster v0.15.7 `pkg/controllers/resources/secrets/syncer.go`):
-//! a Secret is on the host while a virtual pod uses it (or with `--sync-all-secrets`).
+//! a Secret is on the host while a virtual pod or Ingress uses it (or with `--sync-all-secrets`).
 
 use std::sync::Arc;
 
@@ -56,8 +56,11 @@ pub(crate) async fn run(
     host_stream: impl Stream<Item = Result<Secret, watcher::Error>> + Send + 'static,
     used: UnboundedReceiver<ObjectRef<Secret>>,
 ) {
-    // "used" is only known once the pod index has listed the virtual pods.
+    // "used" is only known once the pod index has listed the virtual pods (and ingresses).
     shared.index.ready().await;
+    if shared.enabled("ingresses") {
+        shared.index.ingresses_ready().await;
+    }
     let api: Api<Secret> = Api::all(shared.virtual_.clone());
     let mapper_shared = shared.clone();
     let ctrl = Controller::new(api, watcher::Config::default())

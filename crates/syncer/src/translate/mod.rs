@@ -9,13 +9,18 @@
 
 pub mod configmaps;
 pub mod events;
+pub(crate) mod ingressclasses;
+pub(crate) mod ingresses;
 pub mod kubeconfig;
+pub(crate) mod networkpolicies;
 pub mod nodes;
 pub mod pods;
 pub mod pvcs;
 pub mod secrets;
 pub mod security;
+pub(crate) mod semantic;
 pub mod serviceaccounts;
+pub(crate) mod servicesync;
 
 use std::collections::BTreeMap;
 
