@@ -211,7 +211,7 @@ async fn delete_ours<K>(client: &Client, obj: Option<K>, side: &'static str) -> 
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Serialize,
 {
-    let Some(obj) = obj.filter(|o| tr::is_ours(o.meta())) else { return Ok(()) };
+    let Some(obj) = obj.filter(|o| tr::is_controlled_by_servicesync(o.meta())) else { return Ok(()) };
     let target = (obj.namespace().unwrap_or_default(), obj.name_any());
     tracing::info!(
         kind = NAME,
@@ -270,7 +270,7 @@ async fn from_host(ctx: &Ctx, i: usize) -> Result<(), SyncError> {
                 Err(e) => return Err(api_err("create", "virtual", to, e)),
             }
         }
-        Some(t) if !tr::is_ours(&t.metadata) => {
+        Some(t) if !tr::is_controlled_by_servicesync(&t.metadata) => {
             warn_foreign(ctx, i, &t, &t, "virtual").await;
             return Ok(());
         }
@@ -350,7 +350,7 @@ async fn from_virtual(ctx: &Ctx, i: usize) -> Result<(), SyncError> {
                 Err(e) => Err(api_err("create", "host", to, e)),
             }
         }
-        Some(t) if !tr::is_ours(&t.metadata) => {
+        Some(t) if !tr::is_controlled_by_servicesync(&t.metadata) => {
             warn_foreign(ctx, i, &source, &t, "host").await;
             Ok(())
         }

@@ -24,8 +24,10 @@ use super::{Context, semantic};
 /// The value of `vcluster.loft.sh/controlled-by` on mapped objects (`translate.ControllerLabel`).
 pub(crate) const CONTROLLER: &str = "vcluster";
 
-/// Whether the object was made by a service mapping.
-pub(crate) fn is_ours(meta: &ObjectMeta) -> bool {
+/// Whether the object was made by a service mapping (`vcluster.loft.sh/controlled-by:
+/// vcluster`, v0.15.7 `pkg/controllers/servicesync/servicesync.go` `translate.ControllerLabel`).
+/// The ordinary Service and Endpoints syncers must leave such objects alone, on both sides.
+pub(crate) fn is_controlled_by_servicesync(meta: &ObjectMeta) -> bool {
     meta.labels.as_ref().and_then(|l| l.get(CONTROLLED_BY_LABEL)).is_some_and(|v| v == CONTROLLER)
 }
 
@@ -210,7 +212,7 @@ mod tests {
                 "spec": {"clusterIP": "None", "ports": [{"name": "custom", "port": 8080, "protocol": "TCP", "targetPort": 8080}]}
             })
         );
-        assert!(is_ours(&t.metadata));
+        assert!(is_controlled_by_servicesync(&t.metadata));
         assert!(virtual_target_update(&source(), &t).is_none());
         let mut changed = source();
         changed.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].port = 9090;
@@ -227,7 +229,7 @@ mod tests {
             json!([{"addresses": [{"ip": "10.96.0.20"}], "ports": [{"name": "custom", "port": 8080, "protocol": "TCP"}]}])
         );
         let e = virtual_endpoints("default", "test", subsets.clone());
-        assert!(is_ours(&e.metadata));
+        assert!(is_controlled_by_servicesync(&e.metadata));
         assert!(endpoints_update(&e, subsets).is_none());
         assert!(endpoints_update(&e, vec![]).is_some());
     }
@@ -295,9 +297,9 @@ mod tests {
     #[test]
     fn a_target_without_the_label_is_not_ours() {
         let user = service(json!({"metadata": {"name": "test", "namespace": "default", "labels": {"app": "x"}}}));
-        assert!(!is_ours(&user.metadata));
+        assert!(!is_controlled_by_servicesync(&user.metadata));
         let other =
             service(json!({"metadata": {"name": "t", "labels": {"vcluster.loft.sh/controlled-by": "someone"}}}));
-        assert!(!is_ours(&other.metadata));
+        assert!(!is_controlled_by_servicesync(&other.metadata));
     }
 }
