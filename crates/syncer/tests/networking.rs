@@ -265,6 +265,8 @@ async fn seed_host_pods(pair: &Pair) {
 }
 
 async fn scenario(pair: Pair) {
+    // The syncer's log, shown for a failing test.
+    let _ = tracing_subscriber::fmt().with_env_filter("info,kube=warn").with_test_writer().try_init();
     pair.seed().await;
     seed_host(&pair).await;
     seed_virtual(&pair).await;
@@ -292,6 +294,7 @@ async fn scenario(pair: Pair) {
             "--map-host-service=my-host-namespace/my-host-service=my-virtual-namespace/my-virtual-service",
             "--map-virtual-service=my-virtual-namespace/my-virtual-web=my-host-service",
             "--map-virtual-service=my-virtual-namespace/my-virtual-db=taken",
+            "--map-host-service=my-host-namespace/headless=my-virtual-namespace/headless",
         ])
         .await;
 
@@ -416,7 +419,121 @@ async fn scenario(pair: Pair) {
         assert!(!network.allowed(network.pod(ns, name), db, tcp(5432)), "{ns}/{name} → db:5432");
     }
     assert!(network.allowed(batch, web, tcp(80)), "the policy isolates db only");
+    updates_and_deletions(&pair).await;
     syncer.stop().await;
+}
+
+/// Updates and deletions in both directions, with the second syncer still running.
+async fn updates_and_deletions(pair: &Pair) {
+    let (host, virt) = (&pair.host, &pair.virt);
+
+    // fromHost, headless source: the virtual Endpoints hold the host pods' IPs.
+    apply(
+        host,
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "headless", "namespace": "my-host-namespace"},
+               "spec": {"clusterIP": "None", "selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}]}}),
+    )
+    .await;
+    let outside_ip = eventually("host pod outside has an IP", DEADLINE, || async {
+        get::<Pod>(host, "my-host-namespace", "outside").await.and_then(|p| p.status?.pod_ip)
+    })
+    .await;
+    eventually("headless fromHost endpoints = the host pod IPs", DEADLINE, || async {
+        let e = value(&get::<Endpoints>(virt, "my-virtual-namespace", "headless").await?);
+        (e["subsets"][0]["addresses"][0]["ip"] == outside_ip.as_str()).then_some(())
+    })
+    .await;
+
+    // fromHost: a port change follows; the source's deletion removes the target and its Endpoints.
+    let services: Api<Service> = Api::namespaced(host.clone(), "my-host-namespace");
+    let mut source = services.get("my-host-service").await.unwrap();
+    source.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].port = 81;
+    services.replace("my-host-service", &PostParams::default(), &source).await.unwrap();
+    eventually("fromHost endpoints on port 81", DEADLINE, || async {
+        let e = value(&get::<Endpoints>(virt, "my-virtual-namespace", "my-virtual-service").await?);
+        (e["subsets"][0]["ports"][0]["port"] == 81).then_some(())
+    })
+    .await;
+    services.delete("my-host-service", &Default::default()).await.unwrap();
+    eventually("fromHost target gone", DEADLINE, || async {
+        let service = get::<Service>(virt, "my-virtual-namespace", "my-virtual-service").await;
+        let endpoints = get::<Endpoints>(virt, "my-virtual-namespace", "my-virtual-service").await;
+        (service.is_none() && endpoints.is_none()).then_some(())
+    })
+    .await;
+
+    // fromVirtual: a selector change follows; the source's deletion removes the target, and the
+    // foreign target stays when its source goes.
+    let sources: Api<Service> = Api::namespaced(virt.clone(), "my-virtual-namespace");
+    let mut web = sources.get("my-virtual-web").await.unwrap();
+    web.spec.as_mut().unwrap().selector = Some([("app".to_owned(), "batch".to_owned())].into());
+    sources.replace("my-virtual-web", &PostParams::default(), &web).await.unwrap();
+    eventually("fromVirtual selector follows", DEADLINE, || async {
+        let t = get::<Service>(host, HOST_NS, "my-host-service").await?;
+        (t.spec?.selector?.get(APP)? == "batch").then_some(())
+    })
+    .await;
+    sources.delete("my-virtual-web", &Default::default()).await.unwrap();
+    sources.delete("my-virtual-db", &Default::default()).await.unwrap();
+    eventually("fromVirtual target gone", DEADLINE, || async {
+        get::<Service>(host, HOST_NS, "my-host-service").await.is_none().then_some(())
+    })
+    .await;
+    assert!(get::<Service>(host, HOST_NS, "taken").await.is_some(), "a foreign target is never deleted");
+
+    // Ingress: an update follows; deleting it removes the host ingress and its TLS Secret.
+    let ingresses: Api<Ingress> = Api::namespaced(virt.clone(), "default");
+    let mut shop = ingresses.get("shop").await.unwrap();
+    shop.spec.as_mut().unwrap().rules.as_mut().unwrap()[0].host = Some("www.example.com".into());
+    ingresses.replace("shop", &PostParams::default(), &shop).await.unwrap();
+    eventually("host ingress rule follows", DEADLINE, || async {
+        let i = get::<Ingress>(host, HOST_NS, "shop-x-default-x-my-vc").await?;
+        (i.spec?.rules?[0].host.as_deref() == Some("www.example.com")).then_some(())
+    })
+    .await;
+    ingresses.delete("shop", &Default::default()).await.unwrap();
+    eventually("host ingress gone", DEADLINE, || async {
+        get::<Ingress>(host, HOST_NS, "shop-x-default-x-my-vc").await.is_none().then_some(())
+    })
+    .await;
+    eventually("host TLS Secret gone", DEADLINE, || async {
+        let secret = get::<k8s_openapi::api::core::v1::Secret>(host, HOST_NS, "shop-tls-x-default-x-my-vc").await;
+        secret.is_none().then_some(())
+    })
+    .await;
+
+    // Ingress classes: a host change follows; the host class's deletion removes the virtual one.
+    let host_classes: Api<IngressClass> = Api::all(host.clone());
+    let mut nginx = host_classes.get("nginx").await.unwrap();
+    nginx.metadata.annotations = Some([("team".to_owned(), "edge".to_owned())].into());
+    host_classes.replace("nginx", &PostParams::default(), &nginx).await.unwrap();
+    eventually("virtual class annotations follow", DEADLINE, || async {
+        let c = Api::<IngressClass>::all(virt.clone()).get_opt("nginx").await.unwrap()?;
+        (c.metadata.annotations? == [("team".to_owned(), "edge".to_owned())].into()).then_some(())
+    })
+    .await;
+    host_classes.delete("nginx", &Default::default()).await.unwrap();
+    eventually("virtual class gone", DEADLINE, || async {
+        Api::<IngressClass>::all(virt.clone()).get_opt("nginx").await.unwrap().is_none().then_some(())
+    })
+    .await;
+
+    // Network policy: an update follows; its deletion removes the host policy.
+    let policies: Api<NetworkPolicy> = Api::namespaced(virt.clone(), "default");
+    let mut policy = policies.get("db-from-web").await.unwrap();
+    policy.spec.as_mut().unwrap().ingress.as_mut().unwrap()[0].ports.as_mut().unwrap()[0].port =
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(5433));
+    policies.replace("db-from-web", &PostParams::default(), &policy).await.unwrap();
+    eventually("host policy port follows", DEADLINE, || async {
+        let p = value(&get::<NetworkPolicy>(host, HOST_NS, "db-from-web-x-default-x-my-vc").await?);
+        (p["spec"]["ingress"][0]["ports"][0]["port"] == 5433).then_some(())
+    })
+    .await;
+    policies.delete("db-from-web", &Default::default()).await.unwrap();
+    eventually("host policy gone", DEADLINE, || async {
+        get::<NetworkPolicy>(host, HOST_NS, "db-from-web-x-default-x-my-vc").await.is_none().then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,7 +34,12 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let (virtual_classes, writer) = reflector::store();
     let virtual_stream =
         reflect(writer, watcher(virtual_api, watcher::Config::default())).default_backoff().touched_objects();
-    let ctrl = Controller::new(host_api, watcher::Config::default())
+    // Triggered by host deletions too (`Controller::new` would miss them): a deleted host class
+    // reconciles to `ObjectNotFound`, handled by `host_gone`.
+    let (host_classes, host_writer) = reflector::store();
+    let host_trigger =
+        reflect(host_writer, watcher(host_api, watcher::Config::default())).default_backoff().touched_objects();
+    let ctrl = Controller::for_stream(host_trigger, host_classes)
         .watches_stream(virtual_stream, |v: IngressClass| Some(ObjectRef::new(&v.name_any())));
     let ctx = Arc::new(Ctx { shared: shared.clone(), virtual_classes });
     let shutdown = shared.shutdown.clone();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, ResourceExt};
@@ -92,9 +92,8 @@ impl Kind for IngressKind {
 
 pub(crate) async fn run(shared: Arc<Shared>) {
     let (host, host_stream) = engine::host_watch::<Ingress>(&shared);
-    let api: Api<Ingress> = Api::all(shared.virtual_.clone());
     let mapper_shared = shared.clone();
-    let ctrl = Controller::new(api, watcher::Config::default())
+    let ctrl = engine::virtual_controller::<Ingress>(&shared)
         .watches_stream(host_stream, move |h: Ingress| engine::host_to_virtual::<Ingress, Ingress>(&mapper_shared, &h));
     tokio::join!(run_secret_index(shared.clone()), engine::run(ctrl, Arc::new(IngressKind { shared, host })));
 }

@@ -6,10 +6,8 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::Api;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
 
 use super::Shared;
 use super::engine::{self, Kind};
@@ -50,10 +48,10 @@ impl Kind for NetworkPolicyKind {
 
 pub(crate) async fn run(shared: Arc<Shared>) {
     let (host, host_stream) = engine::host_watch::<NetworkPolicy>(&shared);
-    let api: Api<NetworkPolicy> = Api::all(shared.virtual_.clone());
     let mapper_shared = shared.clone();
-    let ctrl = Controller::new(api, watcher::Config::default()).watches_stream(host_stream, move |h: NetworkPolicy| {
-        engine::host_to_virtual::<NetworkPolicy, NetworkPolicy>(&mapper_shared, &h)
-    });
+    let ctrl = engine::virtual_controller::<NetworkPolicy>(&shared)
+        .watches_stream(host_stream, move |h: NetworkPolicy| {
+            engine::host_to_virtual::<NetworkPolicy, NetworkPolicy>(&mapper_shared, &h)
+        });
     engine::run(ctrl, Arc::new(NetworkPolicyKind { shared, host })).await;
 }
