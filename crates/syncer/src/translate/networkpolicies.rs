@@ -306,6 +306,26 @@ mod tests {
         assert_eq!(spec["policyTypes"], json!(["Egress"]));
     }
 
+    /// The seed's policy: only `app=web` may reach `app=db`, on 5432. On the host both ends are
+    /// this vcluster's pods of the policy's namespace, by their hashed labels.
+    #[test]
+    fn only_web_to_db_on_5432() {
+        let v = policy(json!({
+            "podSelector": {"matchLabels": {"app": "db"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}], "ports": [{"port": 5432, "protocol": "TCP"}]}]
+        }));
+        let pinned = |app: &str| json!({"matchLabels": {APP: app, "vcluster.loft.sh/managed-by": "vcluster", "vcluster.loft.sh/namespace": "default"}});
+        assert_eq!(
+            host_spec(&v),
+            json!({
+                "podSelector": pinned("db"),
+                "ingress": [{"from": [{"podSelector": pinned("web")}], "ports": [{"port": 5432, "protocol": "TCP"}]}],
+                "policyTypes": ["Ingress"]
+            })
+        );
+    }
+
     #[test]
     fn selector_conversions_round_trip() {
         let s: LabelSelector = serde_json::from_value(json!({
