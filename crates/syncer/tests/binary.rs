@@ -42,6 +42,9 @@ fn one_warning_names_what_is_not_built() {
     assert_eq!(code, 1, "{stderr}");
     let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("not implemented yet")).collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
-    assert!(warnings[0].contains("--node-clear-image-status") && warnings[0].contains("--proxy-metrics-server"), "{stderr}");
+    assert!(
+        warnings[0].contains("--node-clear-image-status") && warnings[0].contains("--proxy-metrics-server"),
+        "{stderr}"
+    );
     assert!(warnings[0].contains("endpoints") && !warnings[0].contains("services"), "{stderr}");
 }

@@ -4,7 +4,8 @@
 //! scenario talks to both sides through API clients only.
 //!
 //! First with the chart's default switches (ingresses, ingress classes and network policies
-//! off): nothing of them appears. Then with `--sync=ingresses,networkpolicies` and service
+//! off): nothing of them appears. With ingresses on and `--sync=-ingressclasses`: the ingress
+//! syncs, the virtual classes are left as they are. Then with `--sync=ingresses,networkpolicies` and service
 //! mappings: the ingress on the host with its translated backend, TLS Secret and cert-manager
 //! annotation, its status back; the host's ingress class mirrored and a virtual-only class
 //! removed; mapServices in both directions, a foreign target left alone with a Warning; the host
@@ -285,6 +286,17 @@ async fn scenario(pair: Pair) {
         get::<k8s_openapi::api::core::v1::Secret>(&pair.host, HOST_NS, "shop-tls-x-default-x-my-vc").await.is_none(),
         "an ingress's Secret is not synced with ingress sync off"
     );
+    syncer.stop().await;
+
+    // Ingress sync on, ingress classes switched off (`sync.ingressclasses.enabled: false`).
+    let syncer = pair.syncer(&["--sync=ingresses", "--sync=-ingressclasses"]).await;
+    eventually("host ingress", DEADLINE, || async {
+        get::<Ingress>(&pair.host, HOST_NS, "shop-x-default-x-my-vc").await
+    })
+    .await;
+    let classes: Vec<String> =
+        list::<IngressClass>(&pair.virt).await.into_iter().filter_map(|c| c.metadata.name).collect();
+    assert_eq!(classes, ["mine"], "classes neither mirrored nor removed with ingress classes off");
     syncer.stop().await;
 
     // Ingresses (and with them ingress classes), network policies, service mappings.
