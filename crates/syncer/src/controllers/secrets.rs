@@ -6,10 +6,10 @@ use std::sync::Arc;
 use futures::Stream;
 use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::controller::{Action, Controller};
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
-use kube::{Api, ResourceExt};
 
 use super::Shared;
 use super::engine::{self, Kind};
@@ -61,9 +61,8 @@ pub(crate) async fn run(
     if shared.enabled("ingresses") {
         shared.index.ingresses_ready().await;
     }
-    let api: Api<Secret> = Api::all(shared.virtual_.clone());
     let mapper_shared = shared.clone();
-    let ctrl = Controller::new(api, watcher::Config::default())
+    let ctrl = engine::virtual_controller::<Secret>(&shared)
         .watches_stream(host_stream, move |h: Secret| engine::host_to_virtual::<Secret, Secret>(&mapper_shared, &h))
         .reconcile_on(used);
     engine::run(ctrl, Arc::new(SecretKind { shared, host })).await;
