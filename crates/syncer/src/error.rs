@@ -19,6 +19,9 @@ pub enum OptionsError {
     Toleration(String),
     #[error("invalid --node-selector {0:?}: expected key=value[,key=value]")]
     NodeSelector(String),
+    /// `--map-host-service`/`--map-virtual-service` (v0.15.7 `RegisterServiceSyncControllers`).
+    #[error("parse physical service mapping: invalid service mapping, please use {0}")]
+    ServiceMapping(&'static str),
 }
 
 /// Why the syncer could not start or stopped.

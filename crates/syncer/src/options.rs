@@ -269,8 +269,18 @@ pub const DEFAULT_CONTROLLERS: &[&str] = &[
 ];
 
 /// The controllers this syncer implements; any other enabled one is named in the start-up warning.
-pub const IMPLEMENTED_CONTROLLERS: &[&str] =
-    &["configmaps", "secrets", "pods", "events", "persistentvolumeclaims", "fake-nodes", "serviceaccounts"];
+pub const IMPLEMENTED_CONTROLLERS: &[&str] = &[
+    "configmaps",
+    "secrets",
+    "pods",
+    "events",
+    "persistentvolumeclaims",
+    "fake-nodes",
+    "serviceaccounts",
+    "ingresses",
+    "ingressclasses",
+    "networkpolicies",
+];
 
 /// The flags whose feature is built; any other flag given on the command line is named in the
 /// start-up warning. (The proxy's flags count as built: they are handed to the API endpoint.)
@@ -310,6 +320,8 @@ const IMPLEMENTED_FLAGS: &[&str] = &[
     "sync_labels",
     "sync_all_configmaps",
     "sync_all_secrets",
+    "map_host_services",
+    "map_virtual_services",
     "suffix",
     "disable_sync_resources",
     "fake_nodes",
@@ -389,7 +401,20 @@ impl Options {
         if self.multi_namespace_mode {
             return Err(OptionsError::MultiNamespaceMode);
         }
+        // The host mappings' default source namespace is only known at start; any non-empty
+        // value checks the syntax.
+        self.service_mappings("-")?;
         Ok(())
+    }
+
+    /// `--map-host-service` (host → virtual; a source without namespace is in `host_namespace`)
+    /// and `--map-virtual-service` (virtual → host, the target in `host_namespace`), parsed as
+    /// v0.15.7 `pkg/controllers/register.go` `parseMapping` does.
+    pub fn service_mappings(&self, host_namespace: &str) -> Result<ServiceMappings, OptionsError> {
+        Ok(ServiceMappings {
+            from_host: parse_service_mappings(&self.map_host_services, host_namespace, "")?,
+            from_virtual: parse_service_mappings(&self.map_virtual_services, "", host_namespace)?,
+        })
     }
 
     /// The enabled controllers (`parseControllers`): defaults, deprecated flags, `--sync`
@@ -444,6 +469,62 @@ impl Options {
         }
         Ok(enabled)
     }
+}
+
+/// One service mapping: the source Service and the target Service (namespace, name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceMapping {
+    pub from: (String, String),
+    pub to: (String, String),
+}
+
+/// The parsed `--map-host-service` and `--map-virtual-service` entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceMappings {
+    /// Host Service → virtual Service (a headless Service with Endpoints in the virtual cluster).
+    pub from_host: Vec<ServiceMapping>,
+    /// Virtual Service → host Service in the host namespace (selecting the synced pods).
+    pub from_virtual: Vec<ServiceMapping>,
+}
+
+impl ServiceMappings {
+    pub fn is_empty(&self) -> bool {
+        self.from_host.is_empty() && self.from_virtual.is_empty()
+    }
+}
+
+/// `parseMapping`: `from=to`, each side `namespace/name` or a bare name taking the side's default
+/// namespace (an empty default makes the bare form an error, as does a namespace on a side that
+/// has a default). A source mapped twice keeps the last target (upstream fills a map).
+fn parse_service_mappings(
+    entries: &[String],
+    from_default: &str,
+    to_default: &str,
+) -> Result<Vec<ServiceMapping>, OptionsError> {
+    const SHORT: &str = "namespace1/service1=service2";
+    const LONG: &str = "namespace1/service1=namespace2/service2";
+    let mut out: Vec<ServiceMapping> = Vec::new();
+    for entry in entries {
+        let sides: Vec<&str> = entry.split('=').collect();
+        let [from, to] = sides.as_slice() else { return Err(OptionsError::ServiceMapping(SHORT)) };
+        if from.is_empty() || to.is_empty() {
+            return Err(OptionsError::ServiceMapping(SHORT));
+        }
+        let from = match from.split('/').collect::<Vec<_>>().as_slice() {
+            [name] if !from_default.is_empty() => (from_default.to_owned(), (*name).to_owned()),
+            [ns, name] => ((*ns).to_owned(), (*name).to_owned()),
+            _ => return Err(OptionsError::ServiceMapping(SHORT)),
+        };
+        let to = match to.split('/').collect::<Vec<_>>().as_slice() {
+            [_] if to_default.is_empty() => return Err(OptionsError::ServiceMapping(LONG)),
+            [name] => (to_default.to_owned(), (*name).to_owned()),
+            [ns, name] if to_default.is_empty() => ((*ns).to_owned(), (*name).to_owned()),
+            _ => return Err(OptionsError::ServiceMapping(SHORT)),
+        };
+        out.retain(|m| m.from != from);
+        out.push(ServiceMapping { from, to });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -524,7 +605,7 @@ mod tests {
             "--enable-scheduler=false",
             "--proxy-metrics-server",
         ]);
-        assert_eq!(p.unimplemented, ["--map-host-service", "--proxy-metrics-server"]);
+        assert_eq!(p.unimplemented, ["--proxy-metrics-server"]);
     }
 
     #[test]
@@ -533,5 +614,51 @@ mod tests {
         assert!(o.validate().is_err());
         let o = parse_ok(&["--enforce-pod-security-standard=baseline"]).options;
         assert!(o.validate().is_ok());
+    }
+
+    #[test]
+    fn service_mappings_parse_as_upstream() {
+        let o = parse_ok(&[
+            "--map-host-service=other/db=shop/db",
+            "--map-host-service=cache=shop/cache",
+            "--map-virtual-service=shop/web=web-public,shop/api=api",
+        ])
+        .options;
+        assert!(o.validate().is_ok());
+        let m = o.service_mappings("vcluster-my-vc").unwrap();
+        let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        assert_eq!(
+            m.from_host,
+            [
+                ServiceMapping { from: pair("other", "db"), to: pair("shop", "db") },
+                ServiceMapping { from: pair("vcluster-my-vc", "cache"), to: pair("shop", "cache") },
+            ]
+        );
+        assert_eq!(
+            m.from_virtual,
+            [
+                ServiceMapping { from: pair("shop", "web"), to: pair("vcluster-my-vc", "web-public") },
+                ServiceMapping { from: pair("shop", "api"), to: pair("vcluster-my-vc", "api") },
+            ]
+        );
+    }
+
+    #[test]
+    fn service_mapping_errors_read_as_upstream() {
+        let short = "parse physical service mapping: invalid service mapping, please use namespace1/service1=service2";
+        let long = "parse physical service mapping: invalid service mapping, please use namespace1/service1=namespace2/service2";
+        for (flag, message) in [
+            ("--map-host-service=a/b", short),
+            ("--map-host-service=a/b=c/d=e", short),
+            ("--map-host-service==c/d", short),
+            ("--map-host-service=a/b/c=d/e", short),
+            ("--map-host-service=a/b=svc", long),
+            ("--map-host-service=a/b=c/d/e", short),
+            ("--map-virtual-service=web=public", short),
+            ("--map-virtual-service=shop/web=ns/public", short),
+        ] {
+            let o = parse_ok(&[flag]).options;
+            assert_eq!(o.validate().unwrap_err().to_string(), message, "{flag}");
+        }
     }
 }

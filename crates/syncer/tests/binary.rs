@@ -37,11 +37,14 @@ fn unknown_sync_names_and_invalid_values_exit_1() {
 #[test]
 fn one_warning_names_what_is_not_built() {
     let (code, stderr) =
-        syncer(&["--name=my-vc", "--map-host-service=a/b=c/d", "--proxy-metrics-server", "--sync=-services"]);
+        syncer(&["--name=my-vc", "--node-clear-image-status", "--proxy-metrics-server", "--sync=-services"]);
     // No host cluster configured: start-up fails after the warning.
     assert_eq!(code, 1, "{stderr}");
     let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("not implemented yet")).collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
-    assert!(warnings[0].contains("--map-host-service") && warnings[0].contains("--proxy-metrics-server"), "{stderr}");
+    assert!(
+        warnings[0].contains("--node-clear-image-status") && warnings[0].contains("--proxy-metrics-server"),
+        "{stderr}"
+    );
     assert!(warnings[0].contains("endpoints") && !warnings[0].contains("services"), "{stderr}");
 }

@@ -1,7 +1,8 @@
 //! Faults (issue 14 item 7): restart without changes makes no write; a host object deleted by
 //! someone is recreated; a virtual object deleted while the syncer was down has its host
 //! object deleted at start; watch 410s relist without duplicates; conflicts are retried; a host
-//! API outage makes the syncer unready, it retries and recovers without crashing. And leader
+//! API outage makes the syncer unready, it retries and recovers without crashing; a virtual
+//! object deleted while the syncer runs has its host object deleted. And leader
 //! election between two replicas.
 
 mod common;
@@ -14,6 +15,8 @@ use kube::Api;
 use kube::api::DeleteParams;
 use kube_sim::Fault;
 use vcluster_syncer::startup::Timings;
+
+on_both_servers!(leader_election_hands_over, virtual_deletions_while_running_are_followed);
 
 /// Seed, start, wait until the pod runs and everything referenced is synced.
 async fn converged(clusters: &Clusters) -> Syncer {
@@ -197,8 +200,6 @@ async fn host_outage_is_survived() {
     syncer.stop().await;
 }
 
-on_both_servers!(leader_election_hands_over);
-
 async fn leader_election_hands_over(backend: Backend) {
     let clusters = Clusters::on(backend, HostSetup { workloads: true, ..HostSetup::default() }).await;
     let timings = Timings {
@@ -231,4 +232,39 @@ async fn leader_election_hands_over(backend: Backend) {
         clusters.host.object("coordination.k8s.io/v1", "Lease", HOST_NS, "vcluster-my-vc-controller").await.unwrap();
     assert_eq!(s(&lease, &["spec", "holderIdentity"]), Some("second"));
     second.stop().await;
+}
+
+async fn virtual_deletions_while_running_are_followed(backend: Backend) {
+    // A virtual object deleted outright (no finalizer, no graceful phase) while the syncer runs.
+    let clusters = Clusters::on(backend, HostSetup { workloads: true, ..HostSetup::default() }).await;
+    let virt = clusters.virt_client().await;
+    create(&virt, "default", &configmap("lonely", "x")).await;
+    create(&virt, "default", &secret("spare")).await;
+    let account: k8s_openapi::api::core::v1::ServiceAccount =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "robot", "namespace": "default"}})).unwrap();
+    create(&virt, "default", &account).await;
+    let mut syncer = clusters.syncer(&["--sync-all-configmaps", "--sync-all-secrets", "--sync=serviceaccounts"]).await;
+    syncer.wait_ready(true, DEADLINE).await;
+    let objects = [("ConfigMap", "lonely"), ("Secret", "spare"), ("ServiceAccount", "robot")];
+    for (kind, name) in objects {
+        let host_name = format!("{name}-x-default-x-my-vc");
+        eventually(&format!("host {kind}"), DEADLINE, || async { clusters.host_object(kind, &host_name).await }).await;
+    }
+    Api::<ConfigMap>::namespaced(virt.clone(), "default").delete("lonely", &DeleteParams::default()).await.unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(virt.clone(), "default")
+        .delete("spare", &DeleteParams::default())
+        .await
+        .unwrap();
+    Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(virt.clone(), "default")
+        .delete("robot", &DeleteParams::default())
+        .await
+        .unwrap();
+    for (kind, name) in objects {
+        let host_name = format!("{name}-x-default-x-my-vc");
+        eventually(&format!("host {kind} deleted"), DEADLINE, || async {
+            clusters.host_object(kind, &host_name).await.is_none().then_some(())
+        })
+        .await;
+    }
+    syncer.stop().await;
 }

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 pub mod cidr;
 pub mod metadata;
+pub mod selectors;
 
 /// Label on every synced host object naming the vcluster that owns it (cluster-scoped objects:
 /// [`Translator::cluster_scoped_marker`]). (loft-sh/vcluster: `pkg/util/translate/types.go` `MarkerLabel`)

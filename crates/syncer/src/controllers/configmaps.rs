@@ -6,10 +6,10 @@ use std::sync::Arc;
 use futures::Stream;
 use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::runtime::controller::{Action, Controller};
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
-use kube::{Api, ResourceExt};
 
 use super::Shared;
 use super::engine::{self, Kind};
@@ -58,9 +58,8 @@ pub(crate) async fn run(
 ) {
     // "used" is only known once the pod index has listed the virtual pods.
     shared.index.ready().await;
-    let api: Api<ConfigMap> = Api::all(shared.virtual_.clone());
     let mapper_shared = shared.clone();
-    let ctrl = Controller::new(api, watcher::Config::default())
+    let ctrl = engine::virtual_controller::<ConfigMap>(&shared)
         .watches_stream(host_stream, move |h: ConfigMap| {
             engine::host_to_virtual::<ConfigMap, ConfigMap>(&mapper_shared, &h)
         })

@@ -252,6 +252,21 @@ where
     (reader, stream)
 }
 
+/// A `Controller` over every virtual object of `K` that is triggered by deletions too:
+/// `Controller::new` triggers on applied objects only, so a virtual object deleted while the
+/// syncer runs (no finalizer, no graceful phase) would leave its host object until the next
+/// start. A deleted object's reconcile ends in `ObjectNotFound`, which [`run`] turns into
+/// [`virtual_gone`].
+pub(crate) fn virtual_controller<K>(shared: &Shared) -> Controller<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+{
+    let api: Api<K> = Api::all(shared.virtual_.clone());
+    let (reader, writer) = reflector::store();
+    let trigger = reflector(writer, watcher(api, watcher::Config::default())).default_backoff().touched_objects();
+    Controller::for_stream(trigger, reader)
+}
+
 /// Map a host object to the virtual object it was synced from.
 pub(crate) fn host_to_virtual<K, V>(shared: &Shared, h: &K) -> Option<ObjectRef<V>>
 where

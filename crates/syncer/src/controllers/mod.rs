@@ -8,6 +8,9 @@
 pub(crate) mod configmaps;
 pub(crate) mod engine;
 pub(crate) mod events;
+pub(crate) mod ingressclasses;
+pub(crate) mod ingresses;
+pub(crate) mod networkpolicies;
 pub(crate) mod nodehosts;
 pub(crate) mod nodes;
 pub(crate) mod podindex;
@@ -16,6 +19,7 @@ pub(crate) mod pods;
 pub(crate) mod pvcs;
 pub(crate) mod secrets;
 pub(crate) mod serviceaccounts;
+pub(crate) mod servicesync;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -67,6 +71,8 @@ pub struct Config {
     pub sync_all_secrets: bool,
     /// `--enforce-pod-security-standard` (empty: none).
     pub pod_security_standard: String,
+    /// `--map-host-service`, `--map-virtual-service`.
+    pub service_mappings: crate::options::ServiceMappings,
     /// The vcluster's Service (kube IP for the pods' `kubernetes` host aliases).
     pub service_name: String,
     /// The virtual cluster's version (fake nodes' kubelet version).
@@ -228,6 +234,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
     }
     // Always on, as upstream registers it (loft-sh/vcluster v0.15.7 pkg/controllers/register.go).
     tasks.spawn(nodehosts::run(shared.clone()));
+    if shared.enabled("ingresses") {
+        tasks.spawn(ingresses::run(shared.clone()));
+    }
+    if shared.enabled("ingressclasses") {
+        tasks.spawn(ingressclasses::run(shared.clone()));
+    }
+    if shared.enabled("networkpolicies") {
+        tasks.spawn(networkpolicies::run(shared.clone()));
+    }
+    tasks.spawn(servicesync::run(shared.clone()));
     if shared.enabled("events") {
         tasks.spawn(events::run(
             shared.clone(),

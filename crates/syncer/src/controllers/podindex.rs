@@ -36,6 +36,8 @@ struct State {
     by_namespace: HashMap<String, HashSet<String>>,
     namespace_labels: HashMap<String, BTreeMap<String, String>>,
     terminating: HashSet<String>,
+    /// ingress → the Secrets it references (`ingresses::run_secret_index`).
+    ingresses: HashMap<Key, Vec<Key>>,
 }
 
 #[derive(Default, Clone, PartialEq, Eq)]
@@ -49,6 +51,7 @@ struct PodRefs {
 pub(crate) struct PodIndex {
     state: Mutex<State>,
     ready: watch::Sender<bool>,
+    ingresses_ready: watch::Sender<bool>,
     tx: Senders,
 }
 
@@ -75,10 +78,12 @@ impl PodIndex {
         let (n_tx, n_rx) = mpsc::unbounded();
         let (ns_tx, ns_rx) = mpsc::unbounded();
         let (ready, _) = watch::channel(false);
+        let (ingresses_ready, _) = watch::channel(false);
         (
             PodIndex {
                 state: Mutex::new(State::default()),
                 ready,
+                ingresses_ready,
                 tx: Senders { configmaps: c_tx, secrets: s_tx, nodes: n_tx, namespaces: ns_tx },
             },
             Triggers { configmaps: c_rx, secrets: s_rx, nodes: n_rx, namespaces: ns_rx },
@@ -121,6 +126,47 @@ impl PodIndex {
     /// The labels of a virtual namespace, once seen.
     pub(crate) fn namespace_labels(&self, namespace: &str) -> Option<BTreeMap<String, String>> {
         self.lock().namespace_labels.get(namespace).cloned()
+    }
+
+    /// Secrets referenced by a virtual Ingress count as used like a pod's (v0.15.7
+    /// `secrets/syncer.go`, `IndexByIngressSecret`); the Secrets controller is triggered for
+    /// every Secret that gains or loses a reference.
+    pub(crate) fn set_ingress_secrets(&self, ingress: Key, secrets: Vec<Key>) {
+        let old = {
+            let mut state = self.lock();
+            let old = state.ingresses.insert(ingress, secrets.clone()).unwrap_or_default();
+            if old == secrets {
+                return;
+            }
+            for key in &old {
+                if let Some(n) = state.secrets.get_mut(key) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            for key in &secrets {
+                *state.secrets.entry(key.clone()).or_default() += 1;
+            }
+            old
+        };
+        for (namespace, name) in old.iter().chain(&secrets) {
+            let _ = self.tx.secrets.unbounded_send(ObjectRef::new(name).within(namespace));
+        }
+    }
+
+    /// The ingresses indexed, for a relist.
+    pub(crate) fn ingress_keys(&self) -> Vec<Key> {
+        self.lock().ingresses.keys().cloned().collect()
+    }
+
+    /// The first list of virtual Ingresses is in.
+    pub(crate) fn ingresses_listed(&self) {
+        self.ingresses_ready.send_replace(true);
+    }
+
+    /// Wait until the first list of virtual Ingresses is in (with ingress sync on).
+    pub(crate) async fn ingresses_ready(&self) {
+        let mut rx = self.ingresses_ready.subscribe();
+        let _ = rx.wait_for(|r| *r).await;
     }
 
     fn apply(&self, pod: &Pod) {

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
 use super::Shared;
@@ -74,9 +73,8 @@ impl Kind for PvcKind {
 
 pub(crate) async fn run(shared: Arc<Shared>) {
     let (host, host_stream) = engine::host_watch::<PersistentVolumeClaim>(&shared);
-    let api: Api<PersistentVolumeClaim> = Api::all(shared.virtual_.clone());
     let mapper_shared = shared.clone();
-    let ctrl = Controller::new(api, watcher::Config::default()).watches_stream(
+    let ctrl = engine::virtual_controller::<PersistentVolumeClaim>(&shared).watches_stream(
         host_stream,
         move |h: PersistentVolumeClaim| {
             engine::host_to_virtual::<PersistentVolumeClaim, PersistentVolumeClaim>(&mapper_shared, &h)

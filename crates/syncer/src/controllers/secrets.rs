@@ -1,15 +1,15 @@
 //! The Secrets controller (loft-sh/vcluster v0.15.7 `pkg/controllers/resources/secrets/syncer.go`):
-//! a Secret is on the host while a virtual pod uses it (or with `--sync-all-secrets`).
+//! a Secret is on the host while a virtual pod or Ingress uses it (or with `--sync-all-secrets`).
 
 use std::sync::Arc;
 
 use futures::Stream;
 use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::controller::{Action, Controller};
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
-use kube::{Api, ResourceExt};
 
 use super::Shared;
 use super::engine::{self, Kind};
@@ -56,11 +56,13 @@ pub(crate) async fn run(
     host_stream: impl Stream<Item = Result<Secret, watcher::Error>> + Send + 'static,
     used: UnboundedReceiver<ObjectRef<Secret>>,
 ) {
-    // "used" is only known once the pod index has listed the virtual pods.
+    // "used" is only known once the pod index has listed the virtual pods (and ingresses).
     shared.index.ready().await;
-    let api: Api<Secret> = Api::all(shared.virtual_.clone());
+    if shared.enabled("ingresses") {
+        shared.index.ingresses_ready().await;
+    }
     let mapper_shared = shared.clone();
-    let ctrl = Controller::new(api, watcher::Config::default())
+    let ctrl = engine::virtual_controller::<Secret>(&shared)
         .watches_stream(host_stream, move |h: Secret| engine::host_to_virtual::<Secret, Secret>(&mapper_shared, &h))
         .reconcile_on(used);
     engine::run(ctrl, Arc::new(SecretKind { shared, host })).await;

@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::Api;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
 
 use super::Shared;
 use super::engine::{self, Kind};
@@ -45,9 +43,8 @@ impl Kind for ServiceAccountKind {
 
 pub(crate) async fn run(shared: Arc<Shared>) {
     let (host, host_stream) = engine::host_watch::<ServiceAccount>(&shared);
-    let api: Api<ServiceAccount> = Api::all(shared.virtual_.clone());
     let mapper_shared = shared.clone();
-    let ctrl = Controller::new(api, watcher::Config::default())
+    let ctrl = engine::virtual_controller::<ServiceAccount>(&shared)
         .watches_stream(host_stream, move |h: ServiceAccount| {
             engine::host_to_virtual::<ServiceAccount, ServiceAccount>(&mapper_shared, &h)
         });

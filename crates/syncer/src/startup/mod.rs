@@ -140,6 +140,7 @@ pub fn controller_config(
         sync_all_configmaps: options.sync_all_configmaps,
         sync_all_secrets: options.sync_all_secrets,
         pod_security_standard: options.enforce_pod_security_standard.clone(),
+        service_mappings: options.service_mappings(target_namespace)?,
         service_name: options.service_name(),
         virtual_version,
         stats: env.stats.clone(),

@@ -9,14 +9,19 @@
 
 pub mod configmaps;
 pub mod events;
+pub(crate) mod ingressclasses;
+pub(crate) mod ingresses;
 pub mod kubeconfig;
+pub(crate) mod networkpolicies;
 pub mod nodehosts;
 pub mod nodes;
 pub mod pods;
 pub mod pvcs;
 pub mod secrets;
 pub mod security;
+pub(crate) mod semantic;
 pub mod serviceaccounts;
+pub(crate) mod servicesync;
 
 use std::collections::BTreeMap;
 
