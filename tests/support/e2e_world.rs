@@ -48,7 +48,7 @@ rules:
 "#;
 
 enum Kind {
-    ControlPlane { host: ControlPlane, virt: ControlPlane, audit_log: PathBuf, virt_admin: PathBuf },
+    ControlPlane { host: Box<ControlPlane>, virt: Box<ControlPlane>, audit_log: PathBuf, virt_admin: PathBuf },
     External,
 }
 
@@ -149,7 +149,7 @@ impl World {
                 let virt = virt.map_err(|e| format!("virtual cluster: {e}"))?;
                 // What k3s's admin kubeconfig is, and the syncer copies into `vc-<name>`.
                 let virt_admin = virt.kubeconfig_for("system:admin", &["system:masters"]).map_err(|e| e.to_string())?;
-                Kind::ControlPlane { audit_log, virt_admin, host, virt }
+                Kind::ControlPlane { audit_log, virt_admin, host: Box::new(host), virt: Box::new(virt) }
             }
         };
         let kubeconfig = match &kind {
