@@ -125,10 +125,17 @@ fn create_with_a_values_file_upgrade_list_and_delete() {
     assert!(args.contains("--tls-san=e2e.example.com"), "the values file reached the syncer's args: {args}");
     assert!(case.pods().iter().all(is_ready), "create waited for a Ready pod");
 
-    // An existing release without --upgrade: nothing written, exit 1 with the hints.
+    // An existing release without --upgrade: nothing written (the audit log says so), exit 1
+    // with the hints.
+    let writes = |case: &Case| case.world.audit(&case.user).into_iter().filter(|e| e.is_write()).count();
+    let before = writes(&case);
     let again = case.vcluster(&["create", &case.name]);
     assert_eq!(again.code, 1, "{again:?}");
     assert!(again.stderr.contains("--upgrade"), "{}", again.stderr);
+    if case.world.is_control_plane() {
+        assert!(before > 0, "the install's writes are in the audit log");
+        assert_eq!(writes(&case), before, "a rerun without --upgrade writes nothing");
+    }
 
     // The same values again: revision 2, every object unchanged.
     let same = case.create(&["--upgrade", "-f", values]);
@@ -261,27 +268,13 @@ fn connect_writes_a_private_kubeconfig_and_runs_commands_through_the_forward() {
 }
 
 #[test]
-fn port_forward_reaches_the_virtual_api() {
+fn port_forward_reaches_the_virtual_api_and_a_pod() {
     let case = Case::new("portfwd");
     case.create(&[]);
 
     let mut child = case.command(&["port-forward", &case.name, "-n", &case.namespace]).spawn().unwrap();
     let _stop = Kill(&mut child);
-    let stdout = _stop.0.stdout.take().unwrap();
-    // "Forwarding from 127.0.0.1:PORT -> 8443", read by a thread so that the wait is bounded.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(STEP).expect("port-forward prints its listener");
-    let port: u16 = line
-        .trim_end()
-        .strip_prefix("Forwarding from 127.0.0.1:")
-        .and_then(|rest| rest.strip_suffix(" -> 8443"))
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected output: {line:?}"));
+    let port = forwarding_port(_stop.0, " -> 8443");
 
     // The virtual cluster's admin kubeconfig (the Secret vc-NAME) pointed at the local port.
     let config = case.kubectl(
@@ -303,8 +296,91 @@ fn port_forward_reaches_the_virtual_api() {
     let namespaces = case.kubectl(&file, &["get", "ns", "kube-system", "-o", "name"]);
     assert_eq!(namespaces.succeeds().stdout.trim(), "namespace/kube-system");
 
+    // Ctrl-C ends it cleanly, as kubectl's.
+    interrupt(_stop.0);
+    drop(_stop);
+
+    // pod/NAME inside the virtual cluster: its host copy, named as the syncer names it, here a
+    // pod of the test whose port `http` kwok forwards to an echo server of the test.
+    let Some(host) = case.world.host() else {
+        case.delete();
+        return;
+    };
+    let host_pod = format!("web-x-default-x-{}", case.name);
+    let echo = echo_server();
+    block_on(async {
+        let pods: Api<Pod> = Api::namespaced(case.world.client().await, &case.namespace);
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": host_pod, "labels": {"vcluster.loft.sh/managed-by": case.name}},
+            "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:1", "ports": [{"name": "http", "containerPort": 80}]}]},
+        }))
+        .unwrap();
+        pods.create(&Default::default(), &pod).await.unwrap();
+        host.forward_pod_port(&case.namespace, &host_pod, 80, echo).await.unwrap();
+    });
+    let mut child =
+        case.command(&["port-forward", &case.name, "-n", &case.namespace, "pod/web", ":http"]).spawn().unwrap();
+    let _stop = Kill(&mut child);
+    let port = forwarding_port(_stop.0, " -> 80");
+    let echoed = eventually(STEP, "an echo through port-forward pod/web", || echo_through(port, b"hello through kwok"));
+    assert_eq!(echoed, b"hello through kwok");
+    interrupt(_stop.0);
     drop(_stop);
     case.delete();
+}
+
+/// SIGINT, then the exit status must be 0 (as kubectl port-forward ends on Ctrl-C).
+fn interrupt(child: &mut Child) {
+    let pid = rustix::process::Pid::from_child(child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let status = eventually(STEP, "port-forward ends on SIGINT", || child.try_wait().unwrap());
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// The local port of the first `Forwarding from 127.0.0.1:PORT -> REMOTE` line, read by a
+/// thread so that the wait is bounded.
+fn forwarding_port(child: &mut Child, remote: &str) -> u16 {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(STEP).expect("port-forward prints its listener");
+    line.trim_end()
+        .strip_prefix("Forwarding from 127.0.0.1:")
+        .and_then(|rest| rest.strip_suffix(remote))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected output: {line:?}"))
+}
+
+/// A loopback TCP server echoing what it reads, for the rest of the process.
+fn echo_server() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || {
+                let mut reader = conn.try_clone().unwrap();
+                let mut writer = conn;
+                let _ = std::io::copy(&mut reader, &mut writer);
+            });
+        }
+    });
+    addr
+}
+
+/// `payload` sent to 127.0.0.1:`port` and read back, or `None` when the connection fails (the
+/// forward may not be in place yet).
+fn echo_through(port: u16, payload: &[u8]) -> Option<Vec<u8>> {
+    use std::io::{Read as _, Write as _};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.write_all(payload).ok()?;
+    let mut back = vec![0; payload.len()];
+    conn.read_exact(&mut back).ok()?;
+    Some(back)
 }
 
 /// A child process killed (SIGKILL) and reaped when dropped.
