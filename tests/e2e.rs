@@ -197,6 +197,47 @@ fn create_with_a_values_file_upgrade_list_and_delete() {
 }
 
 #[test]
+fn every_example_renders_into_objects_the_real_server_accepts() {
+    let world = world();
+    let namespace = world.unique("e2e-render");
+    let home = world.fresh_dir("render");
+    let (kubeconfig, user) = world.admin_for("render");
+    let cache = home.join("kubectl-cache");
+    world.kubectl(&kubeconfig, &cache, &["create", "namespace", &namespace]).succeeds();
+    let mut examples: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    examples.sort();
+    let mut inputs: Vec<Vec<String>> = vec![Vec::new()];
+    inputs.extend(examples.iter().map(|p| vec!["-f".to_owned(), p.display().to_string()]));
+    for input in inputs {
+        let mut args = vec!["render", "my-vcluster", "-n", namespace.as_str()];
+        args.extend(input.iter().map(String::as_str));
+        let rendered = output(&mut world.vcluster_command(&home, &kubeconfig, &args));
+        rendered.succeeds();
+        let file = home.join("rendered.yaml");
+        std::fs::write(&file, &rendered.stdout).unwrap();
+        let file = file.to_str().unwrap();
+        let applied = world.kubectl(&kubeconfig, &cache, &["apply", "--server-side", "--dry-run=server", "-f", file]);
+        assert_eq!(applied.code, 0, "{input:?}: the real server refuses the render:\n{}", applied.stderr);
+    }
+    // `create --dry-run` writes nothing either.
+    let dry =
+        output(&mut world.vcluster_command(&home, &kubeconfig, &["create", "dry", "-n", &namespace, "--dry-run"]));
+    dry.succeeds();
+    let writes: Vec<String> = world
+        .audit(&user)
+        .into_iter()
+        .filter(|e| e.is_write() && e.resource != "namespaces")
+        .map(|e| format!("{} {}", e.verb, e.uri))
+        .collect();
+    assert!(writes.is_empty(), "dry runs wrote: {writes:#?}");
+    world.kubectl(&kubeconfig, &cache, &["delete", "namespace", &namespace, "--wait=false"]).succeeds();
+}
+
+#[test]
 fn pause_and_resume() {
     let case = Case::new("pause");
     case.create(&[]);
