@@ -63,6 +63,22 @@ pub struct World {
     counter: AtomicU64,
 }
 
+/// The world's folder in the temporary directory: `vcluster-e2e-<pid>-XXXXXX`.
+const DIR_PREFIX: &str = "vcluster-e2e-";
+
+fn sweep_folders_of_ended_processes() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.map_while(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(DIR_PREFIX).and_then(|rest| rest.split_once('-')).map(|(pid, _)| pid) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 static WORLD: OnceLock<Result<World, String>> = OnceLock::new();
 
 /// The world, started by the first test that asks; a failed start fails every test.
@@ -121,7 +137,13 @@ pub fn output(command: &mut Command) -> Run {
 
 impl World {
     fn start() -> Result<World, String> {
-        let dir = tempfile::Builder::new().prefix("vcluster-e2e-").tempdir().map_err(|e| e.to_string())?;
+        // The world lives in a static, never dropped: its folder is named after the process, and
+        // the folders of processes that ended are removed here.
+        sweep_folders_of_ended_processes();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
+            .tempdir()
+            .map_err(|e| e.to_string())?;
         let suffix = format!(
             "{:x}",
             std::process::id() ^ (std::time::UNIX_EPOCH.elapsed().unwrap_or_default().as_secs() as u32)
