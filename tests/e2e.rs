@@ -238,6 +238,68 @@ fn every_example_renders_into_objects_the_real_server_accepts() {
 }
 
 #[test]
+#[allow(clippy::print_stderr)]
+fn a_forbidden_verb_under_rbac_is_reported_before_any_write() {
+    let world = world();
+    let Some(host) = world.host() else {
+        eprintln!("notice: users of their own need the control plane's client CA; not on another cluster");
+        return;
+    };
+    let namespace = world.unique("e2e-rbac");
+    let home = world.fresh_dir("rbac");
+    let cache = home.join("kubectl-cache");
+    let user = format!("e2e-rbac-{}", world.suffix);
+    world.kubectl(&world.kubeconfig, &cache, &["create", "namespace", &namespace]).succeeds();
+    // ClusterRole `edit` in the namespace: every workload, no Roles or RoleBindings (which the
+    // chart has), nothing cluster-scoped.
+    world
+        .kubectl(
+            &world.kubeconfig,
+            &cache,
+            &["create", "rolebinding", "edit", "--clusterrole=edit", &format!("--user={user}"), "-n", &namespace],
+        )
+        .succeeds();
+    let kubeconfig = host.kubeconfig_for(&user, &[]).unwrap();
+    let run = output(&mut world.vcluster_command(&home, &kubeconfig, &["create", "rbac", "-n", &namespace]));
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("missing permissions in namespace"), "{}", run.stderr);
+    assert!(run.stderr.contains("roles.rbac.authorization.k8s.io"), "{}", run.stderr);
+    let writes: Vec<String> =
+        world.audit(&user).into_iter().filter(|e| e.is_write()).map(|e| format!("{} {}", e.verb, e.uri)).collect();
+    assert!(writes.is_empty(), "writes before the refusal: {writes:#?}");
+    world.kubectl(&world.kubeconfig, &cache, &["delete", "namespace", &namespace, "--wait=false"]).succeeds();
+}
+
+#[test]
+fn two_concurrent_creates_of_one_vcluster_install_it_once() {
+    let case = Case::new("twice");
+    let spawn = || {
+        case.command(&["create", &case.name, "-n", &case.namespace, "--timeout", "5m", "-o", "json"]).spawn().unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let runs: Vec<Run> = [first, second]
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            Run {
+                code: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            }
+        })
+        .collect();
+    let codes: Vec<i32> = runs.iter().map(|r| r.code).collect();
+    // One installs; the other finds the release pending (locked) or deployed, and exits 1.
+    assert!(codes == [0, 1] || codes == [1, 0], "{runs:#?}");
+    let winner = runs.iter().find(|r| r.code == 0).unwrap().json();
+    assert_eq!(winner["revision"], 1, "{winner}");
+    let listed = case.listed().expect("list shows the vcluster");
+    assert_eq!(listed["revision"], 1, "{listed}");
+    assert_eq!(listed["releaseStatus"], "deployed");
+    case.delete();
+}
+
+#[test]
 fn pause_and_resume() {
     let case = Case::new("pause");
     case.create(&[]);
