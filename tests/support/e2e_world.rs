@@ -356,8 +356,9 @@ pub async fn client_for(kubeconfig: &Path) -> kube::Client {
     kube::Client::try_from(config).unwrap()
 }
 
-/// The kubeconfig the syncer writes into `vc-<name>` (loft-sh/vcluster
-/// `pkg/util/kubeconfig/kubeconfig.go`): the virtual cluster's admin credentials, server
+/// The kubeconfig the syncer writes into `vc-<name>` (loft-sh/vcluster v0.15
+/// `pkg/util/kubeconfig/kubeconfig.go` `WriteKubeConfig`, keys `config`,
+/// `certificate-authority`, `client-certificate`, `client-key`): the virtual cluster's admin credentials, server
 /// `https://localhost:8443`, cluster, user and context `my-vcluster`.
 fn syncer_kubeconfig(admin: &Path) -> String {
     let text = std::fs::read_to_string(admin).unwrap();
