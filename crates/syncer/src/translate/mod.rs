@@ -8,6 +8,7 @@
 //! `GetOwnerReference`).
 
 pub mod configmaps;
+pub mod endpoints;
 pub mod events;
 pub mod kubeconfig;
 pub mod nodes;
@@ -16,6 +17,7 @@ pub mod pvcs;
 pub mod secrets;
 pub mod security;
 pub mod serviceaccounts;
+pub mod services;
 
 use std::collections::BTreeMap;
 
