@@ -81,6 +81,8 @@ pub enum SyncError {
     Unmanaged,
     #[error("received empty token for service account {0}")]
     EmptyToken(String),
+    #[error("{kind} {name} on the host is kept for {remaining:?} more")]
+    Kept { kind: &'static str, name: String, remaining: std::time::Duration },
 }
 
 impl SyncError {

@@ -14,5 +14,6 @@ pub mod controllers;
 pub mod error;
 pub mod options;
 pub mod proxy;
+pub mod redirect;
 pub mod startup;
 pub mod translate;

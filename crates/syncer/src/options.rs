@@ -261,8 +261,17 @@ pub const DEFAULT_CONTROLLERS: &[&str] = &[
 ];
 
 /// The controllers this syncer implements; any other enabled one is named in the start-up warning.
-pub const IMPLEMENTED_CONTROLLERS: &[&str] =
-    &["configmaps", "secrets", "pods", "events", "persistentvolumeclaims", "fake-nodes", "serviceaccounts"];
+pub const IMPLEMENTED_CONTROLLERS: &[&str] = &[
+    "configmaps",
+    "secrets",
+    "pods",
+    "events",
+    "persistentvolumeclaims",
+    "fake-nodes",
+    "serviceaccounts",
+    "services",
+    "endpoints",
+];
 
 /// The flags whose feature is built; any other flag given on the command line is named in the
 /// start-up warning. (The proxy's flags count as built: they are handed to the API endpoint.)

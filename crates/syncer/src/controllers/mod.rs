@@ -6,6 +6,7 @@
 //! a [`engine::Kind`] implementation and one line in [`run`].
 
 pub(crate) mod configmaps;
+pub(crate) mod endpoints;
 pub(crate) mod engine;
 pub(crate) mod events;
 pub(crate) mod nodes;
@@ -14,6 +15,7 @@ pub(crate) mod pods;
 pub(crate) mod pvcs;
 pub(crate) mod secrets;
 pub(crate) mod serviceaccounts;
+pub(crate) mod services;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -235,6 +237,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
     }
     if shared.enabled("fake-nodes") && !shared.enabled("nodes") {
         tasks.spawn(nodes::run(shared.clone(), nodes));
+    }
+    if shared.enabled("services") {
+        let (store, stream) = engine::host_watch(&shared);
+        tasks.spawn(services::run(shared.clone(), store, stream));
+    }
+    if shared.enabled("endpoints") {
+        let (store, stream) = engine::host_watch(&shared);
+        tasks.spawn(endpoints::run(shared.clone(), store, stream));
     }
     if shared.enabled("events") {
         tasks.spawn(events::run(

@@ -231,6 +231,13 @@ pub fn forward(ctx: &Context, v: &Service, h: &Service) -> Option<Service> {
         out.metadata.annotations = Some(annotations);
         changed = true;
     }
+    // The endpoint's create may run before the owner is known; the first sync adds it.
+    if let Some(owner) = ctx.owner_references(Some(&v.metadata))
+        && h.metadata.owner_references.as_ref().is_none_or(|refs| refs.is_empty())
+    {
+        out.metadata.owner_references = Some(owner);
+        changed = true;
+    }
 
     let spec = out.spec.get_or_insert_with(ServiceSpec::default);
     if ports(&vs) != ports(&hs) {
@@ -267,6 +274,26 @@ pub fn forward(ctx: &Context, v: &Service, h: &Service) -> Option<Service> {
 pub fn blocks_deletion(h: &Service) -> bool {
     h.metadata.annotations.as_ref().and_then(|a| a.get(BLOCK_DELETION_ANNOTATION)).is_some_and(|v| v == "true")
 }
+
+/// How long a host Service without a virtual one protected by [`BLOCK_DELETION_ANNOTATION`] is
+/// still kept, `now` being the current time: the endpoint creates the host Service before the
+/// virtual one (v0.15.7 `pkg/controllers/resources/services/syncer.go` requeues while the
+/// annotation is set). Bounded by [`BLOCK_DELETION_GRACE`] after its creation, as later upstream
+/// releases bound it (loft-sh/vcluster v0.20 `pkg/controllers/resources/services/syncer.go`
+/// `SyncToVirtual`), so a host Service whose virtual create failed and whose clean-up failed
+/// too does not stay forever.
+pub fn deletion_blocked_for(h: &Service, now: k8s_openapi::jiff::Timestamp) -> Option<std::time::Duration> {
+    if !blocks_deletion(h) {
+        return None;
+    }
+    let Some(created) = h.metadata.creation_timestamp.as_ref() else { return Some(BLOCK_DELETION_GRACE) };
+    let age = now.duration_since(created.0);
+    let remaining = k8s_openapi::jiff::SignedDuration::try_from(BLOCK_DELETION_GRACE).ok()?.checked_sub(age)?;
+    std::time::Duration::try_from(remaining).ok().filter(|d| !d.is_zero())
+}
+
+/// See [`deletion_blocked_for`].
+pub const BLOCK_DELETION_GRACE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The ports of `default/kubernetes`: the vcluster's host Service's ports without `kubelet`,
 /// with no node ports (v0.15.7 `TranslateKubernetesServicePorts`).
