@@ -93,5 +93,7 @@ pub(crate) async fn run(
             engine::host_to_virtual::<Endpoints, Endpoints>(&mapper_shared, &h)
         })
         .reconcile_on(triggers);
-    engine::run(ctrl, Arc::new(EndpointsKind { shared, host, services })).await;
+    let kind = Arc::new(EndpointsKind { shared, host, services });
+    engine::follow_virtual_deletes(kind.clone());
+    engine::run(ctrl, kind).await;
 }

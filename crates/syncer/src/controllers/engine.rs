@@ -332,3 +332,31 @@ pub(crate) async fn virtual_gone<S: Kind>(kind: &Arc<S>, namespace: &str, name: 
     }
     delete_host(shared, h.as_ref(), S::NAME, "virtual object was deleted").await
 }
+
+/// Delete the host objects of virtual objects deleted while running: the controller's own
+/// watch only triggers on applied objects (kube-runtime `Controller::new` uses
+/// `applied_objects`), so a deletion without finalizers would otherwise wait for the next
+/// host event. Each Delete event runs [`virtual_gone`] (which confirms with a live GET).
+pub(crate) fn follow_virtual_deletes<S: Kind>(kind: Arc<S>) {
+    let shared = kind.shared().clone();
+    let api: Api<S::K> = Api::all(shared.virtual_.clone());
+    let shutdown = shared.shutdown.clone();
+    tokio::spawn(async move {
+        let deletes = watcher(api, watcher::Config::default()).default_backoff().for_each(|event| {
+            let kind = kind.clone();
+            async move {
+                if let Ok(watcher::Event::Delete(obj)) = event {
+                    let (namespace, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
+                    if let Err(e) = virtual_gone::<S>(&kind, &namespace, &name).await {
+                        tracing::debug!(kind = S::NAME, "{e}");
+                        kind.shared().retry_cleanup::<S>(kind.clone(), namespace, name);
+                    }
+                }
+            }
+        });
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = deletes => {}
+        }
+    });
+}

@@ -6,8 +6,9 @@
 //! `pkg/controllers/resources/services/syncer.go` `ReconcileStart` → `SyncKubernetesService`,
 //! `pkg/controllers/k8sdefaultendpoint/`).
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::Stream;
 use k8s_openapi::api::core::v1::{Endpoints, Service};
@@ -27,7 +28,15 @@ use crate::translate::services::{self, Backward};
 pub(crate) struct ServiceKind {
     shared: Arc<Shared>,
     host: Store<Service>,
+    /// When each Service was first seen "switching from ExternalName".
+    switching: Mutex<HashMap<String, Instant>>,
 }
+
+/// How long a virtual `ExternalName` Service whose host Service has a ClusterIP is taken for a
+/// switch in flight (the endpoint writes the host, then the virtual Service, in one request);
+/// past it, it is a change to `ExternalName` and goes forward. (Upstream waits without bound,
+/// which never lets a Service with a ClusterIP become `ExternalName` through the syncer.)
+const SWITCH_WINDOW: Duration = Duration::from_secs(5);
 
 fn is_default_kubernetes(v: &Service) -> bool {
     v.namespace().as_deref() == Some("default") && v.name_any() == "kubernetes"
@@ -69,8 +78,17 @@ impl Kind for ServiceKind {
 
     async fn sync(&self, v: &Arc<Service>, h: &Arc<Service>) -> Result<Action, SyncError> {
         // The endpoint switches the type between its two writes.
-        if services::switching_from_external_name(v, h) {
-            return Ok(Action::requeue(Duration::from_secs(3)));
+        let key = engine::key_of(v.as_ref());
+        {
+            let mut switching = self.switching.lock().unwrap_or_else(|e| e.into_inner());
+            if services::switching_from_external_name(v, h) {
+                let since = *switching.entry(key).or_insert_with(Instant::now);
+                if let Some(left) = SWITCH_WINDOW.checked_sub(since.elapsed()).filter(|d| !d.is_zero()) {
+                    return Ok(Action::requeue(left.min(Duration::from_secs(3))));
+                }
+            } else if !switching.is_empty() {
+                switching.remove(&key);
+            }
         }
         match services::backward(v, h) {
             Some(Backward::Recreate(new)) => {
@@ -227,5 +245,7 @@ pub(crate) async fn run(
         .watches_stream(host_stream, move |h: Service| engine::host_to_virtual::<Service, Service>(&mapper_shared, &h))
         .watches(Api::<Service>::namespaced(shared.host.clone(), &namespace), own.clone(), move |_| kubernetes())
         .watches(Api::<Endpoints>::namespaced(shared.host.clone(), &namespace), own, move |_| kubernetes());
-    engine::run(ctrl, Arc::new(ServiceKind { shared, host })).await;
+    let kind = Arc::new(ServiceKind { shared, host, switching: Mutex::new(HashMap::new()) });
+    engine::follow_virtual_deletes(kind.clone());
+    engine::run(ctrl, kind).await;
 }
