@@ -104,6 +104,9 @@ pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Act
     let host = kind.host_store().get(&host_ref(&shared, v.as_ref()));
     let result = match host {
         Some(h) if is_excluded(h.meta(), S::NAME) => Ok(Action::await_change()),
+        // Not wanted on the host: whatever holds the name there is none of this object's
+        // business (Endpoints of a Service with a selector: the host's controller makes them).
+        Some(h) if !shared.tctx.is_managed(h.meta()) && !kind.wanted(&v) => Ok(Action::await_change()),
         Some(h) if !shared.tctx.is_managed(h.meta()) => {
             shared.warn(v.as_ref(), "SyncError", &SyncError::Unmanaged.to_string()).await;
             Err(SyncError::Unmanaged)

@@ -6,7 +6,7 @@
 //! `pkg/controllers/resources/services/syncer.go` `ReconcileStart` → `SyncKubernetesService`,
 //! `pkg/controllers/k8sdefaultendpoint/`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,9 @@ pub(crate) struct ServiceKind {
     host: Store<Service>,
     /// When each Service was first seen "switching from ExternalName".
     switching: Mutex<HashMap<String, Instant>>,
+    /// Virtual Services being recreated (deleted, not created again yet): their deletion must
+    /// not delete the host Service.
+    recreating: Mutex<HashSet<String>>,
 }
 
 /// How long a virtual `ExternalName` Service whose host Service has a ClusterIP is taken for a
@@ -59,6 +62,11 @@ impl Kind for ServiceKind {
     }
 
     fn keep_orphan(&self, h: &Service) -> Option<Duration> {
+        if let Some((namespace, name)) = crate::translate::virtual_name_of(&h.metadata)
+            && self.recreating.lock().unwrap_or_else(|e| e.into_inner()).contains(&format!("{namespace}/{name}"))
+        {
+            return Some(Duration::from_millis(500));
+        }
         services::deletion_blocked_for(h, k8s_openapi::jiff::Timestamp::now())
     }
 
@@ -82,7 +90,7 @@ impl Kind for ServiceKind {
         {
             let mut switching = self.switching.lock().unwrap_or_else(|e| e.into_inner());
             if services::switching_from_external_name(v, h) {
-                let since = *switching.entry(key).or_insert_with(Instant::now);
+                let since = *switching.entry(key.clone()).or_insert_with(Instant::now);
                 if let Some(left) = SWITCH_WINDOW.checked_sub(since.elapsed()).filter(|d| !d.is_zero()) {
                     return Ok(Action::requeue(left.min(Duration::from_secs(3))));
                 }
@@ -97,7 +105,10 @@ impl Kind for ServiceKind {
                     v.namespace().unwrap_or_default(),
                     v.name_any()
                 );
-                recreate_virtual(&self.shared, v, &new).await?;
+                self.recreating.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone());
+                let result = recreate_virtual(&self.shared, v, &new).await;
+                self.recreating.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                result?;
                 return Ok(Action::await_change());
             }
             Some(Backward::Update(new)) => {
@@ -245,7 +256,12 @@ pub(crate) async fn run(
         .watches_stream(host_stream, move |h: Service| engine::host_to_virtual::<Service, Service>(&mapper_shared, &h))
         .watches(Api::<Service>::namespaced(shared.host.clone(), &namespace), own.clone(), move |_| kubernetes())
         .watches(Api::<Endpoints>::namespaced(shared.host.clone(), &namespace), own, move |_| kubernetes());
-    let kind = Arc::new(ServiceKind { shared, host, switching: Mutex::new(HashMap::new()) });
+    let kind = Arc::new(ServiceKind {
+        shared,
+        host,
+        switching: Mutex::new(HashMap::new()),
+        recreating: Mutex::new(HashSet::new()),
+    });
     engine::follow_virtual_deletes(kind.clone());
     engine::run(ctrl, kind).await;
 }
