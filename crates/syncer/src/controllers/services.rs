@@ -188,6 +188,11 @@ async fn sync_kubernetes(shared: &Shared, v: &Service) -> Result<Action, SyncErr
         Ok(None) => return Ok(Action::await_change()),
         Err(e) => return Err(SyncError::api("get", "service", "host", &namespace, &name, e)),
     };
+    tracing::debug!(
+        virtual_ip = ?v.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()),
+        host_ip = ?host.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()),
+        "default/kubernetes"
+    );
     match services::kubernetes_service(v, &host) {
         Some(Backward::Recreate(new)) => {
             tracing::info!("recreating virtual service default/kubernetes, because cluster ip differs");
@@ -206,11 +211,13 @@ async fn sync_kubernetes(shared: &Shared, v: &Service) -> Result<Action, SyncErr
     else {
         return Ok(Action::await_change());
     };
+    tracing::debug!(subsets = ?host_endpoints.subsets, "host endpoints of default/kubernetes");
     let vendpoints: Api<Endpoints> = Api::namespaced(shared.virtual_.clone(), "default");
     let current = vendpoints
         .get_opt("kubernetes")
         .await
         .map_err(|e| SyncError::api("get", "endpoints", "virtual", "default", "kubernetes", e))?;
+    tracing::debug!(current = ?current.as_ref().map(|c| &c.subsets), "virtual endpoints default/kubernetes");
     if let Some(wanted) = tendpoints::kubernetes_endpoints(current.as_ref(), &host_endpoints) {
         let result = match current {
             Some(_) => vendpoints.replace("kubernetes", &shared.post_params(), &wanted).await,

@@ -204,9 +204,16 @@ fn status_key(s: &Option<ServiceStatus>) -> (serde_json::Value, serde_json::Valu
     (serde_json::json!(ingress), serde_json::json!(conditions))
 }
 
-/// The host's status when the virtual one differs (load-balancer ingress, conditions).
+/// The host's status when the virtual one differs (load-balancer ingress, conditions). The
+/// load-balancer ingress only while the virtual Service is a LoadBalancer: kube-apiserver
+/// refuses it on other types, and the host keeps it until its own type follows.
 pub fn status_update(v: &Service, h: &Service) -> Option<ServiceStatus> {
-    (status_key(&v.status) != status_key(&h.status)).then(|| h.status.clone().unwrap_or_default())
+    let mut wanted = h.status.clone().unwrap_or_default();
+    if service_type(&spec(v)) != "LoadBalancer" {
+        wanted.load_balancer = None;
+    }
+    let wanted = Some(wanted);
+    (status_key(&v.status) != status_key(&wanted)).then(|| wanted.unwrap_or_default())
 }
 
 /// Virtual → host (`translateUpdate`): the host Service to write, or `None` when it matches.
@@ -555,8 +562,22 @@ mod tests {
     }
 
     #[test]
-    fn update_backward_status() {
+    fn no_load_balancer_status_on_other_types() {
         let v = virtual_service();
+        let mut h = stored_host(&v, "10.96.0.20");
+        h.status = Some(ServiceStatus {
+            load_balancer: Some(LoadBalancerStatus {
+                ingress: Some(vec![LoadBalancerIngress { ip: Some("203.0.113.10".into()), ..Default::default() }]),
+            }),
+            conditions: None,
+        });
+        assert_eq!(status_update(&v, &h), None);
+    }
+
+    #[test]
+    fn update_backward_status() {
+        let mut v = virtual_service();
+        v.spec.as_mut().unwrap().type_ = Some("LoadBalancer".into());
         let mut h = stored_host(&v, "10.96.0.20");
         assert_eq!(status_update(&v, &h), None);
         h.status = Some(ServiceStatus {
