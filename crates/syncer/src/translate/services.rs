@@ -212,8 +212,7 @@ pub fn status_update(v: &Service, h: &Service) -> Option<ServiceStatus> {
     if service_type(&spec(v)) != "LoadBalancer" {
         wanted.load_balancer = None;
     }
-    let wanted = Some(wanted);
-    (status_key(&v.status) != status_key(&wanted)).then(|| wanted.unwrap_or_default())
+    (status_key(&v.status) != status_key(&Some(wanted.clone()))).then_some(wanted)
 }
 
 /// Virtual → host (`translateUpdate`): the host Service to write, or `None` when it matches.
