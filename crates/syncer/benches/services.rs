@@ -78,6 +78,10 @@ async fn raw_rate(host: &Simulator, n: usize) -> f64 {
 }
 
 fn main() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("VCLUSTER_SYNCER_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
     let counts: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let counts = if counts.is_empty() { vec![1000] } else { counts };
     println!(
