@@ -43,5 +43,5 @@ fn one_warning_names_what_is_not_built() {
     let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("not implemented yet")).collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(warnings[0].contains("--map-host-service") && warnings[0].contains("--proxy-metrics-server"), "{stderr}");
-    assert!(warnings[0].contains("endpoints") && !warnings[0].contains("services"), "{stderr}");
+    assert!(warnings[0].contains("fake-persistentvolumes") && !warnings[0].contains("endpoints"), "{stderr}");
 }
