@@ -88,6 +88,8 @@ pub enum SyncError {
     /// `findKubernetesDNSIP` error).
     #[error("waiting for DNS service IP")]
     WaitingForDns,
+    #[error("{kind} {name} on the host is kept for {remaining:?} more")]
+    Kept { kind: &'static str, name: String, remaining: std::time::Duration },
 }
 
 impl SyncError {

@@ -15,5 +15,6 @@ pub(crate) mod coredns;
 pub mod error;
 pub mod options;
 pub mod proxy;
+pub mod redirect;
 pub mod startup;
 pub mod translate;

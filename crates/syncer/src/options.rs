@@ -280,6 +280,8 @@ pub const IMPLEMENTED_CONTROLLERS: &[&str] = &[
     "ingresses",
     "ingressclasses",
     "networkpolicies",
+    "services",
+    "endpoints",
 ];
 
 /// The flags whose feature is built; any other flag given on the command line is named in the

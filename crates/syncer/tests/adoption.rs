@@ -46,6 +46,20 @@ async fn established_syncers_objects_are_adopted_without_writes() {
         .replace("{{CERT_B64}}", &b64(&plain(&cert)))
         .replace("{{KEY_B64}}", &b64(&plain(&key)));
     clusters.host.seed_yaml(&host_yaml).await;
+    // Virtual default/kubernetes as the established syncer leaves it: the vcluster Service's
+    // ClusterIP and its ports without `kubelet` (v0.15.7 `SyncKubernetesService`).
+    let virt = clusters.virt_client().await;
+    let services: kube::Api<k8s_openapi::api::core::v1::Service> = kube::Api::namespaced(virt, "default");
+    services.delete("kubernetes", &Default::default()).await.unwrap();
+    let kubernetes = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "kubernetes", "namespace": "default" },
+        "spec": {
+            "clusterIP": s(&owner, &["spec", "clusterIP"]).unwrap(),
+            "ports": [{ "name": "https", "port": 443, "protocol": "TCP", "targetPort": 8443 }]
+        }
+    }))
+    .unwrap();
+    services.create(&Default::default(), &kubernetes).await.unwrap();
     clusters.clear_requests();
 
     let mut syncer = clusters.syncer(&[]).await;

@@ -46,5 +46,5 @@ fn one_warning_names_what_is_not_built() {
         warnings[0].contains("--node-clear-image-status") && warnings[0].contains("--proxy-metrics-server"),
         "{stderr}"
     );
-    assert!(warnings[0].contains("endpoints") && !warnings[0].contains("services"), "{stderr}");
+    assert!(warnings[0].contains("fake-persistentvolumes") && !warnings[0].contains("endpoints"), "{stderr}");
 }

@@ -213,25 +213,28 @@ async fn scenario(pair: Pair) {
     })
     .await;
 
-    // 3. A ClusterFirst pod waits for the kube-dns host Service; a Default one does not.
+    // 3. A ClusterFirst pod runs with the host ClusterIP of kube-dns, which the services syncer
+    // puts on the host from the bundle's virtual Service; a Default one is left alone.
     let pods: Api<Pod> = Api::namespaced(pair.virt.clone(), "default");
     pods.create(&PostParams::default(), &pod("resolver", "ClusterFirst")).await.unwrap();
     pods.create(&PostParams::default(), &pod("plain", "Default")).await.unwrap();
     let plain = eventually("the Default-policy host pod", DEADLINE, || host_pod(&pair.host, "plain")).await;
     assert!(plain.spec.as_ref().unwrap().dns_config.is_none());
-    assert!(host_pod(&pair.host, "resolver").await.is_none(), "waits for the DNS service IP");
 
-    // The host Service the services syncer creates for the virtual kube-system/kube-dns.
     let dns_host_name = vcluster_translate_host_name();
-    let dns_host: Service = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": { "name": dns_host_name, "namespace": HOST_NS },
-        "spec": { "ports": [{ "name": "dns", "port": 53, "protocol": "UDP", "targetPort": 1053 }] }
-    }))
-    .unwrap();
-    let dns_host =
-        Api::<Service>::namespaced(pair.host.clone(), HOST_NS).create(&PostParams::default(), &dns_host).await.unwrap();
+    let host_services = Api::<Service>::namespaced(pair.host.clone(), HOST_NS);
+    let dns_host = eventually("the kube-dns host Service", DEADLINE, || async {
+        host_services.get_opt(&dns_host_name).await.unwrap()
+    })
+    .await;
     let dns_ip = cluster_ip(&dns_host).expect("a host ClusterIP");
+    // The virtual kube-dns is recreated with the host's ClusterIP (the services syncer).
+    let virtual_dns = Api::<Service>::namespaced(pair.virt.clone(), "kube-system");
+    eventually("the virtual kube-dns with the host ClusterIP", DEADLINE, || async {
+        let v = virtual_dns.get_opt("kube-dns").await.unwrap()?;
+        (cluster_ip(&v).as_deref() == Some(dns_ip.as_str())).then_some(())
+    })
+    .await;
     let vc_ip = cluster_ip(&Api::<Service>::namespaced(pair.host.clone(), HOST_NS).get(NAME).await.unwrap()).unwrap();
 
     let resolver = eventually("the ClusterFirst host pod", DEADLINE, || host_pod(&pair.host, "resolver")).await;

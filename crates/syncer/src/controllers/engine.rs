@@ -68,6 +68,18 @@ pub(crate) trait Kind: Send + Sync + 'static {
     /// Both exist: make the writes the diff asks for.
     fn sync(&self, v: &Arc<Self::K>, h: &Arc<Self::K>) -> impl Future<Output = Result<Action, SyncError>> + Send;
 
+    /// Whether a host object whose recorded `object-uid` differs is deleted and recreated
+    /// (Services: no, upstream's `DisableUIDDeletion`; their virtual objects are recreated).
+    fn recreate_on_uid_change(&self) -> bool {
+        true
+    }
+
+    /// How long a host object without a virtual one is still kept (Services created through
+    /// the API endpoint, host first); `None` to delete it now.
+    fn keep_orphan(&self, _h: &Self::K) -> Option<Duration> {
+        None
+    }
+
     /// The virtual object is being created while deleted, or similar special cases before
     /// anything else; `Some` short-circuits. (pods: delete a terminating virtual pod that never
     /// reached the host)
@@ -92,6 +104,9 @@ pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Act
     let host = kind.host_store().get(&host_ref(&shared, v.as_ref()));
     let result = match host {
         Some(h) if is_excluded(h.meta(), S::NAME) => Ok(Action::await_change()),
+        // Not wanted on the host: whatever holds the name there is none of this object's
+        // business (Endpoints of a Service with a selector: the host's controller makes them).
+        Some(h) if !shared.tctx.is_managed(h.meta()) && !kind.wanted(&v) => Ok(Action::await_change()),
         Some(h) if !shared.tctx.is_managed(h.meta()) => {
             shared.warn(v.as_ref(), "SyncError", &SyncError::Unmanaged.to_string()).await;
             Err(SyncError::Unmanaged)
@@ -110,7 +125,7 @@ pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Act
         }
         Some(h) => {
             let uid = v.meta().uid.clone().unwrap_or_default();
-            if recorded_uid(h.meta()).is_some_and(|recorded| recorded != uid) {
+            if kind.recreate_on_uid_change() && recorded_uid(h.meta()).is_some_and(|recorded| recorded != uid) {
                 if h.meta().deletion_timestamp.is_some() {
                     return Ok(Action::requeue(Duration::from_secs(1)));
                 }
@@ -296,7 +311,11 @@ pub(crate) async fn run<S: Kind>(ctrl: Controller<S::K>, kind: Arc<S>) {
                     Err(controller::Error::ObjectNotFound(obj)) => {
                         let (namespace, name) = (obj.namespace.clone().unwrap_or_default(), obj.name.clone());
                         if let Err(e) = virtual_gone::<S>(&kind, &namespace, &name).await {
-                            tracing::warn!(kind = S::NAME, error = %crate::startup::chain(&e), "cleanup of {namespace}/{name} failed");
+                            if matches!(e, SyncError::Kept { .. }) {
+                                tracing::debug!(kind = S::NAME, "{e}");
+                            } else {
+                                tracing::warn!(kind = S::NAME, error = %crate::startup::chain(&e), "cleanup of {namespace}/{name} failed");
+                            }
                             kind.shared().retry_cleanup::<S>(kind.clone(), namespace, name);
                         }
                     }
@@ -319,6 +338,9 @@ pub(crate) async fn virtual_gone<S: Kind>(kind: &Arc<S>, namespace: &str, name: 
     };
     if is_excluded(h.meta(), S::NAME) || !shared.tctx.is_managed(h.meta()) {
         return Ok(());
+    }
+    if let Some(remaining) = kind.keep_orphan(h.as_ref()) {
+        return Err(SyncError::Kept { kind: S::NAME, name: host_name, remaining });
     }
     let vapi: Api<S::K> = Api::namespaced(shared.virtual_.clone(), namespace);
     match vapi.get_opt(name).await {

@@ -6,6 +6,7 @@
 //! a [`engine::Kind`] implementation and one line in [`run`].
 
 pub(crate) mod configmaps;
+pub(crate) mod endpoints;
 pub(crate) mod engine;
 pub(crate) mod events;
 pub(crate) mod ingressclasses;
@@ -19,6 +20,7 @@ pub(crate) mod pods;
 pub(crate) mod pvcs;
 pub(crate) mod secrets;
 pub(crate) mod serviceaccounts;
+pub(crate) mod services;
 pub(crate) mod servicesync;
 
 use std::collections::{BTreeSet, HashMap};
@@ -231,6 +233,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
     }
     if shared.enabled("fake-nodes") && !shared.enabled("nodes") {
         tasks.spawn(nodes::run(shared.clone(), nodes));
+    }
+    if shared.enabled("services") {
+        let (store, stream) = engine::host_watch(&shared);
+        tasks.spawn(services::run(shared.clone(), store, stream));
+    }
+    if shared.enabled("endpoints") {
+        let (store, stream) = engine::host_watch(&shared);
+        tasks.spawn(endpoints::run(shared.clone(), store, stream));
     }
     // Always on, as upstream registers it (loft-sh/vcluster v0.15.7 pkg/controllers/register.go).
     tasks.spawn(nodehosts::run(shared.clone()));

@@ -514,6 +514,10 @@ fn start_proxy(options: &Options, env: &Environment, readiness: watch::Receiver<
     sans.extend(["localhost".to_owned(), "127.0.0.1".to_owned(), options.service_name()]);
     let (_sans_tx, sans_rx) = watch::channel(sans);
     let cluster_domain = options.cluster_domain.clone();
+    let target_namespace =
+        if options.target_namespace.is_empty() { &env.current_namespace } else { &options.target_namespace };
+    let redirect =
+        crate::redirect::ServiceRedirect::new(env.host_client.clone(), translation_context(options, target_namespace));
     tokio::spawn(async move {
         let upstream = match kube::Config::from_custom_kubeconfig(env_kubeconfig, &KubeConfigOptions::default()).await {
             Ok(c) => c,
@@ -525,6 +529,7 @@ fn start_proxy(options: &Options, env: &Environment, readiness: watch::Receiver<
         let mut config =
             proxy::ProxyConfig::new(bind, upstream, proxy::CaMaterial { cert_pem, key_pem }, client_ca_pem, sans_rx);
         config.cluster_domain = cluster_domain;
+        config.interceptors.push(redirect);
         if let Err(e) = proxy::serve(config, readiness, shutdown).await {
             tracing::warn!("the API endpoint on {bind} is not served: {e}");
         }

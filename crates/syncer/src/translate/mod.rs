@@ -8,6 +8,7 @@
 //! `GetOwnerReference`).
 
 pub mod configmaps;
+pub mod endpoints;
 pub mod events;
 pub(crate) mod ingressclasses;
 pub(crate) mod ingresses;
@@ -21,6 +22,7 @@ pub mod secrets;
 pub mod security;
 pub(crate) mod semantic;
 pub mod serviceaccounts;
+pub mod services;
 pub(crate) mod servicesync;
 
 use std::collections::BTreeMap;

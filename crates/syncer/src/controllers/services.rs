@@ -1,0 +1,272 @@
+//! The Services controller (loft-sh/vcluster v0.15.7
+//! `pkg/controllers/resources/services/syncer.go`; reference §3.5): the host Service for every
+//! virtual one, the host's ClusterIP (by recreation), node ports, `externalIPs`,
+//! `loadBalancerIP` and status back, the forward diff to the host. Virtual `default/kubernetes`
+//! follows the vcluster's own host Service and its Endpoints (v0.15.7
+//! `pkg/controllers/resources/services/syncer.go` `ReconcileStart` → `SyncKubernetesService`,
+//! `pkg/controllers/k8sdefaultendpoint/`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::Stream;
+use k8s_openapi::api::core::v1::{Endpoints, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{DeleteParams, PostParams, Preconditions};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Api, Resource, ResourceExt};
+
+use super::Shared;
+use super::engine::{self, Kind};
+use crate::error::{SyncError, is_code};
+use crate::translate::endpoints as tendpoints;
+use crate::translate::services::{self, Backward};
+
+pub(crate) struct ServiceKind {
+    shared: Arc<Shared>,
+    host: Store<Service>,
+    /// When each Service was first seen "switching from ExternalName".
+    switching: Mutex<HashMap<String, Instant>>,
+    /// Virtual Services being recreated (deleted, not created again yet): their deletion must
+    /// not delete the host Service.
+    recreating: Mutex<HashSet<String>>,
+}
+
+/// How long a virtual `ExternalName` Service whose host Service has a ClusterIP is taken for a
+/// switch in flight (the endpoint writes the host, then the virtual Service, in one request);
+/// past it, it is a change to `ExternalName` and goes forward. (Upstream waits without bound,
+/// which never lets a Service with a ClusterIP become `ExternalName` through the syncer.)
+const SWITCH_WINDOW: Duration = Duration::from_secs(5);
+
+fn is_default_kubernetes(v: &Service) -> bool {
+    v.namespace().as_deref() == Some("default") && v.name_any() == "kubernetes"
+}
+
+impl Kind for ServiceKind {
+    type K = Service;
+    const NAME: &'static str = "service";
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    fn host_store(&self) -> &Store<Service> {
+        &self.host
+    }
+
+    fn recreate_on_uid_change(&self) -> bool {
+        false
+    }
+
+    fn keep_orphan(&self, h: &Service) -> Option<Duration> {
+        if let Some((namespace, name)) = crate::translate::virtual_name_of(&h.metadata)
+            && self.recreating.lock().unwrap_or_else(|e| e.into_inner()).contains(&format!("{namespace}/{name}"))
+        {
+            return Some(Duration::from_millis(500));
+        }
+        services::deletion_blocked_for(h, k8s_openapi::jiff::Timestamp::now())
+    }
+
+    async fn before_create(&self, v: &Arc<Service>) -> Result<Option<Action>, SyncError> {
+        if is_default_kubernetes(v) {
+            return sync_kubernetes(&self.shared, v).await.map(Some);
+        }
+        Ok(None)
+    }
+
+    async fn create(&self, v: &Arc<Service>) -> Result<Option<Service>, SyncError> {
+        if v.meta().deletion_timestamp.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(services::to_host(&self.shared.tctx, v)))
+    }
+
+    async fn sync(&self, v: &Arc<Service>, h: &Arc<Service>) -> Result<Action, SyncError> {
+        // The endpoint switches the type between its two writes.
+        let key = engine::key_of(v.as_ref());
+        {
+            let mut switching = self.switching.lock().unwrap_or_else(|e| e.into_inner());
+            if services::switching_from_external_name(v, h) {
+                let since = *switching.entry(key.clone()).or_insert_with(Instant::now);
+                if let Some(left) = SWITCH_WINDOW.checked_sub(since.elapsed()).filter(|d| !d.is_zero()) {
+                    return Ok(Action::requeue(left.min(Duration::from_secs(3))));
+                }
+            } else if !switching.is_empty() {
+                switching.remove(&key);
+            }
+        }
+        match services::backward(v, h) {
+            Some(Backward::Recreate(new)) => {
+                tracing::info!(
+                    "recreating virtual service {}/{}, because cluster ip differs",
+                    v.namespace().unwrap_or_default(),
+                    v.name_any()
+                );
+                self.recreating.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone());
+                let result = recreate_virtual(&self.shared, v, &new).await;
+                self.recreating.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                result?;
+                return Ok(Action::await_change());
+            }
+            Some(Backward::Update(new)) => {
+                write_virtual(&self.shared, &new).await?;
+                return Ok(Action::await_change());
+            }
+            None => {}
+        }
+        if let Some(status) = services::status_update(v, h) {
+            let mut updated = v.as_ref().clone();
+            updated.status = Some(status);
+            let api: Api<Service> = Api::namespaced(self.shared.virtual_.clone(), &v.namespace().unwrap_or_default());
+            match api.replace_status(&v.name_any(), &self.shared.post_params(), &updated).await {
+                Ok(_) => return Ok(Action::await_change()),
+                Err(e) if is_code(&e, 409) || is_code(&e, 404) => {
+                    return Ok(Action::requeue(Duration::from_millis(200)));
+                }
+                Err(e) => {
+                    return Err(SyncError::api(
+                        "update status",
+                        Self::NAME,
+                        "virtual",
+                        &v.namespace().unwrap_or_default(),
+                        &v.name_any(),
+                        e,
+                    ));
+                }
+            }
+        }
+        match services::forward(&self.shared.tctx, v, h) {
+            Some(updated) => engine::update_host(self, v, updated).await,
+            None => Ok(Action::await_change()),
+        }
+    }
+}
+
+/// Replace a virtual Service (resourceVersion precondition; a conflict requeues).
+async fn write_virtual(shared: &Shared, new: &Service) -> Result<(), SyncError> {
+    let namespace = new.namespace().unwrap_or_default();
+    let api: Api<Service> = Api::namespaced(shared.virtual_.clone(), &namespace);
+    match api.replace(&new.name_any(), &shared.post_params(), new).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_code(&e, 404) => Ok(()),
+        Err(e) => Err(SyncError::api("update", "service", "virtual", &namespace, &new.name_any(), e)),
+    }
+}
+
+/// Delete the virtual Service (uid precondition) and create `new` under its name
+/// (`recreateService`).
+async fn recreate_virtual(shared: &Shared, old: &Service, new: &Service) -> Result<(), SyncError> {
+    let namespace = old.namespace().unwrap_or_default();
+    let name = old.name_any();
+    let api: Api<Service> = Api::namespaced(shared.virtual_.clone(), &namespace);
+    let dp = DeleteParams {
+        preconditions: old.meta().uid.clone().map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
+        ..DeleteParams::default()
+    };
+    match api.delete(&name, &dp).await {
+        Ok(_) => {}
+        Err(e) if is_code(&e, 404) => {}
+        Err(e) => return Err(SyncError::api("delete", "service", "virtual", &namespace, &name, e)),
+    }
+    match api.create(&shared.post_params(), new).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(SyncError::api("create", "service", "virtual", &namespace, &name, e)),
+    }
+}
+
+/// Virtual `default/kubernetes` Service, Endpoints and EndpointSlice from the vcluster's host
+/// Service `--service-name` and its Endpoints.
+async fn sync_kubernetes(shared: &Shared, v: &Service) -> Result<Action, SyncError> {
+    let namespace = shared.tctx.host_namespace().to_owned();
+    let name = shared.config.service_name.clone();
+    let hservices: Api<Service> = Api::namespaced(shared.host.clone(), &namespace);
+    let host = match hservices.get_opt(&name).await {
+        Ok(Some(host)) => host,
+        Ok(None) => return Ok(Action::await_change()),
+        Err(e) => return Err(SyncError::api("get", "service", "host", &namespace, &name, e)),
+    };
+    tracing::debug!(
+        virtual_ip = ?v.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()),
+        host_ip = ?host.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()),
+        "default/kubernetes"
+    );
+    match services::kubernetes_service(v, &host) {
+        Some(Backward::Recreate(new)) => {
+            tracing::info!("recreating virtual service default/kubernetes, because cluster ip differs");
+            recreate_virtual(shared, v, &new).await?;
+            return Ok(Action::await_change());
+        }
+        Some(Backward::Update(new)) => write_virtual(shared, &new).await?,
+        None => {}
+    }
+
+    let hendpoints: Api<Endpoints> = Api::namespaced(shared.host.clone(), &namespace);
+    let Some(host_endpoints) = hendpoints
+        .get_opt(&name)
+        .await
+        .map_err(|e| SyncError::api("get", "endpoints", "host", &namespace, &name, e))?
+    else {
+        return Ok(Action::await_change());
+    };
+    tracing::debug!(subsets = ?host_endpoints.subsets, "host endpoints of default/kubernetes");
+    let vendpoints: Api<Endpoints> = Api::namespaced(shared.virtual_.clone(), "default");
+    let current = vendpoints
+        .get_opt("kubernetes")
+        .await
+        .map_err(|e| SyncError::api("get", "endpoints", "virtual", "default", "kubernetes", e))?;
+    tracing::debug!(current = ?current.as_ref().map(|c| &c.subsets), "virtual endpoints default/kubernetes");
+    if let Some(wanted) = tendpoints::kubernetes_endpoints(current.as_ref(), &host_endpoints) {
+        let result = match current {
+            Some(_) => vendpoints.replace("kubernetes", &shared.post_params(), &wanted).await,
+            None => vendpoints.create(&shared.post_params(), &wanted).await,
+        };
+        match result {
+            Ok(_) => {}
+            Err(e) if is_code(&e, 409) => return Ok(Action::requeue(Duration::from_millis(200))),
+            Err(e) => return Err(SyncError::api("write", "endpoints", "virtual", "default", "kubernetes", e)),
+        }
+    }
+    let slices: Api<EndpointSlice> = Api::namespaced(shared.virtual_.clone(), "default");
+    let current = slices
+        .get_opt("kubernetes")
+        .await
+        .map_err(|e| SyncError::api("get", "endpointslice", "virtual", "default", "kubernetes", e))?;
+    let wanted = tendpoints::kubernetes_slice(&tendpoints::kubernetes_subsets(&host_endpoints));
+    if let Some(slice) = tendpoints::kubernetes_slice_update(current.as_ref(), wanted) {
+        let result = match current {
+            Some(_) => slices.replace("kubernetes", &shared.post_params(), &slice).await,
+            None => slices.create(&PostParams { dry_run: false, ..shared.post_params() }, &slice).await,
+        };
+        match result {
+            Ok(_) => {}
+            Err(e) if is_code(&e, 409) => return Ok(Action::requeue(Duration::from_millis(200))),
+            Err(e) => return Err(SyncError::api("write", "endpointslice", "virtual", "default", "kubernetes", e)),
+        }
+    }
+    Ok(Action::await_change())
+}
+
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    host: Store<Service>,
+    host_stream: impl Stream<Item = Result<Service, watcher::Error>> + Send + 'static,
+) {
+    let mapper_shared = shared.clone();
+    let namespace = shared.tctx.host_namespace().to_owned();
+    let own = watcher::Config::default().fields(&format!("metadata.name={}", shared.config.service_name));
+    let kubernetes = || Some(ObjectRef::<Service>::new("kubernetes").within("default"));
+    let ctrl = engine::virtual_controller::<Service>(&shared)
+        .watches_stream(host_stream, move |h: Service| engine::host_to_virtual::<Service, Service>(&mapper_shared, &h))
+        .watches(Api::<Service>::namespaced(shared.host.clone(), &namespace), own.clone(), move |_| kubernetes())
+        .watches(Api::<Endpoints>::namespaced(shared.host.clone(), &namespace), own, move |_| kubernetes());
+    let kind = Arc::new(ServiceKind {
+        shared,
+        host,
+        switching: Mutex::new(HashMap::new()),
+        recreating: Mutex::new(HashSet::new()),
+    });
+    engine::run(ctrl, kind).await;
+}
