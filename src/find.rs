@@ -109,13 +109,14 @@ pub(crate) async fn connect_host(
     loaded: &Loaded,
     context: Option<&str>,
     namespace: Option<&str>,
+    request_timeout: std::time::Duration,
     printer: &Printer,
 ) -> Result<Connection, ClusterError> {
     let host = host_context(loaded, context);
     if let Some(note) = &host.note {
         printer.info(note);
     }
-    Connection::connect(loaded, host.context.as_deref(), namespace).await
+    Connection::connect(loaded, host.context.as_deref(), namespace, request_timeout).await
 }
 
 /// Why `name` cannot be a vcluster's name: it goes into label selectors, so it must be a label

@@ -526,8 +526,9 @@ fn a_forbidden_verb_is_reported_before_any_write() {
 #[test]
 fn a_readiness_timeout_names_what_is_stuck() {
     let host = Host::new();
-    host.run(&["create", "my-vc", "--timeout", "2s"]).fails_with(&[
-        "error: timed out after 2s waiting for vcluster my-vc: StatefulSet my-vc: ",
+    // --timeout bounds the whole command: room for the install before the wait runs out.
+    host.run(&["create", "my-vc", "--timeout", "6s"]).fails_with(&[
+        "error: timed out after 6s waiting for vcluster my-vc: StatefulSet my-vc: ",
         "hint: wait longer with --timeout",
     ]);
     let statuses = host.statuses(NS, "my-vc");
@@ -541,8 +542,8 @@ fn a_readiness_timeout_reports_promptly_when_the_pods_cannot_be_read() {
     // Every read of the pods hangs: the report names what was seen instead of waiting on them.
     host.sim.inject(Fault::on("GET", "/api/v1/namespaces/*/pods").delay(Duration::from_secs(60)));
     let started = std::time::Instant::now();
-    host.run(&["create", "my-vc", "--timeout", "2s"])
-        .fails_with(&["error: timed out after 2s waiting for vcluster my-vc: StatefulSet my-vc: "]);
+    host.run(&["create", "my-vc", "--timeout", "6s"])
+        .fails_with(&["error: timed out after 6s waiting for vcluster my-vc: StatefulSet my-vc: "]);
     assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
     host.sim.clear_faults();
 }
@@ -729,4 +730,28 @@ fn foreign_objects_are_refused_unless_taken_and_conflicts_unless_forced() {
     host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--set", "syncer.replicas=2", "--force-conflicts"])
         .succeeds();
     assert_eq!(host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["spec"]["replicas"], 2);
+}
+
+/// A cluster that accepts connections and never answers (every request held by the simulator's
+/// fault): `create --timeout` bounds the whole command, and every request of any command is
+/// bounded by `--request-timeout`.
+#[test]
+fn a_silent_cluster_holds_no_command_past_its_bounds() {
+    let host = Host::new();
+    host.sim.inject(Fault::on("*", "/**").delay(Duration::from_secs(3600)));
+
+    let started = std::time::Instant::now();
+    let run = host.run(&["create", "my-vc", "--timeout", "2s"]);
+    let took = started.elapsed();
+    run.fails_with(&["timed out after 2s waiting for vcluster create to finish", "--timeout bounds the whole command"]);
+    // The deadline, then at most the grace to record a failure, and process start-up.
+    assert!(took < Duration::from_secs(10), "create took {took:?}");
+    assert!(host.records(NS, "my-vc").is_empty(), "nothing was written");
+
+    let started = std::time::Instant::now();
+    let run = host.run(&["list", "--request-timeout", "1s"]);
+    let took = started.elapsed();
+    run.fails_with(&["did not answer within 1s"]);
+    assert!(!run.stderr.contains("ServiceError"), "{}", run.stderr);
+    assert!(took < Duration::from_secs(10), "list took {took:?}");
 }

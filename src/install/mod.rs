@@ -59,6 +59,8 @@ pub(crate) struct Options {
     pub(crate) dry_run: bool,
     pub(crate) wait: bool,
     pub(crate) timeout: Duration,
+    /// When the whole command must end (`--timeout` from its start): what waits get.
+    pub(crate) deadline: tokio::time::Instant,
     pub(crate) rollback_on_failure: bool,
     pub(crate) take_ownership: bool,
     pub(crate) force_conflicts: bool,
@@ -549,7 +551,7 @@ impl Run<'_> {
     /// a terminating one waited for first. `true` when this run created it.
     async fn ensure_namespace(&self) -> Result<bool, InstallError> {
         self.progress.set_phase(&format!("Creating namespace {}", self.ns()));
-        let deadline = tokio::time::Instant::now() + self.req.options.timeout;
+        let deadline = self.req.options.deadline;
         loop {
             self.interrupt.check()?;
             let refused = match self.host.create_namespace(self.ns()).await? {
@@ -652,7 +654,15 @@ impl Run<'_> {
         let target =
             wait::Target { namespace: self.ns().into(), statefulset: sts, secret: format!("vc-{}", self.name()) };
         self.progress.set_phase(&format!("Waiting for vcluster {}", self.name()));
-        Ok(wait::until_ready(self.host, &target, self.req.options.timeout, self.interrupt, &self.progress).await?)
+        // What is left of the command's --timeout.
+        let left = self.req.options.deadline.saturating_duration_since(tokio::time::Instant::now());
+        match wait::until_ready(self.host, &target, left, self.interrupt, &self.progress).await {
+            // Said as the bound the user gave.
+            Err(HostError::Timeout { what, stuck, .. }) => {
+                Err(HostError::Timeout { what, waited: self.req.options.timeout, stuck }.into())
+            }
+            other => Ok(other?),
+        }
     }
 
     /// The new revision deployed, earlier deployed ones superseded, history trimmed.
