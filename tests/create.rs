@@ -755,3 +755,81 @@ fn a_silent_cluster_holds_no_command_past_its_bounds() {
     assert!(!run.stderr.contains("ServiceError"), "{}", run.stderr);
     assert!(took < Duration::from_secs(10), "list took {took:?}");
 }
+
+/// Replace the live StatefulSet by one as Helm created it from the v0.15.7 chart, which leaves
+/// `podManagementPolicy` unset (loft-sh/vcluster v0.15.7 charts/k3s/templates/statefulset.yaml).
+fn statefulset_as_v0_15_7_rendered_it(host: &Host) {
+    let mut sts = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
+    let meta = sts["metadata"].as_object_mut().unwrap();
+    for field in ["uid", "resourceVersion", "managedFields", "creationTimestamp", "generation"] {
+        meta.remove(field);
+    }
+    sts["spec"].as_object_mut().unwrap().remove("podManagementPolicy");
+    sts.as_object_mut().unwrap().remove("status");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = host.sim.client().await.unwrap();
+        let api: kube::Api<k8s_openapi::api::apps::v1::StatefulSet> = kube::Api::namespaced(client, NS);
+        let dp = kube::api::DeleteParams {
+            propagation_policy: Some(kube::api::PropagationPolicy::Orphan),
+            ..Default::default()
+        };
+        api.delete("my-vc", &dp).await.unwrap();
+        let pp = kube::api::PostParams { field_manager: Some("helm".into()), ..Default::default() };
+        api.create(&pp, &serde_json::from_value(sts).unwrap()).await.unwrap();
+    });
+}
+
+#[test]
+fn a_statefulset_as_v0_15_7_rendered_it_upgrades() {
+    let host = Host::new();
+    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
+    statefulset_as_v0_15_7_rendered_it(&host);
+    host.run(&["create", "my-vc", "--upgrade", "--no-wait", "--set", "syncer.extraArgs={--tls-san=a.example.com}"])
+        .succeeds();
+    let sts = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
+    assert_eq!(sts["spec"]["podManagementPolicy"], "OrderedReady", "the server's default, as before");
+    let labels: Vec<String> = host.statuses(NS, "my-vc").into_iter().map(|s| s.0).collect();
+    assert_eq!(labels, ["superseded", "deployed"]);
+}
+
+#[test]
+fn an_upgrade_of_fixed_statefulset_fields_is_refused_before_any_write_or_recreated() {
+    let host = Host::new();
+    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
+    let uid = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["metadata"]["uid"].clone();
+    // Writes that took effect (the namespace's create answers 409 AlreadyExists).
+    let effective = || host.writes().iter().filter(|w| !w.dry_run && w.status < 300).count();
+    let writes = effective();
+
+    let run = host.run(&["create", "my-vc", "--upgrade", "--no-wait", "--set", "storage.persistence=false"]);
+    run.fails_with(&[
+        "nothing was written",
+        "StatefulSet/my-vc: storage.persistence: true → false changes the StatefulSet's volumeClaimTemplates, \
+         which Kubernetes does not allow to change",
+        "hint: keep the old values",
+        "--recreate-statefulset",
+    ]);
+    assert_eq!(effective(), writes, "no write, not even the lock");
+    assert_eq!(host.statuses(NS, "my-vc").len(), 1, "no revision for a refused upgrade");
+
+    let run = host.run(&[
+        "create",
+        "my-vc",
+        "--upgrade",
+        "--no-wait",
+        "--set",
+        "storage.persistence=false",
+        "--recreate-statefulset",
+    ]);
+    run.succeeds();
+    assert!(run.stderr.contains("orphaned"), "{}", run.stderr);
+    let sts = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
+    assert!(sts["spec"].get("volumeClaimTemplates").is_none(), "{}", sts["spec"]);
+    assert_ne!(sts["metadata"]["uid"], uid, "created again");
+    let deletes: Vec<_> =
+        host.writes().into_iter().filter(|w| w.method == "DELETE" && w.path.contains("statefulsets")).collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    let labels: Vec<String> = host.statuses(NS, "my-vc").into_iter().map(|s| s.0).collect();
+    assert_eq!(labels, ["superseded", "deployed"]);
+}

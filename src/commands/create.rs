@@ -56,6 +56,10 @@ pub(crate) struct CreateArgs {
     /// Take fields over from field managers outside this release when they conflict
     #[arg(long)]
     pub(crate) force_conflicts: bool,
+    /// When the upgrade changes StatefulSet fields Kubernetes does not allow to change (storage.*):
+    /// delete the StatefulSet, its pods and claims kept, and create it again
+    #[arg(long)]
+    pub(crate) recreate_statefulset: bool,
     /// Clear the lock a killed create/upgrade left (a pending revision), after showing who held it
     #[arg(long)]
     pub(crate) force_unlock: bool,
@@ -155,6 +159,7 @@ pub(crate) fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus>
             take_ownership: args.take_ownership,
             force_conflicts: args.force_conflicts,
             force_unlock: args.force_unlock,
+            recreate_statefulset: args.recreate_statefulset,
             history_max: args.history_max,
         },
     };

@@ -55,6 +55,11 @@ pub(crate) enum InstallError {
         #[source]
         source: Box<StoreError>,
     },
+    #[error(
+        "the upgrade changes what Kubernetes does not allow to change; nothing was written:{}",
+        objects.iter().map(|(o, why)| format!("\n  {o}: {why}")).collect::<String>()
+    )]
+    Immutable { objects: Vec<(String, String)>, statefulset: bool },
     #[error("{failure}; {recovery}")]
     RolledBack {
         #[source]
@@ -108,6 +113,15 @@ impl Advice for InstallError {
                 hints.push(format!(
                     "a revision left pending locks the release: run the same create again with --upgrade --force-unlock (`vcluster create {name} -n {namespace} --upgrade --force-unlock`)"
                 ));
+                hints
+            }
+            InstallError::Immutable { statefulset, .. } => {
+                let mut hints = vec!["keep the old values (--reuse-values starts from them)".to_string()];
+                if *statefulset {
+                    hints.push(format!(
+                        "or recreate the StatefulSet, its pods and claims kept: vcluster create {name} -n {namespace} --upgrade --recreate-statefulset"
+                    ));
+                }
                 hints
             }
             InstallError::RolledBack { failure, .. } => failure.hints(name, namespace),

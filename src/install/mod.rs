@@ -21,6 +21,7 @@
 pub(crate) mod cidr;
 pub(crate) mod diff;
 pub(crate) mod error;
+pub(crate) mod immutable;
 pub(crate) mod manifest;
 pub(crate) mod ownership;
 pub(crate) mod permissions;
@@ -37,7 +38,7 @@ use serde_json::{Map, Value, json};
 pub(crate) use error::InstallError;
 
 use crate::cluster::objects::{self, ObjectKey};
-use crate::cluster::{Creation, Host, HostError, NamespaceState, wait};
+use crate::cluster::{ClusterError, Creation, Host, HostError, NamespaceState, wait};
 use crate::interrupt::Interrupt;
 use crate::printer::text::plural;
 use crate::printer::{Printer, Progress};
@@ -65,6 +66,9 @@ pub(crate) struct Options {
     pub(crate) take_ownership: bool,
     pub(crate) force_conflicts: bool,
     pub(crate) force_unlock: bool,
+    /// A StatefulSet whose fixed fields change is deleted (pods and claims orphaned) and created
+    /// again, instead of refusing the upgrade.
+    pub(crate) recreate_statefulset: bool,
     /// Revisions kept (0: all).
     pub(crate) history_max: usize,
 }
@@ -106,7 +110,7 @@ pub(crate) struct ObjectOutcome {
     pub(crate) namespace: Option<String>,
     pub(crate) name: String,
     /// `created`, `configured`, `unchanged`, `pruned`, `kept`; a dry run says `create`,
-    /// `change`, `unchanged`, `prune`.
+    /// `change`, `unchanged`, `prune`, and `recreate` for a StatefulSet `--recreate-statefulset` recreates.
     pub(crate) action: String,
     /// Managers whose fields this run took over (`helm`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -199,6 +203,9 @@ struct Target {
     /// The namespace existed before this run.
     ns_existed: bool,
     namespace_created: bool,
+    /// StatefulSets to delete (orphaning pods and claims) and create again: their fixed fields
+    /// change and `--recreate-statefulset` was given. Name and uid.
+    recreate: Vec<(ObjectKey, String)>,
 }
 
 /// Times the phases of a run for `--debug` (the benchmark reads these lines).
@@ -255,7 +262,9 @@ impl Run<'_> {
     async fn execute(&self) -> Result<Outcome, InstallError> {
         let mut phases = Phases { printer: self.printer, started: Instant::now() };
         let (mut history, decision) = self.decide(&mut phases).await?;
-        let target = self.detect(&history, &decision, &mut phases).await?;
+        let mut target = self.detect(&history, &decision, &mut phases).await?;
+        target.recreate = self.check_immutable(&target).await?;
+        phases.done("immutable fields (server-side dry run)");
         if self.req.options.dry_run {
             return self.dry_run(&target, decision.action()).await;
         }
@@ -393,7 +402,44 @@ impl Run<'_> {
         live.extend(self.lookup(new_keys, ns_existed).await?);
         let plan = self.plan(&prepared.manifests, &previous, &live);
         self.refuse(&plan)?;
-        Ok(Target { prepared, plan, live, ns_existed, namespace_created })
+        Ok(Target { prepared, plan, live, ns_existed, namespace_created, recreate: Vec::new() })
+    }
+
+    /// Before any write: a server-side dry run of every live StatefulSet and Service the upgrade
+    /// changes finds what Kubernetes will refuse (422, fixed fields). Refused, naming the values
+    /// behind it — unless `--recreate-statefulset` allows recreating the StatefulSets (returned).
+    async fn check_immutable(&self, target: &Target) -> Result<Vec<(ObjectKey, String)>, InstallError> {
+        let mut refused = Vec::new();
+        let mut recreate = Vec::new();
+        let mut statefulset = false;
+        for step in &target.plan.applies {
+            if !matches!(step.key.kind.as_str(), "StatefulSet" | "Service") {
+                continue;
+            }
+            let Some(live) = target.live.get(&step.key) else { continue };
+            let m = &target.prepared.manifests[step.index];
+            let message = match self.interrupt.guard(self.host.apply(m, true, true)).await? {
+                Ok(_) => continue,
+                Err(HostError::Apply { source, .. }) => match *source {
+                    ClusterError::Api { code: 422, message, .. } => message,
+                    other => return Err(HostError::Cluster(other).into()),
+                },
+                Err(e) => return Err(e.into()),
+            };
+            if step.key.kind != "StatefulSet" {
+                refused.push((step.key.to_string(), message));
+                continue;
+            }
+            if self.req.options.recreate_statefulset {
+                let uid = live["metadata"]["uid"].as_str().unwrap_or_default().to_owned();
+                recreate.push((step.key.clone(), uid));
+                continue;
+            }
+            statefulset = true;
+            let reasons = immutable::statefulset_changes(live, &m.object);
+            refused.push((step.key.to_string(), if reasons.is_empty() { message } else { reasons.join("; ") }));
+        }
+        if refused.is_empty() { Ok(recreate) } else { Err(InstallError::Immutable { objects: refused, statefulset }) }
     }
 
     /// Take the lock: **create** the new revision's record as pending (a concurrent run's create
@@ -449,16 +495,17 @@ impl Run<'_> {
         if target.namespace_created {
             applied.objects.push(namespace_outcome(self.ns(), "created"));
         }
-        let failure = match self.deploy(&target.prepared.manifests, &target.plan, &mut applied, phases).await {
-            Ok(()) => {
-                let description = if decision.install { "Install complete" } else { "Upgrade complete" };
-                self.finish(pending, history, description).await?;
-                phases.done("release record (deployed)");
-                let revision = pending.release.version;
-                return Ok(self.outcome(Some(revision), "deployed", decision.action(), applied.objects));
-            }
-            Err(failure) => failure,
-        };
+        let failure =
+            match self.deploy(&target.prepared.manifests, &target.plan, &target.recreate, &mut applied, phases).await {
+                Ok(()) => {
+                    let description = if decision.install { "Install complete" } else { "Upgrade complete" };
+                    self.finish(pending, history, description).await?;
+                    phases.done("release record (deployed)");
+                    let revision = pending.release.version;
+                    return Ok(self.outcome(Some(revision), "deployed", decision.action(), applied.objects));
+                }
+                Err(failure) => failure,
+            };
         let verb = if decision.install { "Release" } else { "Upgrade" };
         // helm pkg/action/install.go failRelease, upgrade.go failRelease.
         let description = format!("{verb} \"{}\" failed: {failure}", self.name());
@@ -587,10 +634,17 @@ impl Run<'_> {
         &self,
         desired: &[Manifest],
         plan: &Plan,
+        recreate: &[(ObjectKey, String)],
         applied: &mut Applied,
         phases: &mut Phases<'_>,
     ) -> Result<(), InstallError> {
         let opts = &self.req.options;
+        for (key, uid) in recreate {
+            self.interrupt.check()?;
+            self.progress.set_phase(&format!("Recreating {key} (its pods and claims are kept)"));
+            self.interrupt.guard(self.host.delete_statefulset_orphaning(self.ns(), &key.name, uid)).await??;
+            self.progress.println(&format!("deleted {key} with its pods and claims orphaned; it is created again"));
+        }
         let total = plan.applies.len();
         self.progress.set_phase(&format!("Applying {}", plural(total, "object")));
         let mut done = 0;
@@ -764,7 +818,7 @@ impl Run<'_> {
         let pending = self.store.create(&record).await?;
         let mut applied = Applied::default();
         let mut phases = Phases { printer: self.printer, started: Instant::now() };
-        match self.deploy(&desired, &plan, &mut applied, &mut phases).await {
+        match self.deploy(&desired, &plan, &[], &mut applied, &mut phases).await {
             Ok(()) => {
                 self.finish(&pending, history, &format!("Rollback to {to}")).await?;
                 Ok(revision)
@@ -805,6 +859,10 @@ impl Run<'_> {
             .map(|step| async move {
                 let m = &desired[step.index];
                 let live = live.get(&step.key);
+                if target.recreate.iter().any(|(key, _)| *key == step.key) {
+                    // --recreate-statefulset: deleted (pods and claims orphaned) and created again.
+                    return Ok(ObjectOutcome::new(&m.api_version, &step.key, "recreate"));
+                }
                 let change = if m.namespace.is_some() && !ns_existed {
                     diff::Change::Create
                 } else {
