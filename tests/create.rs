@@ -783,10 +783,15 @@ fn statefulset_as_v0_15_7_rendered_it(host: &Host) {
 #[test]
 fn a_statefulset_as_v0_15_7_rendered_it_upgrades() {
     let host = Host::new();
-    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
+    let install = host.run(&["create", "my-vc", "--no-wait"]);
+    install.succeeds();
+    assert!(install.stderr.contains("created namespace vcluster-my-vc"), "{}", install.stderr);
     statefulset_as_v0_15_7_rendered_it(&host);
-    host.run(&["create", "my-vc", "--upgrade", "--no-wait", "--set", "syncer.extraArgs={--tls-san=a.example.com}"])
-        .succeeds();
+    let upgrade =
+        host.run(&["create", "my-vc", "--upgrade", "--no-wait", "--set", "syncer.extraArgs={--tls-san=a.example.com}"]);
+    upgrade.succeeds();
+    // The namespace existed: nothing says it is created.
+    assert!(!upgrade.stderr.to_lowercase().contains("creat"), "{}", upgrade.stderr);
     let sts = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
     assert_eq!(sts["spec"]["podManagementPolicy"], "OrderedReady", "the server's default, as before");
     let labels: Vec<String> = host.statuses(NS, "my-vc").into_iter().map(|s| s.0).collect();

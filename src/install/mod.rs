@@ -597,12 +597,16 @@ impl Run<'_> {
     /// missing — a forbidden or conflicting create writes nothing and says whether it exists —,
     /// a terminating one waited for first. `true` when this run created it.
     async fn ensure_namespace(&self) -> Result<bool, InstallError> {
-        self.progress.set_phase(&format!("Creating namespace {}", self.ns()));
+        // Said as what happens: "created" only when this run created it (not on every upgrade).
+        self.progress.set_phase(&format!("Checking namespace {}", self.ns()));
         let deadline = self.req.options.deadline;
         loop {
             self.interrupt.check()?;
             let refused = match self.host.create_namespace(self.ns()).await? {
-                Creation::Created => return Ok(true),
+                Creation::Created => {
+                    self.progress.println(&format!("created namespace {}", self.ns()));
+                    return Ok(true);
+                }
                 Creation::Exists => None,
                 Creation::Forbidden(e) => Some(e),
             };
@@ -623,7 +627,7 @@ impl Run<'_> {
                         }
                         .into());
                     }
-                    self.progress.set_phase(&format!("Creating namespace {}", self.ns()));
+                    self.progress.set_phase(&format!("Checking namespace {}", self.ns()));
                 }
             }
         }
