@@ -515,13 +515,13 @@ impl Run<'_> {
         if !self.req.options.rollback_on_failure || failure.is_interrupted() {
             return Err(failure);
         }
-        let recovery = if decision.install {
+        let (recovery, removed) = if decision.install {
             self.uninstall(&applied, target.namespace_created).await
         } else {
             history.push(failed_record);
-            self.rollback(history).await
+            (self.rollback(history).await, false)
         };
-        Err(InstallError::RolledBack { failure: Box::new(failure), recovery })
+        Err(InstallError::RolledBack { failure: Box::new(failure), recovery, removed })
     }
 
     /// The objects of every revision since the last deployed one: they may be live, and what the
@@ -756,7 +756,8 @@ impl Run<'_> {
 
     /// `--rollback-on-failure` after a failed install: remove what this attempt created and the
     /// release's records (helm `pkg/action/install.go` `failRelease` uninstalls).
-    async fn uninstall(&self, applied: &Applied, namespace_created: bool) -> String {
+    /// `true` when everything of the failed install is gone (its namespace too, when it created it).
+    async fn uninstall(&self, applied: &Applied, namespace_created: bool) -> (String, bool) {
         self.progress.set_phase(&format!("Removing the failed install of {}", self.name()));
         let mut problems = Vec::new();
         for (key, api_version, uid) in applied.created.iter().rev() {
@@ -785,9 +786,9 @@ impl Run<'_> {
             }
         }
         if problems.is_empty() {
-            "the failed install was removed (--rollback-on-failure)".into()
+            ("the failed install was removed (--rollback-on-failure)".into(), true)
         } else {
-            format!("removing the failed install left problems: {}", problems.join("; "))
+            (format!("removing the failed install left problems: {}", problems.join("; ")), false)
         }
     }
 
