@@ -416,7 +416,7 @@ fn sigint_mid_apply_exits_130_and_a_rerun_converges() {
     host.sim.inject(Fault::on("PATCH", "/api/v1/namespaces/*/services/*").delay(Duration::from_secs(5)));
     let mut create = Running::spawn(host.command(host.sim.kubeconfig_path(), &["create", "my-vc", "--no-wait"]));
     // The RoleBinding tier is applied: the Service tier is in flight (held by the fault).
-    create.wait_for_line("applied (RoleBinding)", Duration::from_secs(20));
+    create.wait_for_line("applied 1 RoleBinding (", Duration::from_secs(20));
     let signalled = std::time::Instant::now();
     create.signal("INT");
     let run = create.finish();
@@ -670,7 +670,7 @@ fn a_second_signal_exits_at_once() {
     // Recording the interrupted revision as failed hangs too.
     host.sim.inject(Fault::on("PUT", "/api/v1/namespaces/*/secrets/*").delay(Duration::from_secs(20)));
     let mut create = Running::spawn(host.command(host.sim.kubeconfig_path(), &["create", "my-vc", "--no-wait"]));
-    create.wait_for_line("applied (RoleBinding)", Duration::from_secs(20));
+    create.wait_for_line("applied 1 RoleBinding (", Duration::from_secs(20));
     let signalled = std::time::Instant::now();
     create.signal("INT");
     // The first signal was taken (the handler says so): the second one exits at once.
@@ -786,6 +786,8 @@ fn a_statefulset_as_v0_15_7_rendered_it_upgrades() {
     let install = host.run(&["create", "my-vc", "--no-wait"]);
     install.succeeds();
     assert!(install.stderr.contains("created namespace vcluster-my-vc"), "{}", install.stderr);
+    // Counters say what each step did: two ServiceAccounts at once count as two.
+    assert!(install.stderr.contains("applied 2 ServiceAccounts (2/"), "{}", install.stderr);
     statefulset_as_v0_15_7_rendered_it(&host);
     let upgrade =
         host.run(&["create", "my-vc", "--upgrade", "--no-wait", "--set", "syncer.extraArgs={--tls-san=a.example.com}"]);

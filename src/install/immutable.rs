@@ -70,6 +70,25 @@ pub(crate) fn statefulset_changes(live: &Value, desired: &Value) -> Vec<String> 
     out
 }
 
+/// Service fields fixed once set (kube-apiserver `pkg/apis/core/validation/validation.go`
+/// `ValidateServiceUpdate`): a cluster IP the manifest sets differently.
+pub(crate) fn service_changes(live: &Value, desired: &Value) -> Vec<String> {
+    let (old, new) = (&live["spec"], &desired["spec"]);
+    let mut out = Vec::new();
+    for field in ["clusterIP", "clusterIPs"] {
+        if let Some(value) = new.get(field)
+            && old.get(field).is_some_and(|o| o != value && o != "None" && !o.is_null())
+        {
+            out.push(format!(
+                "spec.{field}: {} → {} of the Service, {FIXED}",
+                shown(old.get(field).unwrap_or(&Value::Null)),
+                shown(value)
+            ));
+        }
+    }
+    out
+}
+
 fn shown(value: &Value) -> String {
     match value {
         Value::Null => "(unset)".into(),
@@ -128,5 +147,15 @@ mod tests {
         // Mutable fields are no reason.
         let scaled = sts(claim("5Gi", None), json!({"replicas": 3, "template": {"x": 1}}));
         assert!(statefulset_changes(&persistent, &scaled).is_empty());
+    }
+
+    #[test]
+    fn a_service_cluster_ip_set_differently_is_named() {
+        let live = json!({"spec": {"clusterIP": "10.0.0.7", "ports": []}});
+        assert!(service_changes(&live, &json!({"spec": {"ports": [1]}})).is_empty(), "left to the server");
+        assert_eq!(
+            service_changes(&live, &json!({"spec": {"clusterIP": "10.0.0.8"}})),
+            ["spec.clusterIP: 10.0.0.7 → 10.0.0.8 of the Service, which Kubernetes does not allow to change"]
+        );
     }
 }

@@ -405,8 +405,9 @@ impl Run<'_> {
         Ok(Target { prepared, plan, live, ns_existed, namespace_created, recreate: Vec::new() })
     }
 
-    /// Before any write: a server-side dry run of every live StatefulSet and Service the upgrade
-    /// changes finds what Kubernetes will refuse (422, fixed fields). Refused, naming the values
+    /// Before any write: a server-side dry run of every live StatefulSet and Service whose fixed
+    /// fields the upgrade changes ([`immutable`] compares them first, so other upgrades make no
+    /// extra request) confirms what Kubernetes will refuse (422). Refused, naming the values
     /// behind it — unless `--recreate-statefulset` allows recreating the StatefulSets (returned).
     async fn check_immutable(&self, target: &Target) -> Result<Vec<(ObjectKey, String)>, InstallError> {
         let mut refused = Vec::new();
@@ -418,6 +419,13 @@ impl Run<'_> {
             }
             let Some(live) = target.live.get(&step.key) else { continue };
             let m = &target.prepared.manifests[step.index];
+            let reasons = match step.key.kind.as_str() {
+                "StatefulSet" => immutable::statefulset_changes(live, &m.object),
+                _ => immutable::service_changes(live, &m.object),
+            };
+            if reasons.is_empty() {
+                continue;
+            }
             let message = match self.interrupt.guard(self.host.apply(m, true, true)).await? {
                 Ok(_) => continue,
                 Err(HostError::Apply { source, .. }) => match *source {
@@ -427,7 +435,7 @@ impl Run<'_> {
                 Err(e) => return Err(e.into()),
             };
             if step.key.kind != "StatefulSet" {
-                refused.push((step.key.to_string(), message));
+                refused.push((step.key.to_string(), format!("{}; {message}", reasons.join("; "))));
                 continue;
             }
             if self.req.options.recreate_statefulset {
@@ -436,8 +444,7 @@ impl Run<'_> {
                 continue;
             }
             statefulset = true;
-            let reasons = immutable::statefulset_changes(live, &m.object);
-            refused.push((step.key.to_string(), if reasons.is_empty() { message } else { reasons.join("; ") }));
+            refused.push((step.key.to_string(), reasons.join("; ")));
         }
         if refused.is_empty() { Ok(recreate) } else { Err(InstallError::Immutable { objects: refused, statefulset }) }
     }
@@ -675,7 +682,8 @@ impl Run<'_> {
                 applied.record(&desired[step.index], step, &live);
                 done += 1;
             }
-            self.progress.set_message(&format!("{done}/{total} applied ({})", tier[0].key.kind));
+            // What this tier did, then the count (tiers of several objects move it by more than one).
+            self.progress.set_message(&format!("applied {} ({done}/{total})", plural(tier.len(), &tier[0].key.kind)));
         }
         for step in plan.applies.iter().filter(|s| s.take_over.is_some()) {
             let managers = step.take_over.as_ref().map(|(_, m)| m.join(", ")).unwrap_or_default();
