@@ -107,7 +107,7 @@ _vcluster() {
 
     case "${cmd}" in
         vcluster)
-            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --help --version create connect disconnect port-forward delete rm list ls pause sleep resume wakeup render version completion help"
+            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version create connect disconnect port-forward delete rm list ls pause sleep resume wakeup render version completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -137,6 +137,10 @@ _vcluster() {
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -145,7 +149,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__completion)
-            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --help --version bash elvish fish powershell zsh"
+            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -175,6 +179,10 @@ _vcluster() {
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -183,7 +191,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__connect)
-            opts="-n -o -q -y -h -V --kube-config-context-name --update-current --print --kube-config --server --foreground --local-port --address --service-account --cluster-role --token-expiration --insecure --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --help --version"
+            opts="-n -o -q -y -h -V --kube-config-context-name --update-current --print --kube-config --server --foreground --local-port --address --service-account --cluster-role --token-expiration --insecure --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -253,6 +261,10 @@ _vcluster() {
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -261,7 +273,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__create)
-            opts="-f -n -o -q -y -h -V --values --set --set-string --set-json --kubernetes-version --expose --isolate --upgrade --reuse-values --connect --kube-config-context-name --wait --no-wait --timeout --atomic --rollback-on-failure --take-ownership --force-conflicts --force-unlock --dry-run --history-max --chart-version --chart-repo --chart-name --local-chart-dir --distro --expose-local --kubeconfig --context --namespace --output --quiet --debug --yes --help --version"
+            opts="-f -n -o -q -y -h -V --values --set --set-string --set-json --kubernetes-version --expose --isolate --upgrade --reuse-values --connect --kube-config-context-name --wait --no-wait --timeout --atomic --rollback-on-failure --take-ownership --force-conflicts --recreate-statefulset --force-unlock --dry-run --history-max --chart-version --chart-repo --chart-name --local-chart-dir --distro --expose-local --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -355,6 +367,10 @@ _vcluster() {
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -363,7 +379,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__delete)
-            opts="-n -o -q -y -h -V --delete-namespace --keep-pvc --ignore-not-found --wait --no-wait --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --help --version"
+            opts="-n -o -q -y -h -V --delete-namespace --keep-pvc --ignore-not-found --wait --no-wait --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -401,6 +417,10 @@ _vcluster() {
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -409,7 +429,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__disconnect)
-            opts="-n -o -q -y -h -V --keep-context --kubeconfig --context --namespace --output --quiet --debug --yes --help --version"
+            opts="-n -o -q -y -h -V --keep-context --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -437,6 +457,10 @@ _vcluster() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -629,7 +653,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__list)
-            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --help --version"
+            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -659,6 +683,10 @@ _vcluster() {
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -667,7 +695,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__pause)
-            opts="-n -o -q -y -h -V --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --help --version"
+            opts="-n -o -q -y -h -V --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -701,6 +729,10 @@ _vcluster() {
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -709,7 +741,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__port__subcmd__forward)
-            opts="-N -n -o -q -y -h -V --namespace-in-vcluster --virtual-namespace --address --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --help --version"
+            opts="-N -n -o -q -y -h -V --namespace-in-vcluster --virtual-namespace --address --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -759,6 +791,10 @@ _vcluster() {
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -767,7 +803,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__render)
-            opts="-f -n -o -q -y -h -V --values --set --set-string --set-json --kubernetes-version --expose --isolate --show-values --kubeconfig --context --namespace --output --quiet --debug --yes --help --version"
+            opts="-f -n -o -q -y -h -V --values --set --set-string --set-json --kubernetes-version --expose --isolate --show-values --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -821,6 +857,10 @@ _vcluster() {
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -829,7 +869,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__resume)
-            opts="-n -o -q -y -h -V --wait --no-wait --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --help --version"
+            opts="-n -o -q -y -h -V --wait --no-wait --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -867,6 +907,10 @@ _vcluster() {
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -875,7 +919,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__version)
-            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --help --version"
+            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -903,6 +947,10 @@ _vcluster() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

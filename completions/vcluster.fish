@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_vcluster_global_optspecs
-    string join \n kubeconfig= context= n/namespace= o/output= q/quiet debug y/yes h/help V/version
+    string join \n kubeconfig= context= n/namespace= o/output= q/quiet debug y/yes request-timeout= h/help V/version
 end
 
 function __fish_vcluster_needs_command
@@ -30,6 +30,7 @@ complete -c vcluster -n "__fish_vcluster_needs_command" -s n -l namespace -d 'Ho
 complete -c vcluster -n "__fish_vcluster_needs_command" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_needs_command" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_needs_command" -s q -l quiet -d 'Print only warnings, errors and data'
 complete -c vcluster -n "__fish_vcluster_needs_command" -l debug -d 'Print debug information (requests, timings)'
 complete -c vcluster -n "__fish_vcluster_needs_command" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
@@ -59,7 +60,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l kubernetes-
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l connect -d 'Connect to the virtual cluster afterwards (`--connect=false` to skip; default: at a terminal)' -r -f -a "true\t''
 false\t''"
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l kube-config-context-name -d 'Name of the kube context `connect` creates' -r
-complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l timeout -d 'How long to wait for the virtual cluster (and a terminating namespace): 90s, 10m, 1h' -r
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l timeout -d 'Bound for the whole command, its wait for the virtual cluster (and a terminating namespace) included: 90s, 10m, 1h' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l history-max -d 'Release revisions to keep (0: all)' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l chart-version -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l chart-repo -r
@@ -74,6 +75,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s n -l namesp
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l expose -d 'Expose the virtual cluster\'s API with a LoadBalancer Service (service.type: LoadBalancer)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l isolate -d 'Run in isolated mode (isolation.enabled: true)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l upgrade -d 'Upgrade the virtual cluster if it exists already'
@@ -83,6 +85,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l no-wait -d 
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l rollback-on-failure -l atomic -d 'On failure, remove a failed install, or roll a failed upgrade back to the last good revision'
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l take-ownership -d 'Adopt existing objects that belong to another release or to none'
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l force-conflicts -d 'Take fields over from field managers outside this release when they conflict'
+complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l recreate-statefulset -d 'When the upgrade changes StatefulSet fields Kubernetes does not allow to change (storage.*): delete the StatefulSet, its pods and claims kept, and create it again'
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l force-unlock -d 'Clear the lock a killed create/upgrade left (a pending revision), after showing who held it'
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -l dry-run -d 'Show what would change (server-side dry run and a diff per object); change nothing'
 complete -c vcluster -n "__fish_vcluster_using_subcommand create" -s q -l quiet -d 'Print only warnings, errors and data'
@@ -107,6 +110,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -s n -l names
 complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l print -d 'Print a kubeconfig for the virtual cluster on stdout (and nothing else); your kubeconfig is left alone'
 complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l foreground -d 'Keep the port-forward in this process until Ctrl-C, which also switches back and removes the added context'
 complete -c vcluster -n "__fish_vcluster_using_subcommand connect" -l insecure -d 'Do not verify the virtual cluster\'s serving certificate'
@@ -121,6 +125,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -s n -l na
 complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -l keep-context -d 'Keep the vcluster\'s context, cluster and user entries (only switch back and stop the port-forward)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -s q -l quiet -d 'Print only warnings, errors and data'
 complete -c vcluster -n "__fish_vcluster_using_subcommand disconnect" -l debug -d 'Print debug information (requests, timings)'
@@ -136,6 +141,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -s n -l 
 complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -s q -l quiet -d 'Print only warnings, errors and data'
 complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -l debug -d 'Print debug information (requests, timings)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand port-forward" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
@@ -150,6 +156,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -s n -l namesp
 complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l delete-namespace -d 'Delete the host namespace too, unless another vcluster lives there (default: only when vcluster created it)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l keep-pvc -d 'Keep the PersistentVolumeClaims (the virtual cluster\'s data), and so the namespace'
 complete -c vcluster -n "__fish_vcluster_using_subcommand delete" -l ignore-not-found -d 'Exit 0 when the virtual cluster does not exist'
@@ -168,6 +175,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -s n -l namespace 
 complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -l delete-namespace -d 'Delete the host namespace too, unless another vcluster lives there (default: only when vcluster created it)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -l keep-pvc -d 'Keep the PersistentVolumeClaims (the virtual cluster\'s data), and so the namespace'
 complete -c vcluster -n "__fish_vcluster_using_subcommand rm" -l ignore-not-found -d 'Exit 0 when the virtual cluster does not exist'
@@ -183,6 +191,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand list" -s n -l namespac
 complete -c vcluster -n "__fish_vcluster_using_subcommand list" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand list" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand list" -s q -l quiet -d 'Print only warnings, errors and data'
 complete -c vcluster -n "__fish_vcluster_using_subcommand list" -l debug -d 'Print debug information (requests, timings)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand list" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
@@ -194,6 +203,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -s n -l namespace 
 complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -s q -l quiet -d 'Print only warnings, errors and data'
 complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -l debug -d 'Print debug information (requests, timings)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand ls" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
@@ -206,6 +216,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -s n -l namespa
 complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -s q -l quiet -d 'Print only warnings, errors and data'
 complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -l debug -d 'Print debug information (requests, timings)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand pause" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
@@ -218,6 +229,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -s n -l namespa
 complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -s q -l quiet -d 'Print only warnings, errors and data'
 complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -l debug -d 'Print debug information (requests, timings)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand sleep" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
@@ -232,6 +244,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -s n -l namesp
 complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -l no-wait -d 'Return without waiting'
 complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -s q -l quiet -d 'Print only warnings, errors and data'
 complete -c vcluster -n "__fish_vcluster_using_subcommand resume" -l debug -d 'Print debug information (requests, timings)'
@@ -247,6 +260,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -s n -l namesp
 complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -l no-wait -d 'Return without waiting'
 complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -s q -l quiet -d 'Print only warnings, errors and data'
 complete -c vcluster -n "__fish_vcluster_using_subcommand wakeup" -l debug -d 'Print debug information (requests, timings)'
@@ -264,6 +278,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand render" -s n -l namesp
 complete -c vcluster -n "__fish_vcluster_using_subcommand render" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l expose -d 'Expose the virtual cluster\'s API with a LoadBalancer Service (service.type: LoadBalancer)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l isolate -d 'Run in isolated mode (isolation.enabled: true)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand render" -l show-values -d 'Print the merged values instead of the manifests'
@@ -278,6 +293,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand version" -s n -l names
 complete -c vcluster -n "__fish_vcluster_using_subcommand version" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand version" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand version" -s q -l quiet -d 'Print only warnings, errors and data'
 complete -c vcluster -n "__fish_vcluster_using_subcommand version" -l debug -d 'Print debug information (requests, timings)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand version" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'
@@ -289,6 +305,7 @@ complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s n -l na
 complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s o -l output -d 'Output format for data on stdout' -r -f -a "table\t''
 json\t''
 yaml\t''"
+complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -l request-timeout -d 'How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl\'s --request-timeout' -r
 complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s q -l quiet -d 'Print only warnings, errors and data'
 complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -l debug -d 'Print debug information (requests, timings)'
 complete -c vcluster -n "__fish_vcluster_using_subcommand completion" -s y -l yes -d 'Answer yes to every confirmation (required when stdin is not a terminal)'

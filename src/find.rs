@@ -109,13 +109,14 @@ pub(crate) async fn connect_host(
     loaded: &Loaded,
     context: Option<&str>,
     namespace: Option<&str>,
+    request_timeout: std::time::Duration,
     printer: &Printer,
 ) -> Result<Connection, ClusterError> {
     let host = host_context(loaded, context);
     if let Some(note) = &host.note {
         printer.info(note);
     }
-    Connection::connect(loaded, host.context.as_deref(), namespace).await
+    Connection::connect(loaded, host.context.as_deref(), namespace, request_timeout).await
 }
 
 /// Why `name` cannot be a vcluster's name: it goes into label selectors, so it must be a label
@@ -179,18 +180,23 @@ impl Vcluster {
         if self.paused() {
             return "Paused".into();
         }
+        // A release that is not deployed says so, whatever its pods do (a failed install's pod may
+        // well be Running).
+        let record = self.release.as_ref().map(|r| r.info.status);
+        match record {
+            Some(s) if s.is_pending() => return "Pending".into(),
+            Some(Status::Failed) => return "Failed".into(),
+            Some(Status::Uninstalling) => return "Uninstalling".into(),
+            _ => {}
+        }
         if let Some(pod) = self.pod() {
             return workload::pod_status(pod);
         }
-        let record = self.release.as_ref().map(|r| r.info.status);
         let replicas = self.statefulset.as_ref().map(workload::desired_replicas);
-        match (record, replicas) {
-            (Some(s), _) if s.is_pending() => "Pending",
-            (Some(Status::Failed), _) => "Failed",
-            (Some(Status::Uninstalling), _) => "Uninstalling",
-            (_, Some(0)) => "Stopped",
-            (_, Some(_)) => "Pending",
-            _ => "Unknown",
+        match replicas {
+            Some(0) => "Stopped",
+            Some(_) => "Pending",
+            None => "Unknown",
         }
         .into()
     }
@@ -493,11 +499,14 @@ mod tests {
             ],
             statefulsets: vec![
                 sts("a", "one", json!({}), 1),
+                sts("b", "failed", json!({}), 1),
                 sts("c", "paused", json!({"loft.sh/paused": "true"}), 0),
                 sts("c", "scaled", json!({}), 0),
             ],
             pods: vec![
                 pod("a", "one", "one-0", crash()),
+                // A failed release's pod may run: the release's status is shown.
+                pod("b", "failed", "failed-0", json!({"phase": "Running"})),
                 pod("c", "paused", "x", json!({"phase": "Running"})),
                 pod("z", "orphan", "orphan-0", json!({"phase": "Running"})),
             ],

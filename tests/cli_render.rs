@@ -204,10 +204,10 @@ fn renders_yaml_json_and_values() {
     assert_eq!(serde_saphyr::from_str::<Value>(&r.stdout).unwrap()["vcluster"]["image"], "my/k3s:1");
 
     // Era keys: accepted, one warning naming them.
-    let r = run(d, &["render", "x", "-f", "-"], Some(b"telemetry: {disabled: true}\nenableHA: false\n"));
+    let r = run(d, &["render", "x", "-f", "-"], Some(b"telemetry: {disabled: true}\nheadless: false\n"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stderr.matches("warning:").count(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains("telemetry, enableHA"), "{}", r.stderr);
+    assert!(r.stderr.contains("telemetry, headless"), "{}", r.stderr);
 }
 
 #[test]

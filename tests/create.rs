@@ -416,7 +416,7 @@ fn sigint_mid_apply_exits_130_and_a_rerun_converges() {
     host.sim.inject(Fault::on("PATCH", "/api/v1/namespaces/*/services/*").delay(Duration::from_secs(5)));
     let mut create = Running::spawn(host.command(host.sim.kubeconfig_path(), &["create", "my-vc", "--no-wait"]));
     // The RoleBinding tier is applied: the Service tier is in flight (held by the fault).
-    create.wait_for_line("applied (RoleBinding)", Duration::from_secs(20));
+    create.wait_for_line("applied 1 RoleBinding (", Duration::from_secs(20));
     let signalled = std::time::Instant::now();
     create.signal("INT");
     let run = create.finish();
@@ -526,8 +526,9 @@ fn a_forbidden_verb_is_reported_before_any_write() {
 #[test]
 fn a_readiness_timeout_names_what_is_stuck() {
     let host = Host::new();
-    host.run(&["create", "my-vc", "--timeout", "2s"]).fails_with(&[
-        "error: timed out after 2s waiting for vcluster my-vc: StatefulSet my-vc: ",
+    // --timeout bounds the whole command: room for the install before the wait runs out.
+    host.run(&["create", "my-vc", "--timeout", "6s"]).fails_with(&[
+        "error: timed out after 6s waiting for vcluster my-vc: StatefulSet my-vc: ",
         "hint: wait longer with --timeout",
     ]);
     let statuses = host.statuses(NS, "my-vc");
@@ -541,8 +542,8 @@ fn a_readiness_timeout_reports_promptly_when_the_pods_cannot_be_read() {
     // Every read of the pods hangs: the report names what was seen instead of waiting on them.
     host.sim.inject(Fault::on("GET", "/api/v1/namespaces/*/pods").delay(Duration::from_secs(60)));
     let started = std::time::Instant::now();
-    host.run(&["create", "my-vc", "--timeout", "2s"])
-        .fails_with(&["error: timed out after 2s waiting for vcluster my-vc: StatefulSet my-vc: "]);
+    host.run(&["create", "my-vc", "--timeout", "6s"])
+        .fails_with(&["error: timed out after 6s waiting for vcluster my-vc: StatefulSet my-vc: "]);
     assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
     host.sim.clear_faults();
 }
@@ -669,7 +670,7 @@ fn a_second_signal_exits_at_once() {
     // Recording the interrupted revision as failed hangs too.
     host.sim.inject(Fault::on("PUT", "/api/v1/namespaces/*/secrets/*").delay(Duration::from_secs(20)));
     let mut create = Running::spawn(host.command(host.sim.kubeconfig_path(), &["create", "my-vc", "--no-wait"]));
-    create.wait_for_line("applied (RoleBinding)", Duration::from_secs(20));
+    create.wait_for_line("applied 1 RoleBinding (", Duration::from_secs(20));
     let signalled = std::time::Instant::now();
     create.signal("INT");
     // The first signal was taken (the handler says so): the second one exits at once.
@@ -729,4 +730,113 @@ fn foreign_objects_are_refused_unless_taken_and_conflicts_unless_forced() {
     host.run(&["create", "my-vc", "--no-wait", "--upgrade", "--set", "syncer.replicas=2", "--force-conflicts"])
         .succeeds();
     assert_eq!(host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["spec"]["replicas"], 2);
+}
+
+/// A cluster that accepts connections and never answers (every request held by the simulator's
+/// fault): `create --timeout` bounds the whole command, and every request of any command is
+/// bounded by `--request-timeout`.
+#[test]
+fn a_silent_cluster_holds_no_command_past_its_bounds() {
+    let host = Host::new();
+    host.sim.inject(Fault::on("*", "/**").delay(Duration::from_secs(3600)));
+
+    let started = std::time::Instant::now();
+    let run = host.run(&["create", "my-vc", "--timeout", "2s"]);
+    let took = started.elapsed();
+    run.fails_with(&["timed out after 2s waiting for vcluster create to finish", "--timeout bounds the whole command"]);
+    // The deadline, then at most the grace to record a failure, and process start-up.
+    assert!(took < Duration::from_secs(10), "create took {took:?}");
+    assert!(host.records(NS, "my-vc").is_empty(), "nothing was written");
+
+    let started = std::time::Instant::now();
+    let run = host.run(&["list", "--request-timeout", "1s"]);
+    let took = started.elapsed();
+    run.fails_with(&["did not answer within 1s"]);
+    assert!(!run.stderr.contains("ServiceError"), "{}", run.stderr);
+    assert!(took < Duration::from_secs(10), "list took {took:?}");
+}
+
+/// Replace the live StatefulSet by one as Helm created it from the v0.15.7 chart, which leaves
+/// `podManagementPolicy` unset (loft-sh/vcluster v0.15.7 charts/k3s/templates/statefulset.yaml).
+fn statefulset_as_v0_15_7_rendered_it(host: &Host) {
+    let mut sts = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
+    let meta = sts["metadata"].as_object_mut().unwrap();
+    for field in ["uid", "resourceVersion", "managedFields", "creationTimestamp", "generation"] {
+        meta.remove(field);
+    }
+    sts["spec"].as_object_mut().unwrap().remove("podManagementPolicy");
+    sts.as_object_mut().unwrap().remove("status");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = host.sim.client().await.unwrap();
+        let api: kube::Api<k8s_openapi::api::apps::v1::StatefulSet> = kube::Api::namespaced(client, NS);
+        let dp = kube::api::DeleteParams {
+            propagation_policy: Some(kube::api::PropagationPolicy::Orphan),
+            ..Default::default()
+        };
+        api.delete("my-vc", &dp).await.unwrap();
+        let pp = kube::api::PostParams { field_manager: Some("helm".into()), ..Default::default() };
+        api.create(&pp, &serde_json::from_value(sts).unwrap()).await.unwrap();
+    });
+}
+
+#[test]
+fn a_statefulset_as_v0_15_7_rendered_it_upgrades() {
+    let host = Host::new();
+    let install = host.run(&["create", "my-vc", "--no-wait"]);
+    install.succeeds();
+    assert!(install.stderr.contains("created namespace vcluster-my-vc"), "{}", install.stderr);
+    // Counters say what each step did: two ServiceAccounts at once count as two.
+    assert!(install.stderr.contains("applied 2 ServiceAccounts (2/"), "{}", install.stderr);
+    statefulset_as_v0_15_7_rendered_it(&host);
+    let upgrade =
+        host.run(&["create", "my-vc", "--upgrade", "--no-wait", "--set", "syncer.extraArgs={--tls-san=a.example.com}"]);
+    upgrade.succeeds();
+    // The namespace existed: nothing says it is created.
+    assert!(!upgrade.stderr.to_lowercase().contains("creat"), "{}", upgrade.stderr);
+    let sts = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
+    assert_eq!(sts["spec"]["podManagementPolicy"], "OrderedReady", "the server's default, as before");
+    let labels: Vec<String> = host.statuses(NS, "my-vc").into_iter().map(|s| s.0).collect();
+    assert_eq!(labels, ["superseded", "deployed"]);
+}
+
+#[test]
+fn an_upgrade_of_fixed_statefulset_fields_is_refused_before_any_write_or_recreated() {
+    let host = Host::new();
+    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
+    let uid = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["metadata"]["uid"].clone();
+    // Writes that took effect (the namespace's create answers 409 AlreadyExists).
+    let effective = || host.writes().iter().filter(|w| !w.dry_run && w.status < 300).count();
+    let writes = effective();
+
+    let run = host.run(&["create", "my-vc", "--upgrade", "--no-wait", "--set", "storage.persistence=false"]);
+    run.fails_with(&[
+        "nothing was written",
+        "StatefulSet/my-vc: storage.persistence: true → false changes the StatefulSet's volumeClaimTemplates, \
+         which Kubernetes does not allow to change",
+        "hint: keep the old values",
+        "--recreate-statefulset",
+    ]);
+    assert_eq!(effective(), writes, "no write, not even the lock");
+    assert_eq!(host.statuses(NS, "my-vc").len(), 1, "no revision for a refused upgrade");
+
+    let run = host.run(&[
+        "create",
+        "my-vc",
+        "--upgrade",
+        "--no-wait",
+        "--set",
+        "storage.persistence=false",
+        "--recreate-statefulset",
+    ]);
+    run.succeeds();
+    assert!(run.stderr.contains("orphaned"), "{}", run.stderr);
+    let sts = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
+    assert!(sts["spec"].get("volumeClaimTemplates").is_none(), "{}", sts["spec"]);
+    assert_ne!(sts["metadata"]["uid"], uid, "created again");
+    let deletes: Vec<_> =
+        host.writes().into_iter().filter(|w| w.method == "DELETE" && w.path.contains("statefulsets")).collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    let labels: Vec<String> = host.statuses(NS, "my-vc").into_iter().map(|s| s.0).collect();
+    assert_eq!(labels, ["superseded", "deployed"]);
 }

@@ -40,15 +40,16 @@ fn waits_by_watching_until_the_rollout_is_complete_and_the_secret_exists() {
     assert!(secret_reads <= 2, "{log:?}");
 
     // Without the syncer's Secret the wait does not end, and the timeout says why.
-    host.run(&["create", "other", "--timeout", "2s"])
-        .fails_with(&["error: timed out after 2s waiting for vcluster other: Secret vc-other was not written"]);
+    host.run(&["create", "other", "--timeout", "6s"])
+        .fails_with(&["error: timed out after 6s waiting for vcluster other: Secret vc-other was not written"]);
 }
 
+// `--timeout` bounds the whole command: each bound leaves room for the install before the wait.
 #[test]
 fn a_crashing_pod_is_shown_with_its_status_and_warning_events_and_the_timeout_names_it() {
     let host = Host::alive();
     host.sim.hold_pods(PodMatch::name(NS, "my-vc-0"), PodHold::CrashLoopBackOff { restarts: 3 });
-    let run = host.run(&["create", "my-vc", "--timeout", "4s"]);
+    let run = host.run(&["create", "my-vc", "--timeout", "8s"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("my-vc-0: CrashLoopBackOff"), "the progress shows the pod's status: {}", run.stderr);
     assert!(
@@ -63,14 +64,14 @@ fn a_crashing_pod_is_shown_with_its_status_and_warning_events_and_the_timeout_na
         run.stderr
     );
     let error = run.stderr.lines().find(|l| l.starts_with("error: ")).unwrap();
-    assert!(error.starts_with("error: timed out after 4s waiting for vcluster my-vc: StatefulSet my-vc: Waiting for 1 pods to be ready; pod my-vc-0: CrashLoopBackOff (BackOff: "), "{error}");
+    assert!(error.starts_with("error: timed out after 8s waiting for vcluster my-vc: StatefulSet my-vc: Waiting for 1 pods to be ready; pod my-vc-0: CrashLoopBackOff (BackOff: "), "{error}");
     let statuses = host.statuses(NS, "my-vc");
     assert_eq!(statuses[0].0, "failed");
 
     // A pod that is merely starting is shown as kubectl shows it, not as critical.
     let host = Host::alive();
     host.sim.hold_pods(PodMatch::name(NS, "my-vc-0"), PodHold::ContainerCreating);
-    let run = host.run(&["create", "my-vc", "--timeout", "3s"]);
+    let run = host.run(&["create", "my-vc", "--timeout", "6s"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("(my-vc-0: ContainerCreating)"), "{}", run.stderr);
     assert!(!run.stderr.contains("critical status"), "{}", run.stderr);
@@ -92,7 +93,7 @@ fn an_upgrade_waits_for_the_rolled_out_revision() {
         "--set",
         "syncer.extraArgs={--tls-san=a.example.com}",
         "--timeout",
-        "3s",
+        "6s",
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
@@ -126,11 +127,11 @@ fn a_terminating_namespace_is_waited_for() {
     let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
     rt.block_on(namespaces.delete(NS, &Default::default())).unwrap();
 
-    let run = host.run(&["create", "my-vc", "--timeout", "1s"]);
+    let run = host.run(&["create", "my-vc", "--timeout", "4s"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("Waiting for namespace vcluster-my-vc to finish terminating"), "{}", run.stderr);
     assert!(
-        run.stderr.contains("timed out after 1s waiting for namespace vcluster-my-vc to be deleted"),
+        run.stderr.contains("timed out after 4s waiting for namespace vcluster-my-vc to be deleted"),
         "{}",
         run.stderr
     );

@@ -196,6 +196,7 @@ fn keep_pvc_keeps_the_claims_and_so_the_namespace() {
     let run = host.run(&["delete", "my-vc", "--keep-pvc", "--yes", "--timeout", "60s"]);
     run.succeeds();
     assert!(run.stderr.contains("namespace vcluster-my-vc stays: --keep-pvc keeps the claims"), "{}", run.stderr);
+    assert!(!run.stderr.contains("deleting 0 PersistentVolumeClaims"), "{}", run.stderr);
     let kept = host.object("v1", "PersistentVolumeClaim", "vcluster-my-vc", "data-my-vc-0").expect("the claim stays");
     assert_eq!(kept["metadata"]["uid"], claim["metadata"]["uid"]);
     assert!(kept["metadata"]["deletionTimestamp"].is_null());

@@ -79,6 +79,7 @@ fn pause_then_resume_round_trip_and_both_are_idempotent() {
     let again = host.run(&["pause", "my-vc"]);
     again.succeeds();
     assert!(again.stderr.contains("vcluster my-vc in namespace vcluster-my-vc is already paused"), "{}", again.stderr);
+    assert!(!again.stderr.contains("Pausing"), "{}", again.stderr);
     assert!(host.writes().is_empty(), "{:?}", host.writes());
     assert_eq!(inventory(&host.sim), before);
 

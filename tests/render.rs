@@ -20,8 +20,12 @@ const DEFAULT_OBJECTS: &[&str] = &[
     "StatefulSet/my-vcluster",
 ];
 
-const BASE_ARGS: &[&str] =
-    &["--name=my-vcluster", "--service-account=vc-workload-my-vcluster", "--kube-config-context-name=my-vcluster"];
+const BASE_ARGS: &[&str] = &[
+    "--name=my-vcluster",
+    "--kube-config=/data/k3s-config/kube-config.yaml",
+    "--service-account=vc-workload-my-vcluster",
+    "--kube-config-context-name=my-vcluster",
+];
 
 fn with_cluster_role(objects: &[&str]) -> Vec<String> {
     let mut out: Vec<String> = objects.iter().map(|s| s.to_string()).collect();
@@ -42,7 +46,7 @@ fn golden_defaults() {
     assert_eq!(syncer_args(&rendered.manifests), args(&["--sync=-ingressclasses"]));
     let k3s = container(&rendered.manifests, "vcluster");
     assert_eq!(k3s["image"], "rancher/k3s:v1.27.3-k3s1");
-    assert!(k3s["command"][2].as_str().unwrap().contains(" --service-cidr=10.96.0.0/12 && true"));
+    assert!(k3s["command"][2].as_str().unwrap().contains(" '--service-cidr=$(SERVICE_CIDR)' && true"));
     assert_eq!(container(&rendered.manifests, "syncer")["image"], "ghcr.io/loft-sh/vcluster:0.15.7");
     assert_eq!(rendered.notes.len(), 1, "{:?}", rendered.notes);
     assert!(rendered.warnings.is_empty());
@@ -119,8 +123,10 @@ fn every_object_carries_helm_ownership_and_namespace() {
     let rendered = render_yaml("globalAnnotations: {team: a}\nlabels: {tier: cp}\npodLabels: {x: z}\n", NAME, NS);
     for m in &rendered.manifests {
         let meta = &m.object["metadata"];
+        // v0.15.7 labels the headless Service `app: <fullname>` (charts/k3s/templates/statefulset-service.yaml).
+        let app = if m.name == format!("{NAME}-headless") { NAME } else { "vcluster" };
         for (k, v) in [
-            ("app", "vcluster"),
+            ("app", app),
             ("release", NAME),
             ("chart", &format!("vcluster-{}", vcluster::CHART_VERSION)),
             ("heritage", "Helm"),
@@ -474,4 +480,87 @@ fn cross_product_of_toggles() {
         problems.len(),
         &problems[..problems.len().min(5)]
     );
+}
+
+/// What v0.15.7 renders where upgrades, networking and the syncer depend on it (loft-sh/vcluster
+/// v0.15.7 charts/k3s/templates/statefulset.yaml, service.yaml, statefulset-service.yaml,
+/// ingress.yaml, _helpers.tpl).
+#[test]
+fn matches_v0_15_7_where_a_real_cluster_depends_on_it() {
+    let plain = render_yaml("", NAME, NS);
+    let sts = find(&plain.manifests, "StatefulSet").unwrap();
+    // Point 1: podManagementPolicy unset (OrderedReady), as v0.15.7; the field is immutable.
+    assert!(sts["spec"].get("podManagementPolicy").is_none(), "{}", sts["spec"]);
+
+    // Point 2: without serviceCIDR, k3s reads the range the syncer writes to vc-cidr-<name>.
+    let k3s = container(&plain.manifests, "vcluster");
+    // Kubernetes expands `$(SERVICE_CIDR)` in the string before the shell sees it; the quotes keep
+    // the shell from running `SERVICE_CIDR` should the variable be missing.
+    assert!(k3s["command"][2].as_str().unwrap().contains(" '--service-cidr=$(SERVICE_CIDR)' "));
+    assert_eq!(
+        k3s["env"],
+        json!([{"name": "SERVICE_CIDR", "valueFrom": {"configMapKeyRef": {"name": "vc-cidr-my-vcluster", "key": "cidr"}}}])
+    );
+    let set = render_yaml("serviceCIDR: 10.43.0.0/16\nvcluster: {env: [{name: A, value: b}]}", NAME, NS);
+    let k3s = container(&set.manifests, "vcluster");
+    assert!(k3s["command"][2].as_str().unwrap().contains("--service-cidr=10.43.0.0/16 "));
+    assert_eq!(k3s["env"], json!([{"name": "A", "value": "b"}]));
+
+    // Point 3: syncer.serviceAnnotations (with globalAnnotations) on the <name>-lb Service too.
+    let lb = render_yaml(
+        "service: {type: LoadBalancer}\nglobalAnnotations: {team: a}\n\
+         syncer: {serviceAnnotations: {service.beta.kubernetes.io/azure-load-balancer-internal: \"true\"}}",
+        NAME,
+        NS,
+    );
+    let lb_svc = lb.manifests.iter().find(|m| m.name == format!("{NAME}-lb")).unwrap();
+    let annotations = &lb_svc.object["metadata"]["annotations"];
+    assert_eq!(annotations["service.beta.kubernetes.io/azure-load-balancer-internal"], "true");
+    assert_eq!(annotations["team"], "a");
+
+    // Point 4: ingress.tls drops ingress-nginx's TLS passthrough.
+    let passthrough = "nginx.ingress.kubernetes.io/ssl-passthrough";
+    let plain_ingress = render_yaml("ingress: {enabled: true}", NAME, NS);
+    assert_eq!(find(&plain_ingress.manifests, "Ingress").unwrap()["metadata"]["annotations"][passthrough], "true");
+    let tls = render_yaml("ingress: {enabled: true, tls: [{hosts: [vcluster.local], secretName: cert}]}", NAME, NS);
+    let ingress = find(&tls.manifests, "Ingress").unwrap();
+    assert!(ingress["metadata"]["annotations"].get(passthrough).is_none(), "{}", ingress["metadata"]);
+    assert_eq!(ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"], "HTTPS");
+
+    // Point 5: one trailing `/` on the registry, for the chart's images and the syncer alike.
+    for registry in ["mirror.example.com/hub", "mirror.example.com/hub/"] {
+        let r = render_yaml(&format!("defaultImageRegistry: {registry}"), NAME, NS);
+        assert_eq!(
+            container(&r.manifests, "syncer")["image"],
+            "mirror.example.com/hub/ghcr.io/loft-sh/vcluster:0.15.7"
+        );
+        assert_eq!(container(&r.manifests, "vcluster")["image"], "mirror.example.com/hub/rancher/k3s:v1.27.3-k3s1");
+        assert!(syncer_args(&r.manifests).contains(&"--default-image-registry=mirror.example.com/hub/".to_string()));
+    }
+
+    // Point 7: --kube-config as v0.15.7 passes it; leader election, the Lease rule and the
+    // anti-affinity follow enableHA (and more than one replica).
+    assert!(syncer_args(&plain.manifests).contains(&"--kube-config=/data/k3s-config/kube-config.yaml".to_string()));
+    assert!(!syncer_args(&plain.manifests).contains(&"--leader-elect=true".to_string()));
+    assert!(sts["spec"]["template"]["spec"].get("affinity").is_none());
+    for ha in ["enableHA: true\nserviceCIDR: 10.43.0.0/16", "syncer: {replicas: 2}\nserviceCIDR: 10.43.0.0/16"] {
+        let r = render_yaml(ha, NAME, NS);
+        assert!(syncer_args(&r.manifests).contains(&"--leader-elect=true".to_string()), "{ha}");
+        let rules = find(&r.manifests, "Role").unwrap()["rules"].as_array().unwrap().clone();
+        assert!(rules.iter().any(|r| r["resources"] == json!(["leases"])), "{ha}");
+        let affinity = &find(&r.manifests, "StatefulSet").unwrap()["spec"]["template"]["spec"]["affinity"];
+        let terms = affinity["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"].as_array().unwrap();
+        let keys: Vec<&str> = terms.iter().map(|t| t["podAffinityTerm"]["topologyKey"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["kubernetes.io/hostname", "topology.kubernetes.io/zone"], "{ha}");
+    }
+
+    // Point 8: the headless Service's `app: <fullname>`; ClusterRole names cut as v0.15.7 cuts them.
+    let other = render_yaml("", "api", NS);
+    let headless = other.manifests.iter().find(|m| m.name == "api-headless").unwrap();
+    assert_eq!(headless.object["metadata"]["labels"]["app"], "api-vcluster");
+    let name = "a".repeat(51);
+    let namespace = format!("{}-c", "b".repeat(5));
+    let long = render_yaml("sync: {ingresses: {enabled: true}}", &name, &namespace);
+    let role = find(&long.manifests, "ClusterRole").unwrap();
+    assert_eq!(role["metadata"]["name"], format!("vc-{name}-v-bbbbb"), "63 characters, the trailing `-` trimmed");
 }

@@ -110,12 +110,79 @@ fn era_keys_are_accepted_with_one_warning_naming_them() {
     }
     // Nothing supported is reported as unsupported.
     for u in &loaded.unsupported {
-        assert!(values::is_era_key(u), "{u}");
+        assert!(u.split('.').try_fold(&defaults, |v, k| v.get(k)).is_none(), "{u} is supported");
     }
     // The era keys do not change what is rendered.
     let plain = support::render_values(&support::load_layers(&[], &[]).unwrap().values, "a", "b");
     let with_era = support::render_values(&loaded.values, "a", "b");
     assert_eq!(plain.manifests.len(), with_era.manifests.len());
+}
+
+/// A value of the type the v0.15.7 default has (`bool`, `int`, `string`, `list`, `map`, `null`).
+fn of_type(kind: &str) -> Value {
+    match kind {
+        "bool" => json!(false),
+        "int" => json!(1),
+        // v0.15.7's string defaults this chart lacks are mostly quantities (`quota.limits.memory: 40Gi`).
+        "string" => json!("1Gi"),
+        "list" => json!([]),
+        "map" => json!({}),
+        "null" => Value::Null,
+        other => panic!("type {other} in the key list"),
+    }
+}
+
+fn type_of(value: &Value) -> &'static str {
+    match value {
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "int",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "map",
+        Value::Null => "null",
+    }
+}
+
+/// Every key of loft-sh/vcluster v0.15.7 `charts/k3s/values.yaml` (its key list, with the type of
+/// each default) loads: supported, or warned about as era-only; never an error. Supported keys
+/// keep this chart's default where it has the same type (so value checks pass), else get a value
+/// of v0.15.7's type (`isolation.resourceQuota.quota.requests.cpu: 10` is an int there).
+#[test]
+fn the_whole_v0_15_7_values_file_loads() {
+    let defaults = Value::Object(values::defaults().clone());
+    let keys: Vec<(&str, &str)> = values::v0_15_7_keys_with_types().collect();
+    assert!(keys.len() > 140, "{}", keys.len());
+    let mut user = Value::Object(Map::new());
+    for (key, kind) in &keys {
+        let ours = key.split('.').try_fold(&defaults, |v, k| v.get(k));
+        let value = match ours {
+            Some(v) if type_of(v) == *kind => v.clone(),
+            _ => of_type(kind),
+        };
+        // Keys of these maps contain dots (`ingress.annotations.nginx.ingress.kubernetes.io/…`,
+        // `isolation.resourceQuota.quota.requests.cpu`).
+        let split = [".annotations.", ".quota."].iter().find_map(|m| key.find(m).map(|at| (at, m.len())));
+        let (parent, leaf) = match split {
+            Some((at, len)) => (&key[..at + len - 1], &key[at + len..]),
+            None => key.rsplit_once('.').unwrap_or(("", key)),
+        };
+        let mut node = &mut user;
+        for part in parent.split('.').filter(|p| !p.is_empty()) {
+            node = node.as_object_mut().unwrap().entry(part).or_insert_with(|| json!({}));
+        }
+        node.as_object_mut().unwrap().insert(leaf.to_string(), value);
+    }
+    let loaded = support::load_layers(&[("values.yaml", &user.to_string())], &[]).unwrap_or_else(|e| panic!("{e}"));
+    for (key, _) in &keys {
+        let supported = key.split('.').try_fold(&defaults, |v, k| v.get(k)).is_some()
+            || FREE_FORM.iter().any(|f| key.starts_with(&format!("{f}.")));
+        let warned = loaded.unsupported.iter().any(|u| key == u || key.starts_with(&format!("{u}.")));
+        assert!(supported || warned, "{key}: neither supported nor warned about");
+    }
+    // The keys named in the review: accepted.
+    for key in ["ingress.apiVersion", "rbac.role.extended", "serverToken.value", "isolation.resourceQuota.scopes"] {
+        assert!(loaded.unsupported.iter().any(|u| key.starts_with(u.as_str())), "{key}: {:?}", loaded.unsupported);
+    }
 }
 
 #[test]
@@ -134,6 +201,14 @@ fn unknown_keys_are_errors_with_the_closest_known_key() {
         let err = support::load_layers(&[("v.yaml", yaml)], &[]).unwrap_err();
         assert_eq!(err.to_string(), format!("unknown values key {want}"), "{yaml}");
     }
+    // By the full path, supported keys first: not `sync.nodes` (a shorter era key at the same
+    // distance from `sync.ingres`).
+    let err = support::load_layers(&[], &[(SetKind::Typed, "sync.ingres.enabled=true")]).unwrap_err();
+    assert_eq!(err.to_string(), "unknown values key sync.ingres.enabled (did you mean sync.ingresses.enabled?)");
+    // An empty key has a message of its own.
+    let err = support::load_layers(&[], &[(SetKind::Typed, "=true")]).unwrap_err().to_string();
+    assert!(err.contains("empty name"), "{err}");
+    assert!(!err.contains("unknown values key "), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------

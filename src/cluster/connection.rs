@@ -3,6 +3,7 @@
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::error::{ClusterError, classify};
+use super::timeout::RequestTimeout;
 use crate::kubeconfig::{Kind, Loaded};
 
 /// The context name reported when the in-cluster service account is used.
@@ -44,6 +45,7 @@ impl Connection {
         loaded: &Loaded,
         context: Option<&str>,
         namespace: Option<&str>,
+        request_timeout: std::time::Duration,
     ) -> Result<Connection, ClusterError> {
         let (config, context) = match source(loaded, context)? {
             Source::Kubeconfig { context } => (kubeconfig_config(loaded, &context).await?, context),
@@ -56,7 +58,13 @@ impl Connection {
         };
         let server = config.cluster_url.to_string().trim_end_matches('/').to_owned();
         let namespace = namespace.map_or_else(|| config.default_namespace.clone(), str::to_owned);
-        let client = kube::Client::try_from(config).map_err(|e| classify(e, &context, &server))?;
+        // Every request bounded (the client itself sets no read timeout); 0 leaves it unbounded.
+        let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| classify(e, &context, &server))?;
+        let client = if request_timeout.is_zero() {
+            builder.build()
+        } else {
+            builder.with_layer(&RequestTimeout(request_timeout)).build()
+        };
         Ok(Connection { client, context, server, namespace })
     }
 
@@ -112,6 +120,8 @@ mod tests {
     use kube::Api;
     use std::path::Path;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::cluster::timeout::DEFAULT_REQUEST_TIMEOUT as REQUEST_TIMEOUT;
     use tokio::net::TcpListener;
 
     fn loaded_for(server: &str, extra: &str) -> Loaded {
@@ -124,16 +134,16 @@ mod tests {
     #[tokio::test]
     async fn context_and_namespace_resolution() {
         let loaded = loaded_for("https://127.0.0.1:1", "");
-        let c = Connection::connect(&loaded, None, None).await.unwrap();
+        let c = Connection::connect(&loaded, None, None, REQUEST_TIMEOUT).await.unwrap();
         assert_eq!(
             (c.context.as_str(), c.server.as_str(), c.namespace.as_str()),
             ("dev", "https://127.0.0.1:1", "team-a")
         );
-        let c = Connection::connect(&loaded, Some("bare"), None).await.unwrap();
+        let c = Connection::connect(&loaded, Some("bare"), None, REQUEST_TIMEOUT).await.unwrap();
         assert_eq!(c.namespace, "default");
-        let c = Connection::connect(&loaded, None, Some("flag-ns")).await.unwrap();
+        let c = Connection::connect(&loaded, None, Some("flag-ns"), REQUEST_TIMEOUT).await.unwrap();
         assert_eq!(c.namespace, "flag-ns");
-        let err = Connection::connect(&loaded, Some("nope"), None).await.unwrap_err();
+        let err = Connection::connect(&loaded, Some("nope"), None, REQUEST_TIMEOUT).await.unwrap_err();
         assert!(
             matches!(&err, ClusterError::ContextNotFound { available, .. } if available == &["dev", "bare"]),
             "{err:?}"
@@ -208,7 +218,7 @@ mod tests {
     async fn a_refused_connection_is_unreachable_naming_context_and_server() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let server = format!("http://127.0.0.1:{port}");
-        let cluster = Connection::connect(&loaded_for(&server, ""), None, None).await.unwrap();
+        let cluster = Connection::connect(&loaded_for(&server, ""), None, None, REQUEST_TIMEOUT).await.unwrap();
         let err = list_secrets(&cluster).await;
         assert!(matches!(err, ClusterError::Unreachable { .. }), "{err:?}");
         let text = err.to_string();
@@ -224,6 +234,7 @@ mod tests {
             &loaded_for(&format!("https://{addr}"), ", insecure-skip-tls-verify: true"),
             None,
             None,
+            REQUEST_TIMEOUT,
         )
         .await
         .unwrap();
@@ -242,7 +253,7 @@ mod tests {
         let other = kube_sim::Simulator::start_with(tls()).await.unwrap();
         let ca = base64::engine::general_purpose::STANDARD.encode(other.ca_pem().unwrap());
         let loaded = loaded_for(server.url(), &format!(", certificate-authority-data: {ca}"));
-        let err = list_secrets(&Connection::connect(&loaded, None, None).await.unwrap()).await;
+        let err = list_secrets(&Connection::connect(&loaded, None, None, REQUEST_TIMEOUT).await.unwrap()).await;
         assert!(matches!(err, ClusterError::Tls { .. }), "{err:?}");
         assert!(err.hint().unwrap().contains("certificate"), "{err:?}");
     }
@@ -251,7 +262,8 @@ mod tests {
     async fn status_401_is_unauthorized() {
         let body = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
         let addr = responder(status_response(401, "Unauthorized", body)).await;
-        let cluster = Connection::connect(&loaded_for(&format!("http://{addr}"), ""), None, None).await.unwrap();
+        let cluster =
+            Connection::connect(&loaded_for(&format!("http://{addr}"), ""), None, None, REQUEST_TIMEOUT).await.unwrap();
         let err = list_secrets(&cluster).await;
         assert!(matches!(err, ClusterError::Unauthorized { .. }), "{err:?}");
         assert!(err.hint().unwrap().contains("expired"));
@@ -261,10 +273,37 @@ mod tests {
     async fn status_403_names_the_denied_access() {
         let body = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"secrets is forbidden: User \"system:serviceaccount:ci:deployer\" cannot list resource \"secrets\" in API group \"\" in the namespace \"team-a\"","reason":"Forbidden","details":{"kind":"secrets"},"code":403}"#;
         let addr = responder(status_response(403, "Forbidden", body)).await;
-        let cluster = Connection::connect(&loaded_for(&format!("http://{addr}"), ""), None, None).await.unwrap();
+        let cluster =
+            Connection::connect(&loaded_for(&format!("http://{addr}"), ""), None, None, REQUEST_TIMEOUT).await.unwrap();
         let err = list_secrets(&cluster).await;
         let ClusterError::Forbidden { access: Some(access), context, .. } = &err else { panic!("{err:?}") };
         assert_eq!((access.verb.as_str(), access.resource.as_str(), context.as_str()), ("list", "secrets", "dev"));
         assert!(err.hint().unwrap().contains("kubectl auth can-i list secrets -n team-a"));
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_fails_the_request_in_bounded_time() {
+        // Accepts connections, reads, never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let bound = std::time::Duration::from_millis(300);
+        let cluster = Connection::connect(&loaded_for(&format!("http://{addr}"), ""), None, None, bound).await.unwrap();
+        let started = std::time::Instant::now();
+        let err = tokio::time::timeout(std::time::Duration::from_secs(20), list_secrets(&cluster))
+            .await
+            .expect("the request is bounded");
+        assert!(started.elapsed() >= bound);
+        assert!(matches!(err, ClusterError::Unreachable { .. }), "{err:?}");
+        // The cause a person can act on, not kube's wrappers; the chain stays under the source.
+        let text = err.to_string();
+        assert!(text.contains("did not answer within"), "{text}");
+        assert!(!text.contains("ServiceError"), "{text}");
+        assert!(std::error::Error::source(&err).is_some());
     }
 }

@@ -26,9 +26,22 @@ pub(crate) enum ClusterError {
     #[error("context {context:?} cannot be used: {detail}")]
     InvalidContext { context: String, detail: String },
     #[error("cannot reach the cluster of context {context:?} at {server}: {detail}")]
-    Unreachable { context: String, server: String, detail: String },
+    Unreachable {
+        context: String,
+        server: String,
+        detail: String,
+        /// The client's whole error (printed with --debug).
+        #[source]
+        source: Transport,
+    },
     #[error("TLS with the cluster of context {context:?} at {server} failed: {detail}")]
-    Tls { context: String, server: String, detail: String },
+    Tls {
+        context: String,
+        server: String,
+        detail: String,
+        #[source]
+        source: Transport,
+    },
     #[error("the cluster of context {context:?} at {server} rejected the credentials (401 Unauthorized): {message}")]
     Unauthorized { context: String, server: String, message: String },
     #[error("cannot get credentials for context {context:?} (server {server}): {detail}")]
@@ -42,8 +55,20 @@ pub(crate) enum ClusterError {
     #[error("the cluster of context {context:?} at {server} answered {code} {reason}: {message}")]
     Api { context: String, server: String, code: u16, reason: String, message: String },
     #[error("request to the cluster of context {context:?} at {server} failed: {detail}")]
-    Other { context: String, server: String, detail: String },
+    Other {
+        context: String,
+        server: String,
+        detail: String,
+        #[source]
+        source: Transport,
+    },
 }
+
+/// The client's own error below a transport failure: its chain (`ServiceError: client error
+/// (Connect): …`) is detail for `--debug`, not for the message.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", chain_text(.0.as_ref()))]
+pub(crate) struct Transport(Box<kube::Error>);
 
 /// Why a request through [`super::Host`], or a wait on the host cluster, failed.
 #[derive(Debug, thiserror::Error)]
@@ -193,26 +218,30 @@ pub(crate) fn classify(err: kube::Error, context: &str, server: &str) -> Cluster
         }
         kube::Error::Auth(e) => ClusterError::Credentials { context, server, detail: chain_text(&e) },
         other => {
-            let detail = chain_text(&other);
-            match transport_failure(&other) {
-                Some(Transport::Tls) => ClusterError::Tls { context, server, detail },
-                Some(Transport::Unreachable) => ClusterError::Unreachable { context, server, detail },
-                None => ClusterError::Other { context, server, detail },
+            // The cause a person can act on (`connection refused`, `no answer within 30s`); the
+            // whole chain of kube's and hyper's wrappers only with --debug.
+            let detail = actionable_cause(&other);
+            let failure = transport_failure(&other);
+            let source = Transport(Box::new(other));
+            match failure {
+                Some(Failure::Tls) => ClusterError::Tls { context, server, detail, source },
+                Some(Failure::Unreachable) => ClusterError::Unreachable { context, server, detail, source },
+                None => ClusterError::Other { context, server, detail, source },
             }
         }
     }
 }
 
-enum Transport {
+enum Failure {
     Tls,
     Unreachable,
 }
 
 /// What went wrong on the wire, from anywhere in the cause chain.
-fn transport_failure(err: &(dyn StdError + 'static)) -> Option<Transport> {
+fn transport_failure(err: &(dyn StdError + 'static)) -> Option<Failure> {
     let causes = causes(err);
     if causes.iter().any(|e| e.downcast_ref::<rustls::Error>().is_some()) {
-        return Some(Transport::Tls);
+        return Some(Failure::Tls);
     }
     let unreachable = causes.iter().any(|e| {
         use io::ErrorKind::*;
@@ -233,7 +262,41 @@ fn transport_failure(err: &(dyn StdError + 'static)) -> Option<Transport> {
         let text = e.to_string();
         refused || text.contains("dns error") || text.contains("tcp connect error")
     });
-    unreachable.then_some(Transport::Unreachable)
+    let no_answer = causes.iter().any(|e| e.is::<super::timeout::NoAnswer>());
+    (unreachable || no_answer).then_some(Failure::Unreachable)
+}
+
+/// The innermost cause worth reading, without the client's wrappers (`ServiceError: client error
+/// (Connect): …`): an I/O failure's kind (`connection refused`), a DNS failure, the request
+/// timeout, a TLS refusal; else the innermost message.
+fn actionable_cause(err: &(dyn StdError + 'static)) -> String {
+    let causes = causes(err);
+    if let Some(tls) = causes.iter().rev().find_map(|e| e.downcast_ref::<rustls::Error>()) {
+        return tls.to_string();
+    }
+    if let Some(no_answer) = causes.iter().find_map(|e| e.downcast_ref::<super::timeout::NoAnswer>()) {
+        return no_answer.to_string();
+    }
+    if causes.iter().any(|e| e.to_string().contains("dns error")) {
+        return "the server's host name cannot be resolved (DNS)".into();
+    }
+    if let Some(io) = causes.iter().rev().find_map(|e| e.downcast_ref::<io::Error>()) {
+        use io::ErrorKind::*;
+        let said = match io.kind() {
+            ConnectionRefused => Some("connection refused (nothing listens at that address)"),
+            ConnectionReset => Some("the connection was reset"),
+            ConnectionAborted => Some("the connection was aborted"),
+            TimedOut => Some("the connection timed out"),
+            HostUnreachable => Some("the host is unreachable"),
+            NetworkUnreachable => Some("the network is unreachable"),
+            UnexpectedEof => Some("the server closed the connection"),
+            _ => None,
+        };
+        if let Some(said) = said {
+            return said.into();
+        }
+    }
+    causes.last().map(|e| e.to_string()).unwrap_or_default()
 }
 
 /// The error and its causes, outermost first. An `io::Error`'s `source()` skips the error it

@@ -264,6 +264,44 @@ impl Host {
             }
         }
     }
+    /// Delete a StatefulSet (if it is still the one with `uid`) leaving its pods and claims in
+    /// place (`propagationPolicy: Orphan`), and wait (watching) until it is gone, so that it can be
+    /// created again with fields an update may not change.
+    pub(crate) async fn delete_statefulset_orphaning(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+    ) -> Result<(), HostError> {
+        use k8s_openapi::api::apps::v1::StatefulSet;
+        let api: Api<StatefulSet> = self.api(namespace);
+        let dp = DeleteParams {
+            preconditions: Some(Preconditions { uid: Some(uid.to_owned()), resource_version: None }),
+            propagation_policy: Some(PropagationPolicy::Orphan),
+            ..DeleteParams::default()
+        };
+        let object = format!("StatefulSet/{name}");
+        match api.delete(name, &dp).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+            Err(e) => return Err(HostError::Delete { object, source: Box::new(self.connection.error(e)) }),
+        }
+        let listed = api.list(&kube::api::ListParams::default().fields(&format!("metadata.name={name}"))).await;
+        let listed = listed.map_err(|e| self.err(e))?;
+        if listed.items.is_empty() {
+            return Ok(());
+        }
+        let rv = listed.metadata.resource_version.unwrap_or_default();
+        let mut follow = Follow::new(api, WatchParams::default().fields(&format!("metadata.name={name}")), rv);
+        loop {
+            match follow.next().await.map_err(|e| self.err(e))? {
+                Change::Deleted(_) => return Ok(()),
+                Change::Relisted(items) if items.is_empty() => return Ok(()),
+                _ => {}
+            }
+        }
+    }
+
     /// The latest Warning events of an object (newest last, at most `limit`).
     pub(crate) async fn warnings(
         &self,

@@ -16,6 +16,7 @@ pub(crate) mod connection;
 pub(crate) mod error;
 pub(crate) mod host;
 pub(crate) mod objects;
+pub(crate) mod timeout;
 pub(crate) mod wait;
 pub(crate) mod watch;
 

@@ -43,7 +43,8 @@ pub(crate) struct CreateArgs {
     /// Return once everything is applied
     #[arg(long, overrides_with = "wait")]
     pub(crate) no_wait: bool,
-    /// How long to wait for the virtual cluster (and a terminating namespace): 90s, 10m, 1h
+    /// Bound for the whole command, its wait for the virtual cluster (and a terminating namespace)
+    /// included: 90s, 10m, 1h
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub(crate) timeout: Duration,
     /// On failure, remove a failed install, or roll a failed upgrade back to the last good revision
@@ -55,6 +56,10 @@ pub(crate) struct CreateArgs {
     /// Take fields over from field managers outside this release when they conflict
     #[arg(long)]
     pub(crate) force_conflicts: bool,
+    /// When the upgrade changes StatefulSet fields Kubernetes does not allow to change (storage.*):
+    /// delete the StatefulSet, its pods and claims kept, and create it again
+    #[arg(long)]
+    pub(crate) recreate_statefulset: bool,
     /// Clear the lock a killed create/upgrade left (a pending revision), after showing who held it
     #[arg(long)]
     pub(crate) force_unlock: bool,
@@ -149,24 +154,35 @@ pub(crate) fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus>
             dry_run: args.dry_run,
             wait: !args.no_wait,
             timeout: args.timeout,
+            deadline: tokio::time::Instant::now() + args.timeout,
             rollback_on_failure: args.rollback_on_failure,
             take_ownership: args.take_ownership,
             force_conflicts: args.force_conflicts,
             force_unlock: args.force_unlock,
+            recreate_statefulset: args.recreate_statefulset,
             history_max: args.history_max,
         },
     };
     let printer = ctx.printer.clone();
+    let started = tokio::time::Instant::now();
     let result = ctx.block_on(async {
-        let cluster = Connection::connect(&kubeconfig, ctx.global.context.as_deref(), Some(&namespace))
-            .await
-            .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
+        let cluster = Connection::connect(
+            &kubeconfig,
+            ctx.global.context.as_deref(),
+            Some(&namespace),
+            ctx.global.request_timeout,
+        )
+        .await
+        .map_err(|e| anyhow::Error::new(Hinted::from(e)))?;
         let on_signal = printer.clone();
         let interrupt = Interrupt::install(move || {
             on_signal
                 .warn("interrupted: stopping and recording the revision as failed (interrupt again to exit at once)")
         })?;
-        Ok::<_, anyhow::Error>(install::run(&Host::new(cluster), &request, &printer, &interrupt).await)
+        let host = Host::new(cluster);
+        Ok::<_, anyhow::Error>(
+            bounded(install::run(&host, &request, &printer, &interrupt), &interrupt, started, args.timeout).await,
+        )
     })??;
     // A person at a terminal connects by default; scripts only when they ask. Either way in the
     // background: create returns.
@@ -188,6 +204,39 @@ pub(crate) fn run(args: CreateArgs, ctx: &Context) -> anyhow::Result<ExitStatus>
             connect::after_create(ctx, &kubeconfig, &args.name, &namespace, context_name, args.timeout)
         }
         Err(e) => Err(e.into_report(&args.name, &namespace)),
+    }
+}
+
+/// How long a run stopped at the deadline gets to record its revision failed before it is cut off.
+const RECORD_GRACE: Duration = Duration::from_secs(5);
+
+/// `--timeout` bounds the whole command: at the deadline the run is asked to stop as an interrupt
+/// asks (it starts no new request and records the revision failed), and a run that does not stop
+/// within [`RECORD_GRACE`] is cut off. Either way the error is the timeout, not an interrupt.
+async fn bounded(
+    run: impl std::future::Future<Output = Result<Outcome, InstallError>>,
+    interrupt: &Interrupt,
+    started: tokio::time::Instant,
+    timeout: Duration,
+) -> Result<Outcome, InstallError> {
+    let deadline = started + timeout;
+    let timed_out = || {
+        InstallError::from(crate::cluster::HostError::Timeout {
+            what: "vcluster create to finish".into(),
+            waited: timeout,
+            stuck: "--timeout bounds the whole command (the cluster answered too slowly, or not at all)".into(),
+        })
+    };
+    tokio::pin!(run);
+    tokio::select! {
+        result = &mut run => return result,
+        // A moment after the deadline: the wait's own timeout, which names what is stuck, comes first.
+        _ = tokio::time::sleep_until(deadline + Duration::from_millis(500)) => interrupt.trigger(),
+    }
+    match tokio::time::timeout(RECORD_GRACE, run).await {
+        Ok(Err(e)) if e.is_interrupted() => Err(timed_out()),
+        Ok(result) => result,
+        Err(_) => Err(timed_out()),
     }
 }
 

@@ -28,7 +28,9 @@ pub(crate) fn run(args: PauseArgs, ctx: &Context) -> anyhow::Result<ExitStatus> 
         let (host, vcluster) = host::target(ctx, &kubeconfig, &args.name).await?;
         let (name, ns) = (vcluster.name.clone(), vcluster.namespace.clone());
         let interrupt = ctx.interrupt()?;
-        let progress = printer.progress(&format!("Pausing vcluster {name} in namespace {ns}"));
+        // A paused vcluster is not paused again: no "Pausing…" for it.
+        let verb = if vcluster.paused() { "Checking" } else { "Pausing" };
+        let progress = printer.progress(&format!("{verb} vcluster {name} in namespace {ns}"));
         let outcome = pause::pause(&host, &vcluster, args.timeout, &interrupt, &progress)
             .await
             .map_err(|e| e.into_report(&name, &ns))?;

@@ -80,7 +80,7 @@ pub(crate) async fn host_cluster(
     namespace: Option<&str>,
 ) -> anyhow::Result<Connection> {
     let namespace = namespace.or(ctx.global.namespace.as_deref());
-    find::connect_host(loaded, ctx.global.context.as_deref(), namespace, &ctx.printer)
+    find::connect_host(loaded, ctx.global.context.as_deref(), namespace, ctx.global.request_timeout, &ctx.printer)
         .await
         .map_err(|e| anyhow::Error::new(Hinted::from(e)))
 }

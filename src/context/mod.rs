@@ -41,6 +41,10 @@ pub(crate) struct GlobalArgs {
     /// Answer yes to every confirmation (required when stdin is not a terminal)
     #[arg(short = 'y', long, global = true)]
     pub(crate) yes: bool,
+    /// How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl's
+    /// --request-timeout
+    #[arg(long, global = true, default_value = "30s", value_parser = args::parse_duration, value_name = "DURATION")]
+    pub(crate) request_timeout: std::time::Duration,
 }
 
 /// Formats for `-o/--output`. Each command accepts a subset (`cli::Command::output_formats`).

@@ -196,7 +196,13 @@ async fn prepare(
 ) -> anyhow::Result<(Connection, String, Vec<tokio::net::TcpListener>, ForwarderRecord)> {
     let sockets = bind(&serve.addresses, serve.port).await?;
     let port = sockets.first().and_then(|s| s.local_addr().ok()).map(|a| a.port()).unwrap_or(serve.port);
-    let cluster = Connection::connect(loaded, Some(&serve.key.host_context), Some(&serve.key.namespace)).await?;
+    let cluster = Connection::connect(
+        loaded,
+        Some(&serve.key.host_context),
+        Some(&serve.key.namespace),
+        crate::cluster::timeout::DEFAULT_REQUEST_TIMEOUT,
+    )
+    .await?;
     let api = kube::Api::<StatefulSet>::namespaced(cluster.client.clone(), &serve.key.namespace);
     let sts = api.get(&serve.key.vcluster).await.map_err(|e| cluster.error(e))?;
     let selector = crate::access::pod_selector(&sts);

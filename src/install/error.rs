@@ -55,11 +55,18 @@ pub(crate) enum InstallError {
         #[source]
         source: Box<StoreError>,
     },
+    #[error(
+        "the upgrade changes what Kubernetes does not allow to change; nothing was written:{}",
+        objects.iter().map(|(o, why)| format!("\n  {o}: {why}")).collect::<String>()
+    )]
+    Immutable { objects: Vec<(String, String)>, statefulset: bool },
     #[error("{failure}; {recovery}")]
     RolledBack {
         #[source]
         failure: Box<InstallError>,
         recovery: String,
+        /// The failed install is gone: nothing is left to look at.
+        removed: bool,
     },
 }
 
@@ -110,6 +117,25 @@ impl Advice for InstallError {
                 ));
                 hints
             }
+            InstallError::Immutable { statefulset, .. } => {
+                let mut hints = vec!["keep the old values (--reuse-values starts from them)".to_string()];
+                if *statefulset {
+                    hints.push(format!(
+                        "or recreate the StatefulSet, its pods and claims kept: vcluster create {name} -n {namespace} --upgrade --recreate-statefulset"
+                    ));
+                }
+                hints
+            }
+            // Nothing is left to look at once the failed install is gone (its namespace may be too).
+            InstallError::RolledBack { failure, removed: true, .. } => {
+                let mut hints: Vec<String> = failure
+                    .hints(name, namespace)
+                    .into_iter()
+                    .filter(|h| !h.contains("kubectl get pods") && !h.contains("look at the pods"))
+                    .collect();
+                hints.push("fix the cause, then run the same create again".into());
+                hints
+            }
             InstallError::RolledBack { failure, .. } => failure.hints(name, namespace),
             _ => Vec::new(),
         }
@@ -146,5 +172,19 @@ mod tests {
         let refused =
             InstallError::Refused { release: "vc".into(), objects: vec![("Service/vc".into(), "why".into())] };
         assert_eq!(refused.to_string(), "1 object exists and is not part of release vc:\n  Service/vc: why");
+        // A removed install (and namespace) is not pointed at.
+        let timeout = HostError::Timeout {
+            what: "vcluster vc".into(),
+            waited: std::time::Duration::from_secs(2),
+            stuck: "x".into(),
+        };
+        let removed = InstallError::RolledBack {
+            failure: Box::new(timeout.into()),
+            recovery: "the failed install was removed (--rollback-on-failure)".into(),
+            removed: true,
+        };
+        let hints = removed.hints("vc", "ns");
+        assert!(hints.iter().all(|h| !h.contains("-n ns")), "{hints:?}");
+        assert_eq!(hints.last().unwrap(), "fix the cause, then run the same create again");
     }
 }

@@ -21,6 +21,7 @@
 pub(crate) mod cidr;
 pub(crate) mod diff;
 pub(crate) mod error;
+pub(crate) mod immutable;
 pub(crate) mod manifest;
 pub(crate) mod ownership;
 pub(crate) mod permissions;
@@ -37,7 +38,7 @@ use serde_json::{Map, Value, json};
 pub(crate) use error::InstallError;
 
 use crate::cluster::objects::{self, ObjectKey};
-use crate::cluster::{Creation, Host, HostError, NamespaceState, wait};
+use crate::cluster::{ClusterError, Creation, Host, HostError, NamespaceState, wait};
 use crate::interrupt::Interrupt;
 use crate::printer::text::plural;
 use crate::printer::{Printer, Progress};
@@ -59,10 +60,15 @@ pub(crate) struct Options {
     pub(crate) dry_run: bool,
     pub(crate) wait: bool,
     pub(crate) timeout: Duration,
+    /// When the whole command must end (`--timeout` from its start): what waits get.
+    pub(crate) deadline: tokio::time::Instant,
     pub(crate) rollback_on_failure: bool,
     pub(crate) take_ownership: bool,
     pub(crate) force_conflicts: bool,
     pub(crate) force_unlock: bool,
+    /// A StatefulSet whose fixed fields change is deleted (pods and claims orphaned) and created
+    /// again, instead of refusing the upgrade.
+    pub(crate) recreate_statefulset: bool,
     /// Revisions kept (0: all).
     pub(crate) history_max: usize,
 }
@@ -104,7 +110,7 @@ pub(crate) struct ObjectOutcome {
     pub(crate) namespace: Option<String>,
     pub(crate) name: String,
     /// `created`, `configured`, `unchanged`, `pruned`, `kept`; a dry run says `create`,
-    /// `change`, `unchanged`, `prune`.
+    /// `change`, `unchanged`, `prune`, and `recreate` for a StatefulSet `--recreate-statefulset` recreates.
     pub(crate) action: String,
     /// Managers whose fields this run took over (`helm`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -197,6 +203,9 @@ struct Target {
     /// The namespace existed before this run.
     ns_existed: bool,
     namespace_created: bool,
+    /// StatefulSets to delete (orphaning pods and claims) and create again: their fixed fields
+    /// change and `--recreate-statefulset` was given. Name and uid.
+    recreate: Vec<(ObjectKey, String)>,
 }
 
 /// Times the phases of a run for `--debug` (the benchmark reads these lines).
@@ -253,7 +262,9 @@ impl Run<'_> {
     async fn execute(&self) -> Result<Outcome, InstallError> {
         let mut phases = Phases { printer: self.printer, started: Instant::now() };
         let (mut history, decision) = self.decide(&mut phases).await?;
-        let target = self.detect(&history, &decision, &mut phases).await?;
+        let mut target = self.detect(&history, &decision, &mut phases).await?;
+        target.recreate = self.check_immutable(&target).await?;
+        phases.done("immutable fields (server-side dry run)");
         if self.req.options.dry_run {
             return self.dry_run(&target, decision.action()).await;
         }
@@ -391,7 +402,51 @@ impl Run<'_> {
         live.extend(self.lookup(new_keys, ns_existed).await?);
         let plan = self.plan(&prepared.manifests, &previous, &live);
         self.refuse(&plan)?;
-        Ok(Target { prepared, plan, live, ns_existed, namespace_created })
+        Ok(Target { prepared, plan, live, ns_existed, namespace_created, recreate: Vec::new() })
+    }
+
+    /// Before any write: a server-side dry run of every live StatefulSet and Service whose fixed
+    /// fields the upgrade changes ([`immutable`] compares them first, so other upgrades make no
+    /// extra request) confirms what Kubernetes will refuse (422). Refused, naming the values
+    /// behind it — unless `--recreate-statefulset` allows recreating the StatefulSets (returned).
+    async fn check_immutable(&self, target: &Target) -> Result<Vec<(ObjectKey, String)>, InstallError> {
+        let mut refused = Vec::new();
+        let mut recreate = Vec::new();
+        let mut statefulset = false;
+        for step in &target.plan.applies {
+            if !matches!(step.key.kind.as_str(), "StatefulSet" | "Service") {
+                continue;
+            }
+            let Some(live) = target.live.get(&step.key) else { continue };
+            let m = &target.prepared.manifests[step.index];
+            let reasons = match step.key.kind.as_str() {
+                "StatefulSet" => immutable::statefulset_changes(live, &m.object),
+                _ => immutable::service_changes(live, &m.object),
+            };
+            if reasons.is_empty() {
+                continue;
+            }
+            let message = match self.interrupt.guard(self.host.apply(m, true, true)).await? {
+                Ok(_) => continue,
+                Err(HostError::Apply { source, .. }) => match *source {
+                    ClusterError::Api { code: 422, message, .. } => message,
+                    other => return Err(HostError::Cluster(other).into()),
+                },
+                Err(e) => return Err(e.into()),
+            };
+            if step.key.kind != "StatefulSet" {
+                refused.push((step.key.to_string(), format!("{}; {message}", reasons.join("; "))));
+                continue;
+            }
+            if self.req.options.recreate_statefulset {
+                let uid = live["metadata"]["uid"].as_str().unwrap_or_default().to_owned();
+                recreate.push((step.key.clone(), uid));
+                continue;
+            }
+            statefulset = true;
+            refused.push((step.key.to_string(), reasons.join("; ")));
+        }
+        if refused.is_empty() { Ok(recreate) } else { Err(InstallError::Immutable { objects: refused, statefulset }) }
     }
 
     /// Take the lock: **create** the new revision's record as pending (a concurrent run's create
@@ -447,16 +502,17 @@ impl Run<'_> {
         if target.namespace_created {
             applied.objects.push(namespace_outcome(self.ns(), "created"));
         }
-        let failure = match self.deploy(&target.prepared.manifests, &target.plan, &mut applied, phases).await {
-            Ok(()) => {
-                let description = if decision.install { "Install complete" } else { "Upgrade complete" };
-                self.finish(pending, history, description).await?;
-                phases.done("release record (deployed)");
-                let revision = pending.release.version;
-                return Ok(self.outcome(Some(revision), "deployed", decision.action(), applied.objects));
-            }
-            Err(failure) => failure,
-        };
+        let failure =
+            match self.deploy(&target.prepared.manifests, &target.plan, &target.recreate, &mut applied, phases).await {
+                Ok(()) => {
+                    let description = if decision.install { "Install complete" } else { "Upgrade complete" };
+                    self.finish(pending, history, description).await?;
+                    phases.done("release record (deployed)");
+                    let revision = pending.release.version;
+                    return Ok(self.outcome(Some(revision), "deployed", decision.action(), applied.objects));
+                }
+                Err(failure) => failure,
+            };
         let verb = if decision.install { "Release" } else { "Upgrade" };
         // helm pkg/action/install.go failRelease, upgrade.go failRelease.
         let description = format!("{verb} \"{}\" failed: {failure}", self.name());
@@ -466,13 +522,13 @@ impl Run<'_> {
         if !self.req.options.rollback_on_failure || failure.is_interrupted() {
             return Err(failure);
         }
-        let recovery = if decision.install {
+        let (recovery, removed) = if decision.install {
             self.uninstall(&applied, target.namespace_created).await
         } else {
             history.push(failed_record);
-            self.rollback(history).await
+            (self.rollback(history).await, false)
         };
-        Err(InstallError::RolledBack { failure: Box::new(failure), recovery })
+        Err(InstallError::RolledBack { failure: Box::new(failure), recovery, removed })
     }
 
     /// The objects of every revision since the last deployed one: they may be live, and what the
@@ -548,12 +604,16 @@ impl Run<'_> {
     /// missing — a forbidden or conflicting create writes nothing and says whether it exists —,
     /// a terminating one waited for first. `true` when this run created it.
     async fn ensure_namespace(&self) -> Result<bool, InstallError> {
-        self.progress.set_phase(&format!("Creating namespace {}", self.ns()));
-        let deadline = tokio::time::Instant::now() + self.req.options.timeout;
+        // Said as what happens: "created" only when this run created it (not on every upgrade).
+        self.progress.set_phase(&format!("Checking namespace {}", self.ns()));
+        let deadline = self.req.options.deadline;
         loop {
             self.interrupt.check()?;
             let refused = match self.host.create_namespace(self.ns()).await? {
-                Creation::Created => return Ok(true),
+                Creation::Created => {
+                    self.progress.println(&format!("created namespace {}", self.ns()));
+                    return Ok(true);
+                }
                 Creation::Exists => None,
                 Creation::Forbidden(e) => Some(e),
             };
@@ -574,7 +634,7 @@ impl Run<'_> {
                         }
                         .into());
                     }
-                    self.progress.set_phase(&format!("Creating namespace {}", self.ns()));
+                    self.progress.set_phase(&format!("Checking namespace {}", self.ns()));
                 }
             }
         }
@@ -585,10 +645,17 @@ impl Run<'_> {
         &self,
         desired: &[Manifest],
         plan: &Plan,
+        recreate: &[(ObjectKey, String)],
         applied: &mut Applied,
         phases: &mut Phases<'_>,
     ) -> Result<(), InstallError> {
         let opts = &self.req.options;
+        for (key, uid) in recreate {
+            self.interrupt.check()?;
+            self.progress.set_phase(&format!("Recreating {key} (its pods and claims are kept)"));
+            self.interrupt.guard(self.host.delete_statefulset_orphaning(self.ns(), &key.name, uid)).await??;
+            self.progress.println(&format!("deleted {key} with its pods and claims orphaned; it is created again"));
+        }
         let total = plan.applies.len();
         self.progress.set_phase(&format!("Applying {}", plural(total, "object")));
         let mut done = 0;
@@ -615,7 +682,8 @@ impl Run<'_> {
                 applied.record(&desired[step.index], step, &live);
                 done += 1;
             }
-            self.progress.set_message(&format!("{done}/{total} applied ({})", tier[0].key.kind));
+            // What this tier did, then the count (tiers of several objects move it by more than one).
+            self.progress.set_message(&format!("applied {} ({done}/{total})", plural(tier.len(), &tier[0].key.kind)));
         }
         for step in plan.applies.iter().filter(|s| s.take_over.is_some()) {
             let managers = step.take_over.as_ref().map(|(_, m)| m.join(", ")).unwrap_or_default();
@@ -652,7 +720,15 @@ impl Run<'_> {
         let target =
             wait::Target { namespace: self.ns().into(), statefulset: sts, secret: format!("vc-{}", self.name()) };
         self.progress.set_phase(&format!("Waiting for vcluster {}", self.name()));
-        Ok(wait::until_ready(self.host, &target, self.req.options.timeout, self.interrupt, &self.progress).await?)
+        // What is left of the command's --timeout.
+        let left = self.req.options.deadline.saturating_duration_since(tokio::time::Instant::now());
+        match wait::until_ready(self.host, &target, left, self.interrupt, &self.progress).await {
+            // Said as the bound the user gave.
+            Err(HostError::Timeout { what, stuck, .. }) => {
+                Err(HostError::Timeout { what, waited: self.req.options.timeout, stuck }.into())
+            }
+            other => Ok(other?),
+        }
     }
 
     /// The new revision deployed, earlier deployed ones superseded, history trimmed.
@@ -688,7 +764,8 @@ impl Run<'_> {
 
     /// `--rollback-on-failure` after a failed install: remove what this attempt created and the
     /// release's records (helm `pkg/action/install.go` `failRelease` uninstalls).
-    async fn uninstall(&self, applied: &Applied, namespace_created: bool) -> String {
+    /// `true` when everything of the failed install is gone (its namespace too, when it created it).
+    async fn uninstall(&self, applied: &Applied, namespace_created: bool) -> (String, bool) {
         self.progress.set_phase(&format!("Removing the failed install of {}", self.name()));
         let mut problems = Vec::new();
         for (key, api_version, uid) in applied.created.iter().rev() {
@@ -717,9 +794,9 @@ impl Run<'_> {
             }
         }
         if problems.is_empty() {
-            "the failed install was removed (--rollback-on-failure)".into()
+            ("the failed install was removed (--rollback-on-failure)".into(), true)
         } else {
-            format!("removing the failed install left problems: {}", problems.join("; "))
+            (format!("removing the failed install left problems: {}", problems.join("; ")), false)
         }
     }
 
@@ -754,7 +831,7 @@ impl Run<'_> {
         let pending = self.store.create(&record).await?;
         let mut applied = Applied::default();
         let mut phases = Phases { printer: self.printer, started: Instant::now() };
-        match self.deploy(&desired, &plan, &mut applied, &mut phases).await {
+        match self.deploy(&desired, &plan, &[], &mut applied, &mut phases).await {
             Ok(()) => {
                 self.finish(&pending, history, &format!("Rollback to {to}")).await?;
                 Ok(revision)
@@ -795,6 +872,10 @@ impl Run<'_> {
             .map(|step| async move {
                 let m = &desired[step.index];
                 let live = live.get(&step.key);
+                if target.recreate.iter().any(|(key, _)| *key == step.key) {
+                    // --recreate-statefulset: deleted (pods and claims orphaned) and created again.
+                    return Ok(ObjectOutcome::new(&m.api_version, &step.key, "recreate"));
+                }
                 let change = if m.namespace.is_some() && !ns_existed {
                     diff::Change::Create
                 } else {

@@ -445,7 +445,10 @@ pub(crate) async fn execute(
         outcome.switched_to = left.switched_to;
     }
 
-    progress.set_message(&format!("deleting {}", plural(prepared.claims.len(), "PersistentVolumeClaim")));
+    // Said only when there are claims to delete (`--keep-pvc` keeps them all).
+    if !prepared.claims.is_empty() {
+        progress.set_message(&format!("deleting {}", plural(prepared.claims.len(), "PersistentVolumeClaim")));
+    }
     for claim in &prepared.claims {
         if interrupt.guard(host.delete(&claim.key, &claim.api_version, &claim.uid)).await?? {
             outcome.objects.push(ObjectOutcome::new("v1", &claim.key, "deleted"));

@@ -237,6 +237,11 @@ impl Printer {
     /// Start a progress display for a long operation: a spinner at a terminal, plain
     /// timestamped lines otherwise, nothing with `--quiet`.
     pub(crate) fn progress(&self, initial: &str) -> Progress {
+        self.progress_every(initial, HEARTBEAT)
+    }
+
+    /// [`Printer::progress`] whose line-mode heartbeat comes every `heartbeat`.
+    fn progress_every(&self, initial: &str, heartbeat: Duration) -> Progress {
         let mode = if self.config.quiet {
             ProgressMode::Hidden
         } else if self.config.terminals.stderr && matches!(self.sink, Sink::Std) {
@@ -249,7 +254,7 @@ impl Printer {
             bar.enable_steady_tick(Duration::from_millis(120));
             ProgressMode::Bar(bar)
         } else {
-            ProgressMode::Lines
+            ProgressMode::Lines(Heartbeat::start(self.clone(), heartbeat))
         };
         let progress = Progress { printer: self.clone(), mode, last: Arc::new(Mutex::new(String::new())) };
         progress.set_phase(initial);
@@ -275,10 +280,70 @@ impl Captured {
     }
 }
 
+/// Without a terminal, a line at least this often while a progress display is up.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+
 enum ProgressMode {
     Hidden,
-    Lines,
+    Lines(Heartbeat),
     Bar(indicatif::ProgressBar),
+}
+
+/// What the line-mode display last said, and when.
+struct Said {
+    at: std::time::Instant,
+    phase: String,
+    message: String,
+    stopped: bool,
+}
+
+/// Without a terminal, long quiet stretches (a wait that sees no change for minutes) still get a
+/// line every interval saying what is awaited, so a CI log shows the run is alive.
+struct Heartbeat {
+    said: Arc<(Mutex<Said>, std::sync::Condvar)>,
+}
+
+impl Heartbeat {
+    fn start(printer: Printer, every: Duration) -> Heartbeat {
+        let said = Said { at: std::time::Instant::now(), phase: String::new(), message: String::new(), stopped: false };
+        let said = Arc::new((Mutex::new(said), std::sync::Condvar::new()));
+        let shared = Arc::clone(&said);
+        std::thread::spawn(move || {
+            let (lock, wake) = &*shared;
+            let mut state = lock.lock().expect("heartbeat lock");
+            loop {
+                if state.stopped {
+                    return;
+                }
+                let due = state.at + every;
+                let now = std::time::Instant::now();
+                if now >= due {
+                    let detail = if state.message.is_empty() { String::new() } else { format!(" ({})", state.message) };
+                    let text = format!("still: {}{detail}", state.phase);
+                    state.at = now;
+                    drop(state);
+                    Progress::stamped(&printer, &text);
+                    state = lock.lock().expect("heartbeat lock");
+                    continue;
+                }
+                state = wake.wait_timeout(state, due - now).expect("heartbeat lock").0;
+            }
+        });
+        Heartbeat { said }
+    }
+
+    fn said(&self, update: impl FnOnce(&mut Said)) {
+        let mut state = self.said.0.lock().expect("heartbeat lock");
+        update(&mut state);
+        state.at = std::time::Instant::now();
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.said.0.lock().expect("heartbeat lock").stopped = true;
+        self.said.1.notify_all();
+    }
 }
 
 /// A running progress display. Dropping it clears the spinner.
@@ -294,7 +359,13 @@ impl Progress {
         match &self.mode {
             ProgressMode::Hidden => {}
             ProgressMode::Bar(bar) => bar.set_prefix(phase.to_string()),
-            ProgressMode::Lines => self.line(phase),
+            ProgressMode::Lines(beat) => {
+                beat.said(|s| {
+                    s.phase = phase.to_string();
+                    s.message.clear();
+                });
+                self.line(phase)
+            }
         }
     }
 
@@ -304,11 +375,12 @@ impl Progress {
         match &self.mode {
             ProgressMode::Hidden => {}
             ProgressMode::Bar(bar) => bar.set_message(msg.to_string()),
-            ProgressMode::Lines => {
+            ProgressMode::Lines(beat) => {
                 let mut last = self.last.lock().expect("progress lock");
                 if *last != msg {
                     *last = msg.to_string();
                     drop(last);
+                    beat.said(|s| s.message = msg.to_string());
                     self.line(msg);
                 }
             }
@@ -320,13 +392,20 @@ impl Progress {
         match &self.mode {
             ProgressMode::Hidden => {}
             ProgressMode::Bar(bar) => bar.println(msg),
-            ProgressMode::Lines => self.line(msg),
+            ProgressMode::Lines(beat) => {
+                beat.said(|_| {});
+                self.line(msg)
+            }
         }
     }
 
     fn line(&self, msg: &str) {
+        Progress::stamped(&self.printer, msg);
+    }
+
+    fn stamped(printer: &Printer, msg: &str) {
         let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now());
-        self.printer.stderr_line(&format!("[{now}] {msg}"));
+        printer.stderr_line(&format!("[{now}] {msg}"));
     }
 
     /// Stop the display.
@@ -393,5 +472,20 @@ mod tests {
         let err = cap.stderr();
         assert_eq!(err.lines().count(), 3, "{err}");
         assert!(err.lines().all(|l| l.starts_with('[')), "{err}");
+    }
+
+    #[test]
+    fn progress_without_terminal_says_what_is_awaited_when_nothing_changes() {
+        let (p, cap) = Printer::captured(false, false, false);
+        let progress = p.progress_every("Waiting for vcluster my-vc", Duration::from_millis(50));
+        progress.set_message("pod my-vc-0: ContainerCreating");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !cap.stderr().contains("still: ") {
+            assert!(std::time::Instant::now() < deadline, "no heartbeat line: {}", cap.stderr());
+            std::thread::yield_now();
+        }
+        drop(progress);
+        let err = cap.stderr();
+        assert!(err.contains("] still: Waiting for vcluster my-vc (pod my-vc-0: ContainerCreating)"), "{err}");
     }
 }

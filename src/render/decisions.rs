@@ -7,8 +7,16 @@ use serde::Serialize;
 use crate::values::Values;
 use crate::values::model::ServiceType;
 
-/// The service CIDR `render` uses when `serviceCIDR` is empty (`create` detects the host's).
-pub(crate) const DEFAULT_SERVICE_CIDR: &str = "10.96.0.0/12";
+/// The k3s `--service-cidr` word when `serviceCIDR` is empty: Kubernetes expands `$(SERVICE_CIDR)`
+/// from the container's env, which reads ConfigMap `vc-cidr-<name>` key `cidr` — the ConfigMap the
+/// syncer writes at start (loft-sh/vcluster v0.15.7 `charts/k3s/templates/statefulset.yaml`;
+/// syncer `EnsureServiceCIDR`). `create` never renders it: it sets the host's range explicitly.
+pub(crate) const SERVICE_CIDR_FROM_ENV: &str = "$(SERVICE_CIDR)";
+
+/// Where the syncer finds the virtual cluster's API: the kubeconfig k3s writes
+/// (`vcluster.baseArgs` `--write-kubeconfig`), passed as v0.15.7 passes it
+/// (`charts/k3s/templates/statefulset.yaml`, syncer `--kube-config`).
+pub(crate) const SYNCER_KUBE_CONFIG: &str = "/data/k3s-config/kube-config.yaml";
 
 /// Controllers the 0.15 syncer runs without any `--sync` flag (loft-sh/vcluster v0.15
 /// `pkg/controllers/register.go` / v0.19 `pkg/constants/controllers.go` `DefaultEnabledControllers`).
@@ -51,15 +59,22 @@ pub(crate) struct Decisions {
     pub(crate) coredns_image: String,
     pub(crate) syncer_args: Vec<String>,
     pub(crate) k3s_command: Vec<String>,
-    pub(crate) service_cidr: String,
+    /// `serviceCIDR` is empty: the k3s container reads it from ConfigMap `vc-cidr-<name>`.
+    pub(crate) service_cidr_from_configmap: Option<String>,
     pub(crate) role_rules: Vec<Rule>,
     pub(crate) cluster_role: Option<ClusterRolePlan>,
     pub(crate) corefile: String,
     /// `service.type` for the `<name>` Service (LoadBalancer gets its own `<name>-lb`).
     pub(crate) main_service_type: ServiceType,
     pub(crate) load_balancer: bool,
+    /// `enableHA` or more than one replica: leader election, the Lease rule, anti-affinity.
+    pub(crate) high_availability: bool,
     pub(crate) pod_anti_affinity: bool,
     pub(crate) ingressclasses: bool,
+    /// `ingress.annotations`, without ingress-nginx's TLS passthrough once `ingress.tls` is set.
+    pub(crate) ingress_annotations: crate::values::model::StringMap,
+    /// Labels of the headless Service beyond the standard ones (v0.15.7 `app: <fullname>`).
+    pub(crate) headless_app_label: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,34 +85,78 @@ pub(crate) struct ClusterRolePlan {
 
 pub(crate) fn decide(values: &Values, name: &str, namespace: &str) -> Decisions {
     let service_cidr =
-        if values.service_cidr.is_empty() { DEFAULT_SERVICE_CIDR.to_string() } else { values.service_cidr.clone() };
+        if values.service_cidr.is_empty() { SERVICE_CIDR_FROM_ENV.to_string() } else { values.service_cidr.clone() };
     let load_balancer = values.service.type_ == ServiceType::LoadBalancer;
+    let registry = registry_prefix(&values.default_image_registry);
     Decisions {
         service_account: format!("vc-{name}"),
         workload_service_account: format!("vc-workload-{name}"),
-        syncer_image: with_registry(&values.default_image_registry, &values.syncer.image),
-        k3s_image: with_registry(&values.default_image_registry, &values.vcluster.image),
+        syncer_image: format!("{registry}{}", values.syncer.image),
+        k3s_image: format!("{registry}{}", values.vcluster.image),
         coredns_image: if values.coredns.image.is_empty() {
             String::new()
         } else {
-            with_registry(&values.default_image_registry, &values.coredns.image)
+            format!("{registry}{}", values.coredns.image)
         },
         syncer_args: syncer_args(values, name),
         k3s_command: k3s_command(values, &service_cidr),
-        service_cidr,
+        service_cidr_from_configmap: values.service_cidr.is_empty().then(|| format!("vc-cidr-{name}")),
         role_rules: role_rules(values),
         cluster_role: cluster_role(values, name, namespace),
         corefile: corefile(values),
         main_service_type: if load_balancer { ServiceType::ClusterIP } else { values.service.type_ },
         load_balancer,
-        pod_anti_affinity: values.syncer.replicas > 1 && values.affinity.as_object().is_none_or(|a| a.is_empty()),
+        high_availability: high_availability(values),
+        pod_anti_affinity: high_availability(values) && values.affinity.as_object().is_none_or(|a| a.is_empty()),
         ingressclasses: ingressclasses_enabled(values),
+        ingress_annotations: ingress_annotations(values),
+        headless_app_label: fullname(name),
     }
 }
 
-/// `defaultImageRegistry` prefixes every image vcluster deploys (era `_helpers.tpl`).
-fn with_registry(registry: &str, image: &str) -> String {
-    if registry.is_empty() { image.to_string() } else { format!("{}/{image}", registry.trim_end_matches('/')) }
+/// `defaultImageRegistry` as every use needs it: empty, or ending in exactly one `/`. The chart
+/// puts it in front of its images and the syncer concatenates `--default-image-registry` with
+/// image names as they are (loft-sh/vcluster v0.15.7 `pkg/coredns/coredns.go`,
+/// `pkg/controllers/resources/pods/translate/hosts.go`), so both get the same prefix.
+pub(crate) fn registry_prefix(registry: &str) -> String {
+    let trimmed = registry.trim_end_matches('/');
+    if trimmed.is_empty() { String::new() } else { format!("{trimmed}/") }
+}
+
+/// High availability as v0.15.7 decides it — `enableHA` turns on `--leader-elect=true`, the
+/// Lease rule and the pod anti-affinity (`charts/k3s/templates/statefulset.yaml`,
+/// `templates/rbac/role.yaml`) — and also more than one replica: two syncers without leader
+/// election would both write to the host.
+pub(crate) fn high_availability(values: &Values) -> bool {
+    values.enable_ha || values.syncer.replicas > 1
+}
+
+/// v0.15.7 drops ingress-nginx's TLS passthrough once the Ingress has `tls` (the controller then
+/// terminates TLS with the user's certificate; `charts/k3s/templates/ingress.yaml`).
+fn ingress_annotations(values: &Values) -> crate::values::model::StringMap {
+    let mut annotations = values.ingress.annotations.clone();
+    if !values.ingress.tls.is_empty() {
+        annotations.remove("nginx.ingress.kubernetes.io/ssl-passthrough");
+    }
+    annotations
+}
+
+/// Helm's `vcluster.fullname` of the era chart (`charts/k3s/templates/_helpers.tpl`): the release
+/// name when it contains the chart name `vcluster`, else `<release>-vcluster`, cut to 63
+/// characters without a trailing `-`.
+pub(crate) fn fullname(release: &str) -> String {
+    let name = if release.contains(crate::CHART_NAME) {
+        release.to_string()
+    } else {
+        format!("{release}-{}", crate::CHART_NAME)
+    };
+    trunc_63(&name)
+}
+
+/// Sprig's `trunc 63 | trimSuffix "-"`: the first 63 characters, one trailing `-` removed.
+fn trunc_63(name: &str) -> String {
+    let cut: String = name.chars().take(63).collect();
+    cut.strip_suffix('-').map(str::to_string).unwrap_or(cut)
 }
 
 /// Ingress classes follow ingress sync unless set explicitly (seed: "By default, when Ingress
@@ -128,12 +187,16 @@ fn sync_settings(values: &Values) -> [(&'static str, bool); 11] {
 /// syncer's default set (era `_helpers.tpl` `vcluster.syncer.syncArgs`), `--sync-all-*`,
 /// `--map-host-service`, `--map-virtual-service`, then `syncer.extraArgs`.
 pub(crate) fn syncer_args(values: &Values, name: &str) -> Vec<String> {
-    let mut args = vec![format!("--name={name}"), format!("--service-account=vc-workload-{name}")];
+    let mut args = vec![
+        format!("--name={name}"),
+        format!("--kube-config={SYNCER_KUBE_CONFIG}"),
+        format!("--service-account=vc-workload-{name}"),
+    ];
     if !values.default_image_registry.is_empty() {
-        args.push(format!("--default-image-registry={}", values.default_image_registry));
+        args.push(format!("--default-image-registry={}", registry_prefix(&values.default_image_registry)));
     }
     args.push(format!("--kube-config-context-name={}", values.syncer.kube_config_context_name));
-    if values.syncer.replicas > 1 {
+    if high_availability(values) {
         args.push("--leader-elect=true".into());
     }
     if values.ingress.enabled {
@@ -231,7 +294,7 @@ pub(crate) fn role_rules(values: &Values) -> Vec<Rule> {
         rules.push(rule("networking.k8s.io", &["networkpolicies"], ALL_VERBS));
     }
     rules.push(rule("apps", &["statefulsets", "replicasets", "deployments"], READ_VERBS));
-    if values.syncer.replicas > 1 {
+    if high_availability(values) {
         rules.push(rule("coordination.k8s.io", &["leases"], ALL_VERBS));
     }
     rules
@@ -252,10 +315,12 @@ pub(crate) fn cluster_role(values: &Values, name: &str, namespace: &str) -> Opti
     Some(ClusterRolePlan { name: cluster_role_name(name, namespace), rules })
 }
 
-/// `vc-<name>-v-<namespace>`; past 63 characters, the first 52 plus `-` and 10 hex digits of
-/// its SHA-256, so two long names never collide (syncer: pkg/util/translate SafeConcatName).
+/// `vc-<name>-v-<namespace>` cut as v0.15.7 cuts it (`charts/k3s/templates/_helpers.tpl`
+/// `vcluster.clusterRoleName`: `trunc 63 | trimSuffix "-"`), so an upgrade of a release it
+/// installed keeps (and never orphans) its ClusterRole. Two releases whose names share the first
+/// 63 characters would share it: the second is refused as another release's object.
 pub(crate) fn cluster_role_name(name: &str, namespace: &str) -> String {
-    crate::translate::safe_concat_name(&["vc", name, "v", namespace])
+    trunc_63(&format!("vc-{name}-v-{namespace}"))
 }
 
 /// The Corefile of the virtual cluster's CoreDNS (era `templates/coredns.yaml`), with the
@@ -323,6 +388,7 @@ mod tests {
             syncer_args(&values(""), "my-vc"),
             [
                 "--name=my-vc",
+                "--kube-config=/data/k3s-config/kube-config.yaml",
                 "--service-account=vc-workload-my-vc",
                 "--kube-config-context-name=my-vcluster",
                 "--sync=-ingressclasses"
@@ -333,13 +399,13 @@ mod tests {
     #[test]
     fn ingress_classes_follow_ingresses_unless_set() {
         let on = values("sync: {ingresses: {enabled: true}}");
-        assert_eq!(syncer_args(&on, "a")[3..], ["--sync=ingresses"]);
+        assert_eq!(syncer_args(&on, "a")[4..], ["--sync=ingresses"]);
         assert!(cluster_role(&on, "a", "ns").is_some());
         let off = values("sync: {ingresses: {enabled: true}, ingressclasses: {enabled: false}}");
-        assert_eq!(syncer_args(&off, "a")[3..], ["--sync=ingresses", "--sync=-ingressclasses"]);
+        assert_eq!(syncer_args(&off, "a")[4..], ["--sync=ingresses", "--sync=-ingressclasses"]);
         assert!(cluster_role(&off, "a", "ns").is_none());
         let only_classes = values("sync: {ingressclasses: {enabled: true}}");
-        assert_eq!(syncer_args(&only_classes, "a")[3..], ["--sync=ingressclasses"]);
+        assert_eq!(syncer_args(&only_classes, "a")[4..], ["--sync=ingressclasses"]);
     }
 
     #[test]
@@ -352,11 +418,13 @@ mod tests {
     }
 
     #[test]
-    fn cluster_role_names_stay_within_63() {
+    fn cluster_role_names_are_cut_as_v0_15_7_cuts_them() {
         assert_eq!(cluster_role_name("my-vc", "team"), "vc-my-vc-v-team");
         let long = cluster_role_name(&"a".repeat(51), &"b".repeat(63));
-        assert_eq!(long.len(), 63);
-        assert_ne!(long, cluster_role_name(&"a".repeat(51), &format!("{}c", "b".repeat(62))));
+        assert_eq!(long, format!("vc-{}-v-{}", "a".repeat(51), "b".repeat(6)));
+        // A cut that ends in `-` loses it (`trunc 63 | trimSuffix "-"`).
+        let dash = cluster_role_name(&"a".repeat(51), "bbbbb-cd");
+        assert_eq!(dash, format!("vc-{}-v-bbbbb", "a".repeat(51)));
     }
 
     #[test]

@@ -138,8 +138,9 @@ pub fn render(input: &RenderInput) -> Result<Rendered, RenderError> {
     let mut notes = Vec::new();
     if values.service_cidr.is_empty() {
         notes.push(format!(
-            "serviceCIDR is not set: rendering with {}; `vcluster create` detects the host cluster's service range",
-            decisions::DEFAULT_SERVICE_CIDR
+            "serviceCIDR is not set: k3s reads it from ConfigMap vc-cidr-{} (key cidr), which the syncer writes \
+             at start; `vcluster create` detects the host cluster's service range and sets it",
+            release.name
         ));
     }
     let mut warnings = Vec::new();

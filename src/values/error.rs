@@ -28,24 +28,35 @@ pub enum ValuesError {
     Set { flag: &'static str, text: String, error: SetError },
     #[error("{}", unknown_keys_message(.0))]
     UnknownKeys(Vec<(String, Option<String>)>),
-    #[error("values: {path}: {message}")]
-    Type { path: String, message: String },
     #[error("invalid values:{}", .0.iter().map(|p| format!("\n  {p}")).collect::<String>())]
     Invalid(Vec<Problem>),
 }
 
 fn unknown_keys_message(keys: &[(String, Option<String>)]) -> String {
-    let items: Vec<String> = keys
+    let (empty, named): (Vec<_>, Vec<_>) = keys.iter().partition(|(path, _)| path.split('.').any(str::is_empty));
+    let mut parts: Vec<String> = empty.iter().map(|(path, _)| empty_key_message(path)).collect();
+    let items: Vec<String> = named
         .iter()
         .map(|(path, hint)| match hint {
             Some(h) => format!("{path} (did you mean {h}?)"),
             None => path.clone(),
         })
         .collect();
-    if items.len() == 1 {
-        format!("unknown values key {}", items[0])
+    match items.len() {
+        0 => {}
+        1 => parts.push(format!("unknown values key {}", items[0])),
+        _ => parts.push(format!("unknown values keys: {}", items.join(", "))),
+    }
+    parts.join("; ")
+}
+
+/// A key with an empty name (`--set '=true'`, `"": 1`, `a..b=1`): said as such, with where it is.
+fn empty_key_message(path: &str) -> String {
+    let parent = path.split('.').take_while(|s| !s.is_empty()).collect::<Vec<_>>().join(".");
+    if parent.is_empty() {
+        "a values key has an empty name (a `--set` without a key before `=`, or an empty key in a file)".into()
     } else {
-        format!("unknown values keys: {}", items.join(", "))
+        format!("a values key under {parent} has an empty name")
     }
 }
 

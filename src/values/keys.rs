@@ -2,9 +2,10 @@
 //!
 //! - supported: present in `templates/values.yaml` (the defaults define the key structure;
 //!   maps listed in [`FREE_FORM`] hold user data such as labels, so their keys are not checked);
-//! - known to the era chart (loft-sh/vcluster v0.12–v0.19 `charts/k3s/values.yaml`) but not
-//!   supported here: accepted with one warning, because releases made by the established tool
-//!   contain them;
+//! - known to the era chart but not supported here (every key of loft-sh/vcluster v0.15.7
+//!   `charts/k3s/values.yaml` this chart does not render, read from its key list, plus a few keys
+//!   of other era tags): accepted with one warning, because releases made by the established
+//!   tool contain them;
 //! - unknown to both: an error naming the dotted path and the closest known key.
 
 use serde_json::{Map, Value};
@@ -32,29 +33,23 @@ pub const FREE_FORM: &[&str] = &[
     "globalAnnotations",
 ];
 
-/// Keys of the era chart that this chart does not render (dotted prefixes: everything below
-/// them is covered). Sources: loft-sh/vcluster `charts/k3s/values.yaml` at v0.12.0, v0.15.0 and
-/// v0.19.7.
-pub const ERA_KEYS: &[&str] = &[
-    // sync.* controllers that are off by default in the era and not rendered here
+/// Every leaf key of the established chart at v0.15.7 with the type of its default (loft-sh/vcluster
+/// v0.15.7 `charts/k3s/values.yaml`; provenance in the file's header). The era keys below are
+/// derived from it: each of its keys this chart does not support is accepted with a warning.
+pub const V0_15_7_KEYS_TSV: &str = include_str!("../../templates/era/v0.15.7-values-keys.tsv");
+
+/// Keys of other era tags that v0.15.7 does not have (loft-sh/vcluster `charts/k3s/values.yaml` at
+/// v0.12.0 and v0.19.7), accepted for releases the established CLI made with those charts. Each
+/// covers everything below it.
+pub const OTHER_ERA_KEYS: &[&str] = &[
+    // whole maps whose children differ between tags (v0.19.7 adds some)
+    "telemetry",
     "sync.nodes",
-    "sync.persistentvolumes",
-    "sync.storageclasses",
-    "sync.hoststorageclasses",
+    "sync.generic",
     "sync.legacy-storageclasses",
-    "sync.priorityclasses",
-    "sync.volumesnapshots",
-    "sync.poddisruptionbudgets",
-    "sync.serviceaccounts",
     "sync.csinodes",
     "sync.csidrivers",
     "sync.csistoragecapacities",
-    "sync.generic",
-    "sync.pods.ephemeralContainers",
-    "sync.pods.status",
-    // syncer / k3s container extras
-    "syncer.volumeMounts",
-    "syncer.extraVolumeMounts",
     "syncer.storage",
     "syncer.imagePullPolicy",
     "syncer.priorityClassName",
@@ -67,7 +62,6 @@ pub const ERA_KEYS: &[&str] = &[
     "syncer.tolerations",
     "syncer.securityContext",
     "syncer.podSecurityContext",
-    "vcluster.volumeMounts",
     "vcluster.extraVolumeMounts",
     "vcluster.imagePullPolicy",
     "vcluster.priorityClassName",
@@ -78,33 +72,15 @@ pub const ERA_KEYS: &[&str] = &[
     "coredns.integrated",
     "coredns.fallback",
     "coredns.plugin",
-    "coredns.service.externalIPs",
-    "coredns.service.externalTrafficPolicy",
-    "coredns.service.annotations",
     "coredns.nodeSelector",
     "coredns.podSecurityContext",
     "coredns.securityContext",
-    "isolation.namespace",
-    "isolation.nodeProxyPermission",
     "rbac.clusterRole.extraRules",
     "rbac.role.extraRules",
     "rbac.role.excludedApiResources",
-    "init.manifestsTemplate",
-    "init.helm",
-    // whole features
-    "telemetry",
-    "plugin",
+    "serviceAccount.name",
     "plugins",
-    "enableHA",
-    "replicas",
-    "headless",
-    "multiNamespaceMode",
-    "serviceAccount",
-    "workloadServiceAccount",
-    "openshift",
-    "proxy",
     "monitoring",
-    "podDisruptionBudget",
     "hostpathMapper",
     "job",
     "k3sToken",
@@ -113,7 +89,6 @@ pub const ERA_KEYS: &[&str] = &[
     "controller",
     "api",
     "scheduler",
-    "volumes",
     "fsGroup",
     "podManagementPolicy",
     "serviceAccountName",
@@ -122,6 +97,51 @@ pub const ERA_KEYS: &[&str] = &[
     "pro",
     "proLicenseSecret",
 ];
+
+/// The keys of [`V0_15_7_KEYS_TSV`] (first column).
+pub fn v0_15_7_keys() -> impl Iterator<Item = &'static str> {
+    v0_15_7_keys_with_types().map(|(key, _)| key)
+}
+
+/// The keys of [`V0_15_7_KEYS_TSV`] with the type of their default (second column).
+pub fn v0_15_7_keys_with_types() -> impl Iterator<Item = (&'static str, &'static str)> {
+    V0_15_7_KEYS_TSV
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| l.split_once('\t').unwrap_or((l, "")))
+}
+
+/// Whether the chart renders `path`: a key of the defaults (a map or a leaf), or anything inside
+/// a free-form map of them.
+fn supported(defaults: &Map<String, Value>, path: &str) -> bool {
+    let mut node = defaults;
+    let mut walked = String::new();
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        walked = join(&walked, part);
+        if FREE_FORM.contains(&walked.as_str()) {
+            return true;
+        }
+        match node.get(part) {
+            Some(Value::Object(inner)) => node = inner,
+            Some(_) => return parts.peek().is_none(),
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The era keys: those of v0.15.7 this chart does not render (derived from the data file), and
+/// [`OTHER_ERA_KEYS`]. Each covers everything below it.
+pub fn era_keys() -> &'static [String] {
+    static KEYS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let defaults = super::defaults();
+        let mut keys: Vec<String> = v0_15_7_keys().filter(|k| !supported(defaults, k)).map(str::to_string).collect();
+        keys.extend(OTHER_ERA_KEYS.iter().map(|k| k.to_string()));
+        keys
+    })
+}
 
 /// How the user's keys were classified.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -181,20 +201,53 @@ fn walk(
                 }
             }
             Some(_) => {}
-            None if is_era_key(&path) => out.unsupported.push(path),
-            None => {
-                for leaf in leaf_paths(value, &path) {
-                    let suggestion = suggest(&path, &leaf, known);
-                    out.unknown.push((leaf, suggestion));
+            None => outside(&path, value, out, known),
+        }
+    }
+}
+
+/// A user key the defaults do not have: an era key (or inside one) is accepted; a map above era
+/// keys is looked into, and named as one era key when everything in it is; anything else is
+/// unknown, each leaf with the closest known key.
+fn outside(path: &str, value: &Value, out: &mut Classified, known: &[String]) {
+    if is_era_key(path) {
+        out.unsupported.push(path.to_string());
+        return;
+    }
+    if is_era_ancestor(path) {
+        match value {
+            Value::Object(map) if !map.is_empty() => {
+                let mut inner = Classified::default();
+                for (key, child) in map {
+                    outside(&join(path, key), child, &mut inner, known);
+                }
+                if inner.unknown.is_empty() {
+                    out.unsupported.push(path.to_string());
+                } else {
+                    out.unsupported.extend(inner.unsupported);
+                    out.unknown.extend(inner.unknown);
                 }
             }
+            _ => out.unsupported.push(path.to_string()),
         }
+        return;
+    }
+    for leaf in leaf_paths(value, path) {
+        let suggestion = suggest(path, &leaf, known);
+        out.unknown.push((leaf, suggestion));
     }
 }
 
 /// Is `path` an era key or below one?
 pub fn is_era_key(path: &str) -> bool {
-    ERA_KEYS.iter().any(|era| path == *era || path.strip_prefix(era).is_some_and(|rest| rest.starts_with('.')))
+    era_keys()
+        .iter()
+        .any(|era| path == era || path.strip_prefix(era.as_str()).is_some_and(|rest| rest.starts_with('.')))
+}
+
+/// Are there era keys below `path`?
+fn is_era_ancestor(path: &str) -> bool {
+    era_keys().iter().any(|era| era.strip_prefix(path).is_some_and(|rest| rest.starts_with('.')))
 }
 
 /// Every dotted path the user may write: supported keys (down to free-form maps) and era keys.
@@ -212,7 +265,7 @@ pub fn known_paths(defaults: &Map<String, Value>) -> Vec<String> {
     }
     let mut out = Vec::new();
     collect(defaults, "", &mut out);
-    out.extend(ERA_KEYS.iter().map(|k| k.to_string()));
+    out.extend(era_keys().iter().cloned());
     out
 }
 
@@ -224,23 +277,21 @@ fn leaf_paths(value: &Value, path: &str) -> Vec<String> {
     }
 }
 
-/// The closest known key to the unknown `path` (where the user's keys left the known
-/// structure), extended by the rest of `leaf` when that longer key exists too:
-/// `sync.ingress.enabled` → `sync.ingresses.enabled`.
+/// The closest known key to the unknown leaf `leaf` (below `path`, where the user's keys left the
+/// known structure), compared by the whole dotted path, so `sync.ingres.enabled` finds
+/// `sync.ingresses.enabled`. Supported keys win over era keys at the same distance, then the
+/// shorter one. No suggestion when even the closest differs by more than half of the misspelt key.
 fn suggest(path: &str, leaf: &str, known: &[String]) -> Option<String> {
-    let depth = path.split('.').count();
+    let wanted = leaf.to_lowercase();
     let best = known
         .iter()
-        .filter(|k| k.split('.').count() == depth)
-        .map(|k| (strsim::levenshtein(&path.to_lowercase(), &k.to_lowercase()), k))
-        .min_by_key(|(d, k)| (*d, k.len()))?;
+        .map(|k| (strsim::levenshtein(&wanted, &k.to_lowercase()), is_era_key(k), k.len(), k))
+        .min_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)))?;
     let last = path.rsplit('.').next().unwrap_or(path);
     if best.0 > (last.chars().count() / 2).max(2) {
         return None;
     }
-    let rest = &leaf[path.len()..];
-    let longer = format!("{}{rest}", best.1);
-    Some(if known.contains(&longer) { longer } else { best.1.clone() })
+    Some(best.3.clone())
 }
 
 #[cfg(test)]

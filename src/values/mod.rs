@@ -9,6 +9,7 @@
 mod error;
 pub(crate) mod k3s;
 mod keys;
+mod locate;
 mod merge;
 pub(crate) mod model;
 pub mod strvals;
@@ -21,7 +22,7 @@ use std::sync::OnceLock;
 use serde_json::{Map, Value};
 
 pub use error::ValuesError;
-pub use keys::{ERA_KEYS, FREE_FORM, is_era_key, known_paths};
+pub use keys::{FREE_FORM, OTHER_ERA_KEYS, era_keys, is_era_key, known_paths, v0_15_7_keys, v0_15_7_keys_with_types};
 pub use merge::{coalesce, merge_layer, without_nulls};
 pub use model::Values;
 pub use strvals::{SetError, SetKind};
@@ -196,7 +197,12 @@ pub fn load(layers: &Layers) -> Result<Loaded, ValuesError> {
             })?;
         }
     }
-    from_user(user)
+    from_user(user).map_err(|e| match e {
+        ValuesError::Invalid(problems) => ValuesError::Invalid(
+            problems.into_iter().map(|p| Problem { source: locate::locate(layers, &p.path), ..p }).collect(),
+        ),
+        other => other,
+    })
 }
 
 /// Classify, merge over the defaults, type and validate user values (already stacked).
@@ -208,20 +214,120 @@ pub(crate) fn from_user(user: Map<String, Value>) -> Result<Loaded, ValuesError>
     }
     let merged = coalesce(defaults, &user);
     let supported = keys::without_paths(&merged, &classified.unsupported);
-    let values = typed(supported)?;
-    let problems = validate::check_values(&values);
-    if !problems.is_empty() {
-        return Err(ValuesError::Invalid(problems));
+    // Every wrong type and every wrong value, in one report.
+    let (values, mut problems) = typed(supported);
+    if let Some(values) = &values {
+        problems.extend(validate::check_values(values));
     }
-    Ok(Loaded { user, merged, values, unsupported: classified.unsupported })
+    match values {
+        Some(values) if problems.is_empty() => Ok(Loaded { user, merged, values, unsupported: classified.unsupported }),
+        _ => Err(ValuesError::Invalid(problems)),
+    }
 }
 
-fn typed(map: Map<String, Value>) -> Result<Values, ValuesError> {
-    let value = Value::Object(map);
-    serde_path_to_error::deserialize(&value).map_err(|e| ValuesError::Type {
-        path: e.path().to_string(),
-        message: validate::describe_serde(&e.inner().to_string()),
-    })
+/// Most type errors collected from one input.
+const MAX_TYPE_ERRORS: usize = 100;
+
+/// Type the values, collecting every type error: each wrong value is reported, replaced by the
+/// chart's default (or left out), and typing goes on. `None` when typing cannot go on (more
+/// than [`MAX_TYPE_ERRORS`], or an error the repair cannot reach).
+fn typed(mut map: Map<String, Value>) -> (Option<Values>, Vec<Problem>) {
+    use serde_path_to_error::Segment;
+    let mut problems = Vec::new();
+    // List elements left out so far, by list path: later errors name their original index.
+    let mut removed: Vec<(String, usize)> = Vec::new();
+    loop {
+        let value = Value::Object(map.clone());
+        let err = match serde_path_to_error::deserialize::<_, Values>(&value) {
+            Ok(values) => return (Some(values), problems),
+            Err(e) => e,
+        };
+        let mut shown = String::new();
+        let mut segments = Vec::new();
+        for segment in err.path().iter() {
+            match segment {
+                Segment::Map { key } => {
+                    shown = validate::join_path(&shown, key);
+                    segments.push(PathPart::Key(key.clone()));
+                }
+                Segment::Seq { index } => {
+                    let mut original = *index;
+                    let mut gone: Vec<usize> =
+                        removed.iter().filter(|(list, _)| *list == shown).map(|(_, i)| *i).collect();
+                    gone.sort_unstable();
+                    for i in gone {
+                        if i <= original {
+                            original += 1;
+                        }
+                    }
+                    segments.push(PathPart::Index(*index, original));
+                    shown = format!("{shown}[{original}]");
+                }
+                Segment::Enum { .. } | Segment::Unknown => break,
+            }
+        }
+        problems.push(validate::problem(shown, validate::describe_serde(&err.inner().to_string())));
+        if problems.len() >= MAX_TYPE_ERRORS || !repair(&mut map, &segments, &mut removed) {
+            return (None, problems);
+        }
+    }
+}
+
+/// One step of a path into the values: a key, or a list index (as typing saw it, and as the
+/// input had it before elements were left out).
+enum PathPart {
+    Key(String),
+    Index(usize, usize),
+}
+
+/// Put the chart's default where a wrong value was (or take it out), so typing goes on. Inside a
+/// list the whole element goes: its other fields may be required, and it was reported already.
+fn repair(map: &mut Map<String, Value>, path: &[PathPart], removed: &mut Vec<(String, usize)>) -> bool {
+    let path = match path.iter().rposition(|p| matches!(p, PathPart::Index(..))) {
+        Some(last_index) => &path[..=last_index],
+        None => path,
+    };
+    let mut root = Value::Object(std::mem::take(map));
+    let repaired = repair_value(&mut root, path, Some(defaults()), String::new(), removed);
+    if let Value::Object(back) = root {
+        *map = back;
+    }
+    repaired
+}
+
+fn repair_value(
+    node: &mut Value,
+    path: &[PathPart],
+    default: Option<&Map<String, Value>>,
+    shown: String,
+    removed: &mut Vec<(String, usize)>,
+) -> bool {
+    match (path, node) {
+        ([PathPart::Key(key)], Value::Object(map)) => {
+            match default.and_then(|d| d.get(key)) {
+                Some(chart_default) => map.insert(key.clone(), chart_default.clone()),
+                None => map.shift_remove(key),
+            };
+            true
+        }
+        ([PathPart::Index(index, original)], Value::Array(items)) if *index < items.len() => {
+            items.remove(*index);
+            removed.push((shown, *original));
+            true
+        }
+        ([PathPart::Key(key), rest @ ..], Value::Object(map)) => match map.get_mut(key) {
+            Some(child) => {
+                let default = default.and_then(|d| d.get(key)).and_then(Value::as_object);
+                repair_value(child, rest, default, validate::join_path(&shown, key), removed)
+            }
+            None => false,
+        },
+        ([PathPart::Index(index, original), rest @ ..], Value::Array(items)) => match items.get_mut(*index) {
+            Some(child) => repair_value(child, rest, None, format!("{shown}[{original}]"), removed),
+            None => false,
+        },
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -299,9 +405,48 @@ mod tests {
     #[test]
     fn wrong_types_name_path_expected_and_found() {
         let err = load(&layers(&["sync:\n  ingresses:\n    enabled: maybe\n"], &[])).unwrap_err();
-        assert_eq!(err.to_string(), "values: sync.ingresses.enabled: expected a boolean, found string \"maybe\"");
+        assert_eq!(
+            err.to_string(),
+            "invalid values:\n  f0.yaml:3: sync.ingresses.enabled: expected a boolean, found string \"maybe\""
+        );
         let err = load(&layers(&[], &[(SetKind::String, "syncer.replicas=2")])).unwrap_err();
-        assert!(err.to_string().contains("syncer.replicas: expected i64, found string \"2\""), "{err}");
+        assert!(
+            err.to_string()
+                .contains("--set-string \"syncer.replicas=2\": syncer.replicas: expected i64, found string \"2\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_wrong_value_is_reported_at_once_with_where_it_came_from() {
+        let file = "sync:\n  ingresses:\n    enabled: maybe\nstorage:\n  size: lots\n  persistence: 3\n\
+                    mapServices:\n  fromHost:\n    - {from: a/b, to: c/d, extra: 1}\n    - {from: a/b, to: 7}\n\
+                    coredns:\n  replicas: many\n";
+        let err = load(&layers(
+            &[file],
+            &[
+                (SetKind::Typed, "syncer.replicas=x"),
+                (SetKind::Typed, "fallbackHostDns=1"),
+                (SetKind::Typed, "vcluster.image="),
+            ],
+        ))
+        .unwrap_err();
+        let text = err.to_string();
+        for want in [
+            "f0.yaml:3: sync.ingresses.enabled: expected a boolean",
+            "f0.yaml:6: storage.persistence: expected a boolean, found integer `3`",
+            "f0.yaml:9: mapServices.fromHost[0].extra: unknown field `extra`",
+            "f0.yaml:10: mapServices.fromHost[1].to: expected a string, found integer `7`",
+            "f0.yaml:12: coredns.replicas: expected i64",
+            "--set \"syncer.replicas=x\": syncer.replicas: expected i64, found string \"x\"",
+            "--set \"fallbackHostDns=1\": fallbackHostDns: expected a boolean",
+            // value checks in the same report
+            "f0.yaml:5: storage.size:",
+            "--set \"vcluster.image=\": vcluster.image:",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        }
+        assert_eq!(text.lines().count(), 10, "{text}");
     }
 
     #[test]

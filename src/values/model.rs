@@ -22,6 +22,8 @@ pub struct Values {
     #[serde(rename = "serviceCIDR")]
     pub(crate) service_cidr: String,
     pub(crate) default_image_registry: String,
+    #[serde(rename = "enableHA")]
+    pub(crate) enable_ha: bool,
     pub(crate) syncer: Syncer,
     pub(crate) vcluster: Vcluster,
     pub(crate) storage: Storage,

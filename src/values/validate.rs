@@ -19,16 +19,21 @@ pub(crate) const MAX_NAME_LEN: usize = 63 - "vc-workload-".len();
 pub struct Problem {
     pub(crate) path: String,
     pub(crate) message: String,
+    /// Where the value came from (`values.yaml:12`, `--set "a=b"`), when known.
+    pub(crate) source: Option<String>,
 }
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(source) = &self.source {
+            write!(f, "{source}: ")?;
+        }
         write!(f, "{}: {}", self.path, self.message)
     }
 }
 
-fn problem(path: impl Into<String>, message: impl Into<String>) -> Problem {
-    Problem { path: path.into(), message: message.into() }
+pub(crate) fn problem(path: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem { path: path.into(), message: message.into(), source: None }
 }
 
 const DNS1123_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', \
