@@ -145,9 +145,7 @@ async fn scenario(pair: Pair) {
         "spec": { "ports": [{ "name": "http", "port": 80 }], "selector": { "app": "web" } }
     }))
     .unwrap();
-    let web =
-        Api::<Service>::namespaced(pair.virt.clone(), "default").create(&PostParams::default(), &web).await.unwrap();
-    let web_ip = cluster_ip(&web).expect("a virtual ClusterIP");
+    Api::<Service>::namespaced(pair.virt.clone(), "default").create(&PostParams::default(), &web).await.unwrap();
 
     let (shutdown, task) = start_syncer(&pair, &manifest, &resolv);
 
@@ -215,6 +213,16 @@ async fn scenario(pair: Pair) {
 
     // 3. A ClusterFirst pod runs with the host ClusterIP of kube-dns, which the services syncer
     // puts on the host from the bundle's virtual Service; a Default one is left alone.
+    // First `web` is recreated with its host ClusterIP (the services syncer): that is the
+    // address its service-link variables carry.
+    let host_web = vcluster_translate::Translator::new(NAME, HOST_NS).host_name("default", "web");
+    let web_ip = eventually("web's virtual ClusterIP equal to the host's", DEADLINE, || async {
+        let host = Api::<Service>::namespaced(pair.host.clone(), HOST_NS).get_opt(&host_web).await.unwrap()?;
+        let virt = Api::<Service>::namespaced(pair.virt.clone(), "default").get_opt("web").await.unwrap()?;
+        let ip = cluster_ip(&host)?;
+        (cluster_ip(&virt).as_deref() == Some(ip.as_str())).then_some(ip)
+    })
+    .await;
     let pods: Api<Pod> = Api::namespaced(pair.virt.clone(), "default");
     pods.create(&PostParams::default(), &pod("resolver", "ClusterFirst")).await.unwrap();
     pods.create(&PostParams::default(), &pod("plain", "Default")).await.unwrap();
@@ -286,7 +294,8 @@ async fn scenario(pair: Pair) {
             .collect(),
         ),
     };
-    let kube_dns_ip = cluster_ip(&kube_dns).unwrap();
+    // The virtual kube-dns now has the host's ClusterIP: the name leads to the host Service.
+    let kube_dns_ip = dns_ip.clone();
     let answer = dns_support::resolve(&conf, "kube-dns.kube-system", &view);
     assert_eq!(answer.answer, dns_support::Answer::Ips(vec![kube_dns_ip]));
     assert_eq!(answer.name.as_deref(), Some("kube-dns.kube-system.svc.cluster.local"));
@@ -445,7 +454,9 @@ async fn coredns_nodehosts_and_pod_dns_on_kube_sim() {
 async fn coredns_nodehosts_and_pod_dns_on_real_control_planes() {
     let (host, virt) = tokio::join!(
         control_plane::ControlPlane::start(control_plane::Options::host()),
-        control_plane::ControlPlane::start(control_plane::Options::virtual_cluster().service_cidr("10.112.0.0/16")),
+        // The virtual API serves the host's service range, as the chart makes k3s do: Services are
+        // recreated there with their host ClusterIPs.
+        control_plane::ControlPlane::start(control_plane::Options::virtual_cluster()),
     );
     let (host, virt) = (host.unwrap(), virt.unwrap());
     let text = std::fs::read_to_string(virt.kubeconfig_path()).unwrap();
