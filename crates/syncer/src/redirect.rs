@@ -1,5 +1,5 @@
 //! The Service create redirect on the API endpoint (loft-sh/vcluster v0.15.7
-//! `pkg/server/filters/service.go` `WithServiceCreateRedirect`; reference §3.5): a Service
+//! `pkg/server/filters/service.go` `WithServiceCreateRedirect`): a Service
 //! created through :8443 is created on the host first, then in the virtual cluster with the
 //! host's `clusterIP`, `clusterIPs`, ports (allocated node ports) and `healthCheckNodePort`,
 //! as the caller, so the virtual ClusterIP is one the host routes. If the virtual create fails

@@ -1,4 +1,4 @@
-//! Adoption (issue 14 item 6): host objects written by an established 0.15.x syncer
+//! Adoption: host objects written by an established 0.15.x syncer
 //! (`fixtures/adoption-host.yaml`, derived from the upstream source) are taken over as they
 //! are: with the virtual side agreeing (`fixtures/adoption-virtual.yaml`), our syncer makes no
 //! write at all, on either cluster.

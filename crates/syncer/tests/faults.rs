@@ -1,4 +1,4 @@
-//! Faults (issue 14 item 7): restart without changes makes no write; a host object deleted by
+//! Faults: restart without changes makes no write; a host object deleted by
 //! someone is recreated; a virtual object deleted while the syncer was down has its host
 //! object deleted at start; watch 410s relist without duplicates; conflicts are retried; a host
 //! API outage makes the syncer unready, it retries and recovers without crashing; a virtual

@@ -342,44 +342,10 @@ pub fn table(
     })
 }
 
-/// apimachinery/pkg/util/duration `HumanDuration`.
-pub fn human_duration(secs: i64) -> String {
-    if secs < -1 {
-        return "<invalid>".into();
-    } else if secs < 0 {
-        return "0s".into();
-    } else if secs < 60 * 2 {
-        return format!("{secs}s");
-    }
-    let minutes = secs / 60;
-    if minutes < 10 {
-        let s = secs % 60;
-        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
-    } else if minutes < 60 * 3 {
-        return format!("{minutes}m");
-    }
-    let hours = secs / 3600;
-    if hours < 8 {
-        let m = minutes % 60;
-        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
-    } else if hours < 48 {
-        return format!("{hours}h");
-    } else if hours < 24 * 8 {
-        let h = hours % 24;
-        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
-    } else if hours < 24 * 365 * 2 {
-        return format!("{}d", hours / 24);
-    } else if hours < 24 * 365 * 8 {
-        let dy = (hours / 24) % 365;
-        return if dy == 0 { format!("{}y", hours / 24 / 365) } else { format!("{}y{dy}d", hours / 24 / 365) };
-    }
-    format!("{}y", hours / 24 / 365)
-}
-
 /// printers.go `translateTimestampSince`
 fn since(ts: Option<&str>, now: jiff::Timestamp) -> String {
     match ts.and_then(|t| t.parse::<jiff::Timestamp>().ok()) {
-        Some(t) => human_duration(now.duration_since(t).as_secs()),
+        Some(t) => kube_text::human_duration(now.duration_since(t).as_secs()),
         None => "<unknown>".into(),
     }
 }
@@ -875,24 +841,6 @@ fn event_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_duration_matches_apimachinery() {
-        for (secs, want) in [
-            (0, "0s"),
-            (119, "119s"),
-            (120, "2m"),
-            (125, "2m5s"),
-            (600, "10m"),
-            (3 * 3600, "3h"),
-            (3 * 3600 + 60, "3h1m"),
-            (9 * 3600, "9h"),
-            (50 * 3600, "2d2h"),
-            (10 * 86400, "10d"),
-        ] {
-            assert_eq!(human_duration(secs), want, "{secs}");
-        }
-    }
 
     #[test]
     fn service_row_prints_like_kubectl_against_a_cluster() {

@@ -1,5 +1,5 @@
 //! The Endpoints controller (loft-sh/vcluster v0.15.7
-//! `pkg/controllers/resources/endpoints/syncer.go`; reference §3.6): the Endpoints of
+//! `pkg/controllers/resources/endpoints/syncer.go`): the Endpoints of
 //! selectorless virtual Services on the host, pod `targetRef`s translated. A Service that gains
 //! a selector loses its synced host Endpoints (the host's endpoints controller takes over). A
 //! Service created after its Endpoints re-enqueues them (upstream issue #2719).

@@ -1,5 +1,5 @@
 //! The Services controller (loft-sh/vcluster v0.15.7
-//! `pkg/controllers/resources/services/syncer.go`; reference §3.5): the host Service for every
+//! `pkg/controllers/resources/services/syncer.go`): the host Service for every
 //! virtual one, the host's ClusterIP (by recreation), node ports, `externalIPs`,
 //! `loadBalancerIP` and status back, the forward diff to the host. Virtual `default/kubernetes`
 //! follows the vcluster's own host Service and its Endpoints (v0.15.7

@@ -1,4 +1,4 @@
-//! Hooks consulted before a request is forwarded: issue 15's Service create/update redirect
+//! Hooks consulted before a request is forwarded: the Service create/update redirect (`src/redirect.rs`)
 //! (loft-sh/vcluster v0.15.x `pkg/server/filters/service.go` `WithServiceCreateRedirect`: create
 //! the host Service first, then the virtual one with the host's cluster IP as the caller).
 

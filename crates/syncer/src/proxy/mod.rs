@@ -34,7 +34,7 @@
 //!   pooled connections; connecting (TCP and TLS) is bounded by
 //!   [`ProxyConfig::connect_timeout`]. An unreachable upstream answers 503 with a Kubernetes
 //!   `Status` (`reason: ServiceUnavailable`).
-//! - [`ProxyConfig::interceptors`] are consulted, in order, before forwarding (issue 15's Service
+//! - [`ProxyConfig::interceptors`] are consulted, in order, before forwarding (the Service
 //!   create redirect): the first whose [`Interceptor::wants`] returns true gets the parsed
 //!   request ([`RequestInfo`]), the caller and the body (at most 3 MiB, kube-apiserver's limit),
 //!   and answers it, typically through [`Upstream::send`] as the caller.
@@ -55,7 +55,7 @@
 //! `--kube-config` (k3s's admin, `/data/k3s-config/kube-config.yaml`); `server_ca` =
 //! `/data/server/tls/server-ca.{crt,key}`, `client_ca_pem` = `/data/server/tls/client-ca.crt`
 //! (k3s's layout); `cluster_domain` = `--cluster-domain`; `sans` = `--tls-san` values plus the
-//! names and addresses of reference §3.13 (service names, ClusterIP, load-balancer ingress,
+//! names and addresses upstream puts in its serving certificate (v0.15.7 pkg/certs; service names, ClusterIP, load-balancer ingress,
 //! `POD_IP`, …) as the syncer learns them; `readiness` = the syncer's own readiness.
 //!
 //! Differences from upstream (loft-sh/vcluster v0.15.x `pkg/server/server.go`): upstream
@@ -122,7 +122,7 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// How long in-flight requests may run on after `shutdown` before their connections drop.
     pub shutdown_grace: Duration,
-    /// Consulted in order before a request is forwarded (issue 15's Service create redirect).
+    /// Consulted in order before a request is forwarded (the Service create redirect).
     pub interceptors: Vec<Arc<dyn Interceptor>>,
 }
 

@@ -1,5 +1,5 @@
 //! Endpoints (loft-sh/vcluster v0.15.7 `pkg/controllers/resources/endpoints/{syncer,translate}.go`,
-//! `pkg/controllers/k8sdefaultendpoint/`; reference §3.6): only the Endpoints of selectorless
+//! `pkg/controllers/k8sdefaultendpoint/`): only the Endpoints of selectorless
 //! virtual Services reach the host, with pod `targetRef`s renamed to the host pods; the
 //! Endpoints of a Service with a selector are the host's endpoints controller's. The virtual
 //! `default/kubernetes` Endpoints (and EndpointSlice) follow the vcluster's host Service's.
@@ -231,7 +231,7 @@ pub fn kubernetes_slice_update(current: Option<&EndpointSlice>, wanted: Endpoint
 
 #[cfg(test)]
 mod tests {
-    //! Upstream's endpoints cases (reference §4.1: forward create, forward update, don't sync
+    //! Upstream's endpoints cases (v0.15.7 pkg/controllers/resources/endpoints/syncer_test.go: forward create, forward update, don't sync
     //! default/kubernetes) and the default endpoint's.
     use super::*;
     use crate::translate::map;

@@ -47,7 +47,7 @@ pub(crate) fn update(v: &IngressClass, h: &IngressClass) -> Option<IngressClass>
 
 #[cfg(test)]
 mod tests {
-    //! Upstream §4.1 ingressclasses cases: Sync Up (host → virtual create), Sync (update); Sync
+    //! Upstream ingressclasses cases (v0.15.7 pkg/controllers/resources/ingressclasses/syncer_test.go): Sync Up (host → virtual create), Sync (update); Sync
     //! Down (a virtual-only class is deleted) is the controller's decision, tested in-process.
     use super::*;
     use serde_json::json;

@@ -221,7 +221,7 @@ pub(crate) fn translate_spec(ctx: &Context, namespace: &str, spec: &IngressSpec)
 
 #[cfg(test)]
 mod tests {
-    //! Upstream §4.1 ingresses cases (`syncer_test.go`), upstream test context (vcluster
+    //! Upstream ingresses cases (v0.15.7 pkg/controllers/resources/ingresses/syncer_test.go), upstream test context (vcluster
     //! `vcluster`, host namespace `test`).
     use super::*;
     use crate::translate::map;

@@ -190,7 +190,7 @@ pub fn map<const N: usize>(pairs: [(&str, &str); N]) -> BTreeMap<String, String>
 
 #[cfg(test)]
 pub(crate) mod testing {
-    //! Shared fixtures of the translation tests: the upstream unit-test context (§4.1: target
+    //! Shared fixtures of the translation tests: the upstream unit-test context (v0.15.7 pkg/util/translate tests: target
     //! namespace `test`, vcluster `vcluster`) with an owner.
     use super::*;
 

@@ -125,7 +125,7 @@ fn peers(ctx: &Context, peers: &[NetworkPolicyPeer], namespace: &str) -> Vec<Net
 
 #[cfg(test)]
 mod tests {
-    //! Upstream §4.1 networkpolicies cases (`syncer_test.go`), with the upstream test context
+    //! Upstream networkpolicies cases (v0.15.7 pkg/controllers/resources/networkpolicies/syncer_test.go), with the upstream test context
     //! (vcluster `vcluster`, host namespace `test`). Hashes: `printf %s KEY | sha256sum`
     //! (app a172cedcae, role 4b168d88dc, tier e29ccc00b2, kubernetes.io/metadata.name cf1227b7b2).
     use super::*;

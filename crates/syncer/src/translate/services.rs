@@ -1,5 +1,5 @@
 //! Services (loft-sh/vcluster v0.15.7 `pkg/controllers/resources/services/{syncer,translate}.go`,
-//! `pkg/server/filters/service.go`; reference §3.5): the host Service carries the translated
+//! `pkg/server/filters/service.go`): the host Service carries the translated
 //! metadata and selector; the virtual ClusterIP, node ports, load-balancer status,
 //! `externalIPs` and `loadBalancerIP` come from the host; the fields of the forward diff go to
 //! the host.
@@ -343,7 +343,7 @@ pub fn kubernetes_service(v: &Service, host: &Service) -> Option<Backward> {
 
 #[cfg(test)]
 mod tests {
-    //! Upstream's service syncer cases (reference §4.1) with literal expectations.
+    //! Upstream's service syncer cases (v0.15.7 pkg/controllers/resources/services/syncer_test.go) with literal expectations.
     use super::*;
     use crate::translate::map;
     use crate::translate::testing::{ctx, meta};

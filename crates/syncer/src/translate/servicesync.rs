@@ -180,7 +180,7 @@ pub(crate) fn host_target_update(ctx: &Context, source: &Service, target: &Servi
 
 #[cfg(test)]
 mod tests {
-    //! Cases of upstream's servicesync e2e (§4.3: port `custom` 8080, selector of exactly three
+    //! Cases of upstream's servicesync e2e (v0.15.7 test/e2e/servicesync/servicesync.go: port `custom` 8080, selector of exactly three
     //! keys), with the upstream test context (vcluster `vcluster`, host namespace `test`).
     //! Hash: `printf %s test | sha256sum` → 9f86d08188.
     use super::*;
