@@ -502,3 +502,64 @@ fn is_ready(pod: &Pod) -> bool {
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
+
+#[test]
+fn upgrade_prunes_and_delete_leaves_other_releases_alone() {
+    use k8s_openapi::api::core::v1::ResourceQuota;
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+    let (case, other) = (Case::new("prune"), Case::new("neighbour"));
+    let counts = |namespace: &str| {
+        block_on(async {
+            let client = case.world.client().await;
+            let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), namespace);
+            let quotas: Api<ResourceQuota> = Api::namespaced(client, namespace);
+            let lp = ListParams::default();
+            (policies.list(&lp).await.unwrap().items.len(), quotas.list(&lp).await.unwrap().items.len())
+        })
+    };
+    // Isolation renders a NetworkPolicy and a ResourceQuota; turning it off prunes both. (No
+    // wait: the LimitRange's default ephemeral-storage request does not fit kwok's node, which
+    // reports no ephemeral storage.)
+    case.create(&["--set", "isolation.enabled=true", "--no-wait"]);
+    let (policies, quotas) = counts(&case.namespace);
+    assert!(policies > 0 && quotas > 0, "isolation objects: {policies} policies, {quotas} quotas");
+    let upgraded = case.create(&["--upgrade", "--set", "isolation.enabled=false", "--no-wait"]);
+    assert_eq!(upgraded["revision"], 2, "{upgraded}");
+    assert_eq!(counts(&case.namespace), (0, 0), "the upgrade pruned what the values no longer render");
+
+    // A second release beside it: deleting the first touches nothing of it.
+    other.create(&[]);
+    let before = other.statefulset().expect("the other StatefulSet").metadata.uid;
+    case.delete();
+    assert!(case.statefulset().is_none());
+    let after = other.statefulset().expect("the other release survives").metadata.uid;
+    assert_eq!(before, after, "the other StatefulSet was not replaced");
+    assert_eq!(other.listed().expect("still listed")["releaseStatus"], "deployed");
+    other.delete();
+}
+
+#[test]
+fn rollback_on_failure_removes_a_failed_fresh_install() {
+    let world = world();
+    // No stand-in syncer for this name: the Secret `vc-<name>` never comes, the wait fails.
+    let name = world.unique("rollback");
+    let namespace = format!("e2e-{name}");
+    let home = world.fresh_dir("rollback");
+    let (kubeconfig, _) = world.admin_for("rollback");
+    let run = output(&mut world.vcluster_command(
+        &home,
+        &kubeconfig,
+        &["create", &name, "-n", &namespace, "--rollback-on-failure", "--timeout", "20s"],
+    ));
+    assert_eq!(run.code, 1, "{run:#?}");
+    let (statefulset, namespace_left) = block_on(async {
+        let client = world.client().await;
+        let sts: Api<StatefulSet> = Api::namespaced(client.clone(), &namespace);
+        let ns: Api<Namespace> = Api::all(client);
+        let sts = sts.get_opt(&name).await.unwrap();
+        let ns = ns.get_opt(&namespace).await.unwrap();
+        (sts, ns.filter(|n| n.metadata.deletion_timestamp.is_none()))
+    });
+    assert!(statefulset.is_none(), "the failed install's StatefulSet is removed");
+    assert!(namespace_left.is_none(), "the namespace this run created is removed (or terminating)");
+}
