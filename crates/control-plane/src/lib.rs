@@ -197,8 +197,24 @@ impl ControlPlane {
         .map_err(|e| Error::Io { context: "the start-up task".into(), message: e.to_string() })?
     }
 
-    /// [`ControlPlane::start`] without async.
+    /// [`ControlPlane::start`] without async. A free port chosen for a program can be taken by
+    /// another process before the program binds it (instances start side by side): such a start
+    /// is tried again, up to three times.
     pub fn start_blocking(options: &Options) -> Result<ControlPlane, Error> {
+        let mut attempt = 1;
+        loop {
+            match ControlPlane::start_once(options) {
+                Err(Error::Program { ref log_tail, .. })
+                    if attempt < 3 && log_tail.contains("address already in use") =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn start_once(options: &Options) -> Result<ControlPlane, Error> {
         let supervisor = match &options.supervisor {
             Some(path) => path.clone(),
             None => supervisor_binary()?,
