@@ -28,8 +28,10 @@ impl Interrupt {
         let token = interrupt.token.clone();
         tokio::spawn(async move {
             tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-            token.cancel();
+            // Said before the stop is asked for: once cancelled, the command may exit 130 (which
+            // prints nothing more) before this task runs again.
             on_first();
+            token.cancel();
             tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
             std::process::exit(i32::from(crate::error::ExitStatus::Interrupted.code()));
         });
