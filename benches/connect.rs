@@ -13,6 +13,8 @@
 //! `VCLUSTER_BIN` (default `target/release/vcluster`), `BENCH_MB` (default 100).
 #![allow(clippy::print_stdout)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -20,24 +22,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{median, timed};
 use kube_sim::fixtures::vcluster::{self, SyncerOptions};
 use kube_sim::{SimConfig, Simulator, Workloads};
 
 const STATEFULSET: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: my-vc, namespace: team, labels: {app: vcluster, release: my-vc}}\nspec:\n  serviceName: my-vc-headless\n  replicas: 1\n  selector: {matchLabels: {app: vcluster, release: my-vc}}\n  template:\n    metadata: {labels: {app: vcluster, release: my-vc}}\n    spec: {containers: [{name: syncer, image: ghcr.io/loft-sh/vcluster:0.19.7, ports: [{name: https, containerPort: 8443}]}]}\n";
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
-}
-
-fn timed(cmd: &mut Command) -> f64 {
-    let started = Instant::now();
-    let out = cmd.stdin(Stdio::null()).output().expect("run");
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    ms
-}
 
 /// User plus system CPU seconds of a process so far.
 fn cpu_seconds(pid: u32) -> f64 {

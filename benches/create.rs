@@ -10,52 +10,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
+mod common;
+
+use common::{PHASES, Request, median, phase, print_tables, timed};
 use kube_sim::fixtures::vcluster;
 use kube_sim::{RequestRecord, SimConfig, Simulator, Workloads};
-
-const PHASES: [&str; 5] = ["namespace", "detection", "release records", "apply", "wait"];
-
-/// Which phase of `create` a request belongs to.
-fn phase(r: &RequestRecord, namespace: &str) -> &'static str {
-    let ns_path = format!("/api/v1/namespaces/{namespace}");
-    if r.path == "/api/v1/namespaces" || r.path == ns_path {
-        "namespace"
-    } else if r.path == "/version"
-        || r.path.contains("/selfsubject")
-        || r.path.starts_with("/apis/networking.k8s.io/v1/servicecidrs/")
-        || (r.dry_run && r.method == "POST")
-    {
-        "detection"
-    } else if r.query.contains("watch=") || r.query.contains("fieldSelector=metadata.name%3Dvc-") {
-        "wait"
-    } else if r.path.contains("/secrets") {
-        "release records"
-    } else {
-        "apply"
-    }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
-}
-
-fn run(cmd: &mut Command) -> f64 {
-    let started = Instant::now();
-    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output().expect("run");
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    ms
-}
 
 fn kubectl(kubeconfig: &Path, cache: &Path, file: &Path) -> Command {
     let mut cmd = Command::new("kubectl");
@@ -122,7 +84,7 @@ fn main() {
         std::fs::write(&path, text).unwrap();
         path
     };
-    run(&mut kubectl(&kubeconfig, &warm, &manifests("warmup")));
+    timed(&mut kubectl(&kubeconfig, &warm, &manifests("warmup")));
     drop(sim);
 
     let mut wall: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
@@ -161,11 +123,11 @@ fn main() {
                 "kubectl apply (cold)" => {
                     let file = manifests(&name);
                     let cold = work.path().join(format!("cold-{name}"));
-                    run(&mut kubectl(&kubeconfig, &cold, &file))
+                    timed(&mut kubectl(&kubeconfig, &cold, &file))
                 }
                 _ => {
                     let file = manifests(&name);
-                    run(&mut kubectl(&kubeconfig, &warm, &file))
+                    timed(&mut kubectl(&kubeconfig, &warm, &file))
                 }
             };
             wall.entry(case).or_default().push(ms);
@@ -184,7 +146,19 @@ fn main() {
             if case == "vcluster create" {
                 let ns = format!("vcluster-{name}");
                 for p in PHASES {
-                    let n = own.iter().filter(|r| phase(r, &ns) == p).count();
+                    let n = own
+                        .iter()
+                        .filter(|r| {
+                            phase(
+                                &Request {
+                                    path: &r.path,
+                                    query: &r.query,
+                                    dry_run_create: r.dry_run && r.method == "POST",
+                                },
+                                &ns,
+                            ) == p
+                        })
+                        .count();
                     per_phase.entry(p).or_default().push(n as f64);
                 }
             }
@@ -192,19 +166,7 @@ fn main() {
     }
 
     println!("create benchmark: {runs} runs per case, interleaved; simulator in-process; wait: {wait}");
-    println!("| case | median wall (ms) | median requests |");
-    println!("|---|---|---|");
-    for case in cases {
-        let w = median(wall.get_mut(case).unwrap());
-        let r = median(requests.get_mut(case).unwrap());
-        println!("| {case} | {w:.1} | {r:.0} |");
-    }
-    println!();
-    println!("| create phase | median requests |");
-    println!("|---|---|");
-    for p in PHASES {
-        println!("| {p} | {:.0} |", median(per_phase.get_mut(p).unwrap()));
-    }
+    print_tables(&cases, &mut wall, &mut requests, &mut per_phase);
     println!();
     println!("| create step (--debug) | median ms |");
     println!("|---|---|");

@@ -10,57 +10,21 @@
 //! Environment: `BENCH_RUNS` (default 9), `VCLUSTER_BIN` (default `target/release/vcluster`).
 #![allow(clippy::print_stdout)]
 
+mod common;
 #[path = "../tests/support/e2e_world.rs"]
 mod world;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::Command;
 
+use common::{PHASES, Request, median, phase, print_tables, timed};
 use world::{AuditEvent, world};
 
-const PHASES: [&str; 5] = ["namespace", "detection", "release records", "apply", "wait"];
-
-/// Which phase of `create` a request belongs to (as `benches/create.rs` classifies them).
-fn phase(e: &AuditEvent, namespace: &str) -> &'static str {
+/// An audit event as the phase classifier reads it.
+fn request(e: &AuditEvent) -> Request<'_> {
     let (path, query) = e.uri.split_once('?').unwrap_or((&e.uri, ""));
-    let ns_path = format!("/api/v1/namespaces/{namespace}");
-    if path == "/api/v1/namespaces" || path == ns_path {
-        "namespace"
-    } else if path == "/version"
-        || path.contains("/selfsubject")
-        || path.starts_with("/apis/networking.k8s.io/v1/servicecidrs/")
-        || (e.dry_run() && e.verb == "create")
-    {
-        "detection"
-    } else if query.contains("watch=") || query.contains("fieldSelector=metadata.name%3Dvc-") {
-        "wait"
-    } else if path.contains("/secrets") {
-        "release records"
-    } else {
-        "apply"
-    }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
-}
-
-/// Runs `cmd`, which must succeed; its wall time in ms.
-fn timed(cmd: &mut Command) -> f64 {
-    let started = Instant::now();
-    let out = cmd.stdin(Stdio::null()).output().expect("run");
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    ms
+    Request { path, query, dry_run_create: e.dry_run() && e.verb == "create" }
 }
 
 /// `vcluster render | kubectl apply --server-side -f -`, the namespace first.
@@ -133,26 +97,14 @@ fn main() {
         requests.entry(case).or_default().push(own.len() as f64);
         if *case == "vcluster create" {
             for p in PHASES {
-                let n = own.iter().filter(|e| phase(e, namespace) == p).count();
+                let n = own.iter().filter(|e| phase(&request(e), namespace) == p).count();
                 per_phase.entry(p).or_default().push(n as f64);
             }
         }
     }
 
     println!("create benchmark on the real control plane: {runs} runs per case, interleaved");
-    println!("| case | median wall (ms) | median requests |");
-    println!("|---|---|---|");
-    for case in cases {
-        let w = median(wall.get_mut(case).unwrap());
-        let r = median(requests.get_mut(case).unwrap());
-        println!("| {case} | {w:.1} | {r:.0} |");
-    }
-    println!();
-    println!("| vcluster create phase | median requests |");
-    println!("|---|---|");
-    for p in PHASES {
-        println!("| {p} | {:.0} |", median(per_phase.get_mut(p).unwrap()));
-    }
+    print_tables(&cases, &mut wall, &mut requests, &mut per_phase);
     for ours in ["vcluster create", "vcluster create --no-wait"] {
         let w_ours = median(wall.get_mut(ours).unwrap());
         for theirs in ["kubectl apply (cold)", "kubectl apply (warm)"] {

@@ -11,10 +11,13 @@
 //! Environment: `BENCH_RUNS` (default 9), `VCLUSTER_BIN` (default `target/release/vcluster`).
 #![allow(clippy::print_stdout)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use common::median;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::Api;
@@ -25,12 +28,6 @@ use serde_json::{Value, json};
 use vcluster::release::{self, Chart, Metadata, RecordWrite, Release, Status};
 use vcluster::render::{self, ReleaseInfo, RenderInput};
 use vcluster::values::{self, Layers};
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
-}
 
 /// What `create` leaves for `name` in `namespace`: the record (rendered manifest, chart values,
 /// computed config), the rendered StatefulSet, and its pod, running.

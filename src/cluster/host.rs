@@ -255,6 +255,14 @@ impl Host {
         let api: Api<Namespace> = Api::all(self.connection.client.clone());
         let name = terminating.metadata.name.clone().unwrap_or_default();
         let rv = terminating.metadata.resource_version.clone().unwrap_or_default();
+        self.gone(api, &name, rv).await
+    }
+
+    /// Wait (watching from `rv`) until the object `name` that `api` serves is deleted.
+    async fn gone<K>(&self, api: Api<K>, name: &str, rv: String) -> Result<(), HostError>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    {
         let mut follow = Follow::new(api, WatchParams::default().fields(&format!("metadata.name={name}")), rv);
         loop {
             match follow.next().await.map_err(|e| self.err(e))? {
@@ -264,6 +272,7 @@ impl Host {
             }
         }
     }
+
     /// Delete a StatefulSet (if it is still the one with `uid`) leaving its pods and claims in
     /// place (`propagationPolicy: Orphan`), and wait (watching) until it is gone, so that it can be
     /// created again with fields an update may not change.
@@ -291,15 +300,7 @@ impl Host {
         if listed.items.is_empty() {
             return Ok(());
         }
-        let rv = listed.metadata.resource_version.unwrap_or_default();
-        let mut follow = Follow::new(api, WatchParams::default().fields(&format!("metadata.name={name}")), rv);
-        loop {
-            match follow.next().await.map_err(|e| self.err(e))? {
-                Change::Deleted(_) => return Ok(()),
-                Change::Relisted(items) if items.is_empty() => return Ok(()),
-                _ => {}
-            }
-        }
+        self.gone(api, name, listed.metadata.resource_version.unwrap_or_default()).await
     }
 
     /// The latest Warning events of an object (newest last, at most `limit`).

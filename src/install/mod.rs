@@ -15,10 +15,9 @@
 //! 7. Record the revision deployed (and the previous one superseded) — or failed, rolled back when
 //!    asked, and exit 130 on an interrupt.
 //!
-//! Pure parts: [`manifest`], [`ownership`], [`plan`], [`diff`], [`cidr`], [`permissions`]; the
+//! Pure parts: [`manifest`], [`ownership`], [`plan`], [`diff`], [`permissions`]; the
 //! requests only an install makes: [`requests`]; the rest go through [`crate::cluster::Host`].
 
-pub(crate) mod cidr;
 pub(crate) mod diff;
 pub(crate) mod error;
 pub(crate) mod immutable;
@@ -48,6 +47,7 @@ use crate::release::{
 use crate::render::{self, Manifest, ReleaseInfo, RenderInput};
 use crate::values::{self, Layers};
 use plan::{Existing, Plan, PlanInput};
+use vcluster_translate::cidr;
 
 /// Objects of one tier applied at the same time.
 const APPLY_CONCURRENCY: usize = 4;

@@ -12,9 +12,9 @@ use kube::api::PostParams;
 use serde_json::json;
 
 use super::InstallError;
-use super::cidr::{self, Detected};
 use super::permissions::{self, Permission};
 use crate::cluster::Connection;
+use vcluster_translate::cidr::{self, Detected};
 
 /// What a permission check found.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -12,7 +12,6 @@
 //! range (`4.4.4.4`, and `2001:db8::1` for IPv6); the allocator rejects it with "… The range of
 //! valid IPs is <cidr>". Probes are **dry-run** creates: kube-apiserver 1.33
 //! (MultiCIDRServiceAllocator) names the range only in a dry-run create's error.
-//! (Moved here from the CLI's `src/install/cidr.rs`, which keeps its copy until the refactor.)
 
 use std::net::IpAddr;
 
