@@ -104,10 +104,7 @@ fn helm_reads_what_vcluster_records_and_vcluster_follows_a_helm_rollback() {
     assert_eq!(listed[0]["revision"], "2");
     assert_eq!(listed[0]["status"], "deployed");
     assert_eq!(listed[0]["chart"], ours());
-    assert_eq!(
-        history(&host, name, ns),
-        [(1, "superseded".to_owned(), ours()), (2, "deployed".to_owned(), ours())]
-    );
+    assert_eq!(history(&host, name, ns), [(1, "superseded".to_owned(), ours()), (2, "deployed".to_owned(), ours())]);
 
     // The user-supplied values of each revision, as helm reads them.
     let first = values_of(&host, name, ns, "1");
@@ -178,8 +175,18 @@ fn vcluster_upgrades_and_deletes_a_release_helm_installed() {
     assert_eq!(list[0]["chartVersion"], "0.15.7", "{list}");
     assert_eq!(list[0]["revision"], 1);
 
-    host.run(&["create", name, "-n", ns, "--upgrade", "--reuse-values", "--set", "syncer.extraArgs[0]=--debug", "--no-wait"])
-        .succeeds();
+    host.run(&[
+        "create",
+        name,
+        "-n",
+        ns,
+        "--upgrade",
+        "--reuse-values",
+        "--set",
+        "syncer.extraArgs[0]=--debug",
+        "--no-wait",
+    ])
+    .succeeds();
     assert_eq!(
         history(&host, name, ns),
         [(1, "superseded".to_owned(), "vcluster-0.15.7".to_owned()), (2, "deployed".to_owned(), ours())]

@@ -144,3 +144,32 @@ fn upstream_flags_through_extra_args_parse() {
     assert_eq!(o.translate_images, ["nginx=mirror.io/nginx"]);
     let _: Option<Value> = None;
 }
+
+/// The syncer's own tests start it with exactly what the chart renders for their values files
+/// (`crates/syncer/tests/fixtures/rendered/<case>.yaml` → `<case>.args`, one argument a line):
+/// this keeps each `.args` file equal to `vcluster render`'s syncer arguments for its values, so
+/// the chart and the syncer are tested together. `UPDATE_RENDERED_ARGS=1` rewrites them.
+#[test]
+fn the_syncer_tests_run_with_what_the_chart_renders() {
+    let dir = support::repo().join("crates/syncer/tests/fixtures/rendered");
+    let mut cases = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let values = entry.unwrap().path();
+        if values.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&values).unwrap();
+        let rendered = render_yaml(&text, "my-vc", "vcluster-my-vc");
+        let args = syncer_args(&rendered.manifests);
+        accept(&args, &values.display().to_string());
+        let want = args.join("\n") + "\n";
+        let file = values.with_extension("args");
+        if std::env::var_os("UPDATE_RENDERED_ARGS").is_some() {
+            std::fs::write(&file, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&file).unwrap_or_default();
+        assert_eq!(have, want, "{} is stale: rerun with UPDATE_RENDERED_ARGS=1", file.display());
+        cases += 1;
+    }
+    assert!(cases >= 3, "the values cases in {}", dir.display());
+}

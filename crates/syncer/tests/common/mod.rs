@@ -23,17 +23,17 @@ use vcluster_syncer::startup::{self, Environment, Timings};
 pub const NAME: &str = "my-vc";
 pub const HOST_NS: &str = "vcluster-my-vc";
 
-/// The arguments the chart renders by default for `my-vc` (tests/render.rs of the CLI).
+/// The arguments the chart renders by default for `my-vc`.
 pub fn chart_args() -> Vec<String> {
-    [
-        "--name=my-vc",
-        "--service-account=vc-workload-my-vc",
-        "--kube-config-context-name=my-vcluster",
-        "--sync=-ingressclasses",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    rendered_args("defaults")
+}
+
+/// What `vcluster render my-vc -n vcluster-my-vc -f fixtures/rendered/<case>.yaml` gives the
+/// syncer container (kept equal to the chart by the CLI's tests/syncer_args.rs).
+pub fn rendered_args(case: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rendered").join(format!("{case}.args"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().map(str::to_owned).collect()
 }
 
 /// The host namespace, the vcluster's Service (the owner of synced objects) and the workload
@@ -286,10 +286,15 @@ impl Clusters {
     }
 
     pub async fn syncer_with(&self, extra: &[&str], timings: Timings, identity: &str) -> Syncer {
-        let mut args = vec!["vcluster-syncer".to_string()];
-        args.extend(chart_args());
+        let mut args = chart_args();
         args.extend(extra.iter().map(|s| s.to_string()));
-        let options = vcluster_syncer::options::parse(args).unwrap().options;
+        self.syncer_from_args(args, timings, identity).await
+    }
+
+    /// Start a syncer with exactly `args` (what a rendered chart gives its syncer container).
+    pub async fn syncer_from_args(&self, args: Vec<String>, timings: Timings, identity: &str) -> Syncer {
+        let argv = std::iter::once("vcluster-syncer".to_string()).chain(args);
+        let options = vcluster_syncer::options::parse(argv).unwrap().options;
         let env = self.environment(identity).await;
         let stats = env.stats.clone();
         let (readiness, ready) = watch::channel(false);
