@@ -20,7 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{DeleteParams, Preconditions};
 use kube::runtime::controller::{self, Action, Controller};
@@ -88,6 +88,26 @@ pub(crate) trait Kind: Send + Sync + 'static {
     }
 }
 
+/// Whether a reflector's store has had its first list, without waiting. Reconciles check and
+/// requeue instead of awaiting `Store::wait_until_ready`: kube-runtime 5.0.0
+/// (src/utils/delayed_init.rs) parks every waiter on one futures oneshot receiver, which keeps
+/// only the waker of the task that polled it last, so of several reconciles waiting at once all
+/// but one were never woken (seen on a real control plane, whose first lists take longer than
+/// the simulator's).
+pub(crate) fn store_ready<K: reflector::Lookup + Clone + 'static>(
+    store: &Store<K>,
+    side: &'static str,
+) -> Result<bool, Box<SyncError>>
+where
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    match store.wait_until_ready().now_or_never() {
+        None => Ok(false),
+        Some(Ok(())) => Ok(true),
+        Some(Err(_)) => Err(Box::new(SyncError::NotReady(side))),
+    }
+}
+
 /// The host name of a virtual object.
 pub(crate) fn host_ref<K: Resource<DynamicType = ()>>(shared: &Shared, v: &K) -> ObjectRef<K> {
     let name = shared.tctx.translator.host_name(&v.namespace().unwrap_or_default(), &v.name_any());
@@ -100,7 +120,9 @@ pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Act
     if is_excluded(v.meta(), S::NAME) {
         return Ok(Action::await_change());
     }
-    kind.host_store().wait_until_ready().await.map_err(|_| SyncError::NotReady("host"))?;
+    if !store_ready(kind.host_store(), "host").map_err(|e| *e)? {
+        return Ok(Action::requeue(Duration::from_millis(100)));
+    }
     let host = kind.host_store().get(&host_ref(&shared, v.as_ref()));
     let result = match host {
         Some(h) if is_excluded(h.meta(), S::NAME) => Ok(Action::await_change()),
@@ -331,7 +353,9 @@ pub(crate) async fn run<S: Kind>(ctrl: Controller<S::K>, kind: Arc<S>) {
 /// virtual API confirms it is gone (`Reconcile`, vObj == nil && pObj != nil).
 pub(crate) async fn virtual_gone<S: Kind>(kind: &Arc<S>, namespace: &str, name: &str) -> Result<(), SyncError> {
     let shared = kind.shared();
-    kind.host_store().wait_until_ready().await.map_err(|_| SyncError::NotReady("host"))?;
+    if !store_ready(kind.host_store(), "host").map_err(|e| *e)? {
+        return Err(SyncError::NotReady("host"));
+    }
     let host_name = shared.tctx.translator.host_name(namespace, name);
     let Some(h) = kind.host_store().get(&ObjectRef::new(&host_name).within(shared.tctx.host_namespace())) else {
         return Ok(());

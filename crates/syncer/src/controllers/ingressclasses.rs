@@ -63,7 +63,9 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 }
 
 async fn reconcile(h: Arc<IngressClass>, ctx: Arc<Ctx>) -> Result<Action, SyncError> {
-    ctx.virtual_classes.wait_until_ready().await.map_err(|_| SyncError::NotReady("virtual"))?;
+    if !super::engine::store_ready(&ctx.virtual_classes, "virtual").map_err(|e| *e)? {
+        return Ok(Action::requeue(Duration::from_millis(100)));
+    }
     let api: Api<IngressClass> = Api::all(ctx.shared.virtual_.clone());
     let name = h.name_any();
     let result = match ctx.virtual_classes.get(&ObjectRef::new(&name)) {
@@ -96,7 +98,9 @@ fn error_policy(h: Arc<IngressClass>, err: &SyncError, ctx: Arc<Ctx>) -> Action 
 /// No host class `name` in the store: delete the virtual one once a live read confirms the host
 /// has none (`SyncToHost` of the mirror syncer).
 async fn host_gone(ctx: &Ctx, name: &str) -> Result<(), SyncError> {
-    ctx.virtual_classes.wait_until_ready().await.map_err(|_| SyncError::NotReady("virtual"))?;
+    if !super::engine::store_ready(&ctx.virtual_classes, "virtual").map_err(|e| *e)? {
+        return Err(SyncError::NotReady("virtual"));
+    }
     let Some(v) = ctx.virtual_classes.get(&ObjectRef::new(name)) else { return Ok(()) };
     let host: Api<IngressClass> = Api::all(ctx.shared.host.clone());
     match host.get_opt(name).await {

@@ -27,7 +27,9 @@ struct Context {
 }
 
 async fn reconcile(cm: Arc<ConfigMap>, ctx: Arc<Context>) -> Result<Action, SyncError> {
-    ctx.nodes.wait_until_ready().await.map_err(|_| SyncError::NotReady("virtual nodes"))?;
+    if !super::engine::store_ready(&ctx.nodes, "virtual nodes").map_err(|e| *e)? {
+        return Ok(Action::requeue(std::time::Duration::from_millis(100)));
+    }
     let wanted = nodehosts::node_hosts(ctx.nodes.state().iter().map(AsRef::as_ref));
     let current = cm.data.as_ref().and_then(|d| d.get(NODE_HOSTS_KEY)).map_or("", String::as_str);
     if current == wanted {
