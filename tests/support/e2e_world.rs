@@ -10,6 +10,9 @@
 //! binds the claims; what needs kwok or the audit log is left out there, saying so).
 #![allow(dead_code)]
 
+#[path = "workspace_bin.rs"]
+mod workspace_bin;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
@@ -341,7 +344,7 @@ impl World {
         // `forward` (nothing in the tests resolves names through it).
         std::fs::write(root.join("etc/resolv.conf"), "nameserver 10.96.0.10\n").unwrap();
         self.provide_volume(namespace, name);
-        let binary = syncer_binary();
+        let binary = workspace_bin::built("vcluster-syncer", "vcluster-syncer");
         let log = root.join("syncer.log");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let pod = PodSite {
@@ -466,7 +469,7 @@ struct Containers {
     /// The host's admin kubeconfig (what the kubelet reads the pod and its ConfigMaps with).
     kubeconfig: PathBuf,
     pod: PodSite,
-    binary: &'static Path,
+    binary: PathBuf,
     /// The running syncer and the uid of the pod it runs for.
     child: Option<(tokio::process::Child, String)>,
     /// The uid of the pod whose port 8443 is forwarded, and the loopback address it leads to.
@@ -558,7 +561,7 @@ impl Containers {
             "spec.serviceAccountName" => account.clone(),
             other => panic!("the syncer container's env reads {other}, which this harness does not provide"),
         };
-        let mut command = tokio::process::Command::new(self.binary);
+        let mut command = tokio::process::Command::new(&self.binary);
         command.env_clear();
         for var in container.env.iter().flatten() {
             let value = match (&var.value, var.value_from.as_ref().and_then(|f| f.field_ref.as_ref())) {
@@ -656,55 +659,6 @@ fn with_namespace(kubeconfig: &Path, namespace: &str) -> PathBuf {
     let path = kubeconfig.with_extension("namespaced.kubeconfig");
     std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
     path
-}
-
-/// `vcluster-syncer`, built next to these tests (`target/<profile>/vcluster-syncer`) unless it
-/// is current: another package's binary has no `CARGO_BIN_EXE_…`. `cargo build` is a quick
-/// no-op for a current binary; test processes building at the same moment wait for each other
-/// on cargo's lock of the target directory.
-fn syncer_binary() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        // target/<profile>/deps/<test>-… → target/<profile>
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).expect("a test binary in target/<profile>/deps");
-        let target_dir = profile_dir.parent().expect("target/<profile>");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev",
-            Some(other) => other,
-        };
-        let mut cargo = Command::new(env!("CARGO"));
-        // Without the variables cargo sets for this test process: build scripts that watch
-        // them (ring's watches `CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, …) would otherwise see
-        // them change, and this build and the next `cargo test` would rebuild them in turn.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            let set_by_cargo = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_"]
-                .iter()
-                .any(|prefix| key.starts_with(prefix));
-            if set_by_cargo || matches!(&*key, "CARGO_TARGET_TMPDIR" | "OUT_DIR") {
-                cargo.env_remove(&*key);
-            }
-        }
-        let built = cargo
-            .args([
-                "build",
-                "--quiet",
-                "--package",
-                "vcluster-syncer",
-                "--bin",
-                "vcluster-syncer",
-                "--profile",
-                profile,
-            ])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo to build the syncer");
-        assert!(built.success(), "cargo build --package vcluster-syncer --bin vcluster-syncer failed");
-        profile_dir.join("vcluster-syncer")
-    })
 }
 
 fn persistent_volume() -> kube::discovery::ApiResource {
