@@ -655,6 +655,17 @@ fn our_syncer_runs_a_deployment_of_the_virtual_cluster_on_the_host() {
     let nodes = in_virtual(&["get", "nodes", "-o", "name"]);
     assert_eq!(nodes.succeeds().stdout.trim(), format!("node/{node}"), "the virtual cluster's fake node");
 
+    // The chart's RBAC lets the syncer do its work (until `delete` removes it while the syncer
+    // still runs): nothing refused but the read of the cluster-scoped ServiceCIDR `kubernetes`,
+    // which a namespaced Role cannot grant (the detection then falls back to dry-run probes).
+    let forbidden: Vec<String> = world
+        .audit(&syncer)
+        .iter()
+        .filter(|e| e.code == 403 && e.resource != "servicecidrs")
+        .map(|e| format!("{} {}", e.verb, e.uri))
+        .collect();
+    assert!(forbidden.is_empty(), "requests of the syncer its RBAC refused: {forbidden:#?}");
+
     // `delete`: the vcluster and everything the syncer made in the host namespace go.
     let deleted = vcluster(&["delete", &name, "-y", "--timeout", "3m", "-o", "json"]).succeeds().json();
     assert_eq!(deleted["found"], true, "{deleted}");
