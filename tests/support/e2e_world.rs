@@ -313,9 +313,9 @@ impl World {
     ///   where k3s writes them under the pod's `/data`;
     /// - `syncer`: our `vcluster-syncer` binary, started once kwok runs the pod, with the
     ///   arguments and environment of the pod's `syncer` container (paths inside the pod moved
-    ///   under a folder standing for its filesystem, `--port` a free local port that kwok
-    ///   forwards the pod's 8443 to), the `<release>-coredns` ConfigMap mounted as the chart
-    ///   mounts it, and the host reached as the pod's service account (a client certificate
+    ///   under a folder standing for its filesystem; port 8443 on a loopback address of the
+    ///   pod's own, which kwok forwards the pod's 8443 to), the `<release>-coredns` ConfigMap
+    ///   mounted as the chart mounts it, and the host reached as the pod's service account (a client certificate
     ///   with its user name, so the chart's RBAC applies); stopped (SIGTERM) when the pod is
     ///   deleted, as the kubelet stops a container.
     ///
@@ -337,6 +337,7 @@ impl World {
         std::fs::write(tls.join("server-ca.crt"), &virt.server_ca().cert_pem).unwrap();
         std::fs::write(tls.join("server-ca.key"), &virt.server_ca().key_pem).unwrap();
         std::fs::write(tls.join("client-ca.crt"), &virt.client_ca().cert_pem).unwrap();
+        // No front proxy here: the syncer only needs the file to be there.
         std::fs::write(tls.join("request-header-ca.crt"), &virt.client_ca().cert_pem).unwrap();
         std::fs::copy(virt.kubeconfig_path(), cred.join("admin.kubeconfig")).unwrap();
         let admin = cred.join("admin.kubeconfig");
