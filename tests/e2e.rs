@@ -563,3 +563,151 @@ fn rollback_on_failure_removes_a_failed_fresh_install() {
     assert!(statefulset.is_none(), "the failed install's StatefulSet is removed");
     assert!(namespace_left.is_none(), "the namespace this run created is removed (or terminating)");
 }
+
+/// The image `syncer.image` names for our syncer; the harness runs our binary for it.
+const OUR_SYNCER: &str = "localhost/vcluster-syncer:e2e";
+
+#[test]
+#[allow(clippy::print_stderr)]
+fn our_syncer_runs_a_deployment_of_the_virtual_cluster_on_the_host() {
+    let world = world();
+    let name = world.unique("ours");
+    // A namespace made beforehand: `delete` leaves it, so what the syncer made must go by itself.
+    let namespace = format!("e2e-{name}");
+    let home = world.fresh_dir("ours");
+    let (kubeconfig, _) = world.admin_for("ours");
+    let cache = home.join("kubectl-cache");
+    let Some(pod) = world.run_vcluster_pod(&namespace, &name, OUR_SYNCER) else {
+        eprintln!("notice: on another cluster the vcluster pod runs for real; this test needs the control plane");
+        return;
+    };
+    let syncer = world::service_account_user(&namespace, &format!("vc-{name}"));
+    let show_log = ShowLog(&pod);
+    world.kubectl(&kubeconfig, &cache, &["create", "namespace", &namespace]).succeeds();
+    let vcluster = |args: &[&str]| output(world.vcluster_command(&home, &kubeconfig, args).args(["-n", &namespace]));
+
+    // `create` returns once the Secret `vc-<name>` exists, and our syncer wrote it.
+    let image = format!("syncer.image={OUR_SYNCER}");
+    vcluster(&["create", &name, "--set", &image, "--timeout", "3m", "-o", "json"]).succeeds();
+    let secret_writes: Vec<String> = world
+        .audit(&syncer)
+        .into_iter()
+        .filter(|e| e.is_write() && e.resource == "secrets" && e.name == format!("vc-{name}"))
+        .map(|e| format!("{} {}", e.verb, e.code))
+        .collect();
+    assert_eq!(secret_writes, ["create 201"], "the syncer's writes of vc-{name}");
+
+    // A Deployment in the virtual cluster, through `connect` (the syncer's API endpoint).
+    let cache_dir = cache.to_str().unwrap();
+    let in_virtual = |args: &[&str]| {
+        let mut all =
+            vec!["connect", name.as_str(), "-n", namespace.as_str(), "--", "kubectl", "--cache-dir", cache_dir];
+        all.extend_from_slice(args);
+        output(&mut world.vcluster_command(&home, &kubeconfig, &all))
+    };
+    in_virtual(&["create", "deployment", "web", "--image=nginx", "--replicas=3"]).succeeds();
+
+    // Three host pods `web-…-x-default-x-<name>`, Running on kwok's node with an IP.
+    let suffix = format!("-x-default-x-{name}");
+    let host_pods = eventually(STEP, "three Running host pods of the Deployment", || {
+        let pods: Vec<Pod> = block_on(async {
+            let api: Api<Pod> = Api::namespaced(world.client().await, &namespace);
+            api.list(&ListParams::default()).await.unwrap().items
+        });
+        let web: Vec<Pod> = pods
+            .into_iter()
+            .filter(|p| p.metadata.name.as_deref().is_some_and(|n| n.starts_with("web-") && n.ends_with(&suffix)))
+            .collect();
+        let running = web.iter().all(|p| {
+            let status = p.status.as_ref();
+            status.and_then(|s| s.phase.as_deref()) == Some("Running")
+                && status.and_then(|s| s.pod_ip.as_deref()).is_some_and(|ip| !ip.is_empty())
+        });
+        (web.len() == 3 && running).then_some(web)
+    });
+    let node = host_pods[0].spec.as_ref().and_then(|s| s.node_name.clone()).expect("a scheduled host pod");
+    assert!(world.host().unwrap().nodes().contains(&node), "{node} is a kwok node");
+    let host_ips: std::collections::BTreeMap<String, String> = host_pods
+        .iter()
+        .map(|p| {
+            let name = p.metadata.name.as_deref().unwrap().strip_suffix(&suffix).unwrap().to_owned();
+            (name, p.status.as_ref().unwrap().pod_ip.clone().unwrap())
+        })
+        .collect();
+
+    // The virtual pods: Running, with the host pods' IPs, on a node of the host pods' name.
+    let virtual_pods = eventually(STEP, "the virtual pods Running with the host pods' IPs", || {
+        let run = in_virtual(&["get", "pods", "-n", "default", "-l", "app=web", "-o", "json"]);
+        let pods: std::collections::BTreeMap<String, (String, String, String)> = run.succeeds().json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let s = |pointer: &str| p.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
+                (s("/metadata/name"), (s("/status/phase"), s("/status/podIP"), s("/spec/nodeName")))
+            })
+            .collect();
+        let ips: std::collections::BTreeMap<String, String> =
+            pods.iter().map(|(n, (_, ip, _))| (n.clone(), ip.clone())).collect();
+        (ips == host_ips && pods.values().all(|(phase, _, _)| phase == "Running")).then_some(pods)
+    });
+    assert!(virtual_pods.values().all(|(_, _, n)| *n == node), "{virtual_pods:?} on {node}");
+    let nodes = in_virtual(&["get", "nodes", "-o", "name"]);
+    assert_eq!(nodes.succeeds().stdout.trim(), format!("node/{node}"), "the virtual cluster's fake node");
+
+    // The chart's RBAC lets the syncer do its work (until `delete` removes it while the syncer
+    // still runs): nothing refused but the read of the cluster-scoped ServiceCIDR `kubernetes`,
+    // which a namespaced Role cannot grant (the detection then falls back to dry-run probes).
+    let forbidden: Vec<String> = world
+        .audit(&syncer)
+        .iter()
+        .filter(|e| e.code == 403 && e.resource != "servicecidrs")
+        .map(|e| format!("{} {}", e.verb, e.uri))
+        .collect();
+    assert!(forbidden.is_empty(), "requests of the syncer its RBAC refused: {forbidden:#?}");
+
+    // `delete`: the vcluster and everything the syncer made in the host namespace go.
+    let deleted = vcluster(&["delete", &name, "-y", "--timeout", "3m", "-o", "json"]).succeeds().json();
+    assert_eq!(deleted["found"], true, "{deleted}");
+    let made: std::collections::BTreeSet<(String, String)> = world
+        .audit(&syncer)
+        .into_iter()
+        .filter(|e| e.verb == "create" && e.code == 201 && e.subresource.is_empty())
+        .map(|e| (e.resource, e.name))
+        .collect();
+    assert!(made.iter().any(|(r, _)| r == "pods"), "the syncer created host pods: {made:?}");
+    // Owner references make the garbage collector remove them, a moment after their owner.
+    // Except the ConfigMap `vc-cidr-<name>`: the established syncer creates it with no owner and
+    // no label (loft-sh/vcluster v0.15.7 pkg/util/servicecidr/servicecidr.go
+    // `EnsureServiceCIDRConfigmap`), ours does the same, and `delete` leaves it in a namespace
+    // it does not delete.
+    let cidr = ("configmaps".to_owned(), format!("vc-cidr-{name}"));
+    assert!(made.contains(&cidr), "the syncer wrote the service CIDR: {made:?}");
+    let objects: Vec<String> =
+        made.iter().filter(|o| **o != cidr).map(|(resource, object)| format!("{resource}/{object}")).collect();
+    let mut args = vec!["get", "-n", namespace.as_str(), "--ignore-not-found", "-o", "name"];
+    args.extend(objects.iter().map(String::as_str));
+    let deadline = std::time::Instant::now() + STEP;
+    loop {
+        let left = world.kubectl(&kubeconfig, &cache, &args);
+        if left.succeeds().stdout.trim().is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "left behind by delete:\n{}", left.stdout);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(show_log);
+    world.kubectl(&kubeconfig, &cache, &["delete", "namespace", &namespace, "--wait=false"]).succeeds();
+}
+
+/// Prints the syncer's log when the test fails.
+struct ShowLog<'a>(&'a world::VclusterPod);
+
+impl Drop for ShowLog<'_> {
+    #[allow(clippy::print_stderr)]
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- the syncer's log ---\n{}", self.0.syncer_log());
+        }
+    }
+}

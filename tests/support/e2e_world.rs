@@ -10,6 +10,9 @@
 //! binds the claims; what needs kwok or the audit log is left out there, saying so).
 #![allow(dead_code)]
 
+#[path = "workspace_bin.rs"]
+mod workspace_bin;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 use control_plane::{ControlPlane, Options};
 use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::{Discovery, Scope, verbs};
 use serde_json::{Value, json};
@@ -266,6 +269,25 @@ impl World {
         let Kind::ControlPlane { host, virt, virt_admin, .. } = &self.kind else { return None };
         let target: SocketAddr = virt.url().trim_start_matches("https://").parse().unwrap();
         let config = syncer_kubeconfig(virt_admin);
+        self.provide_volume(namespace, name);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let kubeconfig = self.kubeconfig.clone();
+        let (namespace, name) = (namespace.to_owned(), name.to_owned());
+        let thread = std::thread::spawn(move || {
+            block_on(async move {
+                let forward = Forward { host, target };
+                tokio::select! {
+                    _ = stopped => {}
+                    () = keep_secret(&kubeconfig, &namespace, &name, &config, forward) => {}
+                }
+            });
+        });
+        Some(StandIn { stop: Some(stop), thread: Some(thread) })
+    }
+
+    /// A PersistentVolume bound to the claim `data-<name>-0` of vcluster `name` in `namespace`
+    /// (the control plane has no storage provisioner), as a provisioner would make it.
+    fn provide_volume(&self, namespace: &str, name: &str) {
         block_on(async {
             let pvs: Api<DynamicObject> = Api::all_with(self.client().await, &persistent_volume());
             let pv = json!({
@@ -282,19 +304,70 @@ impl World {
             let params = PatchParams::apply("e2e").force();
             pvs.patch(&format!("{namespace}-{name}"), &params, &Patch::Apply(pv)).await.unwrap();
         });
+    }
+
+    /// Runs, for the pod `<name>-0` of vcluster `name` in `namespace`, what its two containers
+    /// run (control plane only; `None` on another cluster, where the pod really runs):
+    /// - `vcluster` (k3s): a virtual control plane of its own (kube-apiserver and
+    ///   kube-controller-manager, no scheduler, no nodes), its CAs and admin kubeconfig written
+    ///   where k3s writes them under the pod's `/data`;
+    /// - `syncer`: our `vcluster-syncer` binary, started once kwok runs the pod, with the
+    ///   arguments and environment of the pod's `syncer` container (paths inside the pod moved
+    ///   under a folder standing for its filesystem; port 8443 on a loopback address of the
+    ///   pod's own, which kwok forwards the pod's 8443 to), the `<release>-coredns` ConfigMap
+    ///   mounted as the chart mounts it, and the host reached as the pod's service account (a client certificate
+    ///   with its user name, so the chart's RBAC applies); stopped (SIGTERM) when the pod is
+    ///   deleted, as the kubelet stops a container.
+    ///
+    /// The claim `data-<name>-0` gets a volume as in [`World::stand_in_for_syncer`].
+    ///
+    /// `image` is the syncer image the pod must name: the harness runs our binary for no other.
+    pub fn run_vcluster_pod(&'static self, namespace: &str, name: &str, image: &str) -> Option<VclusterPod> {
+        let Kind::ControlPlane { host, .. } = &self.kind else { return None };
+        let virt = ControlPlane::start_blocking(&Options::virtual_cluster())
+            .unwrap_or_else(|e| panic!("the virtual cluster's control plane: {e}"));
+        let root = self.fresh_dir(&format!("pod-{name}"));
+        let tls = root.join("data/server/tls");
+        let cred = root.join("data/server/cred");
+        for dir in [&tls, &cred, &root.join("etc")] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        // k3s's files the syncer reads (its defaults): the CA that signs the API server's
+        // serving certificate (and so the syncer's on :8443), the client CA, the admin kubeconfig.
+        std::fs::write(tls.join("server-ca.crt"), &virt.server_ca().cert_pem).unwrap();
+        std::fs::write(tls.join("server-ca.key"), &virt.server_ca().key_pem).unwrap();
+        std::fs::write(tls.join("client-ca.crt"), &virt.client_ca().cert_pem).unwrap();
+        // No front proxy here: the syncer only needs the file to be there.
+        std::fs::write(tls.join("request-header-ca.crt"), &virt.client_ca().cert_pem).unwrap();
+        std::fs::copy(virt.kubeconfig_path(), cred.join("admin.kubeconfig")).unwrap();
+        let admin = cred.join("admin.kubeconfig");
+        // The pod's resolver file: the syncer puts its first nameserver into the Corefile's
+        // `forward` (nothing in the tests resolves names through it).
+        std::fs::write(root.join("etc/resolv.conf"), "nameserver 10.96.0.10\n").unwrap();
+        self.provide_volume(namespace, name);
+        let binary = workspace_bin::built("vcluster-syncer", "vcluster-syncer");
+        let log = root.join("syncer.log");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let pod = PodSite {
+            namespace: namespace.to_owned(),
+            name: format!("{name}-0"),
+            image: image.to_owned(),
+            root: root.clone(),
+            admin,
+            log: log.clone(),
+        };
         let kubeconfig = self.kubeconfig.clone();
-        let (namespace, name) = (namespace.to_owned(), name.to_owned());
         let thread = std::thread::spawn(move || {
             block_on(async move {
-                let forward = Forward { host, target };
+                let mut containers = Containers { host, kubeconfig, pod, binary, child: None, forward: None };
                 tokio::select! {
                     _ = stopped => {}
-                    () = keep_secret(&kubeconfig, &namespace, &name, &config, forward) => {}
+                    () = containers.follow() => {}
                 }
+                containers.stop_syncer().await;
             });
         });
-        Some(StandIn { stop: Some(stop), thread: Some(thread) })
+        Some(VclusterPod { virt: Some(virt), root, log, stop: Some(stop), thread: Some(thread) })
     }
 
     /// The audit log's requests of `user` so far (control plane only): every request the API
@@ -338,6 +411,255 @@ impl Drop for StandIn {
             let _ = thread.join();
         }
     }
+}
+
+/// The vcluster pod's containers of one test ([`World::run_vcluster_pod`]): the syncer is
+/// stopped, then the virtual control plane, when dropped.
+pub struct VclusterPod {
+    virt: Option<ControlPlane>,
+    /// The folder standing for the pod's filesystem.
+    pub root: PathBuf,
+    log: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl VclusterPod {
+    /// The virtual cluster's admin kubeconfig (the API server itself, not through the syncer).
+    pub fn virtual_admin(&self) -> &Path {
+        self.virt.as_ref().expect("running").kubeconfig_path()
+    }
+
+    /// What the syncer printed so far (each start appends).
+    pub fn syncer_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for VclusterPod {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        drop(self.virt.take());
+    }
+}
+
+/// The user name the API server gives a service account's tokens
+/// (`system:serviceaccount:<namespace>:<name>`), which RBAC bindings to it match.
+pub fn service_account_user(namespace: &str, service_account: &str) -> String {
+    format!("system:serviceaccount:{namespace}:{service_account}")
+}
+
+/// Where one vcluster pod's containers run.
+struct PodSite {
+    namespace: String,
+    name: String,
+    /// The syncer image this harness stands for.
+    image: String,
+    root: PathBuf,
+    /// The virtual cluster's admin kubeconfig under `root`.
+    admin: PathBuf,
+    log: PathBuf,
+}
+
+/// The syncer container of one pod, followed by a watch of the pod.
+struct Containers {
+    host: &'static ControlPlane,
+    /// The host's admin kubeconfig (what the kubelet reads the pod and its ConfigMaps with).
+    kubeconfig: PathBuf,
+    pod: PodSite,
+    binary: PathBuf,
+    /// The running syncer and the uid of the pod it runs for.
+    child: Option<(tokio::process::Child, String)>,
+    /// The uid of the pod whose port 8443 is forwarded, and the loopback address it leads to.
+    forward: Option<(String, std::net::Ipv4Addr)>,
+}
+
+impl Containers {
+    /// Starts the syncer once the pod runs; stops it when the pod is deleted or terminating,
+    /// and starts it again for a new pod of the same name.
+    async fn follow(&mut self) {
+        use kube::runtime::WatchStreamExt as _;
+        use kube::runtime::watcher::{Config, Event, watcher};
+        let pods: Api<Pod> = Api::namespaced(client_for(&self.kubeconfig).await, &self.pod.namespace);
+        let config = Config::default().fields(&format!("metadata.name={}", self.pod.name));
+        let mut events = watcher(pods, config).default_backoff().boxed();
+        while let Some(event) = events.next().await {
+            // A failed watch is retried with backoff, as the kubelet's.
+            let Ok(event) = event else { continue };
+            match event {
+                Event::Apply(pod) | Event::InitApply(pod) => {
+                    let uid = pod.metadata.uid.clone().unwrap_or_default();
+                    let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+                    let terminating = pod.metadata.deletion_timestamp.is_some();
+                    let current = self.child.as_ref().map(|(_, u)| u.clone());
+                    if current.is_some() && (terminating || current.as_deref() != Some(uid.as_str())) {
+                        self.stop_syncer().await;
+                    }
+                    // The pod's port 8443 from its creation on, forwarded by kwok (which picks a
+                    // PortForward up a moment after it is written) to where its syncer listens.
+                    if self.forward.as_ref().is_none_or(|(u, _)| *u != uid) {
+                        let address = pod_address();
+                        let target: SocketAddr = (address, VIRTUAL_API_PORT).into();
+                        let (namespace, name) = (&self.pod.namespace, &self.pod.name);
+                        self.host.forward_pod_port(namespace, name, VIRTUAL_API_PORT, target).await.unwrap();
+                        self.forward = Some((uid.clone(), address));
+                    }
+                    if self.child.is_none() && running && !terminating {
+                        let address = self.forward.as_ref().map(|(_, a)| *a).unwrap();
+                        self.start_syncer(&pod, address).await;
+                    }
+                }
+                Event::Delete(_) => self.stop_syncer().await,
+                Event::Init | Event::InitDone => {}
+            }
+        }
+    }
+
+    async fn start_syncer(&mut self, pod: &Pod, address: std::net::Ipv4Addr) {
+        let site = &self.pod;
+        let spec = pod.spec.as_ref().expect("a pod spec");
+        let container = spec.containers.iter().find(|c| c.name == "syncer").expect("the pod's syncer container");
+        assert_eq!(container.image.as_deref(), Some(site.image.as_str()), "the syncer container runs another image");
+        // k3s also writes its admin kubeconfig where `--write-kubeconfig` says (the syncer's
+        // `--kube-config`); its TLS files are under `--data-dir`, `/data` here.
+        let vcluster = spec.containers.iter().find(|c| c.name == "vcluster").expect("the pod's vcluster container");
+        let k3s = [vcluster.command.as_deref(), vcluster.args.as_deref()].into_iter().flatten().flatten();
+        let k3s: Vec<&str> = k3s.flat_map(|part| part.split_whitespace()).collect();
+        assert!(k3s.contains(&"--data-dir=/data"), "k3s's data under /data: {k3s:?}");
+        if let Some(path) = k3s.iter().find_map(|a| a.strip_prefix("--write-kubeconfig=")) {
+            let path = site.root.join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::copy(&site.admin, path).unwrap();
+        }
+        // The ConfigMap volumes the container mounts, as files.
+        let client = client_for(&self.kubeconfig).await;
+        let configmaps: Api<ConfigMap> = Api::namespaced(client, &site.namespace);
+        for mount in container.volume_mounts.iter().flatten() {
+            let volume = spec.volumes.iter().flatten().find(|v| v.name == mount.name);
+            let Some(source) = volume.and_then(|v| v.config_map.as_ref()) else { continue };
+            let configmap = configmaps.get(&source.name).await.unwrap();
+            let dir = site.root.join(mount.mount_path.trim_start_matches('/'));
+            std::fs::create_dir_all(&dir).unwrap();
+            for (key, value) in configmap.data.unwrap_or_default() {
+                std::fs::write(dir.join(key), value).unwrap();
+            }
+        }
+        // The host as the pod's service account, in the pod's namespace. No groups: the audit
+        // log leaves out `system:serviceaccounts`, and RBAC matches service accounts by user.
+        let account = spec.service_account_name.clone().unwrap_or_else(|| "default".into());
+        let user = service_account_user(&site.namespace, &account);
+        let kubeconfig = self.host.kubeconfig_for(&user, &[]).unwrap();
+        let kubeconfig = with_namespace(&kubeconfig, &site.namespace);
+        let status = pod.status.clone().unwrap_or_default();
+        let field = |path: &str| match path {
+            "status.podIP" => status.pod_ip.clone().unwrap_or_default(),
+            "spec.nodeName" => spec.node_name.clone().unwrap_or_default(),
+            "metadata.name" => site.name.clone(),
+            "metadata.namespace" => site.namespace.clone(),
+            "spec.serviceAccountName" => account.clone(),
+            other => panic!("the syncer container's env reads {other}, which this harness does not provide"),
+        };
+        let mut command = tokio::process::Command::new(&self.binary);
+        command.env_clear();
+        for var in container.env.iter().flatten() {
+            let value = match (&var.value, var.value_from.as_ref().and_then(|f| f.field_ref.as_ref())) {
+                (Some(value), _) => value.clone(),
+                (None, Some(field_ref)) => field(&field_ref.field_path),
+                (None, None) => {
+                    panic!("env {} of the syncer container: only values and fieldRefs are provided", var.name)
+                }
+            };
+            command.env(&var.name, value);
+        }
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&site.log).unwrap();
+        command
+            .args(pod_command_line(container.args.as_deref().unwrap_or_default(), &site.root, address))
+            .env("HOSTNAME", &site.name)
+            .env("KUBECONFIG", &kubeconfig)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .kill_on_drop(true);
+        let child = command.spawn().unwrap_or_else(|e| panic!("{}: {e}", self.binary.display()));
+        self.child = Some((child, pod.metadata.uid.clone().unwrap_or_default()));
+    }
+
+    /// SIGTERM, then SIGKILL after the pod's default grace period (30 s).
+    async fn stop_syncer(&mut self) {
+        let Some((mut child, _)) = self.child.take() else { return };
+        if let Some(pid) = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        if tokio::time::timeout(Duration::from_secs(30), child.wait()).await.is_err() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+/// A loopback address of its own for one pod (Linux routes all of 127.0.0.0/8 to the loopback
+/// device), where port 8443 is free: the syncer keeps the port the pod has, which it also
+/// writes into `vc-<name>` (`https://localhost:8443`) and `connect` forwards to.
+fn pod_address() -> std::net::Ipv4Addr {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let pid = std::process::id();
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < 4096, "no loopback address with port {VIRTUAL_API_PORT} free");
+        let address = std::net::Ipv4Addr::new(127, (pid >> 8) as u8, pid as u8, 2 + (n % 250) as u8);
+        if std::net::TcpListener::bind((address, VIRTUAL_API_PORT)).is_ok() {
+            return address;
+        }
+    }
+}
+
+/// The syncer container's arguments with what points into the pod moved under `root`: absolute
+/// paths in values, and the path flags the chart leaves at their defaults (k3s's files under
+/// `/data`, the CoreDNS bundle, the resolver file); the address it listens on, the pod's.
+fn pod_command_line(args: &[String], root: &Path, address: std::net::Ipv4Addr) -> Vec<String> {
+    const PATH_DEFAULTS: [(&str, &str); 7] = [
+        ("--kube-config", "/data/server/cred/admin.kubeconfig"),
+        ("--server-ca-cert", "/data/server/tls/server-ca.crt"),
+        ("--server-ca-key", "/data/server/tls/server-ca.key"),
+        ("--client-ca-cert", "/data/server/tls/client-ca.crt"),
+        ("--request-header-ca-cert", "/data/server/tls/request-header-ca.crt"),
+        ("--coredns-manifest", "/manifests/coredns/coredns.yaml"),
+        ("--resolv-conf", "/etc/resolv.conf"),
+    ];
+    let inside = |path: &str| format!("{}/{}", root.display(), path.trim_start_matches('/'));
+    let mut out = Vec::new();
+    for arg in args {
+        let (flag, value) = arg.split_once('=').unwrap_or((arg.as_str(), ""));
+        assert!(
+            !value.is_empty() || !arg.starts_with("--") || !PATH_DEFAULTS.iter().any(|(f, _)| *f == flag),
+            "{arg}: only --flag=value is rewritten"
+        );
+        if flag == "--bind-address" {
+            continue;
+        }
+        out.push(if value.starts_with('/') { format!("{flag}={}", inside(value)) } else { arg.clone() });
+    }
+    for (flag, default) in PATH_DEFAULTS {
+        if !args.iter().any(|a| a.split_once('=').map_or(a.as_str(), |(f, _)| f) == flag) {
+            out.push(format!("{flag}={}", inside(default)));
+        }
+    }
+    out.push(format!("--bind-address={address}"));
+    out
+}
+
+/// A copy of `kubeconfig` whose context names `namespace` (outside a pod, the syncer's own
+/// namespace comes from there).
+fn with_namespace(kubeconfig: &Path, namespace: &str) -> PathBuf {
+    let mut doc: Value = serde_saphyr::from_str(&std::fs::read_to_string(kubeconfig).unwrap()).unwrap();
+    for context in doc["contexts"].as_array_mut().into_iter().flatten() {
+        context["context"]["namespace"] = json!(namespace);
+    }
+    let path = kubeconfig.with_extension("namespaced.kubeconfig");
+    std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+    path
 }
 
 fn persistent_volume() -> kube::discovery::ApiResource {

@@ -6,6 +6,7 @@
 pub mod cluster;
 pub mod lifecycle;
 pub mod standalone;
+pub mod workspace_bin;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,12 +1,9 @@
 //! The standalone simulator binary (`kube-sim`) as a process, and the CLI run against it without
-//! a terminal. The binary is built on demand, once per test process, by the cargo that builds these
-//! tests: a plain `cargo test` needs no step before it, and a binary older than its sources is
-//! rebuilt, never used.
+//! a terminal. The binary is built on demand (`workspace_bin`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 
 use super::cluster::{Run, finish, vcluster_binary};
 
@@ -48,30 +45,9 @@ impl Drop for Standalone {
     }
 }
 
-/// `kube-sim`, built next to these tests (`target/<profile>/kube-sim`) unless it is current.
-/// `cargo build` is a quick no-op for a current binary and rebuilds a stale one; test processes
-/// building at the same moment wait for each other on cargo's lock of the target directory.
-fn simulator_binary() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        // target/<profile>/deps/<test>-… → target/<profile>
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).expect("a test binary in target/<profile>/deps");
-        let target_dir = profile_dir.parent().expect("target/<profile>");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev",
-            Some(other) => other,
-        };
-        let built = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--package", "kube-sim", "--bin", "kube-sim", "--profile", profile])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo to build the simulator");
-        assert!(built.success(), "cargo build --package kube-sim --bin kube-sim failed");
-        profile_dir.join("kube-sim")
-    })
+/// `kube-sim`, built next to these tests unless it is current.
+fn simulator_binary() -> PathBuf {
+    super::workspace_bin::built("kube-sim", "kube-sim")
 }
 
 /// The CLI with `kubeconfig`, a fresh home, no terminal and no colour.
