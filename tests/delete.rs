@@ -380,3 +380,25 @@ fn its_kube_contexts_go_and_the_current_context_switches_back() {
     assert!(after.contains("vcluster_other_vcluster-my-vc_kube-sim"), "another vcluster's context stays: {after}");
     assert!(after.contains("name: kube-sim"), "the shared cluster and user entries stay: {after}");
 }
+
+#[test]
+fn the_syncers_service_cidr_config_map_goes_too() {
+    let host = Host::new();
+    host.sim.seed_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n").unwrap();
+    host.run(&["create", "a", "-n", "team", "--no-wait"]).succeeds();
+    host.run(&["create", "b", "-n", "team", "--no-wait"]).succeeds();
+    // What the syncer writes at start (no owner, no labels), and a look-alike with more data,
+    // which is someone else's.
+    host.sim
+        .seed_yaml(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vc-cidr-a, namespace: team}\ndata: {cidr: 10.100.0.0/16}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: vc-cidr-b, namespace: team}\ndata: {cidr: 10.100.0.0/16, note: mine}\n",
+        )
+        .unwrap();
+    let run = host.run(&["delete", "a", "-n", "team", "--yes", "-o", "json"]);
+    run.succeeds();
+    let deleted: Vec<Value> = run.json()["objects"].as_array().unwrap().clone();
+    assert!(deleted.iter().any(|o| o["kind"] == "ConfigMap" && o["name"] == "vc-cidr-a"), "{deleted:?}");
+    assert!(host.object("v1", "ConfigMap", "team", "vc-cidr-a").is_none());
+    host.run(&["delete", "b", "-n", "team", "--yes"]).succeeds();
+    assert!(host.object("v1", "ConfigMap", "team", "vc-cidr-b").is_some(), "not plainly the syncer's: it stays");
+}

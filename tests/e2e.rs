@@ -676,15 +676,13 @@ fn our_syncer_runs_a_deployment_of_the_virtual_cluster_on_the_host() {
         .map(|e| (e.resource, e.name))
         .collect();
     assert!(made.iter().any(|(r, _)| r == "pods"), "the syncer created host pods: {made:?}");
-    // Owner references make the garbage collector remove them, a moment after their owner.
-    // Except the ConfigMap `vc-cidr-<name>`: the established syncer creates it with no owner and
-    // no label (loft-sh/vcluster v0.15.7 pkg/util/servicecidr/servicecidr.go
-    // `EnsureServiceCIDRConfigmap`), ours does the same, and `delete` leaves it in a namespace
-    // it does not delete.
+    // Owner references make the garbage collector remove them, a moment after their owner; the
+    // ConfigMap `vc-cidr-<name>`, which the syncer creates with no owner and no label
+    // (loft-sh/vcluster v0.15.7 pkg/util/servicecidr/servicecidr.go `EnsureServiceCIDRConfigmap`),
+    // `delete` removes itself.
     let cidr = ("configmaps".to_owned(), format!("vc-cidr-{name}"));
     assert!(made.contains(&cidr), "the syncer wrote the service CIDR: {made:?}");
-    let objects: Vec<String> =
-        made.iter().filter(|o| **o != cidr).map(|(resource, object)| format!("{resource}/{object}")).collect();
+    let objects: Vec<String> = made.iter().map(|(resource, object)| format!("{resource}/{object}")).collect();
     let mut args = vec!["get", "-n", namespace.as_str(), "--ignore-not-found", "-o", "name"];
     args.extend(objects.iter().map(String::as_str));
     let deadline = std::time::Instant::now() + STEP;

@@ -14,6 +14,10 @@
 //! 4. The vcluster's kube contexts are removed from the kubeconfig.
 //! 5. The StatefulSet's claims (`data-<name>-<ordinal>`, found by its volumeClaimTemplates and
 //!    selector labels, never by name alone) unless `--keep-pvc`.
+//!    Then the syncer's `vc-cidr-<name>` ConfigMap, which it creates at start without owner or
+//!    labels (loft-sh/vcluster v0.15.7 `pkg/util/servicecidr/servicecidr.go`
+//!    `EnsureServiceCIDRConfigmap`), so nothing else would ever remove it — when it is plainly
+//!    that: no owner, no data but `cidr`.
 //! 6. The namespace, when this tool created it (annotation `vcluster.loft.sh/created: "true"`)
 //!    or `--delete-namespace` asks, and no other vcluster lives there.
 //! 7. The release records, last: until then a rerun after a failure finds the vcluster by them
@@ -218,6 +222,8 @@ pub(crate) struct Prepared {
     pub(crate) claims: Vec<PruneStep>,
     /// Claims kept by `--keep-pvc`.
     pub(crate) kept_claims: Vec<ObjectKey>,
+    /// The syncer's `vc-cidr-<name>` ConfigMap, when there is one.
+    pub(crate) cidr_config: Option<PruneStep>,
     pub(crate) namespace: NamespaceFate,
 }
 
@@ -322,6 +328,8 @@ pub(crate) async fn prepare(
         }
     }
 
+    let cidr_config = syncer_cidr_config(host, &name, &ns, interrupt).await?;
+
     // Another vcluster there keeps it: looked for only when it would go otherwise.
     let mut fate = match namespace {
         NamespaceState::Unknown => NamespaceFate::Keep { reason: "reading it is forbidden".into() },
@@ -332,7 +340,40 @@ pub(crate) async fn prepare(
         let others: Vec<String> = found.vclusters.into_iter().map(|v| v.name).filter(|n| *n != name).collect();
         fate = namespace_fate(namespace.object(), opts, &others);
     }
-    Ok(Prepared { vcluster, history, objects, api_versions, workloads, claims, kept_claims, namespace: fate })
+    Ok(Prepared {
+        vcluster,
+        history,
+        objects,
+        api_versions,
+        workloads,
+        claims,
+        kept_claims,
+        cidr_config,
+        namespace: fate,
+    })
+}
+
+/// The ConfigMap `vc-cidr-<name>` the syncer writes at start (the host's service CIDR, which
+/// k3s reads when `serviceCIDR` is not set), when it is only that: no owner, no data but `cidr`.
+async fn syncer_cidr_config(
+    host: &Host,
+    name: &str,
+    ns: &str,
+    interrupt: &Interrupt,
+) -> Result<Option<PruneStep>, LifecycleError> {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let api: Api<ConfigMap> = host.api(ns);
+    let config_name = format!("vc-cidr-{name}");
+    let found =
+        interrupt.guard(api.get_opt(&config_name)).await?.map_err(|e| HostError::from(host.connection.error(e)))?;
+    Ok(found.and_then(|cm| {
+        let plain = cm.metadata.owner_references.as_ref().is_none_or(Vec::is_empty)
+            && cm.binary_data.as_ref().is_none_or(BTreeMap::is_empty)
+            && cm.data.as_ref().is_some_and(|d| d.keys().all(|k| k == "cidr"));
+        let key =
+            ObjectKey { group: String::new(), kind: "ConfigMap".into(), namespace: Some(ns.into()), name: config_name };
+        plain.then(|| PruneStep { key, api_version: "v1".into(), uid: cm.metadata.uid.clone().unwrap_or_default() })
+    }))
 }
 
 /// Local state `delete` changes besides the cluster: the kubeconfig (`None`: leave it).
@@ -457,6 +498,12 @@ pub(crate) async fn execute(
     }
     for key in &prepared.kept_claims {
         outcome.objects.push(ObjectOutcome::new("v1", key, "kept"));
+    }
+    if let Some(config) = &prepared.cidr_config {
+        if interrupt.guard(host.delete(&config.key, &config.api_version, &config.uid)).await?? {
+            outcome.objects.push(ObjectOutcome::new("v1", &config.key, "deleted"));
+        }
+        deleted_uids.insert(config.uid.clone());
     }
 
     let namespace_key =
