@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::commands;
+use crate::context::args::CommonArgs;
 use crate::context::{Context, GlobalArgs, OutputFormat, exit_clap, finish};
 use crate::error::ExitStatus;
 use crate::printer::{Printer, PrinterConfig};
@@ -22,7 +23,7 @@ pub use crate::forward::registry::FORWARDER_COMMAND;
 #[command(name = "vcluster", version, propagate_version = true, max_term_width = 100)]
 pub(crate) struct Cli {
     #[command(flatten)]
-    pub(crate) global: GlobalArgs,
+    pub(crate) common: CommonArgs,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -59,39 +60,21 @@ pub(crate) enum Command {
 }
 
 impl Command {
-    /// Output formats a command accepts; the first is its default. Empty: no `-o`.
-    pub(crate) fn output_formats(&self) -> &'static [OutputFormat] {
+    /// The flags this command was given, and its output format (`-o`, else its default).
+    fn flags(&self, common: &CommonArgs) -> (GlobalArgs, Option<OutputFormat>) {
+        let base = GlobalArgs::new(common);
         match self {
-            Command::Create(_) | Command::Delete(_) | Command::Pause(_) | Command::Resume(_) => {
-                &[OutputFormat::Table, OutputFormat::Json]
-            }
-            Command::List(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
-            Command::Render(_) => &[OutputFormat::Yaml, OutputFormat::Json],
-            Command::Version(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
-            Command::Connect(_) | Command::Disconnect(_) | Command::PortForward(_) | Command::Completion(_) => &[],
-        }
-    }
-}
-
-/// Check `-o` against what the command supports; reject like clap (exit 2) so the usage
-/// error reads the same as any other.
-fn resolve_output(cli: &Cli) -> Result<Option<OutputFormat>, clap::Error> {
-    let allowed = cli.command.output_formats();
-    match cli.global.output {
-        None => Ok(allowed.first().copied()),
-        Some(o) if allowed.contains(&o) => Ok(Some(o)),
-        Some(o) => {
-            let names: Vec<&str> = allowed.iter().map(|f| f.as_str()).collect();
-            let msg = if names.is_empty() {
-                format!("this command has no -o/--output (got '{}')", o.as_str())
-            } else {
-                format!(
-                    "invalid value '{}' for '--output <FORMAT>': this command supports {}",
-                    o.as_str(),
-                    names.join(", ")
-                )
-            };
-            Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, msg))
+            Command::Create(a) => (base.host(&a.host), a.output.output),
+            Command::Delete(a) => (base.host(&a.host).yes(a.yes), a.output.output),
+            Command::Pause(a) => (base.host(&a.host), a.output.output),
+            Command::Resume(a) => (base.host(&a.host), a.output.output),
+            Command::List(a) => (base.host(&a.host), Some(a.output)),
+            Command::Render(a) => (base.kubeconfig(&a.kubeconfig).namespace(&a.namespace), Some(a.output)),
+            Command::Version(a) => (base, a.output),
+            Command::Connect(a) => (base.host(&a.host), None),
+            Command::PortForward(a) => (base.host(&a.host), None),
+            Command::Disconnect(a) => (base.kubeconfig(&a.kubeconfig), None),
+            Command::Completion(_) => (base, None),
         }
     }
 }
@@ -109,12 +92,9 @@ pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Exit
         // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
         Err(e) => return exit_clap(e),
     };
-    let output = match resolve_output(&cli) {
-        Ok(o) => o,
-        Err(e) => return exit_clap(e),
-    };
-    let printer = Printer::new(PrinterConfig::from_env(cli.global.quiet, cli.global.debug, cli.global.yes));
-    let ctx = Context { global: cli.global.clone(), output, printer: printer.clone() };
+    let (global, output) = cli.command.flags(&cli.common);
+    let printer = Printer::new(PrinterConfig::from_env(global.quiet, global.debug, global.yes));
+    let ctx = Context { global, output, printer: printer.clone() };
     finish(run(cli.command, &ctx), &printer)
 }
 
@@ -150,10 +130,34 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_output_is_a_usage_error() {
-        let cli = Cli::try_parse_from(["vcluster", "render", "x", "-o", "table"]).unwrap();
-        let err = resolve_output(&cli).unwrap_err();
-        assert!(err.use_stderr());
-        assert_eq!(err.exit_code(), 2);
+    fn each_command_takes_its_own_output_formats_and_nothing_else() {
+        let accepted = |args: &str| Cli::try_parse_from(format!("vcluster {args}").split(' ')).is_ok();
+        for ok in ["render x -o json", "render x -o yaml", "list -o table", "list -o yaml", "pause x -o json"] {
+            assert!(accepted(ok), "{ok}");
+        }
+        for refused in ["render x -o table", "pause x -o table", "create x -o yaml", "version -o table"] {
+            let err = Cli::try_parse_from(format!("vcluster {refused}").split(' ')).unwrap_err();
+            assert_eq!((err.kind(), err.exit_code()), (clap::error::ErrorKind::InvalidValue, 2), "{refused}");
+        }
+        for refused in ["connect x -o json", "completion bash -o json", "version -n x", "list -y", "render x -y"] {
+            let err = Cli::try_parse_from(format!("vcluster {refused}").split(' ')).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{refused}");
+        }
+    }
+
+    #[test]
+    fn defaults_and_flags_reach_the_context() {
+        let cli = Cli::try_parse_from(["vcluster", "--debug", "list", "-n", "team"]).unwrap();
+        let (global, output) = cli.command.flags(&cli.common);
+        assert_eq!(
+            (global.debug, global.namespace.as_deref(), output),
+            (true, Some("team"), Some(OutputFormat::Table))
+        );
+        assert_eq!(global.request_timeout, std::time::Duration::from_secs(30));
+        let cli = Cli::try_parse_from(["vcluster", "render", "x"]).unwrap();
+        assert_eq!(cli.command.flags(&cli.common).1, Some(OutputFormat::Yaml));
+        let cli = Cli::try_parse_from(["vcluster", "delete", "x", "-y", "-q"]).unwrap();
+        let (global, output) = cli.command.flags(&cli.common);
+        assert_eq!((global.yes, global.quiet, output), (true, true, None));
     }
 }

@@ -77,7 +77,10 @@ fn the_same_name_in_two_namespaces_needs_n() {
         assert_eq!(run.code, 0, "{}", run.stderr);
     }
     for command in ["delete", "pause", "resume"] {
-        let run = vcluster(&sim.kubeconfig, &[command, "vc", "-y"]);
+        // -y is delete's alone.
+        let yes: &[&str] = if command == "delete" { &["-y"] } else { &[] };
+        let args: Vec<&str> = [command, "vc"].into_iter().chain(yes.iter().copied()).collect();
+        let run = vcluster(&sim.kubeconfig, &args);
         assert_eq!(run.code, 1, "{command}");
         assert_eq!(
             run.stderr,
@@ -102,6 +105,17 @@ fn usage_errors_exit_2_and_bad_names_1_before_any_request() {
         vec!["delete", "vc", "--wait", "false"],
         vec!["delete", "vc", "--keep-pvc", "--delete-namespace"],
         vec!["pause", "vc", "-o", "yaml"],
+        // Each command takes its own formats and flags, nothing else.
+        vec!["pause", "vc", "-o", "table"],
+        vec!["resume", "vc", "-y"],
+        vec!["list", "-y"],
+        vec!["list", "-o", "wide"],
+        vec!["version", "-n", "team"],
+        vec!["version", "-o", "table"],
+        vec!["completion", "bash", "-o", "json"],
+        vec!["completion", "bash", "--kubeconfig", "x"],
+        vec!["disconnect", "-n", "team"],
+        vec!["render", "vc", "--request-timeout", "5s"],
         vec!["list", "extra"],
         vec!["resume", "vc", "--timeout", "soon"],
     ] {
@@ -113,6 +127,7 @@ fn usage_errors_exit_2_and_bad_names_1_before_any_request() {
     assert!(run.stderr.starts_with("error: invalid vcluster name: \"a,b\" is not a valid name"), "{}", run.stderr);
     let run = vcluster(&kubeconfig, &["rm", "--help"]);
     assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("[possible values: json]"), "{}", run.stdout);
     for flag in ["--delete-namespace", "--keep-pvc", "--wait", "--timeout", "--ignore-not-found"] {
         assert!(run.stdout.contains(flag), "{flag}");
     }

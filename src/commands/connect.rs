@@ -12,7 +12,7 @@ use clap::{ArgAction, Args};
 use crate::access::connect::{self, Destination, ForwardMode, Output, Request};
 use crate::access::service_account;
 use crate::context::Context;
-use crate::context::args::{check_name, parse_duration};
+use crate::context::args::{HostArgs, check_name, parse_duration};
 use crate::context::host::load_kubeconfig;
 use crate::error::{self, ExitStatus};
 use crate::forward;
@@ -73,6 +73,8 @@ pub(crate) struct ConnectArgs {
     /// How long to wait for the virtual cluster to work (resuming it, pod Ready, credentials)
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub(crate) timeout: Duration,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
 }
 
 fn request(args: ConnectArgs) -> anyhow::Result<Request> {

@@ -11,7 +11,7 @@ use clap::Args;
 use crate::access::connect;
 use crate::cluster::{Connection, Host};
 use crate::context::Context;
-use crate::context::args::{ValuesArgs, check_name, parse_duration, values_error};
+use crate::context::args::{HostArgs, JsonOutput, ValuesArgs, check_name, parse_duration, values_error};
 use crate::context::host::{load_kubeconfig, namespace_for};
 use crate::error::{Advice, ExitStatus, Hinted};
 use crate::install::{self, InstallError, Options, Outcome, Request};
@@ -71,6 +71,10 @@ pub(crate) struct CreateArgs {
     pub(crate) history_max: usize,
     #[command(flatten)]
     pub(crate) refused: RefusedArgs,
+    #[command(flatten)]
+    pub(crate) output: JsonOutput,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
 }
 
 /// Chart-source flags of the established CLI, which this one (rendering its own embedded chart)

@@ -4,7 +4,7 @@
 use clap::Args;
 
 use crate::context::Context;
-use crate::context::args::WaitArgs;
+use crate::context::args::{HostArgs, JsonOutput, WaitArgs};
 use crate::context::host;
 use crate::error::{Advice, ExitStatus, Hinted};
 use crate::find::{self, FindError};
@@ -27,6 +27,13 @@ pub(crate) struct DeleteArgs {
     pub(crate) ignore_not_found: bool,
     #[command(flatten)]
     pub(crate) wait: WaitArgs,
+    /// Delete without asking (required when stdin is not a terminal)
+    #[arg(short = 'y', long)]
+    pub(crate) yes: bool,
+    #[command(flatten)]
+    pub(crate) output: JsonOutput,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
 }
 
 pub(crate) fn run(args: DeleteArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {

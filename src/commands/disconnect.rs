@@ -7,6 +7,7 @@
 use clap::Args;
 
 use crate::context::Context;
+use crate::context::args::KubeconfigArgs;
 use crate::error::{ExitStatus, Hinted};
 use crate::forward::ForwardError;
 use crate::forward::background::{self, Stopped};
@@ -20,6 +21,8 @@ pub(crate) struct DisconnectArgs {
     /// port-forward)
     #[arg(long)]
     pub(crate) keep_context: bool,
+    #[command(flatten)]
+    pub(crate) kubeconfig: KubeconfigArgs,
 }
 
 pub(crate) fn run(args: DisconnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {

@@ -6,6 +6,7 @@ use clap::Args;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::context::args::{HostArgs, formats};
 use crate::context::host::{self, load_kubeconfig};
 use crate::context::{Context, OutputFormat};
 use crate::error::{ExitStatus, Hinted};
@@ -15,7 +16,14 @@ use crate::printer::text::human_duration;
 use crate::render;
 
 #[derive(Debug, Args)]
-pub(crate) struct ListArgs {}
+pub(crate) struct ListArgs {
+    /// Output format
+    #[arg(short = 'o', long, value_name = "FORMAT", default_value = "table",
+          value_parser = formats(&[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml]))]
+    pub(crate) output: OutputFormat,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
+}
 
 /// One vcluster, as `-o json|yaml` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

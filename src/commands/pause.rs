@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::context::Context;
-use crate::context::args::parse_duration;
+use crate::context::args::{HostArgs, JsonOutput, parse_duration};
 use crate::context::host;
 use crate::error::{Advice, ExitStatus};
 use crate::lifecycle::{leave_contexts, pause};
@@ -19,6 +19,10 @@ pub(crate) struct PauseArgs {
     /// How long to wait for the pods to stop: 90s, 10m, 1h
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub(crate) timeout: Duration,
+    #[command(flatten)]
+    pub(crate) output: JsonOutput,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
 }
 
 pub(crate) fn run(args: PauseArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {

@@ -23,7 +23,7 @@ use kube::Api;
 use crate::access;
 use crate::cluster::Connection;
 use crate::context::Context;
-use crate::context::args::{check_name, parse_duration};
+use crate::context::args::{HostArgs, check_name, parse_duration};
 use crate::context::host::{host_cluster, load_kubeconfig, locate};
 use crate::error::{ExitStatus, Hinted};
 use crate::forward::{self, Forward, Listener, Log, PodPort, Pods};
@@ -55,6 +55,8 @@ pub(crate) struct PortForwardArgs {
     /// How long to wait for a Ready pod before the first line is printed
     #[arg(long, default_value = "1m", value_parser = parse_duration, value_name = "DURATION")]
     pub(crate) timeout: Duration,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
 }
 
 /// What to forward to, inside the virtual cluster.

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use crate::context::args::{ValuesArgs, check_name, values_error};
+use crate::context::args::{KubeconfigArgs, NamespaceArgs, ValuesArgs, check_name, formats, values_error};
 use crate::context::host::{check_context, load_kubeconfig, namespace_for};
 use crate::context::{Context, OutputFormat};
 use crate::error::ExitStatus;
@@ -19,6 +19,14 @@ pub(crate) struct RenderArgs {
     /// Print the merged values instead of the manifests
     #[arg(long)]
     pub(crate) show_values: bool,
+    /// Output format: a YAML stream, or one JSON `List`
+    #[arg(short = 'o', long, value_name = "FORMAT", default_value = "yaml",
+          value_parser = formats(&[OutputFormat::Yaml, OutputFormat::Json]))]
+    pub(crate) output: OutputFormat,
+    #[command(flatten)]
+    pub(crate) kubeconfig: KubeconfigArgs,
+    #[command(flatten)]
+    pub(crate) namespace: NamespaceArgs,
 }
 
 pub(crate) fn run(args: RenderArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {

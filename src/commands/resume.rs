@@ -4,7 +4,7 @@
 use clap::Args;
 
 use crate::context::Context;
-use crate::context::args::WaitArgs;
+use crate::context::args::{HostArgs, JsonOutput, WaitArgs};
 use crate::context::host;
 use crate::error::{Advice, ExitStatus};
 use crate::lifecycle::pause;
@@ -16,6 +16,10 @@ pub(crate) struct ResumeArgs {
     pub(crate) name: String,
     #[command(flatten)]
     pub(crate) wait: WaitArgs,
+    #[command(flatten)]
+    pub(crate) output: JsonOutput,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
 }
 
 pub(crate) fn run(args: ResumeArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {

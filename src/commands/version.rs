@@ -1,13 +1,19 @@
 //! `vcluster version`: the CLI version and the chart version releases record.
 
 use clap::Args;
+
+use crate::context::args::formats;
 use serde::Serialize;
 
 use crate::context::{Context, OutputFormat};
 use crate::error::ExitStatus;
 
 #[derive(Debug, Args)]
-pub(crate) struct VersionArgs {}
+pub(crate) struct VersionArgs {
+    /// Print the versions as JSON or YAML (default: one line of text)
+    #[arg(short = 'o', long, value_name = "FORMAT", value_parser = formats(&[OutputFormat::Json, OutputFormat::Yaml]))]
+    pub(crate) output: Option<OutputFormat>,
+}
 
 /// Stable, documented JSON: `{"cliVersion": "...", "chartVersion": "...", "chartName": "vcluster"}`.
 #[derive(Debug, Serialize)]
