@@ -31,31 +31,38 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)
+    #[command(after_help = commands::create::EXAMPLES)]
     Create(commands::create::CreateArgs),
     /// Connect to a virtual cluster: switch kubectl to it (a port-forward runs in the background),
     /// print a kubeconfig, or run one command against it
+    #[command(after_help = commands::connect::EXAMPLES)]
     Connect(commands::connect::ConnectArgs),
     /// Switch back to the context that was current before `connect`, and stop its port-forward
+    #[command(after_help = commands::disconnect::EXAMPLES)]
     Disconnect(commands::disconnect::DisconnectArgs),
     /// Forward local ports to a service or pod inside a virtual cluster, or to its API server
+    #[command(after_help = commands::port_forward::EXAMPLES)]
     PortForward(commands::port_forward::PortForwardArgs),
     /// Delete a virtual cluster and exactly what belongs to it
-    #[command(visible_alias = "rm")]
+    #[command(visible_alias = "rm", after_help = commands::delete::EXAMPLES)]
     Delete(commands::delete::DeleteArgs),
     /// List the virtual clusters in the namespace (-n) or in all namespaces
-    #[command(visible_alias = "ls")]
+    #[command(visible_alias = "ls", after_help = commands::list::EXAMPLES)]
     List(commands::list::ListArgs),
     /// Pause a virtual cluster: scale it down to nothing, keeping its data
-    #[command(visible_alias = "sleep")]
+    #[command(visible_alias = "sleep", after_help = commands::pause::EXAMPLES)]
     Pause(commands::pause::PauseArgs),
     /// Resume a paused virtual cluster and wait until it works
-    #[command(visible_alias = "wakeup")]
+    #[command(visible_alias = "wakeup", after_help = commands::resume::EXAMPLES)]
     Resume(commands::resume::ResumeArgs),
     /// Render the manifests of a virtual cluster without touching a cluster (like `helm template`)
+    #[command(after_help = commands::render::EXAMPLES)]
     Render(commands::render::RenderArgs),
     /// Print the CLI version and the chart version it installs
+    #[command(after_help = commands::version::EXAMPLES)]
     Version(commands::version::VersionArgs),
     /// Print a shell completion script
+    #[command(after_help = commands::completion::EXAMPLES)]
     Completion(commands::completion::CompletionArgs),
 }
 
@@ -142,6 +149,44 @@ mod tests {
         for refused in ["connect x -o json", "completion bash -o json", "version -n x", "list -y", "render x -y"] {
             let err = Cli::try_parse_from(format!("vcluster {refused}").split(' ')).unwrap_err();
             assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{refused}");
+        }
+    }
+
+    /// The examples of a command's help: its `  vcluster …` lines, without their comments.
+    fn examples(command: &clap::Command) -> Vec<String> {
+        let text = command.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("Examples:"), "{}", command.get_name());
+        lines
+            .map(|l| l.strip_prefix("  ").unwrap_or_else(|| panic!("{l:?}")))
+            .map(|l| l.split("   # ").next().unwrap().trim_end().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_command_has_two_to_four_examples_that_parse_and_the_readme_shows() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let cli = Cli::command();
+        let commands: Vec<&clap::Command> = cli.get_subcommands().collect();
+        assert_eq!(commands.len(), 11);
+        for command in commands {
+            let name = command.get_name();
+            let examples = examples(command);
+            assert!((2..=4).contains(&examples.len()), "{name}: {examples:?}");
+            for example in examples {
+                let words: Vec<&str> = example.split(' ').collect();
+                assert_eq!(words[..2], ["vcluster", name], "{example}");
+                let parsed = Cli::try_parse_from(&words);
+                assert!(parsed.is_ok(), "{example}: {}", parsed.unwrap_err());
+                // In the README as a command line: alone, commented, piped or redirected.
+                let shown = readme.lines().any(|line| {
+                    line.find(&example).is_some_and(|at| {
+                        let rest = &line[at + example.len()..];
+                        rest.is_empty() || [" #", " |", " >"].iter().any(|p| rest.trim_start().starts_with(&p[1..]))
+                    })
+                });
+                assert!(shown, "{example} is not in the README");
+            }
         }
     }
 

@@ -20,6 +20,15 @@ use crate::forward;
 /// Exit status when connecting itself failed in `connect NAME -- CMD` (like `env`, `nice`, `timeout`).
 const CONNECT_FAILED: u8 = 125;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster connect my-vcluster\n",
+    "  vcluster connect my-vcluster -- kubectl apply -f app.yaml\n",
+    "  vcluster connect my-vcluster --print\n",
+    "  vcluster connect my-vcluster --service-account ci --cluster-role view -- kubectl get pods -A",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct ConnectArgs {
     /// Name of the virtual cluster

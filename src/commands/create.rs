@@ -18,6 +18,15 @@ use crate::install::{self, InstallError, Options, Outcome, Request};
 use crate::interrupt::Interrupt;
 use crate::{kubeconfig, values};
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster create my-vcluster -f examples/networking.yaml\n",
+    "  vcluster create my-vcluster --upgrade -f examples/networking.yaml\n",
+    "  vcluster create my-vcluster --upgrade --reuse-values --set sync.ingresses.enabled=true --dry-run\n",
+    "  vcluster create my-vcluster --upgrade --rollback-on-failure --timeout 5m",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct CreateArgs {
     /// Name of the virtual cluster (a DNS-1035 label of at most 51 characters)

@@ -11,6 +11,14 @@ use crate::find::{self, FindError};
 use crate::interrupt::Interrupt;
 use crate::lifecycle::uninstall::{self, Local, NamespaceFate, Options, Outcome};
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster delete my-vcluster --yes                           # CI: no prompt\n",
+    "  vcluster delete my-vcluster -n team --keep-pvc -y           # keep the data for a later create\n",
+    "  vcluster delete my-vcluster -y --ignore-not-found -o json   # what went, as JSON",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct DeleteArgs {
     /// Name of the virtual cluster

@@ -15,6 +15,13 @@ use crate::forward::registry::ForwarderKey;
 use crate::kubeconfig::{self, ConnectRecord, KubeconfigError, Sources};
 use crate::printer::Printer;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster disconnect                  # back to the previous context; the port-forward stops\n",
+    "  vcluster disconnect --keep-context   # keep the vcluster's context for later",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct DisconnectArgs {
     /// Keep the vcluster's context, cluster and user entries (only switch back and stop the

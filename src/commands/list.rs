@@ -15,6 +15,13 @@ use crate::kubeconfig::{self, ConnectRecord, Loaded};
 use crate::printer::text::human_duration;
 use crate::render;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster list                   # every namespace, as a table\n",
+    "  vcluster list -n team -o json   # one namespace, as JSON",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
     /// Output format

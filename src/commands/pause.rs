@@ -12,6 +12,13 @@ use crate::error::{Advice, ExitStatus};
 use crate::lifecycle::{leave_contexts, pause};
 use crate::printer::text::plural;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster pause my-vcluster   # scale it to nothing, keeping its data\n",
+    "  vcluster pause my-vcluster -n team -o json",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct PauseArgs {
     /// Name of the virtual cluster

@@ -31,6 +31,14 @@ use crate::interrupt::Interrupt;
 use crate::printer::text::humanize;
 use crate::translate::Translator;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster port-forward my-vcluster svc/web 8080:http -N shop   # http://127.0.0.1:8080 to web.shop\n",
+    "  vcluster port-forward my-vcluster pod/db-0 :5432 -N data      # a free local port, printed\n",
+    "  vcluster port-forward my-vcluster 9443                        # the virtual API on 127.0.0.1:9443",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct PortForwardArgs {
     /// Name of the virtual cluster

@@ -10,6 +10,15 @@ use crate::kubeconfig;
 use crate::render::{self, ReleaseInfo, RenderInput};
 use crate::values;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster render my-vcluster -f examples/networking.yaml           # YAML stream\n",
+    "  vcluster render my-vcluster -f examples/networking.yaml -o json   # one JSON List\n",
+    "  vcluster render my-vcluster --kubernetes-version v1.26 --isolate -n team-a\n",
+    "  vcluster render my-vcluster -f - --show-values",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct RenderArgs {
     /// Name of the virtual cluster (a DNS-1035 label of at most 51 characters)

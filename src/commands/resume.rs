@@ -10,6 +10,13 @@ use crate::error::{Advice, ExitStatus};
 use crate::lifecycle::pause;
 use crate::printer::text::plural;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster resume my-vcluster   # scale it back and wait until it works\n",
+    "  vcluster resume my-vcluster -n team --no-wait",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct ResumeArgs {
     /// Name of the virtual cluster

@@ -8,6 +8,13 @@ use serde::Serialize;
 use crate::context::{Context, OutputFormat};
 use crate::error::ExitStatus;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster version   # vcluster version 0.1.0 (chart vcluster-0.1.0)\n",
+    "  vcluster version -o json",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct VersionArgs {
     /// Print the versions as JSON or YAML (default: one line of text)
