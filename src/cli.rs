@@ -89,10 +89,17 @@ impl Command {
 /// Entry point used by `main`.
 pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cwd = std::env::current_dir().ok();
     // The background forwarder `connect` starts: not a command for people, so not in the help or
     // the completions.
     if args.get(1).is_some_and(|a| a == crate::forward::registry::FORWARDER_COMMAND) {
         return commands::forwarder::main(&args[1..]);
+    }
+    // `COMPLETE=bash vcluster …`: the shell asks for candidates (names from the cluster included).
+    match clap_complete::CompleteEnv::with_factory(Cli::command).try_complete(args.clone(), cwd.as_deref()) {
+        Ok(true) => return ExitCode::SUCCESS,
+        Ok(false) => {}
+        Err(e) => return exit_clap(e),
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,

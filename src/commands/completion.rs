@@ -10,7 +10,7 @@ use crate::error::ExitStatus;
 /// The examples of `--help` (a test parses each and finds it in the README).
 pub(crate) const EXAMPLES: &str = concat!(
     "Examples:\n",
-    "  vcluster completion bash\n",
+    "  vcluster completion bash   # a static script; see the README for dynamic completion\n",
     "  vcluster completion zsh\n",
     "  vcluster completion fish",
 );

@@ -13,6 +13,7 @@ use crate::access::connect::{self, Destination, ForwardMode, Output, Request};
 use crate::access::service_account;
 use crate::context::Context;
 use crate::context::args::{HostArgs, check_name, parse_duration};
+use crate::context::complete;
 use crate::context::host::load_kubeconfig;
 use crate::error::{self, ExitStatus};
 use crate::forward;
@@ -32,6 +33,7 @@ pub(crate) const EXAMPLES: &str = concat!(
 #[derive(Debug, Args)]
 pub(crate) struct ConnectArgs {
     /// Name of the virtual cluster
+    #[arg(add = complete::vcluster_names())]
     pub(crate) name: String,
     /// Run COMMAND with KUBECONFIG set to a temporary kubeconfig for the virtual cluster (through a
     /// port-forward in this process), then exit with its status

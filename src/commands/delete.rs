@@ -5,6 +5,7 @@ use clap::Args;
 
 use crate::context::Context;
 use crate::context::args::{HostArgs, JsonOutput, WaitArgs};
+use crate::context::complete;
 use crate::context::host;
 use crate::error::{Advice, ExitStatus, Hinted};
 use crate::find::{self, FindError};
@@ -22,6 +23,7 @@ pub(crate) const EXAMPLES: &str = concat!(
 #[derive(Debug, Args)]
 pub(crate) struct DeleteArgs {
     /// Name of the virtual cluster
+    #[arg(add = complete::vcluster_names())]
     pub(crate) name: String,
     /// Delete the host namespace too, unless another vcluster lives there (default: only when
     /// vcluster created it)

@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::context::Context;
 use crate::context::args::{HostArgs, JsonOutput, parse_duration};
+use crate::context::complete;
 use crate::context::host;
 use crate::error::{Advice, ExitStatus};
 use crate::lifecycle::{leave_contexts, pause};
@@ -22,6 +23,7 @@ pub(crate) const EXAMPLES: &str = concat!(
 #[derive(Debug, Args)]
 pub(crate) struct PauseArgs {
     /// Name of the virtual cluster
+    #[arg(add = complete::vcluster_names())]
     pub(crate) name: String,
     /// How long to wait for the pods to stop: 90s, 10m, 1h
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]

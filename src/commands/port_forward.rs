@@ -24,6 +24,7 @@ use crate::access;
 use crate::cluster::Connection;
 use crate::context::Context;
 use crate::context::args::{HostArgs, check_name, parse_duration};
+use crate::context::complete;
 use crate::context::host::{host_cluster, load_kubeconfig, locate};
 use crate::error::{ExitStatus, Hinted};
 use crate::forward::{self, Forward, Listener, Log, PodPort, Pods};
@@ -42,6 +43,7 @@ pub(crate) const EXAMPLES: &str = concat!(
 #[derive(Debug, Args)]
 pub(crate) struct PortForwardArgs {
     /// Name of the virtual cluster
+    #[arg(add = complete::vcluster_names())]
     pub(crate) name: String,
     /// `svc/NAME` or `pod/NAME` inside the virtual cluster, then `[LOCAL:]REMOTE` ports (REMOTE a
     /// number or a port name); without a target, `[LOCAL]` forwards to the virtual cluster's API

@@ -5,6 +5,7 @@ use clap::Args;
 
 use crate::context::Context;
 use crate::context::args::{HostArgs, JsonOutput, WaitArgs};
+use crate::context::complete;
 use crate::context::host;
 use crate::error::{Advice, ExitStatus};
 use crate::lifecycle::pause;
@@ -20,6 +21,7 @@ pub(crate) const EXAMPLES: &str = concat!(
 #[derive(Debug, Args)]
 pub(crate) struct ResumeArgs {
     /// Name of the virtual cluster
+    #[arg(add = complete::vcluster_names())]
     pub(crate) name: String,
     #[command(flatten)]
     pub(crate) wait: WaitArgs,

@@ -38,7 +38,7 @@ pub(crate) struct KubeconfigArgs {
 #[command(next_help_heading = "Host cluster")]
 pub(crate) struct NamespaceArgs {
     /// Host namespace of the virtual cluster
-    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    #[arg(short = 'n', long, value_name = "NAMESPACE", add = super::complete::namespaces())]
     pub(crate) namespace: Option<String>,
 }
 

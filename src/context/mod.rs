@@ -5,6 +5,7 @@
 //! Commands import this module, never each other; `cli` builds the [`Context`] and dispatches.
 
 pub(crate) mod args;
+pub(crate) mod complete;
 pub(crate) mod host;
 
 use std::path::PathBuf;
