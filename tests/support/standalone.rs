@@ -51,7 +51,7 @@ impl Drop for Standalone {
 /// `kube-sim`, built next to these tests (`target/<profile>/kube-sim`) unless it is current.
 /// `cargo build` is a quick no-op for a current binary and rebuilds a stale one; test processes
 /// building at the same moment wait for each other on cargo's lock of the target directory.
-fn simulator_binary() -> &'static Path {
+pub fn simulator_binary() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         // target/<profile>/deps/<test>-… → target/<profile>
