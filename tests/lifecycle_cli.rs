@@ -132,3 +132,43 @@ fn usage_errors_exit_2_and_bad_names_1_before_any_request() {
         assert!(run.stdout.contains(flag), "{flag}");
     }
 }
+
+/// A host nobody listens at: one line saying what is wrong and where, a hint, and no client
+/// internals; `--debug` adds the client's chain below it.
+#[test]
+fn an_unreachable_host_is_reported_as_such_and_its_chain_only_with_debug() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}'}}}}]\nusers: [{{name: u, user: {{}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\n"),
+    )
+    .unwrap();
+    let first = format!(
+        "error: cannot reach the cluster of context \"c\" at https://127.0.0.1:{port}: connection refused (nothing listens at that address)\n"
+    );
+    let hint = "  hint: check that the cluster is running and reachable from here";
+    for args in [
+        vec!["list"],
+        vec!["pause", "vc"],
+        vec!["resume", "vc"],
+        vec!["delete", "vc", "-y"],
+        vec!["port-forward", "vc", "80"],
+    ] {
+        let run = vcluster(&kubeconfig, &args);
+        assert_eq!((run.code, run.stdout.as_str()), (1, ""), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.starts_with(&first), "{args:?}: {}", run.stderr);
+        let second = run.stderr.lines().nth(1).unwrap_or_default();
+        assert!(second.starts_with(hint), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 2, "{args:?}: {}", run.stderr);
+
+        let debug: Vec<&str> = args.iter().copied().chain(["--debug"]).collect();
+        let run = vcluster(&kubeconfig, &debug);
+        assert_eq!(run.code, 1, "{debug:?}");
+        let report = &run.stderr[run.stderr.find("error: ").unwrap_or_else(|| panic!("{}", run.stderr))..];
+        assert!(report.starts_with(&first), "{debug:?}: {}", run.stderr);
+        let cause = report.lines().nth(1).unwrap_or_default();
+        assert!(cause.starts_with("  caused by: ") && cause.contains("Connection refused"), "{debug:?}: {report}");
+    }
+}
