@@ -107,40 +107,12 @@ _vcluster() {
 
     case "${cmd}" in
         vcluster)
-            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version create connect disconnect port-forward delete rm list ls pause sleep resume wakeup render version completion help"
+            opts="-q -h -V --quiet --debug --help --version create connect disconnect port-forward delete rm list ls pause sleep resume wakeup render version completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --kubeconfig)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --context)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --namespace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -n)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                --request-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -149,40 +121,12 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__completion)
-            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version bash elvish fish powershell zsh"
+            opts="-q -h -V --quiet --debug --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --kubeconfig)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --context)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --namespace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -n)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                --request-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -191,7 +135,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__connect)
-            opts="-n -o -q -y -h -V --kube-config-context-name --update-current --print --kube-config --server --foreground --local-port --address --service-account --cluster-role --token-expiration --insecure --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
+            opts="-n -q -h -V --kube-config-context-name --update-current --print --kube-config --server --foreground --local-port --address --service-account --cluster-role --token-expiration --insecure --timeout --kubeconfig --context --namespace --request-timeout --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -253,14 +197,6 @@ _vcluster() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -273,7 +209,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__create)
-            opts="-f -n -o -q -y -h -V --values --set --set-string --set-json --kubernetes-version --expose --isolate --upgrade --reuse-values --connect --kube-config-context-name --wait --no-wait --timeout --atomic --rollback-on-failure --take-ownership --force-conflicts --recreate-statefulset --force-unlock --dry-run --history-max --chart-version --chart-repo --chart-name --local-chart-dir --distro --expose-local --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
+            opts="-f -o -n -q -h -V --values --set --set-string --set-json --kubernetes-version --expose --isolate --upgrade --reuse-values --connect --kube-config-context-name --wait --no-wait --timeout --atomic --rollback-on-failure --take-ownership --force-conflicts --recreate-statefulset --force-unlock --dry-run --history-max --chart-version --chart-repo --chart-name --local-chart-dir --distro --expose-local --output --kubeconfig --context --namespace --request-timeout --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -343,6 +279,14 @@ _vcluster() {
                     COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json" -- "${cur}"))
+                    return 0
+                    ;;
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -357,14 +301,6 @@ _vcluster() {
                     ;;
                 -n)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -379,7 +315,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__delete)
-            opts="-n -o -q -y -h -V --delete-namespace --keep-pvc --ignore-not-found --wait --no-wait --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
+            opts="-y -o -n -q -h -V --delete-namespace --keep-pvc --ignore-not-found --wait --no-wait --timeout --yes --output --kubeconfig --context --namespace --request-timeout --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -391,6 +327,14 @@ _vcluster() {
                     ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json" -- "${cur}"))
                     return 0
                     ;;
                 --kubeconfig)
@@ -407,14 +351,6 @@ _vcluster() {
                     ;;
                 -n)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -429,7 +365,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__disconnect)
-            opts="-n -o -q -y -h -V --keep-context --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
+            opts="-q -h -V --keep-context --kubeconfig --context --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -440,26 +376,6 @@ _vcluster() {
                     return 0
                     ;;
                 --context)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --namespace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -n)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -653,12 +569,20 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__list)
-            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
+            opts="-o -n -q -h -V --output --kubeconfig --context --namespace --request-timeout --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -673,14 +597,6 @@ _vcluster() {
                     ;;
                 -n)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -695,7 +611,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__pause)
-            opts="-n -o -q -y -h -V --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
+            opts="-o -n -q -h -V --timeout --output --kubeconfig --context --namespace --request-timeout --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -703,6 +619,14 @@ _vcluster() {
             case "${prev}" in
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json" -- "${cur}"))
                     return 0
                     ;;
                 --kubeconfig)
@@ -721,14 +645,6 @@ _vcluster() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -741,7 +657,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__port__subcmd__forward)
-            opts="-N -n -o -q -y -h -V --namespace-in-vcluster --virtual-namespace --address --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
+            opts="-N -n -q -h -V --namespace-in-vcluster --virtual-namespace --address --timeout --kubeconfig --context --namespace --request-timeout --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -783,14 +699,6 @@ _vcluster() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
                 --request-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -803,7 +711,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__render)
-            opts="-f -n -o -q -y -h -V --values --set --set-string --set-json --kubernetes-version --expose --isolate --show-values --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
+            opts="-f -o -n -q -h -V --values --set --set-string --set-json --kubernetes-version --expose --isolate --show-values --output --kubeconfig --context --namespace --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -833,6 +741,14 @@ _vcluster() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --output)
+                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    return 0
+                    ;;
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -849,18 +765,6 @@ _vcluster() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                --request-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -869,7 +773,7 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__resume)
-            opts="-n -o -q -y -h -V --wait --no-wait --timeout --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
+            opts="-o -n -q -h -V --wait --no-wait --timeout --output --kubeconfig --context --namespace --request-timeout --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -883,6 +787,14 @@ _vcluster() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --output)
+                    COMPREPLY=($(compgen -W "json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "json" -- "${cur}"))
+                    return 0
+                    ;;
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -897,14 +809,6 @@ _vcluster() {
                     ;;
                 -n)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --request-timeout)
@@ -919,38 +823,18 @@ _vcluster() {
             return 0
             ;;
         vcluster__subcmd__version)
-            opts="-n -o -q -y -h -V --kubeconfig --context --namespace --output --quiet --debug --yes --request-timeout --help --version"
+            opts="-o -q -h -V --output --quiet --debug --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --kubeconfig)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --context)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --namespace)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -n)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "json yaml" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                --request-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "json yaml" -- "${cur}"))
                     return 0
                     ;;
                 *)

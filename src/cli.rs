@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::commands;
+use crate::context::args::CommonArgs;
 use crate::context::{Context, GlobalArgs, OutputFormat, exit_clap, finish};
 use crate::error::ExitStatus;
 use crate::printer::{Printer, PrinterConfig};
@@ -22,7 +23,7 @@ pub use crate::forward::registry::FORWARDER_COMMAND;
 #[command(name = "vcluster", version, propagate_version = true, max_term_width = 100)]
 pub(crate) struct Cli {
     #[command(flatten)]
-    pub(crate) global: GlobalArgs,
+    pub(crate) common: CommonArgs,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -30,68 +31,57 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Create a virtual cluster, or upgrade it with --upgrade (no helm binary needed)
+    #[command(after_help = commands::create::EXAMPLES)]
     Create(commands::create::CreateArgs),
     /// Connect to a virtual cluster: switch kubectl to it (a port-forward runs in the background),
     /// print a kubeconfig, or run one command against it
+    #[command(after_help = commands::connect::EXAMPLES)]
     Connect(commands::connect::ConnectArgs),
     /// Switch back to the context that was current before `connect`, and stop its port-forward
+    #[command(after_help = commands::disconnect::EXAMPLES)]
     Disconnect(commands::disconnect::DisconnectArgs),
     /// Forward local ports to a service or pod inside a virtual cluster, or to its API server
+    #[command(after_help = commands::port_forward::EXAMPLES)]
     PortForward(commands::port_forward::PortForwardArgs),
     /// Delete a virtual cluster and exactly what belongs to it
-    #[command(visible_alias = "rm")]
+    #[command(visible_alias = "rm", after_help = commands::delete::EXAMPLES)]
     Delete(commands::delete::DeleteArgs),
     /// List the virtual clusters in the namespace (-n) or in all namespaces
-    #[command(visible_alias = "ls")]
+    #[command(visible_alias = "ls", after_help = commands::list::EXAMPLES)]
     List(commands::list::ListArgs),
     /// Pause a virtual cluster: scale it down to nothing, keeping its data
-    #[command(visible_alias = "sleep")]
+    #[command(visible_alias = "sleep", after_help = commands::pause::EXAMPLES)]
     Pause(commands::pause::PauseArgs),
     /// Resume a paused virtual cluster and wait until it works
-    #[command(visible_alias = "wakeup")]
+    #[command(visible_alias = "wakeup", after_help = commands::resume::EXAMPLES)]
     Resume(commands::resume::ResumeArgs),
     /// Render the manifests of a virtual cluster without touching a cluster (like `helm template`)
+    #[command(after_help = commands::render::EXAMPLES)]
     Render(commands::render::RenderArgs),
     /// Print the CLI version and the chart version it installs
+    #[command(after_help = commands::version::EXAMPLES)]
     Version(commands::version::VersionArgs),
     /// Print a shell completion script
+    #[command(after_help = commands::completion::EXAMPLES)]
     Completion(commands::completion::CompletionArgs),
 }
 
 impl Command {
-    /// Output formats a command accepts; the first is its default. Empty: no `-o`.
-    pub(crate) fn output_formats(&self) -> &'static [OutputFormat] {
+    /// The flags this command was given, and its output format (`-o`, else its default).
+    fn flags(&self, common: &CommonArgs) -> (GlobalArgs, Option<OutputFormat>) {
+        let base = GlobalArgs::new(common);
         match self {
-            Command::Create(_) | Command::Delete(_) | Command::Pause(_) | Command::Resume(_) => {
-                &[OutputFormat::Table, OutputFormat::Json]
-            }
-            Command::List(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
-            Command::Render(_) => &[OutputFormat::Yaml, OutputFormat::Json],
-            Command::Version(_) => &[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml],
-            Command::Connect(_) | Command::Disconnect(_) | Command::PortForward(_) | Command::Completion(_) => &[],
-        }
-    }
-}
-
-/// Check `-o` against what the command supports; reject like clap (exit 2) so the usage
-/// error reads the same as any other.
-fn resolve_output(cli: &Cli) -> Result<Option<OutputFormat>, clap::Error> {
-    let allowed = cli.command.output_formats();
-    match cli.global.output {
-        None => Ok(allowed.first().copied()),
-        Some(o) if allowed.contains(&o) => Ok(Some(o)),
-        Some(o) => {
-            let names: Vec<&str> = allowed.iter().map(|f| f.as_str()).collect();
-            let msg = if names.is_empty() {
-                format!("this command has no -o/--output (got '{}')", o.as_str())
-            } else {
-                format!(
-                    "invalid value '{}' for '--output <FORMAT>': this command supports {}",
-                    o.as_str(),
-                    names.join(", ")
-                )
-            };
-            Err(Cli::command().error(clap::error::ErrorKind::InvalidValue, msg))
+            Command::Create(a) => (base.host(&a.host), a.output.output),
+            Command::Delete(a) => (base.host(&a.host).yes(a.yes), a.output.output),
+            Command::Pause(a) => (base.host(&a.host), a.output.output),
+            Command::Resume(a) => (base.host(&a.host), a.output.output),
+            Command::List(a) => (base.host(&a.host), Some(a.output)),
+            Command::Render(a) => (base.kubeconfig(&a.kubeconfig).namespace(&a.namespace), Some(a.output)),
+            Command::Version(a) => (base, a.output),
+            Command::Connect(a) => (base.host(&a.host), None),
+            Command::PortForward(a) => (base.host(&a.host), None),
+            Command::Disconnect(a) => (base.kubeconfig(&a.kubeconfig), None),
+            Command::Completion(_) => (base, None),
         }
     }
 }
@@ -99,22 +89,26 @@ fn resolve_output(cli: &Cli) -> Result<Option<OutputFormat>, clap::Error> {
 /// Entry point used by `main`.
 pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cwd = std::env::current_dir().ok();
     // The background forwarder `connect` starts: not a command for people, so not in the help or
     // the completions.
     if args.get(1).is_some_and(|a| a == crate::forward::registry::FORWARDER_COMMAND) {
         return commands::forwarder::main(&args[1..]);
+    }
+    // `COMPLETE=bash vcluster …`: the shell asks for candidates (names from the cluster included).
+    match clap_complete::CompleteEnv::with_factory(Cli::command).try_complete(args.clone(), cwd.as_deref()) {
+        Ok(true) => return ExitCode::SUCCESS,
+        Ok(false) => {}
+        Err(e) => return exit_clap(e),
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
         Err(e) => return exit_clap(e),
     };
-    let output = match resolve_output(&cli) {
-        Ok(o) => o,
-        Err(e) => return exit_clap(e),
-    };
-    let printer = Printer::new(PrinterConfig::from_env(cli.global.quiet, cli.global.debug, cli.global.yes));
-    let ctx = Context { global: cli.global.clone(), output, printer: printer.clone() };
+    let (global, output) = cli.command.flags(&cli.common);
+    let printer = Printer::new(PrinterConfig::from_env(global.quiet, global.debug, global.yes));
+    let ctx = Context { global, output, printer: printer.clone() };
     finish(run(cli.command, &ctx), &printer)
 }
 
@@ -150,10 +144,72 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_output_is_a_usage_error() {
-        let cli = Cli::try_parse_from(["vcluster", "render", "x", "-o", "table"]).unwrap();
-        let err = resolve_output(&cli).unwrap_err();
-        assert!(err.use_stderr());
-        assert_eq!(err.exit_code(), 2);
+    fn each_command_takes_its_own_output_formats_and_nothing_else() {
+        let accepted = |args: &str| Cli::try_parse_from(format!("vcluster {args}").split(' ')).is_ok();
+        for ok in ["render x -o json", "render x -o yaml", "list -o table", "list -o yaml", "pause x -o json"] {
+            assert!(accepted(ok), "{ok}");
+        }
+        for refused in ["render x -o table", "pause x -o table", "create x -o yaml", "version -o table"] {
+            let err = Cli::try_parse_from(format!("vcluster {refused}").split(' ')).unwrap_err();
+            assert_eq!((err.kind(), err.exit_code()), (clap::error::ErrorKind::InvalidValue, 2), "{refused}");
+        }
+        for refused in ["connect x -o json", "completion bash -o json", "version -n x", "list -y", "render x -y"] {
+            let err = Cli::try_parse_from(format!("vcluster {refused}").split(' ')).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{refused}");
+        }
+    }
+
+    /// The examples of a command's help: its `  vcluster …` lines, without their comments.
+    fn examples(command: &clap::Command) -> Vec<String> {
+        let text = command.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("Examples:"), "{}", command.get_name());
+        lines
+            .map(|l| l.strip_prefix("  ").unwrap_or_else(|| panic!("{l:?}")))
+            .map(|l| l.split("   # ").next().unwrap().trim_end().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_command_has_two_to_four_examples_that_parse_and_the_readme_shows() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let cli = Cli::command();
+        let commands: Vec<&clap::Command> = cli.get_subcommands().collect();
+        assert_eq!(commands.len(), 11);
+        for command in commands {
+            let name = command.get_name();
+            let examples = examples(command);
+            assert!((2..=4).contains(&examples.len()), "{name}: {examples:?}");
+            for example in examples {
+                let words: Vec<&str> = example.split(' ').collect();
+                assert_eq!(words[..2], ["vcluster", name], "{example}");
+                let parsed = Cli::try_parse_from(&words);
+                assert!(parsed.is_ok(), "{example}: {}", parsed.unwrap_err());
+                // In the README as a command line: alone, commented, piped or redirected.
+                let shown = readme.lines().any(|line| {
+                    line.find(&example).is_some_and(|at| {
+                        let rest = &line[at + example.len()..];
+                        rest.is_empty() || [" #", " |", " >"].iter().any(|p| rest.trim_start().starts_with(&p[1..]))
+                    })
+                });
+                assert!(shown, "{example} is not in the README");
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_and_flags_reach_the_context() {
+        let cli = Cli::try_parse_from(["vcluster", "--debug", "list", "-n", "team"]).unwrap();
+        let (global, output) = cli.command.flags(&cli.common);
+        assert_eq!(
+            (global.debug, global.namespace.as_deref(), output),
+            (true, Some("team"), Some(OutputFormat::Table))
+        );
+        assert_eq!(global.request_timeout, std::time::Duration::from_secs(30));
+        let cli = Cli::try_parse_from(["vcluster", "render", "x"]).unwrap();
+        assert_eq!(cli.command.flags(&cli.common).1, Some(OutputFormat::Yaml));
+        let cli = Cli::try_parse_from(["vcluster", "delete", "x", "-y", "-q"]).unwrap();
+        let (global, output) = cli.command.flags(&cli.common);
+        assert_eq!((global.yes, global.quiet, output), (true, true, None));
     }
 }

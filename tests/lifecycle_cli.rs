@@ -77,7 +77,10 @@ fn the_same_name_in_two_namespaces_needs_n() {
         assert_eq!(run.code, 0, "{}", run.stderr);
     }
     for command in ["delete", "pause", "resume"] {
-        let run = vcluster(&sim.kubeconfig, &[command, "vc", "-y"]);
+        // -y is delete's alone.
+        let yes: &[&str] = if command == "delete" { &["-y"] } else { &[] };
+        let args: Vec<&str> = [command, "vc"].into_iter().chain(yes.iter().copied()).collect();
+        let run = vcluster(&sim.kubeconfig, &args);
         assert_eq!(run.code, 1, "{command}");
         assert_eq!(
             run.stderr,
@@ -102,6 +105,17 @@ fn usage_errors_exit_2_and_bad_names_1_before_any_request() {
         vec!["delete", "vc", "--wait", "false"],
         vec!["delete", "vc", "--keep-pvc", "--delete-namespace"],
         vec!["pause", "vc", "-o", "yaml"],
+        // Each command takes its own formats and flags, nothing else.
+        vec!["pause", "vc", "-o", "table"],
+        vec!["resume", "vc", "-y"],
+        vec!["list", "-y"],
+        vec!["list", "-o", "wide"],
+        vec!["version", "-n", "team"],
+        vec!["version", "-o", "table"],
+        vec!["completion", "bash", "-o", "json"],
+        vec!["completion", "bash", "--kubeconfig", "x"],
+        vec!["disconnect", "-n", "team"],
+        vec!["render", "vc", "--request-timeout", "5s"],
         vec!["list", "extra"],
         vec!["resume", "vc", "--timeout", "soon"],
     ] {
@@ -113,7 +127,48 @@ fn usage_errors_exit_2_and_bad_names_1_before_any_request() {
     assert!(run.stderr.starts_with("error: invalid vcluster name: \"a,b\" is not a valid name"), "{}", run.stderr);
     let run = vcluster(&kubeconfig, &["rm", "--help"]);
     assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("[possible values: json]"), "{}", run.stdout);
     for flag in ["--delete-namespace", "--keep-pvc", "--wait", "--timeout", "--ignore-not-found"] {
         assert!(run.stdout.contains(flag), "{flag}");
+    }
+}
+
+/// A host nobody listens at: one line saying what is wrong and where, a hint, and no client
+/// internals; `--debug` adds the client's chain below it.
+#[test]
+fn an_unreachable_host_is_reported_as_such_and_its_chain_only_with_debug() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}'}}}}]\nusers: [{{name: u, user: {{}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\n"),
+    )
+    .unwrap();
+    let first = format!(
+        "error: cannot reach the cluster of context \"c\" at https://127.0.0.1:{port}: connection refused (nothing listens at that address)\n"
+    );
+    let hint = "  hint: check that the cluster is running and reachable from here";
+    for args in [
+        vec!["list"],
+        vec!["pause", "vc"],
+        vec!["resume", "vc"],
+        vec!["delete", "vc", "-y"],
+        vec!["port-forward", "vc", "80"],
+    ] {
+        let run = vcluster(&kubeconfig, &args);
+        assert_eq!((run.code, run.stdout.as_str()), (1, ""), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.starts_with(&first), "{args:?}: {}", run.stderr);
+        let second = run.stderr.lines().nth(1).unwrap_or_default();
+        assert!(second.starts_with(hint), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 2, "{args:?}: {}", run.stderr);
+
+        let debug: Vec<&str> = args.iter().copied().chain(["--debug"]).collect();
+        let run = vcluster(&kubeconfig, &debug);
+        assert_eq!(run.code, 1, "{debug:?}");
+        let report = &run.stderr[run.stderr.find("error: ").unwrap_or_else(|| panic!("{}", run.stderr))..];
+        assert!(report.starts_with(&first), "{debug:?}: {}", run.stderr);
+        let cause = report.lines().nth(1).unwrap_or_default();
+        assert!(cause.starts_with("  caused by: ") && cause.contains("Connection refused"), "{debug:?}: {report}");
     }
 }

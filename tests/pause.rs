@@ -113,11 +113,13 @@ fn a_conflicting_change_fails_the_pause_and_a_rerun_pauses() {
     host.sim.inject(Fault::on("PATCH", "/apis/apps/v1/namespaces/*/statefulsets/my-vc").nth(1).respond(409));
     let failed = host.run(&["sleep", "my-vc"]);
     assert_eq!(failed.code, 1, "{}", failed.stderr);
-    assert!(
-        failed.stderr.contains("error: release my-vc in namespace vcluster-my-vc was changed by another operation"),
-        "{}",
-        failed.stderr
+    // The whole report: what happened and what to do, no client internals.
+    let report = &failed.stderr[failed.stderr.find("error: ").unwrap_or_else(|| panic!("{}", failed.stderr))..];
+    assert_eq!(
+        report,
+        "error: vcluster my-vc in namespace vcluster-my-vc was changed by another operation at the same time\n  hint: wait for the other operation to finish, then run the command again\n"
     );
+    assert_eq!(failed.stdout, "");
     assert_eq!(host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["spec"]["replicas"], 1);
     host.run(&["pause", "my-vc"]).succeeds();
     assert_eq!(host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["spec"]["replicas"], 0);

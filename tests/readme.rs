@@ -78,3 +78,73 @@ fn every_readme_command_that_needs_no_cluster_succeeds() {
     }
     assert!(std::fs::metadata(home.join("zfunc/_vcluster")).unwrap().len() > 0);
 }
+
+/// The block after the walkthrough marker.
+fn walkthrough(readme: &str) -> String {
+    let at = readme.find("<!-- walkthrough:").expect("the walkthrough marker");
+    let block = &readme[at..];
+    let start = block.find("```sh\n").expect("a sh block after the marker") + "```sh\n".len();
+    let len = block[start..].find("```").expect("the block's end");
+    block[start..start + len].to_string()
+}
+
+/// The README's walkthrough on the simulator, run verbatim by bash (stopping at the first failing
+/// command): `kube-sim --vcluster-fixture`, `create`, `list`, `connect -- kubectl get ns`, `pause`,
+/// `resume`, `delete`.
+#[test]
+fn the_readme_walkthrough_on_the_simulator_runs_as_written() {
+    use std::os::unix::process::CommandExt as _;
+    use std::time::{Duration, Instant};
+
+    let readme = std::fs::read_to_string(support::repo().join("README.md")).unwrap();
+    let block = walkthrough(&readme);
+    for step in ["--vcluster-fixture", "vcluster create", "vcluster list", "-- kubectl get ns", "vcluster pause"] {
+        assert!(block.contains(step), "{step}:\n{block}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (bin, home, work) = (dir.path().join("bin"), dir.path().join("home"), dir.path().join("work"));
+    for d in [&bin, &home, &work] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::os::unix::fs::symlink(support::cluster::vcluster_binary(), bin.join("vcluster")).unwrap();
+    std::os::unix::fs::symlink(support::standalone::simulator_binary(), bin.join("kube-sim")).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    // The simulator is stopped however the script ends.
+    let script = format!("trap 'kill $(jobs -p) 2>/dev/null' EXIT\n{block}");
+    let (stdout, stderr) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut child = Command::new("bash")
+        .args(["-e", "-o", "pipefail", "-c", &script])
+        .current_dir(&work)
+        .env("PATH", &path)
+        .env("HOME", &home)
+        .env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = Command::new("kill").args(["-KILL", &format!("-{}", child.id())]).status();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (out, err) = (std::fs::read_to_string(&stdout).unwrap(), std::fs::read_to_string(&stderr).unwrap());
+    assert!(status.success(), "exit {:?}\nstdout:\n{out}\nstderr:\n{err}", status.code());
+    let listed = out.lines().find(|l| l.starts_with("my-vcluster ")).unwrap_or_else(|| panic!("{out}"));
+    assert!(listed.contains("vcluster-my-vcluster") && listed.contains("Running"), "{listed}");
+    // kubectl's table of the virtual cluster's namespaces.
+    assert!(out.lines().any(|l| l.starts_with("kube-system ") && l.contains("Active")), "{out}");
+    for step in
+        ["done Paused vcluster my-vcluster", "done Resumed vcluster my-vcluster", "done Deleted vcluster my-vcluster"]
+    {
+        assert!(err.contains(step), "{step}:\n{err}");
+    }
+}

@@ -232,6 +232,15 @@ impl Host {
         }
     }
 
+    /// The names of every namespace (one metadata-only LIST), sorted.
+    pub(crate) async fn namespace_names(&self) -> Result<Vec<String>, HostError> {
+        let api: Api<Namespace> = Api::all(self.connection.client.clone());
+        let list = api.list_metadata(&ListParams::default()).await.map_err(|e| self.err(e))?;
+        let mut names: Vec<String> = list.items.into_iter().filter_map(|ns| ns.metadata.name).collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// Create the namespace, annotated as created by this tool.
     pub(crate) async fn create_namespace(&self, name: &str) -> Result<Creation, HostError> {
         let api: Api<Namespace> = Api::all(self.connection.client.clone());

@@ -7,6 +7,14 @@ use clap_complete::Shell;
 use crate::context::Context;
 use crate::error::ExitStatus;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster completion bash   # a static script; see the README for dynamic completion\n",
+    "  vcluster completion zsh\n",
+    "  vcluster completion fish",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct CompletionArgs {
     /// Shell to generate the completion script for

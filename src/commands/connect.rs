@@ -12,7 +12,8 @@ use clap::{ArgAction, Args};
 use crate::access::connect::{self, Destination, ForwardMode, Output, Request};
 use crate::access::service_account;
 use crate::context::Context;
-use crate::context::args::{check_name, parse_duration};
+use crate::context::args::{HostArgs, check_name, parse_duration};
+use crate::context::complete;
 use crate::context::host::load_kubeconfig;
 use crate::error::{self, ExitStatus};
 use crate::forward;
@@ -20,9 +21,19 @@ use crate::forward;
 /// Exit status when connecting itself failed in `connect NAME -- CMD` (like `env`, `nice`, `timeout`).
 const CONNECT_FAILED: u8 = 125;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster connect my-vcluster\n",
+    "  vcluster connect my-vcluster -- kubectl apply -f app.yaml\n",
+    "  vcluster connect my-vcluster --print\n",
+    "  vcluster connect my-vcluster --service-account ci --cluster-role view -- kubectl get pods -A",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct ConnectArgs {
     /// Name of the virtual cluster
+    #[arg(add = complete::vcluster_names())]
     pub(crate) name: String,
     /// Run COMMAND with KUBECONFIG set to a temporary kubeconfig for the virtual cluster (through a
     /// port-forward in this process), then exit with its status
@@ -73,6 +84,8 @@ pub(crate) struct ConnectArgs {
     /// How long to wait for the virtual cluster to work (resuming it, pod Ready, credentials)
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub(crate) timeout: Duration,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
 }
 
 fn request(args: ConnectArgs) -> anyhow::Result<Request> {

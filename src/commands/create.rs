@@ -11,12 +11,21 @@ use clap::Args;
 use crate::access::connect;
 use crate::cluster::{Connection, Host};
 use crate::context::Context;
-use crate::context::args::{ValuesArgs, check_name, parse_duration, values_error};
+use crate::context::args::{HostArgs, JsonOutput, ValuesArgs, check_name, parse_duration, values_error};
 use crate::context::host::{load_kubeconfig, namespace_for};
 use crate::error::{Advice, ExitStatus, Hinted};
 use crate::install::{self, InstallError, Options, Outcome, Request};
 use crate::interrupt::Interrupt;
 use crate::{kubeconfig, values};
+
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster create my-vcluster -f examples/networking.yaml\n",
+    "  vcluster create my-vcluster --upgrade -f examples/networking.yaml\n",
+    "  vcluster create my-vcluster --upgrade --reuse-values --set sync.ingresses.enabled=true --dry-run\n",
+    "  vcluster create my-vcluster --upgrade --rollback-on-failure --timeout 5m",
+);
 
 #[derive(Debug, Args)]
 pub(crate) struct CreateArgs {
@@ -71,6 +80,10 @@ pub(crate) struct CreateArgs {
     pub(crate) history_max: usize,
     #[command(flatten)]
     pub(crate) refused: RefusedArgs,
+    #[command(flatten)]
+    pub(crate) output: JsonOutput,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
 }
 
 /// Chart-source flags of the established CLI, which this one (rendering its own embedded chart)

@@ -4,16 +4,26 @@
 use clap::Args;
 
 use crate::context::Context;
-use crate::context::args::WaitArgs;
+use crate::context::args::{HostArgs, JsonOutput, WaitArgs};
+use crate::context::complete;
 use crate::context::host;
 use crate::error::{Advice, ExitStatus, Hinted};
 use crate::find::{self, FindError};
 use crate::interrupt::Interrupt;
 use crate::lifecycle::uninstall::{self, Local, NamespaceFate, Options, Outcome};
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster delete my-vcluster --yes                           # CI: no prompt\n",
+    "  vcluster delete my-vcluster -n team --keep-pvc -y           # keep the data for a later create\n",
+    "  vcluster delete my-vcluster -y --ignore-not-found -o json   # what went, as JSON",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct DeleteArgs {
     /// Name of the virtual cluster
+    #[arg(add = complete::vcluster_names())]
     pub(crate) name: String,
     /// Delete the host namespace too, unless another vcluster lives there (default: only when
     /// vcluster created it)
@@ -27,6 +37,13 @@ pub(crate) struct DeleteArgs {
     pub(crate) ignore_not_found: bool,
     #[command(flatten)]
     pub(crate) wait: WaitArgs,
+    /// Delete without asking (required when stdin is not a terminal)
+    #[arg(short = 'y', long)]
+    pub(crate) yes: bool,
+    #[command(flatten)]
+    pub(crate) output: JsonOutput,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
 }
 
 pub(crate) fn run(args: DeleteArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {

@@ -7,6 +7,7 @@
 use clap::Args;
 
 use crate::context::Context;
+use crate::context::args::KubeconfigArgs;
 use crate::error::{ExitStatus, Hinted};
 use crate::forward::ForwardError;
 use crate::forward::background::{self, Stopped};
@@ -14,12 +15,21 @@ use crate::forward::registry::ForwarderKey;
 use crate::kubeconfig::{self, ConnectRecord, KubeconfigError, Sources};
 use crate::printer::Printer;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster disconnect                  # back to the previous context; the port-forward stops\n",
+    "  vcluster disconnect --keep-context   # keep the vcluster's context for later",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct DisconnectArgs {
     /// Keep the vcluster's context, cluster and user entries (only switch back and stop the
     /// port-forward)
     #[arg(long)]
     pub(crate) keep_context: bool,
+    #[command(flatten)]
+    pub(crate) kubeconfig: KubeconfigArgs,
 }
 
 pub(crate) fn run(args: DisconnectArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {

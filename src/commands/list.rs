@@ -6,6 +6,7 @@ use clap::Args;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::context::args::{HostArgs, formats};
 use crate::context::host::{self, load_kubeconfig};
 use crate::context::{Context, OutputFormat};
 use crate::error::{ExitStatus, Hinted};
@@ -14,8 +15,22 @@ use crate::kubeconfig::{self, ConnectRecord, Loaded};
 use crate::printer::text::human_duration;
 use crate::render;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster list                   # every namespace, as a table\n",
+    "  vcluster list -n team -o json   # one namespace, as JSON",
+);
+
 #[derive(Debug, Args)]
-pub(crate) struct ListArgs {}
+pub(crate) struct ListArgs {
+    /// Output format
+    #[arg(short = 'o', long, value_name = "FORMAT", default_value = "table",
+          value_parser = formats(&[OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml]))]
+    pub(crate) output: OutputFormat,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
+}
 
 /// One vcluster, as `-o json|yaml` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

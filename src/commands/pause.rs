@@ -6,19 +6,32 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::context::Context;
-use crate::context::args::parse_duration;
+use crate::context::args::{HostArgs, JsonOutput, parse_duration};
+use crate::context::complete;
 use crate::context::host;
 use crate::error::{Advice, ExitStatus};
 use crate::lifecycle::{leave_contexts, pause};
 use crate::printer::text::plural;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster pause my-vcluster   # scale it to nothing, keeping its data\n",
+    "  vcluster pause my-vcluster -n team -o json",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct PauseArgs {
     /// Name of the virtual cluster
+    #[arg(add = complete::vcluster_names())]
     pub(crate) name: String,
     /// How long to wait for the pods to stop: 90s, 10m, 1h
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub(crate) timeout: Duration,
+    #[command(flatten)]
+    pub(crate) output: JsonOutput,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
 }
 
 pub(crate) fn run(args: PauseArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {

@@ -23,7 +23,8 @@ use kube::Api;
 use crate::access;
 use crate::cluster::Connection;
 use crate::context::Context;
-use crate::context::args::{check_name, parse_duration};
+use crate::context::args::{HostArgs, check_name, parse_duration};
+use crate::context::complete;
 use crate::context::host::{host_cluster, load_kubeconfig, locate};
 use crate::error::{ExitStatus, Hinted};
 use crate::forward::{self, Forward, Listener, Log, PodPort, Pods};
@@ -31,9 +32,18 @@ use crate::interrupt::Interrupt;
 use crate::printer::text::humanize;
 use crate::translate::Translator;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster port-forward my-vcluster svc/web 8080:http -N shop   # http://127.0.0.1:8080 to web.shop\n",
+    "  vcluster port-forward my-vcluster pod/db-0 :5432 -N data      # a free local port, printed\n",
+    "  vcluster port-forward my-vcluster 9443                        # the virtual API on 127.0.0.1:9443",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct PortForwardArgs {
     /// Name of the virtual cluster
+    #[arg(add = complete::vcluster_names())]
     pub(crate) name: String,
     /// `svc/NAME` or `pod/NAME` inside the virtual cluster, then `[LOCAL:]REMOTE` ports (REMOTE a
     /// number or a port name); without a target, `[LOCAL]` forwards to the virtual cluster's API
@@ -55,6 +65,8 @@ pub(crate) struct PortForwardArgs {
     /// How long to wait for a Ready pod before the first line is printed
     #[arg(long, default_value = "1m", value_parser = parse_duration, value_name = "DURATION")]
     pub(crate) timeout: Duration,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
 }
 
 /// What to forward to, inside the virtual cluster.

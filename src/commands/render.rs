@@ -2,13 +2,22 @@
 
 use clap::Args;
 
-use crate::context::args::{ValuesArgs, check_name, values_error};
+use crate::context::args::{KubeconfigArgs, NamespaceArgs, ValuesArgs, check_name, formats, values_error};
 use crate::context::host::{check_context, load_kubeconfig, namespace_for};
 use crate::context::{Context, OutputFormat};
 use crate::error::ExitStatus;
 use crate::kubeconfig;
 use crate::render::{self, ReleaseInfo, RenderInput};
 use crate::values;
+
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster render my-vcluster -f examples/networking.yaml           # YAML stream\n",
+    "  vcluster render my-vcluster -f examples/networking.yaml -o json   # one JSON List\n",
+    "  vcluster render my-vcluster --kubernetes-version v1.26 --isolate -n team-a\n",
+    "  vcluster render my-vcluster -f - --show-values",
+);
 
 #[derive(Debug, Args)]
 pub(crate) struct RenderArgs {
@@ -19,6 +28,14 @@ pub(crate) struct RenderArgs {
     /// Print the merged values instead of the manifests
     #[arg(long)]
     pub(crate) show_values: bool,
+    /// Output format: a YAML stream, or one JSON `List`
+    #[arg(short = 'o', long, value_name = "FORMAT", default_value = "yaml",
+          value_parser = formats(&[OutputFormat::Yaml, OutputFormat::Json]))]
+    pub(crate) output: OutputFormat,
+    #[command(flatten)]
+    pub(crate) kubeconfig: KubeconfigArgs,
+    #[command(flatten)]
+    pub(crate) namespace: NamespaceArgs,
 }
 
 pub(crate) fn run(args: RenderArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {

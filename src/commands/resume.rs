@@ -4,18 +4,31 @@
 use clap::Args;
 
 use crate::context::Context;
-use crate::context::args::WaitArgs;
+use crate::context::args::{HostArgs, JsonOutput, WaitArgs};
+use crate::context::complete;
 use crate::context::host;
 use crate::error::{Advice, ExitStatus};
 use crate::lifecycle::pause;
 use crate::printer::text::plural;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster resume my-vcluster   # scale it back and wait until it works\n",
+    "  vcluster resume my-vcluster -n team --no-wait",
+);
+
 #[derive(Debug, Args)]
 pub(crate) struct ResumeArgs {
     /// Name of the virtual cluster
+    #[arg(add = complete::vcluster_names())]
     pub(crate) name: String,
     #[command(flatten)]
     pub(crate) wait: WaitArgs,
+    #[command(flatten)]
+    pub(crate) output: JsonOutput,
+    #[command(flatten)]
+    pub(crate) host: HostArgs,
 }
 
 pub(crate) fn run(args: ResumeArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {

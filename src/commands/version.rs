@@ -1,13 +1,26 @@
 //! `vcluster version`: the CLI version and the chart version releases record.
 
 use clap::Args;
+
+use crate::context::args::formats;
 use serde::Serialize;
 
 use crate::context::{Context, OutputFormat};
 use crate::error::ExitStatus;
 
+/// The examples of `--help` (a test parses each and finds it in the README).
+pub(crate) const EXAMPLES: &str = concat!(
+    "Examples:\n",
+    "  vcluster version   # vcluster version 0.1.0 (chart vcluster-0.1.0)\n",
+    "  vcluster version -o json",
+);
+
 #[derive(Debug, Args)]
-pub(crate) struct VersionArgs {}
+pub(crate) struct VersionArgs {
+    /// Print the versions as JSON or YAML (default: one line of text)
+    #[arg(short = 'o', long, value_name = "FORMAT", value_parser = formats(&[OutputFormat::Json, OutputFormat::Yaml]))]
+    pub(crate) output: Option<OutputFormat>,
+}
 
 /// Stable, documented JSON: `{"cliVersion": "...", "chartVersion": "...", "chartName": "vcluster"}`.
 #[derive(Debug, Serialize)]

@@ -1,11 +1,76 @@
 //! Flag groups several commands share, and the parsers of their values.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 
+use super::OutputFormat;
 use crate::error::Hinted;
 use crate::values::{self, FlagValues, Layers, SetKind, ValuesError};
+
+/// The flags of every command, before or after its name.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CommonArgs {
+    /// Print only warnings, errors and data
+    #[arg(short = 'q', long, global = true)]
+    pub(crate) quiet: bool,
+    /// Print debug information (requests, timings, the whole chain of an error)
+    #[arg(long, global = true)]
+    pub(crate) debug: bool,
+}
+
+/// Which kubeconfig and context: the commands that read the kubeconfig.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Host cluster")]
+pub(crate) struct KubeconfigArgs {
+    /// Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)
+    #[arg(long, value_name = "PATH")]
+    pub(crate) kubeconfig: Option<PathBuf>,
+    /// Kube context of the host cluster (default: the current context)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) context: Option<String>,
+}
+
+/// `-n`: the commands that work in a host namespace.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Host cluster")]
+pub(crate) struct NamespaceArgs {
+    /// Host namespace of the virtual cluster
+    #[arg(short = 'n', long, value_name = "NAMESPACE", add = super::complete::namespaces())]
+    pub(crate) namespace: Option<String>,
+}
+
+/// The commands that send requests to the host cluster.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Host cluster")]
+pub(crate) struct HostArgs {
+    #[command(flatten)]
+    pub(crate) kubeconfig: KubeconfigArgs,
+    #[command(flatten)]
+    pub(crate) namespace: NamespaceArgs,
+    /// How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl's
+    /// --request-timeout
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub(crate) request_timeout: Duration,
+}
+
+/// `-o json`, of the commands whose only data is one JSON result (progress and the human summary
+/// go to stderr either way).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct JsonOutput {
+    /// Print the result as one JSON object on stdout
+    #[arg(short = 'o', long, value_name = "FORMAT", value_parser = formats(&[OutputFormat::Json]))]
+    pub(crate) output: Option<OutputFormat>,
+}
+
+/// The `-o` parser of a command: exactly `allowed`, listed in its help; anything else is a usage
+/// error (exit 2).
+pub(crate) fn formats(allowed: &'static [OutputFormat]) -> impl TypedValueParser<Value = OutputFormat> {
+    PossibleValuesParser::new(allowed.iter().map(|f| f.as_str()))
+        .try_map(|name| OutputFormat::from_name(&name).ok_or(format!("unknown format {name:?}")))
+}
 
 /// The values flags `render` and `create` share.
 #[derive(Debug, Args)]

@@ -5,50 +5,63 @@
 //! Commands import this module, never each other; `cli` builds the [`Context`] and dispatches.
 
 pub(crate) mod args;
+pub(crate) mod complete;
 pub(crate) mod host;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use crate::error::{self, ExitStatus};
 use crate::interrupt::Interrupt;
 use crate::printer::Printer;
 
-/// Flags every command accepts.
-#[derive(Debug, Clone, Args, Default)]
+/// The flags a command was given, resolved: what a command does not take is left at its default.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct GlobalArgs {
-    /// Path to the kubeconfig file of the host cluster (default: $KUBECONFIG, then ~/.kube/config)
-    #[arg(long, global = true, value_name = "PATH")]
     pub(crate) kubeconfig: Option<PathBuf>,
-    /// Kube context of the host cluster (default: the current context)
-    #[arg(long, global = true, value_name = "NAME")]
     pub(crate) context: Option<String>,
-    /// Host namespace of the virtual cluster
-    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
     pub(crate) namespace: Option<String>,
-    /// Output format for data on stdout
-    #[arg(short = 'o', long, global = true, value_enum, value_name = "FORMAT")]
-    pub(crate) output: Option<OutputFormat>,
-    /// Print only warnings, errors and data
-    #[arg(short = 'q', long, global = true)]
     pub(crate) quiet: bool,
-    /// Print debug information (requests, timings)
-    #[arg(long, global = true)]
     pub(crate) debug: bool,
-    /// Answer yes to every confirmation (required when stdin is not a terminal)
-    #[arg(short = 'y', long, global = true)]
     pub(crate) yes: bool,
-    /// How long one request to a cluster may wait for its answer (`0`: no bound), as kubectl's
-    /// --request-timeout
-    #[arg(long, global = true, default_value = "30s", value_parser = args::parse_duration, value_name = "DURATION")]
+    /// Zero: no bound (commands that send no request).
     pub(crate) request_timeout: std::time::Duration,
 }
 
-/// Formats for `-o/--output`. Each command accepts a subset (`cli::Command::output_formats`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+impl GlobalArgs {
+    /// `-q` and `--debug`, which every command takes.
+    pub(crate) fn new(common: &args::CommonArgs) -> Self {
+        GlobalArgs { quiet: common.quiet, debug: common.debug, ..GlobalArgs::default() }
+    }
+
+    pub(crate) fn kubeconfig(mut self, flags: &args::KubeconfigArgs) -> Self {
+        self.kubeconfig = flags.kubeconfig.clone();
+        self.context = flags.context.clone();
+        self
+    }
+
+    pub(crate) fn namespace(mut self, flags: &args::NamespaceArgs) -> Self {
+        self.namespace = flags.namespace.clone();
+        self
+    }
+
+    /// Everything a command that talks to the host cluster takes.
+    pub(crate) fn host(self, flags: &args::HostArgs) -> Self {
+        let mut out = self.kubeconfig(&flags.kubeconfig).namespace(&flags.namespace);
+        out.request_timeout = flags.request_timeout;
+        out
+    }
+
+    pub(crate) fn yes(mut self, yes: bool) -> Self {
+        self.yes = yes;
+        self
+    }
+}
+
+/// Formats for `-o/--output`. Each command accepts its own subset ([`args::formats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OutputFormat {
     Table,
     Json,
@@ -63,13 +76,17 @@ impl OutputFormat {
             OutputFormat::Yaml => "yaml",
         }
     }
+
+    fn from_name(name: &str) -> Option<OutputFormat> {
+        [OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml].into_iter().find(|f| f.as_str() == name)
+    }
 }
 
 /// What every command gets: the resolved global flags and the printer.
 #[derive(Debug, Clone)]
 pub(crate) struct Context {
     pub(crate) global: GlobalArgs,
-    /// The effective output format (validated against the command).
+    /// The `-o` given (one the command accepts), else the command's default, if it has one.
     pub(crate) output: Option<OutputFormat>,
     pub(crate) printer: Printer,
 }

@@ -34,7 +34,7 @@ pub(crate) enum LifecycleError {
     NoRecords { name: String, namespace: String },
     #[error("vcluster {name} in namespace {namespace} has no StatefulSet")]
     NoStatefulSet { name: String, namespace: String },
-    #[error("release {name} in namespace {namespace} was changed by another operation at the same time")]
+    #[error("vcluster {name} in namespace {namespace} was changed by another operation at the same time")]
     Concurrent { name: String, namespace: String },
 }
 

@@ -46,7 +46,7 @@ impl Drop for Standalone {
 }
 
 /// `kube-sim`, built next to these tests unless it is current.
-fn simulator_binary() -> PathBuf {
+pub fn simulator_binary() -> PathBuf {
     super::workspace_bin::built("kube-sim", "kube-sim")
 }
 
