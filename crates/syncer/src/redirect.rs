@@ -80,6 +80,27 @@ async fn send(
     Ok(response.map(|b| b.map_err(BoxError::from).boxed_unsync()))
 }
 
+/// An intercepted request whose body is JSON.
+struct Parsed {
+    info: RequestInfo,
+    caller: Caller,
+    request: Request<Bytes>,
+    json: serde_json::Value,
+}
+
+/// The request and its JSON body; the request back unchanged when the body is not JSON.
+// Moved once per request: boxing the request back would only add an allocation.
+#[allow(clippy::result_large_err)]
+fn parse(request: InterceptedRequest) -> Result<Parsed, InterceptedRequest> {
+    match serde_json::from_slice::<serde_json::Value>(request.request.body()) {
+        Ok(json) => {
+            let InterceptedRequest { info, caller, request } = request;
+            Ok(Parsed { info, caller, request, json })
+        }
+        Err(_) => Err(request),
+    }
+}
+
 /// The request with `json` as its body.
 fn with_body(request: Request<Bytes>, json: &serde_json::Value) -> Request<Bytes> {
     let (parts, _) = request.into_parts();
@@ -92,9 +113,9 @@ impl ServiceRedirect {
         request: InterceptedRequest,
         upstream: Upstream,
     ) -> Result<Response<ProxyBody>, InterceptError> {
-        let InterceptedRequest { info, caller, request } = request;
-        let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(request.body()) else {
-            return send(&upstream, &caller, request).await;
+        let Parsed { info, caller, request, mut json } = match parse(request) {
+            Ok(parsed) => parsed,
+            Err(InterceptedRequest { caller, request, .. }) => return send(&upstream, &caller, request).await,
         };
         let Some(metadata) = json.as_object_mut().map(|o| o.entry("metadata").or_insert_with(|| serde_json::json!({})))
         else {
@@ -135,16 +156,8 @@ impl ServiceRedirect {
                 return Ok(kube_status(&e));
             }
         };
-        services::take_allocation(&mut json, &created);
-        let response = send(&upstream, &caller, with_body(request, &json)).await;
-        if !response.as_ref().is_ok_and(|r| r.status().is_success()) {
-            tracing::info!(
-                "Error creating service {}/{name} in virtual cluster; deleting the host service",
-                info.namespace
-            );
-            self.delete_host(&created).await;
-        }
-        response
+        self.finish(&upstream, &caller, request, json, &created, &format!("creating service {}/{name}", info.namespace))
+            .await
     }
 
     async fn delete_host(&self, created: &Service) {
@@ -169,9 +182,9 @@ impl ServiceRedirect {
         request: InterceptedRequest,
         upstream: Upstream,
     ) -> Result<Response<ProxyBody>, InterceptError> {
-        let InterceptedRequest { info, caller, request } = request;
-        let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(request.body()) else {
-            return send(&upstream, &caller, request).await;
+        let Parsed { info, caller, request, json } = match parse(request) {
+            Ok(parsed) => parsed,
+            Err(InterceptedRequest { caller, request, .. }) => return send(&upstream, &caller, request).await,
         };
         let Ok(new): Result<Service, _> = serde_json::from_value(json.clone()) else {
             return send(&upstream, &caller, request).await;
@@ -214,11 +227,35 @@ impl ServiceRedirect {
             }
             Err(e) => return Ok(kube_status(&e)),
         };
-        services::take_allocation(&mut json, &patched);
-        let response = send(&upstream, &caller, with_body(request, &json)).await;
+        // A failed virtual update deletes the host Service; the syncer recreates it from the
+        // virtual one.
+        self.finish(
+            &upstream,
+            &caller,
+            request,
+            json,
+            &patched,
+            &format!("updating service {}/{}", info.namespace, info.name),
+        )
+        .await
+    }
+
+    /// The virtual write with the host's allocation (`host`) taken into the body; when it
+    /// fails, the host Service is deleted again.
+    async fn finish(
+        &self,
+        upstream: &Upstream,
+        caller: &Caller,
+        request: Request<Bytes>,
+        mut json: serde_json::Value,
+        host: &Service,
+        what: &str,
+    ) -> Result<Response<ProxyBody>, InterceptError> {
+        services::take_allocation(&mut json, host);
+        let response = send(upstream, caller, with_body(request, &json)).await;
         if !response.as_ref().is_ok_and(|r| r.status().is_success()) {
-            // The syncer recreates it from the virtual Service.
-            self.delete_host(&patched).await;
+            tracing::info!("Error {what} in virtual cluster; deleting the host service");
+            self.delete_host(host).await;
         }
         response
     }
