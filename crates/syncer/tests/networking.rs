@@ -1,7 +1,9 @@
 //! Ingresses, ingress classes, network policies and mapServices, the same scenario on two kinds
 //! of server: a kube-sim pair (host with kubelet and controllers, virtual control plane only) and
 //! two real control planes (`control_plane::Options::host()` and `::virtual_cluster()`). The
-//! scenario talks to both sides through API clients only.
+//! scenario talks to both sides through API clients only. The syncer runs with exactly what
+//! `vcluster render` gives its container for the values files in `fixtures/rendered/`
+//! (`defaults`, `ingresses-without-classes`, `networking`), so chart and syncer are tested together.
 //!
 //! First with the chart's default switches (ingresses, ingress classes and network policies
 //! off): nothing of them appears. With ingresses on and `--sync=-ingressclasses`: the ingress
@@ -62,17 +64,9 @@ impl Pair {
         .await;
     }
 
-    async fn syncer(&self, extra: &[&str]) -> Running {
-        let mut args: Vec<String> = [
-            "vcluster-syncer",
-            "--name=my-vc",
-            "--service-account=vc-workload-my-vc",
-            "--kube-config-context-name=my-vcluster",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
+    /// Start the syncer with what the chart renders for `fixtures/rendered/<case>.yaml`.
+    async fn syncer(&self, case: &str) -> Running {
+        let args = std::iter::once("vcluster-syncer".to_string()).chain(common::rendered_args(case));
         let options = vcluster_syncer::options::parse(args).unwrap().options;
         let text = std::fs::read_to_string(&self.virt_kubeconfig).unwrap();
         let env = Environment {
@@ -273,7 +267,7 @@ async fn scenario(pair: Pair) {
     seed_virtual(&pair).await;
 
     // The chart's defaults: ingresses, ingress classes and network policies off.
-    let syncer = pair.syncer(&["--sync=-ingressclasses"]).await;
+    let syncer = pair.syncer("defaults").await;
     eventually("host pod of web", DEADLINE, || async { get::<Pod>(&pair.host, HOST_NS, "db-x-default-x-my-vc").await })
         .await;
     assert!(get::<Ingress>(&pair.host, HOST_NS, "shop-x-default-x-my-vc").await.is_none(), "ingress sync is off");
@@ -289,7 +283,7 @@ async fn scenario(pair: Pair) {
     syncer.stop().await;
 
     // Ingress sync on, ingress classes switched off (`sync.ingressclasses.enabled: false`).
-    let syncer = pair.syncer(&["--sync=ingresses", "--sync=-ingressclasses"]).await;
+    let syncer = pair.syncer("ingresses-without-classes").await;
     eventually("host ingress", DEADLINE, || async {
         get::<Ingress>(&pair.host, HOST_NS, "shop-x-default-x-my-vc").await
     })
@@ -300,15 +294,7 @@ async fn scenario(pair: Pair) {
     syncer.stop().await;
 
     // Ingresses (and with them ingress classes), network policies, service mappings.
-    let syncer = pair
-        .syncer(&[
-            "--sync=ingresses,networkpolicies",
-            "--map-host-service=my-host-namespace/my-host-service=my-virtual-namespace/my-virtual-service",
-            "--map-virtual-service=my-virtual-namespace/my-virtual-web=my-host-service",
-            "--map-virtual-service=my-virtual-namespace/my-virtual-db=taken",
-            "--map-host-service=my-host-namespace/headless=my-virtual-namespace/headless",
-        ])
-        .await;
+    let syncer = pair.syncer("networking").await;
 
     // The ingress on the host: translated backend and TLS Secret name, class and cert-manager
     // annotation kept; the TLS Secret synced without --sync-all-secrets.
