@@ -80,5 +80,7 @@ async fn wait_for_signal() {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VCLUSTER_SYNCER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // Colour only at a terminal: container logs are files, where escape codes are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }

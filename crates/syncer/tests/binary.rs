@@ -47,4 +47,6 @@ fn one_warning_names_what_is_not_built() {
         "{stderr}"
     );
     assert!(warnings[0].contains("fake-persistentvolumes") && !warnings[0].contains("endpoints"), "{stderr}");
+    // Logged to a pipe (a container's log): plain text, no terminal colour codes.
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
