@@ -51,35 +51,18 @@ where
         .map_err(|e| SyncError::api("get", "object", "virtual", namespace, name, e))
 }
 
-/// How long an event about an object the host stores have not seen yet is looked at again: the
-/// event and its object come on two watches, so the event may arrive first.
-const UNSEEN_GRACE: Duration = Duration::from_secs(10);
-
 async fn reconcile(h: Arc<Event>, ctx: Arc<Ctx>) -> Result<Action, SyncError> {
     let result = reconcile_event(&h, &ctx).await;
-    if matches!(result, Ok(None)) {
-        // Not counted as handled: its object may still come.
-        return Ok(Action::requeue(Duration::from_millis(500)));
-    }
     ctx.shared.config.stats.events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    result.map(|action| action.unwrap_or_else(Action::await_change))
+    result
 }
 
-/// Whether the event is recent enough that its object may not have reached the stores yet.
-fn young(h: &Event) -> bool {
-    h.metadata.creation_timestamp.as_ref().is_some_and(|t| {
-        let age = k8s_openapi::jiff::Timestamp::now().duration_since(t.0);
-        age.as_secs() < UNSEEN_GRACE.as_secs() as i64
-    })
-}
-
-/// `Ok(None)`: the event's object is not in the host stores yet (look again shortly).
-async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Option<Action>, SyncError> {
+async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Action, SyncError> {
     let shared = &ctx.shared;
     let involved = &h.involved_object;
     let kind = involved.kind.as_deref().unwrap_or_default();
     if involved.api_version.as_deref().unwrap_or("v1") != "v1" || !events::ACCEPTED_KINDS.contains(&kind) {
-        return Ok(Some(Action::await_change()));
+        return Ok(Action::await_change());
     }
     let namespace = h.namespace().unwrap_or_default();
     let name = involved.name.clone().unwrap_or_default();
@@ -90,11 +73,8 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Option<Action>, SyncErr
         // Services and Endpoints are synced in part 2.
         _ => None,
     };
-    let Some(host) = host else { return Ok(if young(h) { None } else { Some(Action::await_change()) }) };
-    if !shared.tctx.is_managed(&host) {
-        return Ok(Some(Action::await_change()));
-    }
-    let Some((vns, vname)) = virtual_name_of(&host) else { return Ok(Some(Action::await_change())) };
+    let Some(host) = host.filter(|m| shared.tctx.is_managed(m)) else { return Ok(Action::await_change()) };
+    let Some((vns, vname)) = virtual_name_of(&host) else { return Ok(Action::await_change()) };
     let vmeta = match kind {
         "Pod" => match shared.index.pod_identity(&vns, &vname) {
             Some((uid, rv)) => Some(ObjectMeta { uid: Some(uid), resource_version: Some(rv), ..ObjectMeta::default() }),
@@ -103,7 +83,7 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Option<Action>, SyncErr
         "ConfigMap" => virtual_meta::<ConfigMap>(shared, &vns, &vname).await?,
         _ => virtual_meta::<Secret>(shared, &vns, &vname).await?,
     };
-    let Some(vmeta) = vmeta else { return Ok(Some(Action::await_change())) };
+    let Some(vmeta) = vmeta else { return Ok(Action::await_change()) };
     let desired = events::to_virtual(
         h,
         &events::Involved {
@@ -116,12 +96,12 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Option<Action>, SyncErr
     // Cannot create events in terminating namespaces.
     match shared.index.namespace_active(&vns) {
         Some(true) => {}
-        Some(false) => return Ok(Some(Action::await_change())),
+        Some(false) => return Ok(Action::await_change()),
         None => {
             let ns_api: Api<Namespace> = Api::all(shared.virtual_.clone());
             match ns_api.get_opt(&vns).await {
                 Ok(Some(ns)) if ns.metadata.deletion_timestamp.is_none() => {}
-                Ok(_) => return Ok(Some(Action::await_change())),
+                Ok(_) => return Ok(Action::await_change()),
                 Err(e) => return Err(SyncError::api("get", "namespace", "virtual", "", &vns, e)),
             }
         }
@@ -138,8 +118,8 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Option<Action>, SyncErr
         },
     };
     match result {
-        Ok(()) => Ok(Some(Action::await_change())),
-        Err(e) if is_code(&e, 409) => Ok(Some(Action::requeue(Duration::from_millis(200)))),
+        Ok(()) => Ok(Action::await_change()),
+        Err(e) if is_code(&e, 409) => Ok(Action::requeue(Duration::from_millis(200))),
         Err(e) => Err(SyncError::api("write", "event", "virtual", &vns, &event_name, e)),
     }
 }
