@@ -363,13 +363,13 @@ async fn syncer_cidr_config(
 ) -> Result<Option<PruneStep>, LifecycleError> {
     use k8s_openapi::api::core::v1::ConfigMap;
     let api: Api<ConfigMap> = host.api(ns);
-    let config_name = format!("vc-cidr-{name}");
+    let config_name = vcluster_translate::cidr::configmap_name(name);
     let found =
         interrupt.guard(api.get_opt(&config_name)).await?.map_err(|e| HostError::from(host.connection.error(e)))?;
     Ok(found.and_then(|cm| {
         let plain = cm.metadata.owner_references.as_ref().is_none_or(Vec::is_empty)
             && cm.binary_data.as_ref().is_none_or(BTreeMap::is_empty)
-            && cm.data.as_ref().is_some_and(|d| d.keys().all(|k| k == "cidr"));
+            && cm.data.as_ref().is_some_and(|d| d.keys().all(|k| k == vcluster_translate::cidr::CONFIGMAP_KEY));
         let key =
             ObjectKey { group: String::new(), kind: "ConfigMap".into(), namespace: Some(ns.into()), name: config_name };
         plain.then(|| PruneStep { key, api_version: "v1".into(), uid: cm.metadata.uid.clone().unwrap_or_default() })

@@ -100,7 +100,10 @@ pub(crate) fn decide(values: &Values, name: &str, namespace: &str) -> Decisions 
         },
         syncer_args: syncer_args(values, name),
         k3s_command: k3s_command(values, &service_cidr),
-        service_cidr_from_configmap: values.service_cidr.is_empty().then(|| format!("vc-cidr-{name}")),
+        service_cidr_from_configmap: values
+            .service_cidr
+            .is_empty()
+            .then(|| vcluster_translate::cidr::configmap_name(name)),
         role_rules: role_rules(values),
         cluster_role: cluster_role(values, name, namespace),
         corefile: corefile(values),

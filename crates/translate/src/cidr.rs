@@ -50,6 +50,16 @@ pub fn is_valid_stored(value: &str) -> bool {
     parts.len() <= 2 && parts.iter().all(|p| is_cidr(p))
 }
 
+/// The key of the syncer's ConfigMap that holds the host's service CIDR.
+pub const CONFIGMAP_KEY: &str = "cidr";
+
+/// `vc-cidr-<vcluster>`: the ConfigMap the syncer writes the host's service CIDR to at start and
+/// k3s reads when `serviceCIDR` is not set (loft-sh/vcluster v0.15.7
+/// `pkg/util/servicecidr/servicecidr.go` `GetCIDRConfigMapName`).
+pub fn configmap_name(vcluster: &str) -> String {
+    format!("vc-cidr-{vcluster}")
+}
+
 /// The ServiceCIDR kube-apiserver creates from its flags (default_servicecidr_controller.go
 /// `DefaultServiceCIDRName`).
 pub const DEFAULT_SERVICE_CIDR: &str = "kubernetes";

@@ -18,13 +18,7 @@ use vcluster_translate::cidr;
 
 use crate::error::is_code;
 
-pub const CONFIGMAP_PREFIX: &str = "vc-cidr-";
-pub const CONFIGMAP_KEY: &str = "cidr";
-
-/// `vc-cidr-<name>`.
-pub fn configmap_name(vcluster: &str) -> String {
-    format!("{CONFIGMAP_PREFIX}{vcluster}")
-}
+pub use cidr::{CONFIGMAP_KEY, configmap_name};
 
 /// Make sure the ConfigMap holds a CIDR; returns the CIDR.
 pub async fn ensure(client: &Client, namespace: &str, vcluster: &str) -> Result<String, kube::Error> {
