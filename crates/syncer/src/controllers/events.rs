@@ -51,18 +51,45 @@ where
         .map_err(|e| SyncError::api("get", "object", "virtual", namespace, name, e))
 }
 
+/// How long an event about a Pod, ConfigMap or Secret the host stores have not seen is looked at
+/// again: the event and its object come on two watches, so the event may come first. Upstream
+/// drops such an event (loft-sh/vcluster v0.15.7 `pkg/controllers/resources/events/syncer.go`,
+/// NotFound → done), and its copy is then missing until the syncer restarts.
+const UNSEEN_GRACE: Duration = Duration::from_secs(10);
+const UNSEEN_RETRY: Duration = Duration::from_millis(500);
+
 async fn reconcile(h: Arc<Event>, ctx: Arc<Ctx>) -> Result<Action, SyncError> {
     let result = reconcile_event(&h, &ctx).await;
-    ctx.shared.config.stats.events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    result
+    // Counted once finished with, not while its object may still come.
+    if !matches!(result, Ok(Handled::Later)) {
+        ctx.shared.config.stats.events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    result.map(|handled| match handled {
+        Handled::Done(action) => action,
+        Handled::Later => Action::requeue(UNSEEN_RETRY),
+    })
 }
 
-async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Action, SyncError> {
+enum Handled {
+    Done(Action),
+    /// The event's object is not in the host stores yet.
+    Later,
+}
+
+/// Whether the event is young enough that its object may still be on its way to the stores.
+fn young(h: &Event) -> bool {
+    h.metadata.creation_timestamp.as_ref().is_none_or(|t| {
+        let age = k8s_openapi::jiff::Timestamp::now().duration_since(t.0);
+        age < k8s_openapi::jiff::SignedDuration::try_from(UNSEEN_GRACE).unwrap_or_default()
+    })
+}
+
+async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Handled, SyncError> {
     let shared = &ctx.shared;
     let involved = &h.involved_object;
     let kind = involved.kind.as_deref().unwrap_or_default();
     if involved.api_version.as_deref().unwrap_or("v1") != "v1" || !events::ACCEPTED_KINDS.contains(&kind) {
-        return Ok(Action::await_change());
+        return Ok(Handled::Done(Action::await_change()));
     }
     let namespace = h.namespace().unwrap_or_default();
     let name = involved.name.clone().unwrap_or_default();
@@ -73,8 +100,14 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Action, SyncError> {
         // Services and Endpoints are synced in part 2.
         _ => None,
     };
-    let Some(host) = host.filter(|m| shared.tctx.is_managed(m)) else { return Ok(Action::await_change()) };
-    let Some((vns, vname)) = virtual_name_of(&host) else { return Ok(Action::await_change()) };
+    let Some(host) = host else {
+        let stored_kind = matches!(kind, "Pod" | "ConfigMap" | "Secret");
+        return Ok(if stored_kind && young(h) { Handled::Later } else { Handled::Done(Action::await_change()) });
+    };
+    if !shared.tctx.is_managed(&host) {
+        return Ok(Handled::Done(Action::await_change()));
+    }
+    let Some((vns, vname)) = virtual_name_of(&host) else { return Ok(Handled::Done(Action::await_change())) };
     let vmeta = match kind {
         "Pod" => match shared.index.pod_identity(&vns, &vname) {
             Some((uid, rv)) => Some(ObjectMeta { uid: Some(uid), resource_version: Some(rv), ..ObjectMeta::default() }),
@@ -83,7 +116,7 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Action, SyncError> {
         "ConfigMap" => virtual_meta::<ConfigMap>(shared, &vns, &vname).await?,
         _ => virtual_meta::<Secret>(shared, &vns, &vname).await?,
     };
-    let Some(vmeta) = vmeta else { return Ok(Action::await_change()) };
+    let Some(vmeta) = vmeta else { return Ok(Handled::Done(Action::await_change())) };
     let desired = events::to_virtual(
         h,
         &events::Involved {
@@ -96,12 +129,12 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Action, SyncError> {
     // Cannot create events in terminating namespaces.
     match shared.index.namespace_active(&vns) {
         Some(true) => {}
-        Some(false) => return Ok(Action::await_change()),
+        Some(false) => return Ok(Handled::Done(Action::await_change())),
         None => {
             let ns_api: Api<Namespace> = Api::all(shared.virtual_.clone());
             match ns_api.get_opt(&vns).await {
                 Ok(Some(ns)) if ns.metadata.deletion_timestamp.is_none() => {}
-                Ok(_) => return Ok(Action::await_change()),
+                Ok(_) => return Ok(Handled::Done(Action::await_change())),
                 Err(e) => return Err(SyncError::api("get", "namespace", "virtual", "", &vns, e)),
             }
         }
@@ -118,8 +151,8 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Action, SyncError> {
         },
     };
     match result {
-        Ok(()) => Ok(Action::await_change()),
-        Err(e) if is_code(&e, 409) => Ok(Action::requeue(Duration::from_millis(200))),
+        Ok(()) => Ok(Handled::Done(Action::await_change())),
+        Err(e) if is_code(&e, 409) => Ok(Handled::Done(Action::requeue(Duration::from_millis(200)))),
         Err(e) => Err(SyncError::api("write", "event", "virtual", &vns, &event_name, e)),
     }
 }
