@@ -6,6 +6,7 @@
 //! a [`engine::Kind`] implementation and one line in [`run`].
 
 pub(crate) mod configmaps;
+pub(crate) mod defaultendpoint;
 pub(crate) mod endpoints;
 pub(crate) mod engine;
 pub(crate) mod events;
@@ -242,7 +243,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
         let (store, stream) = engine::host_watch(&shared);
         tasks.spawn(endpoints::run(shared.clone(), store, stream));
     }
-    // Always on, as upstream registers it (loft-sh/vcluster v0.15.7 pkg/controllers/register.go).
+    // Always on, as upstream registers them (loft-sh/vcluster v0.15.7 pkg/controllers/register.go).
+    tasks.spawn(defaultendpoint::run(shared.clone()));
     tasks.spawn(nodehosts::run(shared.clone()));
     if shared.enabled("ingresses") {
         tasks.spawn(ingresses::run(shared.clone()));

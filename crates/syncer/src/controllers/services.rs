@@ -2,18 +2,17 @@
 //! `pkg/controllers/resources/services/syncer.go`): the host Service for every
 //! virtual one, the host's ClusterIP (by recreation), node ports, `externalIPs`,
 //! `loadBalancerIP` and status back, the forward diff to the host. Virtual `default/kubernetes`
-//! follows the vcluster's own host Service and its Endpoints (v0.15.7
-//! `pkg/controllers/resources/services/syncer.go` `ReconcileStart` → `SyncKubernetesService`,
-//! `pkg/controllers/k8sdefaultendpoint/`).
+//! takes the vcluster's own host Service's ClusterIP (v0.15.7
+//! `pkg/controllers/resources/services/syncer.go` `ReconcileStart` → `SyncKubernetesService`);
+//! its Endpoints are [`super::defaultendpoint`]'s.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::Stream;
-use k8s_openapi::api::core::v1::{Endpoints, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{DeleteParams, PostParams, Preconditions};
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{DeleteParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -22,7 +21,6 @@ use kube::{Api, Resource, ResourceExt};
 use super::Shared;
 use super::engine::{self, Kind};
 use crate::error::{SyncError, is_code};
-use crate::translate::endpoints as tendpoints;
 use crate::translate::services::{self, Backward};
 
 pub(crate) struct ServiceKind {
@@ -177,8 +175,8 @@ async fn recreate_virtual(shared: &Shared, old: &Service, new: &Service) -> Resu
     }
 }
 
-/// Virtual `default/kubernetes` Service, Endpoints and EndpointSlice from the vcluster's host
-/// Service `--service-name` and its Endpoints.
+/// Virtual `default/kubernetes` Service from the vcluster's host Service `--service-name` (its
+/// Endpoints and EndpointSlice: [`super::defaultendpoint`]).
 async fn sync_kubernetes(shared: &Shared, v: &Service) -> Result<Action, SyncError> {
     let namespace = shared.tctx.host_namespace().to_owned();
     let name = shared.config.service_name.clone();
@@ -203,49 +201,6 @@ async fn sync_kubernetes(shared: &Shared, v: &Service) -> Result<Action, SyncErr
         None => {}
     }
 
-    let hendpoints: Api<Endpoints> = Api::namespaced(shared.host.clone(), &namespace);
-    let Some(host_endpoints) = hendpoints
-        .get_opt(&name)
-        .await
-        .map_err(|e| SyncError::api("get", "endpoints", "host", &namespace, &name, e))?
-    else {
-        return Ok(Action::await_change());
-    };
-    tracing::debug!(subsets = ?host_endpoints.subsets, "host endpoints of default/kubernetes");
-    let vendpoints: Api<Endpoints> = Api::namespaced(shared.virtual_.clone(), "default");
-    let current = vendpoints
-        .get_opt("kubernetes")
-        .await
-        .map_err(|e| SyncError::api("get", "endpoints", "virtual", "default", "kubernetes", e))?;
-    tracing::debug!(current = ?current.as_ref().map(|c| &c.subsets), "virtual endpoints default/kubernetes");
-    if let Some(wanted) = tendpoints::kubernetes_endpoints(current.as_ref(), &host_endpoints) {
-        let result = match current {
-            Some(_) => vendpoints.replace("kubernetes", &shared.post_params(), &wanted).await,
-            None => vendpoints.create(&shared.post_params(), &wanted).await,
-        };
-        match result {
-            Ok(_) => {}
-            Err(e) if is_code(&e, 409) => return Ok(Action::requeue(Duration::from_millis(200))),
-            Err(e) => return Err(SyncError::api("write", "endpoints", "virtual", "default", "kubernetes", e)),
-        }
-    }
-    let slices: Api<EndpointSlice> = Api::namespaced(shared.virtual_.clone(), "default");
-    let current = slices
-        .get_opt("kubernetes")
-        .await
-        .map_err(|e| SyncError::api("get", "endpointslice", "virtual", "default", "kubernetes", e))?;
-    let wanted = tendpoints::kubernetes_slice(&tendpoints::kubernetes_subsets(&host_endpoints));
-    if let Some(slice) = tendpoints::kubernetes_slice_update(current.as_ref(), wanted) {
-        let result = match current {
-            Some(_) => slices.replace("kubernetes", &shared.post_params(), &slice).await,
-            None => slices.create(&PostParams { dry_run: false, ..shared.post_params() }, &slice).await,
-        };
-        match result {
-            Ok(_) => {}
-            Err(e) if is_code(&e, 409) => return Ok(Action::requeue(Duration::from_millis(200))),
-            Err(e) => return Err(SyncError::api("write", "endpointslice", "virtual", "default", "kubernetes", e)),
-        }
-    }
     Ok(Action::await_change())
 }
 
@@ -260,8 +215,7 @@ pub(crate) async fn run(
     let kubernetes = || Some(ObjectRef::<Service>::new("kubernetes").within("default"));
     let ctrl = engine::virtual_controller::<Service>(&shared)
         .watches_stream(host_stream, move |h: Service| engine::host_to_virtual::<Service, Service>(&mapper_shared, &h))
-        .watches(Api::<Service>::namespaced(shared.host.clone(), &namespace), own.clone(), move |_| kubernetes())
-        .watches(Api::<Endpoints>::namespaced(shared.host.clone(), &namespace), own, move |_| kubernetes());
+        .watches(Api::<Service>::namespaced(shared.host.clone(), &namespace), own, move |_| kubernetes());
     let kind = Arc::new(ServiceKind {
         shared,
         host,
