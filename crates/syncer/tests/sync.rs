@@ -14,6 +14,8 @@ on_both_servers!(
     all_configmaps_pvcs_and_serviceaccounts,
     a_host_object_of_someone_else_is_never_touched,
     pod_security_standard_blocks_violating_pods,
+    default_kubernetes_endpoints_follow_the_host_without_the_services_syncer,
+    an_event_that_comes_before_its_object_is_still_copied,
 );
 
 async fn pods_run_on_the_host_and_come_back(backend: Backend) {
@@ -257,5 +259,76 @@ async fn pod_security_standard_blocks_violating_pods(backend: Backend) {
     })
     .await;
     assert!(clusters.host_object("Pod", "privileged-x-default-x-my-vc").await.is_none());
+    syncer.stop().await;
+}
+
+/// The virtual `default/kubernetes` Endpoints and EndpointSlice are the vcluster's host
+/// Endpoints (only `https`), and follow them, with the Services syncer off: upstream runs that
+/// controller unconditionally (loft-sh/vcluster v0.15.7 `pkg/controllers/register.go`).
+async fn default_kubernetes_endpoints_follow_the_host_without_the_services_syncer(backend: Backend) {
+    let clusters = Clusters::on(backend, HostSetup::default()).await;
+    let endpoints = |ip: &str| {
+        format!(
+            "apiVersion: v1\nkind: Endpoints\nmetadata: {{name: my-vc, namespace: vcluster-my-vc}}\n\
+             subsets:\n- addresses: [{{ip: {ip}, nodeName: node-1}}]\n  \
+             ports: [{{name: https, port: 8443, protocol: TCP}}, {{name: kubelet, port: 8443, protocol: TCP}}]\n"
+        )
+    };
+    clusters.host.seed_yaml(&endpoints("10.244.0.9")).await;
+    let mut syncer = clusters.syncer(&["--sync=-services"]).await;
+    syncer.wait_ready(true, DEADLINE).await;
+    let follows = |ip: &'static str| {
+        let clusters = &clusters;
+        async move {
+            eventually(&format!("default/kubernetes Endpoints and EndpointSlice at {ip}"), DEADLINE, || async {
+                let e = clusters.virt.object("v1", "Endpoints", "default", "kubernetes").await?;
+                let slice =
+                    clusters.virt.object("discovery.k8s.io/v1", "EndpointSlice", "default", "kubernetes").await?;
+                let subset = &e["subsets"][0];
+                let ok = subset["addresses"][0]["ip"] == ip
+                    && subset["addresses"][0].get("nodeName").is_none()
+                    && subset["ports"] == serde_json::json!([{ "name": "https", "port": 8443, "protocol": "TCP" }])
+                    && slice["endpoints"][0]["addresses"][0] == ip;
+                ok.then_some(())
+            })
+            .await
+        }
+    };
+    follows("10.244.0.9").await;
+    // The host Endpoints move (the vcluster pod was rescheduled): the virtual ones follow.
+    let host = clusters.host_client().await;
+    let api: Api<k8s_openapi::api::core::v1::Endpoints> = Api::namespaced(host, HOST_NS);
+    let mut current = api.get("my-vc").await.unwrap();
+    current.subsets.as_mut().unwrap()[0].addresses.as_mut().unwrap()[0].ip = "10.244.0.10".into();
+    api.replace("my-vc", &Default::default(), &current).await.unwrap();
+    follows("10.244.0.10").await;
+    syncer.stop().await;
+}
+
+/// Host events and their objects come on two watches: an event about a synced object the host
+/// stores have not seen yet is copied once they have (upstream drops it).
+async fn an_event_that_comes_before_its_object_is_still_copied(backend: Backend) {
+    let clusters = Clusters::on(backend, HostSetup::default()).await;
+    let mut syncer = clusters.syncer(&["--sync-all-configmaps"]).await;
+    syncer.wait_ready(true, DEADLINE).await;
+    // The event about the host ConfigMap first, the ConfigMap (through its virtual one) after.
+    clusters
+        .host
+        .seed_yaml(
+            "apiVersion: v1\nkind: Event\nmetadata: {name: early.1, namespace: vcluster-my-vc}\n\
+             involvedObject: {apiVersion: v1, kind: ConfigMap, name: early-x-default-x-my-vc, namespace: vcluster-my-vc}\n\
+             reason: Checked\nmessage: seen before its object\ntype: Normal\n",
+        )
+        .await;
+    let virt = clusters.virt_client().await;
+    create(&virt, "default", &configmap("early", "one")).await;
+    eventually("the virtual copy of the early event", DEADLINE, || async {
+        clusters.virt.objects("v1", "Event").await.into_iter().find(|e| {
+            s(e, &["involvedObject", "name"]) == Some("early")
+                && s(e, &["involvedObject", "kind"]) == Some("ConfigMap")
+                && s(e, &["reason"]) == Some("Checked")
+        })
+    })
+    .await;
     syncer.stop().await;
 }
