@@ -242,16 +242,23 @@ impl Prepared {
 
     /// What goes, in one line (for the confirmation).
     pub(crate) fn summary(&self) -> String {
-        let mut parts = vec![plural(self.objects.prunes.len(), "object")];
-        if !self.claims.is_empty() {
-            parts.push(plural(self.claims.len(), "PersistentVolumeClaim"));
-        }
-        parts.push(plural(self.history.len(), "release record"));
-        if matches!(self.namespace, NamespaceFate::Delete { .. }) {
-            parts.push(format!("namespace {}", self.ns()));
-        }
-        parts.join(", ")
+        let namespace = matches!(self.namespace, NamespaceFate::Delete { .. }).then(|| self.ns());
+        // The syncer's CIDR ConfigMap goes too, though no release record names it.
+        let objects = self.objects.prunes.len() + usize::from(self.cidr_config.is_some());
+        summary(objects, self.claims.len(), self.history.len(), namespace)
     }
+}
+
+fn summary(objects: usize, claims: usize, records: usize, namespace: Option<&str>) -> String {
+    let mut parts = vec![plural(objects, "object")];
+    if claims > 0 {
+        parts.push(plural(claims, "PersistentVolumeClaim"));
+    }
+    parts.push(plural(records, "release record"));
+    if let Some(ns) = namespace {
+        parts.push(format!("namespace {ns}"));
+    }
+    parts.join(", ")
 }
 
 /// Read everything `delete` needs: the records, the live objects their manifests name, the
@@ -688,6 +695,39 @@ mod tests {
         );
         assert!(reason(namespace_fate(Some(&namespace("default", false)), &opts(false, true), &[])).contains("system"));
         assert_eq!(reason(namespace_fate(None, &opts(false, true), &[])), "it is gone");
+    }
+
+    #[test]
+    fn the_confirmation_counts_the_syncers_cidr_config_map() {
+        let key = |kind: &str, name: &str| ObjectKey {
+            group: String::new(),
+            kind: kind.into(),
+            namespace: Some("team".into()),
+            name: name.into(),
+        };
+        let step =
+            |kind: &str, name: &str| PruneStep { key: key(kind, name), api_version: "v1".into(), uid: name.into() };
+        let mut prepared = Prepared {
+            vcluster: Vcluster {
+                name: "a".into(),
+                namespace: "team".into(),
+                release: None,
+                statefulset: None,
+                pods: vec![],
+            },
+            history: vec![],
+            objects: Plan { prunes: vec![step("Service", "a"), step("ServiceAccount", "vc-a")], ..Plan::default() },
+            api_versions: BTreeMap::new(),
+            workloads: vec![],
+            claims: vec![step("PersistentVolumeClaim", "data-a-0")],
+            kept_claims: vec![],
+            cidr_config: None,
+            namespace: NamespaceFate::Delete { uid: "ns-uid".into() },
+        };
+        assert_eq!(prepared.summary(), "2 objects, 1 PersistentVolumeClaim, 0 release records, namespace team");
+        prepared.cidr_config = Some(step("ConfigMap", "vc-cidr-a"));
+        prepared.namespace = NamespaceFate::Keep { reason: "it is gone".into() };
+        assert_eq!(prepared.summary(), "3 objects, 1 PersistentVolumeClaim, 0 release records");
     }
 
     fn claim(name: &str, labels: Value) -> PersistentVolumeClaim {
