@@ -164,7 +164,8 @@ async fn pods_reach_pods_by_ip_and_services_by_name(backend: Backend) {
         pod_value("default", "web", json!({"app": "web"})),
         pod_value("default", "client", json!({"app": "client"})),
     ];
-    let scene = start(backend, "defaults", Vec::new(), virt).await;
+    let host = vec![pod_value(HOST_NS, "curl", json!({"app": "curl"}))];
+    let scene = start(backend, "defaults", host, virt).await;
     let web = Origin::virtual_pod(NAME, "default", "web");
     let urls = ["http://web.default", "http://web.default.svc.cluster.local", "http://web"];
     let w = until(&scene.clusters, "client → web by IP and by name", |w| {
@@ -195,6 +196,10 @@ async fn pods_reach_pods_by_ip_and_services_by_name(backend: Backend) {
     assert_eq!(back.reaches(), [Origin::virtual_pod(NAME, "default", "client")]);
     // A port the Service does not serve goes nowhere.
     assert!(w.reach(client, "http://web.default:81").lands_on().is_empty());
+    // "host pods can only access virtual cluster services by their synced name".
+    let curl = w.host_pod(HOST_NS, "curl").unwrap();
+    assert!(w.reach(curl, "http://web.default").lands_on().is_empty());
+    assert_eq!(w.reach(curl, "http://web-x-default-x-my-vc").reaches(), std::slice::from_ref(&web));
     scene.syncer.stop().await;
 }
 
@@ -226,7 +231,11 @@ async fn a_host_service_mapped_into_the_vcluster(backend: Backend) {
 /// the host cluster will be able to access the virtual service via e.g. curl
 /// http://my-host-service" (from the namespace the vcluster's workloads are synced to).
 async fn a_virtual_service_mapped_to_the_host(backend: Backend) {
-    let host = vec![pod_value(HOST_NS, "curl", json!({"app": "curl"}))];
+    let host = vec![
+        pod_value(HOST_NS, "curl", json!({"app": "curl"})),
+        namespace("my-host-namespace"),
+        pod_value("my-host-namespace", "curl", json!({"app": "curl"})),
+    ];
     let virt = vec![
         namespace("my-virtual-namespace"),
         service("my-virtual-namespace", "my-virtual-service", "web", http(json!("http"))),
@@ -244,6 +253,10 @@ async fn a_virtual_service_mapped_to_the_host(backend: Backend) {
     assert_eq!(resolved.name.as_deref(), Some("my-host-service.vcluster-my-vc.svc.cluster.local"));
     assert_eq!(service_route(&outcome), (HOST_NS, "my-host-service"));
     assert_eq!(outcome.deliveries[0].endpoint.port, 8080, "the virtual Service's named target port");
+    // The short name is the vcluster's namespace's: elsewhere it takes the namespace.
+    let elsewhere = w.host_pod("my-host-namespace", "curl").unwrap();
+    assert!(w.reach(elsewhere, "http://my-host-service").lands_on().is_empty());
+    assert_eq!(w.reach(elsewhere, &format!("http://my-host-service.{HOST_NS}")).reaches(), std::slice::from_ref(&web));
     scene.syncer.stop().await;
 }
 
