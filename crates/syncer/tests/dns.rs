@@ -31,26 +31,11 @@ const DEADLINE: Duration = Duration::from_secs(60);
 /// What the fake resolver configuration of the syncer names first (`HOST_CLUSTER_DNS`).
 const HOST_DNS: &str = "10.43.0.10";
 
-/// The `coredns.yaml` key of the `<release>-coredns` ConfigMap the chart renders by default,
-/// read from the CLI's render snapshot (tests/snapshots/render__defaults.snap at the root).
-fn chart_bundle() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/snapshots/render__defaults.snap");
-    let text = std::fs::read_to_string(&path).unwrap();
-    // The insta header is the first document.
-    let body = text.splitn(3, "---\n").nth(2).unwrap();
-    let docs: Vec<Value> = serde_saphyr::from_multiple(body).unwrap();
-    let cm = docs
-        .iter()
-        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"].as_str().is_some_and(|n| n.ends_with("-coredns")))
-        .expect("the chart renders <release>-coredns");
-    cm["data"]["coredns.yaml"].as_str().unwrap().to_owned()
-}
-
 /// The bundle as the chart renders it with `fallbackHostDns` (src/render/plan.rs `corefile`, after
 /// loft-sh/vcluster v0.15.7 charts/k3s/templates/coredns.yaml: the zone falls through and the
 /// Corefile forwards to `{{.HOST_CLUSTER_DNS}}` instead of CoreDNS's resolv.conf).
 fn bundle_with_fallback_host_dns() -> String {
-    let bundle = chart_bundle();
+    let bundle = common::coredns_bundle();
     assert!(bundle.contains("forward . /etc/resolv.conf") && bundle.contains("fallthrough in-addr.arpa ip6.arpa"));
     bundle
         .replace("forward . /etc/resolv.conf", "forward . {{.HOST_CLUSTER_DNS}}")
@@ -486,7 +471,7 @@ async fn coredns_apply_is_retried_until_it_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("coredns.yaml");
     let late = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: late\n  namespace: dns-late\n";
-    std::fs::write(&manifest, format!("{}\n---\n{late}", chart_bundle())).unwrap();
+    std::fs::write(&manifest, format!("{}\n---\n{late}", common::coredns_bundle())).unwrap();
     let resolv = dir.path().join("resolv.conf");
     std::fs::write(&resolv, "nameserver 10.43.0.10\n").unwrap();
     let (shutdown, task) = start_syncer(&pair, &manifest, &resolv);

@@ -19,7 +19,7 @@ mod netpol;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{HOST_NS, NAME, eventually, s};
+use common::{HOST_NS, NAME, eventually, pod_value as pod, s};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
@@ -162,11 +162,6 @@ fn value<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap()
 }
 
-fn pod(namespace: &str, name: &str, labels: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace, "labels": labels},
-           "spec": {"containers": [{"name": "c", "image": "nginx", "ports": [{"name": "pg", "containerPort": 5432}]}]}})
-}
-
 /// The virtual objects of the scenario, made before any syncer runs.
 async fn seed_virtual(pair: &Pair) {
     let v = &pair.virt;
@@ -238,25 +233,15 @@ async fn seed_host(pair: &Pair) {
     .await;
 }
 
-/// Host pods that must never reach the vcluster's db: another vcluster's web pod (in the same
-/// host namespace and in its own), a plain host pod labelled app=web, one in another namespace.
+/// Host pods that must never reach the vcluster's db (`common::foreign_host_pods`).
 async fn seed_host_pods(pair: &Pair) {
     let h = &pair.host;
-    let other = |ns: &str| {
-        pod(
-            ns,
-            "web-x-default-x-other",
-            json!({"vcluster.loft.sh/managed-by": "other", "vcluster.loft.sh/namespace": "default",
-                   "vcluster.loft.sh/label-other-x-a172cedcae": "web"}),
-        )
-    };
     for ns in [HOST_NS, "vcluster-other", "my-host-namespace"] {
         default_account(h, ns).await;
     }
-    apply(h, other(HOST_NS)).await;
-    apply(h, other("vcluster-other")).await;
-    apply(h, pod(HOST_NS, "intruder", json!({"app": "web"}))).await;
-    apply(h, pod("my-host-namespace", "outside", json!({"app": "web"}))).await;
+    for pod in common::foreign_host_pods() {
+        apply(h, pod).await;
+    }
 }
 
 async fn scenario(pair: Pair) {

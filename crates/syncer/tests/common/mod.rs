@@ -135,17 +135,31 @@ impl Side {
             Side::Sim(sim) => {
                 sim.seed_yaml(yaml).unwrap();
             }
-            Side::Real { client, .. } => {
+            Side::Real { .. } => {
                 let docs: Vec<Value> = serde_saphyr::from_multiple(yaml).unwrap();
                 for doc in docs.into_iter().filter(|d| !d.is_null()) {
-                    let obj: DynamicObject = serde_json::from_value(doc).unwrap();
-                    let types = obj.types.clone().expect("apiVersion and kind");
-                    let namespace = obj.metadata.namespace.clone().unwrap_or_default();
-                    let api = dynamic_api(client, &types.api_version, &types.kind, &namespace);
-                    api.create(&Default::default(), &obj).await.unwrap_or_else(|e| panic!("seed {}: {e}", types.kind));
+                    self.create(doc).await;
                 }
             }
         }
+    }
+
+    /// Create one object described as JSON, through the API as any client does.
+    pub async fn create(&self, doc: Value) {
+        let obj: DynamicObject = serde_json::from_value(doc).unwrap();
+        let types = obj.types.clone().expect("apiVersion and kind");
+        let namespace = obj.metadata.namespace.clone().unwrap_or_default();
+        let api = dynamic_api(&self.client().await, &types.api_version, &types.kind, &namespace);
+        api.create(&Default::default(), &obj).await.unwrap_or_else(|e| panic!("create {}: {e}", types.kind));
+    }
+
+    /// Wait for `namespace`'s `default` ServiceAccount (ServiceAccount admission admits pods only
+    /// then on a real server).
+    pub async fn default_account(&self, namespace: &str) {
+        eventually("the default ServiceAccount", DEADLINE, || async {
+            self.object("v1", "ServiceAccount", namespace, "default").await
+        })
+        .await;
     }
 }
 
@@ -378,12 +392,27 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
+    eventually_ok(what, deadline, || {
+        let next = check();
+        async move { next.await.ok_or_else(String::new) }
+    })
+    .await
+}
+
+/// Poll `check` until it returns `Ok`, failing after `deadline` with `what` and the last error.
+pub async fn eventually_ok<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
     let start = Instant::now();
     loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        let last = match check().await {
+            Ok(v) => return v,
+            Err(e) => e,
+        };
+        let last = if last.is_empty() { last } else { format!(": {last}") };
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}{last}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -446,4 +475,46 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// `json["a"]["b"]` as a str.
 pub fn s<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(*k)).and_then(|v| v.as_str())
+}
+
+/// A pod of one container with the named ports `http` (8080) and `pg` (5432).
+pub fn pod_value(namespace: &str, name: &str, labels: Value) -> Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace, "labels": labels},
+           "spec": {"containers": [{"name": "c", "image": "nginx",
+                    "ports": [{"name": "http", "containerPort": 8080}, {"name": "pg", "containerPort": 5432}]}]}})
+}
+
+/// Host pods that are not the vcluster's own: another vcluster's `web` (in the vcluster's host
+/// namespace and in its own, `vcluster-other`), a plain host pod labelled app=web in the
+/// vcluster's namespace, one in `my-host-namespace`.
+pub fn foreign_host_pods() -> Vec<Value> {
+    let other = |ns: &str| {
+        pod_value(
+            ns,
+            "web-x-default-x-other",
+            serde_json::json!({"vcluster.loft.sh/managed-by": "other", "vcluster.loft.sh/namespace": "default",
+                   "vcluster.loft.sh/label-other-x-a172cedcae": "web"}),
+        )
+    };
+    vec![
+        other(HOST_NS),
+        other("vcluster-other"),
+        pod_value(HOST_NS, "intruder", serde_json::json!({"app": "web"})),
+        pod_value("my-host-namespace", "outside", serde_json::json!({"app": "web"})),
+    ]
+}
+
+/// The `coredns.yaml` key of the `<release>-coredns` ConfigMap the chart renders by default,
+/// read from the CLI's render snapshot (tests/snapshots/render__defaults.snap at the root).
+pub fn coredns_bundle() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/snapshots/render__defaults.snap");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // The insta header is the first document.
+    let body = text.splitn(3, "---\n").nth(2).unwrap();
+    let docs: Vec<Value> = serde_saphyr::from_multiple(body).unwrap();
+    let cm = docs
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"].as_str().is_some_and(|n| n.ends_with("-coredns")))
+        .expect("the chart renders <release>-coredns");
+    cm["data"]["coredns.yaml"].as_str().unwrap().to_owned()
 }
