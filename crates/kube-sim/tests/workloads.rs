@@ -222,6 +222,38 @@ async fn a_statefulset_gets_pods_claims_revisions_endpoints_and_the_controllers_
     sim.stop().await;
 }
 
+/// An unnamed Service port: the Endpoints port has no name (core/v1 `EndpointPort.Name` is a plain
+/// string, omitempty), the EndpointSlice port has `name: ""` (kubernetes v1.33
+/// staging/src/k8s.io/endpointslice/utils.go `getEndpointPorts` always sets the pointer), which
+/// kube-proxy needs to match the Service port (pkg/proxy/endpointslicecache.go).
+#[tokio::test]
+async fn an_unnamed_service_port_is_named_empty_in_endpoint_slices_only() {
+    let (sim, client) = start().await;
+    let services = api(&client, "", "Service", "services");
+    create(
+        &services,
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "plain"},
+        "spec": {"selector": {"app": "plain"}, "ports": [{"port": 80, "targetPort": 8080}]}}),
+    )
+    .await;
+    create(&sts(&client), statefulset("plain", 1, "nginx:1.27", json!({}))).await;
+    rolled_out(&client, "plain", 1).await;
+    let endpoints = eventually(WAIT, || async {
+        let e = fetch(&api(&client, "", "Endpoints", "endpoints"), "plain").await?;
+        e["subsets"][0]["addresses"].as_array().is_some().then_some(e)
+    })
+    .await;
+    assert_eq!(endpoints["subsets"][0]["ports"], json!([{"port": 8080, "protocol": "TCP"}]));
+    let slice = eventually(WAIT, || async {
+        sim.objects("discovery.k8s.io/v1", "EndpointSlice")
+            .into_iter()
+            .find(|s| s["metadata"]["labels"]["kubernetes.io/service-name"] == "plain" && s["ports"].is_array())
+    })
+    .await;
+    assert_eq!(slice["ports"], json!([{"name": "", "port": 8080, "protocol": "TCP"}]));
+    sim.stop().await;
+}
+
 #[tokio::test]
 async fn a_template_change_rolls_pods_from_the_highest_ordinal_down() {
     let (sim, client) = start().await;

@@ -39,9 +39,14 @@ fn target_port(port: &Value, pod: &Value) -> Option<i64> {
     }
 }
 
-fn endpoint_port(port: &Value, number: i64) -> Value {
+/// An Endpoints port (`name` omitted when empty: core/v1 `EndpointPort.Name` is a plain string
+/// with omitempty), or an EndpointSlice port, whose name is always written, `""` for an unnamed
+/// Service port (kubernetes v1.33 staging/src/k8s.io/endpointslice/utils.go `getEndpointPorts`
+/// takes the address of the Service port's name; discovery/v1 `EndpointPort.Name` is a pointer).
+fn endpoint_port(port: &Value, number: i64, slice: bool) -> Value {
     let mut p = Map::new();
-    if let Some(name) = get_str(port, &["name"]).filter(|n| !n.is_empty()) {
+    let name = get_str(port, &["name"]).unwrap_or_default();
+    if slice || !name.is_empty() {
         p.insert("name".into(), name.into());
     }
     p.insert("port".into(), number.into());
@@ -129,7 +134,7 @@ fn endpoints(cluster: &mut Cluster, pass: &mut Pass, service: &Value, addresses:
     let mut subsets: BTreeMap<String, Subset> = BTreeMap::new();
     for a in addresses.iter().filter(|a| !a.terminating) {
         let ports: Vec<Value> = items(service.get("spec").unwrap_or(&Value::Null), "ports")
-            .filter_map(|p| target_port(p, &a.pod).map(|n| endpoint_port(p, n)))
+            .filter_map(|p| target_port(p, &a.pod).map(|n| endpoint_port(p, n, false)))
             .collect();
         let mut address = Map::new();
         address.insert("ip".into(), a.ip.clone().into());
@@ -229,7 +234,7 @@ fn slice(cluster: &mut Cluster, pass: &mut Pass, service: &Value, addresses: &[A
     let ports: Value = match addresses.first() {
         Some(a) => Value::Array(
             items(service.get("spec").unwrap_or(&Value::Null), "ports")
-                .filter_map(|p| target_port(p, &a.pod).map(|n| endpoint_port(p, n)))
+                .filter_map(|p| target_port(p, &a.pod).map(|n| endpoint_port(p, n, true)))
                 .collect(),
         ),
         None => Value::Null,
