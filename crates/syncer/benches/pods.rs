@@ -246,6 +246,12 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
     let (rss_kb, cpu) = proc_stats(syncer.id());
     let rate = (2 * n) as f64 / elapsed.as_secs_f64();
 
+    // What the syncer asked of the host: every write beyond the 2N creates is overhead, and a
+    // create answered 409 is one the syncer made twice.
+    let host_requests = host.requests();
+    let host_writes = host_requests.iter().filter(|r| r.is_write()).count();
+    let duplicate_creates = host_requests.iter().filter(|r| r.method == "POST" && r.status == 409).count();
+
     // Restart over N synced pods.
     stop(&mut syncer);
     host.clear_requests();
@@ -280,6 +286,10 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
         "  create→host pod latency: p50 {:.0} ms, p99 {:.0} ms",
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "  host requests: {} ({host_writes} writes, {duplicate_creates} creates answered 409)",
+        host_requests.len()
     );
     println!("  syncer peak RSS {:.1} MB, CPU time {cpu:.1} s", rss_kb as f64 / 1024.0);
     println!(

@@ -39,6 +39,43 @@ async fn converged(clusters: &Clusters) -> Syncer {
     syncer
 }
 
+/// Each host object is created once: a reconcile that runs before the host store shows the
+/// syncer's own create waits for it instead of creating again (which would end in 409).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_host_object_is_created_once() {
+    let clusters = Clusters::start(true).await;
+    let virt = clusters.virt_client().await;
+    let mut syncer = clusters.syncer(&[]).await;
+    syncer.wait_ready(true, DEADLINE).await;
+    // Many pods at once, sharing their ConfigMap and Secret: reconciles race their own creates.
+    create(&virt, "default", &configmap("settings", "one")).await;
+    create(&virt, "default", &secret("db")).await;
+    for i in 0..20 {
+        create(&virt, "default", &web_pod(&format!("web-{i}"), "settings", "db")).await;
+    }
+    eventually("every pod Running", DEADLINE, || async {
+        let running = clusters
+            .virt
+            .objects("v1", "Pod")
+            .await
+            .iter()
+            .filter(|p| s(p, &["status", "phase"]) == Some("Running"))
+            .count();
+        (running == 20).then_some(())
+    })
+    .await;
+    let posts: Vec<_> = clusters
+        .host
+        .sim()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.status == 409 && !r.path.ends_with("/events"))
+        .map(|r| r.path)
+        .collect();
+    assert!(posts.is_empty(), "creates that found their object there already: {posts:#?}");
+    syncer.stop().await;
+}
+
 /// Wait until a restarted syncer reconciled at least `objects` virtual objects and `events`
 /// host events (so any write it would make has been made).
 async fn settled(syncer: &Syncer, objects: u64, events: u64) {

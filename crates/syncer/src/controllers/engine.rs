@@ -123,7 +123,14 @@ pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Act
     if !store_ready(kind.host_store(), "host").map_err(|e| *e)? {
         return Ok(Action::requeue(Duration::from_millis(100)));
     }
-    let host = kind.host_store().get(&host_ref(&shared, v.as_ref()));
+    let host_key = host_ref(&shared, v.as_ref());
+    let host = kind.host_store().get(&host_key);
+    let created_key = created_key::<S>(&host_key.name);
+    match &host {
+        Some(_) => shared.seen_created(&created_key),
+        None if shared.just_created(&created_key) => return Ok(Action::requeue(Duration::from_millis(200))),
+        None => {}
+    }
     let result = match host {
         Some(h) if is_excluded(h.meta(), S::NAME) => Ok(Action::await_change()),
         // Not wanted on the host: whatever holds the name there is none of this object's
@@ -168,12 +175,19 @@ pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Act
     result
 }
 
+fn created_key<S: Kind>(host_name: &str) -> String {
+    format!("{}/{host_name}", S::NAME)
+}
+
 async fn create_host<S: Kind>(kind: &Arc<S>, v: &Arc<S::K>, obj: S::K) -> Result<Action, SyncError> {
     let shared = kind.shared();
     let api: Api<S::K> = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
     tracing::info!(kind = S::NAME, "create physical {}/{}", shared.tctx.host_namespace(), obj.name_any());
     match api.create(&shared.post_params(), &obj).await {
-        Ok(_) => Ok(Action::await_change()),
+        Ok(_) => {
+            shared.created(created_key::<S>(&obj.name_any()));
+            Ok(Action::await_change())
+        }
         // Exists: our own create the store has not seen yet (retry), or an object with the name
         // that is not this vcluster's (the store only holds ours; never touch it).
         Err(e) if is_code(&e, 409) => match api.get_opt(&obj.name_any()).await {
@@ -285,8 +299,17 @@ where
         shared.tctx.translator.vcluster
     ));
     let (reader, writer) = reflector::store();
-    let stream = reflector(writer, watcher(api, config)).default_backoff().touched_objects();
+    let stream = reflector(writer, watcher(api, config).modify(lean)).default_backoff().touched_objects();
     (reader, stream)
+}
+
+/// What a store keeps of an object: everything but `managedFields`, which no reconcile reads and
+/// which is often the larger part of a small object. A PUT built from a stored object then has
+/// none, and the server keeps the live ones (kubernetes v1.33
+/// staging/src/k8s.io/apimachinery/pkg/util/managedfields/internal/fieldmanager.go
+/// `decodeManagedFields`: none given, the live ones).
+pub(crate) fn lean<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
 }
 
 /// A `Controller` over every virtual object of `K` that is triggered by deletions too:
@@ -300,7 +323,8 @@ where
 {
     let api: Api<K> = Api::all(shared.virtual_.clone());
     let (reader, writer) = reflector::store();
-    let trigger = reflector(writer, watcher(api, watcher::Config::default())).default_backoff().touched_objects();
+    let trigger =
+        reflector(writer, watcher(api, watcher::Config::default()).modify(lean)).default_backoff().touched_objects();
     Controller::for_stream(trigger, reader)
 }
 

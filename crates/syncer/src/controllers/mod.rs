@@ -85,6 +85,9 @@ pub struct Config {
 }
 
 /// State shared by the controllers.
+/// How long a created host object is waited for in the host store before it is created again.
+const CREATE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(crate) struct Shared {
     pub virtual_: Client,
     pub host: Client,
@@ -94,6 +97,8 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     pub index: Arc<podindex::PodIndex>,
     failures: Mutex<HashMap<String, u32>>,
+    /// Host objects this syncer created that the host stores have not shown yet, and when.
+    created: Mutex<HashMap<String, std::time::Instant>>,
     /// Held while a fake node is created and a pod bound to it, and while the fake-node
     /// controller decides to delete one (`sharedNodesMutex`).
     pub nodes_lock: tokio::sync::Mutex<()>,
@@ -118,6 +123,34 @@ impl Shared {
         let n = f.entry(key.to_owned()).or_insert(0);
         *n = n.saturating_add(1);
         *n
+    }
+
+    /// Remember a host object just created: until the host store shows it (or [`CREATE_GRACE`]
+    /// passed), a reconcile that does not find it there waits instead of creating it again,
+    /// which would only end in 409 and a GET.
+    pub(crate) fn created(&self, key: String) {
+        self.created.lock().unwrap_or_else(|e| e.into_inner()).insert(key, std::time::Instant::now());
+    }
+
+    /// Whether the host object `key` was created so recently that the store may not show it yet.
+    pub(crate) fn just_created(&self, key: &str) -> bool {
+        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        match created.get(key) {
+            Some(at) if at.elapsed() < CREATE_GRACE => true,
+            Some(_) => {
+                created.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// The host store shows `key`.
+    pub(crate) fn seen_created(&self, key: &str) {
+        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        if !created.is_empty() {
+            created.remove(key);
+        }
     }
 
     pub(crate) fn forget_failures(&self, key: &str) {
@@ -205,6 +238,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
         shutdown: shutdown.clone(),
         index: index.clone(),
         failures: Mutex::new(HashMap::new()),
+        created: Mutex::new(HashMap::new()),
         nodes_lock: tokio::sync::Mutex::new(()),
         known_nodes: Mutex::new(std::collections::HashSet::new()),
         network,
