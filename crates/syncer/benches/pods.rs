@@ -55,6 +55,11 @@ async fn raw_rate(host: &Client, objects: &[(ConfigMap, Pod)]) -> f64 {
     let nsapi: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(host.clone());
     let namespace = serde_json::from_value(serde_json::json!({ "metadata": { "name": ns } })).unwrap();
     nsapi.create(&PostParams::default(), &namespace).await.unwrap();
+    // The pods' ServiceAccount, as the chart makes it (ServiceAccount admission refuses pods
+    // without it).
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(host.clone(), ns);
+    let account = serde_json::from_value(serde_json::json!({ "metadata": { "name": "vc-workload-my-vc" } })).unwrap();
+    accounts.create(&PostParams::default(), &account).await.unwrap();
     let ctx = translate::Context::new("my-vc", ns);
     let settings = pods::Settings {
         cluster_domain: "cluster.local".into(),
