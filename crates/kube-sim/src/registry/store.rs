@@ -137,6 +137,29 @@ impl Store {
             .take_while(move |(k, _)| k.res == res && namespace.is_none_or(|ns| k.namespace == ns))
     }
 
+    /// The objects from `start` on, in key order.
+    pub fn range_from(&self, start: Key) -> impl Iterator<Item = (&Key, &Arc<Value>)> {
+        self.objects.range(start..)
+    }
+
+    /// What undoing the events after `rv` to the objects of `res` (in `namespace`) would
+    /// change: each key's state at `rv` (None: absent then). None when `rv` is older than the
+    /// history.
+    pub fn undone_since(
+        &self,
+        rv: u64,
+        res: ResId,
+        namespace: Option<&str>,
+    ) -> Option<BTreeMap<Key, Option<Arc<Value>>>> {
+        let mut undone = BTreeMap::new();
+        for e in self.changes_since(rv)? {
+            if e.key.res == res && namespace.is_none_or(|ns| e.key.namespace == ns) {
+                undone.entry(e.key.clone()).or_insert_with(|| e.prev.clone());
+            }
+        }
+        Some(undone)
+    }
+
     /// The objects of every namespaced resource in `namespace`, in key order.
     pub fn in_namespace<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = (&'a Key, &'a Arc<Value>)> + 'a {
         (0..crate::model::resources::RESOURCES.len()).flat_map(move |res| self.list(res, Some(namespace)))
@@ -217,27 +240,6 @@ impl Store {
         let first = self.history.partition_point(|e| e.rv <= rv);
         Some(self.history.range(first..))
     }
-
-    /// The objects of `res` (in `namespace`) as they were at `rv`, by undoing later events.
-    pub fn snapshot_at(&self, rv: u64, res: ResId, namespace: Option<&str>) -> Option<BTreeMap<Key, Arc<Value>>> {
-        let later = self.events_since(rv)?;
-        let mut objects: BTreeMap<Key, Arc<Value>> =
-            self.list(res, namespace).map(|(k, v)| (k.clone(), v.clone())).collect();
-        for e in later.iter().rev() {
-            if e.key.res != res || namespace.is_some_and(|ns| e.key.namespace != ns) {
-                continue;
-            }
-            match &e.prev {
-                Some(prev) => {
-                    objects.insert(e.key.clone(), prev.clone());
-                }
-                None => {
-                    objects.remove(&e.key);
-                }
-            }
-        }
-        Some(objects)
-    }
 }
 
 #[cfg(test)]
@@ -259,11 +261,13 @@ mod tests {
         s.put(key("b"), json!({"metadata": {"name": "b"}}));
         let removed = s.remove(&key("a")).unwrap();
         assert_eq!(removed["metadata"]["resourceVersion"], "5");
-        let snap = s.snapshot_at(at, 0, Some("default")).unwrap();
-        assert_eq!(snap.len(), 1);
-        assert_eq!(snap[&key("a")]["v"], 1);
+        // At `at`, "a" had v 1 and "b" did not exist.
+        let undone = s.undone_since(at, 0, Some("default")).unwrap();
+        assert_eq!(undone.len(), 2);
+        assert_eq!(undone[&key("a")].as_ref().unwrap()["v"], 1);
+        assert!(undone[&key("b")].is_none());
         s.compact();
-        assert!(s.snapshot_at(at, 0, None).is_none());
+        assert!(s.undone_since(at, 0, None).is_none());
         assert!(s.events_since(s.resource_version()).unwrap().is_empty());
     }
 
