@@ -430,6 +430,7 @@ impl Simulator {
         let mut cluster = self.shared.lock();
         let mut state = self.shared.lock_workloads();
         change(&mut state.config);
+        state.resync();
         cluster.graceful_pod_deletion = state.runs_controllers();
         drop((state, cluster));
         self.shared.controllers.notify_one();
@@ -607,6 +608,7 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 /// until nothing changes.
 async fn run_controllers(shared: Arc<Shared>) {
     let mut wake: Option<tokio::time::Instant> = None;
+    let mut collector = controllers::cursor::Cursor::default();
     loop {
         match wake {
             Some(at) => tokio::select! {
@@ -618,7 +620,7 @@ async fn run_controllers(shared: Arc<Shared>) {
         loop {
             let (changed, next) = {
                 let mut cluster = shared.lock();
-                let collected = lifecycle::reconcile(&mut cluster);
+                let collected = lifecycle::reconcile(&mut cluster, &mut collector);
                 let pass = workloads::reconcile(&mut cluster, &mut shared.lock_workloads());
                 (collected || pass.changed, pass.wake)
             };

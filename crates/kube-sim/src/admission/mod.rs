@@ -68,10 +68,10 @@ fn generation_relevant(v: &Value) -> Value {
 
 /// Everything between a decoded object and storage: identity, system metadata, status
 /// handling per subresource, defaults, allocation, validation, generation, managedFields.
-pub fn admit(
+pub fn admit<'s>(
     write: &Write<'_>,
     network: &ServiceNetwork,
-    services_in_use: impl FnOnce() -> InUse,
+    services_in_use: impl FnOnce() -> InUse<'s>,
     mut new: Value,
     old: Option<&Value>,
 ) -> ApiResult<Value> {

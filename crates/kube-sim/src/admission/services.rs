@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::model::jsonpath::{get_str, items};
 use crate::model::status::{ApiError, ApiResult, BadValue, FieldError};
+use crate::registry::index::{Allocated, Held};
 
 /// An IPv4 or IPv6 CIDR.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,29 +85,35 @@ pub struct ServiceNetwork {
     pub minor: u32,
 }
 
-/// What is taken by existing Services.
-#[derive(Debug, Default)]
-pub struct InUse {
-    pub ips: HashSet<IpAddr>,
-    pub node_ports: HashSet<i64>,
+/// What is taken by existing Services: the IPs and node ports every stored Service holds
+/// (kept by the store's index as writes happen), less those of the Service being updated.
+#[derive(Debug)]
+pub struct InUse<'a> {
+    allocated: &'a Allocated,
+    except: Held,
 }
 
-impl InUse {
-    pub fn add(&mut self, svc: &Value) {
-        let spec = svc.get("spec").unwrap_or(&Value::Null);
-        for ip in items(spec, "clusterIPs").filter_map(Value::as_str) {
-            if let Ok(ip) = ip.parse() {
-                self.ips.insert(ip);
-            }
-        }
-        for p in items(spec, "ports") {
-            if let Some(n) = p.get("nodePort").and_then(Value::as_i64) {
-                self.node_ports.insert(n);
-            }
-        }
-        if let Some(n) = spec.get("healthCheckNodePort").and_then(Value::as_i64) {
-            self.node_ports.insert(n);
-        }
+static NOTHING_ALLOCATED: Allocated = Allocated::new();
+
+impl Default for InUse<'_> {
+    fn default() -> Self {
+        InUse { allocated: &NOTHING_ALLOCATED, except: Held::default() }
+    }
+}
+
+impl<'a> InUse<'a> {
+    /// What `allocated` holds, not counting what `except` (the stored Service an update
+    /// replaces) holds.
+    pub fn new(allocated: &'a Allocated, except: Option<&Value>) -> InUse<'a> {
+        InUse { allocated, except: except.map(Held::of).unwrap_or_default() }
+    }
+
+    fn ip(&self, ip: &IpAddr) -> bool {
+        self.allocated.ip_holders(ip) > u32::from(self.except.ips.contains(ip))
+    }
+
+    fn node_port(&self, n: i64) -> bool {
+        self.allocated.node_port_holders(n) > u32::from(self.except.node_ports.contains(&n))
     }
 }
 
@@ -237,7 +244,7 @@ impl ServiceNetwork {
             } else {
                 format!("the provided IP ({ip}) is not in the valid range. The range of valid IPs is {cidr}")
             }
-        } else if in_use.ips.contains(ip) && !(dry_run && self.minor >= 33) {
+        } else if in_use.ip(ip) && !(dry_run && self.minor >= 33) {
             "provided IP is already allocated".to_string()
         } else {
             return Ok(());
@@ -259,7 +266,7 @@ impl ServiceNetwork {
         let start = fastrand::u64(..) as u128 % span.max(1);
         for i in 0..span.min(1 << 20) {
             let ip = cidr.nth(offset + (start + i) % span);
-            if !in_use.ips.contains(&ip) {
+            if !in_use.ip(&ip) {
                 return Ok(ip);
             }
         }
@@ -275,7 +282,10 @@ impl ServiceNetwork {
         allocate_new: bool,
     ) -> ApiResult<()> {
         let (lo, hi) = (self.node_ports.0 as i64, self.node_ports.1 as i64);
-        let mut taken: HashSet<i64> = in_use.node_ports.difference(old).copied().collect();
+        // Taken: what other Services hold (not this Service's old ports), and what this
+        // request allocated so far.
+        let mut allocated_here: HashSet<i64> = HashSet::new();
+        let taken = |n: i64, here: &HashSet<i64>| (in_use.node_port(n) && !old.contains(&n)) || here.contains(&n);
         let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) else { return Ok(()) };
         for (i, p) in ports.iter_mut().enumerate() {
             let Some(p) = p.as_object_mut() else { continue };
@@ -284,7 +294,7 @@ impl ServiceNetwork {
                     // portallocator/allocator.go ErrNotInRange / ErrAllocated
                     let err = if !(lo..=hi).contains(&n) {
                         Some(format!("provided port is not in the valid range. The range of valid ports is {lo}-{hi}"))
-                    } else if taken.contains(&n) && !old.contains(&n) {
+                    } else if taken(n, &allocated_here) && !old.contains(&n) {
                         Some("provided port is already allocated".to_string())
                     } else {
                         None
@@ -297,14 +307,14 @@ impl ServiceNetwork {
                         )];
                         return Err(ApiError::invalid("", "Service", name, &errs));
                     }
-                    taken.insert(n);
+                    allocated_here.insert(n);
                 }
                 None if allocate_new => {
                     let span = hi - lo + 1;
                     let start = fastrand::i64(0..span);
-                    let free = (0..span).map(|k| lo + (start + k) % span).find(|n| !taken.contains(n));
+                    let free = (0..span).map(|k| lo + (start + k) % span).find(|n| !taken(*n, &allocated_here));
                     let n = free.ok_or_else(|| ApiError::internal("failed to allocate a nodePort: range is full"))?;
-                    taken.insert(n);
+                    allocated_here.insert(n);
                     p.insert("nodePort".into(), n.into());
                 }
                 None => {}

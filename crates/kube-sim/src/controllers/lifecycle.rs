@@ -7,20 +7,21 @@
 //! CA publisher (pkg/controller/certificates/rootcacertpublisher: a `kube-root-ca.crt`
 //! ConfigMap in every namespace).
 //!
-//! `reconcile` makes one pass and says whether it changed anything; the simulator runs it
-//! after writes until nothing changes, so dependents disappear shortly after their owner, as in
-//! a real cluster.
+//! `reconcile` makes one pass over what changed since the last and says whether it changed
+//! anything; the simulator runs it after writes until nothing changes, so dependents
+//! disappear shortly after their owner, as in a real cluster.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::cursor::Cursor;
 use crate::model::jsonpath::{self, get, get_str, items};
 use crate::model::options::{DeleteOpts, FieldValidation, Sub, WriteOpts};
 use crate::model::resources::{self, ResId};
 use crate::registry::Cluster;
-use crate::registry::store::Key;
+use crate::registry::store::{Event, Key};
 
 /// The field manager kube-controller-manager's clients write as.
 const MANAGER: &str = "kube-controller-manager";
@@ -33,29 +34,93 @@ fn being_deleted(obj: &Value) -> bool {
     get(obj, &["metadata", "deletionTimestamp"]).is_some()
 }
 
-/// One pass of the garbage collector and the namespace controller.
-pub fn reconcile(cluster: &mut Cluster) -> bool {
-    let mut changed = false;
-    // Shared references, not copies: a pass runs after every write.
-    let objects: Vec<(Key, Arc<Value>)> = cluster.store.all().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let by_uid: HashMap<String, (Key, Arc<Value>)> =
-        objects.iter().map(|(k, v)| (jsonpath::uid(v).to_string(), (k.clone(), v.clone()))).collect();
-    let mut dependents: HashMap<String, Vec<(Key, Arc<Value>)>> = HashMap::new();
-    for (k, v) in &objects {
-        for r in items(v.get("metadata").unwrap_or(&Value::Null), "ownerReferences") {
-            if let Some(uid) = get_str(r, &["uid"]) {
-                dependents.entry(uid.to_string()).or_default().push((k.clone(), v.clone()));
+/// An object as a pass sees it when it starts: its dependents (each with whether it has
+/// dependents of its own), its owners that exist, and for a namespace being deleted its
+/// content.
+struct Seen {
+    key: Key,
+    obj: Arc<Value>,
+    deps: Vec<(Key, Arc<Value>, bool)>,
+    owners: HashMap<String, Arc<Value>>,
+    has_dependents: bool,
+    content: Vec<(Key, Arc<Value>)>,
+}
+
+/// The objects a pass must look at after `events`: each changed object, its namespace (whose
+/// content, ServiceAccount and root CA ConfigMap the namespace controllers look after), its
+/// owners and its dependents (the garbage collector's graph, kubernetes v1.33
+/// pkg/controller/garbagecollector/graph_builder.go `processGraphChanges`, enqueues the same).
+fn affected(cluster: &Cluster, events: &[Arc<Event>], ns_res: ResId) -> BTreeSet<Key> {
+    let index = cluster.store.index();
+    let mut keys = BTreeSet::new();
+    for e in events {
+        keys.insert(e.key.clone());
+        if !e.key.namespace.is_empty() {
+            keys.insert(Key { res: ns_res, namespace: String::new(), name: e.key.namespace.clone() });
+        }
+        for obj in std::iter::once(&e.object).chain(e.prev.as_ref()) {
+            for r in items(obj.get("metadata").unwrap_or(&Value::Null), "ownerReferences") {
+                if let Some(owner) = get_str(r, &["uid"]).and_then(|uid| index.by_uid(uid)) {
+                    keys.insert(owner.clone());
+                }
             }
+            keys.extend(index.dependents(jsonpath::uid(obj)).cloned());
         }
     }
+    keys
+}
+
+/// One pass of the garbage collector and the namespace controller over what changed since
+/// the last pass (every object on the first); an object nothing touched has nothing to do.
+pub fn reconcile(cluster: &mut Cluster, cursor: &mut Cursor) -> bool {
+    let mut changed = false;
     let ns_res = resources::find("", "v1", "namespaces").expect("namespaces served");
     let sa_res = resources::find("", "v1", "serviceaccounts").expect("serviceaccounts served");
     let cm_res = resources::find("", "v1", "configmaps").expect("configmaps served");
+    // Shared references, not copies: a pass runs after every write.
+    let objects: Vec<(Key, Arc<Value>)> = match cursor.changes(&cluster.store) {
+        None => cluster.store.all().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        Some(events) if events.is_empty() => return false,
+        Some(events) => affected(cluster, &events, ns_res)
+            .into_iter()
+            .filter_map(|k| cluster.store.get(&k).cloned().map(|v| (k, v)))
+            .collect(),
+    };
+    // The graph as the pass starts (its writes show in the next pass).
+    let seen: Vec<Seen> = {
+        let store = &cluster.store;
+        let index = store.index();
+        let lookup = |k: &Key| store.get(k).map(|v| (k.clone(), v.clone()));
+        objects
+            .into_iter()
+            .map(|(key, obj)| {
+                let uid = jsonpath::uid(&obj);
+                let deps = index
+                    .dependents(uid)
+                    .filter_map(lookup)
+                    .map(|(k, v)| {
+                        let has_own = index.has_dependents(jsonpath::uid(&v));
+                        (k, v, has_own)
+                    })
+                    .collect();
+                let owners = items(obj.get("metadata").unwrap_or(&Value::Null), "ownerReferences")
+                    .filter_map(|r| get_str(r, &["uid"]))
+                    .filter_map(|ruid| Some((ruid.to_string(), store.get(index.by_uid(ruid)?)?.clone())))
+                    .collect();
+                let content = if key.res == ns_res && being_deleted(&obj) {
+                    store.in_namespace(jsonpath::name(&obj)).map(|(k, v)| (k.clone(), v.clone())).collect()
+                } else {
+                    Vec::new()
+                };
+                Seen { has_dependents: index.has_dependents(uid), key, obj, deps, owners, content }
+            })
+            .collect()
+    };
 
-    for (k, obj) in &objects {
+    for Seen { key: k, obj, deps, owners, has_dependents, content } in &seen {
         if k.res == ns_res {
             if being_deleted(obj) {
-                changed |= finalize_namespace(cluster, &objects, obj);
+                changed |= finalize_namespace(cluster, content, obj);
             } else {
                 changed |= ensure_default_service_account(cluster, sa_res, jsonpath::name(obj));
                 changed |= publish_root_ca(cluster, cm_res, jsonpath::name(obj));
@@ -64,9 +129,8 @@ pub fn reconcile(cluster: &mut Cluster) -> bool {
         }
         let uid = jsonpath::uid(obj).to_string();
         let finalizers = jsonpath::finalizers(obj);
-        let deps = dependents.get(&uid).map(Vec::as_slice).unwrap_or_default();
         if being_deleted(obj) && finalizers.iter().any(|f| f == "orphan") {
-            for (dk, dep) in deps {
+            for (dk, dep, _) in deps {
                 changed |= remove_owner_refs(cluster, dk, dep, |r| get_str(r, &["uid"]) == Some(uid.as_str()));
             }
             changed |= remove_finalizer(cluster, k, "orphan");
@@ -74,10 +138,9 @@ pub fn reconcile(cluster: &mut Cluster) -> bool {
         }
         if being_deleted(obj) && finalizers.iter().any(|f| f == "foregroundDeletion") {
             let mut blocking = false;
-            for (dk, dep) in deps {
+            for (dk, dep, has_own) in deps {
                 if !being_deleted(dep) {
-                    let has_own = dependents.contains_key(jsonpath::uid(dep));
-                    let propagation = if has_own { "Foreground" } else { "Background" };
+                    let propagation = if *has_own { "Foreground" } else { "Background" };
                     changed |= delete(cluster, dk, propagation);
                 }
                 let blocks = items(dep.get("metadata").unwrap_or(&Value::Null), "ownerReferences").any(|r| {
@@ -100,8 +163,8 @@ pub fn reconcile(cluster: &mut Cluster) -> bool {
         let mut dangling = Vec::new();
         for r in &refs {
             let ruid = get_str(r, &["uid"]).unwrap_or_default();
-            match by_uid.get(ruid) {
-                Some((_, owner))
+            match owners.get(ruid) {
+                Some(owner)
                     if !(being_deleted(owner)
                         && jsonpath::finalizers(owner).iter().any(|f| f == "foregroundDeletion")) =>
                 {
@@ -115,8 +178,8 @@ pub fn reconcile(cluster: &mut Cluster) -> bool {
         if solid == 0 {
             let policy = if finalizers.iter().any(|f| f == "orphan") {
                 "Orphan"
-            } else if dependents.contains_key(&uid)
-                && refs.iter().any(|r| by_uid.contains_key(get_str(r, &["uid"]).unwrap_or_default()))
+            } else if *has_dependents
+                && refs.iter().any(|r| owners.contains_key(get_str(r, &["uid"]).unwrap_or_default()))
             {
                 "Foreground"
             } else {

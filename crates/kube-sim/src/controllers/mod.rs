@@ -2,5 +2,6 @@
 //! garbage collector, namespace and service-account controllers (always on), and the workload
 //! mode.
 
+pub mod cursor;
 pub mod lifecycle;
 pub mod workloads;

@@ -151,15 +151,12 @@ impl Cluster {
         ))
     }
 
-    fn services_in_use(&self, except: Option<&Key>) -> InUse {
-        let svc = resources::find("", "v1", "services").expect("services served");
-        let mut in_use = InUse::default();
-        for (k, v) in self.store.list(svc, None) {
-            if Some(k) != except {
-                in_use.add(v);
-            }
-        }
-        in_use
+    /// The IPs and node ports of every stored Service but the one at `except` (from the
+    /// store's index, as kube-apiserver's allocators keep them: kubernetes v1.33
+    /// pkg/registry/core/service/ipallocator, pkg/registry/core/service/portallocator).
+    fn services_in_use(&self, except: Option<&Key>) -> InUse<'_> {
+        let except = except.and_then(|k| self.store.get(k)).map(|v| &**v);
+        InUse::new(&self.store.index().allocated, except)
     }
 
     /// Admission of a write (see [`admission::admit`]).

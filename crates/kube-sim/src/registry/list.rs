@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::cluster::Cluster;
-use super::store::Key;
+use super::store::{Key, Store};
 use crate::model::jsonpath;
 use crate::model::options::ListOpts;
 use crate::model::resources::ResId;
@@ -56,38 +56,120 @@ impl Cluster {
             }
         }
         let list_rv = at.unwrap_or(current);
-        let objects: Vec<(Key, Arc<Value>)> = match at {
-            Some(rv) => self
-                .store
-                .snapshot_at(rv, res_id, ns)
-                .ok_or_else(|| ApiError::too_old_resource_version(rv, self.store.compacted()))?
-                .into_iter()
-                .collect(),
-            None => self.store.list(res_id, ns).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        // The objects at `list_rv` after the continue key, in key order, read one at a time:
+        // a page reads its own items (and, unfiltered, counts the rest), not the whole kind.
+        let after = |k: &Key| start_after.as_ref().is_none_or(|s| continue_key(k) > *s);
+        let undone = match at {
+            Some(rv) => Some(
+                self.store
+                    .undone_since(rv, res_id, ns)
+                    .ok_or_else(|| ApiError::too_old_resource_version(rv, self.store.compacted()))?,
+            ),
+            None => None,
         };
-        let filtered: Vec<(Key, Arc<Value>)> = objects
-            .into_iter()
-            .filter(|(k, _)| start_after.as_ref().is_none_or(|s| continue_key(k) > *s))
-            .filter(|(_, v)| opts.labels.matches(jsonpath::labels(v)) && opts.fields.matches(v))
-            .collect();
+        let current_objects = objects_after(&self.store, res_id, ns, start_after.as_deref());
+        let objects: Box<dyn Iterator<Item = (&Key, &Arc<Value>)>> = match &undone {
+            Some(undone) => Box::new(merge_undone(current_objects, undone.iter().filter(|(k, _)| after(k)))),
+            None => Box::new(current_objects),
+        };
+        let selective = !opts.labels.0.is_empty() || !opts.fields.0.is_empty();
+        let mut matching = objects.filter(|(_, v)| opts.labels.matches(jsonpath::labels(v)) && opts.fields.matches(v));
         // A resourceVersion=0 list is served from the watch cache, which does not paginate.
         let paginate = opts.resource_version.as_deref() != Some("0") || opts.continue_token.is_some();
         let limit = opts.limit.filter(|l| *l > 0 && paginate).map(|l| l as usize);
-        let (items, rest) = match limit {
-            Some(l) if filtered.len() > l => (&filtered[..l], &filtered[l..]),
-            _ => (&filtered[..], &filtered[..0]),
-        };
-        let continue_token =
-            (!rest.is_empty()).then(|| encode_continue(list_rv, &continue_key(&items[items.len() - 1].0)));
-        let selective = !opts.labels.0.is_empty() || !opts.fields.0.is_empty();
-        let remaining = (!rest.is_empty() && !selective).then_some(rest.len() as u64);
+        let mut items: Vec<(&Key, &Arc<Value>)> = Vec::new();
+        let mut more = false;
+        for item in matching.by_ref() {
+            if limit.is_some_and(|l| items.len() == l) {
+                more = true;
+                break;
+            }
+            items.push(item);
+        }
+        let continue_token = more.then(|| encode_continue(list_rv, &continue_key(items[items.len() - 1].0)));
+        let remaining = (more && !selective).then(|| 1 + matching.count() as u64);
         Ok(Listed {
-            items: items.iter().map(|(_, v)| v.clone()).collect(),
+            items: items.into_iter().map(|(_, v)| v.clone()).collect(),
             resource_version: list_rv,
             continue_token,
             remaining,
         })
     }
+}
+
+/// The objects of `res` (in `ns`) whose continue key is after `start`, in key order: what
+/// `store.list(res, ns)` filtered by `continue_key(k) > start` yields, without reading the
+/// objects before the start. Within a namespace continue keys (`<ns>/<name>\0`, `<name>\0`
+/// when cluster-scoped) grow with the name, so each namespace is wholly after the start,
+/// wholly before it, or after it from one name on.
+fn objects_after<'a>(
+    store: &'a Store,
+    res: ResId,
+    ns: Option<&'a str>,
+    start: Option<&'a str>,
+) -> Box<dyn Iterator<Item = (&'a Key, &'a Arc<Value>)> + 'a> {
+    let Some(start) = start else { return Box::new(store.list(res, ns)) };
+    let in_namespace = move |namespace: String| -> Box<dyn Iterator<Item = (&'a Key, &'a Arc<Value>)> + 'a> {
+        let prefix = if namespace.is_empty() { String::new() } else { format!("{namespace}/") };
+        let first = match start.strip_prefix(prefix.as_str()) {
+            Some(rest) => rest.split('\0').next().unwrap_or_default().to_string(),
+            None if prefix.as_str() > start => String::new(),
+            None => return Box::new(std::iter::empty()),
+        };
+        let from = Key { res, namespace: namespace.clone(), name: first };
+        Box::new(
+            store
+                .range_from(from)
+                .take_while(move |(k, _)| k.res == res && k.namespace == namespace)
+                .filter(move |(k, _)| continue_key(k).as_str() > start),
+        )
+    };
+    match ns {
+        Some(ns) => in_namespace(ns.to_string()),
+        None => {
+            // Each namespace holding objects of `res`, in order.
+            let mut next = Some(String::new());
+            let namespaces = std::iter::from_fn(move || {
+                let from = Key { res, namespace: next.take()?, name: String::new() };
+                let (k, _) = store.range_from(from).next().filter(|(k, _)| k.res == res)?;
+                next = Some(format!("{}\0", k.namespace));
+                Some(k.namespace.clone())
+            });
+            Box::new(namespaces.flat_map(in_namespace))
+        }
+    }
+}
+
+/// The objects of `current` with the keys `undone` names replaced by their state then (None:
+/// absent then), both in key order.
+fn merge_undone<'a>(
+    current: impl Iterator<Item = (&'a Key, &'a Arc<Value>)>,
+    undone: impl Iterator<Item = (&'a Key, &'a Option<Arc<Value>>)>,
+) -> impl Iterator<Item = (&'a Key, &'a Arc<Value>)> {
+    let mut current = current.peekable();
+    let mut undone = undone.peekable();
+    std::iter::from_fn(move || {
+        loop {
+            let next = match (current.peek(), undone.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => current.next().map(|(k, v)| (k, Some(v))),
+                (None, Some(_)) => undone.next().map(|(k, v)| (k, v.as_ref())),
+                (Some((ck, _)), Some((uk, _))) => match ck.cmp(uk) {
+                    std::cmp::Ordering::Less => current.next().map(|(k, v)| (k, Some(v))),
+                    std::cmp::Ordering::Greater => undone.next().map(|(k, v)| (k, v.as_ref())),
+                    std::cmp::Ordering::Equal => {
+                        current.next();
+                        undone.next().map(|(k, v)| (k, v.as_ref()))
+                    }
+                },
+            };
+            match next {
+                Some((k, Some(v))) => return Some((k, v)),
+                Some((_, None)) => continue,
+                None => return None,
+            }
+        }
+    })
 }
 
 /// The storage key a continue token resumes after.
@@ -126,6 +208,42 @@ fn decode_continue(token: &str) -> ApiResult<(u64, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A page starts where filtering every object by its continue key would, even where the
+    /// namespaces' order differs from their keys' (`a` and `a-x`: `a-x/` sorts before `a/`).
+    #[test]
+    fn pages_start_after_the_continue_key_as_a_filter_would() {
+        let mut store = Store::new(1000);
+        let res = crate::model::resources::find("", "v1", "pods").expect("served");
+        for ns in ["a", "a-x", "a0", "b", "b-1-2"] {
+            for name in ["p", "p-1", "p.2", "q", "x"] {
+                let key = Key { res, namespace: ns.into(), name: name.into() };
+                store.put(key, json!({ "metadata": { "name": name, "namespace": ns } }));
+            }
+        }
+        let mut starts: Vec<String> = store.list(res, None).map(|(k, _)| continue_key(k)).collect();
+        starts.extend(["", "a", "a/", "a-", "a-x/p-1", "a/zz\u{0}", "c/", "\u{0}"].map(String::from));
+        for start in &starts {
+            for ns in [None, Some("a"), Some("a-x"), Some("b"), Some("none")] {
+                let expected: Vec<&Key> =
+                    store.list(res, ns).map(|(k, _)| k).filter(|k| continue_key(k) > *start).collect();
+                let got: Vec<&Key> = objects_after(&store, res, ns, Some(start)).map(|(k, _)| k).collect();
+                assert_eq!(got, expected, "start {start:?} in {ns:?}");
+            }
+        }
+        // Cluster-scoped: keys without a namespace.
+        let namespaces = crate::model::resources::find("", "v1", "namespaces").expect("served");
+        for name in ["a", "a-x", "a0", "b"] {
+            let key = Key { res: namespaces, namespace: String::new(), name: name.into() };
+            store.put(key, json!({ "metadata": { "name": name } }));
+        }
+        for start in ["", "a\u{0}", "a-x\u{0}", "a", "a-", "b\u{0}", "c"] {
+            let expected: Vec<&Key> =
+                store.list(namespaces, None).map(|(k, _)| k).filter(|k| continue_key(k).as_str() > start).collect();
+            let got: Vec<&Key> = objects_after(&store, namespaces, None, Some(start)).map(|(k, _)| k).collect();
+            assert_eq!(got, expected, "start {start:?}");
+        }
+    }
 
     #[test]
     fn continue_tokens_round_trip() {

@@ -5,6 +5,8 @@ pub mod bootstrap;
 mod cluster;
 pub mod decode;
 mod deletion;
+pub mod index;
+mod key;
 mod list;
 pub mod store;
 mod subresources;

@@ -8,15 +8,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
+use super::index::Indexes;
 use crate::model::jsonpath::object_at;
 use crate::model::resources::ResId;
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Key {
-    pub res: ResId,
-    pub namespace: String,
-    pub name: String,
-}
+pub use super::key::Key;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
@@ -57,6 +53,7 @@ pub struct Store {
     compacted: u64,
     history_limit: usize,
     events: broadcast::Sender<Arc<Event>>,
+    index: Indexes,
 }
 
 fn set_rv(obj: &mut Value, rv: u64) {
@@ -105,7 +102,15 @@ fn canonical_order(obj: &mut Value) {
 impl Store {
     pub fn new(history_limit: usize) -> Self {
         let (events, _) = broadcast::channel(65536);
-        Store { objects: BTreeMap::new(), rv: 1, history: VecDeque::new(), compacted: 1, history_limit, events }
+        Store {
+            objects: BTreeMap::new(),
+            rv: 1,
+            history: VecDeque::new(),
+            compacted: 1,
+            history_limit,
+            events,
+            index: Indexes::default(),
+        }
     }
 
     pub fn resource_version(&self) -> u64 {
@@ -132,6 +137,39 @@ impl Store {
             .take_while(move |(k, _)| k.res == res && namespace.is_none_or(|ns| k.namespace == ns))
     }
 
+    /// The objects from `start` on, in key order.
+    pub fn range_from(&self, start: Key) -> impl Iterator<Item = (&Key, &Arc<Value>)> {
+        self.objects.range(start..)
+    }
+
+    /// What undoing the events after `rv` to the objects of `res` (in `namespace`) would
+    /// change: each key's state at `rv` (None: absent then). None when `rv` is older than the
+    /// history.
+    pub fn undone_since(
+        &self,
+        rv: u64,
+        res: ResId,
+        namespace: Option<&str>,
+    ) -> Option<BTreeMap<Key, Option<Arc<Value>>>> {
+        let mut undone = BTreeMap::new();
+        for e in self.changes_since(rv)? {
+            if e.key.res == res && namespace.is_none_or(|ns| e.key.namespace == ns) {
+                undone.entry(e.key.clone()).or_insert_with(|| e.prev.clone());
+            }
+        }
+        Some(undone)
+    }
+
+    /// The objects of every namespaced resource in `namespace`, in key order.
+    pub fn in_namespace<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = (&'a Key, &'a Arc<Value>)> + 'a {
+        (0..crate::model::resources::RESOURCES.len()).flat_map(move |res| self.list(res, Some(namespace)))
+    }
+
+    /// The secondary indexes over the stored objects.
+    pub fn index(&self) -> &Indexes {
+        &self.index
+    }
+
     pub fn all(&self) -> impl Iterator<Item = (&Key, &Arc<Value>)> {
         self.objects.iter()
     }
@@ -154,6 +192,10 @@ impl Store {
         set_rv(&mut obj, self.rv);
         let obj = Arc::new(obj);
         let prev = self.objects.insert(key.clone(), obj.clone());
+        if let Some(prev) = &prev {
+            self.index.change(&key, prev, false);
+        }
+        self.index.change(&key, &obj, true);
         let kind = if prev.is_some() { EventType::Modified } else { EventType::Added };
         self.record(Event { rv: self.rv, key, kind, object: obj.clone(), prev, json_lines: Default::default() });
         obj
@@ -162,6 +204,7 @@ impl Store {
     /// Remove `key`; returns its last state stamped with the deletion's resourceVersion.
     pub fn remove(&mut self, key: &Key) -> Option<Arc<Value>> {
         let prev = self.objects.remove(key)?;
+        self.index.change(key, &prev, false);
         self.rv += 1;
         let mut last = (*prev).clone();
         set_rv(&mut last, self.rv);
@@ -185,31 +228,17 @@ impl Store {
 
     /// Events after `rv` (None when `rv` is older than the history).
     pub fn events_since(&self, rv: u64) -> Option<Vec<Arc<Event>>> {
+        Some(self.changes_since(rv)?.cloned().collect())
+    }
+
+    /// The events after `rv`, oldest first (None when `rv` is older than the history).
+    pub fn changes_since(&self, rv: u64) -> Option<impl Iterator<Item = &Arc<Event>>> {
         if rv < self.compacted {
             return None;
         }
-        Some(self.history.iter().filter(|e| e.rv > rv).cloned().collect())
-    }
-
-    /// The objects of `res` (in `namespace`) as they were at `rv`, by undoing later events.
-    pub fn snapshot_at(&self, rv: u64, res: ResId, namespace: Option<&str>) -> Option<BTreeMap<Key, Arc<Value>>> {
-        let later = self.events_since(rv)?;
-        let mut objects: BTreeMap<Key, Arc<Value>> =
-            self.list(res, namespace).map(|(k, v)| (k.clone(), v.clone())).collect();
-        for e in later.iter().rev() {
-            if e.key.res != res || namespace.is_some_and(|ns| e.key.namespace != ns) {
-                continue;
-            }
-            match &e.prev {
-                Some(prev) => {
-                    objects.insert(e.key.clone(), prev.clone());
-                }
-                None => {
-                    objects.remove(&e.key);
-                }
-            }
-        }
-        Some(objects)
+        // The history is in resourceVersion order.
+        let first = self.history.partition_point(|e| e.rv <= rv);
+        Some(self.history.range(first..))
     }
 }
 
@@ -232,11 +261,13 @@ mod tests {
         s.put(key("b"), json!({"metadata": {"name": "b"}}));
         let removed = s.remove(&key("a")).unwrap();
         assert_eq!(removed["metadata"]["resourceVersion"], "5");
-        let snap = s.snapshot_at(at, 0, Some("default")).unwrap();
-        assert_eq!(snap.len(), 1);
-        assert_eq!(snap[&key("a")]["v"], 1);
+        // At `at`, "a" had v 1 and "b" did not exist.
+        let undone = s.undone_since(at, 0, Some("default")).unwrap();
+        assert_eq!(undone.len(), 2);
+        assert_eq!(undone[&key("a")].as_ref().unwrap()["v"], 1);
+        assert!(undone[&key("b")].is_none());
         s.compact();
-        assert!(s.snapshot_at(at, 0, None).is_none());
+        assert!(s.undone_since(at, 0, None).is_none());
         assert!(s.events_since(s.resource_version()).unwrap().is_empty());
     }
 

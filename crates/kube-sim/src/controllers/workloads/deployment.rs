@@ -11,8 +11,8 @@ use serde_json::{Map, Value, json};
 
 use super::events::{Event, Recorder, record};
 use super::helpers::{
-    being_deleted, controller_ref, controller_uid, delete, fnv32, int, objects, opts, owned_pods, pod_from_template,
-    rid, running_and_ready, safe_encode, set_status, sorted_json, update,
+    being_deleted, controller_ref, delete, fnv32, int, objects, opts, owned, owned_pods, pod_from_template, rid,
+    running_and_ready, safe_encode, set_status, sorted_json, update,
 };
 use super::state::Pass;
 use crate::model::jsonpath::{self, get, get_str, items};
@@ -120,10 +120,7 @@ fn scale(cluster: &mut Cluster, pass: &mut Pass, d: &Value, rs: &Value, to: i64,
 fn sync_deployment(cluster: &mut Cluster, pass: &mut Pass, d: &Value) {
     let res = rid("apps", "replicasets");
     let ns = jsonpath::namespace(d).to_string();
-    let uid = jsonpath::uid(d).to_string();
-    let owned = |cluster: &Cluster| -> Vec<Arc<Value>> {
-        objects(cluster, res, Some(&ns)).into_iter().filter(|rs| controller_uid(rs) == Some(uid.as_str())).collect()
-    };
+    let owned = |cluster: &Cluster| -> Vec<Arc<Value>> { owned(cluster, res, d) };
     let all = owned(cluster);
     let template = get(d, &["spec", "template"]).cloned().unwrap_or(json!({}));
     let desired = replicas(d);
@@ -225,10 +222,9 @@ fn sync_deployment(cluster: &mut Cluster, pass: &mut Pass, d: &Value) {
 fn cleanup(cluster: &mut Cluster, pass: &mut Pass, d: &Value, new: &Value) {
     let res = rid("apps", "replicasets");
     let limit = get(d, &["spec", "revisionHistoryLimit"]).and_then(Value::as_i64).unwrap_or(10).max(0) as usize;
-    let uid = jsonpath::uid(d);
-    let mut empty: Vec<Arc<Value>> = objects(cluster, res, Some(jsonpath::namespace(d)))
+    let mut empty: Vec<Arc<Value>> = owned(cluster, res, d)
         .into_iter()
-        .filter(|rs| controller_uid(rs) == Some(uid) && jsonpath::uid(rs) != jsonpath::uid(new))
+        .filter(|rs| jsonpath::uid(rs) != jsonpath::uid(new))
         .filter(|rs| replicas(rs) == 0 && int(rs, &["status", "replicas"]) == 0 && !being_deleted(rs))
         .collect();
     empty.sort_by_key(|rs| revision(rs));
@@ -275,10 +271,7 @@ fn write_deployment_status(
     max_unavailable: i64,
 ) {
     let res = rid("apps", "replicasets");
-    let ns = jsonpath::namespace(d).to_string();
-    let uid = jsonpath::uid(d);
-    let all: Vec<Arc<Value>> =
-        objects(cluster, res, Some(&ns)).into_iter().filter(|rs| controller_uid(rs) == Some(uid)).collect();
+    let all: Vec<Arc<Value>> = owned(cluster, res, d);
     let new = new.and_then(|n| all.iter().find(|rs| jsonpath::uid(rs) == jsonpath::uid(n)).cloned());
     let sum = |key: &str| all.iter().map(|rs| int(rs, &["status", key])).sum::<i64>();
     let desired = replicas(d);

@@ -2,7 +2,7 @@
 //! pkg/controller/endpointslice): the selected pods that have an IP, ready or not, with the
 //! service's ports resolved against each pod's container ports (named target ports too).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -11,9 +11,11 @@ use super::helpers::{
     being_deleted, condition_true, controller_ref, controller_uid, delete, objects, opts, rid, update,
 };
 use super::state::Pass;
+use crate::controllers::cursor::Cursor;
 use crate::model::jsonpath::{self, get, get_str, items};
 use crate::model::selectors::label_selector_matches;
 use crate::registry::Cluster;
+use crate::registry::store::{Event, Key};
 
 /// The EndpointSlice controller's name (discovery.k8s.io `LabelManagedBy` value).
 const MANAGED_BY: &str = "endpointslice-controller.k8s.io";
@@ -67,20 +69,76 @@ fn hostname<'a>(pod: &'a Value, service: &str) -> Option<&'a str> {
     (subdomain == service).then(|| get_str(pod, &["spec", "hostname"])).flatten().filter(|h| !h.is_empty())
 }
 
-pub fn reconcile(cluster: &mut Cluster, pass: &mut Pass) {
-    let services = objects(cluster, rid("", "services"), None);
+/// Endpoints by (namespace, name).
+type Names = BTreeSet<(String, String)>;
+
+/// The Services (with their Endpoints' names) a pass must look at after `events`: changed
+/// Services, those whose selector may match a changed pod's old or new labels, and those of
+/// changed Endpoints and EndpointSlices (pkg/controller/endpoint/endpoints_controller.go
+/// `addPod`/`updatePod`/`onServiceUpdate`/`onEndpointsDelete`,
+/// pkg/controller/endpointslice/endpointslice_controller.go `onEndpointSliceUpdate` enqueue the
+/// same). Returns the Services' keys and the (namespace, name) of the Endpoints to check.
+fn affected(cluster: &Cluster, events: &[Arc<Event>]) -> (BTreeSet<Key>, Names) {
+    let (services, pods) = (rid("", "services"), rid("", "pods"));
+    let (endpoints, slices) = (rid("", "endpoints"), rid("discovery.k8s.io", "endpointslices"));
+    let index = cluster.store.index();
+    let mut keys = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    for e in events {
+        let both = || std::iter::once(&e.object).chain(e.prev.as_ref());
+        if e.key.res == services || e.key.res == endpoints {
+            keys.insert(Key { res: services, namespace: e.key.namespace.clone(), name: e.key.name.clone() });
+            names.insert((e.key.namespace.clone(), e.key.name.clone()));
+        } else if e.key.res == pods {
+            for pod in both() {
+                keys.extend(index.services_maybe_selecting(&e.key.namespace, pod).cloned());
+            }
+        } else if e.key.res == slices {
+            for slice in both() {
+                if let Some(owner) = controller_uid(slice).and_then(|uid| index.by_uid(uid)) {
+                    keys.insert(owner.clone());
+                }
+            }
+        }
+    }
+    (keys, names)
+}
+
+/// The pods of `ns` that `selector` (a Service's, not empty) selects, in key order: those
+/// labelled with its first term, as the store indexes pods by label.
+fn selected_pods(cluster: &Cluster, ns: &str, selector: &Map<String, Value>) -> Vec<Arc<Value>> {
+    let Some((k, v)) = selector.iter().next() else { return Vec::new() };
+    let matching = json!({ "matchLabels": selector });
+    cluster
+        .store
+        .index()
+        .pods_labelled(ns, k, v.as_str().unwrap_or_default())
+        .filter_map(|key| cluster.store.get(key).cloned())
+        .filter(|p| jsonpath::labels(p).is_some_and(|l| label_selector_matches(&matching, l)))
+        .collect()
+}
+
+/// One pass over the Services that changed since the last pass, or whose pods, Endpoints or
+/// EndpointSlices did (every Service on the first pass).
+pub fn reconcile(cluster: &mut Cluster, cursor: &mut Cursor, pass: &mut Pass) {
+    let res = rid("", "endpoints");
+    let (services, endpoints_to_check): (Vec<Arc<Value>>, Option<Names>) = match cursor.changes(&cluster.store) {
+        None => (objects(cluster, rid("", "services"), None), None),
+        Some(events) => {
+            let (keys, names) = affected(cluster, &events);
+            (keys.iter().filter_map(|k| cluster.store.get(k).cloned()).collect(), Some(names))
+        }
+    };
     for service in &services {
         let selector = get(service, &["spec", "selector"]).and_then(Value::as_object).filter(|s| !s.is_empty());
         if selector.is_none() || get_str(service, &["spec", "type"]) == Some("ExternalName") || being_deleted(service) {
             continue;
         }
-        let selector = json!({ "matchLabels": selector.cloned().unwrap_or_default() });
         let ns = jsonpath::namespace(service).to_string();
         let publish_not_ready =
             get(service, &["spec", "publishNotReadyAddresses"]).and_then(Value::as_bool) == Some(true);
-        let mut addresses: Vec<Address> = objects(cluster, rid("", "pods"), Some(&ns))
+        let mut addresses: Vec<Address> = selected_pods(cluster, &ns, selector.expect("checked above"))
             .into_iter()
-            .filter(|p| jsonpath::labels(p).is_some_and(|l| label_selector_matches(&selector, l)))
             .filter(|p| !matches!(get_str(p, &["status", "phase"]), Some("Failed" | "Succeeded")))
             .filter_map(|p| {
                 let ip = get_str(&p, &["status", "podIP"]).filter(|ip| !ip.is_empty())?.to_string();
@@ -97,16 +155,19 @@ pub fn reconcile(cluster: &mut Cluster, pass: &mut Pass) {
         slice(cluster, pass, service, &addresses);
     }
     // Endpoints whose service is gone (or lost its selector) are the controller's to delete.
-    let live: std::collections::HashSet<(String, String)> = services
-        .iter()
-        .filter(|s| get(s, &["spec", "selector"]).and_then(Value::as_object).is_some_and(|m| !m.is_empty()))
-        .map(|s| (jsonpath::namespace(s).to_string(), jsonpath::name(s).to_string()))
-        .collect();
-    let res = rid("", "endpoints");
-    for ep in objects(cluster, res, None) {
+    let with_selector =
+        |s: &Value| get(s, &["spec", "selector"]).and_then(Value::as_object).is_some_and(|m| !m.is_empty());
+    let candidates: Vec<Arc<Value>> = match endpoints_to_check {
+        None => objects(cluster, res, None),
+        Some(names) => names.iter().filter_map(|(ns, name)| cluster.get(res, ns, name).ok()).collect(),
+    };
+    let services_res = rid("", "services");
+    for ep in candidates {
         let managed =
             get_str(&ep, &["metadata", "labels", "endpoints.kubernetes.io/managed-by"]) == Some(ENDPOINTS_MANAGED_BY);
-        if managed && !live.contains(&(jsonpath::namespace(&ep).to_string(), jsonpath::name(&ep).to_string())) {
+        let live =
+            cluster.get(services_res, jsonpath::namespace(&ep), jsonpath::name(&ep)).is_ok_and(|s| with_selector(&s));
+        if managed && !live {
             delete(cluster, pass, res, &ep, None);
         }
     }
@@ -208,10 +269,16 @@ fn slice(cluster: &mut Cluster, pass: &mut Pass, service: &Value, addresses: &[A
     let name = jsonpath::name(service);
     let ns = jsonpath::namespace(service);
     let uid = jsonpath::uid(service);
-    let existing = objects(cluster, res, Some(ns)).into_iter().find(|s| {
-        controller_uid(s) == Some(uid)
-            && get_str(s, &["metadata", "labels", "endpointslice.kubernetes.io/managed-by"]) == Some(MANAGED_BY)
-    });
+    let existing = cluster
+        .store
+        .index()
+        .dependents(uid)
+        .filter(|k| k.res == res && k.namespace == ns)
+        .filter_map(|k| cluster.store.get(k).cloned())
+        .find(|s| {
+            controller_uid(s) == Some(uid)
+                && get_str(s, &["metadata", "labels", "endpointslice.kubernetes.io/managed-by"]) == Some(MANAGED_BY)
+        });
     let endpoints: Vec<Value> = addresses
         .iter()
         .map(|a| {

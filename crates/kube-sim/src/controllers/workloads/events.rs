@@ -100,7 +100,16 @@ pub fn record(cluster: &mut Cluster, pass: &mut Pass, recorder: Recorder<'_>, ev
             && get_str(e, &["message"]) == Some(event.message.as_str())
             && get_str(e, &["reportingComponent"]) == Some(component.as_str())
     };
-    let existing = cluster.store.list(events, Some(&namespace)).map(|(_, e)| e.clone()).find(|e| same(e));
+    // The recorder's cache finds the identical event by its key (events_cache.go
+    // `getEventKey`); here the store's index of events by involved object.
+    let existing = cluster
+        .store
+        .index()
+        .events_about(jsonpath::uid(event.object))
+        .filter(|k| k.res == events && k.namespace == namespace)
+        .filter_map(|k| cluster.store.get(k))
+        .find(|e| same(e))
+        .cloned();
     let now = jiff::Timestamp::now();
     let time = crate::model::util::format_time(now);
     if let Some(existing) = existing {

@@ -184,13 +184,24 @@ pub(super) fn pod_from_template(template: &Value, owner: &Value, generate_name: 
     })
 }
 
+/// The objects of `res` in `owner`'s namespace whose controller is `owner`, in key order
+/// (from the store's index of dependents, as controllers look them up through their
+/// informers' controller-ref indexes: kubernetes v1.33 pkg/controller/controller_ref_manager.go).
+pub(super) fn owned(cluster: &Cluster, res: ResId, owner: &Value) -> Vec<Arc<Value>> {
+    let (uid, ns) = (jsonpath::uid(owner), jsonpath::namespace(owner));
+    cluster
+        .store
+        .index()
+        .dependents(uid)
+        .filter(|k| k.res == res && k.namespace == ns)
+        .filter_map(|k| cluster.store.get(k).cloned())
+        .filter(|o| controller_uid(o) == Some(uid))
+        .collect()
+}
+
 /// Pods whose controller is `owner`.
 pub(super) fn owned_pods(cluster: &Cluster, owner: &Value) -> Vec<Arc<Value>> {
-    let uid = jsonpath::uid(owner);
-    objects(cluster, rid("", "pods"), Some(jsonpath::namespace(owner)))
-        .into_iter()
-        .filter(|p| controller_uid(p) == Some(uid))
-        .collect()
+    owned(cluster, rid("", "pods"), owner)
 }
 
 pub(super) fn int(v: &Value, path: &[&str]) -> i64 {

@@ -12,6 +12,7 @@
 //! (Pulling, Pulled, Created, Started, Killing, and the failure events of the holds); and the
 //! end of a graceful deletion (the final delete with grace period 0).
 
+use std::collections::{BTreeSet, HashSet};
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
@@ -22,21 +23,82 @@ use super::node::{NODE, NODE_IP};
 use super::state::{Pass, PodHold, Runtime, State};
 use crate::model::jsonpath::{self, get, get_str, items};
 use crate::registry::Cluster;
+use crate::registry::store::{EventType, Key};
 
+/// One pass of the scheduler and the kubelet over the pods that changed since the last pass,
+/// those whose timed step is due, and those waiting for a pod IP once one is freed (every pod
+/// on the first pass); a pod none of these touched has nothing to do.
 pub fn reconcile(cluster: &mut Cluster, node: &mut State, pass: &mut Pass) {
-    let pods = objects(cluster, rid("", "pods"), None);
-    let live: std::collections::HashSet<&str> = pods.iter().map(|p| jsonpath::uid(p)).collect();
-    let state = &mut *node;
-    state.runtimes.retain(|uid, _| live.contains(uid.as_str()));
-    state.ips.retain(|uid, _| live.contains(uid.as_str()));
+    let pods_res = rid("", "pods");
+    let claims = rid("", "persistentvolumeclaims");
     let now = Instant::now();
-    for pod in pods {
-        match get_str(&pod, &["spec", "nodeName"]).unwrap_or_default() {
-            "" => schedule(cluster, node, pass, &pod),
-            NODE if being_deleted(&pod) => terminate(cluster, node, pass, &pod, now),
-            NODE => run(cluster, node, pass, &pod, now),
-            _ => {}
+    let keys: Vec<Key> = match node.kubelet.changes(&cluster.store) {
+        None => {
+            let pods = objects(cluster, pods_res, None);
+            let live: HashSet<&str> = pods.iter().map(|p| jsonpath::uid(p)).collect();
+            let state = &mut *node;
+            state.runtimes.retain(|uid, _| live.contains(uid.as_str()));
+            state.ips.retain(|uid, _| live.contains(uid.as_str()));
+            state.timed.clear();
+            state.ip_waiters.clear();
+            cluster.store.list(pods_res, None).map(|(k, _)| k.clone()).collect()
         }
+        Some(events) => {
+            let mut keys = BTreeSet::new();
+            let mut freed = false;
+            for e in &events {
+                if e.key.res == pods_res {
+                    if e.kind == EventType::Deleted {
+                        let uid = jsonpath::uid(&e.object);
+                        node.runtimes.remove(uid);
+                        freed |= node.ips.remove(uid).is_some();
+                        node.timed.remove(&e.key);
+                        node.ip_waiters.remove(&e.key);
+                    }
+                    keys.insert(e.key.clone());
+                } else if e.key.res == claims {
+                    // The scheduler's VolumeBinding waits for the claims of the namespace's pods.
+                    keys.extend(cluster.store.list(pods_res, Some(&e.key.namespace)).map(|(k, _)| k.clone()));
+                }
+            }
+            keys.extend(node.timed.iter().filter(|(_, due)| **due <= now).map(|(k, _)| k.clone()));
+            if freed {
+                keys.extend(node.ip_waiters.iter().cloned());
+            }
+            keys.into_iter().collect()
+        }
+    };
+    // The pods as the pass starts.
+    let pods: Vec<(Key, std::sync::Arc<Value>)> =
+        keys.into_iter().filter_map(|k| cluster.store.get(&k).cloned().map(|p| (k, p))).collect();
+    for (key, pod) in pods {
+        let before = pass.wake.take();
+        let waiting_for_ip = match get_str(&pod, &["spec", "nodeName"]).unwrap_or_default() {
+            "" => {
+                schedule(cluster, node, pass, &pod);
+                false
+            }
+            NODE if being_deleted(&pod) => {
+                terminate(cluster, node, pass, &pod, now);
+                false
+            }
+            NODE => run(cluster, node, pass, &pod, now),
+            _ => false,
+        };
+        match pass.wake {
+            Some(due) => node.timed.insert(key.clone(), due),
+            None => node.timed.remove(&key),
+        };
+        if waiting_for_ip {
+            node.ip_waiters.insert(key);
+        } else {
+            node.ip_waiters.remove(&key);
+        }
+        pass.wake = before;
+    }
+    // The timed steps of pods this pass did not look at.
+    if let Some(due) = node.timed.values().min() {
+        pass.wake_at(*due);
     }
 }
 
@@ -319,7 +381,9 @@ fn start_events(cluster: &mut Cluster, node: &mut State, pass: &mut Pass, pod: &
     );
 }
 
-fn run(cluster: &mut Cluster, node: &mut State, pass: &mut Pass, pod: &Value, now: Instant) {
+/// The kubelet's sync of a pod bound to its node; returns whether the pod waits for a free
+/// pod IP.
+fn run(cluster: &mut Cluster, node: &mut State, pass: &mut Pass, pod: &Value, now: Instant) -> bool {
     let uid = jsonpath::uid(pod).to_string();
     let hold = node.hold_of(pod).cloned();
     let config = node.config.clone();
@@ -489,6 +553,7 @@ fn run(cluster: &mut Cluster, node: &mut State, pass: &mut Pass, pod: &Value, no
     status.insert("containerStatuses".into(), Value::Array(statuses));
     status.insert("qosClass".into(), get(&previous, &["qosClass"]).cloned().unwrap_or("BestEffort".into()));
     set_status(cluster, pass, rid("", "pods"), pod, Value::Object(status), "kubelet");
+    sandbox_ready && !host_network && ip.is_none()
 }
 
 /// containerd's error for an image that does not exist (what a held ImagePullBackOff reports).

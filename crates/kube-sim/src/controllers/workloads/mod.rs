@@ -45,6 +45,6 @@ pub fn reconcile(cluster: &mut Cluster, state: &mut State) -> Pass {
     if kubelet {
         kubelet::reconcile(cluster, state, &mut pass);
     }
-    endpoints::reconcile(cluster, &mut pass);
+    endpoints::reconcile(cluster, &mut state.endpoints, &mut pass);
     pass
 }

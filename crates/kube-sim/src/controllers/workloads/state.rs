@@ -1,12 +1,14 @@
 //! The workload mode's configuration, the test holds, and what the node's kubelet remembers.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::controllers::cursor::Cursor;
 use crate::model::jsonpath;
 use crate::model::selectors::{LabelSelector, parse_label_selector};
+use crate::registry::store::Key;
 
 /// How workloads behave.
 #[derive(Debug, Clone)]
@@ -110,6 +112,14 @@ pub struct State {
     pub(super) images: HashSet<String>,
     /// Pod IPs in use, by pod uid.
     pub(super) ips: HashMap<String, String>,
+    /// Where the scheduler and kubelet are in the store's history.
+    pub(super) kubelet: Cursor,
+    /// Where the endpoints controllers are in the store's history.
+    pub(super) endpoints: Cursor,
+    /// Pods with a timed step ahead (start, readiness, termination), when it is due.
+    pub(super) timed: BTreeMap<Key, Instant>,
+    /// Pods whose sandbox is ready but found no free pod IP.
+    pub(super) ip_waiters: BTreeSet<Key>,
 }
 
 impl State {
@@ -127,6 +137,12 @@ impl State {
         self.config.enabled && !self.control_plane_only
     }
 
+    /// Look at every object on the next pass (the configuration or the holds changed).
+    pub fn resync(&mut self) {
+        self.kubelet.resync();
+        self.endpoints.resync();
+    }
+
     pub fn hold(&mut self, pods: PodMatch, hold: PodHold) {
         self.release(&pods);
         self.holds.push((pods, hold));
@@ -136,6 +152,7 @@ impl State {
     pub fn release(&mut self, pods: &PodMatch) {
         self.holds
             .retain(|(m, _)| !(m.namespace == pods.namespace && m.name == pods.name && m.selector == pods.selector));
+        self.resync();
     }
 
     pub(super) fn hold_of(&self, pod: &Value) -> Option<&PodHold> {

@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 
 use super::events::{Event, Recorder, record};
 use super::helpers::{
-    being_deleted, controller_ref, controller_uid, delete, fnv32, int, objects, opts, owned_pods, pod_from_template,
-    rid, running_and_ready, safe_encode, set_status, sorted_json, update,
+    being_deleted, controller_ref, delete, fnv32, int, objects, opts, owned_pods, pod_from_template, rid,
+    running_and_ready, safe_encode, set_status, sorted_json, update,
 };
 use super::state::Pass;
 use crate::model::jsonpath::{self, get, get_str, items};
@@ -153,9 +153,7 @@ fn sync(cluster: &mut Cluster, pass: &mut Pass, set: &Value) {
 fn revisions(cluster: &mut Cluster, pass: &mut Pass, set: &Value) -> (String, String, BTreeMap<String, Value>) {
     let res = rid("apps", "controllerrevisions");
     let ns = jsonpath::namespace(set).to_string();
-    let uid = jsonpath::uid(set);
-    let mut owned: Vec<Arc<Value>> =
-        objects(cluster, res, Some(&ns)).into_iter().filter(|r| controller_uid(r) == Some(uid)).collect();
+    let mut owned: Vec<Arc<Value>> = super::helpers::owned(cluster, res, set);
     owned.sort_by_key(|r| int(r, &["revision"]));
     let data = revision_data(set);
     let max = owned.last().map_or(0, |r| int(r, &["revision"]));
@@ -192,8 +190,7 @@ fn revisions(cluster: &mut Cluster, pass: &mut Pass, set: &Value) -> (String, St
             name
         }
     };
-    let all: Vec<Arc<Value>> =
-        objects(cluster, res, Some(&ns)).into_iter().filter(|r| controller_uid(r) == Some(uid)).collect();
+    let all: Vec<Arc<Value>> = super::helpers::owned(cluster, res, set);
     let current_name = get_str(set, &["status", "currentRevision"])
         .filter(|c| all.iter().any(|r| jsonpath::name(r) == *c))
         .unwrap_or(&update_name)
