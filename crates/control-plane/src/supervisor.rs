@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Node, ServiceAccount};
+use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::{Child, Command};
@@ -537,6 +537,9 @@ impl Supervisor {
             }
             self.tick("kube-controller-manager", "create the default ServiceAccount").await?;
         }
+        if let Some(node) = nodes.first() {
+            self.warm_kwok_ip_pool(&client, node).await?;
+        }
 
         let state = State {
             url,
@@ -552,6 +555,39 @@ impl Supervisor {
         let text = serde_json::to_string_pretty(&state).map_err(|e| failure("control-plane", e.to_string()))?;
         std::fs::write(l.state(), text).map_err(io_failure("cannot write state.json"))?;
         Ok(state)
+    }
+
+    /// One pod through kwok before anyone else's: kwok makes its pod IP pool on first use with a
+    /// load-then-store (sigs.k8s.io/kwok v0.7.0 pkg/kwok/controllers/pod_controller.go `ipPool`),
+    /// so two pods arriving together at a fresh kwok can get two pools and the same IP. The pod
+    /// is deleted once it has its IP (kwok recycles the address).
+    async fn warm_kwok_ip_pool(&mut self, client: &kube::Client, node: &str) -> Result<(), Failure> {
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        let name = "kwok-ip-pool-warm-up";
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"nodeName": node, "containers": [{"name": "warm-up", "image": "registry.invalid/warm-up:1"}]},
+        }))
+        .map_err(|e| failure("control-plane", e.to_string()))?;
+        pods.create(&PostParams::default(), &pod)
+            .await
+            .map_err(|e| failure("control-plane", format!("cannot create the kwok warm-up pod: {e}")))?;
+        loop {
+            let ip = pods.get_opt(name).await.ok().flatten().and_then(|p| p.status?.pod_ip);
+            if ip.is_some() {
+                break;
+            }
+            self.tick("kwok", "give the warm-up pod an IP").await?;
+        }
+        pods.delete(name, &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() })
+            .await
+            .map_err(|e| failure("control-plane", format!("cannot delete the kwok warm-up pod: {e}")))?;
+        loop {
+            if matches!(pods.get_opt(name).await, Ok(None)) {
+                return Ok(());
+            }
+            self.tick("kwok", "let the warm-up pod go").await?;
+        }
     }
 
     /// kwok's PortForward and ClusterPortForward CRDs from the build folder, Established.
