@@ -171,6 +171,8 @@ async fn pods_reach_pods_by_ip_and_services_by_name(backend: Backend) {
     let w = until(&scene.clusters, "client → web by IP and by name", |w| {
         let client = synced(w, "default", "client")?;
         let ip = w.virtual_pod_ip("default", "web").ok_or("no virtual IP of web yet")?;
+        // The way back (below) needs the client's too: its status is copied on its own.
+        w.virtual_pod_ip("default", "client").ok_or("no virtual IP of client yet")?;
         reaches(w, client, &format!("tcp://{ip}:8080"), std::slice::from_ref(&web))?;
         for url in urls {
             reaches(w, client, url, std::slice::from_ref(&web))?;
@@ -284,6 +286,8 @@ async fn synced_network_policies_admit_only_web_to_db(backend: Backend) {
         let web = synced(w, "default", "web")?;
         synced(w, "default", "batch")?;
         let ip = w.virtual_pod_ip("default", "db").ok_or("no virtual IP of db yet")?;
+        // Used after the wait; each pod's status is copied on its own.
+        w.virtual_pod_ip("default", "web").ok_or("no virtual IP of web yet")?;
         let sources: Vec<&Pod> = w.host.pods.iter().filter(|p| p.metadata.name.as_deref() != Some("db")).collect();
         let others = sources.iter().filter(|p| matches!(Origin::of(p), Origin::Host { .. })).count();
         if others < foreign {
