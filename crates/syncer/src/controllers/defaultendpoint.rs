@@ -56,16 +56,10 @@ async fn reconcile(host: Arc<Endpoints>, shared: Arc<Shared>) -> Result<Action, 
         .get_opt("kubernetes")
         .await
         .map_err(|e| SyncError::api("get", "endpoints", "virtual", "default", "kubernetes", e))?;
-    if let Some(wanted) = tendpoints::kubernetes_endpoints(current.as_ref(), &host) {
-        let result = match current {
-            Some(_) => endpoints.replace("kubernetes", &shared.post_params(), &wanted).await,
-            None => endpoints.create(&shared.post_params(), &wanted).await,
-        };
-        match result {
-            Ok(_) => {}
-            Err(e) if is_code(&e, 409) => return Ok(Action::requeue(Duration::from_millis(200))),
-            Err(e) => return Err(SyncError::api("write", "endpoints", "virtual", "default", "kubernetes", e)),
-        }
+    if let Some(wanted) = tendpoints::kubernetes_endpoints(current.as_ref(), &host)
+        && let Some(requeue) = write(&shared, &endpoints, current.is_some(), &wanted, "endpoints").await?
+    {
+        return Ok(requeue);
     }
     let slices: Api<EndpointSlice> = Api::namespaced(shared.virtual_.clone(), "default");
     let current = slices
@@ -73,19 +67,36 @@ async fn reconcile(host: Arc<Endpoints>, shared: Arc<Shared>) -> Result<Action, 
         .await
         .map_err(|e| SyncError::api("get", "endpointslice", "virtual", "default", "kubernetes", e))?;
     let wanted = tendpoints::kubernetes_slice(&tendpoints::kubernetes_subsets(&host));
-    if let Some(slice) = tendpoints::kubernetes_slice_update(current.as_ref(), wanted) {
-        let result = match current {
-            Some(_) => slices.replace("kubernetes", &shared.post_params(), &slice).await,
-            None => slices.create(&shared.post_params(), &slice).await,
-        };
-        match result {
-            Ok(_) => {}
-            Err(e) if is_code(&e, 409) => return Ok(Action::requeue(Duration::from_millis(200))),
-            Err(e) => return Err(SyncError::api("write", "endpointslice", "virtual", "default", "kubernetes", e)),
-        }
+    if let Some(slice) = tendpoints::kubernetes_slice_update(current.as_ref(), wanted)
+        && let Some(requeue) = write(&shared, &slices, current.is_some(), &slice, "endpointslice").await?
+    {
+        return Ok(requeue);
     }
     shared.forget_failures(NAME);
     Ok(Action::await_change())
+}
+
+/// Create or replace the virtual `default/kubernetes` object; a conflict asks for a requeue.
+async fn write<K>(
+    shared: &Shared,
+    api: &Api<K>,
+    exists: bool,
+    object: &K,
+    kind: &'static str,
+) -> Result<Option<Action>, SyncError>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let result = if exists {
+        api.replace("kubernetes", &shared.post_params(), object).await
+    } else {
+        api.create(&shared.post_params(), object).await
+    };
+    match result {
+        Ok(_) => Ok(None),
+        Err(e) if is_code(&e, 409) => Ok(Some(Action::requeue(Duration::from_millis(200)))),
+        Err(e) => Err(SyncError::api("write", kind, "virtual", "default", "kubernetes", e)),
+    }
 }
 
 fn error_policy(host: Arc<Endpoints>, err: &SyncError, shared: Arc<Shared>) -> Action {
