@@ -7,6 +7,8 @@
 //! - services: N Services with a selector (control plane only: allocation, garbage collector);
 //! - pods: N ConfigMaps and N Pods mounting them (workload mode: scheduler, kubelet, controllers);
 //! - mixed: N Services selecting N Pods one to one (workload mode: endpoints controller);
+//! - owned: N ConfigMaps owned by one Service (garbage collector; the syncer's host objects all
+//!   have the vcluster's Service or StatefulSet as owner);
 //! - list: the N pods read back in pages of 500, and a label-selector list matching one pod.
 // A benchmark reports on stdout, progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -67,7 +69,8 @@ where
 
 fn sim(workloads: bool) -> Simulator {
     Simulator::start_blocking(SimConfig {
-        workloads: Workloads { enabled: workloads, ..Workloads::default() },
+        // A pod network that holds every pod (the default /24 gives 253 pods an IP).
+        workloads: Workloads { enabled: workloads, pod_cidr: "10.244.0.0/16".into(), ..Workloads::default() },
         history_limit: 2_000_000,
         ..SimConfig::default()
     })
@@ -78,8 +81,10 @@ fn main() {
     let counts: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let counts = if counts.is_empty() { vec![1000, 10_000] } else { counts };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    println!("| N | services/s | configmaps+pods/s | services+pods/s (mixed) | paged list (500) | selector list |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| N | services/s | configmaps+pods/s | services+pods/s (mixed) | owned configmaps/s | paged list (500) | selector list |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for n in counts {
         let s = sim(false);
         let services = runtime.block_on(async {
@@ -149,8 +154,31 @@ fn main() {
         });
         eprintln!("{n}: mixed {mixed:.0}/s");
         drop(s);
+
+        let s = sim(false);
+        let owned = runtime.block_on(async {
+            let client = s.client().await.unwrap();
+            namespace(&client).await;
+            let svcs: Api<Service> = Api::namespaced(client.clone(), NS);
+            let owner = svcs.create(&PostParams::default(), &service(0)).await.unwrap();
+            let cms: Api<ConfigMap> = Api::namespaced(client, NS);
+            let reference = serde_json::json!([{
+                "apiVersion": "v1", "kind": "Service", "name": "svc-0", "uid": owner.metadata.uid.unwrap()
+            }]);
+            creates(n, 1, |i| {
+                let cms = cms.clone();
+                let mut cm = config_map(i);
+                cm.metadata.owner_references = serde_json::from_value(reference.clone()).unwrap();
+                async move {
+                    cms.create(&PostParams::default(), &cm).await.unwrap();
+                }
+            })
+            .await
+        });
+        eprintln!("{n}: owned {owned:.0}/s");
+        drop(s);
         println!(
-            "| {n} | {services:.0} | {pods:.0} | {mixed:.0} | {:.0} ms | {:.1} ms |",
+            "| {n} | {services:.0} | {pods:.0} | {mixed:.0} | {owned:.0} | {:.0} ms | {:.1} ms |",
             paged.as_secs_f64() * 1e3,
             selected.as_secs_f64() * 1e3
         );

@@ -158,7 +158,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// the measuring client, nor it them).
 fn simulators() -> (Simulator, Simulator) {
     let host = Simulator::start_blocking(SimConfig {
-        workloads: Workloads { enabled: true, ..Workloads::default() },
+        workloads: Workloads { enabled: true, pod_cidr: "10.244.0.0/16".into(), ..Workloads::default() },
         history_limit: 2_000_000,
         ..SimConfig::default()
     })
@@ -210,6 +210,7 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
     });
 
     let created: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let (_, bench_cpu_before) = proc_stats(std::process::id());
     let cms: Api<ConfigMap> = Api::namespaced(vclient.clone(), "default");
     let vpods: Api<Pod> = Api::namespaced(vclient.clone(), "default");
     let start = Instant::now();
@@ -237,6 +238,7 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let (_, bench_cpu_after) = proc_stats(std::process::id());
     let last = seen.lock().unwrap().values().max().copied().unwrap();
     let elapsed = last - start;
     let mut latencies: Vec<Duration> = {
@@ -256,6 +258,20 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
     let host_requests = host.requests();
     let host_writes = host_requests.iter().filter(|r| r.is_write()).count();
     let duplicate_creates = host_requests.iter().filter(|r| r.method == "POST" && r.status == 409).count();
+    let mut conflicts: HashMap<String, usize> = HashMap::new();
+    for r in host_requests.iter().filter(|r| r.method == "POST" && r.status == 409) {
+        let resource = r.path.rsplit('/').next().unwrap_or_default().to_owned();
+        *conflicts.entry(resource).or_default() += 1;
+    }
+    // What it asked of the virtual API (status copies, bindings, token requests, nodes).
+    let virtual_requests = virt.requests();
+    let mut virtual_writes: HashMap<String, usize> = HashMap::new();
+    for r in virtual_requests.iter().filter(|r| r.is_write()) {
+        // `POST …/pods` → "POST pods", `PUT …/pods/web-1/status` → "PUT status".
+        let last = r.path.split('?').next().unwrap_or_default().rsplit('/').next().unwrap_or_default();
+        let what = if r.method == "POST" || last == "status" || last == "binding" { last } else { "object" };
+        *virtual_writes.entry(format!("{} {what}", r.method)).or_default() += 1;
+    }
 
     // Restart over N synced pods.
     stop(&mut syncer);
@@ -296,7 +312,16 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
         "  host requests: {} ({host_writes} writes, {duplicate_creates} creates answered 409)",
         host_requests.len()
     );
-    println!("  syncer peak RSS {:.1} MB, CPU time {cpu:.1} s", rss_kb as f64 / 1024.0);
+    println!("  host creates answered 409, by resource: {conflicts:?}");
+    println!(
+        "  virtual requests (the bench's own creates included): {} (writes: {virtual_writes:?})",
+        virtual_requests.len()
+    );
+    println!(
+        "  syncer peak RSS {:.1} MB, CPU time {cpu:.1} s; the simulators and the bench's client until the last host pod: {:.1} s",
+        rss_kb as f64 / 1024.0,
+        bench_cpu_after - bench_cpu_before
+    );
     println!(
         "  restart: {writes} writes, idle after {:.2}s (peak RSS {:.1} MB)",
         settle.as_secs_f64(),
@@ -311,7 +336,7 @@ fn main() {
     for n in counts {
         // The physical limit on a host of its own (so neither phase pays for the other's pods).
         let raw_host = Simulator::start_blocking(SimConfig {
-            workloads: Workloads { enabled: true, ..Workloads::default() },
+            workloads: Workloads { enabled: true, pod_cidr: "10.244.0.0/16".into(), ..Workloads::default() },
             history_limit: 2_000_000,
             ..SimConfig::default()
         })

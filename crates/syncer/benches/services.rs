@@ -1,49 +1,68 @@
 //! Services per second through the syncer, beside the host's raw create rate in the same run.
 //!
-//! `cargo bench -p vcluster-syncer --bench services [-- 1000]` (`--profile dev` for a debug build)
+//! `cargo bench -p vcluster-syncer --bench services [-- 1000 10000]`
 //!
-//! Per count N: two simulators, each on a runtime of its own (host; virtual: control plane only,
-//! TLS), the syncer's controllers and the API endpoint (with the Service create redirect)
-//! in-process, N virtual Services with a selector, 32 creates in flight.
-//! - raw: one client creating the N translated host Services directly on a fresh host simulator;
-//! - endpoint: N creates through the API endpoint (host first, then virtual): objects per second,
-//!   create latency p50/p99 (the virtual ClusterIP is the host's in the answer), answers whose
-//!   ClusterIP is not the host Service's;
+//! Per count N: N Services with a selector, each selecting 3 running pods (3N pods, made before
+//! the timed part, so the host's endpoint controllers have real work per Service), 32 creates in
+//! flight, every simulator on a runtime of its own (host: kubelet and controllers; virtual:
+//! control plane only, TLS), the syncer's controllers and its API endpoint (with the Service
+//! create redirect) in-process.
+//! - raw: one client creating the N translated host Services directly on a fresh host simulator
+//!   holding the same 3N translated pods;
+//! - endpoint: N creates through the API endpoint (host first, then virtual): Services per second,
+//!   create latency p50/p99 (the answer holds the host's ClusterIP);
 //! - direct: N creates on the virtual API (the syncer's recreate path): time until every virtual
-//!   Service has its host's ClusterIP, latency p50/p99 from the create to the virtual Service
-//!   holding the host's ClusterIP.
+//!   Service holds its host's ClusterIP, latency p50/p99 from the create to that;
+//! - wrong IPs: endpoint-made Services ever seen (a watch of the virtual Services from the start)
+//!   with a ClusterIP that is not their host Service's. (A Service created on the virtual API
+//!   directly holds the virtual cluster's own IP until the syncer recreates it, as upstream.)
 // A benchmark reports on stdout, progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 #[path = "../tests/proxy_support/mod.rs"]
 mod proxy_support;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt, stream};
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service, ServiceAccount};
 use kube::api::{ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
-use kube_sim::{SimConfig, Simulator};
+use kube_sim::{SimConfig, Simulator, Workloads};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use vcluster_syncer::redirect::ServiceRedirect;
 use vcluster_syncer::startup::{self, Environment, Timings};
-use vcluster_syncer::translate::{self, services};
+use vcluster_syncer::translate::{self, pods, services};
 
 const HOST_NS: &str = "vcluster-my-vc";
 const IN_FLIGHT: usize = 32;
+const PODS_PER_SERVICE: usize = 3;
 
-fn service(name: &str, namespace: &str) -> Service {
+fn service(name: &str, app: &str) -> Service {
     serde_json::from_value(serde_json::json!({
-        "metadata": { "name": name, "namespace": namespace, "labels": { "app": name } },
-        "spec": { "selector": { "app": name }, "ports": [{ "name": "http", "port": 80, "targetPort": 8080 }] }
+        "metadata": { "name": name, "namespace": "default", "labels": { "app": app } },
+        "spec": { "selector": { "app": app }, "ports": [{ "name": "http", "port": 80, "targetPort": 8080 }] }
     }))
     .unwrap()
+}
+
+/// The 3 pods of Service `web-{i}`.
+fn virtual_pods(n: usize) -> Vec<Pod> {
+    (0..n * PODS_PER_SERVICE)
+        .map(|j| {
+            let app = format!("web-{}", j / PODS_PER_SERVICE);
+            serde_json::from_value(serde_json::json!({
+                "metadata": { "name": format!("{app}-{}", j % PODS_PER_SERVICE), "namespace": "default", "labels": { "app": app } },
+                "spec": { "containers": [{ "name": "web", "image": "nginx", "ports": [{ "containerPort": 8080 }] }] }
+            }))
+            .unwrap()
+        })
+        .collect()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -53,27 +72,84 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn namespace(client: &Client, name: &str) {
-    let ns: Namespace = serde_json::from_value(serde_json::json!({ "metadata": { "name": name } })).unwrap();
-    let _ = Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await;
+fn ip(s: &Service) -> String {
+    s.spec.as_ref().and_then(|s| s.cluster_ip.clone()).unwrap_or_default()
 }
 
-async fn raw_rate(host: &Simulator, n: usize) -> f64 {
-    let client = host.client().await.unwrap();
-    namespace(&client, HOST_NS).await;
-    let ctx = translate::Context::new("my-vc", HOST_NS);
-    let api: Api<Service> = Api::namespaced(client, HOST_NS);
-    let start = Instant::now();
-    stream::iter(0..n)
-        .map(|i| {
-            let obj = services::to_host(&ctx, &service(&format!("raw-{i}"), "default"));
+async fn create_all<K>(api: &Api<K>, objects: impl IntoIterator<Item = K>)
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    stream::iter(objects)
+        .map(|o| {
             let api = api.clone();
-            async move { api.create(&PostParams::default(), &obj).await.map(|_| ()) }
+            async move { api.create(&PostParams::default(), &o).await.map(|_| ()) }
         })
         .buffer_unordered(IN_FLIGHT)
         .try_collect::<Vec<_>>()
         .await
         .unwrap();
+}
+
+/// A host simulator with a kubelet whose pod network holds every pod of the run.
+fn host_simulator() -> Simulator {
+    Simulator::start_blocking(SimConfig {
+        workloads: Workloads { enabled: true, pod_cidr: "10.244.0.0/16".into(), ..Workloads::default() },
+        history_limit: 4_000_000,
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
+/// The vcluster's namespace, its Service and the workloads' service account.
+async fn seed_host(client: &Client) {
+    let pp = PostParams::default();
+    let ns: Namespace = serde_json::from_value(serde_json::json!({ "metadata": { "name": HOST_NS } })).unwrap();
+    Api::<Namespace>::all(client.clone()).create(&pp, &ns).await.unwrap();
+    let sa: ServiceAccount =
+        serde_json::from_value(serde_json::json!({ "metadata": { "name": "vc-workload-my-vc" } })).unwrap();
+    Api::<ServiceAccount>::namespaced(client.clone(), HOST_NS).create(&pp, &sa).await.unwrap();
+    let own = serde_json::json!({ "metadata": { "name": "my-vc" }, "spec": { "ports": [{ "port": 443, "targetPort": 8443 }] } });
+    Api::<Service>::namespaced(client.clone(), HOST_NS)
+        .create(&pp, &serde_json::from_value(own).unwrap())
+        .await
+        .unwrap();
+}
+
+/// Until every host pod of this vcluster has an IP.
+async fn wait_host_pods(client: &Client, count: usize) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), HOST_NS);
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        let list = api.list(&ListParams::default().labels("vcluster.loft.sh/managed-by=my-vc")).await.unwrap();
+        let with_ip = list.items.iter().filter(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_some()).count();
+        if with_ip >= count {
+            return;
+        }
+        assert!(Instant::now() < deadline, "host pods: {with_ip} of {count} have IPs");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn raw_rate(n: usize) -> f64 {
+    let host = host_simulator();
+    let client = host.client().await.unwrap();
+    seed_host(&client).await;
+    let ctx = translate::Context::new("my-vc", HOST_NS);
+    let settings = pods::Settings {
+        cluster_domain: "cluster.local".into(),
+        service_account: "vc-workload-my-vc".into(),
+        ..Default::default()
+    };
+    let host_pods = virtual_pods(n).into_iter().map(|mut p| {
+        p.metadata.uid = Some("u".into());
+        pods::to_host(&ctx, &settings, &p, &pods::Inputs::default())
+    });
+    create_all(&Api::namespaced(client.clone(), HOST_NS), host_pods).await;
+    wait_host_pods(&client, n * PODS_PER_SERVICE).await;
+    let api: Api<Service> = Api::namespaced(client, HOST_NS);
+    let start = Instant::now();
+    create_all(&api, (0..n).map(|i| services::to_host(&ctx, &service(&format!("raw-{i}"), &format!("web-{i}"))))).await;
     n as f64 / start.elapsed().as_secs_f64()
 }
 
@@ -83,173 +159,209 @@ fn main() {
         .with_writer(std::io::stderr)
         .try_init();
     let counts: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let counts = if counts.is_empty() { vec![1000] } else { counts };
+    let counts = if counts.is_empty() { vec![1000, 10_000] } else { counts };
     println!(
-        "| services | raw host rate | endpoint rate | endpoint p50 / p99 | wrong IPs | direct: all host IPs | direct rate | direct p50 / p99 |"
+        "| services (3 pods each) | raw host rate | endpoint rate | endpoint p50 / p99 | direct: all host IPs | direct rate | direct p50 / p99 | wrong IPs |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     for n in counts {
+        let raw = runtime.block_on(raw_rate(n));
+        eprintln!("raw: {raw:.0} services/s");
         // Each simulator on a runtime of its own, made outside the syncer's.
-        let raw_host = Simulator::start_blocking(SimConfig::default()).unwrap();
-        let host = Simulator::start_blocking(SimConfig::default()).unwrap();
-        let virt = Simulator::start_blocking(SimConfig { tls: true, control_plane_only: true, ..SimConfig::default() })
-            .unwrap();
-        runtime.block_on(run(n, &raw_host, &host, &virt));
+        let host = host_simulator();
+        let virt = Simulator::start_blocking(SimConfig {
+            tls: true,
+            control_plane_only: true,
+            history_limit: 4_000_000,
+            ..SimConfig::default()
+        })
+        .unwrap();
+        runtime.block_on(run(n, raw, &host, &virt));
     }
 }
 
-async fn run(n: usize, raw_host: &Simulator, host: &Simulator, virt: &Simulator) {
-    {
-        let raw = raw_rate(raw_host, n).await;
-        eprintln!("raw: {raw:.0} obj/s");
-        let host_client = host.client().await.unwrap();
-        namespace(&host_client, HOST_NS).await;
-        let virt_client = virt.client().await.unwrap();
-        namespace(&virt_client, "direct").await;
-        let virt_kubeconfig = Kubeconfig::read_from(virt.kubeconfig_path()).unwrap();
-        let options = vcluster_syncer::options::parse([
-            "vcluster-syncer",
-            "--name=my-vc",
-            "--service-account=vc-workload-my-vc",
-            "--sync=-ingressclasses",
-        ])
-        .unwrap()
-        .options;
-        let redirect = ServiceRedirect::new(host_client.clone(), startup::translation_context(&options, HOST_NS));
-        let env = Environment {
-            virtual_client: virt_client.clone(),
-            virtual_kubeconfig: virt_kubeconfig.clone(),
-            host_client: host_client.clone(),
-            current_namespace: HOST_NS.into(),
-            identity: "bench".into(),
-            stats: Arc::default(),
-        };
-        let (readiness, mut ready) = watch::channel(false);
-        let shutdown = CancellationToken::new();
-        let syncer = tokio::spawn(startup::run_with(options, env, Timings::default(), readiness, shutdown.clone()));
-        ready.wait_for(|r| *r).await.unwrap();
-        let upstream =
-            kube::Config::from_custom_kubeconfig(virt_kubeconfig, &KubeConfigOptions::default()).await.unwrap();
-        let client_ca = virt.ca_pem().unwrap().to_string();
-        let proxy = proxy_support::start_proxy(upstream, move |c| {
-            c.client_ca_pem = client_ca;
-            c.connect_timeout = Duration::from_secs(10);
-            c.interceptors.push(redirect);
-        })
-        .await;
-        let mut user = Kubeconfig::from_yaml(&virt.kubeconfig_for("bench", &["system:masters"]).unwrap()).unwrap();
-        for cluster in &mut user.clusters {
-            let c = cluster.cluster.as_mut().unwrap();
-            c.server = Some(format!("https://localhost:{}", proxy.addr.port()));
-            use base64::Engine as _;
-            c.certificate_authority_data =
-                Some(base64::engine::general_purpose::STANDARD.encode(&proxy.server_ca.material.cert_pem));
-        }
-        let user =
-            Client::try_from(kube::Config::from_custom_kubeconfig(user, &KubeConfigOptions::default()).await.unwrap())
-                .unwrap();
-        let hsvc: Api<Service> = Api::namespaced(host_client.clone(), HOST_NS);
-
-        // Through the endpoint.
-        let usvc: Api<Service> = Api::namespaced(user, "default");
-        let start = Instant::now();
-        let results: Vec<(Duration, String, String)> = stream::iter(0..n)
-            .map(|i| {
-                let (usvc, hsvc) = (usvc.clone(), hsvc.clone());
-                async move {
-                    let t = Instant::now();
-                    let created = usvc.create(&PostParams::default(), &service(&format!("web-{i}"), "default")).await?;
-                    let latency = t.elapsed();
-                    let host = hsvc.get(&format!("web-{i}-x-default-x-my-vc")).await?;
-                    let ip = |s: &Service| s.spec.as_ref().and_then(|s| s.cluster_ip.clone()).unwrap_or_default();
-                    Ok::<_, kube::Error>((latency, ip(&created), ip(&host)))
-                }
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .try_collect()
-            .await
-            .unwrap();
-        let endpoint_secs = start.elapsed().as_secs_f64();
-        let wrong = results.iter().filter(|(_, v, h)| v != h || v.is_empty()).count();
-        let mut lat: Vec<Duration> = results.iter().map(|r| r.0).collect();
-        lat.sort();
-        eprintln!("endpoint: {n} in {endpoint_secs:.1} s");
-
-        // Directly on the virtual API: the recreate path.
-        let vsvc: Api<Service> = Api::namespaced(virt_client.clone(), "direct");
-        let created_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-        let settled: Arc<Mutex<HashMap<String, (Instant, String)>>> = Arc::default();
-        let watch_task = {
-            let settled = settled.clone();
-            let api = vsvc.clone();
-            tokio::spawn(async move {
-                let mut events = watcher(api, watcher::Config::default()).boxed();
-                while let Some(Ok(event)) = events.next().await {
-                    if let watcher::Event::Apply(s) | watcher::Event::InitApply(s) = event {
-                        let ip = s.spec.as_ref().and_then(|s| s.cluster_ip.clone()).unwrap_or_default();
-                        settled.lock().unwrap().insert(s.name_any(), (Instant::now(), ip));
-                    }
-                }
-            })
-        };
-        let start = Instant::now();
-        stream::iter(0..n)
-            .map(|i| {
-                let (vsvc, created_at) = (vsvc.clone(), created_at.clone());
-                async move {
-                    let name = format!("db-{i}");
-                    created_at.lock().unwrap().insert(name.clone(), Instant::now());
-                    vsvc.create(&PostParams::default(), &service(&name, "direct")).await.map(|_| ())
-                }
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .try_collect::<Vec<_>>()
-            .await
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(600);
-        let all = loop {
-            let host_ips: HashMap<String, String> = hsvc
-                .list(&ListParams::default().labels("vcluster.loft.sh/managed-by=my-vc"))
-                .await
-                .unwrap()
-                .items
-                .into_iter()
-                .map(|s| (s.name_any(), s.spec.and_then(|s| s.cluster_ip).unwrap_or_default()))
-                .collect();
-            let settled = settled.lock().unwrap().clone();
-            let done = (0..n).all(|i| {
-                let host = host_ips.get(&format!("db-{i}-x-direct-x-my-vc"));
-                let virt = settled.get(&format!("db-{i}"));
-                matches!((host, virt), (Some(h), Some((_, v))) if !h.is_empty() && h == v)
-            });
-            if done {
-                break start.elapsed();
-            }
-            assert!(Instant::now() < deadline, "direct creates did not converge");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
-        watch_task.abort();
-        let created_at = created_at.lock().unwrap().clone();
-        let settled = settled.lock().unwrap().clone();
-        let mut direct: Vec<Duration> =
-            created_at.iter().filter_map(|(name, t)| settled.get(name).map(|(s, _)| s.duration_since(*t))).collect();
-        direct.sort();
-
-        println!(
-            "| {n} | {raw:.0} obj/s | {:.0} obj/s ({:.0} %) | {:.0} ms / {:.0} ms | {wrong} | {:.1} s | {:.0} obj/s ({:.0} %) | {:.0} ms / {:.0} ms |",
-            n as f64 / endpoint_secs,
-            100.0 * n as f64 / endpoint_secs / raw,
-            percentile(&lat, 0.5).as_secs_f64() * 1000.0,
-            percentile(&lat, 0.99).as_secs_f64() * 1000.0,
-            all.as_secs_f64(),
-            n as f64 / all.as_secs_f64(),
-            100.0 * n as f64 / all.as_secs_f64() / raw,
-            percentile(&direct, 0.5).as_secs_f64() * 1000.0,
-            percentile(&direct, 0.99).as_secs_f64() * 1000.0,
-        );
-        shutdown.cancel();
-        proxy.shutdown.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(10), syncer).await;
+async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
+    let host_client = host.client().await.unwrap();
+    seed_host(&host_client).await;
+    let virt_client = virt.client().await.unwrap();
+    let virt_kubeconfig = Kubeconfig::read_from(virt.kubeconfig_path()).unwrap();
+    let options = vcluster_syncer::options::parse([
+        "vcluster-syncer",
+        "--name=my-vc",
+        "--service-account=vc-workload-my-vc",
+        "--sync=-ingressclasses",
+    ])
+    .unwrap()
+    .options;
+    let redirect = ServiceRedirect::new(host_client.clone(), startup::translation_context(&options, HOST_NS));
+    let env = Environment {
+        virtual_client: virt_client.clone(),
+        virtual_kubeconfig: virt_kubeconfig.clone(),
+        host_client: host_client.clone(),
+        current_namespace: HOST_NS.into(),
+        identity: "bench".into(),
+        stats: Arc::default(),
+    };
+    let (readiness, mut ready) = watch::channel(false);
+    let shutdown = CancellationToken::new();
+    let syncer = tokio::spawn(startup::run_with(options, env, Timings::default(), readiness, shutdown.clone()));
+    ready.wait_for(|r| *r).await.unwrap();
+    let upstream = kube::Config::from_custom_kubeconfig(virt_kubeconfig, &KubeConfigOptions::default()).await.unwrap();
+    let client_ca = virt.ca_pem().unwrap().to_string();
+    let proxy = proxy_support::start_proxy(upstream, move |c| {
+        c.client_ca_pem = client_ca;
+        c.connect_timeout = Duration::from_secs(10);
+        c.interceptors.push(redirect);
+    })
+    .await;
+    let mut user = Kubeconfig::from_yaml(&virt.kubeconfig_for("bench", &["system:masters"]).unwrap()).unwrap();
+    for cluster in &mut user.clusters {
+        let c = cluster.cluster.as_mut().unwrap();
+        c.server = Some(format!("https://localhost:{}", proxy.addr.port()));
+        use base64::Engine as _;
+        c.certificate_authority_data =
+            Some(base64::engine::general_purpose::STANDARD.encode(&proxy.server_ca.material.cert_pem));
     }
+    let user =
+        Client::try_from(kube::Config::from_custom_kubeconfig(user, &KubeConfigOptions::default()).await.unwrap())
+            .unwrap();
+
+    // The pods, synced and running before the Services come.
+    let start = Instant::now();
+    create_all(&Api::namespaced(virt_client.clone(), "default"), virtual_pods(n)).await;
+    wait_host_pods(&host_client, n * PODS_PER_SERVICE).await;
+    eprintln!(
+        "{} pods synced and running on the host after {:.1} s",
+        n * PODS_PER_SERVICE,
+        start.elapsed().as_secs_f64()
+    );
+
+    // Every ClusterIP each virtual Service is seen with, and when.
+    let seen: Arc<Mutex<HashMap<String, Vec<(Instant, String)>>>> = Arc::default();
+    let watch_task = {
+        let seen = seen.clone();
+        let api: Api<Service> = Api::namespaced(virt_client.clone(), "default");
+        tokio::spawn(async move {
+            let mut events = watcher(api, watcher::Config::default()).boxed();
+            while let Some(Ok(event)) = events.next().await {
+                if let watcher::Event::Apply(s) | watcher::Event::InitApply(s) = event {
+                    seen.lock().unwrap().entry(s.name_any()).or_default().push((Instant::now(), ip(&s)));
+                }
+            }
+        })
+    };
+    let hsvc: Api<Service> = Api::namespaced(host_client.clone(), HOST_NS);
+
+    // Through the endpoint: the answer holds the host's IP.
+    let usvc: Api<Service> = Api::namespaced(user, "default");
+    let start = Instant::now();
+    let mut endpoint: Vec<Duration> = stream::iter(0..n)
+        .map(|i| {
+            let usvc = usvc.clone();
+            async move {
+                let t = Instant::now();
+                usvc.create(&PostParams::default(), &service(&format!("web-{i}"), &format!("web-{i}"))).await?;
+                Ok::<_, kube::Error>(t.elapsed())
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect()
+        .await
+        .unwrap();
+    let endpoint_secs = start.elapsed().as_secs_f64();
+    endpoint.sort();
+    eprintln!("endpoint: {n} in {endpoint_secs:.1} s");
+
+    // Directly on the virtual API: the recreate path.
+    let vsvc: Api<Service> = Api::namespaced(virt_client.clone(), "default");
+    let created_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let start = Instant::now();
+    stream::iter(0..n)
+        .map(|i| {
+            let (vsvc, created_at) = (vsvc.clone(), created_at.clone());
+            async move {
+                let name = format!("db-{i}");
+                created_at.lock().unwrap().insert(name.clone(), Instant::now());
+                vsvc.create(&PostParams::default(), &service(&name, &format!("web-{i}"))).await.map(|_| ())
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let mut report = Instant::now();
+    let host_ips = loop {
+        let host_ips: HashMap<String, String> = hsvc
+            .list(&ListParams::default().labels("vcluster.loft.sh/managed-by=my-vc"))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|s| Some((s.annotations().get("vcluster.loft.sh/object-name")?.clone(), ip(&s))))
+            .collect();
+        let settled = {
+            let seen = seen.lock().unwrap();
+            (0..n)
+                .filter(|i| {
+                    let name = format!("db-{i}");
+                    let last = seen.get(&name).and_then(|s| s.last()).map(|(_, ip)| ip);
+                    matches!((host_ips.get(&name), last), (Some(h), Some(v)) if !h.is_empty() && h == v)
+                })
+                .count()
+        };
+        if settled == n {
+            break host_ips;
+        }
+        assert!(Instant::now() < deadline, "direct creates did not converge: {settled} of {n}");
+        if report.elapsed() > Duration::from_secs(10) {
+            eprintln!("direct: {settled} of {n} hold their host IP after {:.0} s", start.elapsed().as_secs_f64());
+            report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    watch_task.abort();
+    let seen = seen.lock().unwrap().clone();
+    let direct_end = (0..n)
+        .filter_map(|i| seen.get(&format!("db-{i}")).and_then(|s| s.last()).map(|(t, _)| *t))
+        .max()
+        .unwrap_or(start);
+    let direct_secs = (direct_end - start).as_secs_f64();
+    let created_at = created_at.lock().unwrap().clone();
+    let mut direct: Vec<Duration> = created_at
+        .iter()
+        .filter_map(|(name, t)| {
+            let host_ip = host_ips.get(name)?;
+            let (at, _) = seen.get(name)?.iter().find(|(_, ip)| ip == host_ip)?;
+            Some(at.saturating_duration_since(*t))
+        })
+        .collect();
+    direct.sort();
+    let wrong: HashSet<String> = (0..n)
+        .map(|i| format!("web-{i}"))
+        .filter(|name| {
+            let host_ip = host_ips.get(name);
+            seen.get(name).is_none_or(|s| s.iter().any(|(_, ip)| Some(ip) != host_ip))
+        })
+        .collect();
+    if !wrong.is_empty() {
+        eprintln!("wrong IPs: {:?}", wrong.iter().take(10).collect::<Vec<_>>());
+    }
+
+    println!(
+        "| {n} | {raw:.0} /s | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {direct_secs:.1} s | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {} |",
+        n as f64 / endpoint_secs,
+        100.0 * n as f64 / endpoint_secs / raw,
+        percentile(&endpoint, 0.5).as_secs_f64() * 1000.0,
+        percentile(&endpoint, 0.99).as_secs_f64() * 1000.0,
+        n as f64 / direct_secs,
+        100.0 * n as f64 / direct_secs / raw,
+        percentile(&direct, 0.5).as_secs_f64() * 1000.0,
+        percentile(&direct, 0.99).as_secs_f64() * 1000.0,
+        wrong.len(),
+    );
+    shutdown.cancel();
+    proxy.shutdown.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), syncer).await;
 }

@@ -88,6 +88,10 @@ pub enum SyncError {
     /// `findKubernetesDNSIP` error).
     #[error("waiting for DNS service IP")]
     WaitingForDns,
+    /// A virtual Service waits for the host's ClusterIP, which another virtual Service holds and
+    /// does not give up (not synced, or excluded).
+    #[error("cannot take the host's ClusterIP {ip}: the virtual Service {holder} holds it")]
+    ClusterIpHeld { ip: String, holder: String },
     #[error("{kind} {name} on the host is kept for {remaining:?} more")]
     Kept { kind: &'static str, name: String, remaining: std::time::Duration },
 }

@@ -360,6 +360,47 @@ async fn scenarios(pair: Pair) {
     })
     .await;
 
+    // 7. The host's ClusterIP is held by another virtual Service (both clusters allocate from
+    // one range): the recreate waits for it instead of deleting a Service it cannot create
+    // again (upstream deletes, fails to create, and then deletes the host Service too), and
+    // completes once the IP is free.
+    let holder: Service = obj(json!({
+        "metadata": { "name": "holder", "labels": { "vcluster.loft.sh/controlled-by": "someone-else" } },
+        "spec": { "ports": [{ "port": 80 }] }
+    }));
+    let held_ip = cluster_ip(&vsvc.create(&pp, &holder).await.unwrap());
+    let host_clash: Service = obj(json!({
+        "metadata": {
+            "name": "clash-x-default-x-my-vc",
+            "labels": { "vcluster.loft.sh/managed-by": "my-vc" },
+            "annotations": { "vcluster.loft.sh/object-name": "clash", "vcluster.loft.sh/object-namespace": "default" }
+        },
+        "spec": { "clusterIP": held_ip, "ports": [{ "port": 80 }] }
+    }));
+    hsvc.create(&pp, &host_clash).await.unwrap();
+    let clash: Service = obj(json!({ "metadata": { "name": "clash" }, "spec": { "ports": [{ "port": 80 }] } }));
+    let first = vsvc.create(&pp, &clash).await.unwrap();
+    eventually("a Warning that the host's ClusterIP is held", DEADLINE, || async {
+        let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(pair.virt.clone(), "default");
+        let list = events.list(&ListParams::default()).await.unwrap().items;
+        list.iter()
+            .any(|e| {
+                e.involved_object.name.as_deref() == Some("clash")
+                    && e.message.as_deref().is_some_and(|m| m.contains("virtual Service default/holder holds it"))
+            })
+            .then_some(())
+    })
+    .await;
+    let still = get(&vsvc, "clash").await.expect("the virtual Service is not deleted while its IP is held");
+    assert_eq!(still.metadata.uid, first.metadata.uid);
+    assert!(get(&hsvc, "clash-x-default-x-my-vc").await.is_some(), "the host Service is kept");
+    vsvc.delete("holder", &DeleteParams::default()).await.unwrap();
+    eventually("clash recreated with the host's ClusterIP once it is free", DEADLINE, || async {
+        get(&vsvc, "clash").await.filter(|v| cluster_ip(v) == held_ip)
+    })
+    .await;
+    assert!(get(&hsvc, "clash-x-default-x-my-vc").await.is_some(), "the host Service is kept");
+
     running.stop().await;
 }
 

@@ -95,14 +95,21 @@ pub fn reconcile(cluster: &mut Cluster, cursor: &mut Cursor) -> bool {
             .into_iter()
             .map(|(key, obj)| {
                 let uid = jsonpath::uid(&obj);
-                let deps = index
-                    .dependents(uid)
-                    .filter_map(lookup)
-                    .map(|(k, v)| {
-                        let has_own = index.has_dependents(jsonpath::uid(&v));
-                        (k, v, has_own)
-                    })
-                    .collect();
+                // Only an owner being deleted looks at its dependents (orphan or foreground
+                // propagation); an owner with many dependents is touched by each of their
+                // changes, so collecting them always made every pass grow with their number.
+                let deps = if being_deleted(&obj) {
+                    index
+                        .dependents(uid)
+                        .filter_map(lookup)
+                        .map(|(k, v)| {
+                            let has_own = index.has_dependents(jsonpath::uid(&v));
+                            (k, v, has_own)
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 let owners = items(obj.get("metadata").unwrap_or(&Value::Null), "ownerReferences")
                     .filter_map(|r| get_str(r, &["uid"]))
                     .filter_map(|ruid| Some((ruid.to_string(), store.get(index.by_uid(ruid)?)?.clone())))

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
 
 use super::Shared;
@@ -164,7 +164,12 @@ fn error_policy(_e: Arc<Event>, _err: &SyncError, _ctx: Arc<Ctx>) -> Action {
 pub(crate) async fn run(shared: Arc<Shared>, stores: HostStores) {
     let api: Api<Event> = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
     let shutdown = shared.shutdown.clone();
-    Controller::new(api, watcher::Config::default())
+    // A store without managedFields (events are many and small).
+    let (reader, writer) = reflector::store();
+    let trigger = reflector(writer, watcher(api, watcher::Config::default()).modify(super::engine::lean))
+        .default_backoff()
+        .applied_objects();
+    Controller::for_stream(trigger, reader)
         .with_config(controller::Config::default().concurrency(10))
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile, error_policy, Arc::new(Ctx { shared, stores }))

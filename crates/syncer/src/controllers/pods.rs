@@ -12,7 +12,7 @@ use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, T
 use k8s_openapi::api::core::v1::{Binding, Namespace, Node, ObjectReference, Pod, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
@@ -322,9 +322,8 @@ pub(crate) async fn run(
     namespace_changes: UnboundedReceiver<ObjectRef<Pod>>,
     dns_changes: impl Stream<Item = ()> + Send + 'static,
 ) {
-    let api: Api<Pod> = Api::all(shared.virtual_.clone());
     let mapper_shared = shared.clone();
-    let ctrl = Controller::new(api, watcher::Config::default())
+    let ctrl = engine::virtual_controller::<Pod>(&shared)
         .watches_stream(host_stream, move |h: Pod| engine::host_to_virtual::<Pod, Pod>(&mapper_shared, &h))
         .reconcile_on(namespace_changes)
         // Pods waiting for the DNS IP are retried as soon as it appears.

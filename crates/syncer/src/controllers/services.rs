@@ -21,6 +21,7 @@ use kube::{Api, Resource, ResourceExt};
 use super::Shared;
 use super::engine::{self, Kind};
 use crate::error::{SyncError, is_code};
+use crate::translate::is_excluded;
 use crate::translate::services::{self, Backward};
 
 pub(crate) struct ServiceKind {
@@ -31,6 +32,8 @@ pub(crate) struct ServiceKind {
     /// Virtual Services being recreated (deleted, not created again yet): their deletion must
     /// not delete the host Service.
     recreating: Mutex<HashSet<String>>,
+    /// The virtual Services (the controller's store), to find who holds an IP.
+    virtual_store: Store<Service>,
 }
 
 /// How long a virtual `ExternalName` Service whose host Service has a ClusterIP is taken for a
@@ -98,6 +101,9 @@ impl Kind for ServiceKind {
         }
         match services::backward(v, h) {
             Some(Backward::Recreate(new)) => {
+                if let Some(wait) = self.ip_holder(v, &new).await? {
+                    return Ok(wait);
+                }
                 tracing::info!(
                     "recreating virtual service {}/{}, because cluster ip differs",
                     v.namespace().unwrap_or_default(),
@@ -143,6 +149,41 @@ impl Kind for ServiceKind {
     }
 }
 
+impl ServiceKind {
+    /// Whether the host's ClusterIP `new` asks for is held by another virtual Service (both
+    /// clusters allocate from the same range, so the virtual cluster may have given it away):
+    /// the recreate then waits instead of deleting a Service it could not create again. A holder
+    /// that is itself about to move to its own host IP is waited for briefly; one that waits for
+    /// this Service's IP (a swap) is not, so the pair cannot block each other; one that never
+    /// moves is an error (retried with backoff, a Warning on the Service).
+    async fn ip_holder(&self, v: &Service, new: &Service) -> Result<Option<Action>, SyncError> {
+        let Some(target) = cluster_ip(new).filter(|ip| !ip.is_empty() && *ip != "None") else {
+            return Ok(None);
+        };
+        let Some(holder) = self
+            .virtual_store
+            .find(|s| cluster_ip(s) == Some(target) && (s.namespace(), s.name_any()) != (v.namespace(), v.name_any()))
+        else {
+            return Ok(None);
+        };
+        let holder_host = self.host.get(&engine::host_ref(&self.shared, holder.as_ref()));
+        let holder_moves_to = holder_host.as_deref().and_then(cluster_ip).filter(|ip| *ip != target);
+        if holder_moves_to.is_some() && !is_excluded(holder.meta(), Self::NAME) {
+            if holder_moves_to == cluster_ip(v) {
+                return Ok(None);
+            }
+            return Ok(Some(Action::requeue(Duration::from_millis(500))));
+        }
+        let err = SyncError::ClusterIpHeld { ip: target.to_owned(), holder: engine::key_of(holder.as_ref()) };
+        self.shared.warn(v, "SyncError", &err.to_string()).await;
+        Err(err)
+    }
+}
+
+fn cluster_ip(s: &Service) -> Option<&str> {
+    s.spec.as_ref().and_then(|s| s.cluster_ip.as_deref())
+}
+
 /// Replace a virtual Service (resourceVersion precondition; a conflict requeues).
 async fn write_virtual(shared: &Shared, new: &Service) -> Result<(), SyncError> {
     let namespace = new.namespace().unwrap_or_default();
@@ -169,11 +210,41 @@ async fn recreate_virtual(shared: &Shared, old: &Service, new: &Service) -> Resu
         Err(e) if is_code(&e, 404) => {}
         Err(e) => return Err(SyncError::api("delete", "service", "virtual", &namespace, &name, e)),
     }
-    match api.create(&shared.post_params(), new).await {
-        Ok(_) => Ok(()),
-        Err(e) => Err(SyncError::api("create", "service", "virtual", &namespace, &name, e)),
+    // Gone now: create it again whatever it takes, so the user's Service is not lost. Its IP
+    // (or a node port) may still be held by a Service that is moving away from it; past
+    // RECREATE_PATIENCE, without them, and the next reconcile tries again.
+    let deadline = Instant::now() + RECREATE_PATIENCE;
+    let mut last = loop {
+        match api.create(&shared.post_params(), new).await {
+            Ok(_) => return Ok(()),
+            // Created again by someone else (the user, through the endpoint).
+            Err(e) if is_code(&e, 409) => return Ok(()),
+            Err(e) if Instant::now() < deadline => {
+                tracing::debug!(error = %e, "recreate virtual service {namespace}/{name}: retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => break e,
+        }
+    };
+    let mut fallback = new.clone();
+    if let Some(spec) = fallback.spec.as_mut() {
+        spec.cluster_ip = None;
+        spec.cluster_ips = None;
+        for port in spec.ports.iter_mut().flatten() {
+            port.node_port = None;
+        }
     }
+    if let Err(e) = api.create(&shared.post_params(), &fallback).await
+        && !is_code(&e, 409)
+    {
+        tracing::error!(error = %e, "virtual service {namespace}/{name} could not be created again");
+        last = e;
+    }
+    Err(SyncError::api("create", "service", "virtual", &namespace, &name, last))
 }
+
+/// How long a recreated virtual Service's create is retried with the host's IP and node ports.
+const RECREATE_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Virtual `default/kubernetes` Service from the vcluster's host Service `--service-name` (its
 /// Endpoints and EndpointSlice: [`super::defaultendpoint`]).
@@ -221,6 +292,7 @@ pub(crate) async fn run(
         host,
         switching: Mutex::new(HashMap::new()),
         recreating: Mutex::new(HashSet::new()),
+        virtual_store: ctrl.store(),
     });
     engine::run(ctrl, kind).await;
 }

@@ -38,7 +38,7 @@ pub fn reconcile(cluster: &mut Cluster, node: &mut State, pass: &mut Pass) {
             let live: HashSet<&str> = pods.iter().map(|p| jsonpath::uid(p)).collect();
             let state = &mut *node;
             state.runtimes.retain(|uid, _| live.contains(uid.as_str()));
-            state.ips.retain(|uid, _| live.contains(uid.as_str()));
+            state.ips.retain(|uid| live.contains(uid));
             state.timed.clear();
             state.ip_waiters.clear();
             cluster.store.list(pods_res, None).map(|(k, _)| k.clone()).collect()
@@ -299,21 +299,10 @@ fn container_status(pod: &Value, spec: &Value, state: &Container, previous: Opti
     Value::Object(s)
 }
 
-/// The next free IP of the node's pod CIDR (the first address is the bridge's).
+/// The node's IP for the pod (kept across passes).
 fn allocate_ip(node: &mut State, uid: &str) -> Option<String> {
-    let state = node;
-    if let Some(ip) = state.ips.get(uid) {
-        return Some(ip.clone());
-    }
-    let (base, bits) = state.config.pod_cidr.split_once('/')?;
-    let base: std::net::Ipv4Addr = base.parse().ok()?;
-    let size = 1u32 << (32 - bits.parse::<u32>().ok()?.min(30));
-    let used: std::collections::HashSet<&String> = state.ips.values().collect();
-    let ip = (2..size - 1)
-        .map(|n| std::net::Ipv4Addr::from(u32::from(base) + n).to_string())
-        .find(|ip| !used.contains(ip))?;
-    state.ips.insert(uid.into(), ip.clone());
-    Some(ip)
+    let cidr = node.config.pod_cidr.clone();
+    node.ips.allocate(&cidr, uid)
 }
 
 /// Record a container event once per pod (keyed by `key`).

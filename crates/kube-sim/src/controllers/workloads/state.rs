@@ -111,7 +111,7 @@ pub struct State {
     /// Images present on the node (pulled once).
     pub(super) images: HashSet<String>,
     /// Pod IPs in use, by pod uid.
-    pub(super) ips: HashMap<String, String>,
+    pub(super) ips: PodIps,
     /// Where the scheduler and kubelet are in the store's history.
     pub(super) kubelet: Cursor,
     /// Where the endpoints controllers are in the store's history.
@@ -120,6 +120,58 @@ pub struct State {
     pub(super) timed: BTreeMap<Key, Instant>,
     /// Pods whose sandbox is ready but found no free pod IP.
     pub(super) ip_waiters: BTreeSet<Key>,
+}
+
+/// The node's pod IPs: which pod holds which, and where the last allocation ended (the CNI
+/// host-local IPAM hands out the address after the last one it reserved, wrapping around:
+/// containernetworking/plugins v1.5.1 plugins/ipam/host-local/backend/allocator/allocator.go
+/// `Get`), so an allocation does not scan the pods.
+#[derive(Debug, Default)]
+pub(super) struct PodIps {
+    by_uid: HashMap<String, String>,
+    used: HashSet<String>,
+    last: u32,
+}
+
+impl PodIps {
+    pub(super) fn remove(&mut self, uid: &str) -> Option<String> {
+        let ip = self.by_uid.remove(uid)?;
+        self.used.remove(&ip);
+        Some(ip)
+    }
+
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let used = &mut self.used;
+        self.by_uid.retain(|uid, ip| {
+            let kept = keep(uid);
+            if !kept {
+                used.remove(ip);
+            }
+            kept
+        });
+    }
+
+    /// The next free address of `cidr` after the last one handed out (the first address is
+    /// the bridge's), for `uid`.
+    pub(super) fn allocate(&mut self, cidr: &str, uid: &str) -> Option<String> {
+        if let Some(ip) = self.by_uid.get(uid) {
+            return Some(ip.clone());
+        }
+        let (base, bits) = cidr.split_once('/')?;
+        let base = u32::from(base.parse::<std::net::Ipv4Addr>().ok()?);
+        let size = 1u32 << (32 - bits.parse::<u32>().ok()?.min(30));
+        let (first, end) = (2, size - 1);
+        let start = self.last.clamp(first - 1, end - 1) + 1;
+        let ip = (start..end)
+            .chain(first..start)
+            .map(|n| (n, std::net::Ipv4Addr::from(base + n).to_string()))
+            .find(|(_, ip)| !self.used.contains(ip));
+        let (n, ip) = ip?;
+        self.last = n;
+        self.used.insert(ip.clone());
+        self.by_uid.insert(uid.into(), ip.clone());
+        Some(ip)
+    }
 }
 
 impl State {
@@ -170,5 +222,30 @@ pub struct Pass {
 impl Pass {
     pub(super) fn wake_at(&mut self, at: Instant) {
         self.wake = Some(self.wake.map_or(at, |w| w.min(at)));
+    }
+}
+
+#[cfg(test)]
+mod pod_ip_tests {
+    use super::PodIps;
+
+    #[test]
+    fn pod_ips_follow_the_last_one_handed_out_and_wrap_around() {
+        let mut ips = PodIps::default();
+        // A /29 has .2 to .6 for pods (.0 network, .1 the bridge, .7 broadcast).
+        let cidr = "10.0.0.0/29";
+        assert_eq!(ips.allocate(cidr, "a").as_deref(), Some("10.0.0.2"));
+        assert_eq!(ips.allocate(cidr, "b").as_deref(), Some("10.0.0.3"));
+        assert_eq!(ips.allocate(cidr, "a").as_deref(), Some("10.0.0.2"), "a pod keeps its IP");
+        assert_eq!(ips.remove("a").as_deref(), Some("10.0.0.2"));
+        // Not the freed .2: the next after the last one handed out.
+        assert_eq!(ips.allocate(cidr, "c").as_deref(), Some("10.0.0.4"));
+        assert_eq!(ips.allocate(cidr, "d").as_deref(), Some("10.0.0.5"));
+        assert_eq!(ips.allocate(cidr, "e").as_deref(), Some("10.0.0.6"));
+        // Wrapped around to the freed one; then full.
+        assert_eq!(ips.allocate(cidr, "f").as_deref(), Some("10.0.0.2"));
+        assert_eq!(ips.allocate(cidr, "g"), None);
+        ips.retain(|uid| uid != "d");
+        assert_eq!(ips.allocate(cidr, "g").as_deref(), Some("10.0.0.5"));
     }
 }
