@@ -65,6 +65,9 @@ fn virtual_pods(n: usize) -> Vec<Pod> {
         .collect()
 }
 
+/// Each virtual Service's ClusterIPs as a watch saw them, and when.
+type Sightings = HashMap<String, Vec<(Instant, String)>>;
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -238,7 +241,7 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
     );
 
     // Every ClusterIP each virtual Service is seen with, and when.
-    let seen: Arc<Mutex<HashMap<String, Vec<(Instant, String)>>>> = Arc::default();
+    let seen: Arc<Mutex<Sightings>> = Arc::default();
     let watch_task = {
         let seen = seen.clone();
         let api: Api<Service> = Api::namespaced(virt_client.clone(), "default");
