@@ -1,16 +1,27 @@
 //! The events controller, host → virtual (loft-sh/vcluster v0.15.7
 //! `pkg/controllers/resources/events/syncer.go`): its primary is the host Event (the direction
 //! of this kind), mapped to the virtual object of the synced host object it is about.
+//!
+//! Events are the most numerous objects a vcluster has (several per pod), so this controller
+//! keeps none of them: a watch of the host Events hands each to one of [`WORKERS`] queues (one
+//! Event always to the same queue, so its versions are handled in order), and what it remembers
+//! of each copy is a digest. At start it lists the virtual Events once and keeps their digests
+//! until the host Events they belong to come: a restart then compares in memory instead of
+//! reading every virtual Event back.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::channel::mpsc;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::runtime::controller::{self, Action, Controller};
+use kube::api::ListParams;
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
 
 use super::Shared;
@@ -27,6 +38,7 @@ pub(crate) struct HostStores {
 struct Ctx {
     shared: Arc<Shared>,
     stores: HostStores,
+    copies: Mutex<Copies>,
 }
 
 fn host_meta<K: Resource<DynamicType = ()> + Clone>(
@@ -57,18 +69,6 @@ where
 /// NotFound → done), and its copy is then missing until the syncer restarts.
 const UNSEEN_GRACE: Duration = Duration::from_secs(10);
 const UNSEEN_RETRY: Duration = Duration::from_millis(500);
-
-async fn reconcile(h: Arc<Event>, ctx: Arc<Ctx>) -> Result<Action, SyncError> {
-    let result = reconcile_event(&h, &ctx).await;
-    // Counted once finished with, not while its object may still come.
-    if !matches!(result, Ok(Handled::Later)) {
-        ctx.shared.config.stats.events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-    result.map(|handled| match handled {
-        Handled::Done(action) => action,
-        Handled::Later => Action::requeue(UNSEEN_RETRY),
-    })
-}
 
 enum Handled {
     Done(Action),
@@ -139,8 +139,13 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Handled, SyncError> {
             }
         }
     }
-    let api: Api<Event> = Api::namespaced(shared.virtual_.clone(), &vns);
     let event_name = desired.name_any();
+    let (host_key, virtual_key) = (hashed(&key(&namespace, &h.name_any())), hashed(&key(&vns, &event_name)));
+    let wanted = digest(&desired);
+    if ctx.known(host_key, virtual_key, wanted) {
+        return Ok(Handled::Done(Action::await_change()));
+    }
+    let api: Api<Event> = Api::namespaced(shared.virtual_.clone(), &vns);
     let existing =
         api.get_opt(&event_name).await.map_err(|e| SyncError::api("get", "event", "virtual", &vns, &event_name, e))?;
     let result = match existing {
@@ -151,32 +156,195 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Handled, SyncError> {
         },
     };
     match result {
-        Ok(()) => Ok(Handled::Done(Action::await_change())),
+        Ok(()) => {
+            ctx.copied(host_key, virtual_key, wanted);
+            Ok(Handled::Done(Action::await_change()))
+        }
         Err(e) if is_code(&e, 409) => Ok(Handled::Done(Action::requeue(Duration::from_millis(200)))),
         Err(e) => Err(SyncError::api("write", "event", "virtual", &vns, &event_name, e)),
     }
 }
 
-fn error_policy(_e: Arc<Event>, _err: &SyncError, _ctx: Arc<Ctx>) -> Action {
-    Action::requeue(Duration::from_secs(5))
+/// Queues (and Events handled at once).
+const WORKERS: usize = 10;
+/// How long a failed Event waits before it is tried again.
+const ERROR_RETRY: Duration = Duration::from_secs(5);
+
+/// What the copies made or found look like, by digest ([`digest`]).
+#[derive(Default)]
+struct Copies {
+    /// Virtual Events listed at start (hash of `namespace/name` → digest), until a host Event
+    /// matches. (Hashes, not names: there is an entry per Event.)
+    listed: HashMap<u64, u64>,
+    /// Host Event (hash of `namespace/name`) → (its virtual Event's, digest).
+    by_host: HashMap<u64, (u64, u64)>,
+    /// Host Events waiting for a retry: the latest version seen of each.
+    retrying: HashMap<String, Arc<Event>>,
+}
+
+/// A digest of what [`events::update`] compares: everything but the metadata and the involved
+/// object's resourceVersion.
+fn digest(e: &Event) -> u64 {
+    let mut e = e.clone();
+    e.metadata = ObjectMeta::default();
+    e.involved_object.resource_version = None;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(&e).unwrap_or_default().hash(&mut hasher);
+    hasher.finish()
+}
+
+fn key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
+fn hashed(key: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl Ctx {
+    fn copies(&self) -> std::sync::MutexGuard<'_, Copies> {
+        self.copies.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the copy of host Event `host_key` is known to be `desired` already.
+    fn known(&self, host_key: u64, virtual_key: u64, digest: u64) -> bool {
+        let mut copies = self.copies();
+        if copies.by_host.get(&host_key) == Some(&(virtual_key, digest)) {
+            return true;
+        }
+        if copies.listed.get(&virtual_key) == Some(&digest) {
+            copies.listed.remove(&virtual_key);
+            copies.by_host.insert(host_key, (virtual_key, digest));
+            return true;
+        }
+        false
+    }
+
+    fn copied(&self, host_key: u64, virtual_key: u64, digest: u64) {
+        let mut copies = self.copies();
+        copies.listed.remove(&virtual_key);
+        copies.by_host.insert(host_key, (virtual_key, digest));
+    }
+}
+
+/// The digests of the virtual Events there are (a paginated list).
+async fn list_virtual(shared: &Shared) -> HashMap<u64, u64> {
+    let api: Api<Event> = Api::all(shared.virtual_.clone());
+    let mut listed = HashMap::new();
+    let mut params = ListParams::default().limit(500);
+    loop {
+        let page = match api.list(&params).await {
+            Ok(page) => page,
+            Err(e) => {
+                // Without it every Event is read back once: slower, not wrong.
+                tracing::debug!(error = %e, "list virtual events");
+                return listed;
+            }
+        };
+        for e in &page.items {
+            listed.insert(hashed(&key(&e.namespace().unwrap_or_default(), &e.name_any())), digest(e));
+        }
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => return listed,
+        }
+    }
+}
+
+/// Handle one host Event; a retry is queued again after its delay with the latest version.
+async fn handle(h: Arc<Event>, ctx: &Arc<Ctx>, queue: &mpsc::UnboundedSender<Arc<Event>>) {
+    let result = reconcile_event(&h, ctx).await;
+    let retry = match &result {
+        Ok(Handled::Done(action)) if *action == Action::await_change() => None,
+        Ok(Handled::Done(_)) => Some(Duration::from_millis(200)),
+        Ok(Handled::Later) => Some(UNSEEN_RETRY),
+        Err(e) => {
+            tracing::debug!(error = %crate::startup::chain(e), "event");
+            Some(ERROR_RETRY)
+        }
+    };
+    // Counted once finished with, not while its object may still come.
+    if !matches!(result, Ok(Handled::Later)) {
+        ctx.shared.config.stats.events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    let Some(delay) = retry else { return };
+    let host_key = key(&h.namespace().unwrap_or_default(), &h.name_any());
+    {
+        let mut copies = ctx.copies();
+        if copies.retrying.contains_key(&host_key) {
+            return;
+        }
+        copies.retrying.insert(host_key.clone(), h);
+    }
+    let (ctx, queue, shutdown) = (ctx.clone(), queue.clone(), ctx.shared.shutdown.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = tokio::time::sleep(delay) => {
+                let latest = ctx.copies().retrying.remove(&host_key);
+                if let Some(latest) = latest {
+                    let _ = queue.unbounded_send(latest);
+                }
+            }
+        }
+    });
 }
 
 pub(crate) async fn run(shared: Arc<Shared>, stores: HostStores) {
-    let api: Api<Event> = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
-    let shutdown = shared.shutdown.clone();
-    // A store without managedFields (events are many and small).
-    let (reader, writer) = reflector::store();
-    let trigger = reflector(writer, watcher(api, watcher::Config::default()).modify(super::engine::lean))
-        .default_backoff()
-        .applied_objects();
-    Controller::for_stream(trigger, reader)
-        .with_config(controller::Config::default().concurrency(10))
-        .graceful_shutdown_on(async move { shutdown.cancelled().await })
-        .run(reconcile, error_policy, Arc::new(Ctx { shared, stores }))
-        .for_each(|r| async move {
-            if let Err(e @ controller::Error::ReconcilerFailed(..)) = r {
-                tracing::debug!(error = %e, "event");
+    let listed = list_virtual(&shared).await;
+    let ctx = Arc::new(Ctx { shared, stores, copies: Mutex::new(Copies { listed, ..Copies::default() }) });
+    let mut queues = Vec::with_capacity(WORKERS);
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..WORKERS {
+        let (tx, mut rx) = mpsc::unbounded::<Arc<Event>>();
+        let (ctx, queue) = (ctx.clone(), tx.clone());
+        workers.spawn(async move {
+            while let Some(h) = rx.next().await {
+                handle(h, &ctx, &queue).await;
             }
-        })
-        .await;
+        });
+        queues.push(tx);
+    }
+    let api: Api<Event> = Api::namespaced(ctx.shared.host.clone(), ctx.shared.tctx.host_namespace());
+    let mut stream = watcher(api, watcher::Config::default()).default_backoff().boxed();
+    let shutdown = ctx.shared.shutdown.clone();
+    loop {
+        let event = tokio::select! {
+            () = shutdown.cancelled() => break,
+            event = stream.next() => event,
+        };
+        let h = match event {
+            None => break,
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "host event watch");
+                continue;
+            }
+            Some(Ok(watcher::Event::Apply(h) | watcher::Event::InitApply(h))) => h,
+            Some(Ok(watcher::Event::Delete(h))) => {
+                let host_key = key(&h.namespace().unwrap_or_default(), &h.name_any());
+                let mut copies = ctx.copies();
+                copies.by_host.remove(&hashed(&host_key));
+                copies.retrying.remove(&host_key);
+                continue;
+            }
+            Some(Ok(_)) => continue,
+        };
+        let host_key = key(&h.namespace().unwrap_or_default(), &h.name_any());
+        let mut h = h;
+        h.metadata.managed_fields = None;
+        let h = Arc::new(h);
+        {
+            // A retry is pending: it takes this version when its time comes.
+            let mut copies = ctx.copies();
+            if let Some(waiting) = copies.retrying.get_mut(&host_key) {
+                *waiting = h;
+                continue;
+            }
+        }
+        let _ = queues[(hashed(&host_key) % WORKERS as u64) as usize].unbounded_send(h);
+    }
+    drop(queues);
+    workers.abort_all();
 }
