@@ -128,7 +128,7 @@ pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Act
     let created_key = created_key::<S>(&host_key.name);
     match &host {
         Some(_) => shared.seen_created(&created_key),
-        None if shared.just_created(&created_key) => return Ok(Action::requeue(Duration::from_millis(200))),
+        None if shared.just_created(&created_key) => return Ok(Action::requeue(Duration::from_secs(1))),
         None => {}
     }
     let result = match host {
@@ -176,7 +176,12 @@ pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Act
 }
 
 fn created_key<S: Kind>(host_name: &str) -> String {
-    format!("{}/{host_name}", S::NAME)
+    object_key::<S::K>(host_name)
+}
+
+/// A host object's key in [`Shared::created`]: its kind and name.
+fn object_key<K: Resource<DynamicType = ()>>(host_name: &str) -> String {
+    format!("{}/{host_name}", K::kind(&()))
 }
 
 async fn create_host<S: Kind>(kind: &Arc<S>, v: &Arc<S::K>, obj: S::K) -> Result<Action, SyncError> {
@@ -331,9 +336,11 @@ where
 /// Map a host object to the virtual object it was synced from.
 pub(crate) fn host_to_virtual<K, V>(shared: &Shared, h: &K) -> Option<ObjectRef<V>>
 where
-    K: Resource,
+    K: Resource<DynamicType = ()>,
     V: Resource<DynamicType = ()>,
 {
+    // The host store has seen it now (created or gone): a reconcile decides from the store again.
+    shared.seen_created(&object_key::<K>(&h.name_any()));
     if !shared.tctx.is_managed(h.meta()) {
         return None;
     }

@@ -85,8 +85,10 @@ pub struct Config {
 }
 
 /// State shared by the controllers.
-/// How long a created host object is waited for in the host store before it is created again.
-const CREATE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a created host object is waited for in the host store before it is created again
+/// (the host watch clears the wait as soon as it shows the object; under load it can lag by
+/// tens of seconds, and every create made meanwhile ends in 409 and a GET).
+const CREATE_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub(crate) struct Shared {
     pub virtual_: Client,
