@@ -134,8 +134,7 @@ async fn wait_host_pods(client: &Client, count: usize) {
     }
 }
 
-async fn raw_rate(n: usize) -> f64 {
-    let host = host_simulator();
+async fn raw_rate(host: &Simulator, n: usize) -> f64 {
     let client = host.client().await.unwrap();
     seed_host(&client).await;
     let ctx = translate::Context::new("my-vc", HOST_NS);
@@ -169,7 +168,9 @@ fn main() {
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     for n in counts {
-        let raw = runtime.block_on(raw_rate(n));
+        let raw_host = host_simulator();
+        let raw = runtime.block_on(raw_rate(&raw_host, n));
+        drop(raw_host);
         eprintln!("raw: {raw:.0} services/s");
         // Each simulator on a runtime of its own, made outside the syncer's.
         let host = host_simulator();
