@@ -369,11 +369,17 @@ async fn scenarios(pair: Pair) {
         "spec": { "ports": [{ "port": 80 }] }
     }));
     let held_ip = cluster_ip(&vsvc.create(&pp, &holder).await.unwrap());
+    // The host Service as the endpoint writes it before the virtual one (block-deletion keeps
+    // it until the virtual Service comes).
     let host_clash: Service = obj(json!({
         "metadata": {
             "name": "clash-x-default-x-my-vc",
             "labels": { "vcluster.loft.sh/managed-by": "my-vc" },
-            "annotations": { "vcluster.loft.sh/object-name": "clash", "vcluster.loft.sh/object-namespace": "default" }
+            "annotations": {
+                "vcluster.loft.sh/object-name": "clash",
+                "vcluster.loft.sh/object-namespace": "default",
+                "vcluster.loft.sh/block-deletion": "true"
+            }
         },
         "spec": { "clusterIP": held_ip, "ports": [{ "port": 80 }] }
     }));
