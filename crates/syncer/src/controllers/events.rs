@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::channel::mpsc;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::ListParams;
@@ -23,6 +22,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
+use tokio::sync::mpsc;
 
 use super::Shared;
 use crate::error::{SyncError, is_code};
@@ -167,6 +167,10 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Handled, SyncError> {
 
 /// Queues (and Events handled at once).
 const WORKERS: usize = 10;
+/// Events waiting in each queue: when the Events come faster than they are copied (a burst of
+/// new pods, the first list after a start), the watch waits instead of this process holding
+/// them all (at 10,000 pods there are about 50,000).
+const QUEUE: usize = 64;
 /// How long a failed Event waits before it is tried again.
 const ERROR_RETRY: Duration = Duration::from_secs(5);
 
@@ -254,7 +258,7 @@ async fn list_virtual(shared: &Shared) -> HashMap<u64, u64> {
 }
 
 /// Handle one host Event; a retry is queued again after its delay with the latest version.
-async fn handle(h: Arc<Event>, ctx: &Arc<Ctx>, queue: &mpsc::UnboundedSender<Arc<Event>>) {
+async fn handle(h: Arc<Event>, ctx: &Arc<Ctx>, queue: &mpsc::Sender<Arc<Event>>) {
     let result = reconcile_event(&h, ctx).await;
     let retry = match &result {
         Ok(Handled::Done(action)) if *action == Action::await_change() => None,
@@ -285,7 +289,7 @@ async fn handle(h: Arc<Event>, ctx: &Arc<Ctx>, queue: &mpsc::UnboundedSender<Arc
             () = tokio::time::sleep(delay) => {
                 let latest = ctx.copies().retrying.remove(&host_key);
                 if let Some(latest) = latest {
-                    let _ = queue.unbounded_send(latest);
+                    let _ = queue.send(latest).await;
                 }
             }
         }
@@ -298,10 +302,10 @@ pub(crate) async fn run(shared: Arc<Shared>, stores: HostStores) {
     let mut queues = Vec::with_capacity(WORKERS);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..WORKERS {
-        let (tx, mut rx) = mpsc::unbounded::<Arc<Event>>();
+        let (tx, mut rx) = mpsc::channel::<Arc<Event>>(QUEUE);
         let (ctx, queue) = (ctx.clone(), tx.clone());
         workers.spawn(async move {
-            while let Some(h) = rx.next().await {
+            while let Some(h) = rx.recv().await {
                 handle(h, &ctx, &queue).await;
             }
         });
@@ -343,7 +347,12 @@ pub(crate) async fn run(shared: Arc<Shared>, stores: HostStores) {
                 continue;
             }
         }
-        let _ = queues[(hashed(&host_key) % WORKERS as u64) as usize].unbounded_send(h);
+        // A full queue holds the watch back (the Events wait on the server, not in memory here).
+        let queue = &queues[(hashed(&host_key) % WORKERS as u64) as usize];
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            sent = queue.send(h) => if sent.is_err() { break },
+        }
     }
     drop(queues);
     workers.abort_all();
