@@ -132,14 +132,39 @@ fn stop(child: &mut Child) {
 }
 
 /// Wait until the syncer made no request (other than its health checks of `/version`) for
-/// `quiet`; returns when its last request was made.
-async fn wait_idle(host: &Simulator, virt: &Simulator, quiet: Duration) -> Duration {
+/// `quiet`; returns when its last request was made. With `timeline`, what it asked each second
+/// goes to stderr (side, method, resource, list/watch).
+async fn wait_idle(host: &Simulator, virt: &Simulator, quiet: Duration, timeline: bool) -> Duration {
     let start = Instant::now();
-    let count = |s: &Simulator| s.requests().iter().filter(|r| r.path != "/version").count();
+    let requests = |s: &Simulator| s.requests().into_iter().filter(|r| r.path != "/version").collect::<Vec<_>>();
     let mut last = (0, 0);
     let mut last_change = Instant::now();
+    let mut report = Instant::now();
+    let mut reported = (0, 0);
     loop {
-        let now = (count(host), count(virt));
+        let (h, v) = (requests(host), requests(virt));
+        let now = (h.len(), v.len());
+        if timeline && report.elapsed() >= Duration::from_secs(1) {
+            let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+            for (side, r) in
+                h[reported.0..].iter().map(|r| ("host", r)).chain(v[reported.1..].iter().map(|r| ("virtual", r)))
+            {
+                let resource =
+                    r.path.rsplit('/').find(|p| p.chars().all(|c| c.is_ascii_lowercase())).unwrap_or_default();
+                let how = if r.query.contains("watch=true") {
+                    " watch"
+                } else if r.query.contains("limit=") {
+                    " list"
+                } else {
+                    ""
+                };
+                *by.entry(format!("{side} {} {resource}{how}", r.method)).or_default() += 1;
+            }
+            let line: Vec<String> = by.into_iter().map(|(k, n)| format!("{n} {k}")).collect();
+            eprintln!("  restart +{:.0}s: {}", start.elapsed().as_secs_f64(), line.join(", "));
+            reported = now;
+            report = Instant::now();
+        }
         if now != last {
             last = now;
             last_change = Instant::now();
@@ -249,7 +274,7 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
     latencies.sort();
     watch.abort();
     // Let the syncer finish the status copies, events and configmaps before measuring it.
-    wait_idle(host, virt, Duration::from_secs(3)).await;
+    wait_idle(host, virt, Duration::from_secs(3), false).await;
     let (rss_kb, cpu) = proc_stats(syncer.id());
     let rate = (2 * n) as f64 / elapsed.as_secs_f64();
 
@@ -279,7 +304,7 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
     virt.clear_requests();
     let restart = Instant::now();
     let mut syncer = spawn_syncer(dir.path(), virt);
-    let settle = wait_idle(host, virt, Duration::from_secs(3)).await;
+    let settle = wait_idle(host, virt, Duration::from_secs(3), true).await;
     let written: Vec<String> = host
         .requests()
         .into_iter()

@@ -16,6 +16,7 @@
 //! - wrong IPs: endpoint-made Services ever seen (a watch of the virtual Services from the start)
 //!   with a ClusterIP that is not their host Service's. (A Service created on the virtual API
 //!   directly holds the virtual cluster's own IP until the syncer recreates it, as upstream.)
+//! - 409s: requests either server answered with a conflict during both phases.
 // A benchmark reports on stdout, progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -163,9 +164,9 @@ fn main() {
     let counts: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let counts = if counts.is_empty() { vec![1000, 10_000] } else { counts };
     println!(
-        "| services (3 pods each) | raw host rate | endpoint rate | endpoint p50 / p99 | direct: all host IPs | direct rate | direct p50 / p99 | wrong IPs |"
+        "| services (3 pods each) | raw host rate | endpoint rate | endpoint p50 / p99 | direct: all host IPs | direct rate | direct p50 / p99 | wrong IPs | 409s |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     for n in counts {
         let raw_host = host_simulator();
@@ -198,7 +199,6 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
     ])
     .unwrap()
     .options;
-    let redirect = ServiceRedirect::new(host_client.clone(), startup::translation_context(&options, HOST_NS));
     let env = Environment {
         virtual_client: virt_client.clone(),
         virtual_kubeconfig: virt_kubeconfig.clone(),
@@ -206,7 +206,13 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
         current_namespace: HOST_NS.into(),
         identity: "bench".into(),
         stats: Arc::default(),
+        recent_creates: Arc::default(),
     };
+    let redirect = ServiceRedirect::new(
+        host_client.clone(),
+        startup::translation_context(&options, HOST_NS),
+        env.recent_creates.clone(),
+    );
     let (readiness, mut ready) = watch::channel(false);
     let shutdown = CancellationToken::new();
     let syncer = tokio::spawn(startup::run_with(options, env, Timings::default(), readiness, shutdown.clone()));
@@ -259,6 +265,9 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
 
     // Through the endpoint: the answer holds the host's IP.
     let usvc: Api<Service> = Api::namespaced(user, "default");
+    // Conflicts answered from here on (a create racing the syncer's own, a stale update).
+    host.clear_requests();
+    virt.clear_requests();
     let start = Instant::now();
     let mut endpoint: Vec<Duration> = stream::iter(0..n)
         .map(|i| {
@@ -326,6 +335,16 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     watch_task.abort();
+    let conflicts: Vec<String> = [("host", host), ("virtual", virt)]
+        .iter()
+        .flat_map(|(side, s)| s.requests().into_iter().map(move |r| (side, r)))
+        .filter(|(_, r)| r.status == 409)
+        .map(|(side, r)| format!("{side} {} {}", r.method, r.path))
+        .collect();
+    for c in conflicts.iter().take(10) {
+        eprintln!("  409: {c}");
+    }
+    let conflicts = conflicts.len();
     let seen = seen.lock().unwrap().clone();
     let direct_end = (0..n)
         .filter_map(|i| seen.get(&format!("db-{i}")).and_then(|s| s.last()).map(|(t, _)| *t))
@@ -354,7 +373,7 @@ async fn run(n: usize, raw: f64, host: &Simulator, virt: &Simulator) {
     }
 
     println!(
-        "| {n} | {raw:.0} /s | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {direct_secs:.1} s | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {} |",
+        "| {n} | {raw:.0} /s | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {direct_secs:.1} s | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {} | {conflicts} |",
         n as f64 / endpoint_secs,
         100.0 * n as f64 / endpoint_secs / raw,
         percentile(&endpoint, 0.5).as_secs_f64() * 1000.0,

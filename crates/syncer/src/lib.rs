@@ -15,6 +15,7 @@ pub(crate) mod coredns;
 pub mod error;
 pub mod options;
 pub mod proxy;
+pub mod recent;
 pub mod redirect;
 pub mod startup;
 pub mod translate;

@@ -22,17 +22,21 @@ use crate::proxy::{
     BoxError, Caller, InterceptError, InterceptedRequest, Interceptor, ProxyBody, RequestInfo, Upstream,
     status_response,
 };
+use crate::recent::RecentCreates;
 use crate::translate::{self, services};
 
 /// The interceptor: host client and the translation of names, labels and selectors.
 pub struct ServiceRedirect {
     host: Client,
     ctx: translate::Context,
+    /// Where the host Services created here are recorded, so the Services controller waits for
+    /// its host watch instead of creating them again.
+    recent: Arc<RecentCreates>,
 }
 
 impl ServiceRedirect {
-    pub fn new(host: Client, ctx: translate::Context) -> Arc<ServiceRedirect> {
-        Arc::new(ServiceRedirect { host, ctx })
+    pub fn new(host: Client, ctx: translate::Context, recent: Arc<RecentCreates>) -> Arc<ServiceRedirect> {
+        Arc::new(ServiceRedirect { host, ctx, recent })
     }
 }
 
@@ -143,7 +147,10 @@ impl ServiceRedirect {
         let api: Api<Service> = Api::namespaced(self.host.clone(), self.ctx.host_namespace());
         let pp = PostParams { dry_run: false, field_manager: Some(crate::controllers::FIELD_MANAGER.into()) };
         let created = match api.create(&pp, &host).await {
-            Ok(created) => created,
+            Ok(created) => {
+                self.recent.record::<Service>(created.metadata.name.as_deref().unwrap_or_default());
+                created
+            }
             Err(kube::Error::Api(s)) if s.code == 409 => {
                 return Ok(status_response(
                     StatusCode::CONFLICT,
@@ -279,7 +286,7 @@ impl Interceptor for ServiceRedirect {
         request: InterceptedRequest,
         upstream: Upstream,
     ) -> BoxFuture<'static, Result<Response<ProxyBody>, InterceptError>> {
-        let this = ServiceRedirect { host: self.host.clone(), ctx: self.ctx.clone() };
+        let this = ServiceRedirect { host: self.host.clone(), ctx: self.ctx.clone(), recent: self.recent.clone() };
         Box::pin(async move {
             if !is_json(&request.request) {
                 let InterceptedRequest { caller, request, .. } = request;

@@ -58,6 +58,7 @@ impl Pair {
             current_namespace: HOST_NS.into(),
             identity: "dns-test".into(),
             stats: std::sync::Arc::default(),
+            recent_creates: std::sync::Arc::default(),
         }
     }
 }

@@ -76,6 +76,7 @@ impl Pair {
             current_namespace: HOST_NS.into(),
             identity: "test-syncer".into(),
             stats: std::sync::Arc::default(),
+            recent_creates: std::sync::Arc::default(),
         };
         let (readiness, mut ready) = watch::channel(false);
         let shutdown = CancellationToken::new();

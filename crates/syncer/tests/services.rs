@@ -75,6 +75,7 @@ struct Running {
     shutdown: CancellationToken,
     syncer: tokio::task::JoinHandle<Result<(), vcluster_syncer::error::StartError>>,
     proxy: proxy_support::Running,
+    stats: std::sync::Arc<vcluster_syncer::controllers::Stats>,
 }
 
 async fn start(pair: &Pair) -> Running {
@@ -88,8 +89,14 @@ async fn start(pair: &Pair) -> Running {
         current_namespace: HOST_NS.into(),
         identity: "services-test".into(),
         stats: std::sync::Arc::default(),
+        recent_creates: std::sync::Arc::default(),
     };
-    let redirect = ServiceRedirect::new(pair.host.clone(), startup::translation_context(&options, HOST_NS));
+    let stats = env.stats.clone();
+    let redirect = ServiceRedirect::new(
+        pair.host.clone(),
+        startup::translation_context(&options, HOST_NS),
+        env.recent_creates.clone(),
+    );
     let (readiness, _ready) = watch::channel(false);
     let shutdown = CancellationToken::new();
     let timings = Timings { health_interval: Duration::from_millis(200), ..Timings::default() };
@@ -114,7 +121,7 @@ async fn start(pair: &Pair) -> Running {
     }
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
     let user = Client::try_from(config).unwrap();
-    Running { user, shutdown, syncer, proxy }
+    Running { user, shutdown, syncer, proxy, stats }
 }
 
 impl Running {
@@ -445,4 +452,113 @@ async fn services_on_real_control_planes() {
     };
     scenarios(pair).await;
     virt.stop().await.unwrap();
+}
+
+/// Services created through the endpoint cost the host one create each, whichever side's watch
+/// shows them first: a Service the endpoint just created is waited for on the host watch instead
+/// of being created again (409 and a GET), and a host Service seen before its virtual one is not
+/// read back from the virtual API once the virtual one is in the store. Each side's watches are
+/// held back in turn while Services are created, as happens under load; the simulators' request
+/// logs count what each side was asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_creates_cost_one_host_create_each_on_kube_sim() {
+    use futures::{StreamExt, TryStreamExt, stream};
+    use kube_sim::{SimConfig, Simulator};
+    const SERVICES: usize = 20;
+    let host = Simulator::start_with(SimConfig::default()).await.unwrap();
+    let virt =
+        Simulator::start_with(SimConfig { tls: true, control_plane_only: true, ..SimConfig::default() }).await.unwrap();
+    let pair = Pair {
+        host: host.client().await.unwrap(),
+        virt: virt.client().await.unwrap(),
+        virt_kubeconfig: Kubeconfig::read_from(virt.kubeconfig_path()).unwrap(),
+        user_kubeconfig: Kubeconfig::from_yaml(&virt.kubeconfig_for("admin", &["system:masters"]).unwrap()).unwrap(),
+        virt_client_ca: virt.ca_pem().unwrap().to_string(),
+    };
+    seed_host(&pair.host).await;
+    let running = start(&pair).await;
+    let usvc: Api<Service> = Api::namespaced(running.user.clone(), "default");
+    let hsvc: Api<Service> = Api::namespaced(pair.host.clone(), HOST_NS);
+    eventually("the syncer's first lists", DEADLINE, || async {
+        host.requests().iter().any(|r| r.path.ends_with("/services") && r.query.contains("watch=true")).then_some(())
+    })
+    .await;
+    host.clear_requests();
+    virt.clear_requests();
+    let create_all = |prefix: &'static str| {
+        let usvc = usvc.clone();
+        stream::iter(0..SERVICES)
+            .map(move |i| {
+                let usvc = usvc.clone();
+                async move {
+                    let s: Service = obj(json!({
+                        "metadata": { "name": format!("web-{prefix}-{i}") },
+                        "spec": { "selector": { "app": "web" }, "ports": [{ "port": 80 }] }
+                    }));
+                    usvc.create(&PostParams::default(), &s).await.map(|_| ())
+                }
+            })
+            .buffer_unordered(8)
+            .try_collect::<Vec<_>>()
+    };
+    // Synced: every host Service lost its block-deletion annotation (one update each).
+    let synced = |count: usize| {
+        let hsvc = hsvc.clone();
+        eventually("every host Service synced", DEADLINE, move || {
+            let hsvc = hsvc.clone();
+            async move {
+                let list = hsvc.list(&ListParams::default().labels(MANAGED)).await.ok()?;
+                let synced = list
+                    .items
+                    .iter()
+                    .filter(|h| !h.annotations().contains_key("vcluster.loft.sh/block-deletion"))
+                    .count();
+                (synced == count).then_some(())
+            }
+        })
+    };
+
+    // The host watches held back: the controller sees each virtual Service first.
+    host.stall_watches();
+    let reconciled = running.stats.reconciled();
+    create_all("a").await.unwrap();
+    eventually("every virtual Service reconciled while the host watch is held", DEADLINE, || async {
+        (running.stats.reconciled() >= reconciled + SERVICES as u64).then_some(())
+    })
+    .await;
+    host.resume_watches();
+    synced(SERVICES).await;
+
+    // The virtual watches held back: the host Services come first, without virtual ones.
+    virt.stall_watches();
+    create_all("b").await.unwrap();
+    eventually("a cleanup check for every host Service", DEADLINE, || async {
+        (running.stats.pending_cleanups() >= SERVICES as u64).then_some(())
+    })
+    .await;
+    virt.resume_watches();
+    synced(2 * SERVICES).await;
+    eventually("no cleanup pending", DEADLINE, || async { (running.stats.pending_cleanups() == 0).then_some(()) })
+        .await;
+
+    let created = |status: u16| {
+        host.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/services") && r.status == status)
+            .count()
+    };
+    assert_eq!(created(201), 2 * SERVICES, "one host create per Service");
+    assert_eq!(created(409), 0, "no host create of a Service the endpoint made");
+    // Reads of one of the new Services (host `web-…-x-default-x-my-vc`, virtual `web-…`).
+    let reads = |sim: &Simulator| {
+        sim.requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.contains("/services/web-") && !r.query.contains("watch"))
+            .map(|r| r.path.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(reads(&host), Vec::<String>::new(), "no host Service read back");
+    assert_eq!(reads(&virt), Vec::<String>::new(), "no virtual Service read back");
+    assert_eq!(managed_services(&hsvc).await.len(), 2 * SERVICES);
+    running.stop().await;
 }

@@ -125,10 +125,12 @@ pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Act
     }
     let host_key = host_ref(&shared, v.as_ref());
     let host = kind.host_store().get(&host_key);
-    let created_key = created_key::<S>(&host_key.name);
     match &host {
-        Some(_) => shared.seen_created(&created_key),
-        None if shared.just_created(&created_key) => return Ok(Action::requeue(Duration::from_secs(1))),
+        Some(_) => shared.recent.seen::<S::K>(&host_key.name),
+        None if shared.recent.pending::<S::K>(&host_key.name) => {
+            shared.config.stats.reconciled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(Action::requeue(Duration::from_secs(1)));
+        }
         None => {}
     }
     let result = match host {
@@ -175,22 +177,13 @@ pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Act
     result
 }
 
-fn created_key<S: Kind>(host_name: &str) -> String {
-    object_key::<S::K>(host_name)
-}
-
-/// A host object's key in [`Shared::created`]: its kind and name.
-fn object_key<K: Resource<DynamicType = ()>>(host_name: &str) -> String {
-    format!("{}/{host_name}", K::kind(&()))
-}
-
 async fn create_host<S: Kind>(kind: &Arc<S>, v: &Arc<S::K>, obj: S::K) -> Result<Action, SyncError> {
     let shared = kind.shared();
     let api: Api<S::K> = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
     tracing::info!(kind = S::NAME, "create physical {}/{}", shared.tctx.host_namespace(), obj.name_any());
     match api.create(&shared.post_params(), &obj).await {
         Ok(_) => {
-            shared.created(created_key::<S>(&obj.name_any()));
+            shared.recent.record::<S::K>(&obj.name_any());
             Ok(Action::await_change())
         }
         // Exists: our own create the store has not seen yet (retry), or an object with the name
@@ -340,7 +333,7 @@ where
     V: Resource<DynamicType = ()>,
 {
     // The host store has seen it now (created or gone): a reconcile decides from the store again.
-    shared.seen_created(&object_key::<K>(&h.name_any()));
+    shared.recent.seen::<K>(&h.name_any());
     if !shared.tctx.is_managed(h.meta()) {
         return None;
     }
@@ -353,23 +346,24 @@ where
 pub(crate) async fn run<S: Kind>(ctrl: Controller<S::K>, kind: Arc<S>) {
     let shared = kind.shared().clone();
     let shutdown = shared.shutdown.clone();
+    let virtual_store = ctrl.store();
     ctrl.with_config(controller::Config::default().concurrency(CONCURRENCY))
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile::<S>, error_policy::<S>, kind.clone())
         .for_each_concurrent(16, |result| {
-            let kind = kind.clone();
+            let (kind, virtual_store) = (kind.clone(), virtual_store.clone());
             async move {
                 match result {
                     Ok(_) => {}
                     Err(controller::Error::ObjectNotFound(obj)) => {
                         let (namespace, name) = (obj.namespace.clone().unwrap_or_default(), obj.name.clone());
-                        if let Err(e) = virtual_gone::<S>(&kind, &namespace, &name).await {
+                        if let Err(e) = virtual_gone::<S>(&kind, &virtual_store, &namespace, &name).await {
                             if matches!(e, SyncError::Kept { .. }) {
                                 tracing::debug!(kind = S::NAME, "{e}");
                             } else {
                                 tracing::warn!(kind = S::NAME, error = %crate::startup::chain(&e), "cleanup of {namespace}/{name} failed");
                             }
-                            kind.shared().retry_cleanup::<S>(kind.clone(), namespace, name);
+                            kind.shared().retry_cleanup::<S>(kind.clone(), virtual_store, namespace, name);
                         }
                     }
                     Err(controller::Error::ReconcilerFailed(..)) => {}
@@ -382,7 +376,12 @@ pub(crate) async fn run<S: Kind>(ctrl: Controller<S::K>, kind: Arc<S>) {
 
 /// The virtual object `namespace/name` is gone from the store: delete its host object when the
 /// virtual API confirms it is gone (`Reconcile`, vObj == nil && pObj != nil).
-pub(crate) async fn virtual_gone<S: Kind>(kind: &Arc<S>, namespace: &str, name: &str) -> Result<(), SyncError> {
+pub(crate) async fn virtual_gone<S: Kind>(
+    kind: &Arc<S>,
+    virtual_store: &Store<S::K>,
+    namespace: &str,
+    name: &str,
+) -> Result<(), SyncError> {
     let shared = kind.shared();
     if !store_ready(kind.host_store(), "host").map_err(|e| *e)? {
         return Err(SyncError::NotReady("host"));
@@ -396,6 +395,11 @@ pub(crate) async fn virtual_gone<S: Kind>(kind: &Arc<S>, namespace: &str, name: 
     }
     if let Some(remaining) = kind.keep_orphan(h.as_ref()) {
         return Err(SyncError::Kept { kind: S::NAME, name: host_name, remaining });
+    }
+    // Back in the store since (a host object made before its virtual one, as the endpoint's
+    // Service redirect does): nothing to ask the virtual API.
+    if virtual_store.get(&ObjectRef::new(name).within(namespace)).is_some() {
+        return Ok(());
     }
     let vapi: Api<S::K> = Api::namespaced(shared.virtual_.clone(), namespace);
     match vapi.get_opt(name).await {

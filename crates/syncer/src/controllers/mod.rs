@@ -39,11 +39,14 @@ use crate::translate::{self, pods::Settings};
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "vcluster-syncer";
 
-/// Counters for tests and benchmarks: reconciles finished (generic kinds), events handled.
+/// Counters for tests and benchmarks: reconciles finished (generic kinds), events handled,
+/// cleanups waiting to be checked again.
 #[derive(Debug, Default)]
 pub struct Stats {
     pub reconciled: std::sync::atomic::AtomicU64,
     pub events: std::sync::atomic::AtomicU64,
+    /// Host objects whose virtual object was missing, being checked again later.
+    pub(crate) pending_cleanups: std::sync::atomic::AtomicU64,
 }
 
 impl Stats {
@@ -53,6 +56,10 @@ impl Stats {
 
     pub fn events(&self) -> u64 {
         self.events.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn pending_cleanups(&self) -> u64 {
+        self.pending_cleanups.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -82,14 +89,12 @@ pub struct Config {
     pub virtual_version: String,
     /// Counters.
     pub stats: Arc<Stats>,
+    /// Host objects created that the host watches have not shown yet (shared with the API
+    /// endpoint's Service redirect).
+    pub recent_creates: Arc<crate::recent::RecentCreates>,
 }
 
 /// State shared by the controllers.
-/// How long a created host object is waited for in the host store before it is created again
-/// (the host watch clears the wait as soon as it shows the object; under load it can lag by
-/// tens of seconds, and every create made meanwhile ends in 409 and a GET).
-const CREATE_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
-
 pub(crate) struct Shared {
     pub virtual_: Client,
     pub host: Client,
@@ -99,8 +104,8 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     pub index: Arc<podindex::PodIndex>,
     failures: Mutex<HashMap<String, u32>>,
-    /// Host objects this syncer created that the host stores have not shown yet, and when.
-    created: Mutex<HashMap<String, std::time::Instant>>,
+    /// Host objects created that the host stores have not shown yet.
+    pub recent: Arc<crate::recent::RecentCreates>,
     /// Held while a fake node is created and a pod bound to it, and while the fake-node
     /// controller decides to delete one (`sharedNodesMutex`).
     pub nodes_lock: tokio::sync::Mutex<()>,
@@ -125,34 +130,6 @@ impl Shared {
         let n = f.entry(key.to_owned()).or_insert(0);
         *n = n.saturating_add(1);
         *n
-    }
-
-    /// Remember a host object just created: until the host store shows it (or [`CREATE_GRACE`]
-    /// passed), a reconcile that does not find it there waits instead of creating it again,
-    /// which would only end in 409 and a GET.
-    pub(crate) fn created(&self, key: String) {
-        self.created.lock().unwrap_or_else(|e| e.into_inner()).insert(key, std::time::Instant::now());
-    }
-
-    /// Whether the host object `key` was created so recently that the store may not show it yet.
-    pub(crate) fn just_created(&self, key: &str) -> bool {
-        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
-        match created.get(key) {
-            Some(at) if at.elapsed() < CREATE_GRACE => true,
-            Some(_) => {
-                created.remove(key);
-                false
-            }
-            None => false,
-        }
-    }
-
-    /// The host store shows `key`.
-    pub(crate) fn seen_created(&self, key: &str) {
-        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
-        if !created.is_empty() {
-            created.remove(key);
-        }
     }
 
     pub(crate) fn forget_failures(&self, key: &str) {
@@ -201,16 +178,32 @@ impl Shared {
     }
 
     /// Retry the deletion of a host object whose virtual object is gone, with backoff.
-    pub(crate) fn retry_cleanup<S: engine::Kind>(&self, kind: Arc<S>, namespace: String, name: String) {
+    pub(crate) fn retry_cleanup<S: engine::Kind>(
+        &self,
+        kind: Arc<S>,
+        virtual_store: kube::runtime::reflector::Store<S::K>,
+        namespace: String,
+        name: String,
+    ) {
         let shutdown = self.shutdown.clone();
+        let stats = self.config.stats.clone();
+        stats.pending_cleanups.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::spawn(async move {
+            // Counted down however the task ends.
+            struct Done(Arc<Stats>);
+            impl Drop for Done {
+                fn drop(&mut self) {
+                    self.0.pending_cleanups.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            let _done = Done(stats);
             for attempt in 0..10u32 {
                 let delay = Duration::from_millis(500u64 << attempt.min(6));
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     () = tokio::time::sleep(delay) => {}
                 }
-                if engine::virtual_gone::<S>(&kind, &namespace, &name).await.is_ok() {
+                if engine::virtual_gone::<S>(&kind, &virtual_store, &namespace, &name).await.is_ok() {
                     return;
                 }
             }
@@ -240,7 +233,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
         shutdown: shutdown.clone(),
         index: index.clone(),
         failures: Mutex::new(HashMap::new()),
-        created: Mutex::new(HashMap::new()),
+        recent: config.recent_creates.clone(),
         nodes_lock: tokio::sync::Mutex::new(()),
         known_nodes: Mutex::new(std::collections::HashSet::new()),
         network,

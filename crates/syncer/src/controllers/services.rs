@@ -153,9 +153,10 @@ impl ServiceKind {
     /// Whether the host's ClusterIP `new` asks for is held by another virtual Service (both
     /// clusters allocate from the same range, so the virtual cluster may have given it away):
     /// the recreate then waits instead of deleting a Service it could not create again. A holder
-    /// that is itself about to move to its own host IP is waited for briefly; one that waits for
-    /// this Service's IP (a swap) is not, so the pair cannot block each other; one that never
-    /// moves is an error (retried with backoff, a Warning on the Service).
+    /// that is itself about to move to its own host IP, or has no host Service yet, is waited for
+    /// briefly; one that waits for this Service's IP (a swap) is not, so the pair cannot block
+    /// each other; one that never moves is an error (retried with backoff, a Warning on the
+    /// Service).
     async fn ip_holder(&self, v: &Service, new: &Service) -> Result<Option<Action>, SyncError> {
         let Some(target) = cluster_ip(new).filter(|ip| !ip.is_empty() && *ip != "None") else {
             return Ok(None);
@@ -167,12 +168,17 @@ impl ServiceKind {
             return Ok(None);
         };
         let holder_host = self.host.get(&engine::host_ref(&self.shared, holder.as_ref()));
-        let holder_moves_to = holder_host.as_deref().and_then(cluster_ip).filter(|ip| *ip != target);
-        if holder_moves_to.is_some() && !is_excluded(holder.meta(), Self::NAME) {
-            if holder_moves_to == cluster_ip(v) {
-                return Ok(None);
+        if !is_excluded(holder.meta(), Self::NAME) {
+            match holder_host.as_deref().map(cluster_ip) {
+                // Moving to this Service's IP: a swap, which waiting would deadlock.
+                Some(moves_to) if moves_to.is_some() && moves_to == cluster_ip(v) => return Ok(None),
+                Some(moves_to) if moves_to.is_some_and(|ip| ip != target) => {
+                    return Ok(Some(Action::requeue(Duration::from_millis(500))));
+                }
+                // No host Service yet (created just now, directly): it will get its own IP.
+                None => return Ok(Some(Action::requeue(Duration::from_millis(500)))),
+                Some(_) => {}
             }
-            return Ok(Some(Action::requeue(Duration::from_millis(500))));
         }
         let err = SyncError::ClusterIpHeld { ip: target.to_owned(), holder: engine::key_of(holder.as_ref()) };
         self.shared.warn(v, "SyncError", &err.to_string()).await;

@@ -55,6 +55,9 @@ pub struct Environment {
     pub identity: String,
     /// Counters of the controllers (tests and benchmarks read them).
     pub stats: Arc<controllers::Stats>,
+    /// Host objects created that the host watches have not shown yet: shared by the controllers
+    /// and the API endpoint's Service redirect.
+    pub recent_creates: Arc<crate::recent::RecentCreates>,
 }
 
 /// Timings (the defaults are the established syncer's; tests shorten them).
@@ -144,6 +147,7 @@ pub fn controller_config(
         service_name: options.service_name(),
         virtual_version,
         stats: env.stats.clone(),
+        recent_creates: env.recent_creates.clone(),
     })
 }
 
@@ -212,6 +216,7 @@ pub async fn environment(options: &Options, shutdown: &CancellationToken) -> Res
         current_namespace,
         identity: format!("{hostname}-external-vcluster-controller"),
         stats: Arc::default(),
+        recent_creates: Arc::default(),
     }))
 }
 
@@ -516,8 +521,11 @@ fn start_proxy(options: &Options, env: &Environment, readiness: watch::Receiver<
     let cluster_domain = options.cluster_domain.clone();
     let target_namespace =
         if options.target_namespace.is_empty() { &env.current_namespace } else { &options.target_namespace };
-    let redirect =
-        crate::redirect::ServiceRedirect::new(env.host_client.clone(), translation_context(options, target_namespace));
+    let redirect = crate::redirect::ServiceRedirect::new(
+        env.host_client.clone(),
+        translation_context(options, target_namespace),
+        env.recent_creates.clone(),
+    );
     tokio::spawn(async move {
         let upstream = match kube::Config::from_custom_kubeconfig(env_kubeconfig, &KubeConfigOptions::default()).await {
             Ok(c) => c,

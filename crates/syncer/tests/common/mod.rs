@@ -286,6 +286,7 @@ impl Clusters {
             current_namespace: HOST_NS.into(),
             identity: identity.into(),
             stats: std::sync::Arc::default(),
+            recent_creates: std::sync::Arc::default(),
         }
     }
 
