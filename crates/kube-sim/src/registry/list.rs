@@ -73,7 +73,8 @@ impl Cluster {
             None => Box::new(current_objects),
         };
         let selective = !opts.labels.0.is_empty() || !opts.fields.0.is_empty();
-        let mut matching = objects.filter(|(_, v)| opts.labels.matches(jsonpath::labels(v)) && opts.fields.matches(v));
+        let mut matching =
+            objects.filter(|(_, v)| !selective || (opts.labels.matches(jsonpath::labels(v)) && opts.fields.matches(v)));
         // A resourceVersion=0 list is served from the watch cache, which does not paginate.
         let paginate = opts.resource_version.as_deref() != Some("0") || opts.continue_token.is_some();
         let limit = opts.limit.filter(|l| *l > 0 && paginate).map(|l| l as usize);
@@ -121,7 +122,9 @@ fn objects_after<'a>(
             store
                 .range_from(from)
                 .take_while(move |(k, _)| k.res == res && k.namespace == namespace)
-                .filter(move |(k, _)| continue_key(k).as_str() > start),
+                // Only the first keys can be at or before the start (keys grow with the name):
+                // the rest pass without building their continue keys.
+                .skip_while(move |(k, _)| continue_key(k).as_str() <= start),
         )
     };
     match ns {
