@@ -9,7 +9,8 @@
 //!   32 in flight, on a fresh host simulator of its own — the rate the host server takes them;
 //! - syncer: from the first virtual create until every host pod exists: objects per second,
 //!   create → host pod latency p50/p99, the syncer's peak RSS and CPU time;
-//! - restart over the N synced pods: writes made (must be 0) and time until the syncer is idle.
+//! - restart over the N synced pods: writes made (must be 0) and time until the syncer is idle;
+//!   on stderr, what it asked each second until then.
 // A benchmark reports on stdout, progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
