@@ -562,3 +562,89 @@ async fn endpoint_creates_cost_one_host_create_each_on_kube_sim() {
     assert_eq!(managed_services(&hsvc).await.len(), 2 * SERVICES);
     running.stop().await;
 }
+
+/// A virtual Service created directly whose host ClusterIP is held by another virtual Service
+/// that has no host Service yet (its create keeps failing here) waits for that holder, which
+/// will move to its own host IP: no "holds it" Warning, and the Service is not deleted. Once
+/// the holder's host Service exists, both end on their host IPs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_without_a_host_service_yet_is_waited_for_on_kube_sim() {
+    use k8s_openapi::api::core::v1::Event;
+    use kube_sim::{ADMIN_USER, Forbid, SimConfig, Simulator};
+    let host = Simulator::start_with(SimConfig::default()).await.unwrap();
+    let virt =
+        Simulator::start_with(SimConfig { tls: true, control_plane_only: true, ..SimConfig::default() }).await.unwrap();
+    let pair = Pair {
+        host: host.client().await.unwrap(),
+        virt: virt.client().await.unwrap(),
+        virt_kubeconfig: Kubeconfig::read_from(virt.kubeconfig_path()).unwrap(),
+        user_kubeconfig: Kubeconfig::from_yaml(&virt.kubeconfig_for("admin", &["system:masters"]).unwrap()).unwrap(),
+        virt_client_ca: virt.ca_pem().unwrap().to_string(),
+    };
+    seed_host(&pair.host).await;
+    let running = start(&pair).await;
+    let pp = PostParams::default();
+    let vsvc: Api<Service> = Api::namespaced(pair.virt.clone(), "default");
+    let seeder = host.client_for("seeder", &["system:masters"]).await.unwrap();
+    let hsvc: Api<Service> = Api::namespaced(seeder, HOST_NS);
+    let events = Api::<Event>::namespaced(pair.virt.clone(), "default");
+    let warnings_on = |name: &'static str| {
+        let events = events.clone();
+        async move {
+            let list = events.list(&ListParams::default()).await.unwrap().items;
+            list.into_iter()
+                .filter(|e| e.involved_object.name.as_deref() == Some(name) && e.type_.as_deref() == Some("Warning"))
+                .filter_map(|e| e.message)
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // The syncer may not create host Services: the holder stays without one.
+    host.forbid(Forbid::user(ADMIN_USER).verb("create").resource("", "services"));
+    let holder = vsvc
+        .create(&pp, &obj(json!({ "metadata": { "name": "holder" }, "spec": { "ports": [{ "port": 80 }] } })))
+        .await
+        .unwrap();
+    let held_ip = cluster_ip(&holder);
+    eventually("the holder's host create refused", DEADLINE, || async {
+        (!warnings_on("holder").await.is_empty()).then_some(())
+    })
+    .await;
+    // The host Service of `clash` holds the holder's virtual IP (as the endpoint writes it).
+    let host_clash: Service = obj(json!({
+        "metadata": {
+            "name": "clash-x-default-x-my-vc",
+            "labels": { "vcluster.loft.sh/managed-by": "my-vc" },
+            "annotations": {
+                "vcluster.loft.sh/object-name": "clash",
+                "vcluster.loft.sh/object-namespace": "default",
+                "vcluster.loft.sh/block-deletion": "true"
+            }
+        },
+        "spec": { "clusterIP": held_ip, "ports": [{ "port": 80 }] }
+    }));
+    hsvc.create(&pp, &host_clash).await.unwrap();
+    let reconciled = running.stats.reconciled();
+    let first = vsvc
+        .create(&pp, &obj(json!({ "metadata": { "name": "clash" }, "spec": { "ports": [{ "port": 80 }] } })))
+        .await
+        .unwrap();
+    // Several reconcile rounds after the create (the first of them `clash`'s).
+    eventually("reconciles after the create", DEADLINE, || async {
+        (running.stats.reconciled() >= reconciled + 5).then_some(())
+    })
+    .await;
+    let held: Vec<String> = warnings_on("clash").await.into_iter().filter(|m| m.contains("holds it")).collect();
+    assert_eq!(held, Vec::<String>::new(), "a holder about to get its host IP is not reported");
+    assert_eq!(get(&vsvc, "clash").await.unwrap().metadata.uid, first.metadata.uid, "not deleted while waiting");
+
+    // The holder gets its host Service and IP; `clash` then takes the IP it was waiting for.
+    host.clear_forbids();
+    eventually("clash recreated with its host's ClusterIP", DEADLINE, || async {
+        get(&vsvc, "clash").await.filter(|v| cluster_ip(v) == held_ip)
+    })
+    .await;
+    let holder_host = hsvc.get("holder-x-default-x-my-vc").await.unwrap();
+    assert_eq!(cluster_ip(&get(&vsvc, "holder").await.unwrap()), cluster_ip(&holder_host));
+    running.stop().await;
+}
