@@ -159,6 +159,23 @@ async fn synced_endpoints(host: &Api<Endpoints>) -> Vec<String> {
     list.iter().filter(|e| e.annotations().contains_key("vcluster.loft.sh/object-name")).map(|e| e.name_any()).collect()
 }
 
+/// The host Service of virtual `default/clash` with ClusterIP `ip`, as the endpoint writes it
+/// before the virtual one (block-deletion keeps it until the virtual Service comes).
+fn clash_host_service(ip: &str) -> Service {
+    obj(json!({
+        "metadata": {
+            "name": "clash-x-default-x-my-vc",
+            "labels": { "vcluster.loft.sh/managed-by": "my-vc" },
+            "annotations": {
+                "vcluster.loft.sh/object-name": "clash",
+                "vcluster.loft.sh/object-namespace": "default",
+                "vcluster.loft.sh/block-deletion": "true"
+            }
+        },
+        "spec": { "clusterIP": ip, "ports": [{ "port": 80 }] }
+    }))
+}
+
 /// Every scenario, in order, on one pair.
 async fn scenarios(pair: Pair) {
     let _ = tracing_subscriber::fmt()
@@ -376,21 +393,7 @@ async fn scenarios(pair: Pair) {
         "spec": { "ports": [{ "port": 80 }] }
     }));
     let held_ip = cluster_ip(&vsvc.create(&pp, &holder).await.unwrap());
-    // The host Service as the endpoint writes it before the virtual one (block-deletion keeps
-    // it until the virtual Service comes).
-    let host_clash: Service = obj(json!({
-        "metadata": {
-            "name": "clash-x-default-x-my-vc",
-            "labels": { "vcluster.loft.sh/managed-by": "my-vc" },
-            "annotations": {
-                "vcluster.loft.sh/object-name": "clash",
-                "vcluster.loft.sh/object-namespace": "default",
-                "vcluster.loft.sh/block-deletion": "true"
-            }
-        },
-        "spec": { "clusterIP": held_ip, "ports": [{ "port": 80 }] }
-    }));
-    hsvc.create(&pp, &host_clash).await.unwrap();
+    hsvc.create(&pp, &clash_host_service(&held_ip)).await.unwrap();
     let clash: Service = obj(json!({ "metadata": { "name": "clash" }, "spec": { "ports": [{ "port": 80 }] } }));
     let first = vsvc.create(&pp, &clash).await.unwrap();
     eventually("a Warning that the host's ClusterIP is held", DEADLINE, || async {
@@ -419,20 +422,24 @@ async fn scenarios(pair: Pair) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn services_on_kube_sim() {
+    let (_host, _virt, pair) = sim_pair().await;
+    scenarios(pair).await;
+}
+
+/// A host simulator and a virtual one (control plane only, TLS), and the pair the tests use.
+async fn sim_pair() -> (kube_sim::Simulator, kube_sim::Simulator, Pair) {
     use kube_sim::{SimConfig, Simulator};
     let host = Simulator::start_with(SimConfig::default()).await.unwrap();
     let virt =
         Simulator::start_with(SimConfig { tls: true, control_plane_only: true, ..SimConfig::default() }).await.unwrap();
-    let virt_kubeconfig = Kubeconfig::read_from(virt.kubeconfig_path()).unwrap();
-    let user_kubeconfig = Kubeconfig::from_yaml(&virt.kubeconfig_for("admin", &["system:masters"]).unwrap()).unwrap();
     let pair = Pair {
         host: host.client().await.unwrap(),
         virt: virt.client().await.unwrap(),
-        virt_kubeconfig,
-        user_kubeconfig,
+        virt_kubeconfig: Kubeconfig::read_from(virt.kubeconfig_path()).unwrap(),
+        user_kubeconfig: Kubeconfig::from_yaml(&virt.kubeconfig_for("admin", &["system:masters"]).unwrap()).unwrap(),
         virt_client_ca: virt.ca_pem().unwrap().to_string(),
     };
-    scenarios(pair).await;
+    (host, virt, pair)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,18 +470,9 @@ async fn services_on_real_control_planes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoint_creates_cost_one_host_create_each_on_kube_sim() {
     use futures::{StreamExt, TryStreamExt, stream};
-    use kube_sim::{SimConfig, Simulator};
+    use kube_sim::Simulator;
     const SERVICES: usize = 20;
-    let host = Simulator::start_with(SimConfig::default()).await.unwrap();
-    let virt =
-        Simulator::start_with(SimConfig { tls: true, control_plane_only: true, ..SimConfig::default() }).await.unwrap();
-    let pair = Pair {
-        host: host.client().await.unwrap(),
-        virt: virt.client().await.unwrap(),
-        virt_kubeconfig: Kubeconfig::read_from(virt.kubeconfig_path()).unwrap(),
-        user_kubeconfig: Kubeconfig::from_yaml(&virt.kubeconfig_for("admin", &["system:masters"]).unwrap()).unwrap(),
-        virt_client_ca: virt.ca_pem().unwrap().to_string(),
-    };
+    let (host, virt, pair) = sim_pair().await;
     seed_host(&pair.host).await;
     let running = start(&pair).await;
     let usvc: Api<Service> = Api::namespaced(running.user.clone(), "default");
@@ -570,17 +568,8 @@ async fn endpoint_creates_cost_one_host_create_each_on_kube_sim() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_holder_without_a_host_service_yet_is_waited_for_on_kube_sim() {
     use k8s_openapi::api::core::v1::Event;
-    use kube_sim::{ADMIN_USER, Forbid, SimConfig, Simulator};
-    let host = Simulator::start_with(SimConfig::default()).await.unwrap();
-    let virt =
-        Simulator::start_with(SimConfig { tls: true, control_plane_only: true, ..SimConfig::default() }).await.unwrap();
-    let pair = Pair {
-        host: host.client().await.unwrap(),
-        virt: virt.client().await.unwrap(),
-        virt_kubeconfig: Kubeconfig::read_from(virt.kubeconfig_path()).unwrap(),
-        user_kubeconfig: Kubeconfig::from_yaml(&virt.kubeconfig_for("admin", &["system:masters"]).unwrap()).unwrap(),
-        virt_client_ca: virt.ca_pem().unwrap().to_string(),
-    };
+    use kube_sim::{ADMIN_USER, Forbid};
+    let (host, _virt, pair) = sim_pair().await;
     seed_host(&pair.host).await;
     let running = start(&pair).await;
     let pp = PostParams::default();
@@ -610,20 +599,8 @@ async fn a_holder_without_a_host_service_yet_is_waited_for_on_kube_sim() {
         (!warnings_on("holder").await.is_empty()).then_some(())
     })
     .await;
-    // The host Service of `clash` holds the holder's virtual IP (as the endpoint writes it).
-    let host_clash: Service = obj(json!({
-        "metadata": {
-            "name": "clash-x-default-x-my-vc",
-            "labels": { "vcluster.loft.sh/managed-by": "my-vc" },
-            "annotations": {
-                "vcluster.loft.sh/object-name": "clash",
-                "vcluster.loft.sh/object-namespace": "default",
-                "vcluster.loft.sh/block-deletion": "true"
-            }
-        },
-        "spec": { "clusterIP": held_ip, "ports": [{ "port": 80 }] }
-    }));
-    hsvc.create(&pp, &host_clash).await.unwrap();
+    // The host Service of `clash` holds the holder's virtual IP.
+    hsvc.create(&pp, &clash_host_service(&held_ip)).await.unwrap();
     let reconciled = running.stats.reconciled();
     let first = vsvc
         .create(&pp, &obj(json!({ "metadata": { "name": "clash" }, "spec": { "ports": [{ "port": 80 }] } })))
