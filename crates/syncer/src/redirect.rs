@@ -26,6 +26,7 @@ use crate::recent::RecentCreates;
 use crate::translate::{self, services};
 
 /// The interceptor: host client and the translation of names, labels and selectors.
+#[derive(Clone)]
 pub struct ServiceRedirect {
     host: Client,
     ctx: translate::Context,
@@ -286,7 +287,7 @@ impl Interceptor for ServiceRedirect {
         request: InterceptedRequest,
         upstream: Upstream,
     ) -> BoxFuture<'static, Result<Response<ProxyBody>, InterceptError>> {
-        let this = ServiceRedirect { host: self.host.clone(), ctx: self.ctx.clone(), recent: self.recent.clone() };
+        let this = self.clone();
         Box::pin(async move {
             if !is_json(&request.request) {
                 let InterceptedRequest { caller, request, .. } = request;

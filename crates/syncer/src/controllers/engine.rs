@@ -126,8 +126,8 @@ pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Act
     let host_key = host_ref(&shared, v.as_ref());
     let host = kind.host_store().get(&host_key);
     match &host {
-        Some(_) => shared.recent.seen::<S::K>(&host_key.name),
-        None if shared.recent.pending::<S::K>(&host_key.name) => {
+        Some(_) => shared.config.recent_creates.seen::<S::K>(&host_key.name),
+        None if shared.config.recent_creates.pending::<S::K>(&host_key.name) => {
             shared.config.stats.reconciled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(Action::requeue(Duration::from_secs(1)));
         }
@@ -183,7 +183,7 @@ async fn create_host<S: Kind>(kind: &Arc<S>, v: &Arc<S::K>, obj: S::K) -> Result
     tracing::info!(kind = S::NAME, "create physical {}/{}", shared.tctx.host_namespace(), obj.name_any());
     match api.create(&shared.post_params(), &obj).await {
         Ok(_) => {
-            shared.recent.record::<S::K>(&obj.name_any());
+            shared.config.recent_creates.record::<S::K>(&obj.name_any());
             Ok(Action::await_change())
         }
         // Exists: our own create the store has not seen yet (retry), or an object with the name
@@ -333,7 +333,7 @@ where
     V: Resource<DynamicType = ()>,
 {
     // The host store has seen it now (created or gone): a reconcile decides from the store again.
-    shared.recent.seen::<K>(&h.name_any());
+    shared.config.recent_creates.seen::<K>(&h.name_any());
     if !shared.tctx.is_managed(h.meta()) {
         return None;
     }

@@ -104,8 +104,6 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     pub index: Arc<podindex::PodIndex>,
     failures: Mutex<HashMap<String, u32>>,
-    /// Host objects created that the host stores have not shown yet.
-    pub recent: Arc<crate::recent::RecentCreates>,
     /// Held while a fake node is created and a pod bound to it, and while the fake-node
     /// controller decides to delete one (`sharedNodesMutex`).
     pub nodes_lock: tokio::sync::Mutex<()>,
@@ -233,7 +231,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
         shutdown: shutdown.clone(),
         index: index.clone(),
         failures: Mutex::new(HashMap::new()),
-        recent: config.recent_creates.clone(),
         nodes_lock: tokio::sync::Mutex::new(()),
         known_nodes: Mutex::new(std::collections::HashSet::new()),
         network,
