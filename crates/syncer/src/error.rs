@@ -92,6 +92,14 @@ pub enum SyncError {
     /// does not give up (not synced, or excluded).
     #[error("cannot take the host's ClusterIP {ip}: the virtual Service {holder} holds it")]
     ClusterIpHeld { ip: String, holder: String },
+    /// A packed store object did not decode (it decoded when the watch read it).
+    #[error("decode the stored {kind} {name}")]
+    Unpack {
+        kind: String,
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("{kind} {name} on the host is kept for {remaining:?} more")]
     Kept { kind: &'static str, name: String, remaining: std::time::Duration },
 }

@@ -13,23 +13,25 @@ use kube::runtime::watcher;
 
 use super::Shared;
 use super::engine::{self, Kind};
+use super::lean::Packed;
 use crate::error::SyncError;
 use crate::translate::configmaps;
 
 pub(crate) struct ConfigMapKind {
     shared: Arc<Shared>,
-    host: Store<ConfigMap>,
+    host: Store<Packed<ConfigMap>>,
 }
 
 impl Kind for ConfigMapKind {
     type K = ConfigMap;
+    type Stored = Packed<ConfigMap>;
     const NAME: &'static str = "configmap";
 
     fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 
-    fn host_store(&self) -> &Store<ConfigMap> {
+    fn host_store(&self) -> &Store<Packed<ConfigMap>> {
         &self.host
     }
 
@@ -52,17 +54,15 @@ impl Kind for ConfigMapKind {
 
 pub(crate) async fn run(
     shared: Arc<Shared>,
-    host: Store<ConfigMap>,
-    host_stream: impl Stream<Item = Result<ConfigMap, watcher::Error>> + Send + 'static,
-    used: UnboundedReceiver<ObjectRef<ConfigMap>>,
+    host: Store<Packed<ConfigMap>>,
+    host_stream: impl Stream<Item = Result<Packed<ConfigMap>, watcher::Error>> + Send + 'static,
+    used: UnboundedReceiver<ObjectRef<Packed<ConfigMap>>>,
 ) {
     // "used" is only known once the pod index has listed the virtual pods.
     shared.index.ready().await;
     let mapper_shared = shared.clone();
-    let ctrl = engine::virtual_controller::<ConfigMap>(&shared)
-        .watches_stream(host_stream, move |h: ConfigMap| {
-            engine::host_to_virtual::<ConfigMap, ConfigMap>(&mapper_shared, &h)
-        })
+    let ctrl = engine::virtual_controller::<Packed<ConfigMap>>(&shared)
+        .watches_stream(host_stream, move |h: Packed<ConfigMap>| engine::host_to_virtual(&mapper_shared, &h))
         .reconcile_on(used);
     engine::run(ctrl, Arc::new(ConfigMapKind { shared, host })).await;
 }

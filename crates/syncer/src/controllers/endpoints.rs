@@ -15,6 +15,7 @@ use kube::{Api, ResourceExt};
 
 use super::Shared;
 use super::engine::{self, Kind};
+use super::lean::{self, Lean};
 use crate::error::SyncError;
 use crate::translate::endpoints;
 
@@ -26,6 +27,7 @@ pub(crate) struct EndpointsKind {
 
 impl Kind for EndpointsKind {
     type K = Endpoints;
+    type Stored = Endpoints;
     const NAME: &'static str = "endpoints";
 
     fn shared(&self) -> &Arc<Shared> {
@@ -63,8 +65,8 @@ pub(crate) async fn run(
     // missing Service means "delete the host Endpoints". A Service event triggers its Endpoints
     // after the store holds it (the reflector stores before it yields).
     let (services, writer) = reflector::store();
-    let service_api: Api<Service> = Api::all(shared.virtual_.clone());
-    let reflect = reflector::reflector(writer, watcher(service_api, watcher::Config::default()))
+    let service_api: Api<Lean<Service>> = Api::all(shared.virtual_.clone());
+    let reflect = reflector::reflector(writer, lean::watcher(service_api, watcher::Config::default()))
         .default_backoff()
         .touched_objects();
     let (trigger, triggers) = futures::channel::mpsc::unbounded();

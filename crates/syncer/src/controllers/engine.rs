@@ -31,6 +31,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Shared;
+use super::lean::{self, Stored as _};
 use crate::error::{SyncError, is_code};
 use crate::translate::{is_excluded, recorded_uid, virtual_name_of};
 
@@ -48,13 +49,15 @@ pub(crate) trait Kind: Send + Sync + 'static {
         + Send
         + Sync
         + 'static;
+    /// How the stores keep `K` (pods: packed, [`lean::Packed`]).
+    type Stored: lean::Stored<Object = Self::K> + Resource<Scope = NamespaceResourceScope>;
     /// The syncer's name in logs and events (`pod`, `configmap`, …).
     const NAME: &'static str;
 
     fn shared(&self) -> &Arc<Shared>;
 
     /// The host objects of this kind (the reflector behind the host watch).
-    fn host_store(&self) -> &Store<Self::K>;
+    fn host_store(&self) -> &Store<Self::Stored>;
 
     /// Whether the virtual object should exist on the host now (ConfigMaps and Secrets: only
     /// while used).
@@ -115,16 +118,17 @@ pub(crate) fn host_ref<K: Resource<DynamicType = ()>>(shared: &Shared, v: &K) ->
 }
 
 /// The generic reconcile of one virtual object.
-pub(crate) async fn reconcile<S: Kind>(v: Arc<S::K>, kind: Arc<S>) -> Result<Action, SyncError> {
+pub(crate) async fn reconcile<S: Kind>(stored: Arc<S::Stored>, kind: Arc<S>) -> Result<Action, SyncError> {
     let shared = kind.shared().clone();
-    if is_excluded(v.meta(), S::NAME) {
+    if is_excluded(stored.meta(), S::NAME) {
         return Ok(Action::await_change());
     }
     if !store_ready(kind.host_store(), "host").map_err(|e| *e)? {
         return Ok(Action::requeue(Duration::from_millis(100)));
     }
-    let host_key = host_ref(&shared, v.as_ref());
-    let host = kind.host_store().get(&host_key);
+    let v = S::Stored::object(&stored).map_err(|e| *e)?;
+    let host_key = host_ref(&shared, stored.as_ref());
+    let host = kind.host_store().get(&host_key).as_ref().map(S::Stored::object).transpose().map_err(|e| *e)?;
     match &host {
         Some(_) => shared.config.recent_creates.seen::<S::K>(&host_key.name),
         None if shared.config.recent_creates.pending::<S::K>(&host_key.name) => {
@@ -266,7 +270,7 @@ pub(crate) fn key_of<K: Resource>(obj: &K) -> String {
 }
 
 /// The error policy: retry with per-object exponential backoff (0.5 s doubling to 30 s).
-pub(crate) fn error_policy<S: Kind>(v: Arc<S::K>, err: &SyncError, kind: Arc<S>) -> Action {
+pub(crate) fn error_policy<S: Kind>(v: Arc<S::Stored>, err: &SyncError, kind: Arc<S>) -> Action {
     let failures = kind.shared().record_failure(&key_of(v.as_ref()));
     if err.code() == Some(409) {
         return Action::requeue(Duration::from_millis(200));
@@ -290,24 +294,15 @@ where
         + Sync
         + 'static,
 {
-    let api: Api<K> = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
+    let api = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
     let config = watcher::Config::default().labels(&format!(
         "{}={}",
         vcluster_translate::MANAGED_BY_LABEL,
         shared.tctx.translator.vcluster
     ));
     let (reader, writer) = reflector::store();
-    let stream = reflector(writer, watcher(api, config).modify(lean)).default_backoff().touched_objects();
+    let stream = reflector(writer, lean::watcher(api, config)).default_backoff().touched_objects();
     (reader, stream)
-}
-
-/// What a store keeps of an object: everything but `managedFields`, which no reconcile reads and
-/// which is often the larger part of a small object. A PUT built from a stored object then has
-/// none, and the server keeps the live ones (kubernetes v1.33
-/// staging/src/k8s.io/apimachinery/pkg/util/managedfields/internal/fieldmanager.go
-/// `decodeManagedFields`: none given, the live ones).
-pub(crate) fn lean<K: Resource>(object: &mut K) {
-    object.meta_mut().managed_fields = None;
 }
 
 /// A `Controller` over every virtual object of `K` that is triggered by deletions too:
@@ -319,10 +314,9 @@ pub(crate) fn virtual_controller<K>(shared: &Shared) -> Controller<K>
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
-    let api: Api<K> = Api::all(shared.virtual_.clone());
+    let api = Api::all(shared.virtual_.clone());
     let (reader, writer) = reflector::store();
-    let trigger =
-        reflector(writer, watcher(api, watcher::Config::default()).modify(lean)).default_backoff().touched_objects();
+    let trigger = reflector(writer, lean::watcher(api, watcher::Config::default())).default_backoff().touched_objects();
     Controller::for_stream(trigger, reader)
 }
 
@@ -343,7 +337,7 @@ where
 
 /// Run a kind's controller until shutdown. `ctrl` is the prepared `Controller` (primary: the
 /// virtual objects, plus the host watch and any extra triggers).
-pub(crate) async fn run<S: Kind>(ctrl: Controller<S::K>, kind: Arc<S>) {
+pub(crate) async fn run<S: Kind>(ctrl: Controller<S::Stored>, kind: Arc<S>) {
     let shared = kind.shared().clone();
     let shutdown = shared.shutdown.clone();
     let virtual_store = ctrl.store();
@@ -378,7 +372,7 @@ pub(crate) async fn run<S: Kind>(ctrl: Controller<S::K>, kind: Arc<S>) {
 /// virtual API confirms it is gone (`Reconcile`, vObj == nil && pObj != nil).
 pub(crate) async fn virtual_gone<S: Kind>(
     kind: &Arc<S>,
-    virtual_store: &Store<S::K>,
+    virtual_store: &Store<S::Stored>,
     namespace: &str,
     name: &str,
 ) -> Result<(), SyncError> {
@@ -393,6 +387,7 @@ pub(crate) async fn virtual_gone<S: Kind>(
     if is_excluded(h.meta(), S::NAME) || !shared.tctx.is_managed(h.meta()) {
         return Ok(());
     }
+    let h = S::Stored::object(&h).map_err(|e| *e)?;
     if let Some(remaining) = kind.keep_orphan(h.as_ref()) {
         return Err(SyncError::Kept { kind: S::NAME, name: host_name, remaining });
     }

@@ -25,14 +25,15 @@ use kube::{Api, Resource, ResourceExt};
 use tokio::sync::mpsc;
 
 use super::Shared;
+use super::lean::{self, Lean, Packed};
 use crate::error::{SyncError, is_code};
 use crate::translate::{events, virtual_name_of};
 
 /// The host stores events are mapped through.
 pub(crate) struct HostStores {
-    pub pods: Store<Pod>,
-    pub configmaps: Store<ConfigMap>,
-    pub secrets: Store<Secret>,
+    pub pods: Store<Packed<Pod>>,
+    pub configmaps: Store<Packed<ConfigMap>>,
+    pub secrets: Store<Packed<Secret>>,
 }
 
 struct Ctx {
@@ -311,8 +312,8 @@ pub(crate) async fn run(shared: Arc<Shared>, stores: HostStores) {
         });
         queues.push(tx);
     }
-    let api: Api<Event> = Api::namespaced(ctx.shared.host.clone(), ctx.shared.tctx.host_namespace());
-    let mut stream = watcher(api, watcher::Config::default()).default_backoff().boxed();
+    let api: Api<Lean<Event>> = Api::namespaced(ctx.shared.host.clone(), ctx.shared.tctx.host_namespace());
+    let mut stream = lean::watcher(api, watcher::Config::default()).default_backoff().boxed();
     let shutdown = ctx.shared.shutdown.clone();
     loop {
         let event = tokio::select! {

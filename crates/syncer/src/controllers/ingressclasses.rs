@@ -13,11 +13,12 @@ use k8s_openapi::api::networking::v1::IngressClass;
 use kube::api::{DeleteParams, Preconditions};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::watcher::{self, watcher};
+use kube::runtime::watcher;
 use kube::runtime::{WatchStreamExt, reflector as reflect};
 use kube::{Api, ResourceExt};
 
 use super::Shared;
+use super::lean::{self, Lean};
 use crate::error::{SyncError, is_code};
 use crate::translate::ingressclasses;
 
@@ -29,16 +30,16 @@ struct Ctx {
 }
 
 pub(crate) async fn run(shared: Arc<Shared>) {
-    let host_api: Api<IngressClass> = Api::all(shared.host.clone());
-    let virtual_api: Api<IngressClass> = Api::all(shared.virtual_.clone());
+    let host_api: Api<Lean<IngressClass>> = Api::all(shared.host.clone());
+    let virtual_api: Api<Lean<IngressClass>> = Api::all(shared.virtual_.clone());
     let (virtual_classes, writer) = reflector::store();
     let virtual_stream =
-        reflect(writer, watcher(virtual_api, watcher::Config::default())).default_backoff().touched_objects();
+        reflect(writer, lean::watcher(virtual_api, watcher::Config::default())).default_backoff().touched_objects();
     // Triggered by host deletions too (`Controller::new` would miss them): a deleted host class
     // reconciles to `ObjectNotFound`, handled by `host_gone`.
     let (host_classes, host_writer) = reflector::store();
     let host_trigger =
-        reflect(host_writer, watcher(host_api, watcher::Config::default())).default_backoff().touched_objects();
+        reflect(host_writer, lean::watcher(host_api, watcher::Config::default())).default_backoff().touched_objects();
     let ctrl = Controller::for_stream(host_trigger, host_classes)
         .watches_stream(virtual_stream, |v: IngressClass| Some(ObjectRef::new(&v.name_any())));
     let ctx = Arc::new(Ctx { shared: shared.clone(), virtual_classes });

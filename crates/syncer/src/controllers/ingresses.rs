@@ -15,11 +15,12 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
-use kube::runtime::watcher::{self, Event, watcher};
+use kube::runtime::watcher::{self, Event};
 use kube::{Api, ResourceExt};
 
 use super::Shared;
 use super::engine::{self, Kind};
+use super::lean::{self, Lean};
 use crate::error::{SyncError, is_code};
 use crate::translate::ingresses;
 
@@ -48,6 +49,7 @@ impl IngressKind {
 
 impl Kind for IngressKind {
     type K = Ingress;
+    type Stored = Ingress;
     const NAME: &'static str = "ingress";
 
     fn shared(&self) -> &Arc<Shared> {
@@ -104,8 +106,8 @@ fn key_of(i: &Ingress) -> (String, String) {
 
 /// Keep the pod index's Secret references of the virtual Ingresses until shutdown.
 async fn run_secret_index(shared: Arc<Shared>) {
-    let api: Api<Ingress> = Api::all(shared.virtual_.clone());
-    let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+    let api: Api<Lean<Ingress>> = Api::all(shared.virtual_.clone());
+    let mut events = lean::watcher(api, watcher::Config::default()).default_backoff().boxed();
     let mut relist: Option<HashSet<(String, String)>> = None;
     loop {
         tokio::select! {

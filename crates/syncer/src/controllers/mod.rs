@@ -12,6 +12,7 @@ pub(crate) mod engine;
 pub(crate) mod events;
 pub(crate) mod ingressclasses;
 pub(crate) mod ingresses;
+pub(crate) mod lean;
 pub(crate) mod networkpolicies;
 pub(crate) mod nodehosts;
 pub(crate) mod nodes;
@@ -179,7 +180,7 @@ impl Shared {
     pub(crate) fn retry_cleanup<S: engine::Kind>(
         &self,
         kind: Arc<S>,
-        virtual_store: kube::runtime::reflector::Store<S::K>,
+        virtual_store: kube::runtime::reflector::Store<S::Stored>,
         namespace: String,
         name: String,
     ) {

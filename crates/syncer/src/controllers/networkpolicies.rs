@@ -21,6 +21,7 @@ pub(crate) struct NetworkPolicyKind {
 
 impl Kind for NetworkPolicyKind {
     type K = NetworkPolicy;
+    type Stored = NetworkPolicy;
     const NAME: &'static str = "networkpolicy";
 
     fn shared(&self) -> &Arc<Shared> {

@@ -16,6 +16,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 
+use super::lean::{self, Lean};
 use super::{FIELD_MANAGER, Shared};
 use crate::coredns::{CONFIGMAP_NAME, CONFIGMAP_NAMESPACE, NODE_HOSTS_KEY};
 use crate::error::{SyncError, is_code};
@@ -53,9 +54,10 @@ fn error_policy(_cm: Arc<ConfigMap>, err: &SyncError, _ctx: Arc<Context>) -> Act
 
 pub(crate) async fn run(shared: Arc<Shared>) {
     let (nodes, writer) = reflector::store();
-    let node_events = reflector(writer, watcher(Api::<Node>::all(shared.virtual_.clone()), watcher::Config::default()))
-        .default_backoff()
-        .touched_objects();
+    let node_events =
+        reflector(writer, lean::watcher(Api::<Lean<Node>>::all(shared.virtual_.clone()), watcher::Config::default()))
+            .default_backoff()
+            .touched_objects();
     let configmaps: Api<ConfigMap> = Api::namespaced(shared.virtual_.clone(), CONFIGMAP_NAMESPACE);
     let shutdown = shared.shutdown.clone();
     Controller::new(configmaps, watcher::Config::default().fields(&format!("metadata.name={CONFIGMAP_NAME}")))

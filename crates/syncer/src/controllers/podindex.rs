@@ -19,6 +19,7 @@ use kube::runtime::watcher::{self, Event};
 use tokio::sync::watch;
 
 use super::Shared;
+use super::lean::{self, Lean, Packed};
 use crate::translate::{configmaps, nodes, secrets};
 
 type Key = (String, String);
@@ -56,19 +57,19 @@ pub(crate) struct PodIndex {
 }
 
 struct Senders {
-    configmaps: mpsc::UnboundedSender<ObjectRef<ConfigMap>>,
-    secrets: mpsc::UnboundedSender<ObjectRef<Secret>>,
+    configmaps: mpsc::UnboundedSender<ObjectRef<Packed<ConfigMap>>>,
+    secrets: mpsc::UnboundedSender<ObjectRef<Packed<Secret>>>,
     nodes: mpsc::UnboundedSender<ObjectRef<Node>>,
-    namespaces: mpsc::UnboundedSender<ObjectRef<Pod>>,
+    namespaces: mpsc::UnboundedSender<ObjectRef<Packed<Pod>>>,
 }
 
 /// The trigger streams for the controllers.
 pub(crate) struct Triggers {
-    pub configmaps: mpsc::UnboundedReceiver<ObjectRef<ConfigMap>>,
-    pub secrets: mpsc::UnboundedReceiver<ObjectRef<Secret>>,
+    pub configmaps: mpsc::UnboundedReceiver<ObjectRef<Packed<ConfigMap>>>,
+    pub secrets: mpsc::UnboundedReceiver<ObjectRef<Packed<Secret>>>,
     pub nodes: mpsc::UnboundedReceiver<ObjectRef<Node>>,
     /// Pods whose namespace's labels changed.
-    pub namespaces: mpsc::UnboundedReceiver<ObjectRef<Pod>>,
+    pub namespaces: mpsc::UnboundedReceiver<ObjectRef<Packed<Pod>>>,
 }
 
 impl PodIndex {
@@ -281,10 +282,11 @@ fn remove_refs(state: &mut State, namespace: &str, refs: &PodRefs) {
 
 /// Keep the index from the virtual pods and namespaces until shutdown.
 pub(crate) async fn run(shared: Arc<Shared>, index: Arc<PodIndex>) {
-    let pods: Api<Pod> = Api::all(shared.virtual_.clone());
-    let namespaces: Api<Namespace> = Api::all(shared.virtual_.clone());
-    let mut pod_events = watcher(pods, watcher::Config::default()).default_backoff().boxed();
-    let mut ns_events = watcher(namespaces, watcher::Config::default()).default_backoff().touched_objects().boxed();
+    let pods: Api<Lean<Pod>> = Api::all(shared.virtual_.clone());
+    let namespaces: Api<Lean<Namespace>> = Api::all(shared.virtual_.clone());
+    let mut pod_events = lean::watcher(pods, watcher::Config::default()).default_backoff().boxed();
+    let mut ns_events =
+        lean::watcher(namespaces, watcher::Config::default()).default_backoff().touched_objects().boxed();
     let mut relist: Option<HashSet<Key>> = None;
     loop {
         tokio::select! {
@@ -319,5 +321,3 @@ pub(crate) async fn run(shared: Arc<Shared>, index: Arc<PodIndex>) {
         }
     }
 }
-
-use kube::runtime::watcher::watcher;

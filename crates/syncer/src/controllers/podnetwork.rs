@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+use super::lean::{self, Lean};
 use futures::channel::mpsc::{UnboundedSender, unbounded};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
@@ -115,12 +116,12 @@ fn watch_service_ip(
     trigger: Option<(UnboundedSender<()>, Arc<AtomicBool>)>,
 ) -> watch::Receiver<Known<Option<String>>> {
     let (tx, rx) = watch::channel(Known::Unknown);
-    let api: Api<Service> = Api::namespaced(host.clone(), namespace);
+    let api: Api<Lean<Service>> = Api::namespaced(host.clone(), namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let shutdown = shutdown.clone();
     let name = name.to_owned();
     tokio::spawn(async move {
-        let mut events = watcher(api, config).default_backoff().boxed();
+        let mut events = lean::watcher(api, config).default_backoff().boxed();
         let mut listed: Option<String> = None;
         let set = |ip: Option<String>| {
             let changed = tx.send_if_modified(|current| {
@@ -166,8 +167,8 @@ struct ServiceIndex {
 
 impl ServiceIndex {
     async fn run(self: Arc<Self>, virtual_: Client, shutdown: CancellationToken) {
-        let api: Api<Service> = Api::all(virtual_);
-        let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+        let api: Api<Lean<Service>> = Api::all(virtual_);
+        let mut events = lean::watcher(api, watcher::Config::default()).default_backoff().boxed();
         let mut staging: HashMap<String, BTreeMap<String, Service>> = HashMap::new();
         loop {
             let event = tokio::select! {

@@ -19,6 +19,7 @@ use kube::{Api, ResourceExt};
 
 use super::Shared;
 use super::engine::{self, Kind};
+use super::lean::Packed;
 use crate::error::{SyncError, is_code};
 use crate::translate::{nodes, pods, security};
 
@@ -27,7 +28,7 @@ const MINIMUM_GRACE_PERIOD: i64 = 30;
 
 pub(crate) struct PodKind {
     shared: Arc<Shared>,
-    host: Store<Pod>,
+    host: Store<Packed<Pod>>,
 }
 
 impl PodKind {
@@ -185,13 +186,14 @@ impl PodKind {
 
 impl Kind for PodKind {
     type K = Pod;
+    type Stored = Packed<Pod>;
     const NAME: &'static str = "pod";
 
     fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 
-    fn host_store(&self) -> &Store<Pod> {
+    fn host_store(&self) -> &Store<Packed<Pod>> {
         &self.host
     }
 
@@ -317,14 +319,14 @@ fn random_guid() -> String {
 
 pub(crate) async fn run(
     shared: Arc<Shared>,
-    host: Store<Pod>,
-    host_stream: impl Stream<Item = Result<Pod, watcher::Error>> + Send + 'static,
-    namespace_changes: UnboundedReceiver<ObjectRef<Pod>>,
+    host: Store<Packed<Pod>>,
+    host_stream: impl Stream<Item = Result<Packed<Pod>, watcher::Error>> + Send + 'static,
+    namespace_changes: UnboundedReceiver<ObjectRef<Packed<Pod>>>,
     dns_changes: impl Stream<Item = ()> + Send + 'static,
 ) {
     let mapper_shared = shared.clone();
-    let ctrl = engine::virtual_controller::<Pod>(&shared)
-        .watches_stream(host_stream, move |h: Pod| engine::host_to_virtual::<Pod, Pod>(&mapper_shared, &h))
+    let ctrl = engine::virtual_controller::<Packed<Pod>>(&shared)
+        .watches_stream(host_stream, move |h: Packed<Pod>| engine::host_to_virtual(&mapper_shared, &h))
         .reconcile_on(namespace_changes)
         // Pods waiting for the DNS IP are retried as soon as it appears.
         .reconcile_all_on(dns_changes);

@@ -23,6 +23,7 @@ pub(crate) struct PvcKind {
 
 impl Kind for PvcKind {
     type K = PersistentVolumeClaim;
+    type Stored = PersistentVolumeClaim;
     const NAME: &'static str = "persistentvolumeclaim";
 
     fn shared(&self) -> &Arc<Shared> {

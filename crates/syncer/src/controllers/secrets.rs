@@ -13,23 +13,25 @@ use kube::runtime::watcher;
 
 use super::Shared;
 use super::engine::{self, Kind};
+use super::lean::Packed;
 use crate::error::SyncError;
 use crate::translate::secrets;
 
 pub(crate) struct SecretKind {
     shared: Arc<Shared>,
-    host: Store<Secret>,
+    host: Store<Packed<Secret>>,
 }
 
 impl Kind for SecretKind {
     type K = Secret;
+    type Stored = Packed<Secret>;
     const NAME: &'static str = "secret";
 
     fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 
-    fn host_store(&self) -> &Store<Secret> {
+    fn host_store(&self) -> &Store<Packed<Secret>> {
         &self.host
     }
 
@@ -52,9 +54,9 @@ impl Kind for SecretKind {
 
 pub(crate) async fn run(
     shared: Arc<Shared>,
-    host: Store<Secret>,
-    host_stream: impl Stream<Item = Result<Secret, watcher::Error>> + Send + 'static,
-    used: UnboundedReceiver<ObjectRef<Secret>>,
+    host: Store<Packed<Secret>>,
+    host_stream: impl Stream<Item = Result<Packed<Secret>, watcher::Error>> + Send + 'static,
+    used: UnboundedReceiver<ObjectRef<Packed<Secret>>>,
 ) {
     // "used" is only known once the pod index has listed the virtual pods (and ingresses).
     shared.index.ready().await;
@@ -62,8 +64,8 @@ pub(crate) async fn run(
         shared.index.ingresses_ready().await;
     }
     let mapper_shared = shared.clone();
-    let ctrl = engine::virtual_controller::<Secret>(&shared)
-        .watches_stream(host_stream, move |h: Secret| engine::host_to_virtual::<Secret, Secret>(&mapper_shared, &h))
+    let ctrl = engine::virtual_controller::<Packed<Secret>>(&shared)
+        .watches_stream(host_stream, move |h: Packed<Secret>| engine::host_to_virtual(&mapper_shared, &h))
         .reconcile_on(used);
     engine::run(ctrl, Arc::new(SecretKind { shared, host })).await;
 }

@@ -19,6 +19,7 @@ pub(crate) struct ServiceAccountKind {
 
 impl Kind for ServiceAccountKind {
     type K = ServiceAccount;
+    type Stored = ServiceAccount;
     const NAME: &'static str = "serviceaccount";
 
     fn shared(&self) -> &Arc<Shared> {

@@ -48,6 +48,7 @@ fn is_default_kubernetes(v: &Service) -> bool {
 
 impl Kind for ServiceKind {
     type K = Service;
+    type Stored = Service;
     const NAME: &'static str = "service";
 
     fn shared(&self) -> &Arc<Shared> {

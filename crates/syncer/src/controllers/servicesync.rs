@@ -27,13 +27,14 @@ use k8s_openapi::api::core::v1::{Endpoints, Namespace, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, Preconditions};
 use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, watcher};
+use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
 use super::Shared;
+use super::lean::{self, Lean};
 use crate::error::{SyncError, is_code};
 use crate::options::ServiceMapping;
 use crate::translate::servicesync as tr;
@@ -170,12 +171,12 @@ where
         + Sync
         + 'static,
 {
-    let api: Api<K> = Api::namespaced(client, namespace);
+    let api: Api<Lean<K>> = Api::namespaced(client, namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let (queue, shutdown) = (ctx.queue.clone(), ctx.shared.shutdown.clone());
     let what = format!("{} {namespace}/{name}", K::kind(&()));
     tokio::spawn(async move {
-        let mut events = watcher(api, config).default_backoff().boxed();
+        let mut events = lean::watcher(api, config).default_backoff().boxed();
         let mut warned = false;
         loop {
             tokio::select! {
