@@ -30,8 +30,8 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::Shared;
 use super::lean::{self, Stored as _};
+use super::{Shared, writes};
 use crate::error::{SyncError, is_code};
 use crate::translate::{is_excluded, recorded_uid, virtual_name_of};
 
@@ -185,8 +185,8 @@ async fn create_host<S: Kind>(kind: &Arc<S>, v: &Arc<S::K>, obj: S::K) -> Result
     let shared = kind.shared();
     let api: Api<S::K> = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
     tracing::info!(kind = S::NAME, "create physical {}/{}", shared.tctx.host_namespace(), obj.name_any());
-    match api.create(&shared.post_params(), &obj).await {
-        Ok(_) => {
+    match writes::create(&api, &shared.post_params(), &obj).await {
+        Ok(()) => {
             shared.config.recent_creates.record::<S::K>(&obj.name_any());
             Ok(Action::await_change())
         }
@@ -223,8 +223,8 @@ pub(crate) async fn update_host<S: Kind>(kind: &S, v: &S::K, obj: S::K) -> Resul
         shared.tctx.host_namespace(),
         S::NAME
     );
-    match api.replace(&name, &shared.post_params(), &obj).await {
-        Ok(_) => Ok(Action::await_change()),
+    match writes::replace(&api, &name, &shared.post_params(), &obj).await {
+        Ok(()) => Ok(Action::await_change()),
         Err(e) if is_code(&e, 409) => Ok(Action::requeue(Duration::from_millis(200))),
         Err(e) => {
             let message = format!("Error syncing to physical cluster: {}", api_message(&e));

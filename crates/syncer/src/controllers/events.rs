@@ -17,15 +17,15 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::ListParams;
+use kube::api::{ListParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
 use tokio::sync::mpsc;
 
-use super::Shared;
 use super::lean::{self, Lean, Packed};
+use super::{Shared, writes};
 use crate::error::{SyncError, is_code};
 use crate::translate::{events, virtual_name_of};
 
@@ -143,18 +143,17 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Handled, SyncError> {
     let event_name = desired.name_any();
     let (host_key, virtual_key) = (hashed(&key(&namespace, &h.name_any())), hashed(&key(&vns, &event_name)));
     let wanted = digest(&desired);
-    if ctx.known(host_key, virtual_key, wanted) {
-        return Ok(Handled::Done(Action::await_change()));
-    }
     let api: Api<Event> = Api::namespaced(shared.virtual_.clone(), &vns);
-    let existing =
-        api.get_opt(&event_name).await.map_err(|e| SyncError::api("get", "event", "virtual", &vns, &event_name, e))?;
-    let result = match existing {
-        None => api.create(&shared.post_params(), &desired).await.map(|_| ()),
-        Some(existing) => match events::update(&existing, &desired) {
-            Some(updated) => api.replace(&event_name, &shared.post_params(), &updated).await.map(|_| ()),
-            None => Ok(()),
+    let pp = shared.post_params();
+    let result = match ctx.copy_of(host_key, virtual_key, wanted) {
+        Copy::Current => return Ok(Handled::Done(Action::await_change())),
+        // Upstream reads the virtual Event first (`events/syncer.go`); for an Event no copy was
+        // made of, that read is a 404 (one request per Event), so it is created at once.
+        Copy::None => match writes::create(&api, &pp, &desired).await {
+            Err(e) if is_code(&e, 409) => update_copy(&api, &pp, &desired).await,
+            other => other,
         },
+        Copy::Stale => update_copy(&api, &pp, &desired).await,
     };
     match result {
         Ok(()) => {
@@ -163,6 +162,18 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Handled, SyncError> {
         }
         Err(e) if is_code(&e, 409) => Ok(Handled::Done(Action::requeue(Duration::from_millis(200)))),
         Err(e) => Err(SyncError::api("write", "event", "virtual", &vns, &event_name, e)),
+    }
+}
+
+/// Bring the virtual Event up to date (or create it, gone since).
+async fn update_copy(api: &Api<Event>, pp: &PostParams, desired: &Event) -> kube::Result<()> {
+    let name = desired.name_any();
+    match api.get_opt(&name).await? {
+        None => writes::create(api, pp, desired).await,
+        Some(existing) => match events::update(&existing, desired) {
+            Some(updated) => writes::replace(api, &name, pp, &updated).await,
+            None => Ok(()),
+        },
     }
 }
 
@@ -185,6 +196,16 @@ struct Copies {
     by_host: HashMap<u64, (u64, u64)>,
     /// Host Events waiting for a retry: the latest version seen of each.
     retrying: HashMap<String, Arc<Event>>,
+}
+
+/// What is known of a host Event's virtual copy.
+enum Copy {
+    /// Made (or listed at start) with what the host Event says now.
+    Current,
+    /// Made or listed, but the host Event changed since.
+    Stale,
+    /// None made or listed.
+    None,
 }
 
 /// A digest of what [`events::update`] compares: everything but the metadata and the involved
@@ -214,17 +235,21 @@ impl Ctx {
     }
 
     /// Whether the copy of host Event `host_key` is known to be `desired` already.
-    fn known(&self, host_key: u64, virtual_key: u64, digest: u64) -> bool {
+    fn copy_of(&self, host_key: u64, virtual_key: u64, digest: u64) -> Copy {
         let mut copies = self.copies();
         if copies.by_host.get(&host_key) == Some(&(virtual_key, digest)) {
-            return true;
+            return Copy::Current;
         }
         if copies.listed.get(&virtual_key) == Some(&digest) {
             copies.listed.remove(&virtual_key);
             copies.by_host.insert(host_key, (virtual_key, digest));
-            return true;
+            return Copy::Current;
         }
-        false
+        if copies.by_host.contains_key(&host_key) || copies.listed.contains_key(&virtual_key) {
+            Copy::Stale
+        } else {
+            Copy::None
+        }
     }
 
     fn copied(&self, host_key: u64, virtual_key: u64, digest: u64) {

@@ -24,6 +24,7 @@ pub(crate) mod secrets;
 pub(crate) mod serviceaccounts;
 pub(crate) mod services;
 pub(crate) mod servicesync;
+pub(crate) mod writes;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -171,7 +172,7 @@ impl Shared {
             ..Event::default()
         };
         let api: Api<Event> = Api::namespaced(self.virtual_.clone(), &namespace);
-        if let Err(e) = api.create(&self.post_params(), &event).await {
+        if let Err(e) = writes::create(&api, &self.post_params(), &event).await {
             tracing::debug!(error = %e, "cannot record event {reason}");
         }
     }

@@ -17,9 +17,9 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
-use super::Shared;
 use super::engine::{self, Kind};
 use super::lean::Packed;
+use super::{Shared, writes};
 use crate::error::{SyncError, is_code};
 use crate::translate::{nodes, pods, security};
 
@@ -148,16 +148,8 @@ impl PodKind {
             },
         };
         let api: Api<Pod> = Api::namespaced(shared.virtual_.clone(), &namespace);
-        match api
-            .create_subresource::<Binding, serde_json::Value>(
-                "binding",
-                &v.name_any(),
-                &PostParams::default(),
-                &binding,
-            )
-            .await
-        {
-            Ok(_) => Ok(true),
+        match writes::create_subresource(&api, "binding", &v.name_any(), &PostParams::default(), &binding).await {
+            Ok(()) => Ok(true),
             // Bound already (our previous bind, not yet in the store).
             Err(e) if is_code(&e, 409) => Ok(true),
             Err(e) => {
@@ -288,8 +280,8 @@ impl Kind for PodKind {
             let api: Api<Pod> = Api::namespaced(shared.virtual_.clone(), &namespace);
             let mut updated = (**v).clone();
             updated.status = Some(status);
-            return match api.replace_status(&v.name_any(), &shared.post_params(), &updated).await {
-                Ok(_) => Ok(Action::await_change()),
+            return match writes::replace_status(&api, &v.name_any(), &shared.post_params(), &updated).await {
+                Ok(()) => Ok(Action::await_change()),
                 Err(e) if is_code(&e, 409) => Ok(Action::requeue(Duration::from_millis(200))),
                 Err(e) => {
                     shared

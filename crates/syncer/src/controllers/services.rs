@@ -18,8 +18,8 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
 
-use super::Shared;
 use super::engine::{self, Kind};
+use super::{Shared, writes};
 use crate::error::{SyncError, is_code};
 use crate::translate::is_excluded;
 use crate::translate::services::{self, Backward};
@@ -126,8 +126,8 @@ impl Kind for ServiceKind {
             let mut updated = v.as_ref().clone();
             updated.status = Some(status);
             let api: Api<Service> = Api::namespaced(self.shared.virtual_.clone(), &v.namespace().unwrap_or_default());
-            match api.replace_status(&v.name_any(), &self.shared.post_params(), &updated).await {
-                Ok(_) => return Ok(Action::await_change()),
+            match writes::replace_status(&api, &v.name_any(), &self.shared.post_params(), &updated).await {
+                Ok(()) => return Ok(Action::await_change()),
                 Err(e) if is_code(&e, 409) || is_code(&e, 404) => {
                     return Ok(Action::requeue(Duration::from_millis(200)));
                 }
