@@ -76,6 +76,39 @@ async fn each_host_object_is_created_once() {
     syncer.stop().await;
 }
 
+/// A host Event no copy was made of is created in the virtual cluster at once: reading it
+/// first (upstream's `Get`) was a 404 per Event, about five per pod.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_events_are_copied_without_reading_first() {
+    let clusters = Clusters::start(true).await;
+    let virt = clusters.virt_client().await;
+    let mut syncer = clusters.syncer(&[]).await;
+    syncer.wait_ready(true, DEADLINE).await;
+    create(&virt, "default", &configmap("settings", "one")).await;
+    create(&virt, "default", &secret("db")).await;
+    for i in 0..5 {
+        create(&virt, "default", &web_pod(&format!("web-{i}"), "settings", "db")).await;
+    }
+    // The host kubelet reports on each pod; every report gets its copy.
+    let copies = || async {
+        clusters.virt.objects("v1", "Event").await.iter().filter(|e| s(e, &["reason"]) == Some("Started")).count()
+    };
+    eventually("a copied Started event per pod", DEADLINE, || async { (copies().await == 5).then_some(()) }).await;
+    let host_events = clusters.host.objects("v1", "Event").await.len() as u64;
+    eventually("every host event handled", DEADLINE, || async { (syncer.stats.events() >= host_events).then_some(()) })
+        .await;
+    let reads: Vec<_> = clusters
+        .virt
+        .sim()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/events/"))
+        .map(|r| format!("{} {}", r.status, r.path))
+        .collect();
+    assert!(reads.is_empty(), "virtual Events read before their copy was made: {reads:#?}");
+    syncer.stop().await;
+}
+
 /// Wait until a restarted syncer reconciled at least `objects` virtual objects and `events`
 /// host events (so any write it would make has been made).
 async fn settled(syncer: &Syncer, objects: u64, events: u64) {
