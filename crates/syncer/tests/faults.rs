@@ -2,18 +2,18 @@
 //! someone is recreated; a virtual object deleted while the syncer was down has its host
 //! object deleted at start; watch 410s relist without duplicates; conflicts are retried; a host
 //! API outage makes the syncer unready, it retries and recovers without crashing; a virtual
-//! object deleted while the syncer runs has its host object deleted. And leader
-//! election between two replicas.
+//! object deleted while the syncer runs has its host object deleted; host Events deleted while
+//! the watch was down are forgotten at the relist. And leader election between two replicas.
 
 mod common;
 
 use std::time::Duration;
 
 use common::*;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use kube::Api;
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod};
 use kube::api::DeleteParams;
-use kube_sim::Fault;
+use kube::{Api, ResourceExt};
+use kube_sim::{ADMIN_USER, Fault, Forbid};
 use vcluster_syncer::startup::Timings;
 
 on_both_servers!(leader_election_hands_over, virtual_deletions_while_running_are_followed);
@@ -106,6 +106,49 @@ async fn new_events_are_copied_without_reading_first() {
         .map(|r| format!("{} {}", r.status, r.path))
         .collect();
     assert!(reads.is_empty(), "virtual Events read before their copy was made: {reads:#?}");
+    syncer.stop().await;
+}
+
+/// The Events controller remembers each host Event's copy until the host Event is deleted. One
+/// deleted while the syncer's watch was down, with its history compacted, comes back in no
+/// Delete; the relist after the 410 must let go of it (else every such Event is kept forever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_deleted_while_the_watch_was_down_are_forgotten() {
+    let clusters = Clusters::start(true).await;
+    let syncer = converged(&clusters).await;
+    let host_events = || async {
+        clusters
+            .host
+            .objects("v1", "Event")
+            .await
+            .into_iter()
+            .filter(|e| s(e, &["metadata", "namespace"]) == Some(HOST_NS))
+            .count() as u64
+    };
+    let before = host_events().await;
+    assert!(before > 0, "the host kubelet reported on the pod");
+    eventually("every host Event's copy remembered", DEADLINE, || async {
+        (syncer.stats.event_copies() == host_events().await).then_some(())
+    })
+    .await;
+
+    // The syncer's watch of the host Events breaks and cannot come back while they go.
+    let host = clusters.host.sim();
+    host.forbid(Forbid::user(ADMIN_USER).resource("", "events"));
+    host.drop_watches();
+    let cleaner = host.client_for("cleaner", &["system:masters"]).await.unwrap();
+    let api: Api<Event> = Api::namespaced(cleaner, HOST_NS);
+    for e in api.list(&Default::default()).await.unwrap() {
+        api.delete(&e.name_any(), &DeleteParams::default()).await.unwrap();
+    }
+    host.compact();
+    host.clear_forbids();
+
+    eventually("the copies of the deleted Events forgotten", DEADLINE, || async {
+        let (copies, now) = (syncer.stats.event_copies(), host_events().await);
+        (copies == now && now < before).then_some(())
+    })
+    .await;
     syncer.stop().await;
 }
 

@@ -9,7 +9,7 @@
 //! until the host Events they belong to come: a restart then compares in memory instead of
 //! reading every virtual Event back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -198,6 +198,14 @@ struct Copies {
     retrying: HashMap<String, Arc<Event>>,
 }
 
+impl Copies {
+    /// Forget every host Event not in `seen` (hashes of `namespace/name`).
+    fn keep_only(&mut self, seen: &HashSet<u64>) {
+        self.by_host.retain(|host, _| seen.contains(host));
+        self.retrying.retain(|host, _| seen.contains(&hashed(host)));
+    }
+}
+
 /// What is known of a host Event's virtual copy.
 enum Copy {
     /// Made (or listed at start) with what the host Event says now.
@@ -256,6 +264,12 @@ impl Ctx {
         let mut copies = self.copies();
         copies.listed.remove(&virtual_key);
         copies.by_host.insert(host_key, (virtual_key, digest));
+        self.count(&copies);
+    }
+
+    /// The gauge of host Events with a known copy ([`super::Stats::event_copies`]).
+    fn count(&self, copies: &Copies) {
+        self.shared.config.stats.event_copies.store(copies.by_host.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -340,6 +354,8 @@ pub(crate) async fn run(shared: Arc<Shared>, stores: HostStores) {
     let api: Api<Lean<Event>> = Api::namespaced(ctx.shared.host.clone(), ctx.shared.tctx.host_namespace());
     let mut stream = lean::watcher(api, watcher::Config::default()).default_backoff().boxed();
     let shutdown = ctx.shared.shutdown.clone();
+    // The host Events of a (re)list, from `Init` to `InitDone`.
+    let mut relisted: Option<HashSet<u64>> = None;
     loop {
         let event = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -351,15 +367,35 @@ pub(crate) async fn run(shared: Arc<Shared>, stores: HostStores) {
                 tracing::debug!(error = %e, "host event watch");
                 continue;
             }
-            Some(Ok(watcher::Event::Apply(h) | watcher::Event::InitApply(h))) => h,
+            Some(Ok(watcher::Event::Init)) => {
+                relisted = Some(HashSet::new());
+                continue;
+            }
+            Some(Ok(watcher::Event::InitApply(h))) => {
+                if let Some(seen) = relisted.as_mut() {
+                    seen.insert(hashed(&key(&h.namespace().unwrap_or_default(), &h.name_any())));
+                }
+                h
+            }
+            Some(Ok(watcher::Event::InitDone)) => {
+                // Host Events deleted while the watch was down (and its history gone) are not
+                // in the new list and no Delete comes for them: forget their copies.
+                if let Some(seen) = relisted.take() {
+                    let mut copies = ctx.copies();
+                    copies.keep_only(&seen);
+                    ctx.count(&copies);
+                }
+                continue;
+            }
+            Some(Ok(watcher::Event::Apply(h))) => h,
             Some(Ok(watcher::Event::Delete(h))) => {
                 let host_key = key(&h.namespace().unwrap_or_default(), &h.name_any());
                 let mut copies = ctx.copies();
                 copies.by_host.remove(&hashed(&host_key));
                 copies.retrying.remove(&host_key);
+                ctx.count(&copies);
                 continue;
             }
-            Some(Ok(_)) => continue,
         };
         let host_key = key(&h.namespace().unwrap_or_default(), &h.name_any());
         let mut h = h;

@@ -42,13 +42,15 @@ use crate::translate::{self, pods::Settings};
 pub const FIELD_MANAGER: &str = "vcluster-syncer";
 
 /// Counters for tests and benchmarks: reconciles finished (generic kinds), events handled,
-/// cleanups waiting to be checked again.
+/// cleanups waiting to be checked again, Event copies remembered.
 #[derive(Debug, Default)]
 pub struct Stats {
     pub reconciled: std::sync::atomic::AtomicU64,
     pub events: std::sync::atomic::AtomicU64,
     /// Host objects whose virtual object was missing, being checked again later.
     pub(crate) pending_cleanups: std::sync::atomic::AtomicU64,
+    /// Host Events whose virtual copy is known (what the Events controller remembers).
+    pub(crate) event_copies: std::sync::atomic::AtomicU64,
 }
 
 impl Stats {
@@ -62,6 +64,10 @@ impl Stats {
 
     pub fn pending_cleanups(&self) -> u64 {
         self.pending_cleanups.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn event_copies(&self) -> u64 {
+        self.event_copies.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
