@@ -97,16 +97,18 @@ async fn new_events_are_copied_without_reading_first() {
     let host_events = clusters.host.objects("v1", "Event").await.len() as u64;
     eventually("every host event handled", DEADLINE, || async { (syncer.stats.events() >= host_events).then_some(()) })
         .await;
-    let reads: Vec<_> = clusters
-        .virt
-        .sim()
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "GET" && r.path.contains("/events/"))
-        .map(|r| format!("{} {}", r.status, r.path))
-        .collect();
+    let reads = event_reads(&clusters);
     assert!(reads.is_empty(), "virtual Events read before their copy was made: {reads:#?}");
     syncer.stop().await;
+}
+
+/// The virtual Events read one by one (status and path), from the virtual simulator's log.
+fn event_reads(clusters: &Clusters) -> Vec<String> {
+    let requests = clusters.virt.sim().requests().into_iter();
+    requests
+        .filter(|r| r.method == "GET" && r.path.contains("/events/"))
+        .map(|r| format!("{} {}", r.status, r.path))
+        .collect()
 }
 
 /// The Events controller remembers each host Event's copy until the host Event is deleted. One

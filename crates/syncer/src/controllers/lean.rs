@@ -34,40 +34,49 @@ use serde_json::value::RawValue;
 
 use crate::error::SyncError;
 
+/// `Resource` for a wrapper of `K`: `K`'s kind and API paths, the wrapper's metadata.
+macro_rules! resource_of_inner {
+    ($wrapper:ident, |$s:ident| $meta:expr, |$m:ident| $meta_mut:expr) => {
+        impl<K: Resource> Resource for $wrapper<K> {
+            type DynamicType = K::DynamicType;
+            type Scope = K::Scope;
+
+            fn kind(dt: &Self::DynamicType) -> Cow<'_, str> {
+                K::kind(dt)
+            }
+
+            fn group(dt: &Self::DynamicType) -> Cow<'_, str> {
+                K::group(dt)
+            }
+
+            fn version(dt: &Self::DynamicType) -> Cow<'_, str> {
+                K::version(dt)
+            }
+
+            fn plural(dt: &Self::DynamicType) -> Cow<'_, str> {
+                K::plural(dt)
+            }
+
+            fn meta(&self) -> &ObjectMeta {
+                let $s = self;
+                $meta
+            }
+
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                let $m = self;
+                $meta_mut
+            }
+        }
+    };
+}
+
 /// An object of kind `K` decoded without `metadata.managedFields`. Only for reading: the API
 /// paths and the object are `K`'s.
 #[derive(Clone, Debug, Serialize)]
 #[serde(transparent)]
 pub(crate) struct Lean<K>(pub(crate) K);
 
-impl<K: Resource> Resource for Lean<K> {
-    type DynamicType = K::DynamicType;
-    type Scope = K::Scope;
-
-    fn kind(dt: &Self::DynamicType) -> Cow<'_, str> {
-        K::kind(dt)
-    }
-
-    fn group(dt: &Self::DynamicType) -> Cow<'_, str> {
-        K::group(dt)
-    }
-
-    fn version(dt: &Self::DynamicType) -> Cow<'_, str> {
-        K::version(dt)
-    }
-
-    fn plural(dt: &Self::DynamicType) -> Cow<'_, str> {
-        K::plural(dt)
-    }
-
-    fn meta(&self) -> &ObjectMeta {
-        self.0.meta()
-    }
-
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        self.0.meta_mut()
-    }
-}
+resource_of_inner!(Lean, |lean| lean.0.meta(), |lean| lean.0.meta_mut());
 
 impl<'de, K: Deserialize<'de>> Deserialize<'de> for Lean<K> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -162,34 +171,7 @@ impl<K: Resource + for<'de> Deserialize<'de>> Packed<K> {
     }
 }
 
-impl<K: Resource> Resource for Packed<K> {
-    type DynamicType = K::DynamicType;
-    type Scope = K::Scope;
-
-    fn kind(dt: &Self::DynamicType) -> Cow<'_, str> {
-        K::kind(dt)
-    }
-
-    fn group(dt: &Self::DynamicType) -> Cow<'_, str> {
-        K::group(dt)
-    }
-
-    fn version(dt: &Self::DynamicType) -> Cow<'_, str> {
-        K::version(dt)
-    }
-
-    fn plural(dt: &Self::DynamicType) -> Cow<'_, str> {
-        K::plural(dt)
-    }
-
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+resource_of_inner!(Packed, |packed| &packed.metadata, |packed| &mut packed.metadata);
 
 impl<'de, K> Deserialize<'de> for Packed<K> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
