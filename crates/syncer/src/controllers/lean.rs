@@ -1,5 +1,5 @@
-//! How watched objects are decoded and kept: never with `metadata.managedFields`, and pods
-//! packed.
+//! How watched objects are decoded and kept: never with `metadata.managedFields`; pods,
+//! ConfigMaps and Secrets packed.
 //!
 //! No reconcile reads them, yet they are often the larger part of an object, and building them
 //! (a `serde_json::Value` tree per entry, `FieldsV1`) was about a tenth of the syncer's CPU time
@@ -28,8 +28,8 @@ use futures::{Stream, TryStreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Resource};
+use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, IntoDeserializer, MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::error::SyncError;
@@ -72,8 +72,7 @@ macro_rules! resource_of_inner {
 
 /// An object of kind `K` decoded without `metadata.managedFields`. Only for reading: the API
 /// paths and the object are `K`'s.
-#[derive(Clone, Debug, Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Debug)]
 pub(crate) struct Lean<K>(pub(crate) K);
 
 resource_of_inner!(Lean, |lean| lean.0.meta(), |lean| lean.0.meta_mut());
