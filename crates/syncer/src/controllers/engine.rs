@@ -126,9 +126,8 @@ pub(crate) async fn reconcile<S: Kind>(stored: Arc<S::Stored>, kind: Arc<S>) -> 
     if !store_ready(kind.host_store(), "host").map_err(|e| *e)? {
         return Ok(Action::requeue(Duration::from_millis(100)));
     }
-    let v = S::Stored::object(&stored).map_err(|e| *e)?;
     let host_key = host_ref(&shared, stored.as_ref());
-    let host = kind.host_store().get(&host_key).as_ref().map(S::Stored::object).transpose().map_err(|e| *e)?;
+    let host = kind.host_store().get(&host_key);
     match &host {
         Some(_) => shared.config.recent_creates.seen::<S::K>(&host_key.name),
         None if shared.config.recent_creates.pending::<S::K>(&host_key.name) => {
@@ -137,6 +136,9 @@ pub(crate) async fn reconcile<S: Kind>(stored: Arc<S::Stored>, kind: Arc<S>) -> 
         }
         None => {}
     }
+    // Decoded (packed kinds) only once past the early returns.
+    let v = S::Stored::object(&stored).map_err(|e| *e)?;
+    let host = host.as_ref().map(S::Stored::object).transpose().map_err(|e| *e)?;
     let result = match host {
         Some(h) if is_excluded(h.meta(), S::NAME) => Ok(Action::await_change()),
         // Not wanted on the host: whatever holds the name there is none of this object's

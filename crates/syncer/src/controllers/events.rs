@@ -149,7 +149,7 @@ async fn reconcile_event(h: &Event, ctx: &Ctx) -> Result<Handled, SyncError> {
         Copy::Current => return Ok(Handled::Done(Action::await_change())),
         // Upstream reads the virtual Event first (`events/syncer.go`); for an Event no copy was
         // made of, that read is a 404 (one request per Event), so it is created at once.
-        Copy::None => match writes::create(&api, &pp, &desired).await {
+        Copy::Missing => match writes::create(&api, &pp, &desired).await {
             Err(e) if is_code(&e, 409) => update_copy(&api, &pp, &desired).await,
             other => other,
         },
@@ -213,7 +213,7 @@ enum Copy {
     /// Made or listed, but the host Event changed since.
     Stale,
     /// None made or listed.
-    None,
+    Missing,
 }
 
 /// A digest of what [`events::update`] compares: everything but the metadata and the involved
@@ -242,7 +242,7 @@ impl Ctx {
         self.copies.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether the copy of host Event `host_key` is known to be `desired` already.
+    /// What is known of the copy of host Event `host_key`, against the `digest` it should have.
     fn copy_of(&self, host_key: u64, virtual_key: u64, digest: u64) -> Copy {
         let mut copies = self.copies();
         if copies.by_host.get(&host_key) == Some(&(virtual_key, digest)) {
@@ -256,7 +256,7 @@ impl Ctx {
         if copies.by_host.contains_key(&host_key) || copies.listed.contains_key(&virtual_key) {
             Copy::Stale
         } else {
-            Copy::None
+            Copy::Missing
         }
     }
 
@@ -398,8 +398,6 @@ pub(crate) async fn run(shared: Arc<Shared>, stores: HostStores) {
             }
         };
         let host_key = key(&h.namespace().unwrap_or_default(), &h.name_any());
-        let mut h = h;
-        h.metadata.managed_fields = None;
         let h = Arc::new(h);
         {
             // A retry is pending: it takes this version when its time comes.
