@@ -39,20 +39,27 @@ async fn converged(clusters: &Clusters) -> Syncer {
     syncer
 }
 
+/// A ready syncer, then `n` virtual pods `web-<i>` created at once, all using ConfigMap
+/// `settings` and Secret `db`.
+async fn pods_sharing_settings(clusters: &Clusters, n: usize) -> Syncer {
+    let virt = clusters.virt_client().await;
+    let mut syncer = clusters.syncer(&[]).await;
+    syncer.wait_ready(true, DEADLINE).await;
+    create(&virt, "default", &configmap("settings", "one")).await;
+    create(&virt, "default", &secret("db")).await;
+    for i in 0..n {
+        create(&virt, "default", &web_pod(&format!("web-{i}"), "settings", "db")).await;
+    }
+    syncer
+}
+
 /// Each host object is created once: a reconcile that runs before the host store shows the
 /// syncer's own create waits for it instead of creating again (which would end in 409).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_host_object_is_created_once() {
     let clusters = Clusters::start(true).await;
-    let virt = clusters.virt_client().await;
-    let mut syncer = clusters.syncer(&[]).await;
-    syncer.wait_ready(true, DEADLINE).await;
     // Many pods at once, sharing their ConfigMap and Secret: reconciles race their own creates.
-    create(&virt, "default", &configmap("settings", "one")).await;
-    create(&virt, "default", &secret("db")).await;
-    for i in 0..20 {
-        create(&virt, "default", &web_pod(&format!("web-{i}"), "settings", "db")).await;
-    }
+    let syncer = pods_sharing_settings(&clusters, 20).await;
     eventually("every pod Running", DEADLINE, || async {
         let running = clusters
             .virt
@@ -81,14 +88,7 @@ async fn each_host_object_is_created_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_events_are_copied_without_reading_first() {
     let clusters = Clusters::start(true).await;
-    let virt = clusters.virt_client().await;
-    let mut syncer = clusters.syncer(&[]).await;
-    syncer.wait_ready(true, DEADLINE).await;
-    create(&virt, "default", &configmap("settings", "one")).await;
-    create(&virt, "default", &secret("db")).await;
-    for i in 0..5 {
-        create(&virt, "default", &web_pod(&format!("web-{i}"), "settings", "db")).await;
-    }
+    let syncer = pods_sharing_settings(&clusters, 5).await;
     // The host kubelet reports on each pod; every report gets its copy.
     let copies = || async {
         clusters.virt.objects("v1", "Event").await.iter().filter(|e| s(e, &["reason"]) == Some("Started")).count()
