@@ -1,16 +1,19 @@
 //! vcluster: create, connect to and manage virtual Kubernetes clusters.
 //!
-//! Layout (dependency direction top to bottom; no two files import each other):
+//! Layout (dependency direction top to bottom; no two files import each other, directly or
+//! through others: `tools/import-cycles.py`, run by `tests/layout.rs`):
 //! - [`cli`]: clap types and dispatch only, the one place that parses arguments.
 //! - [`commands`]: one file per subcommand, none importing another; `context`: what they share
 //!   (global flags, the printer, a runtime, values and wait flags, the one duration parser,
 //!   kubeconfig loading, the host cluster, finding a vcluster).
 //! - operations: `install` (create and upgrade), `lifecycle` (delete, pause, resume),
-//!   `access` (connect: credentials, routes, tokens, `-- CMD`), `forward` (port-forwards, in
+//!   `access` (connect: credentials, routes, tokens, `-- CMD`; `access::connect` drives the
+//!   `connect` command and so takes the `context` a command gets), `forward` (port-forwards, in
 //!   process or the background forwarder, one `ForwardError`), `find` (vclusters on the host).
 //! - the host cluster: `cluster` (a `Connection`; `Host` for objects by kind, namespaces,
 //!   events; watches; waiting until a vcluster works), [`release`] (Helm records and their store).
-//! - pure: [`values`], [`render`], `workload` (kubectl's statuses), [`kubeconfig`] (documents,
+//! - pure: [`values`], [`render`], `plan` (a release's objects: apply, prune, ownership; shared
+//!   by install and uninstall), `workload` (kubectl's statuses, pod selectors), [`kubeconfig`] (documents,
 //!   and client-go's locked writes), `translate` (the crate shared with the syncer).
 //! - edges: `printer` (the one output layer: stdout data, stderr the rest; `printer::text`),
 //!   `error` (exit statuses, hinted errors, the report), `interrupt`, `state`.
@@ -32,6 +35,7 @@ mod install;
 mod interrupt;
 pub mod kubeconfig;
 mod lifecycle;
+mod plan;
 mod printer;
 pub mod release;
 pub mod render;

@@ -1,6 +1,7 @@
 //! `vcluster port-forward` as a process: services and pods inside the virtual cluster reached by
 //! their virtual names through host objects seeded under **literal** names (computed by hand with
-//! `printf … | sha256sum`, or copied from the reference document; never by our translation code),
+//! `printf … | sha256sum`, or taken from names an established vcluster syncer wrote; never by our
+//! translation code),
 //! local echo servers standing behind the host pods' ports.
 
 mod connect_env;

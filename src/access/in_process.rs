@@ -37,7 +37,7 @@ impl InProcess {
             let printer = printer.clone();
             Arc::new(move |line: String| printer.debug(line))
         };
-        let pods = Pods::Selector(super::pod_selector(sts));
+        let pods = Pods::Selector(crate::workload::pod_selector(sts));
         let forward = Arc::new(Forward::new(host.client.clone(), &namespace, &pods, log));
         let locals = sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
         let listeners: Vec<Listener> =

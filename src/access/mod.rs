@@ -9,10 +9,8 @@ pub(crate) mod connect;
 pub(crate) mod in_process;
 pub(crate) mod service_account;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use kube::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -73,22 +71,6 @@ impl From<AccessError> for crate::error::Hinted {
 /// `vc-<name>`.
 pub fn secret_name(vcluster: &str) -> String {
     format!("{SECRET_PREFIX}{vcluster}")
-}
-
-/// The label selector of a vcluster StatefulSet's pods (`app=vcluster,release=<name>` as the chart
-/// renders it), from its `spec.selector.matchLabels`.
-pub(crate) fn pod_selector(sts: &StatefulSet) -> String {
-    let labels = sts.spec.as_ref().and_then(|s| s.selector.match_labels.clone()).unwrap_or_default();
-    if labels.is_empty() {
-        let name = sts.metadata.name.as_deref().unwrap_or_default();
-        return format!("app=vcluster,release={name}");
-    }
-    label_selector(&labels)
-}
-
-/// `k1=v1,k2=v2`: the equality-based label selector matching all of `labels`.
-pub(crate) fn label_selector(labels: &BTreeMap<String, String>) -> String {
-    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
 
 /// The vcluster's credentials from Secret `vc-<name>`.
@@ -269,17 +251,5 @@ mod tests {
         assert_eq!(api_port(&creds("https://localhost:8443")), 8443);
         assert_eq!(api_port(&creds("https://localhost:9443/")), 9443);
         assert_eq!(api_port(&creds("https://vc.example.com")), DEFAULT_API_PORT);
-    }
-
-    #[test]
-    fn pod_selectors() {
-        let sts: StatefulSet = serde_json::from_value(json!({
-            "metadata": {"name": "vc"},
-            "spec": {"selector": {"matchLabels": {"release": "vc", "app": "vcluster"}}, "serviceName": "x", "template": {}}
-        }))
-        .unwrap();
-        assert_eq!(pod_selector(&sts), "app=vcluster,release=vc");
-        let bare: StatefulSet = serde_json::from_value(json!({"metadata": {"name": "vc"}})).unwrap();
-        assert_eq!(pod_selector(&bare), "app=vcluster,release=vc");
     }
 }

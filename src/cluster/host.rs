@@ -16,7 +16,7 @@ use kube::discovery::ApiResource;
 use kube::{Api, Resource};
 use serde_json::{Value, json};
 
-use super::Connection;
+use super::connection::Connection;
 use super::error::{ClusterError, HostError};
 use super::objects::{ObjectKey, ScopedResource, known_resource};
 use super::watch::{Change, Follow};

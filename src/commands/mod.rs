@@ -5,7 +5,7 @@ pub mod completion;
 pub(crate) mod connect;
 pub(crate) mod create;
 pub(crate) mod delete;
-pub mod disconnect;
+pub(crate) mod disconnect;
 pub(crate) mod forwarder;
 pub(crate) mod list;
 pub(crate) mod pause;

@@ -31,6 +31,7 @@ use crate::forward::{self, Forward, Listener, Log, PodPort, Pods};
 use crate::interrupt::Interrupt;
 use crate::printer::text::humanize;
 use crate::translate::Translator;
+use crate::workload;
 
 /// The examples of `--help` (a test parses each and finds it in the README).
 pub(crate) const EXAMPLES: &str = concat!(
@@ -303,7 +304,7 @@ async fn plan(
             let remote = access::api_port(&credentials);
             Ok(Plan {
                 what: format!("the API of vcluster {}", args.name),
-                pods: Pods::Selector(access::pod_selector(sts)),
+                pods: Pods::Selector(workload::pod_selector(sts)),
                 ports: vec![Resolved { local: local_from(specs), remote: PodPort::Number(remote) }],
                 anchor: Anchor::StatefulSet(args.name.clone()),
             })
@@ -324,7 +325,7 @@ async fn plan(
             let ports = resolve_service_ports(&service, name, specs).map_err(anyhow::Error::msg)?;
             Ok(Plan {
                 what: format!("service {name} in namespace {vns} of vcluster {}", args.name),
-                pods: Pods::Selector(access::label_selector(&selector)),
+                pods: Pods::Selector(workload::label_selector(&selector)),
                 ports,
                 anchor: Anchor::Service(host_name),
             })

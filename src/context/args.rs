@@ -6,7 +6,6 @@ use std::time::Duration;
 use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
-use super::OutputFormat;
 use crate::error::Hinted;
 use crate::values::{self, FlagValues, Layers, SetKind, ValuesError};
 
@@ -219,6 +218,28 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     // A total too large for a Duration is an error, not a panic.
     let secs = u64::try_from(nanos / NANOS_PER_SECOND).map_err(|_| bad())?;
     Ok(Duration::new(secs, (nanos % NANOS_PER_SECOND) as u32))
+}
+
+/// Formats for `-o/--output`. Each command accepts its own subset ([`formats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutputFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+impl OutputFormat {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Table => "table",
+            OutputFormat::Json => "json",
+            OutputFormat::Yaml => "yaml",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<OutputFormat> {
+        [OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml].into_iter().find(|f| f.as_str() == name)
+    }
 }
 
 #[cfg(test)]

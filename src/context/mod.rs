@@ -8,6 +8,8 @@ pub(crate) mod args;
 pub(crate) mod complete;
 pub(crate) mod host;
 
+pub(crate) use args::OutputFormat;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -57,28 +59,6 @@ impl GlobalArgs {
     pub(crate) fn yes(mut self, yes: bool) -> Self {
         self.yes = yes;
         self
-    }
-}
-
-/// Formats for `-o/--output`. Each command accepts its own subset ([`args::formats`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OutputFormat {
-    Table,
-    Json,
-    Yaml,
-}
-
-impl OutputFormat {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            OutputFormat::Table => "table",
-            OutputFormat::Json => "json",
-            OutputFormat::Yaml => "yaml",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<OutputFormat> {
-        [OutputFormat::Table, OutputFormat::Json, OutputFormat::Yaml].into_iter().find(|f| f.as_str() == name)
     }
 }
 

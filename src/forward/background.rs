@@ -99,7 +99,12 @@ pub(crate) async fn start(registry: &Registry, launch: &Launch) -> Result<Forwar
     }
     match serde_json::from_str::<Report>(line.trim()) {
         Ok(Report::Ready { .. } | Report::Busy) => {
-            registry.running(&launch.key)?.ok_or_else(|| failed("it exited right after starting".into()))
+            // `running` waits for the record by sleeping: on a blocking thread.
+            let (registry, key) = (registry.clone(), launch.key.clone());
+            let running = tokio::task::spawn_blocking(move || registry.running(&key))
+                .await
+                .map_err(|e| failed(format!("cannot read its record: {e}")))??;
+            running.ok_or_else(|| failed("it exited right after starting".into()))
         }
         Ok(Report::Error(message)) => Err(failed(message)),
         Err(_) => {
@@ -205,7 +210,7 @@ async fn prepare(
     .await?;
     let api = kube::Api::<StatefulSet>::namespaced(cluster.client.clone(), &serve.key.namespace);
     let sts = api.get(&serve.key.vcluster).await.map_err(|e| cluster.error(e))?;
-    let selector = crate::access::pod_selector(&sts);
+    let selector = crate::workload::pod_selector(&sts);
     let record = ForwarderRecord {
         pid: std::process::id(),
         vcluster: serve.key.vcluster.clone(),

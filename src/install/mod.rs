@@ -15,16 +15,13 @@
 //! 7. Record the revision deployed (and the previous one superseded) — or failed, rolled back when
 //!    asked, and exit 130 on an interrupt.
 //!
-//! Pure parts: [`manifest`], [`ownership`], [`plan`], [`diff`], [`permissions`]; the
+//! Pure parts: [`crate::plan`] (shared with uninstall), [`diff`], [`permissions`]; the
 //! requests only an install makes: [`requests`]; the rest go through [`crate::cluster::Host`].
 
 pub(crate) mod diff;
 pub(crate) mod error;
 pub(crate) mod immutable;
-pub(crate) mod manifest;
-pub(crate) mod ownership;
 pub(crate) mod permissions;
-pub(crate) mod plan;
 pub(crate) mod requests;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,6 +36,7 @@ pub(crate) use error::InstallError;
 use crate::cluster::objects::{self, ObjectKey};
 use crate::cluster::{ClusterError, Creation, Host, HostError, NamespaceState, wait};
 use crate::interrupt::Interrupt;
+use crate::plan::{self, Existing, ObjectOutcome, Plan, PlanInput, manifest};
 use crate::printer::text::plural;
 use crate::printer::{Printer, Progress};
 use crate::release::{
@@ -46,7 +44,6 @@ use crate::release::{
 };
 use crate::render::{self, Manifest, ReleaseInfo, RenderInput};
 use crate::values::{self, Layers};
-use plan::{Existing, Plan, PlanInput};
 use vcluster_translate::cidr;
 
 /// Objects of one tier applied at the same time.
@@ -98,44 +95,6 @@ pub(crate) struct Outcome {
     pub(crate) action: String,
     pub(crate) dry_run: bool,
     pub(crate) objects: Vec<ObjectOutcome>,
-}
-
-/// One object's fate.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ObjectOutcome {
-    pub(crate) api_version: String,
-    pub(crate) kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) namespace: Option<String>,
-    pub(crate) name: String,
-    /// `created`, `configured`, `unchanged`, `pruned`, `kept`; a dry run says `create`,
-    /// `change`, `unchanged`, `prune`, and `recreate` for a StatefulSet `--recreate-statefulset` recreates.
-    pub(crate) action: String,
-    /// Managers whose fields this run took over (`helm`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) taken_over_from: Vec<String>,
-    /// Adopted from another release or from none (`--take-ownership`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub(crate) adopted: bool,
-    /// A dry run's unified diff, live to applied.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) diff: Option<String>,
-}
-
-impl ObjectOutcome {
-    pub fn new(api_version: &str, key: &ObjectKey, action: &str) -> ObjectOutcome {
-        ObjectOutcome {
-            api_version: api_version.to_owned(),
-            kind: key.kind.clone(),
-            namespace: key.namespace.clone(),
-            name: key.name.clone(),
-            action: action.to_owned(),
-            taken_over_from: Vec::new(),
-            adopted: false,
-            diff: None,
-        }
-    }
 }
 
 /// Values and manifests of one render.

@@ -11,7 +11,7 @@ use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
-use super::InstallError;
+use super::error::InstallError;
 use super::permissions::{self, Permission};
 use crate::cluster::Connection;
 use vcluster_translate::cidr::{self, Detected};

@@ -28,8 +28,10 @@ pub use error::KubeconfigError;
 pub use loaded::{Edit, Loaded};
 pub use sources::Sources;
 pub(crate) use store::modify_async;
-pub use store::{load, lock_path, modify, write_atomic, write_private};
-pub use vcluster::{ConnectRecord, Disconnect, VclusterCredentials, context_name, contexts_of, disconnect};
+pub(crate) use store::write_private;
+pub use store::{load, lock_path, modify, write_atomic};
+pub(crate) use vcluster::contexts_of;
+pub use vcluster::{ConnectRecord, Disconnect, VclusterCredentials, context_name, disconnect};
 
 /// The namespace of `context_override` or else the current context, when it sets one (the
 /// namespace resolver of `render` and `create` falls back to it).

@@ -12,9 +12,8 @@ pub(crate) mod model;
 pub(crate) mod store;
 
 pub use codec::{CodecError, RecordWrite, decode, encode, from_secret, secret_name, to_secret};
-pub use history::{
-    existing_vcluster_release, last_deployed, latest, next_revision, revisions_to_prune, since_last_deployed,
-};
+pub use history::{existing_vcluster_release, last_deployed, latest, next_revision};
+pub(crate) use history::{revisions_to_prune, since_last_deployed};
 pub(crate) use lock::{LockHolder, PendingAction};
 pub use model::{Chart, ChartFile, Info, Metadata, Object, Release, Status};
 pub(crate) use store::{ReleaseStore, StoreError, Stored};

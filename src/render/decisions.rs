@@ -162,8 +162,8 @@ fn trunc_63(name: &str) -> String {
     cut.strip_suffix('-').map(str::to_string).unwrap_or(cut)
 }
 
-/// Ingress classes follow ingress sync unless set explicitly (seed: "By default, when Ingress
-/// sync is enabled, the IngressClasses will be synced").
+/// Ingress classes follow ingress sync unless set explicitly (vcluster docs v0.15, "Network &
+/// DNS": "By default, when Ingress sync is enabled, the IngressClasses will be synced").
 pub(crate) fn ingressclasses_enabled(values: &Values) -> bool {
     values.sync.ingressclasses.enabled.unwrap_or(values.sync.ingresses.enabled)
 }

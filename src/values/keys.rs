@@ -41,7 +41,7 @@ pub const V0_15_7_KEYS_TSV: &str = include_str!("../../templates/era/v0.15.7-val
 /// Keys of other era tags that v0.15.7 does not have (loft-sh/vcluster `charts/k3s/values.yaml` at
 /// v0.12.0 and v0.19.7), accepted for releases the established CLI made with those charts. Each
 /// covers everything below it.
-pub const OTHER_ERA_KEYS: &[&str] = &[
+pub(crate) const OTHER_ERA_KEYS: &[&str] = &[
     // whole maps whose children differ between tags (v0.19.7 adds some)
     "telemetry",
     "sync.nodes",
@@ -136,7 +136,7 @@ fn supported(defaults: &Map<String, Value>, path: &str) -> bool {
 pub fn era_keys() -> &'static [String] {
     static KEYS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     KEYS.get_or_init(|| {
-        let defaults = super::defaults();
+        let defaults = super::sources::defaults();
         let mut keys: Vec<String> = v0_15_7_keys().filter(|k| !supported(defaults, k)).map(str::to_string).collect();
         keys.extend(OTHER_ERA_KEYS.iter().map(|k| k.to_string()));
         keys
@@ -239,7 +239,7 @@ fn outside(path: &str, value: &Value, out: &mut Classified, known: &[String]) {
 }
 
 /// Is `path` an era key or below one?
-pub fn is_era_key(path: &str) -> bool {
+pub(crate) fn is_era_key(path: &str) -> bool {
     era_keys()
         .iter()
         .any(|era| path == era || path.strip_prefix(era.as_str()).is_some_and(|rest| rest.starts_with('.')))

@@ -7,8 +7,8 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
+use super::sources::{Layers, Source};
 use super::strvals::{self, SetKind};
-use super::{Layers, Source};
 
 /// A YAML node with the line of every value in it.
 #[derive(Debug)]

@@ -3,6 +3,8 @@
 //! ([`is_critical`]), and whether a StatefulSet's rollout is complete ([`statefulset_rollout`]).
 //! `create` shows these while waiting; `list` and `connect` reuse them.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 
@@ -128,8 +130,8 @@ pub(crate) struct Rollout {
 }
 
 /// Whether a StatefulSet's rollout is complete, as `kubectl rollout status` decides it, and
-/// additionally (as the issue that defined `create`'s wait asks) every replica updated and the
-/// current revision equal to the update revision — kubectl stops checking at its partition test,
+/// additionally every replica updated and the current revision equal to the update revision (so
+/// `create` never reports a half-rolled StatefulSet as done) — kubectl stops checking at its partition test,
 /// which a defaulted `partition: 0` always reaches.
 /// (kubectl: kubernetes `staging/src/k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go`
 /// `StatefulSetStatusViewer.Status`)
@@ -175,6 +177,22 @@ pub(crate) fn statefulset_rollout(sts: &StatefulSet) -> Rollout {
         done: true,
         message: format!("statefulset rolling update complete {updated} pods at revision {update_revision}..."),
     }
+}
+
+/// The label selector of a vcluster StatefulSet's pods (`app=vcluster,release=<name>` as the chart
+/// renders it), from its `spec.selector.matchLabels`.
+pub(crate) fn pod_selector(sts: &StatefulSet) -> String {
+    let labels = sts.spec.as_ref().and_then(|s| s.selector.match_labels.clone()).unwrap_or_default();
+    if labels.is_empty() {
+        let name = sts.metadata.name.as_deref().unwrap_or_default();
+        return format!("app=vcluster,release={name}");
+    }
+    label_selector(&labels)
+}
+
+/// `k1=v1,k2=v2`: the equality-based label selector matching all of `labels`.
+pub(crate) fn label_selector(labels: &BTreeMap<String, String>) -> String {
+    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]
@@ -315,5 +333,17 @@ mod tests {
             statefulset_rollout(&done),
             Rollout { done: true, message: "statefulset rolling update complete 1 pods at revision vc-b...".into() }
         );
+    }
+
+    #[test]
+    fn pod_selectors() {
+        let sts: StatefulSet = serde_json::from_value(json!({
+            "metadata": {"name": "vc"},
+            "spec": {"selector": {"matchLabels": {"release": "vc", "app": "vcluster"}}, "serviceName": "x", "template": {}}
+        }))
+        .unwrap();
+        assert_eq!(pod_selector(&sts), "app=vcluster,release=vc");
+        let bare: StatefulSet = serde_json::from_value(json!({"metadata": {"name": "vc"}})).unwrap();
+        assert_eq!(pod_selector(&bare), "app=vcluster,release=vc");
     }
 }

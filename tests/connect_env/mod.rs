@@ -6,6 +6,9 @@
 //! test started, and fails the test if one was still running: no forwarder outlives a test.
 #![allow(dead_code)]
 
+#[path = "../support/basics.rs"]
+mod basics;
+
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -252,15 +255,8 @@ pub fn finish(mut child: std::process::Child, within: Duration) -> Output {
 }
 
 /// Retry `check` until it gives a value, for at most `within`.
-pub fn eventually<T>(within: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "condition not met within {within:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+pub fn eventually<T>(within: Duration, check: impl FnMut() -> Option<T>) -> T {
+    basics::eventually(within, "condition", check)
 }
 
 /// kubectl is the 1.33 client: the machine's kubectl dispatches by the server's version, and every

@@ -20,34 +20,7 @@ pub struct Host {
     virtual_clusters: Vec<Simulator>,
 }
 
-/// One finished CLI run.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// Exit 0 (else the test fails, showing the output).
-    pub fn succeeds(&self) -> &Run {
-        assert_eq!(self.code, 0, "expected success:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        self
-    }
-
-    /// Exit 1 with each of `wants` on stderr.
-    pub fn fails_with(&self, wants: &[&str]) -> &Run {
-        assert_eq!(self.code, 1, "expected exit 1:\nstderr:\n{}", self.stderr);
-        for want in wants {
-            assert!(self.stderr.contains(want), "stderr lacks {want:?}:\n{}", self.stderr);
-        }
-        self
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
-    }
-}
+pub use super::basics::Run;
 
 pub fn vcluster_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vcluster"))

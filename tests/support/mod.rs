@@ -3,6 +3,7 @@
 //! test that needs it; nothing is skipped.
 #![allow(dead_code)]
 
+pub mod basics;
 pub mod cluster;
 pub mod lifecycle;
 pub mod standalone;
@@ -19,11 +20,7 @@ use vcluster::values::{self, Layers, SetKind, Source};
 /// Poll `ready` (test code reading the simulator or the file system) until it holds, for at most
 /// `within`.
 pub fn eventually(within: std::time::Duration, mut ready: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + within;
-    while !ready() {
-        assert!(std::time::Instant::now() < deadline, "condition not met within {within:?}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    basics::eventually(within, "condition", || ready().then_some(()));
 }
 
 pub fn repo() -> PathBuf {

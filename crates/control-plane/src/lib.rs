@@ -28,15 +28,17 @@
 //!   `cargo build -p control-plane --bin control-plane` once per process;
 //! - the Go programs: [`Options::bin_dir`], `$VCLUSTER_CONTROL_PLANE_BIN_DIR`, else
 //!   `scripts/control-plane build` once per process (cached by pins; the first build on a fresh
-//!   machine takes about 10 minutes).
+//!   2-core machine takes about 7 minutes).
 //!
 //! A test that needs the control plane fails when it cannot be built or started: every failure
 //! is an [`Error`], and start-up failures name the program and carry the tail of its log.
 
 #![forbid(unsafe_code)]
 
+mod error;
 mod layout;
 mod pki;
+mod programs;
 #[doc(hidden)]
 pub mod supervisor;
 
@@ -48,46 +50,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub use error::Error;
 pub use layout::State;
 pub use pki::CertPair;
-
-/// The Go programs, in start order.
-pub const PROGRAMS: [&str; 5] = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
+use programs::WORKSPACE;
+pub use programs::{BIN_DIR_ENV, PROGRAMS, go_programs};
 
 /// The `control-plane` binary to run instead of building it.
 pub const SUPERVISOR_ENV: &str = "VCLUSTER_CONTROL_PLANE_BIN";
-/// The folder of the Go programs to use instead of `scripts/control-plane build`.
-pub const BIN_DIR_ENV: &str = "VCLUSTER_CONTROL_PLANE_BIN_DIR";
-
-const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-
-/// Everything that can go wrong, with what failed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum Error {
-    /// A program could not be built.
-    #[error("cannot build {what}: {message}")]
-    Build { what: String, message: String },
-    /// A program failed to start, exited or did not get ready in time.
-    #[error("{program} {what}{}", log_section(.log_tail))]
-    Program { program: String, what: String, log_tail: String },
-    #[error("{context}: {message}")]
-    Io { context: String, message: String },
-    #[error("certificates: {0}")]
-    Pki(String),
-    #[error("Kubernetes API: {0}")]
-    Api(String),
-}
-
-fn log_section(tail: &str) -> String {
-    if tail.is_empty() { String::new() } else { format!("\n--- last lines of its log ---\n{tail}") }
-}
-
-impl Error {
-    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
-        let context = context.into();
-        move |e| Error::Io { context, message: e.to_string() }
-    }
-}
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -542,36 +512,6 @@ fn supervisor_binary() -> Result<PathBuf, Error> {
                 .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "control-plane")
                 .find_map(|m| m["executable"].as_str().map(PathBuf::from))
                 .ok_or_else(|| failed("cargo build reported no executable".into()))
-        })
-        .clone()
-}
-
-/// The Go programs' folder: `$VCLUSTER_CONTROL_PLANE_BIN_DIR`, else `scripts/control-plane
-/// build` once per process (which builds only when a pin changed).
-pub fn go_programs() -> Result<PathBuf, Error> {
-    if let Some(dir) = std::env::var_os(BIN_DIR_ENV) {
-        return Ok(PathBuf::from(dir));
-    }
-    static BUILT: OnceLock<Result<PathBuf, Error>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let script = Path::new(WORKSPACE).join("scripts/control-plane");
-            let failed = |message: String| Error::Build { what: "the Go programs".into(), message };
-            let output = Command::new(&script)
-                .arg("build")
-                .stdin(Stdio::null())
-                .stderr(Stdio::inherit())
-                .output()
-                .map_err(|e| failed(format!("cannot run {}: {e}", script.display())))?;
-            if !output.status.success() {
-                return Err(failed(format!("{} build exited with {}", script.display(), output.status)));
-            }
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let dir = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
-            if !dir.is_dir() {
-                return Err(failed(format!("{} build printed no folder: {stdout:?}", script.display())));
-            }
-            Ok(dir)
         })
         .clone()
 }

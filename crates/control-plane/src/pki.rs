@@ -14,7 +14,7 @@ use rcgen::{
     SanType,
 };
 
-use crate::Error;
+use crate::error::Error;
 
 /// A PEM certificate and its PEM private key (PKCS#8), with where they are on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -321,9 +321,9 @@ impl Supervisor {
     async fn start(&mut self) -> Result<State, Failure> {
         self.bin_dir = match &self.args.bin_dir {
             Some(dir) => dir.clone(),
-            None => crate::go_programs().map_err(|e| failure("control-plane", format!("{e}")))?,
+            None => crate::programs::go_programs().map_err(|e| failure("control-plane", format!("{e}")))?,
         };
-        for program in crate::PROGRAMS {
+        for program in crate::programs::PROGRAMS {
             if !self.bin_dir.join(program).is_file() {
                 return Err(failure(program, format!("is not in {}", self.bin_dir.display())));
             }
@@ -333,7 +333,7 @@ impl Supervisor {
             std::fs::create_dir_all(&dir).map_err(io_failure(&format!("cannot create {}", dir.display())))?;
         }
 
-        let pki_err = |e: crate::Error| failure("control-plane", format!("{e}"));
+        let pki_err = |e: crate::error::Error| failure("control-plane", format!("{e}"));
         let server_ca = Ca::generate(layout::SERVER_CA_NAME).map_err(pki_err)?;
         let client_ca = Ca::generate(layout::CLIENT_CA_NAME).map_err(pki_err)?;
         let write = |name: &str, text: &str| pki::write_private(&l.pki_file(name), text).map_err(pki_err);

@@ -8,8 +8,8 @@ use std::sync::{Arc, Weak};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use crate::SimError;
 use crate::controllers::workloads::Workloads;
+use crate::error::SimError;
 use crate::model::jsonpath;
 use crate::model::options::{FieldValidation, Sub, WriteOpts};
 use crate::model::resources;

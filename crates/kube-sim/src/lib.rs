@@ -31,6 +31,7 @@ mod admission;
 mod api;
 mod auth;
 mod controllers;
+mod error;
 mod handle;
 mod http;
 mod model;
@@ -50,6 +51,7 @@ use tokio::task::JoinHandle;
 pub use auth::tls::CertifiedKey;
 pub use auth::{Forbid, Subject, UserInfo};
 pub use controllers::workloads::{PodHold, PodMatch, Workloads};
+pub use error::SimError;
 pub use handle::{Changes, SimHandle};
 pub use http::faults::{Fault, FaultAction, FaultMatch};
 pub use http::portforward::FORWARD_ANNOTATION;
@@ -128,24 +130,6 @@ impl Default for SimConfig {
             rbac: false,
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SimError {
-    #[error("invalid simulator configuration: {0}")]
-    Config(String),
-    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
-    Listen { port: u16, source: std::io::Error },
-    #[error("cannot write the kubeconfig {path}: {source}")]
-    Kubeconfig { path: PathBuf, source: std::io::Error },
-    #[error("cannot seed objects: {0}")]
-    Seed(String),
-    #[error("cannot build a client for the simulator: {0}")]
-    Client(String),
-    #[error("TLS: {0}")]
-    Tls(String),
-    #[error("test control failed: {0}")]
-    Control(String),
 }
 
 /// A running simulator. Dropping it stops serving; `stop` also waits for the tasks to end.

@@ -1,5 +1,5 @@
 //! The source layout stays layered: no two files of src/ import each other, directly or
-//! through others (tools/import-cycles.py, which needs python3 as the root crate's tests do).
+//! through others (the workspace's tools/import-cycles.py, which needs python3 as the root crate's tests do).
 
 use std::process::Command;
 
@@ -7,7 +7,7 @@ use std::process::Command;
 fn no_import_circle_between_source_files() {
     let root = env!("CARGO_MANIFEST_DIR");
     let out = Command::new("python3")
-        .arg(format!("{root}/tools/import-cycles.py"))
+        .arg(format!("{root}/../../tools/import-cycles.py"))
         .arg(format!("{root}/src"))
         .output()
         .unwrap_or_else(|e| panic!("python3 is required for this test: {e}"));

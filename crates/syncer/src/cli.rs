@@ -48,7 +48,7 @@ pub fn main_with(args: Vec<std::ffi::OsString>) -> ExitCode {
         match startup::run(options, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                tracing::error!("{}", startup::chain(&e));
+                tracing::error!("{}", crate::error::chain(&e));
                 ExitCode::from(1)
             }
         }

@@ -183,7 +183,7 @@ async fn seed_virtual(pair: &Pair) {
                             "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}),
     )
     .await;
-    // The seed's policy: only app=web may reach app=db, on 5432.
+    // The vcluster docs' example policy (v0.15, "Network & DNS"): only app=web may reach app=db, on 5432.
     apply(
         v,
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",

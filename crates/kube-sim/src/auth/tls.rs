@@ -30,7 +30,7 @@ fn rcgen_error(e: rcgen::Error) -> String {
     format!("cannot generate certificates: {e}")
 }
 
-/// Validity from an hour ago (clock skew) for `days`.
+/// Validity from a day ago (clock skew) for `days`.
 fn validity(params: &mut CertificateParams, days: i64) {
     let date = |t: jiff::Timestamp| {
         let d = t.to_zoned(jiff::tz::TimeZone::UTC).date();

@@ -11,9 +11,9 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
-use super::Shared;
 use super::engine::{self, Kind};
 use super::lean::Packed;
+use super::shared::Shared;
 use crate::error::SyncError;
 use crate::translate::configmaps;
 

@@ -18,7 +18,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
-use super::Shared;
+use super::shared::Shared;
 use crate::error::{SyncError, is_code};
 use crate::translate::endpoints as tendpoints;
 
@@ -101,6 +101,6 @@ where
 
 fn error_policy(host: Arc<Endpoints>, err: &SyncError, shared: Arc<Shared>) -> Action {
     let failures = shared.record_failure(NAME);
-    tracing::warn!(kind = NAME, object = %host.name_any(), error = %crate::startup::chain(err), "reconcile failed");
+    tracing::warn!(kind = NAME, object = %host.name_any(), error = %crate::error::chain(err), "reconcile failed");
     Action::requeue(Duration::from_millis(500u64.saturating_mul(1u64 << failures.min(6)).min(30_000)))
 }

@@ -2,7 +2,7 @@
 //! `pkg/controllers/resources/endpoints/syncer.go`): the Endpoints of
 //! selectorless virtual Services on the host, pod `targetRef`s translated. A Service that gains
 //! a selector loses its synced host Endpoints (the host's endpoints controller takes over). A
-//! Service created after its Endpoints re-enqueues them (upstream issue #2719).
+//! Service created after its Endpoints re-enqueues them (loft-sh/vcluster issue #2719).
 
 use std::sync::Arc;
 
@@ -13,9 +13,9 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
-use super::Shared;
 use super::engine::{self, Kind};
 use super::lean::{self, Lean};
+use super::shared::Shared;
 use crate::error::SyncError;
 use crate::translate::endpoints;
 

@@ -31,7 +31,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::lean::{self, Stored as _};
-use super::{Shared, writes};
+use super::shared::Shared;
+use super::writes;
 use crate::error::{SyncError, is_code};
 use crate::translate::{is_excluded, recorded_uid, virtual_name_of};
 
@@ -277,7 +278,7 @@ pub(crate) fn error_policy<S: Kind>(v: Arc<S::Stored>, err: &SyncError, kind: Ar
     if err.code() == Some(409) {
         return Action::requeue(Duration::from_millis(200));
     }
-    tracing::warn!(kind = S::NAME, object = %key_of(v.as_ref()), error = %crate::startup::chain(err), "reconcile failed");
+    tracing::warn!(kind = S::NAME, object = %key_of(v.as_ref()), error = %crate::error::chain(err), "reconcile failed");
     let millis = 500u64.saturating_mul(1u64 << failures.min(6)).min(30_000);
     Action::requeue(Duration::from_millis(millis))
 }
@@ -357,9 +358,9 @@ pub(crate) async fn run<S: Kind>(ctrl: Controller<S::Stored>, kind: Arc<S>) {
                             if matches!(e, SyncError::Kept { .. }) {
                                 tracing::debug!(kind = S::NAME, "{e}");
                             } else {
-                                tracing::warn!(kind = S::NAME, error = %crate::startup::chain(&e), "cleanup of {namespace}/{name} failed");
+                                tracing::warn!(kind = S::NAME, error = %crate::error::chain(&e), "cleanup of {namespace}/{name} failed");
                             }
-                            kind.shared().retry_cleanup::<S>(kind.clone(), virtual_store, namespace, name);
+                            retry_cleanup::<S>(kind.shared(), kind.clone(), virtual_store, namespace, name);
                         }
                     }
                     Err(controller::Error::ReconcilerFailed(..)) => {}
@@ -405,4 +406,37 @@ pub(crate) async fn virtual_gone<S: Kind>(
         Err(e) => return Err(SyncError::api("get", S::NAME, "virtual", namespace, name, e)),
     }
     delete_host(shared, h.as_ref(), S::NAME, "virtual object was deleted").await
+}
+
+/// Retry the deletion of a host object whose virtual object is gone, with backoff.
+fn retry_cleanup<S: Kind>(
+    shared: &Shared,
+    kind: Arc<S>,
+    virtual_store: kube::runtime::reflector::Store<S::Stored>,
+    namespace: String,
+    name: String,
+) {
+    let shutdown = shared.shutdown.clone();
+    let stats = shared.config.stats.clone();
+    stats.pending_cleanups.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tokio::spawn(async move {
+        // Counted down however the task ends.
+        struct Done(Arc<super::shared::Stats>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.pending_cleanups.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let _done = Done(stats);
+        for attempt in 0..10u32 {
+            let delay = Duration::from_millis(500u64 << attempt.min(6));
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+            if virtual_gone::<S>(&kind, &virtual_store, &namespace, &name).await.is_ok() {
+                return;
+            }
+        }
+    });
 }

@@ -25,7 +25,8 @@ use kube::{Api, Resource, ResourceExt};
 use tokio::sync::mpsc;
 
 use super::lean::{self, Lean, Packed};
-use super::{Shared, writes};
+use super::shared::Shared;
+use super::writes;
 use crate::error::{SyncError, is_code};
 use crate::translate::{events, virtual_name_of};
 
@@ -305,7 +306,7 @@ async fn handle(h: Arc<Event>, ctx: &Arc<Ctx>, queue: &mpsc::Sender<Arc<Event>>)
         Ok(Handled::Done(_)) => Some(Duration::from_millis(200)),
         Ok(Handled::Later) => Some(UNSEEN_RETRY),
         Err(e) => {
-            tracing::debug!(error = %crate::startup::chain(e), "event");
+            tracing::debug!(error = %crate::error::chain(e), "event");
             Some(ERROR_RETRY)
         }
     };

@@ -17,8 +17,8 @@ use kube::runtime::watcher;
 use kube::runtime::{WatchStreamExt, reflector as reflect};
 use kube::{Api, ResourceExt};
 
-use super::Shared;
 use super::lean::{self, Lean};
+use super::shared::Shared;
 use crate::error::{SyncError, is_code};
 use crate::translate::ingressclasses;
 
@@ -53,7 +53,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                     Ok(_) | Err(controller::Error::ReconcilerFailed(..)) => {}
                     Err(controller::Error::ObjectNotFound(obj)) => {
                         if let Err(e) = host_gone(&ctx, &obj.name).await {
-                            tracing::warn!(kind = NAME, error = %crate::startup::chain(&e), "cleanup of {} failed", obj.name);
+                            tracing::warn!(kind = NAME, error = %crate::error::chain(&e), "cleanup of {} failed", obj.name);
                         }
                     }
                     Err(e) => tracing::debug!(kind = NAME, error = %e, "controller"),
@@ -92,7 +92,7 @@ async fn reconcile(h: Arc<IngressClass>, ctx: Arc<Ctx>) -> Result<Action, SyncEr
 
 fn error_policy(h: Arc<IngressClass>, err: &SyncError, ctx: Arc<Ctx>) -> Action {
     let failures = ctx.shared.record_failure(&format!("ingressclass/{}", h.name_any()));
-    tracing::warn!(kind = NAME, object = %h.name_any(), error = %crate::startup::chain(err), "reconcile failed");
+    tracing::warn!(kind = NAME, object = %h.name_any(), error = %crate::error::chain(err), "reconcile failed");
     Action::requeue(Duration::from_millis(500u64.saturating_mul(1u64 << failures.min(6)).min(30_000)))
 }
 

@@ -18,9 +18,9 @@ use kube::runtime::reflector::Store;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, ResourceExt};
 
-use super::Shared;
 use super::engine::{self, Kind};
 use super::lean::{self, Lean};
+use super::shared::Shared;
 use crate::error::{SyncError, is_code};
 use crate::translate::ingresses;
 

@@ -9,8 +9,8 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
 
-use super::Shared;
 use super::engine::{self, Kind};
+use super::shared::Shared;
 use crate::error::SyncError;
 use crate::translate::networkpolicies;
 

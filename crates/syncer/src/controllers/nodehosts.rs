@@ -17,7 +17,7 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 
 use super::lean::{self, Lean};
-use super::{FIELD_MANAGER, Shared};
+use super::shared::{FIELD_MANAGER, Shared};
 use crate::coredns::{CONFIGMAP_NAME, CONFIGMAP_NAMESPACE, NODE_HOSTS_KEY};
 use crate::error::{SyncError, is_code};
 use crate::translate::nodehosts;
@@ -48,7 +48,7 @@ async fn reconcile(cm: Arc<ConfigMap>, ctx: Arc<Context>) -> Result<Action, Sync
 }
 
 fn error_policy(_cm: Arc<ConfigMap>, err: &SyncError, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(error = %crate::startup::chain(err), "NodeHosts");
+    tracing::warn!(error = %crate::error::chain(err), "NodeHosts");
     Action::requeue(Duration::from_secs(1))
 }
 

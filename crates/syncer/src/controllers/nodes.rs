@@ -15,7 +15,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 
-use super::Shared;
+use super::shared::Shared;
 use crate::error::{SyncError, is_code};
 use crate::translate::nodes;
 

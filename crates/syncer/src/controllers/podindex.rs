@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Secret};
-use kube::Api;
 use kube::ResourceExt;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-use super::Shared;
 use super::lean::{self, Lean, Packed};
 use crate::translate::{configmaps, nodes, secrets};
 
@@ -281,16 +281,16 @@ fn remove_refs(state: &mut State, namespace: &str, refs: &PodRefs) {
 }
 
 /// Keep the index from the virtual pods and namespaces until shutdown.
-pub(crate) async fn run(shared: Arc<Shared>, index: Arc<PodIndex>) {
-    let pods: Api<Lean<Pod>> = Api::all(shared.virtual_.clone());
-    let namespaces: Api<Lean<Namespace>> = Api::all(shared.virtual_.clone());
+pub(crate) async fn run(virtual_: Client, shutdown: CancellationToken, index: Arc<PodIndex>) {
+    let pods: Api<Lean<Pod>> = Api::all(virtual_.clone());
+    let namespaces: Api<Lean<Namespace>> = Api::all(virtual_);
     let mut pod_events = lean::watcher(pods, watcher::Config::default()).default_backoff().boxed();
     let mut ns_events =
         lean::watcher(namespaces, watcher::Config::default()).default_backoff().touched_objects().boxed();
     let mut relist: Option<HashSet<Key>> = None;
     loop {
         tokio::select! {
-            () = shared.shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return,
             Some(event) = pod_events.next() => match event {
                 Ok(Event::Init) => relist = Some(HashSet::new()),
                 Ok(Event::InitApply(pod)) => {

@@ -19,7 +19,8 @@ use kube::{Api, ResourceExt};
 
 use super::engine::{self, Kind};
 use super::lean::Packed;
-use super::{Shared, writes};
+use super::shared::Shared;
+use super::writes;
 use crate::error::{SyncError, is_code};
 use crate::translate::{nodes, pods, security};
 

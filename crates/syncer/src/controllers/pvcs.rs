@@ -11,8 +11,8 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
 use kube::{Api, ResourceExt};
 
-use super::Shared;
 use super::engine::{self, Kind};
+use super::shared::Shared;
 use crate::error::{SyncError, is_code};
 use crate::translate::pvcs;
 
@@ -46,7 +46,8 @@ impl Kind for PvcKind {
         let namespace = v.namespace().unwrap_or_default();
         let api: Api<PersistentVolumeClaim> = Api::namespaced(shared.virtual_.clone(), &namespace);
         if let Some((volume, status)) = pvcs::backsync(v, h) {
-            let params = PatchParams { field_manager: Some(super::FIELD_MANAGER.into()), ..PatchParams::default() };
+            let params =
+                PatchParams { field_manager: Some(super::shared::FIELD_MANAGER.into()), ..PatchParams::default() };
             if let Some(volume) = volume {
                 let patch = serde_json::json!({ "spec": { "volumeName": volume } });
                 if let Err(e) = api.patch(&v.name_any(), &params, &Patch::Merge(&patch)).await {

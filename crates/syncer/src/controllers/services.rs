@@ -19,7 +19,8 @@ use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
 
 use super::engine::{self, Kind};
-use super::{Shared, writes};
+use super::shared::Shared;
+use super::writes;
 use crate::error::{SyncError, is_code};
 use crate::translate::is_excluded;
 use crate::translate::services::{self, Backward};

@@ -7,7 +7,7 @@
 //! - fromHost: source host Service (watched in its namespace — the chart's ClusterRole grants
 //!   cluster-wide read on Services), target virtual Service and Endpoints. The virtual
 //!   namespace is created when missing. A headless source's Endpoints are watched as well, so
-//!   pod IP changes follow (upstream PR #1481, after v0.15.7; v0.15.7 followed them only when the
+//!   pod IP changes follow (loft-sh/vcluster PR #1481, after v0.15.7; v0.15.7 followed them only when the
 //!   Service itself changed).
 //! - fromVirtual: source virtual Service, target host Service in the host namespace.
 //!
@@ -33,8 +33,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
-use super::Shared;
 use super::lean::{self, Lean};
+use super::shared::Shared;
 use crate::error::{SyncError, is_code};
 use crate::options::ServiceMapping;
 use crate::translate::servicesync as tr;
@@ -135,7 +135,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                     tracing::warn!(
                         kind = NAME,
                         mapping = %describe(job),
-                        error = %crate::startup::chain(&e),
+                        error = %crate::error::chain(&e),
                         "service mapping failed, retrying in {delay:?}"
                     );
                     let (queue, shutdown) = (queue.clone(), shared.shutdown.clone());

@@ -21,7 +21,10 @@ use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use kube::{Api, Client};
 use serde_json::Value;
 
-use super::{CorednsError, FIELD_MANAGER};
+use super::error::CorednsError;
+
+/// The field manager of the apply (upstream's `applier.ApplyManifest` uses `vcluster`).
+pub(crate) const FIELD_MANAGER: &str = "vcluster";
 
 /// How many objects were created, changed and left alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

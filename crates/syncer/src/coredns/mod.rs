@@ -18,7 +18,10 @@
 //! it for the controller to write back (upstream's `kubectl apply` does, once per start).
 
 pub(crate) mod apply;
+mod error;
 pub(crate) mod template;
+
+pub(crate) use error::CorednsError;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,8 +31,6 @@ use kube::Client;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-/// The field manager of the apply (upstream's `applier.ApplyManifest` uses `vcluster`).
-pub(crate) const FIELD_MANAGER: &str = "vcluster";
 /// The CoreDNS image when the virtual version is not in [`VERSION_IMAGES`] (`DefaultImage`).
 pub(crate) const DEFAULT_IMAGE: &str = "coredns/coredns:1.10.1";
 /// The namespace and name of CoreDNS's ConfigMap, and the key the NodeHosts controller owns.
@@ -56,44 +57,6 @@ const VERSION_IMAGES: &[(&str, &str)] = &[
 
 /// Ids used when the syncer runs as root (`defaultUID`, `defaultGID`).
 const DEFAULT_ID: u32 = 1001;
-
-/// Why one attempt failed (the attempt is retried with backoff).
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum CorednsError {
-    #[error("cannot read {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}")]
-    Template {
-        path: PathBuf,
-        #[source]
-        source: template::TemplateError,
-    },
-    #[error("the filled-in bundle is not YAML")]
-    Yaml(#[source] serde_saphyr::Error),
-    #[error("object {index} of the bundle: {reason}")]
-    Object { index: usize, reason: String },
-    #[error("cannot resolve {api_version}/{kind} in the virtual cluster")]
-    Discovery {
-        api_version: String,
-        kind: String,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("{verb} {kind} {name}")]
-    Apply {
-        verb: &'static str,
-        kind: String,
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("{} of {} objects failed; first: {}", .0.len(), .1, crate::startup::chain(&.0[0]))]
-    Several(Vec<CorednsError>, usize),
-}
 
 /// Where the bundle and the resolver configuration are, and what fills the bundle.
 #[derive(Debug, Clone)]
@@ -263,7 +226,7 @@ pub(crate) async fn run(client: Client, settings: Settings, shutdown: Cancellati
             Err(e) => {
                 tracing::warn!(
                     "Failed to apply CoreDNS configuration from the manifest file (retry in {delay:?}): {}",
-                    crate::startup::chain(&e)
+                    crate::error::chain(&e)
                 );
             }
         }

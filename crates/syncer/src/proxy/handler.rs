@@ -15,12 +15,13 @@ use tokio::sync::watch;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
+use super::body::{BoxError, ProxyBody};
 use super::identity::{Caller, UserInfo};
+use super::impersonation;
 use super::intercept::{InterceptedRequest, Interceptor, MAX_INTERCEPTED_BODY};
 use super::request_info::RequestInfo;
 use super::status::{self, status_response, text};
 use super::upstream::{Upstream, UpstreamError};
-use super::{BoxError, ProxyBody, impersonation};
 
 /// What every request of a running endpoint shares.
 pub(crate) struct State {
@@ -104,17 +105,17 @@ async fn intercept(
                 &format!("Request entity too large: limit is {MAX_INTERCEPTED_BODY}"),
             );
         }
-        Err(e) => return status_response(StatusCode::BAD_REQUEST, "BadRequest", &status::chain(e.as_ref())),
+        Err(e) => return status_response(StatusCode::BAD_REQUEST, "BadRequest", &crate::error::chain(e.as_ref())),
     };
     let request = Request::from_parts(parts, body);
     match interceptor.handle(InterceptedRequest { info, caller, request }, state.upstream.clone()).await {
         Ok(response) => response,
         Err(e) => {
-            tracing::warn!(error = %status::chain(&e), "an interceptor failed");
+            tracing::warn!(error = %crate::error::chain(&e), "an interceptor failed");
             status_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError",
-                &format!("Internal error occurred: {}", status::chain(&e)),
+                &format!("Internal error occurred: {}", crate::error::chain(&e)),
             )
         }
     }
@@ -157,7 +158,7 @@ async fn forward(
 
 /// 503 with a `Status`, as kube-apiserver's aggregator answers for an unreachable backend.
 fn unavailable(error: &UpstreamError) -> Response<ProxyBody> {
-    let message = status::chain(error);
+    let message = crate::error::chain(error);
     tracing::warn!(error = %message, "forwarding failed");
     status_response(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", &message)
 }

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 
-use super::ProxyBody;
+use super::body::ProxyBody;
 use super::identity::{
     Caller, IMPERSONATE_EXTRA_PREFIX, IMPERSONATE_GROUP, IMPERSONATE_UID, IMPERSONATE_USER, UserInfo,
     is_impersonation_header,
@@ -151,10 +151,9 @@ async fn review(
         .header(http::header::ACCEPT, "application/json")
         .body(status::full(review.to_string()))
         .map_err(|e| internal(&e))?;
-    let response = upstream
-        .send_as_admin(request)
-        .await
-        .map_err(|e| status_response(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", &status::chain(&e)))?;
+    let response = upstream.send_as_admin(request).await.map_err(|e| {
+        status_response(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", &crate::error::chain(&e))
+    })?;
     let code = response.status();
     let body: Bytes = response.into_body().collect().await.map_err(|e| internal(&e))?.to_bytes();
     if !code.is_success() {
@@ -171,7 +170,7 @@ fn internal(error: &(dyn std::error::Error + 'static)) -> Response<ProxyBody> {
     status_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         "InternalError",
-        &format!("Internal error occurred: {}", status::chain(error)),
+        &format!("Internal error occurred: {}", crate::error::chain(error)),
     )
 }
 

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::{Request, Response};
 
-use super::ProxyBody;
+use super::body::ProxyBody;
 use super::identity::Caller;
 use super::request_info::RequestInfo;
 use super::upstream::Upstream;
@@ -32,7 +32,7 @@ pub struct InterceptedRequest {
 pub struct InterceptError {
     pub message: String,
     #[source]
-    pub source: Option<super::BoxError>,
+    pub source: Option<super::body::BoxError>,
 }
 
 /// Handles some requests itself instead of the plain forward.

@@ -65,6 +65,9 @@
 //! WebSockets over HTTP/2 (RFC 8441 extended CONNECT; kubectl and client-go upgrade over
 //! HTTP/1.1), HTTP/2 towards the upstream.
 
+mod body;
+mod config;
+mod error;
 mod handler;
 mod identity;
 mod impersonation;
@@ -75,161 +78,12 @@ mod status;
 mod tls;
 mod upstream;
 
-use std::collections::BTreeSet;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
-
+pub use body::{BoxError, ProxyBody};
+pub use config::{CaMaterial, ProxyConfig};
+pub use error::ProxyError;
 pub use identity::{Caller, Identity, UserInfo};
 pub use intercept::{InterceptError, InterceptedRequest, Interceptor, MAX_INTERCEPTED_BODY};
 pub use request_info::RequestInfo;
+pub use server::{Proxy, bind, serve};
 pub use status::status_response;
 pub use upstream::{Upstream, UpstreamError};
-
-/// The body type of requests and responses the proxy handles.
-pub type ProxyBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, BoxError>;
-/// Errors of streamed bodies.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// A certificate authority in PEM: the certificate and its private key.
-#[derive(Clone)]
-pub struct CaMaterial {
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-/// What [`serve`] needs.
-pub struct ProxyConfig {
-    /// Address to listen on (`--bind-address`, `--port`).
-    pub bind: SocketAddr,
-    /// The virtual API server, with credentials allowed to impersonate (k3s's admin kubeconfig):
-    /// its CA, client certificate and key or token (file or exec plugin) are used as configured.
-    pub upstream: kube::Config,
-    /// Signs the serving certificate (k3s: `/data/server/tls/server-ca.{crt,key}`).
-    pub server_ca: CaMaterial,
-    /// Verifies client certificates (k3s: `/data/server/tls/client-ca.crt`); empty: client
-    /// certificates are not requested.
-    pub client_ca_pem: String,
-    /// DNS names and IP addresses the serving certificate covers; updated by the syncer as the
-    /// host Services and load balancers change.
-    pub sans: watch::Receiver<BTreeSet<String>>,
-    /// `--cluster-domain`: the serving certificate names `kubernetes.default.svc.<domain>`.
-    pub cluster_domain: String,
-    /// Bound on connecting to the upstream (TCP and TLS handshake).
-    pub connect_timeout: Duration,
-    /// How long in-flight requests may run on after `shutdown` before their connections drop.
-    pub shutdown_grace: Duration,
-    /// Consulted in order before a request is forwarded (the Service create redirect).
-    pub interceptors: Vec<Arc<dyn Interceptor>>,
-}
-
-impl ProxyConfig {
-    /// A configuration with the defaults of the fields that have one: cluster domain
-    /// `cluster.local`, 10 s connect timeout, 5 s shutdown grace (the pod's
-    /// `terminationGracePeriodSeconds` is 10), no interceptors.
-    pub fn new(
-        bind: SocketAddr,
-        upstream: kube::Config,
-        server_ca: CaMaterial,
-        client_ca_pem: String,
-        sans: watch::Receiver<BTreeSet<String>>,
-    ) -> ProxyConfig {
-        ProxyConfig {
-            bind,
-            upstream,
-            server_ca,
-            client_ca_pem,
-            sans,
-            cluster_domain: "cluster.local".into(),
-            connect_timeout: Duration::from_secs(10),
-            shutdown_grace: Duration::from_secs(5),
-            interceptors: Vec::new(),
-        }
-    }
-}
-
-/// Why the endpoint could not be served.
-#[derive(Debug, thiserror::Error)]
-pub enum ProxyError {
-    #[error("cannot listen on {address}")]
-    Bind {
-        address: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the server CA is unusable: {what}")]
-    ServerCa {
-        what: &'static str,
-        #[source]
-        source: Option<BoxError>,
-    },
-    #[error("the client CA (client_ca_pem) is unusable")]
-    ClientCa(#[source] BoxError),
-    #[error("cannot issue the serving certificate")]
-    Issue(#[source] rcgen::Error),
-    #[error("cannot configure TLS")]
-    Tls(#[source] rustls::Error),
-    #[error("cannot build a client for the virtual API server {url}")]
-    Upstream {
-        url: String,
-        #[source]
-        source: BoxError,
-    },
-}
-
-/// A bound endpoint, not serving yet.
-pub struct Proxy {
-    listener: tokio::net::TcpListener,
-    upstream: Upstream,
-    interceptors: Vec<Arc<dyn Interceptor>>,
-    tls: Arc<tls::ServingTls>,
-    sans: watch::Receiver<BTreeSet<String>>,
-    issued_sans: BTreeSet<String>,
-    shutdown_grace: Duration,
-}
-
-impl Proxy {
-    /// Where the endpoint listens (the actual port when [`ProxyConfig::bind`] asked for 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
-    }
-
-    /// Serve until `shutdown` is cancelled (see the module documentation).
-    pub async fn run(self, readiness: watch::Receiver<bool>, shutdown: CancellationToken) -> Result<(), ProxyError> {
-        server::run(self, readiness, shutdown).await
-    }
-}
-
-/// Check the configuration, issue the first serving certificate and listen.
-pub async fn bind(config: ProxyConfig) -> Result<Proxy, ProxyError> {
-    let mut sans = config.sans;
-    // Marked seen: any change from here on re-issues.
-    let issued_sans = sans.borrow_and_update().clone();
-    let tls =
-        Arc::new(tls::ServingTls::new(&config.server_ca, &config.client_ca_pem, &config.cluster_domain, &issued_sans)?);
-    let upstream = Upstream::new(&config.upstream, config.connect_timeout)?;
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .map_err(|source| ProxyError::Bind { address: config.bind, source })?;
-    Ok(Proxy {
-        listener,
-        upstream,
-        interceptors: config.interceptors,
-        tls,
-        sans,
-        issued_sans,
-        shutdown_grace: config.shutdown_grace,
-    })
-}
-
-/// Serve until `shutdown` is cancelled: [`bind`] then [`Proxy::run`].
-pub async fn serve(
-    config: ProxyConfig,
-    readiness: watch::Receiver<bool>,
-    shutdown: CancellationToken,
-) -> Result<(), ProxyError> {
-    bind(config).await?.run(readiness, shutdown).await
-}

@@ -15,10 +15,67 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::config::ProxyConfig;
+use super::error::ProxyError;
 use super::handler::{self, Peer, PeerCertificate, State};
 use super::identity::certificate_user;
+use super::intercept::Interceptor;
 use super::tls::{RENEW_AFTER, ServingTls};
-use super::{Proxy, ProxyError};
+use super::upstream::Upstream;
+
+/// A bound endpoint, not serving yet.
+pub struct Proxy {
+    listener: tokio::net::TcpListener,
+    upstream: Upstream,
+    interceptors: Vec<Arc<dyn Interceptor>>,
+    tls: Arc<ServingTls>,
+    sans: watch::Receiver<BTreeSet<String>>,
+    issued_sans: BTreeSet<String>,
+    shutdown_grace: Duration,
+}
+
+impl Proxy {
+    /// Where the endpoint listens (the actual port when [`ProxyConfig::bind`] asked for 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Serve until `shutdown` is cancelled (see the module documentation).
+    pub async fn run(self, readiness: watch::Receiver<bool>, shutdown: CancellationToken) -> Result<(), ProxyError> {
+        run(self, readiness, shutdown).await
+    }
+}
+
+/// Check the configuration, issue the first serving certificate and listen.
+pub async fn bind(config: ProxyConfig) -> Result<Proxy, ProxyError> {
+    let mut sans = config.sans;
+    // Marked seen: any change from here on re-issues.
+    let issued_sans = sans.borrow_and_update().clone();
+    let tls =
+        Arc::new(ServingTls::new(&config.server_ca, &config.client_ca_pem, &config.cluster_domain, &issued_sans)?);
+    let upstream = Upstream::new(&config.upstream, config.connect_timeout)?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| ProxyError::Bind { address: config.bind, source })?;
+    Ok(Proxy {
+        listener,
+        upstream,
+        interceptors: config.interceptors,
+        tls,
+        sans,
+        issued_sans,
+        shutdown_grace: config.shutdown_grace,
+    })
+}
+
+/// Serve until `shutdown` is cancelled: [`bind`] then [`Proxy::run`].
+pub async fn serve(
+    config: ProxyConfig,
+    readiness: watch::Receiver<bool>,
+    shutdown: CancellationToken,
+) -> Result<(), ProxyError> {
+    bind(config).await?.run(readiness, shutdown).await
+}
 
 /// A client that does not finish its TLS handshake in this time is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -151,7 +208,7 @@ async fn reissue(
         match tls.reissue(&issued) {
             Ok(()) => renew_at = Instant::now() + RENEW_AFTER,
             Err(e) => {
-                tracing::error!(error = %super::status::chain(&e), "cannot re-issue the serving certificate; serving the previous one");
+                tracing::error!(error = %crate::error::chain(&e), "cannot re-issue the serving certificate; serving the previous one");
                 renew_at = Instant::now() + Duration::from_secs(60);
             }
         }

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 
-use super::ProxyBody;
+use super::body::ProxyBody;
 
 /// A `Status` failure response: `code`, `reason` (e.g. `ServiceUnavailable`) and `message`.
 pub fn status_response(code: StatusCode, reason: &str, message: &str) -> Response<ProxyBody> {
@@ -51,20 +51,4 @@ pub(crate) fn full(body: impl Into<Bytes>) -> ProxyBody {
 
 pub(crate) fn empty() -> ProxyBody {
     full(Bytes::new())
-}
-
-/// The message of an error and its sources, `a: b: c`.
-pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        // hyper and friends often repeat their source's text in their own.
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = e.source();
-    }
-    message
 }

@@ -15,7 +15,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 
-use super::{BoxError, CaMaterial, ProxyError};
+use super::body::BoxError;
+use super::config::CaMaterial;
+use super::error::ProxyError;
 
 /// How long an issued serving certificate is valid (client-go's `certutil` default, one year);
 /// it is re-issued after half of that.

@@ -29,8 +29,9 @@ use kube::client::ConfigExt as _;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt as _};
 
+use super::body::{BoxError, ProxyBody};
+use super::error::ProxyError;
 use super::identity::{Caller, Credentials, is_impersonation_header};
-use super::{BoxError, ProxyBody, ProxyError};
 
 type Connector = TimeoutConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
 type AdminService = BoxCloneSyncService<Request<ProxyBody>, Response<Incoming>, BoxError>;

@@ -21,25 +21,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::controllers;
-use crate::error::{OptionsError, StartError, is_code};
+use crate::error::{OptionsError, StartError, chain, is_code};
 use crate::options::{IMPLEMENTED_CONTROLLERS, Options};
 use crate::proxy;
 use crate::translate::{self, Owner, kubeconfig, pods};
-
-/// An error and its causes, one line (`a: b: c`).
-pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
 
 /// The clients and namespace the syncer runs with (the binary builds them from the flags and
 /// the environment; tests hand in simulator clients).

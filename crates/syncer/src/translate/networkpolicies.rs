@@ -306,7 +306,8 @@ mod tests {
         assert_eq!(spec["policyTypes"], json!(["Egress"]));
     }
 
-    /// The seed's policy: only `app=web` may reach `app=db`, on 5432. On the host both ends are
+    /// The docs' example policy (vcluster docs v0.15, "Network & DNS"): only `app=web` may reach
+    /// `app=db`, on 5432. On the host both ends are
     /// this vcluster's pods of the policy's namespace, by their hashed labels.
     #[test]
     fn only_web_to_db_on_5432() {

@@ -6,7 +6,7 @@
 //!
 //! Differences from upstream, on purpose:
 //! - `healthCheckNodePort` is never sent to the host on update (upstream sends the virtual
-//!   value, which the host refuses as immutable in a loop, issue #240); the host allocates it
+//!   value, which the host refuses as immutable in a loop, loft-sh/vcluster issue #240); the host allocates it
 //!   and a recreated virtual Service takes the host's. The syncer path's create does not ask
 //!   the host for the virtual cluster's own allocation either.
 //! - The recreate copies the host's `clusterIPs`, `ipFamilies` and `ipFamilyPolicy` with the
@@ -507,7 +507,7 @@ mod tests {
         assert_eq!(spec.external_ips, Some(vec!["192.0.2.1".to_string()]));
         assert_eq!(spec.load_balancer_ip.as_deref(), Some("192.0.2.2"));
         assert_eq!(new.metadata.resource_version.as_deref(), Some("7"));
-        // The virtual edit of externalIPs is overwritten by the host's (upstream #438).
+        // The virtual edit of externalIPs is overwritten by the host's (loft-sh/vcluster issue #438).
         v.spec.as_mut().unwrap().external_ips = Some(vec!["198.51.100.1".into()]);
         let Some(Backward::Update(new)) = backward(&v, &h) else { panic!("expected an update") };
         assert_eq!(new.spec.unwrap().external_ips, Some(vec!["192.0.2.1".to_string()]));
@@ -627,7 +627,7 @@ mod tests {
         assert_eq!(spec.session_affinity.as_deref(), Some("ClientIP"));
         assert_eq!(spec.load_balancer_source_ranges, Some(vec!["10.0.0.0/8".to_string()]));
         assert_eq!(spec.selector.unwrap()["vcluster.loft.sh/label-vcluster-x-a172cedcae"], "api");
-        // Host-owned and immutable fields stay as the host has them (#438, #240).
+        // Host-owned and immutable fields stay as the host has them (loft-sh/vcluster issues #438, #240).
         assert_eq!(spec.health_check_node_port, None);
         assert_eq!(spec.external_ips, None);
         assert_eq!(spec.cluster_ip.as_deref(), Some("10.96.0.20"));

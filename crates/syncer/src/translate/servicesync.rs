@@ -83,7 +83,7 @@ pub(crate) fn virtual_target_update(source: &Service, target: &Service) -> Optio
 }
 
 /// fromHost: the source's load-balancer status, when the source is a LoadBalancer and the
-/// target's status differs (issue #732).
+/// target's status differs (loft-sh/vcluster issue #732).
 pub(crate) fn load_balancer_status(source: &Service, target: &Service) -> Option<ServiceStatus> {
     let is_lb = source.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
     let lb = |s: &Service| s.status.as_ref().and_then(|s| s.load_balancer.clone());

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Report import circles between the files of a Rust crate's src/ (default: kube-sim's).
+"""Report import circles between the files of a Rust crate's src/: `import-cycles.py CRATE/src`.
 
 An edge A -> B means file A names an item of file B through a `crate::`, `super::` or
 child-module path (in a `use` or inline). Paths are resolved to the deepest module file they name; `mod`
@@ -16,6 +16,10 @@ def module_files(src: Path) -> dict:
     """Module path (tuple) -> file."""
     modules = {}
     for f in src.rglob("*.rs"):
+        # A binary's main.rs is another crate that uses the library as an outsider; counting it as
+        # the crate root would hide lib.rs's own edges.
+        if f.name == "main.rs" and f.parent == src and (src / "lib.rs").exists():
+            continue
         rel = f.relative_to(src).with_suffix("")
         parts = list(rel.parts)
         if parts[-1] in ("lib", "main") and len(parts) == 1:
@@ -93,7 +97,9 @@ def resolve(path: list, here: tuple, modules: dict):
 
 
 def main() -> int:
-    src = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "src"
+    if len(sys.argv) != 2:
+        sys.exit("usage: import-cycles.py CRATE/src")
+    src = Path(sys.argv[1])
     modules = module_files(src)
     edges = {}
     for mod, f in modules.items():

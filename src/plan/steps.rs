@@ -134,7 +134,7 @@ pub(crate) fn plan(input: &PlanInput) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::install::ownership::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
+    use crate::plan::ownership::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
     use serde_json::json;
 
     fn manifest(kind: &str, name: &str) -> Manifest {
