@@ -800,9 +800,58 @@ fn a_statefulset_as_v0_15_7_rendered_it_upgrades() {
     assert_eq!(labels, ["superseded", "deployed"]);
 }
 
+/// What an earlier build of this CLI left: its own apply (manager `vcluster`) set
+/// `podManagementPolicy: Parallel`, which the chart no longer renders.
+fn statefulset_as_an_earlier_build_applied_it(host: &Host) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = host.sim.client().await.unwrap();
+        let api: kube::Api<k8s_openapi::api::apps::v1::StatefulSet> = kube::Api::namespaced(client, NS);
+        let dp = kube::api::DeleteParams {
+            propagation_policy: Some(kube::api::PropagationPolicy::Orphan),
+            ..Default::default()
+        };
+        let mut sts = serde_json::to_value(api.get("my-vc").await.unwrap()).unwrap();
+        api.delete("my-vc", &dp).await.unwrap();
+        for field in ["uid", "resourceVersion", "managedFields", "creationTimestamp", "generation"] {
+            sts["metadata"].as_object_mut().unwrap().remove(field);
+        }
+        sts.as_object_mut().unwrap().remove("status");
+        sts["spec"]["podManagementPolicy"] = json!("Parallel");
+        let pp = kube::api::PatchParams::apply("vcluster").force();
+        api.patch("my-vc", &pp, &kube::api::Patch::Apply(sts)).await.unwrap();
+    });
+}
+
+#[test]
+fn an_upgrade_that_would_drop_a_fixed_field_an_earlier_build_applied_is_refused_before_any_write() {
+    let host = Host::new();
+    host.run(&["create", "my-vc", "--no-wait"]).succeeds();
+    statefulset_as_an_earlier_build_applied_it(&host);
+    let effective = || host.writes().iter().filter(|w| !w.dry_run && w.status < 300).count();
+    let writes = effective();
+    let run = host.run(&["create", "my-vc", "--upgrade", "--no-wait"]);
+    run.fails_with(&[
+        "nothing was written",
+        "StatefulSet/my-vc: spec.podManagementPolicy: Parallel → (unset) of the StatefulSet, \
+         which Kubernetes does not allow to change",
+        "--recreate-statefulset",
+    ]);
+    assert_eq!(effective(), writes, "no write, not even the lock");
+    assert_eq!(host.statuses(NS, "my-vc").len(), 1, "no revision for a refused upgrade");
+    let sts = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
+    assert_eq!(sts["spec"]["podManagementPolicy"], "Parallel", "left as it was");
+
+    // Recreated (pods orphaned), it takes the chart's policy.
+    host.run(&["create", "my-vc", "--upgrade", "--no-wait", "--recreate-statefulset"]).succeeds();
+    let sts = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
+    assert_eq!(sts["spec"]["podManagementPolicy"], "OrderedReady");
+}
+
 #[test]
 fn an_upgrade_of_fixed_statefulset_fields_is_refused_before_any_write_or_recreated() {
-    let host = Host::new();
+    // Alive: the StatefulSet controller makes the pod and its claim.
+    let host = Host::alive();
     host.run(&["create", "my-vc", "--no-wait"]).succeeds();
     let uid = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap()["metadata"]["uid"].clone();
     // Writes that took effect (the namespace's create answers 409 AlreadyExists).
@@ -820,6 +869,10 @@ fn an_upgrade_of_fixed_statefulset_fields_is_refused_before_any_write_or_recreat
     assert_eq!(effective(), writes, "no write, not even the lock");
     assert_eq!(host.statuses(NS, "my-vc").len(), 1, "no revision for a refused upgrade");
 
+    // The user's data: the claim the StatefulSet made survives the recreate.
+    let claim_uid =
+        || host.object("v1", "PersistentVolumeClaim", NS, "data-my-vc-0").map(|c| c["metadata"]["uid"].clone());
+    let claim = support::basics::eventually(Duration::from_secs(10), "the claim data-my-vc-0", claim_uid);
     let run = host.run(&[
         "create",
         "my-vc",
@@ -831,6 +884,7 @@ fn an_upgrade_of_fixed_statefulset_fields_is_refused_before_any_write_or_recreat
     ]);
     run.succeeds();
     assert!(run.stderr.contains("orphaned"), "{}", run.stderr);
+    assert_eq!(claim_uid(), Some(claim), "the claim is kept");
     let sts = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
     assert!(sts["spec"].get("volumeClaimTemplates").is_none(), "{}", sts["spec"]);
     assert_ne!(sts["metadata"]["uid"], uid, "created again");

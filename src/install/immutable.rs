@@ -8,6 +8,8 @@
 
 use serde_json::Value;
 
+use crate::cluster::FIELD_MANAGER;
+
 /// StatefulSet spec fields an update may change.
 const STATEFULSET_MUTABLE: &[&str] = &[
     "replicas",
@@ -52,7 +54,7 @@ pub(crate) fn statefulset_changes(live: &Value, desired: &Value) -> Vec<String> 
             ));
         }
     }
-    // Other fixed fields the manifest sets (those it leaves out keep their live value).
+    // Other fixed fields the manifest sets.
     if let Some(fields) = new.as_object() {
         for (field, value) in fields {
             if STATEFULSET_MUTABLE.contains(&field.as_str()) || field == "volumeClaimTemplates" {
@@ -67,7 +69,38 @@ pub(crate) fn statefulset_changes(live: &Value, desired: &Value) -> Vec<String> 
             }
         }
     }
+    // Fixed fields the manifest leaves out keep their live value, unless this CLI's apply alone
+    // set them: server-side apply then removes them, and the server defaults them again (an
+    // earlier build's `podManagementPolicy: Parallel` becomes `OrderedReady`, a 422).
+    if let Some(fields) = old.as_object() {
+        for (field, value) in fields {
+            if STATEFULSET_MUTABLE.contains(&field.as_str())
+                || field == "volumeClaimTemplates"
+                || new.get(field).is_some()
+                || !applied_only_by_us(live, field)
+            {
+                continue;
+            }
+            out.push(format!("spec.{field}: {} → (unset) of the StatefulSet, {FIXED}", shown(value)));
+        }
+    }
     out
+}
+
+/// Whether `spec.<field>` of `live` is owned by this CLI's apply and by no other manager, so an
+/// apply that leaves it out removes it (kubernetes v1.33
+/// `staging/src/k8s.io/apimachinery/pkg/util/managedfields/internal/structuredmerge.go`: an
+/// applier's removed fields are dropped unless another manager owns them).
+fn applied_only_by_us(live: &Value, field: &str) -> bool {
+    let key = format!("f:{field}");
+    let owners: Vec<&Value> = live["metadata"]["managedFields"]
+        .as_array()
+        .map(|entries| entries.iter().filter(|e| e["fieldsV1"]["f:spec"].get(&key).is_some()).collect())
+        .unwrap_or_default();
+    !owners.is_empty()
+        && owners
+            .iter()
+            .all(|e| e["manager"] == FIELD_MANAGER && e["operation"] == "Apply" && e["subresource"].is_null())
 }
 
 /// Service fields fixed once set (kube-apiserver `pkg/apis/core/validation/validation.go`
@@ -144,6 +177,24 @@ mod tests {
                 "spec.podManagementPolicy: (unset) → Parallel of the StatefulSet, which Kubernetes does not allow to change"
             ]
         );
+        // A fixed field an earlier apply of this CLI set and the manifest leaves out is removed by
+        // the next apply, and defaulted again: a reason. Set by another manager too, it stays.
+        let mut earlier = sts(claim("5Gi", None), json!({"podManagementPolicy": "Parallel"}));
+        let ours = json!({"manager": "vcluster", "operation": "Apply",
+            "fieldsV1": {"f:spec": {"f:podManagementPolicy": {}, "f:replicas": {}}}});
+        earlier["metadata"] = json!({"managedFields": [ours.clone()]});
+        assert_eq!(
+            statefulset_changes(&earlier, &persistent),
+            [
+                "spec.podManagementPolicy: Parallel → (unset) of the StatefulSet, which Kubernetes does not allow to change"
+            ]
+        );
+        let helm =
+            json!({"manager": "helm", "operation": "Update", "fieldsV1": {"f:spec": {"f:podManagementPolicy": {}}}});
+        earlier["metadata"] = json!({"managedFields": [ours, helm]});
+        assert!(statefulset_changes(&earlier, &persistent).is_empty());
+        earlier["metadata"] = json!({});
+        assert!(statefulset_changes(&earlier, &persistent).is_empty(), "nobody's apply: it stays");
         // Mutable fields are no reason.
         let scaled = sts(claim("5Gi", None), json!({"replicas": 3, "template": {"x": 1}}));
         assert!(statefulset_changes(&persistent, &scaled).is_empty());
