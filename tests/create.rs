@@ -759,13 +759,28 @@ fn a_silent_cluster_holds_no_command_past_its_bounds() {
 /// Replace the live StatefulSet by one as Helm created it from the v0.15.7 chart, which leaves
 /// `podManagementPolicy` unset (loft-sh/vcluster v0.15.7 charts/k3s/templates/statefulset.yaml).
 fn statefulset_as_v0_15_7_rendered_it(host: &Host) {
+    let spec = |spec: &mut Value| _ = spec.as_object_mut().unwrap().remove("podManagementPolicy");
+    replace_statefulset(host, spec, Writer::HelmCreate);
+}
+
+/// Who writes the StatefulSet a test puts in place of the one `create` made.
+enum Writer {
+    /// Helm: a create by manager `helm`.
+    HelmCreate,
+    /// An earlier build of this CLI: a server-side apply by manager `vcluster`.
+    OurApply,
+}
+
+/// Replace the StatefulSet `my-vc` (its pods orphaned) by the same one with `edit` made to its
+/// spec, written by `writer`.
+fn replace_statefulset(host: &Host, edit: impl FnOnce(&mut Value), writer: Writer) {
     let mut sts = host.object("apps/v1", "StatefulSet", NS, "my-vc").unwrap();
     let meta = sts["metadata"].as_object_mut().unwrap();
     for field in ["uid", "resourceVersion", "managedFields", "creationTimestamp", "generation"] {
         meta.remove(field);
     }
-    sts["spec"].as_object_mut().unwrap().remove("podManagementPolicy");
     sts.as_object_mut().unwrap().remove("status");
+    edit(&mut sts["spec"]);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let client = host.sim.client().await.unwrap();
@@ -775,8 +790,16 @@ fn statefulset_as_v0_15_7_rendered_it(host: &Host) {
             ..Default::default()
         };
         api.delete("my-vc", &dp).await.unwrap();
-        let pp = kube::api::PostParams { field_manager: Some("helm".into()), ..Default::default() };
-        api.create(&pp, &serde_json::from_value(sts).unwrap()).await.unwrap();
+        match writer {
+            Writer::HelmCreate => {
+                let pp = kube::api::PostParams { field_manager: Some("helm".into()), ..Default::default() };
+                api.create(&pp, &serde_json::from_value(sts).unwrap()).await.unwrap();
+            }
+            Writer::OurApply => {
+                let pp = kube::api::PatchParams::apply("vcluster").force();
+                api.patch("my-vc", &pp, &kube::api::Patch::Apply(sts)).await.unwrap();
+            }
+        }
     });
 }
 
@@ -803,24 +826,7 @@ fn a_statefulset_as_v0_15_7_rendered_it_upgrades() {
 /// What an earlier build of this CLI left: its own apply (manager `vcluster`) set
 /// `podManagementPolicy: Parallel`, which the chart no longer renders.
 fn statefulset_as_an_earlier_build_applied_it(host: &Host) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let client = host.sim.client().await.unwrap();
-        let api: kube::Api<k8s_openapi::api::apps::v1::StatefulSet> = kube::Api::namespaced(client, NS);
-        let dp = kube::api::DeleteParams {
-            propagation_policy: Some(kube::api::PropagationPolicy::Orphan),
-            ..Default::default()
-        };
-        let mut sts = serde_json::to_value(api.get("my-vc").await.unwrap()).unwrap();
-        api.delete("my-vc", &dp).await.unwrap();
-        for field in ["uid", "resourceVersion", "managedFields", "creationTimestamp", "generation"] {
-            sts["metadata"].as_object_mut().unwrap().remove(field);
-        }
-        sts.as_object_mut().unwrap().remove("status");
-        sts["spec"]["podManagementPolicy"] = json!("Parallel");
-        let pp = kube::api::PatchParams::apply("vcluster").force();
-        api.patch("my-vc", &pp, &kube::api::Patch::Apply(sts)).await.unwrap();
-    });
+    replace_statefulset(host, |spec| spec["podManagementPolicy"] = json!("Parallel"), Writer::OurApply);
 }
 
 #[test]
