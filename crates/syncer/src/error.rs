@@ -131,7 +131,7 @@ pub(crate) fn is_code(err: &kube::Error, code: u16) -> bool {
 }
 
 /// An error and its causes, one line (`a: b: c`).
-pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
