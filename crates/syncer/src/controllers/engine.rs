@@ -121,7 +121,7 @@ pub(crate) fn host_ref<K: Resource<DynamicType = ()>>(shared: &Shared, v: &K) ->
 /// The generic reconcile of one virtual object.
 pub(crate) async fn reconcile<S: Kind>(stored: Arc<S::Stored>, kind: Arc<S>) -> Result<Action, SyncError> {
     let shared = kind.shared().clone();
-    if is_excluded(stored.meta(), S::NAME) {
+    if is_excluded(&stored.index_meta(), S::NAME) {
         return Ok(Action::await_change());
     }
     if !store_ready(kind.host_store(), "host").map_err(|e| *e)? {
@@ -298,7 +298,7 @@ where
         + 'static,
 {
     let api = Api::namespaced(shared.host.clone(), shared.tctx.host_namespace());
-    let config = watcher::Config::default().labels(&format!(
+    let config = lean::stored_config().labels(&format!(
         "{}={}",
         vcluster_translate::MANAGED_BY_LABEL,
         shared.tctx.translator.vcluster
@@ -319,22 +319,23 @@ where
 {
     let api = Api::all(shared.virtual_.clone());
     let (reader, writer) = reflector::store();
-    let trigger = reflector(writer, lean::watcher(api, watcher::Config::default())).default_backoff().touched_objects();
+    let trigger = reflector(writer, lean::watcher(api, lean::stored_config())).default_backoff().touched_objects();
     Controller::for_stream(trigger, reader)
 }
 
 /// Map a host object to the virtual object it was synced from.
 pub(crate) fn host_to_virtual<K, V>(shared: &Shared, h: &K) -> Option<ObjectRef<V>>
 where
-    K: Resource<DynamicType = ()>,
+    K: lean::Stored,
     V: Resource<DynamicType = ()>,
 {
     // The host store has seen it now (created or gone): a reconcile decides from the store again.
     shared.config.recent_creates.seen::<K>(&h.name_any());
-    if !shared.tctx.is_managed(h.meta()) {
+    let meta = h.index_meta();
+    if !shared.tctx.is_managed(&meta) {
         return None;
     }
-    let (namespace, name) = virtual_name_of(h.meta())?;
+    let (namespace, name) = virtual_name_of(&meta)?;
     Some(ObjectRef::new(&name).within(&namespace))
 }
 
@@ -387,7 +388,8 @@ pub(crate) async fn virtual_gone<S: Kind>(
     let Some(h) = kind.host_store().get(&ObjectRef::new(&host_name).within(shared.tctx.host_namespace())) else {
         return Ok(());
     };
-    if is_excluded(h.meta(), S::NAME) || !shared.tctx.is_managed(h.meta()) {
+    let meta = h.index_meta();
+    if is_excluded(&meta, S::NAME) || !shared.tctx.is_managed(&meta) {
         return Ok(());
     }
     let h = S::Stored::object(&h).map_err(|e| *e)?;

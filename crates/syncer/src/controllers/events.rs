@@ -43,12 +43,8 @@ struct Ctx {
     copies: Mutex<Copies>,
 }
 
-fn host_meta<K: Resource<DynamicType = ()> + Clone>(
-    store: &Store<K>,
-    namespace: &str,
-    name: &str,
-) -> Option<ObjectMeta> {
-    store.get(&ObjectRef::new(name).within(namespace)).map(|o| o.meta().clone())
+fn host_meta<K: lean::Stored>(store: &Store<K>, namespace: &str, name: &str) -> Option<ObjectMeta> {
+    store.get(&ObjectRef::new(name).within(namespace)).map(|o| o.index_meta().into_owned())
 }
 
 async fn virtual_meta<K>(shared: &Shared, namespace: &str, name: &str) -> Result<Option<ObjectMeta>, SyncError>

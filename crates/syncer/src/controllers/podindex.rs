@@ -284,7 +284,7 @@ fn remove_refs(state: &mut State, namespace: &str, refs: &PodRefs) {
 pub(crate) async fn run(virtual_: Client, shutdown: CancellationToken, index: Arc<PodIndex>) {
     let pods: Api<Lean<Pod>> = Api::all(virtual_.clone());
     let namespaces: Api<Lean<Namespace>> = Api::all(virtual_);
-    let mut pod_events = lean::watcher(pods, watcher::Config::default()).default_backoff().boxed();
+    let mut pod_events = lean::watcher(pods, lean::stored_config()).default_backoff().boxed();
     let mut ns_events =
         lean::watcher(namespaces, watcher::Config::default()).default_backoff().touched_objects().boxed();
     let mut relist: Option<HashSet<Key>> = None;
