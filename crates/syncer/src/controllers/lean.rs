@@ -320,19 +320,15 @@ impl<K> Packed<K> {
         self.metadata.name.as_deref().unwrap_or_default()
     }
 
-    fn pack(metadata: ObjectMeta, rest: &str) -> Result<Self, serde_json::Error>
+    /// `whole` holds the object's other fields, each followed by a comma, after an opening brace;
+    /// the metadata goes last (key order means nothing in JSON).
+    fn pack(metadata: ObjectMeta, mut whole: Vec<u8>) -> Result<Self, serde_json::Error>
     where
         K: PackedKind,
     {
-        let mut whole = Vec::with_capacity(rest.len() + 512);
-        whole.extend_from_slice(b"{\"metadata\":");
+        whole.extend_from_slice(b"\"metadata\":");
         serde_json::to_writer(&mut whole, &metadata)?;
-        if rest.len() > 2 {
-            whole.push(b',');
-            whole.extend_from_slice(&rest.as_bytes()[1..]);
-        } else {
-            whole.push(b'}');
-        }
+        whole.push(b'}');
         let marks = encode_marks(&metadata);
         let (dictionary, body) = K::dictionary().compress(&whole);
         Ok(Packed {
@@ -376,22 +372,20 @@ impl<'de, K: PackedKind> Deserialize<'de> for Packed<K> {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Packed<K>, A::Error> {
                 let mut metadata = None;
-                let mut rest = String::from("{");
+                let mut whole = Vec::with_capacity(4096);
+                whole.push(b'{');
                 while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     if key == "metadata" {
                         metadata = Some(map.next_value::<ObjectMeta>()?);
                         continue;
                     }
                     let value: Box<RawValue> = map.next_value()?;
-                    if rest.len() > 1 {
-                        rest.push(',');
-                    }
-                    rest.push_str(&serde_json::to_string(key.as_ref()).map_err(de::Error::custom)?);
-                    rest.push(':');
-                    rest.push_str(value.get());
+                    serde_json::to_writer(&mut whole, key.as_ref()).map_err(de::Error::custom)?;
+                    whole.push(b':');
+                    whole.extend_from_slice(value.get().as_bytes());
+                    whole.push(b',');
                 }
-                rest.push('}');
-                Packed::pack(metadata.unwrap_or_default(), &rest).map_err(de::Error::custom)
+                Packed::pack(metadata.unwrap_or_default(), whole).map_err(de::Error::custom)
             }
         }
 
