@@ -142,7 +142,7 @@ fn a_dropped_field_another_manager_owns_is_kept() {
     // helm (an Update manager) and a second applier set the same values: shared ownership.
     let mut by_helm = live.clone();
     by_helm["metadata"]["labels"]["heritage"] = json!("Helm");
-    let live = record_update(Schema::k8s_1_33(), &sts_gvk(), Some(&live), &by_helm, "helm", "", T1).unwrap();
+    let live = record_update(Schema::k8s_1_33(), &sts_gvk(), Some(&live), by_helm.clone(), "helm", "", T1).unwrap();
     let ops = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "my-vc", "namespace": "team-a",
         "annotations": {"meta.helm.sh/release-name": "my-vc"}}, "spec": {"replicas": 1}});
     let live = ssa(Some(&live), &ops, "ops", false, T1).unwrap();
@@ -170,7 +170,7 @@ fn helm_created() -> Value {
     let mut posted = defaulted(vcluster_sts());
     posted["metadata"].as_object_mut().unwrap().remove("uid");
     posted["metadata"].as_object_mut().unwrap().remove("resourceVersion");
-    let created = record_update(Schema::k8s_1_33(), &sts_gvk(), None, &posted, "helm", "", T0).unwrap();
+    let created = record_update(Schema::k8s_1_33(), &sts_gvk(), None, posted.clone(), "helm", "", T0).unwrap();
     let mut stored = created;
     stored["metadata"]["uid"] = json!("6b7e8c9a-0000-4000-8000-000000000002");
     stored
@@ -252,7 +252,7 @@ fn conflicts_with_another_applier_name_it_without_api_version() {
             Schema::k8s_1_33(),
             &sts_gvk(),
             Some(&live),
-            &{
+            {
                 let mut v = live.clone();
                 v["metadata"]["labels"]["tier"] = json!("control-plane");
                 v
@@ -332,7 +332,7 @@ fn list_map_items_merge_by_key_keeping_live_order_for_others() {
         .as_array_mut()
         .unwrap()
         .insert(0, json!({"name": "istio-proxy", "image": "istio/proxyv2"}));
-    let live = record_update(Schema::k8s_1_33(), &sts_gvk(), Some(&live), &injected, "istio", "", T1).unwrap();
+    let live = record_update(Schema::k8s_1_33(), &sts_gvk(), Some(&live), injected.clone(), "istio", "", T1).unwrap();
     let mut config = vcluster_sts();
     config["spec"]["template"]["spec"]["containers"][0]["env"][1]["value"] = json!("node-2");
     config["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["readOnly"] = json!(false);
@@ -373,7 +373,7 @@ fn kubectl_takes_over_its_client_side_apply_fields_without_conflict() {
     let annotation = serde_json::to_string(&csa).unwrap() + "\n";
     csa["metadata"]["annotations"] = json!({"kubectl.kubernetes.io/last-applied-configuration": annotation});
     let created =
-        record_update(Schema::k8s_1_33(), &sts_gvk(), None, &defaulted(csa), "kubectl-client-side-apply", "", T0)
+        record_update(Schema::k8s_1_33(), &sts_gvk(), None, defaulted(csa), "kubectl-client-side-apply", "", T0)
             .unwrap();
     let mut config = vcluster_sts();
     config["spec"]["replicas"] = json!(2);

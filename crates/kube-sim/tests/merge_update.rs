@@ -15,7 +15,7 @@ fn deploy_gvk() -> Gvk {
 }
 
 fn update(old: Option<&Value>, new: &Value, manager: &str, now: &str) -> Value {
-    record_update(Schema::k8s_1_33(), &deploy_gvk(), old, new, manager, "", now).unwrap()
+    record_update(Schema::k8s_1_33(), &deploy_gvk(), old, new.clone(), manager, "", now).unwrap()
 }
 
 /// `kubectl create deployment web --image=nginx` as kube-apiserver holds it after defaulting.
@@ -153,7 +153,8 @@ fn managed_fields_sent_with_a_write_replace_the_stored_ones() {
     let out = update(Some(&live), &renamed, "kubectl-replace", T2);
     assert_eq!(out["metadata"]["managedFields"][0]["manager"], "renamed");
     // ...except through a subresource, where the stored ones win.
-    let out = record_update(Schema::k8s_1_33(), &deploy_gvk(), Some(&live), &renamed, "kubelet", "status", T2).unwrap();
+    let out = record_update(Schema::k8s_1_33(), &deploy_gvk(), Some(&live), renamed.clone(), "kubelet", "status", T2)
+        .unwrap();
     assert_eq!(out["metadata"]["managedFields"], live["metadata"]["managedFields"]);
 }
 
@@ -162,9 +163,16 @@ fn status_writes_are_tracked_per_subresource() {
     let live = stored(update(None, &created_deployment(), "kubectl-create", T0));
     let mut status = live.clone();
     status["status"] = json!({"replicas": 1, "readyReplicas": 1});
-    let out =
-        record_update(Schema::k8s_1_33(), &deploy_gvk(), Some(&live), &status, "kube-controller-manager", "status", T2)
-            .unwrap();
+    let out = record_update(
+        Schema::k8s_1_33(),
+        &deploy_gvk(),
+        Some(&live),
+        status.clone(),
+        "kube-controller-manager",
+        "status",
+        T2,
+    )
+    .unwrap();
     let entry = out["metadata"]["managedFields"]
         .as_array()
         .unwrap()

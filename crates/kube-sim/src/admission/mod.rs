@@ -196,7 +196,7 @@ pub fn admit<'s>(
     }
     if let Some(manager) = manager {
         let schema = merge::Schema::k8s_1_33();
-        new = merge::record_update(schema, &res.gvk(), old, &new, manager, sub.name(), &now).map_err(ApiError::from)?;
+        new = merge::record_update(schema, &res.gvk(), old, new, manager, sub.name(), &now).map_err(ApiError::from)?;
     }
     Ok(new)
 }

@@ -154,7 +154,10 @@ impl Set {
             [last] => {
                 self.members.insert(last.clone());
             }
-            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert(rest),
+            [first, rest @ ..] => match self.children.get_mut(first) {
+                Some(child) => child.insert(rest),
+                None => self.children.entry(first.clone()).or_default().insert(rest),
+            },
         }
     }
 
@@ -189,6 +192,19 @@ impl Set {
         out
     }
 
+    /// `union`, consuming both sides: nothing is copied.
+    pub(crate) fn absorb(&mut self, other: Set) {
+        self.members.extend(other.members);
+        for (pe, child) in other.children {
+            match self.children.get_mut(&pe) {
+                Some(mine) => mine.absorb(child),
+                None => {
+                    self.children.insert(pe, child);
+                }
+            }
+        }
+    }
+
     pub(crate) fn difference(&self, other: &Set) -> Set {
         self.subtract(other, false)
     }
@@ -213,6 +229,26 @@ impl Set {
             })
             .collect();
         Set { members, children }
+    }
+
+    /// `difference` (or with `below_members_too`, `recursive_difference`) in place: the other
+    /// set is walked, not this one, which on an update is a manager's whole set and the other
+    /// the few fields that changed.
+    pub(crate) fn remove(&mut self, other: &Set, below_members_too: bool) {
+        for pe in &other.members {
+            self.members.remove(pe);
+            if below_members_too {
+                self.children.remove(pe);
+            }
+        }
+        for (pe, theirs) in &other.children {
+            if let Some(mine) = self.children.get_mut(pe) {
+                mine.remove(theirs, below_members_too);
+                if mine.is_empty() {
+                    self.children.remove(pe);
+                }
+            }
+        }
     }
 
     pub(crate) fn intersection(&self, other: &Set) -> Set {
@@ -371,6 +407,16 @@ mod tests {
         b.insert(&[field("spec"), field("template")]);
         let rd = a.recursive_difference(&b);
         assert_eq!(rd.paths().len(), 1);
+        let mut absorbed = a.clone();
+        absorbed.absorb(b.clone());
+        assert_eq!(absorbed, a.union(&b));
+        for below in [false, true] {
+            let (mut in_place, mut all) = (a.clone(), a.clone());
+            in_place.remove(&b, below);
+            assert_eq!(in_place, a.subtract(&b, below), "in place as by copy ({below})");
+            all.remove(&a, below);
+            assert!(all.is_empty());
+        }
         assert!(a.difference(&a).is_empty());
         assert_eq!(a.intersection(&b), Set::default());
         assert_eq!(a.union(&b).paths().len(), 3);

@@ -13,8 +13,8 @@ use serde_json::{Map, Value, json};
 use super::fieldpath::{PathElement, Set, path_string};
 use super::schema::{Schema, Ty};
 use super::typed::{
-    Comparison, compare, ensure_named_fields_are_members, errors_text, go_shape, merge, remove_items, to_field_set,
-    validate,
+    Comparison, compare, ensure_named_fields_are_members, errors_text, go_shape, go_shape_pair, merge, remove_items,
+    to_field_set, validate,
 };
 use super::types::{ApplyError, Conflict, Gvk, MergeError, Operation};
 use super::value::{equal, go_json, go_json_string, strip_nulls};
@@ -204,8 +204,20 @@ fn without_managed_fields(object: &Value) -> Value {
     copy
 }
 
+/// A copy of `metadata` without its `managedFields` (which are not copied).
+fn metadata_without_managed_fields(metadata: &Value) -> Value {
+    match metadata {
+        Value::Object(map) => Value::Object(
+            map.iter().filter(|(k, _)| k.as_str() != "managedFields").map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// Fields the apiserver never attributes to a manager.
 // stripmeta.go: NewStripMetaManager
+static STRIPPED: std::sync::LazyLock<Set> = std::sync::LazyLock::new(strip_set);
+
 fn strip_set() -> Set {
     let mut set = Set::default();
     let field = |n: &str| PathElement::Field(n.into());
@@ -281,18 +293,22 @@ impl<'s> Request<'s> {
         force: bool,
     ) -> Result<Comparison, Vec<(ManagerId, Set)>> {
         let cmp = compare(self.root, old, new).filter(&self.ignored);
-        let changed = cmp.modified.union(&cmp.added);
-        let conflicts: Vec<(ManagerId, Set)> = managed
-            .iter()
-            .filter(|(id, _)| *id != workflow)
-            .map(|(id, entry)| (id.clone(), entry.set.intersection(&changed)))
-            .filter(|(_, set)| !set.is_empty())
-            .collect();
-        if !force && !conflicts.is_empty() {
-            return Err(conflicts);
+        if !force {
+            let changed = cmp.modified.union(&cmp.added);
+            let conflicts: Vec<(ManagerId, Set)> = managed
+                .iter()
+                .filter(|(id, _)| *id != workflow)
+                .map(|(id, entry)| (id.clone(), entry.set.intersection(&changed)))
+                .filter(|(_, set)| !set.is_empty())
+                .collect();
+            if !conflicts.is_empty() {
+                return Err(conflicts);
+            }
         }
         for (_, entry) in managed.iter_mut().filter(|(id, _)| *id != workflow) {
-            entry.set = entry.set.difference(&changed).difference(&cmp.removed);
+            for changed in [&cmp.modified, &cmp.added, &cmp.removed] {
+                entry.set.remove(changed, false);
+            }
         }
         managed.retain(|_, entry| !entry.set.is_empty());
         Ok(cmp)
@@ -304,15 +320,20 @@ impl<'s> Request<'s> {
     fn record(&self, old: &Value, new: &Value, managed: &mut Managed, id: ManagerId) {
         let current = ManagerId::new("", Operation::Update, "", "current-operation");
         // Forced: an update never conflicts.
-        let Ok(cmp) = self.update_managers(old, new, managed, &current, true) else { return };
-        let set = cmp.modified.union(&cmp.added).recursive_difference(&self.ignored).difference(&strip_set());
+        let Ok(Comparison { mut added, modified, .. }) = self.update_managers(old, new, managed, &current, true) else {
+            return;
+        };
+        added.absorb(modified);
+        let mut set = added;
+        set.remove(&self.ignored, true);
+        set.remove(&STRIPPED, false);
         if set.is_empty() {
             return;
         }
-        let previous = managed.remove(&id).map(|e| e.set).unwrap_or_default();
-        let entry =
-            Entry { set: set.union(&previous), api_version: self.api_version.clone(), time: Some(self.now.clone()) };
-        managed.insert(id, entry);
+        if let Some(previous) = managed.remove(&id) {
+            set.absorb(previous.set);
+        }
+        managed.insert(id, Entry { set, api_version: self.api_version.clone(), time: Some(self.now.clone()) });
     }
 
     /// Removes what the applier applied last time and no longer applies, unless another
@@ -353,7 +374,7 @@ impl<'s> Request<'s> {
         let (live_shape, merged_shape) = (self.shape(live), self.shape(&merged));
         self.update_managers(&live_shape, &merged_shape, managed, id, force)?;
         if let Some(entry) = managed.get_mut(id) {
-            entry.set = entry.set.difference(&strip_set());
+            entry.set.remove(&STRIPPED, false);
             if entry.set.is_empty() {
                 managed.remove(id);
             }
@@ -600,7 +621,7 @@ fn set_last_applied(object: &mut Value, applied: &Value) {
 
 impl Request<'_> {
     /// See [`super::record_update`].
-    pub(crate) fn record_update(&self, old: Option<&Value>, new: &Value, manager: &str) -> Value {
+    pub(crate) fn record_update(&self, old: Option<&Value>, mut new: Value, manager: &str) -> Value {
         // fieldmanager.go: decodeLiveOrNew
         let live_managed = || decode_managed_fields(old).unwrap_or_default();
         let requested = new.pointer("/metadata/managedFields");
@@ -613,21 +634,25 @@ impl Request<'_> {
         } else if reset {
             Managed::new()
         } else {
-            match decode_managed_fields(Some(new)) {
+            match decode_managed_fields(Some(&new)) {
                 Ok(managed) if !managed.is_empty() => managed,
                 _ => live_managed(),
             }
         };
-        let mut object = without_managed_fields(new);
+        if let Some(metadata) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.shift_remove("managedFields");
+        }
         // skipnonapplied.go: an existing object nobody tracks stays untracked.
         let uid = old.and_then(|o| o.pointer("/metadata/uid")).and_then(Value::as_str).unwrap_or("");
         if managed.is_empty() && !uid.is_empty() {
-            return object;
+            return new;
         }
-        let old_shape = self.shape(&old.map_or_else(|| json!({}), without_managed_fields));
-        self.record(&old_shape, &self.shape(&object), &mut managed, self.id(manager, Operation::Update));
+        let empty = json!({});
+        let old_metadata = old.and_then(|o| o.get("metadata")).map(metadata_without_managed_fields);
+        let (old_shape, new_shape) = go_shape_pair(self.root, old.unwrap_or(&empty), &new, old_metadata.as_ref());
+        self.record(&old_shape, &new_shape, &mut managed, self.id(manager, Operation::Update));
         cap_update_managers(&mut managed);
-        set_managed_fields(&mut object, &managed);
-        object
+        set_managed_fields(&mut new, &managed);
+        new
     }
 }

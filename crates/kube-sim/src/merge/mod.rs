@@ -113,7 +113,7 @@ pub fn record_update(
     schema: &Schema,
     gvk: &Gvk,
     old: Option<&Value>,
-    new: &Value,
+    new: Value,
     manager: &str,
     subresource: &str,
     now: &str,

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::fieldpath::{PathElement, Set, path_string};
 use super::schema::{ListKind, ScalarKind, Shape, Ty};
-use super::value::{equal, go_quote, go_sharp_v, go_type, go_v};
+use super::value::{equal, go_quote, go_sharp_v, go_type, go_v, same};
 
 /// One structured-merge-diff validation error (`.spec.replicas: expected numeric …`).
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +42,12 @@ enum Node {
 }
 
 fn node(ty: Ty, value: Option<&Value>) -> Node {
-    match ty.shape() {
+    node_of(ty, ty.shape(), value)
+}
+
+/// `node` with the type's shape already read (reading it takes several schema lookups).
+fn node_of(ty: Ty, shape: Shape, value: Option<&Value>) -> Node {
+    match shape {
         Shape::Map { atomic: false } => Node::Map,
         Shape::List if ty.list_kind() != ListKind::Atomic => Node::List,
         Shape::Deduced if value.is_some_and(Value::is_object) => Node::Map,
@@ -269,12 +274,11 @@ pub(crate) struct Comparison {
 }
 
 impl Comparison {
-    pub(crate) fn filter(self, ignored: &Set) -> Comparison {
-        Comparison {
-            added: self.added.recursive_difference(ignored),
-            modified: self.modified.recursive_difference(ignored),
-            removed: self.removed.recursive_difference(ignored),
+    pub(crate) fn filter(mut self, ignored: &Set) -> Comparison {
+        for set in [&mut self.added, &mut self.modified, &mut self.removed] {
+            set.remove(ignored, true);
         }
+        self
     }
 }
 
@@ -289,8 +293,9 @@ fn compare_at(ty: Ty, lhs: Option<&Value>, rhs: Option<&Value>, path: &mut Vec<P
     if lhs.is_none() && rhs.is_none() {
         return;
     }
-    let kind = node(ty, rhs.or(lhs));
-    let mismatched = lhs.is_some() && rhs.is_some() && node(ty, lhs) != kind;
+    let shape = ty.shape();
+    let kind = node_of(ty, shape, rhs.or(lhs));
+    let mismatched = lhs.is_some() && rhs.is_some() && node_of(ty, shape, lhs) != kind;
     match kind {
         _ if mismatched => {
             if !equal(lhs.unwrap_or(&Value::Null), rhs.unwrap_or(&Value::Null)) {
@@ -309,9 +314,9 @@ fn compare_at(ty: Ty, lhs: Option<&Value>, rhs: Option<&Value>, path: &mut Vec<P
         }
         Node::Map => {
             let (l, r) = (lhs.and_then(Value::as_object), rhs.and_then(Value::as_object));
-            let keys = l.into_iter().flatten().chain(r.into_iter().flatten()).map(|(k, _)| k);
-            let mut seen = BTreeSet::new();
-            for key in keys.filter(|k| seen.insert(*k)) {
+            let only_right = r.into_iter().flatten().filter(|(k, _)| !l.is_some_and(|l| l.contains_key(*k)));
+            let keys = l.into_iter().flatten().chain(only_right).map(|(k, _)| k);
+            for key in keys {
                 path.push(PathElement::Field(key.clone()));
                 compare_at(child_ty(ty, key), l.and_then(|m| m.get(key)), r.and_then(|m| m.get(key)), path, out);
                 path.pop();
@@ -541,22 +546,16 @@ const NULL_LIST_FIELDS: &[(&str, &str)] = &[("io.k8s.api.core.v1.PodSpec", "cont
 /// `Update` ownership run on this shape, so `.` markers match kube-apiserver's.
 pub(crate) fn go_shape(ty: Ty, value: &Value) -> Value {
     match value {
-        Value::Object(map) if matches!(node(ty, Some(value)), Node::Map) || ty.is_struct() => {
+        Value::Object(map) if shapes_as_struct(ty, value) => {
             let mut out = Map::new();
             for (key, child) in map.iter().filter(|(_, v)| !v.is_null()) {
                 out.insert(key.clone(), go_shape(child_ty(ty, key), child));
             }
-            let parent = ty.def_name().unwrap_or("");
             for (name, field) in ty.declared_fields() {
-                if out.contains_key(name) {
-                    continue;
-                }
-                let by_value = (matches!(name, "metadata" | "spec" | "status") && field.is_struct())
-                    || VALUE_STRUCT_FIELDS.contains(&(parent, name));
-                if by_value {
-                    out.insert(name.to_string(), go_shape(field, &Value::Object(Map::new())));
-                } else if NULL_LIST_FIELDS.contains(&(parent, name)) {
-                    out.insert(name.to_string(), Value::Null);
+                if !out.contains_key(name)
+                    && let Some(absent) = absent_field(ty, name, field)
+                {
+                    out.insert(name.to_string(), absent);
                 }
             }
             Value::Object(out)
@@ -566,6 +565,87 @@ pub(crate) fn go_shape(ty: Ty, value: &Value) -> Value {
         }
         other => other.clone(),
     }
+}
+
+fn shapes_as_struct(ty: Ty, value: &Value) -> bool {
+    value.is_object() && (matches!(node(ty, Some(value)), Node::Map) || ty.is_struct())
+}
+
+/// What Go's typed round trip shows for a declared field the object lacks: a by-value struct
+/// as `{}`, a non-omitempty list as null, otherwise nothing.
+fn absent_field(parent: Ty, name: &str, field: Ty) -> Option<Value> {
+    let parent_name = parent.def_name().unwrap_or("");
+    let by_value = (matches!(name, "metadata" | "spec" | "status") && field.is_struct())
+        || VALUE_STRUCT_FIELDS.contains(&(parent_name, name));
+    if by_value {
+        Some(go_shape(field, &Value::Object(Map::new())))
+    } else if NULL_LIST_FIELDS.contains(&(parent_name, name)) {
+        Some(Value::Null)
+    } else {
+        None
+    }
+}
+
+/// `go_shape` of an object's old and new versions, for `compare`: where a field is the same
+/// on both sides, both get `null` instead (`compare` finds nothing there either way), so
+/// the part an update leaves alone is neither copied nor walked. `old_metadata` stands in for
+/// the old object's `metadata` (the field manager compares without `managedFields`).
+pub(crate) fn go_shape_pair(ty: Ty, old: &Value, new: &Value, old_metadata: Option<&Value>) -> (Value, Value) {
+    let (Value::Object(ma), Value::Object(mb)) = (old, new) else {
+        return (go_shape(ty, old), go_shape(ty, new));
+    };
+    if !shapes_as_struct(ty, old) || !shapes_as_struct(ty, new) {
+        return (go_shape(ty, old), go_shape(ty, new));
+    }
+    let old_child = |key: &str| match (key, old_metadata) {
+        ("metadata", Some(metadata)) => Some(metadata),
+        _ => ma.get(key),
+    };
+    let (mut out_a, mut out_b) = (Map::new(), Map::new());
+    for key in ma.keys() {
+        let Some(a) = old_child(key).filter(|v| !v.is_null()) else { continue };
+        let child = child_ty(ty, key);
+        match mb.get(key).filter(|v| !v.is_null()) {
+            Some(b) if same(a, b) => {
+                out_a.insert(key.clone(), Value::Null);
+                out_b.insert(key.clone(), Value::Null);
+            }
+            Some(b) => {
+                let (a, b) = go_shape_pair(child, a, b, None);
+                out_a.insert(key.clone(), a);
+                out_b.insert(key.clone(), b);
+            }
+            None => {
+                out_a.insert(key.clone(), go_shape(child, a));
+            }
+        }
+    }
+    for (key, b) in mb.iter().filter(|(k, v)| !v.is_null() && !out_a.contains_key(*k)) {
+        out_b.insert(key.clone(), go_shape(child_ty(ty, key), b));
+    }
+    for (name, field) in ty.declared_fields() {
+        match (out_a.contains_key(name), out_b.contains_key(name)) {
+            (true, true) => {}
+            // Absent from both: the same on both sides.
+            (false, false) => {
+                if absent_field(ty, name, field).is_some() {
+                    out_a.insert(name.to_string(), Value::Null);
+                    out_b.insert(name.to_string(), Value::Null);
+                }
+            }
+            (false, true) => {
+                if let Some(absent) = absent_field(ty, name, field) {
+                    out_a.insert(name.to_string(), absent);
+                }
+            }
+            (true, false) => {
+                if let Some(absent) = absent_field(ty, name, field) {
+                    out_b.insert(name.to_string(), absent);
+                }
+            }
+        }
+    }
+    (Value::Object(out_a), Value::Object(out_b))
 }
 
 #[cfg(test)]
@@ -649,6 +729,43 @@ mod tests {
                 "status": {}
             })
         );
+    }
+
+    #[test]
+    fn shaping_both_versions_at_once_compares_as_shaping_each() {
+        let deploy = Schema::k8s_1_33().root(&Gvk::new("apps", "v1", "Deployment"));
+        let base = json!({
+            "metadata": {"name": "x", "labels": {"app": "web"}, "managedFields": [{"manager": "m"}]},
+            "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}},
+            "status": {"replicas": 1}
+        });
+        let versions = [
+            json!({}),
+            json!({"metadata": {"name": "x"}}),
+            json!({"metadata": {"name": "x", "labels": null}, "spec": null}),
+            json!({"metadata": {"name": "x", "labels": {"app": "web"}}, "spec": {"replicas": 2}}),
+            json!({"metadata": {"name": "x", "labels": {"app": "web"}}, "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "web", "image": "nginx:2"}]}}}, "status": {"replicas": 1}}),
+            json!({"metadata": {"name": "x", "labels": {"app": "db"}}, "spec": {"replicas": 1, "strategy": {"type": "Recreate"}}, "status": {"replicas": 3}}),
+            json!({"metadata": {"name": "x"}, "spec": "not a struct"}),
+        ];
+        let stripped = |v: &Value| {
+            let mut v = v.clone();
+            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.shift_remove("managedFields");
+            }
+            v
+        };
+        let text = |c: &Comparison| {
+            [&c.added, &c.modified, &c.removed].map(|s| s.paths().iter().map(|p| path_string(p)).collect::<Vec<_>>())
+        };
+        for old in versions.iter().chain([&base]) {
+            for new in versions.iter().chain([&base]) {
+                let metadata = old.get("metadata").map(|m| stripped(&json!({"metadata": m}))["metadata"].clone());
+                let (a, b) = go_shape_pair(deploy, old, &stripped(new), metadata.as_ref());
+                let expected = compare(deploy, &go_shape(deploy, &stripped(old)), &go_shape(deploy, &stripped(new)));
+                assert_eq!(text(&compare(deploy, &a, &b)), text(&expected), "{old} -> {new}");
+            }
+        }
     }
 
     #[test]

@@ -66,6 +66,17 @@ pub(crate) fn equal(a: &Value, b: &Value) -> bool {
     compare(a, b) == Ordering::Equal
 }
 
+/// `equal` without sorting or allocating: how an update's unchanged parts are recognised.
+pub(crate) fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(l, r)| same(l, r)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => equal(a, b),
+    }
+}
+
 /// Go's `==` on two `interface{}` values decoded from JSON (int64 and float64 differ; maps
 /// and slices never compare equal, where Go would panic).
 pub(crate) fn go_scalar_eq(a: &Value, b: &Value) -> bool {

@@ -11,10 +11,6 @@ pub fn get_str<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     get(v, path).and_then(Value::as_str)
 }
 
-pub fn get_mut<'a>(v: &'a mut Value, path: &[&str]) -> Option<&'a mut Value> {
-    path.iter().try_fold(v, |cur, key| cur.get_mut(key))
-}
-
 /// The object at `path`, created (and any non-object replaced) on the way.
 pub fn object_at<'a>(v: &'a mut Value, path: &[&str]) -> &'a mut Map<String, Value> {
     let mut cur = v;

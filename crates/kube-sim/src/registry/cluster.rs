@@ -36,16 +36,46 @@ pub struct Cluster {
     pub root_ca: String,
 }
 
-/// The object without what no-op detection ignores: managedFields timestamps (the only thing
-/// an identical apply or update would change, and the apiserver keeps the old ones).
-pub(super) fn without_times(v: &Value) -> Value {
-    let mut v = v.clone();
-    if let Some(entries) = jsonpath::get_mut(&mut v, &["metadata", "managedFields"]).and_then(Value::as_array_mut) {
-        for e in entries.iter_mut().filter_map(Value::as_object_mut) {
-            e.remove("time");
-        }
-    }
-    v
+/// Whether writing `new` over `old` changes nothing: they are equal but for what no-op
+/// detection ignores, managedFields timestamps (the only thing an identical apply or update
+/// would change, and the apiserver keeps the old ones) and the resourceVersion `new` was sent
+/// with (it gets `old`'s). Compared in place: most writes reach this check, and copies of
+/// both sides cost more than the comparison.
+pub(super) fn changes_nothing(new: &Value, old: &Value) -> bool {
+    let (Value::Object(new), Value::Object(old)) = (new, old) else { return new == old };
+    new.len() == old.len()
+        && old.iter().all(|(key, o)| match (key.as_str(), new.get(key)) {
+            (_, None) => false,
+            ("metadata", Some(n)) => same_metadata(n, o),
+            (_, Some(n)) => n == o,
+        })
+}
+
+fn same_metadata(new: &Value, old: &Value) -> bool {
+    let (Value::Object(new), Value::Object(old)) = (new, old) else { return new == old };
+    // The resourceVersion `new` is stored with is `old`'s, when `old` has one.
+    let gains_version = old.contains_key("resourceVersion") && !new.contains_key("resourceVersion");
+    new.len() + usize::from(gains_version) == old.len()
+        && old.iter().all(|(key, o)| match (key.as_str(), new.get(key)) {
+            ("resourceVersion", _) => true,
+            (_, None) => false,
+            ("managedFields", Some(n)) => same_but_times(n, o),
+            (_, Some(n)) => n == o,
+        })
+}
+
+/// managedFields entries equal but for their `time`.
+fn same_but_times(new: &Value, old: &Value) -> bool {
+    let (Value::Array(new), Value::Array(old)) = (new, old) else { return new == old };
+    let fields = |e: &serde_json::Map<String, Value>| e.iter().filter(|(k, _)| k.as_str() != "time").count();
+    new.len() == old.len()
+        && new.iter().zip(old).all(|(n, o)| match (n, o) {
+            (Value::Object(n), Value::Object(o)) => {
+                fields(n) == fields(o)
+                    && o.iter().filter(|(k, _)| k.as_str() != "time").all(|(k, v)| n.get(k) == Some(v))
+            }
+            _ => n == o,
+        })
 }
 
 /// Whether finalizers still hold an object that is being deleted (a namespace's
@@ -181,14 +211,14 @@ impl Cluster {
     /// gone is deleted instead (store.go `deleteWithoutFinalizers`).
     pub(super) fn commit(&mut self, res_id: ResId, new: Value, old: Option<&Value>, dry_run: bool) -> Value {
         if let Some(old) = old {
-            let mut candidate = new.clone();
-            if let Some(rv) = get(old, &["metadata", "resourceVersion"]) {
-                object_at(&mut candidate, &["metadata"]).insert("resourceVersion".into(), rv.clone());
-            }
-            if without_times(&candidate) == without_times(old) {
+            if changes_nothing(&new, old) {
                 return old.clone();
             }
             if dry_run {
+                let mut candidate = new;
+                if let Some(rv) = get(old, &["metadata", "resourceVersion"]) {
+                    object_at(&mut candidate, &["metadata"]).insert("resourceVersion".into(), rv.clone());
+                }
                 return candidate;
             }
         } else if dry_run {
@@ -367,5 +397,44 @@ impl Cluster {
         let new = self.admit(res_id, ns, patched, Some(&old), sub, Some(&opts.manager), opts.dry_run)?;
         let object = self.commit(res_id, new, Some(&old), opts.dry_run);
         Ok(Written { object, created: false, warnings })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::changes_nothing;
+    use serde_json::json;
+
+    #[test]
+    fn a_write_changes_nothing_when_only_times_and_the_sent_version_differ() {
+        let old = json!({
+            "metadata": {"name": "a", "resourceVersion": "7", "managedFields": [{"manager": "m", "time": "t1"}]},
+            "data": {"k": "v"}
+        });
+        let resent = json!({
+            "metadata": {"name": "a", "resourceVersion": "3", "managedFields": [{"manager": "m", "time": "t2"}]},
+            "data": {"k": "v"}
+        });
+        assert!(changes_nothing(&resent, &old));
+        let mut without_version = resent.clone();
+        without_version["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+        assert!(changes_nothing(&without_version, &old), "the stored object gets the old version");
+        let untimed = json!({"metadata": {"name": "a", "managedFields": [{"manager": "m"}]}, "data": {"k": "v"}});
+        assert!(changes_nothing(&untimed, &old), "an entry without a time is one whose time differs");
+        for changed in [
+            json!({"metadata": {"name": "a", "resourceVersion": "7", "managedFields": [{"manager": "n", "time": "t1"}]}, "data": {"k": "v"}}),
+            json!({"metadata": {"name": "a", "resourceVersion": "7", "managedFields": [{"manager": "m", "time": "t1"}]}, "data": {"k": "w"}}),
+            json!({"metadata": {"name": "a", "resourceVersion": "7", "managedFields": [{"manager": "m", "time": "t1"}], "labels": {}}, "data": {"k": "v"}}),
+            json!({"metadata": {"name": "a", "resourceVersion": "7"}, "data": {"k": "v"}}),
+            json!({"metadata": {"name": "a", "resourceVersion": "7", "managedFields": [{"manager": "m", "time": "t1"}]}}),
+        ] {
+            assert!(!changes_nothing(&changed, &old), "{changed}");
+        }
+        let unversioned = json!({"metadata": {"name": "a"}, "data": {}});
+        assert!(changes_nothing(&unversioned, &unversioned));
+        assert!(!changes_nothing(
+            &json!({"metadata": {"name": "a", "resourceVersion": "1"}, "data": {}}),
+            &unversioned
+        ));
     }
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::cluster::{Cluster, key, without_times};
+use super::cluster::{Cluster, changes_nothing, key};
 use crate::model::jsonpath::{self, get, get_str, object_at};
 use crate::model::options::{DeleteOpts, ListOpts};
 use crate::model::resources::{self, ResId, ResourceDef};
@@ -138,7 +138,7 @@ impl Cluster {
             if !finalizers.is_empty() || jsonpath::finalizers(&live).is_empty() {
                 jsonpath::set_finalizers(&mut updated, &finalizers);
             }
-            let body = if opts.dry_run || without_times(&updated) == without_times(&live) {
+            let body = if opts.dry_run || changes_nothing(&updated, &live) {
                 updated
             } else if finalizers.is_empty() {
                 // Re-deleting an object whose finalizers are gone completes the deletion.

@@ -93,7 +93,7 @@ impl Cluster {
         let res = resources::by_id(res_id);
         let mut new = self.admit(res_id, ns, new, Some(old), Sub::Main, None, dry_run)?;
         let schema = merge::Schema::k8s_1_33();
-        new = merge::record_update(schema, &res.gvk(), Some(old), &new, manager, "scale", &now_rfc3339())
+        new = merge::record_update(schema, &res.gvk(), Some(old), new, manager, "scale", &now_rfc3339())
             .map_err(ApiError::from)?;
         Ok(new)
     }
