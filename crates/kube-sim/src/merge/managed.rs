@@ -196,15 +196,18 @@ fn set_managed_fields(object: &mut Value, managed: &Managed) {
     }
 }
 
+/// A copy of the object without its `managedFields` (which are not copied).
 fn without_managed_fields(object: &Value) -> Value {
-    let mut copy = object.clone();
-    if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.shift_remove("managedFields");
+    match object {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), if k == "metadata" { metadata_without_managed_fields(v) } else { v.clone() }))
+                .collect(),
+        ),
+        other => other.clone(),
     }
-    copy
 }
 
-/// A copy of `metadata` without its `managedFields` (which are not copied).
 fn metadata_without_managed_fields(metadata: &Value) -> Value {
     match metadata {
         Value::Object(map) => Value::Object(

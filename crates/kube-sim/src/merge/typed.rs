@@ -571,13 +571,22 @@ fn shapes_as_struct(ty: Ty, value: &Value) -> bool {
     value.is_object() && (matches!(node(ty, Some(value)), Node::Map) || ty.is_struct())
 }
 
-/// What Go's typed round trip shows for a declared field the object lacks: a by-value struct
-/// as `{}`, a non-omitempty list as null, otherwise nothing.
+/// Whether Go's typed round trip shows a declared field the object lacks (a by-value struct
+/// as `{}`, a non-omitempty list as null).
+fn shown_when_absent(parent: Ty, name: &str, field: Ty) -> bool {
+    let parent_name = parent.def_name().unwrap_or("");
+    by_value(parent_name, name, field) || NULL_LIST_FIELDS.contains(&(parent_name, name))
+}
+
+fn by_value(parent_name: &str, name: &str, field: Ty) -> bool {
+    (matches!(name, "metadata" | "spec" | "status") && field.is_struct())
+        || VALUE_STRUCT_FIELDS.contains(&(parent_name, name))
+}
+
+/// What Go's typed round trip shows for a declared field the object lacks, if anything.
 fn absent_field(parent: Ty, name: &str, field: Ty) -> Option<Value> {
     let parent_name = parent.def_name().unwrap_or("");
-    let by_value = (matches!(name, "metadata" | "spec" | "status") && field.is_struct())
-        || VALUE_STRUCT_FIELDS.contains(&(parent_name, name));
-    if by_value {
+    if by_value(parent_name, name, field) {
         Some(go_shape(field, &Value::Object(Map::new())))
     } else if NULL_LIST_FIELDS.contains(&(parent_name, name)) {
         Some(Value::Null)
@@ -628,7 +637,7 @@ pub(crate) fn go_shape_pair(ty: Ty, old: &Value, new: &Value, old_metadata: Opti
             (true, true) => {}
             // Absent from both: the same on both sides.
             (false, false) => {
-                if absent_field(ty, name, field).is_some() {
+                if shown_when_absent(ty, name, field) {
                     out_a.insert(name.to_string(), Value::Null);
                     out_b.insert(name.to_string(), Value::Null);
                 }
