@@ -23,7 +23,7 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{DeleteParams, Preconditions};
-use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::controller::{self, Action};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
@@ -32,6 +32,7 @@ use serde::de::DeserializeOwned;
 
 use super::lean::{self, Stored as _};
 use super::shared::Shared;
+use super::workqueue::{Done, Queued};
 use super::writes;
 use crate::error::{SyncError, is_code};
 use crate::translate::{is_excluded, recorded_uid, virtual_name_of};
@@ -129,13 +130,18 @@ pub(crate) async fn reconcile<S: Kind>(stored: Arc<S::Stored>, kind: Arc<S>) -> 
     }
     let host_key = host_ref(&shared, stored.as_ref());
     let host = kind.host_store().get(&host_key);
-    match &host {
-        Some(_) => shared.config.recent_creates.seen::<S::K>(&host_key.name),
-        None if shared.config.recent_creates.pending::<S::K>(&host_key.name) => {
-            shared.config.stats.reconciled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Ok(Action::requeue(Duration::from_secs(1)));
+    let waiting = match &host {
+        Some(h) => {
+            shared.config.recent_creates.seen::<S::K>(&host_key.name);
+            let version = h.meta().resource_version.as_deref().unwrap_or_default();
+            shared.recent_updates.pending::<S::K>(&host_key.name, version)
         }
-        None => {}
+        None => shared.config.recent_creates.pending::<S::K>(&host_key.name),
+    };
+    if waiting {
+        // The host watch brings our own write soon, and with it another reconcile.
+        shared.config.stats.reconciled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Ok(Action::requeue(Duration::from_secs(1)));
     }
     // Decoded (packed kinds) only once past the early returns.
     let v = S::Stored::object(&stored).map_err(|e| *e)?;
@@ -227,7 +233,12 @@ pub(crate) async fn update_host<S: Kind>(kind: &S, v: &S::K, obj: S::K) -> Resul
         S::NAME
     );
     match writes::replace(&api, &name, &shared.post_params(), &obj).await {
-        Ok(()) => Ok(Action::await_change()),
+        Ok(()) => {
+            if let Some(replaced) = obj.meta().resource_version.as_deref() {
+                shared.recent_updates.record::<S::K>(&name, replaced);
+            }
+            Ok(Action::await_change())
+        }
         Err(e) if is_code(&e, 409) => Ok(Action::requeue(Duration::from_millis(200))),
         Err(e) => {
             let message = format!("Error syncing to physical cluster: {}", api_message(&e));
@@ -313,14 +324,14 @@ where
 /// syncer runs (no finalizer, no graceful phase) would leave its host object until the next
 /// start. A deleted object's reconcile ends in `ObjectNotFound`, which [`run`] turns into
 /// [`virtual_gone`].
-pub(crate) fn virtual_controller<K>(shared: &Shared) -> Controller<K>
+pub(crate) fn virtual_controller<K>(shared: &Shared) -> Queued<K>
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
     let api = Api::all(shared.virtual_.clone());
     let (reader, writer) = reflector::store();
     let trigger = reflector(writer, lean::watcher(api, lean::stored_config())).default_backoff().touched_objects();
-    Controller::for_stream(trigger, reader)
+    Queued::new(trigger, reader, CONCURRENCY.into())
 }
 
 /// Map a host object to the virtual object it was synced from.
@@ -341,20 +352,36 @@ where
 
 /// Run a kind's controller until shutdown. `ctrl` is the prepared `Controller` (primary: the
 /// virtual objects, plus the host watch and any extra triggers).
-pub(crate) async fn run<S: Kind>(ctrl: Controller<S::Stored>, kind: Arc<S>) {
+pub(crate) async fn run<S: Kind>(ctrl: Queued<S::Stored>, kind: Arc<S>) {
     let shared = kind.shared().clone();
     let shutdown = shared.shutdown.clone();
     let virtual_store = ctrl.store();
-    ctrl.with_config(controller::Config::default().concurrency(CONCURRENCY))
+    let (ctrl, queue) = ctrl.finish();
+    let reconciled = queue.clone();
+    // The queue lets CONCURRENCY objects in at a time; the requeues run beside them.
+    ctrl.with_config(controller::Config::default().concurrency(2 * CONCURRENCY))
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
-        .run(reconcile::<S>, error_policy::<S>, kind.clone())
+        .run(
+            move |stored: Arc<S::Stored>, kind: Arc<S>| {
+                let done = Done::new(&reconciled, stored.as_ref());
+                async move {
+                    let result = reconcile::<S>(stored, kind).await;
+                    drop(done);
+                    result
+                }
+            },
+            error_policy::<S>,
+            kind.clone(),
+        )
         .for_each_concurrent(16, |result| {
-            let (kind, virtual_store) = (kind.clone(), virtual_store.clone());
+            let (kind, virtual_store, queue) = (kind.clone(), virtual_store.clone(), queue.clone());
             async move {
                 match result {
                     Ok(_) => {}
                     Err(controller::Error::ObjectNotFound(obj)) => {
+                        // Not in the store when its turn came: no reconcile ran to report it.
                         let (namespace, name) = (obj.namespace.clone().unwrap_or_default(), obj.name.clone());
+                        queue.done(&ObjectRef::new(&name).within(&namespace));
                         if let Err(e) = virtual_gone::<S>(&kind, &virtual_store, &namespace, &name).await {
                             if matches!(e, SyncError::Kept { .. }) {
                                 tracing::debug!(kind = S::NAME, "{e}");

@@ -25,6 +25,7 @@ pub(crate) mod serviceaccounts;
 pub(crate) mod services;
 pub(crate) mod servicesync;
 pub(crate) mod shared;
+pub(crate) mod workqueue;
 pub(crate) mod writes;
 
 use std::sync::Arc;

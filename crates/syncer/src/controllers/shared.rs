@@ -95,6 +95,8 @@ pub(crate) struct Shared {
     pub known_nodes: Mutex<std::collections::HashSet<String>>,
     /// The DNS and kube IPs and the virtual Services pods are translated with.
     pub network: Arc<podnetwork::PodNetwork>,
+    /// Host objects the controllers replaced that their stores do not show yet.
+    pub recent_updates: crate::recent::RecentUpdates,
 }
 
 impl Shared {
@@ -116,6 +118,7 @@ impl Shared {
             nodes_lock: tokio::sync::Mutex::new(()),
             known_nodes: Mutex::new(std::collections::HashSet::new()),
             network,
+            recent_updates: crate::recent::RecentUpdates::default(),
         }
     }
 
