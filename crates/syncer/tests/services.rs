@@ -554,12 +554,7 @@ async fn endpoint_creates_cost_one_host_create_each_on_kube_sim() {
     eventually("no cleanup pending", DEADLINE, || async { (running.stats.pending_cleanups() == 0).then_some(()) })
         .await;
 
-    let created = |status: u16| {
-        host.requests()
-            .iter()
-            .filter(|r| r.method == "POST" && r.path.ends_with("/services") && r.status == status)
-            .count()
-    };
+    let created = |status: u16| answered(&host, "POST", "/services", status);
     assert_eq!(created(201), 2 * SERVICES, "one host create per Service");
     assert_eq!(created(409), 0, "no host create of a Service the endpoint made");
     // Reads of one of the new Services (host `web-…-x-default-x-my-vc`, virtual `web-…`).
@@ -573,6 +568,85 @@ async fn endpoint_creates_cost_one_host_create_each_on_kube_sim() {
     assert_eq!(reads(&host), Vec::<String>::new(), "no host Service read back");
     assert_eq!(reads(&virt), Vec::<String>::new(), "no virtual Service read back");
     assert_eq!(managed_services(&hsvc).await.len(), 2 * SERVICES);
+    running.stop().await;
+}
+
+/// How many `method` requests to a path ending in `path_end` the simulator answered with `status`.
+fn answered(sim: &kube_sim::Simulator, method: &str, path_end: &str, status: u16) -> usize {
+    sim.requests().iter().filter(|r| r.method == method && r.path.ends_with(path_end) && r.status == status).count()
+}
+
+/// A host Service the controller has just updated is waited for in its store: a second change
+/// of the virtual Service while the host watch still shows the version the update replaced is
+/// synced once the watch shows the update, not sent at once over that stale resourceVersion
+/// (409, again every 200 ms while the watch lags).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_change_waits_for_the_host_watch_to_show_the_first_on_kube_sim() {
+    let (host, _virt, pair) = sim_pair().await;
+    seed_host(&pair.host).await;
+    let running = start(&pair).await;
+    let vsvc: Api<Service> = Api::namespaced(pair.virt.clone(), "default");
+    let hsvc: Api<Service> = Api::namespaced(pair.host.clone(), HOST_NS);
+    let usvc: Api<Service> = Api::namespaced(running.user.clone(), "default");
+    let s: Service = obj(json!({
+        "metadata": { "name": "web", "annotations": { "tier": "0" } },
+        "spec": { "selector": { "app": "web" }, "ports": [{ "port": 80 }] }
+    }));
+    usvc.create(&PostParams::default(), &s).await.unwrap();
+    let host_tier = |tier: &'static str| {
+        let hsvc = hsvc.clone();
+        async move {
+            let what = format!("the host Service's tier {tier}");
+            eventually(&what, DEADLINE, move || {
+                let hsvc = hsvc.clone();
+                async move {
+                    let h = hsvc.get("web-x-default-x-my-vc").await.ok()?;
+                    let synced = !h.annotations().contains_key("vcluster.loft.sh/block-deletion");
+                    (synced && h.annotations().get("tier").map(String::as_str) == Some(tier)).then_some(())
+                }
+            })
+            .await
+        }
+    };
+    host_tier("0").await;
+    // The controller's host store current before the watch is held: a condition set on the host
+    // after its update reaches the virtual Service only through that watch.
+    let condition = json!({ "status": { "conditions": [{
+        "type": "Probed", "status": "True", "reason": "Test", "message": "",
+        "lastTransitionTime": "2026-01-01T00:00:00Z"
+    }] } });
+    hsvc.patch_status("web-x-default-x-my-vc", &PatchParams::default(), &Patch::Merge(&condition)).await.unwrap();
+    eventually("the host's condition on the virtual Service", DEADLINE, || async {
+        let v = vsvc.get("web").await.ok()?;
+        v.status?.conditions?.iter().any(|c| c.type_ == "Probed").then_some(())
+    })
+    .await;
+    let retier = |tier: &'static str| {
+        let vsvc = vsvc.clone();
+        async move {
+            let mut v = vsvc.get("web").await.unwrap();
+            v.annotations_mut().insert("tier".into(), tier.into());
+            vsvc.replace("web", &PostParams::default(), &v).await.unwrap();
+        }
+    };
+
+    host.stall_watches();
+    host.clear_requests();
+    retier("1").await;
+    host_tier("1").await;
+    let reconciled = running.stats.reconciled();
+    retier("2").await;
+    eventually("the second change reconciled, and once more", DEADLINE, || async {
+        (running.stats.reconciled() >= reconciled + 2).then_some(())
+    })
+    .await;
+    let puts = |status: u16| answered(&host, "PUT", "/services/web-x-default-x-my-vc", status);
+    assert_eq!(puts(409), 0, "no update over the version the first one replaced");
+    assert_eq!(puts(200), 1, "the first change only, while the watch lags");
+    host.resume_watches();
+    host_tier("2").await;
+    assert_eq!(puts(409), 0);
+    assert_eq!(puts(200), 2, "one update per change");
     running.stop().await;
 }
 
