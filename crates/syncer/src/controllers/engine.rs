@@ -380,8 +380,10 @@ pub(crate) async fn run<S: Kind>(ctrl: Queued<S::Stored>, kind: Arc<S>) {
                     Ok(_) => {}
                     Err(controller::Error::ObjectNotFound(obj)) => {
                         // Not in the store when its turn came: no reconcile ran to report it.
-                        let (namespace, name) = (obj.namespace.clone().unwrap_or_default(), obj.name.clone());
-                        queue.done(&ObjectRef::new(&name).within(&namespace));
+                        let mut object = ObjectRef::new(&obj.name);
+                        object.namespace = obj.namespace.clone();
+                        queue.done(&object);
+                        let (namespace, name) = (obj.namespace.unwrap_or_default(), obj.name);
                         if let Err(e) = virtual_gone::<S>(&kind, &virtual_store, &namespace, &name).await {
                             if matches!(e, SyncError::Kept { .. }) {
                                 tracing::debug!(kind = S::NAME, "{e}");
