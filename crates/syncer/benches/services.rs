@@ -21,6 +21,9 @@
 //!   with a ClusterIP that is not their host Service's. (A Service created on the virtual API
 //!   directly holds the virtual cluster's own IP until the syncer recreates it, as upstream.)
 //! - 409s: requests either server answered with a conflict during both phases.
+//! - on stderr, per phase: the CPU time each thread used per Service (where the time went: the
+//!   raw phase is one simulator's thread; the endpoint phase is both simulators, the syncer and
+//!   the clients on the same two cores).
 // A benchmark reports on stdout, progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -29,7 +32,7 @@ mod first_seen;
 #[path = "../tests/proxy_support/mod.rs"]
 mod proxy_support;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -75,6 +78,36 @@ fn virtual_pods(n: usize) -> Vec<Pod> {
 
 /// Each virtual Service's ClusterIPs as a watch saw them, and when.
 type Sightings = HashMap<String, Vec<(Instant, String)>>;
+
+/// CPU seconds used so far by each thread of this process, by (name, thread id).
+fn cpu_by_thread() -> BTreeMap<(String, u32), f64> {
+    let ticks = 100.0; // USER_HZ, the unit of /proc's utime and stime
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let Ok(tid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let time = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        out.insert((stat[open + 1..close].to_string(), tid), (time(11) + time(12)) / ticks);
+    }
+    out
+}
+
+/// The CPU time each thread used since `before`, per Service: where a phase's time went (both
+/// simulators' threads are named `kube-sim`, the host's started first).
+fn report_cpu(phase: &str, before: &BTreeMap<(String, u32), f64>, n: usize) {
+    let per_service = cpu_by_thread()
+        .into_iter()
+        .map(|(thread, t)| {
+            let ms = (t - before.get(&thread).copied().unwrap_or(0.0)) * 1000.0 / n as f64;
+            (thread, ms)
+        })
+        .filter(|(_, ms)| *ms >= 0.005)
+        .map(|((name, tid), ms)| format!("{name}:{tid} {ms:.2}"))
+        .collect::<Vec<_>>();
+    eprintln!("{phase}: CPU ms per Service by thread: {}", per_service.join(", "));
+}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -196,10 +229,12 @@ async fn raw_rate(host: &Simulator, n: usize) -> (f64, f64) {
     wait_host_pods(&client, n * PODS_PER_SERVICE).await;
     let endpoints = host_endpoints_seen(&client);
     let api: Api<Service> = Api::namespaced(client, HOST_NS);
+    let cpu = cpu_by_thread();
     let start = Instant::now();
     create_all(&api, (0..n).map(|i| services::to_host(&ctx, &service(&format!("raw-{i}"), &format!("web-{i}"))))).await;
     let created = start.elapsed().as_secs_f64();
     let with_endpoints = (endpoints.all("raw-", n, "host Endpoints").await - start).as_secs_f64();
+    report_cpu("raw", &cpu, n);
     (n as f64 / created, n as f64 / with_endpoints)
 }
 
@@ -314,6 +349,7 @@ async fn run(n: usize, raw: (f64, f64), host: &Simulator, virt: &Simulator) {
     // Conflicts answered from here on (a create racing the syncer's own, a stale update).
     host.clear_requests();
     virt.clear_requests();
+    let cpu = cpu_by_thread();
     let start = Instant::now();
     let mut endpoint: Vec<Duration> = stream::iter(0..n)
         .map(|i| {
@@ -331,6 +367,7 @@ async fn run(n: usize, raw: (f64, f64), host: &Simulator, virt: &Simulator) {
     let endpoint_secs = start.elapsed().as_secs_f64();
     let endpoint_with_endpoints = (host_endpoints.all("web-", n, "host Endpoints").await - start).as_secs_f64();
     drop(host_endpoints);
+    report_cpu("endpoint", &cpu, n);
     endpoint.sort();
     eprintln!("endpoint: {n} in {endpoint_secs:.1} s, every host Endpoints after {endpoint_with_endpoints:.1} s");
 

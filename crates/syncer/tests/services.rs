@@ -714,3 +714,44 @@ async fn a_holder_without_a_host_service_yet_is_waited_for_on_kube_sim() {
     assert_eq!(cluster_ip(&get(&vsvc, "holder").await.unwrap()), cluster_ip(&holder_host));
     running.stop().await;
 }
+
+/// The Services controller, the Endpoints controller and the pods' service-link index read the
+/// virtual Services from one watch, as the established syncer's informers share one per kind:
+/// the virtual API server lists and watches them once, and a selectorless Service created
+/// there reaches both controllers (its host Service, its host Endpoints). The service-link
+/// variables the index serves are asserted in `dns.rs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_virtual_services_are_listed_and_watched_once_on_kube_sim() {
+    let (host, virt, pair) = sim_pair().await;
+    seed_host(&pair.host).await;
+    let running = start(&pair).await;
+    let usvc: Api<Service> = Api::namespaced(running.user.clone(), "default");
+    let hsvc: Api<Service> = Api::namespaced(pair.host.clone(), HOST_NS);
+    let hep: Api<Endpoints> = Api::namespaced(pair.host.clone(), HOST_NS);
+    let s: Service = obj(json!({ "metadata": { "name": "db" }, "spec": { "ports": [{ "port": 5432 }] } }));
+    usvc.create(&PostParams::default(), &s).await.unwrap();
+    let e: Endpoints = obj(json!({
+        "metadata": { "name": "db" },
+        "subsets": [{ "addresses": [{ "ip": "10.0.0.9" }], "ports": [{ "port": 5432 }] }]
+    }));
+    Api::<Endpoints>::namespaced(pair.virt.clone(), "default").create(&PostParams::default(), &e).await.unwrap();
+    eventually("the host Service, synced", DEADLINE, || async {
+        let h = hsvc.get("db-x-default-x-my-vc").await.ok()?;
+        (!h.annotations().contains_key("vcluster.loft.sh/block-deletion")).then_some(())
+    })
+    .await;
+    eventually("the selectorless Service's host Endpoints", DEADLINE, || async {
+        hep.get("db-x-default-x-my-vc").await.ok().map(|_| ())
+    })
+    .await;
+    let services = |watch: bool| {
+        virt.requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path == "/api/v1/services" && r.query.contains("watch=true") == watch)
+            .count()
+    };
+    assert_eq!(services(false), 1, "one list of the virtual Services");
+    assert_eq!(services(true), 1, "one watch of the virtual Services");
+    drop(host);
+    running.stop().await;
+}

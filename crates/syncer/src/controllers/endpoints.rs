@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Endpoints, Service};
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, ResourceExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 
 use super::engine::{self, Kind};
-use super::lean::{self, Lean};
+use super::informer;
 use super::shared::Shared;
 use crate::error::SyncError;
 use crate::translate::endpoints;
@@ -60,34 +60,21 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     host: Store<Endpoints>,
     host_stream: impl Stream<Item = Result<Endpoints, watcher::Error>> + Send + 'static,
+    mut services: informer::Subscription<Service>,
 ) {
     // The virtual Services, for "selectorless"; complete before the first decision, since a
     // missing Service means "delete the host Endpoints". A Service event triggers its Endpoints
-    // after the store holds it (the reflector stores before it yields).
-    let (services, writer) = reflector::store();
-    let service_api: Api<Lean<Service>> = Api::all(shared.virtual_.clone());
-    let reflect = reflector::reflector(writer, lean::watcher(service_api, watcher::Config::default()))
-        .default_backoff()
-        .touched_objects();
-    let (trigger, triggers) = futures::channel::mpsc::unbounded();
-    let shutdown = shared.shutdown.clone();
-    tokio::spawn(async move {
-        let forward = reflect.for_each(|s| {
-            if let Ok(s) = s {
-                let _ = trigger.unbounded_send(
-                    ObjectRef::<Endpoints>::new(&s.name_any()).within(&s.namespace().unwrap_or_default()),
-                );
-            }
-            async {}
-        });
-        tokio::select! {
-            () = shutdown.cancelled() => {}
-            () = forward => {}
-        }
-    });
-    if services.wait_until_ready().await.is_err() {
+    // after the store holds it (the informer stores before it hands an event on).
+    if !services.ready().await {
         return;
     }
+    let informer::Subscription { store: services, events, .. } = services;
+    let triggers = events.filter_map(|event| {
+        let service = informer::touched(&event);
+        futures::future::ready(
+            service.map(|s| ObjectRef::<Endpoints>::new(&s.name).within(s.namespace.as_deref().unwrap_or_default())),
+        )
+    });
     let mapper_shared = shared.clone();
     let ctrl = engine::virtual_controller::<Endpoints>(&shared)
         .watches_stream(host_stream, move |h: Endpoints| {

@@ -30,6 +30,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::informer;
 use super::lean::{self, Stored as _};
 use super::shared::Shared;
 use super::workqueue::{Done, Queued};
@@ -332,6 +333,18 @@ where
     let (reader, writer) = reflector::store();
     let trigger = reflector(writer, lean::watcher(api, lean::stored_config())).default_backoff().touched_objects();
     Queued::new(trigger, reader, CONCURRENCY.into())
+}
+
+/// [`virtual_controller`] over a virtual watch other readers share ([`informer::Informer`]).
+pub(crate) fn shared_virtual_controller<K>(
+    store: Store<K>,
+    events: impl futures::Stream<Item = informer::SharedEvent<K>> + Send + 'static,
+) -> Queued<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+{
+    let touched = events.filter_map(|event| futures::future::ready(informer::touched(&event)));
+    Queued::from_refs(touched, store, CONCURRENCY.into())
 }
 
 /// Map a host object to the virtual object it was synced from.

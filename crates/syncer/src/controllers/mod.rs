@@ -10,6 +10,7 @@ pub(crate) mod defaultendpoint;
 pub(crate) mod endpoints;
 pub(crate) mod engine;
 pub(crate) mod events;
+pub(crate) mod informer;
 pub(crate) mod ingressclasses;
 pub(crate) mod ingresses;
 pub(crate) mod lean;
@@ -30,6 +31,8 @@ pub(crate) mod writes;
 
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::Service;
+use kube::Api;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) use shared::Shared;
@@ -40,9 +43,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
     let (index, triggers) = podindex::PodIndex::new();
     let index = Arc::new(index);
     let dns_service = config.translate.translator.host_name("kube-system", "kube-dns");
+    // One watch of the virtual Services for the three controllers that read them.
+    let mut virtual_services =
+        informer::Informer::<Service>::new(Api::all(config.virtual_client.clone()), lean::stored_config());
     let (network, dns_changes) = podnetwork::PodNetwork::start(
         &config.host_client,
-        &config.virtual_client,
+        virtual_services.subscribe().events,
         config.translate.host_namespace(),
         &dns_service,
         &config.service_name,
@@ -77,12 +83,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
     }
     if shared.enabled("services") {
         let (store, stream) = engine::host_watch(&shared);
-        tasks.spawn(services::run(shared.clone(), store, stream));
+        tasks.spawn(services::run(shared.clone(), store, stream, virtual_services.subscribe()));
     }
     if shared.enabled("endpoints") {
         let (store, stream) = engine::host_watch(&shared);
-        tasks.spawn(endpoints::run(shared.clone(), store, stream));
+        tasks.spawn(endpoints::run(shared.clone(), store, stream, virtual_services.subscribe()));
     }
+    tasks.spawn(virtual_services.run(shared.shutdown.clone()));
     // Always on, as upstream registers them (loft-sh/vcluster v0.15.7 pkg/controllers/register.go).
     tasks.spawn(defaultendpoint::run(shared.clone()));
     tasks.spawn(nodehosts::run(shared.clone()));

@@ -6,7 +6,8 @@
 //! - the DNS IP: the host ClusterIP of `kube-dns-x-kube-system-x-<vc>` (the virtual
 //!   `kube-system/kube-dns` Service of the CoreDNS bundle, synced by the services controller);
 //! - the kube IP: the host ClusterIP of the vcluster Service `--service-name`;
-//! - the virtual Services of each namespace (service-link variables).
+//! - the virtual Services of each namespace (service-link variables), from the watch of the
+//!   virtual Services the Services and Endpoints controllers share ([`informer`]).
 //!
 //! Each watch reports "known" only after its first complete list, and pods are translated only
 //! then, so a pod created at start never misses an IP that exists. When the DNS IP appears or
@@ -17,6 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+use super::informer;
 use super::lean::{self, Lean};
 use futures::channel::mpsc::{UnboundedSender, unbounded};
 use futures::{Stream, StreamExt};
@@ -45,11 +47,11 @@ pub(crate) struct PodNetwork {
 }
 
 impl PodNetwork {
-    /// Start the three watches (ending on `shutdown`). The stream yields when the DNS IP appeared
+    /// Start the two host watches and the index of the virtual Services (ending on `shutdown`). The stream yields when the DNS IP appeared
     /// or changed while a pod waited for it.
     pub(crate) fn start(
         host: &Client,
-        virtual_: &Client,
+        virtual_services: impl Stream<Item = informer::SharedEvent<Service>> + Send + 'static,
         host_namespace: &str,
         dns_service: &str,
         kube_service: &str,
@@ -60,11 +62,11 @@ impl PodNetwork {
         let dns_ip = watch_service_ip(host, host_namespace, dns_service, shutdown, Some((trigger_tx, waiting.clone())));
         let kube_ip = watch_service_ip(host, host_namespace, kube_service, shutdown, None);
         let services = Arc::new(ServiceIndex::default());
-        tokio::spawn(services.clone().run(virtual_.clone(), shutdown.clone()));
+        tokio::spawn(services.clone().run(virtual_services, shutdown.clone()));
         (Arc::new(PodNetwork { dns_ip, kube_ip, services, waiting }), trigger_rx)
     }
 
-    /// Wait until the three watches have listed once (false: shut down first).
+    /// Wait until the two host watches and the index have listed once (false: shut down first).
     pub(crate) async fn ready(&self) -> bool {
         let mut dns = self.dns_ip.clone();
         let mut kube = self.kube_ip.clone();
@@ -139,19 +141,14 @@ fn watch_service_ip(
                 }
             }
         };
-        loop {
-            let event = tokio::select! {
-                () = shutdown.cancelled() => return,
-                event = events.next() => event,
-            };
+        while let Some(event) = informer::next_until(&mut events, &shutdown).await {
             match event {
-                None => return,
-                Some(Err(e)) => tracing::debug!(error = %e, "watch of host service {name}"),
-                Some(Ok(watcher::Event::Init)) => listed = None,
-                Some(Ok(watcher::Event::InitApply(svc))) => listed = cluster_ip(&svc),
-                Some(Ok(watcher::Event::InitDone)) => set(listed.take()),
-                Some(Ok(watcher::Event::Apply(svc))) => set(cluster_ip(&svc)),
-                Some(Ok(watcher::Event::Delete(_))) => set(None),
+                Err(e) => tracing::debug!(error = %e, "watch of host service {name}"),
+                Ok(watcher::Event::Init) => listed = None,
+                Ok(watcher::Event::InitApply(svc)) => listed = cluster_ip(&svc),
+                Ok(watcher::Event::InitDone) => set(listed.take()),
+                Ok(watcher::Event::Apply(svc)) => set(cluster_ip(&svc)),
+                Ok(watcher::Event::Delete(_)) => set(None),
             }
         }
     });
@@ -166,31 +163,28 @@ struct ServiceIndex {
 }
 
 impl ServiceIndex {
-    async fn run(self: Arc<Self>, virtual_: Client, shutdown: CancellationToken) {
-        let api: Api<Lean<Service>> = Api::all(virtual_);
-        let mut events = lean::watcher(api, watcher::Config::default()).default_backoff().boxed();
+    async fn run(
+        self: Arc<Self>,
+        events: impl Stream<Item = informer::SharedEvent<Service>> + Send + 'static,
+        shutdown: CancellationToken,
+    ) {
+        let mut events = std::pin::pin!(events);
         let mut staging: HashMap<String, BTreeMap<String, Service>> = HashMap::new();
-        loop {
-            let event = tokio::select! {
-                () = shutdown.cancelled() => return,
-                event = events.next() => event,
-            };
+        while let Some(event) = informer::next_until(&mut events, &shutdown).await {
             let index = || self.by_namespace.write().unwrap_or_else(|e| e.into_inner());
             match event {
-                None => return,
-                Some(Err(e)) => tracing::debug!(error = %e, "watch of virtual services"),
-                Some(Ok(watcher::Event::Init)) => staging.clear(),
-                Some(Ok(watcher::Event::InitApply(svc))) => {
+                watcher::Event::Init => staging.clear(),
+                watcher::Event::InitApply(svc) => {
                     staging.entry(svc.namespace().unwrap_or_default()).or_default().insert(svc.name_any(), trim(&svc));
                 }
-                Some(Ok(watcher::Event::InitDone)) => {
+                watcher::Event::InitDone => {
                     *index() = std::mem::take(&mut staging);
                     self.ready.send_replace(true);
                 }
-                Some(Ok(watcher::Event::Apply(svc))) => {
+                watcher::Event::Apply(svc) => {
                     index().entry(svc.namespace().unwrap_or_default()).or_default().insert(svc.name_any(), trim(&svc));
                 }
-                Some(Ok(watcher::Event::Delete(svc))) => {
+                watcher::Event::Delete(svc) => {
                     if let Some(names) = index().get_mut(&svc.namespace().unwrap_or_default()) {
                         names.remove(&svc.name_any());
                     }

@@ -19,6 +19,7 @@ use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
 
 use super::engine::{self, Kind};
+use super::informer;
 use super::shared::Shared;
 use super::writes;
 use crate::error::{SyncError, is_code};
@@ -287,12 +288,13 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     host: Store<Service>,
     host_stream: impl Stream<Item = Result<Service, watcher::Error>> + Send + 'static,
+    virtual_services: informer::Subscription<Service>,
 ) {
     let mapper_shared = shared.clone();
     let namespace = shared.tctx.host_namespace().to_owned();
     let own = watcher::Config::default().fields(&format!("metadata.name={}", shared.config.service_name));
     let kubernetes = || Some(ObjectRef::<Service>::new("kubernetes").within("default"));
-    let ctrl = engine::virtual_controller::<Service>(&shared)
+    let ctrl = engine::shared_virtual_controller(virtual_services.store, virtual_services.events)
         .watches_stream(host_stream, move |h: Service| engine::host_to_virtual::<Service, Service>(&mapper_shared, &h))
         .watches(Api::<Service>::namespaced(shared.host.clone(), &namespace), own, move |_| kubernetes());
     let kind = Arc::new(ServiceKind {

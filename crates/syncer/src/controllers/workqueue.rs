@@ -190,16 +190,31 @@ where
         store: Store<K>,
         limit: usize,
     ) -> Self {
+        let refs = primary.filter_map(|event| {
+            future::ready(match event {
+                Ok(object) => Some(ObjectRef::from_obj(&object)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "watch");
+                    None
+                }
+            })
+        });
+        Self::from_refs(refs, store, limit)
+    }
+
+    /// The controller over `store`, filled elsewhere; every object `primary` names is triggered.
+    pub(crate) fn from_refs(
+        primary: impl Stream<Item = ObjectRef<K>> + Send + 'static,
+        store: Store<K>,
+        limit: usize,
+    ) -> Self {
         let queue = Arc::new(WorkQueue::new(limit));
         let feed = queue.clone();
-        // The controller still polls the primary stream (it drives the reflector); it yields
+        // The controller still polls the primary stream (it may drive the reflector); it yields
         // nothing to the controller's scheduler.
-        let primary = primary.filter_map(move |event| {
-            match event {
-                Ok(object) => feed.add(ObjectRef::from_obj(&object)),
-                Err(e) => tracing::debug!(error = %e, "watch"),
-            }
-            future::ready(None)
+        let primary = primary.filter_map(move |object| {
+            feed.add(object);
+            future::ready(None::<Result<K, watcher::Error>>)
         });
         Self { controller: Controller::for_stream(primary, store), queue }
     }
