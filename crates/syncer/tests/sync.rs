@@ -332,3 +332,40 @@ async fn an_event_that_comes_before_its_object_is_still_copied(backend: Backend)
     .await;
     syncer.stop().await;
 }
+
+/// The Ingresses controller and the pods' Secret index read the virtual Ingresses from one watch
+/// (`src/controllers/informer.rs`): the virtual API server lists and watches them once, and an
+/// Ingress created there still reaches the host with its TLS Secret (which only the index
+/// makes a Secret to sync without `--sync-all-secrets`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_virtual_ingresses_are_listed_and_watched_once_on_kube_sim() {
+    let clusters = Clusters::start(false).await;
+    let mut syncer = clusters.syncer(&["--sync=ingresses,-ingressclasses"]).await;
+    syncer.wait_ready(true, DEADLINE).await;
+    clusters
+        .virt
+        .seed_yaml(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: web-tls, namespace: default}\ntype: Opaque\n\
+             data: {tls.crt: eA==}\n---\n\
+             apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: default}\n\
+             spec:\n  tls: [{hosts: [web.example.com], secretName: web-tls}]\n  \
+             defaultBackend: {service: {name: web, port: {number: 80}}}\n",
+        )
+        .await;
+    eventually("the host Ingress and its TLS Secret", DEADLINE, || async {
+        clusters.host.object("networking.k8s.io/v1", "Ingress", HOST_NS, "web-x-default-x-my-vc").await?;
+        clusters.host.object("v1", "Secret", HOST_NS, "web-tls-x-default-x-my-vc").await.map(|_| ())
+    })
+    .await;
+    let ingresses = |watch: bool| {
+        let path = "/apis/networking.k8s.io/v1/ingresses";
+        let requests = clusters.virt.sim().requests();
+        requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path == path && r.query.contains("watch=true") == watch)
+            .count()
+    };
+    assert_eq!(ingresses(false), 1, "one list of the virtual Ingresses");
+    assert_eq!(ingresses(true), 1, "one watch of the virtual Ingresses");
+    syncer.stop().await;
+}

@@ -6,6 +6,8 @@
 //! Three readers of the virtual Services (the Services controller, the Endpoints controller and
 //! the pods' service-link index) used to open a watch each: the virtual API server encoded and
 //! sent every Service three times, and the syncer decoded and stored it three times.
+//! The Ingresses controller and the pods' Secret index share one watch of the virtual Ingresses
+//! the same way.
 //!
 //! [`Informer::subscribe`] before [`Informer::run`] (which takes the informer, so no reader can
 //! subscribe late and miss the first list): each reader gets every watch event after the shared

@@ -10,16 +10,16 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::Stream;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
-use kube::runtime::watcher::{self, Event};
+use kube::runtime::watcher::Event;
 use kube::{Api, ResourceExt};
 
 use super::engine::{self, Kind};
-use super::lean::{self, Lean};
+use super::informer;
+use super::lean;
 use super::shared::Shared;
 use crate::error::{SyncError, is_code};
 use crate::translate::ingresses;
@@ -95,9 +95,16 @@ impl Kind for IngressKind {
 pub(crate) async fn run(shared: Arc<Shared>) {
     let (host, host_stream) = engine::host_watch::<Ingress>(&shared);
     let mapper_shared = shared.clone();
-    let ctrl = engine::virtual_controller::<Ingress>(&shared)
+    // One watch of the virtual Ingresses for the controller and the Secret index.
+    let mut virtual_ingresses = informer::Informer::new(Api::all(shared.virtual_.clone()), lean::stored_config());
+    let (controller, index) = (virtual_ingresses.subscribe(), virtual_ingresses.subscribe());
+    let ctrl = engine::shared_virtual_controller(controller.store, controller.events)
         .watches_stream(host_stream, move |h: Ingress| engine::host_to_virtual::<Ingress, Ingress>(&mapper_shared, &h));
-    tokio::join!(run_secret_index(shared.clone()), engine::run(ctrl, Arc::new(IngressKind { shared, host })));
+    tokio::join!(
+        virtual_ingresses.run(shared.shutdown.clone()),
+        run_secret_index(shared.clone(), index.events),
+        engine::run(ctrl, Arc::new(IngressKind { shared, host }))
+    );
 }
 
 fn key_of(i: &Ingress) -> (String, String) {
@@ -105,34 +112,29 @@ fn key_of(i: &Ingress) -> (String, String) {
 }
 
 /// Keep the pod index's Secret references of the virtual Ingresses until shutdown.
-async fn run_secret_index(shared: Arc<Shared>) {
-    let api: Api<Lean<Ingress>> = Api::all(shared.virtual_.clone());
-    let mut events = lean::watcher(api, watcher::Config::default()).default_backoff().boxed();
+async fn run_secret_index(shared: Arc<Shared>, events: impl Stream<Item = informer::SharedEvent<Ingress>> + Unpin) {
+    let mut events = events;
     let mut relist: Option<HashSet<(String, String)>> = None;
-    loop {
-        tokio::select! {
-            () = shared.shutdown.cancelled() => return,
-            Some(event) = events.next() => match event {
-                Ok(Event::Init) => relist = Some(HashSet::new()),
-                Ok(Event::InitApply(i)) => {
-                    if let Some(seen) = relist.as_mut() {
-                        seen.insert(key_of(&i));
-                    }
-                    shared.index.set_ingress_secrets(key_of(&i), ingresses::secret_refs(&i));
+    while let Some(event) = informer::next_until(&mut events, &shared.shutdown).await {
+        match event {
+            Event::Init => relist = Some(HashSet::new()),
+            Event::InitApply(i) => {
+                if let Some(seen) = relist.as_mut() {
+                    seen.insert(key_of(&i));
                 }
-                Ok(Event::InitDone) => {
-                    // Ingresses deleted while the watch was down.
-                    if let Some(seen) = relist.take() {
-                        for key in shared.index.ingress_keys().into_iter().filter(|k| !seen.contains(k)) {
-                            shared.index.set_ingress_secrets(key, Vec::new());
-                        }
+                shared.index.set_ingress_secrets(key_of(&i), ingresses::secret_refs(&i));
+            }
+            Event::InitDone => {
+                // Ingresses deleted while the watch was down.
+                if let Some(seen) = relist.take() {
+                    for key in shared.index.ingress_keys().into_iter().filter(|k| !seen.contains(k)) {
+                        shared.index.set_ingress_secrets(key, Vec::new());
                     }
-                    shared.index.ingresses_listed();
                 }
-                Ok(Event::Apply(i)) => shared.index.set_ingress_secrets(key_of(&i), ingresses::secret_refs(&i)),
-                Ok(Event::Delete(i)) => shared.index.set_ingress_secrets(key_of(&i), Vec::new()),
-                Err(e) => tracing::debug!(error = %e, "virtual ingress watch"),
-            },
+                shared.index.ingresses_listed();
+            }
+            Event::Apply(i) => shared.index.set_ingress_secrets(key_of(&i), ingresses::secret_refs(&i)),
+            Event::Delete(i) => shared.index.set_ingress_secrets(key_of(&i), Vec::new()),
         }
     }
 }

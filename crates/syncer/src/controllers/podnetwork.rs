@@ -47,8 +47,8 @@ pub(crate) struct PodNetwork {
 }
 
 impl PodNetwork {
-    /// Start the two host watches and the index of the virtual Services (ending on `shutdown`). The stream yields when the DNS IP appeared
-    /// or changed while a pod waited for it.
+    /// Start the two host watches and the index of the virtual Services (ending on `shutdown`).
+    /// The stream yields when the DNS IP appeared or changed while a pod waited for it.
     pub(crate) fn start(
         host: &Client,
         virtual_services: impl Stream<Item = informer::SharedEvent<Service>> + Send + 'static,
