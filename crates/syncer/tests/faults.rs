@@ -36,6 +36,15 @@ async fn converged(clusters: &Clusters) -> Syncer {
         .then_some(())
     })
     .await;
+    // The virtual default/kubernetes recreated on the vcluster Service's host ClusterIP (a
+    // syncer stopped before that leaves the recreate to the next one).
+    eventually("default/kubernetes on the host ClusterIP", DEADLINE, || async {
+        let virtual_ip = s(&clusters.virt_object("Service", "default", "kubernetes").await?, &["spec", "clusterIP"])
+            .map(str::to_owned);
+        let host_ip = s(&clusters.host_object("Service", "my-vc").await?, &["spec", "clusterIP"]).map(str::to_owned);
+        (virtual_ip.is_some() && virtual_ip == host_ip).then_some(())
+    })
+    .await;
     syncer
 }
 
