@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::Frame;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::model::status::ApiError;
@@ -54,9 +54,31 @@ pub fn channel_body(rx: mpsc::Receiver<Bytes>) -> Body {
     StreamBody::new(stream).boxed()
 }
 
-/// A watch event line.
+/// A watch event line, `{"type":…,"object":…}` (metav1.WatchEvent's field order). Written
+/// around the object rather than through a `json!` envelope, which would deep-copy it first.
 pub fn event_line(kind: &str, object: &Value) -> Bytes {
-    let mut line = serde_json::to_vec(&json!({ "type": kind, "object": object })).expect("JSON");
-    line.push(b'\n');
+    let mut line = Vec::with_capacity(1024);
+    line.extend_from_slice(b"{\"type\":");
+    serde_json::to_writer(&mut line, kind).expect("JSON");
+    line.extend_from_slice(b",\"object\":");
+    serde_json::to_writer(&mut line, object).expect("JSON");
+    line.extend_from_slice(b"}\n");
     Bytes::from(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_line_is_the_watch_event_as_one_json_line() {
+        let object = serde_json::json!({ "kind": "Service", "metadata": { "name": "a\"b" } });
+        let line = event_line("ADDED", &object);
+        assert_eq!(
+            &line[..],
+            b"{\"type\":\"ADDED\",\"object\":{\"kind\":\"Service\",\"metadata\":{\"name\":\"a\\\"b\"}}}\n"
+        );
+        let parsed: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(parsed, serde_json::json!({ "type": "ADDED", "object": object }));
+    }
 }
