@@ -147,7 +147,7 @@ impl ServiceRedirect {
         let host = services::to_host_intercepted(&self.ctx, &virtual_service);
         let api: Api<Service> = Api::namespaced(self.host.clone(), self.ctx.host_namespace());
         let pp = PostParams { dry_run: false, field_manager: Some(crate::controllers::shared::FIELD_MANAGER.into()) };
-        let created = match api.create(&pp, &host).await {
+        let created = match crate::controllers::writes::create_lean(&api, &pp, &host).await {
             Ok(created) => {
                 self.recent.record::<Service>(created.metadata.name.as_deref().unwrap_or_default());
                 created

@@ -19,6 +19,17 @@ pub(crate) async fn create<K: Resource + Clone + Serialize>(
     send(api, request).await
 }
 
+/// `POST` the object to the collection and read the answer without its `managedFields` (the
+/// Service redirect needs what the server allocated, not who set which field).
+pub(crate) async fn create_lean<K>(api: &Api<K>, pp: &PostParams, obj: &K) -> kube::Result<K>
+where
+    K: Resource + Clone + Serialize + serde::de::DeserializeOwned,
+{
+    let request = Request::new(api.resource_url()).create(pp, body(obj)?).map_err(kube::Error::BuildRequest)?;
+    let answer: super::lean::Lean<K> = api.clone().into_client().request(request).await?;
+    Ok(answer.0)
+}
+
 /// `PUT` the object (with its resourceVersion, which makes a stale write a 409).
 pub(crate) async fn replace<K: Resource + Clone + Serialize>(
     api: &Api<K>,
