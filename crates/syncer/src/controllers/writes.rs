@@ -1,8 +1,9 @@
-//! Writes whose answer the syncer does not read. They are sent as kube's `Api` sends them
-//! (kube-client 5.0.0 src/api/core_methods.rs, src/api/subresource.rs), and the answer's body is
-//! dropped undecoded: `Api::create` and friends decode it into the kind, which for a pod or an
-//! Event means building every field and every `managedFields` entry only to drop them — per
-//! synced pod, its host pod and ConfigMap, its status copy, its binding and about five Events.
+//! Writes whose answer the syncer does not read in full. They are sent as kube's `Api` sends
+//! them (kube-client 5.0.0 src/api/core_methods.rs, src/api/subresource.rs), and the answer's
+//! body is dropped undecoded, or decoded without `managedFields` where it is needed:
+//! `Api::create` and friends decode it into the kind, which for a pod or an Event means building
+//! every field and every `managedFields` entry only to drop them — per synced pod, its host pod
+//! and ConfigMap, its status copy, its binding and about five Events.
 
 use kube::api::PostParams;
 use kube::core::Request;
@@ -15,8 +16,7 @@ pub(crate) async fn create<K: Resource + Clone + Serialize>(
     pp: &PostParams,
     obj: &K,
 ) -> kube::Result<()> {
-    let request = Request::new(api.resource_url()).create(pp, body(obj)?).map_err(kube::Error::BuildRequest)?;
-    send(api, request).await
+    send(api, create_request(api, pp, obj)?).await
 }
 
 /// `POST` the object to the collection and read the answer without its `managedFields` (the
@@ -25,8 +25,7 @@ pub(crate) async fn create_lean<K>(api: &Api<K>, pp: &PostParams, obj: &K) -> ku
 where
     K: Resource + Clone + Serialize + serde::de::DeserializeOwned,
 {
-    let request = Request::new(api.resource_url()).create(pp, body(obj)?).map_err(kube::Error::BuildRequest)?;
-    let answer: super::lean::Lean<K> = api.clone().into_client().request(request).await?;
+    let answer: super::lean::Lean<K> = api.clone().into_client().request(create_request(api, pp, obj)?).await?;
     Ok(answer.0)
 }
 
@@ -66,6 +65,14 @@ pub(crate) async fn create_subresource<K: Resource + Clone, T: Serialize>(
         .create_subresource(subresource, name, pp, body(obj)?)
         .map_err(kube::Error::BuildRequest)?;
     send(api, request).await
+}
+
+fn create_request<K: Resource + Clone + Serialize>(
+    api: &Api<K>,
+    pp: &PostParams,
+    obj: &K,
+) -> kube::Result<http::Request<Vec<u8>>> {
+    Request::new(api.resource_url()).create(pp, body(obj)?).map_err(kube::Error::BuildRequest)
 }
 
 fn body<T: Serialize>(obj: &T) -> kube::Result<Vec<u8>> {
