@@ -1,6 +1,10 @@
 //! Services per second through the syncer, beside the host's raw create rate in the same run.
 //!
-//! `cargo bench -p vcluster-syncer --bench services [-- 1000 10000]`
+//! `cargo bench -p vcluster-syncer --bench services [-- 1000 10000] [--repeat=3]`
+//!
+//! Each count runs `--repeat` times (3 unless told), raw and endpoint side by side in each round
+//! on fresh simulators; the table shows medians (ratios: the median of each round's ratio),
+//! and the wrong IPs and 409s of all rounds together. Each round's figures go to stderr.
 //!
 //! Per count N: N Services with a selector, each selecting 3 running pods (3N pods, made and
 //! synced before the timed part, which starts once the syncer is idle over them, so the host's
@@ -21,6 +25,8 @@
 //!   with a ClusterIP that is not their host Service's. (A Service created on the virtual API
 //!   directly holds the virtual cluster's own IP until the syncer recreates it, as upstream.)
 //! - 409s: requests either server answered with a conflict during both phases.
+//! - host CPU: the host simulator's thread's CPU time per Service, raw against endpoint (the
+//!   goal's cost model counts the host: two writes per endpoint-made Service against one);
 //! - on stderr, per phase: the CPU time each thread used per Service (where the time went: the
 //!   raw phase is one simulator's thread; the endpoint phase is both simulators, the syncer and
 //!   the clients on the same two cores).
@@ -95,18 +101,25 @@ fn cpu_by_thread() -> BTreeMap<(String, u32), f64> {
 }
 
 /// The CPU time each thread used since `before`, per Service: where a phase's time went (both
-/// simulators' threads are named `kube-sim`, the host's started first).
-fn report_cpu(phase: &str, before: &BTreeMap<(String, u32), f64>, n: usize) {
-    let per_service = cpu_by_thread()
+/// simulators' threads are named `kube-sim`, the host's started first). Returns the host
+/// simulator's (the first `kube-sim` thread: the only one in the raw phase).
+fn report_cpu(phase: &str, before: &BTreeMap<(String, u32), f64>, n: usize) -> f64 {
+    let per_service: Vec<((String, u32), f64)> = cpu_by_thread()
         .into_iter()
         .map(|(thread, t)| {
             let ms = (t - before.get(&thread).copied().unwrap_or(0.0)) * 1000.0 / n as f64;
             (thread, ms)
         })
         .filter(|(_, ms)| *ms >= 0.005)
-        .map(|((name, tid), ms)| format!("{name}:{tid} {ms:.2}"))
-        .collect::<Vec<_>>();
-    eprintln!("{phase}: CPU ms per Service by thread: {}", per_service.join(", "));
+        .collect();
+    let shown: Vec<String> = per_service.iter().map(|((name, tid), ms)| format!("{name}:{tid} {ms:.2}")).collect();
+    eprintln!("{phase}: CPU ms per Service by thread: {}", shown.join(", "));
+    per_service.iter().find(|((name, _), _)| name == "kube-sim").map_or(0.0, |(_, ms)| *ms)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -210,9 +223,15 @@ fn host_endpoints_seen(host: &Client) -> FirstSeen {
     })
 }
 
-/// Two rates, as the endpoint phase's: until the last create returned, and until the host's
-/// endpoints controller had made every Service's Endpoints.
-async fn raw_rate(host: &Simulator, n: usize) -> (f64, f64) {
+/// The raw phase: two rates, as the endpoint phase's (until the last create returned, and until
+/// the host's endpoints controller had made every Service's Endpoints), and the host's CPU.
+struct Raw {
+    rate: f64,
+    with_endpoints: f64,
+    host_cpu_ms: f64,
+}
+
+async fn raw_rate(host: &Simulator, n: usize) -> Raw {
     let client = host.client().await.unwrap();
     seed_host(&client).await;
     let ctx = translate::Context::new("my-vc", HOST_NS);
@@ -234,8 +253,22 @@ async fn raw_rate(host: &Simulator, n: usize) -> (f64, f64) {
     create_all(&api, (0..n).map(|i| services::to_host(&ctx, &service(&format!("raw-{i}"), &format!("web-{i}"))))).await;
     let created = start.elapsed().as_secs_f64();
     let with_endpoints = (endpoints.all("raw-", n, "host Endpoints").await - start).as_secs_f64();
-    report_cpu("raw", &cpu, n);
-    (n as f64 / created, n as f64 / with_endpoints)
+    let host_cpu_ms = report_cpu("raw", &cpu, n);
+    Raw { rate: n as f64 / created, with_endpoints: n as f64 / with_endpoints, host_cpu_ms }
+}
+
+/// One round's endpoint and direct phases.
+struct Round {
+    rate: f64,
+    with_endpoints: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    host_cpu_ms: f64,
+    direct_secs: f64,
+    direct_p50_ms: f64,
+    direct_p99_ms: f64,
+    wrong: usize,
+    conflicts: usize,
 }
 
 fn main() {
@@ -243,32 +276,83 @@ fn main() {
         .with_env_filter(std::env::var("VCLUSTER_SYNCER_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .try_init();
-    let counts: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let counts: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let counts = if counts.is_empty() { vec![1000, 10_000] } else { counts };
+    let repeat = match args.iter().find_map(|a| a.strip_prefix("--repeat=")).map_or(Ok(3), str::parse::<usize>) {
+        Ok(r) => r.max(1),
+        Err(e) => {
+            eprintln!("error: --repeat takes a number of rounds, such as --repeat=3: {e}");
+            std::process::exit(2);
+        }
+    };
     println!(
-        "| services (3 pods each) | raw host rate | endpoint rate | raw, until every host Endpoints | endpoint, until every host Endpoints | endpoint p50 / p99 | direct: all host IPs | direct rate | direct p50 / p99 | wrong IPs | 409s |"
+        "| services (3 pods each) | raw host rate | endpoint rate | raw, until every host Endpoints | endpoint, until every host Endpoints | host CPU per Service: raw / endpoint | endpoint p50 / p99 | direct: all host IPs | direct rate | direct p50 / p99 | wrong IPs | 409s |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     for n in counts {
-        let raw_host = host_simulator();
-        let raw = runtime.block_on(raw_rate(&raw_host, n));
-        drop(raw_host);
-        eprintln!("raw: {:.0} services/s until the last create returned, {:.0} until every Endpoints", raw.0, raw.1);
-        // Each simulator on a runtime of its own, made outside the syncer's.
-        let host = host_simulator();
-        let virt = Simulator::start_blocking(SimConfig {
-            tls: true,
-            control_plane_only: true,
-            history_limit: 4_000_000,
-            ..SimConfig::default()
-        })
-        .unwrap();
-        runtime.block_on(run(n, raw, &host, &virt));
+        let mut rounds = Vec::new();
+        for round in 1..=repeat {
+            let raw_host = host_simulator();
+            let raw = runtime.block_on(raw_rate(&raw_host, n));
+            drop(raw_host);
+            eprintln!(
+                "raw: {:.0} services/s until the last create returned, {:.0} until every Endpoints",
+                raw.rate, raw.with_endpoints
+            );
+            // Each simulator on a runtime of its own, made outside the syncer's.
+            let host = host_simulator();
+            let virt = Simulator::start_blocking(SimConfig {
+                tls: true,
+                control_plane_only: true,
+                history_limit: 4_000_000,
+                ..SimConfig::default()
+            })
+            .unwrap();
+            let r = runtime.block_on(run(n, &host, &virt));
+            eprintln!(
+                "round {round} of {repeat} at {n}: endpoint {:.0} against raw {:.0} /s ({:.0} %); host CPU {:.2} against {:.2} ms per Service ({:.0} %)",
+                r.rate,
+                raw.rate,
+                100.0 * r.rate / raw.rate,
+                r.host_cpu_ms,
+                raw.host_cpu_ms,
+                100.0 * raw.host_cpu_ms / r.host_cpu_ms
+            );
+            rounds.push((raw, r));
+        }
+        print_row(n, &rounds);
     }
 }
 
-async fn run(n: usize, raw: (f64, f64), host: &Simulator, virt: &Simulator) {
+/// The table row of one count: medians over its rounds.
+fn print_row(n: usize, rounds: &[(Raw, Round)]) {
+    let m = |f: &dyn Fn(&Raw, &Round) -> f64| median(rounds.iter().map(|(raw, r)| f(raw, r)).collect());
+    println!(
+        "| {n} | {:.0} /s | {:.0} /s ({:.0} %) | {:.0} /s | {:.0} /s ({:.0} %) | {:.2} / {:.2} ms ({:.0} %) | {:.0} ms / {:.0} ms | {:.1} s | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {} | {} |",
+        m(&|raw, _| raw.rate),
+        m(&|_, r| r.rate),
+        m(&|raw, r| 100.0 * r.rate / raw.rate),
+        m(&|raw, _| raw.with_endpoints),
+        m(&|_, r| r.with_endpoints),
+        m(&|raw, r| 100.0 * r.with_endpoints / raw.with_endpoints),
+        m(&|raw, _| raw.host_cpu_ms),
+        m(&|_, r| r.host_cpu_ms),
+        m(&|raw, r| 100.0 * raw.host_cpu_ms / r.host_cpu_ms),
+        m(&|_, r| r.p50_ms),
+        m(&|_, r| r.p99_ms),
+        m(&|_, r| r.direct_secs),
+        m(&|_, r| n as f64 / r.direct_secs),
+        m(&|raw, r| 100.0 * n as f64 / r.direct_secs / raw.rate),
+        m(&|_, r| r.direct_p50_ms),
+        m(&|_, r| r.direct_p99_ms),
+        rounds.iter().map(|(_, r)| r.wrong).sum::<usize>(),
+        rounds.iter().map(|(_, r)| r.conflicts).sum::<usize>(),
+    );
+}
+
+async fn run(n: usize, host: &Simulator, virt: &Simulator) -> Round {
     let host_client = host.client().await.unwrap();
     seed_host(&host_client).await;
     let virt_client = virt.client().await.unwrap();
@@ -367,7 +451,7 @@ async fn run(n: usize, raw: (f64, f64), host: &Simulator, virt: &Simulator) {
     let endpoint_secs = start.elapsed().as_secs_f64();
     let endpoint_with_endpoints = (host_endpoints.all("web-", n, "host Endpoints").await - start).as_secs_f64();
     drop(host_endpoints);
-    report_cpu("endpoint", &cpu, n);
+    let host_cpu_ms = report_cpu("endpoint", &cpu, n);
     endpoint.sort();
     eprintln!("endpoint: {n} in {endpoint_secs:.1} s, every host Endpoints after {endpoint_with_endpoints:.1} s");
 
@@ -457,23 +541,20 @@ async fn run(n: usize, raw: (f64, f64), host: &Simulator, virt: &Simulator) {
         eprintln!("wrong IPs: {:?}", wrong.iter().take(10).collect::<Vec<_>>());
     }
 
-    println!(
-        "| {n} | {:.0} /s | {:.0} /s ({:.0} %) | {:.0} /s | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {direct_secs:.1} s | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {} | {conflicts} |",
-        raw.0,
-        n as f64 / endpoint_secs,
-        100.0 * n as f64 / endpoint_secs / raw.0,
-        raw.1,
-        n as f64 / endpoint_with_endpoints,
-        100.0 * n as f64 / endpoint_with_endpoints / raw.1,
-        percentile(&endpoint, 0.5).as_secs_f64() * 1000.0,
-        percentile(&endpoint, 0.99).as_secs_f64() * 1000.0,
-        n as f64 / direct_secs,
-        100.0 * n as f64 / direct_secs / raw.0,
-        percentile(&direct, 0.5).as_secs_f64() * 1000.0,
-        percentile(&direct, 0.99).as_secs_f64() * 1000.0,
-        wrong.len(),
-    );
     shutdown.cancel();
     proxy.shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), syncer).await;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    Round {
+        rate: n as f64 / endpoint_secs,
+        with_endpoints: n as f64 / endpoint_with_endpoints,
+        p50_ms: ms(percentile(&endpoint, 0.5)),
+        p99_ms: ms(percentile(&endpoint, 0.99)),
+        host_cpu_ms,
+        direct_secs,
+        direct_p50_ms: ms(percentile(&direct, 0.5)),
+        direct_p99_ms: ms(percentile(&direct, 0.99)),
+        wrong: wrong.len(),
+        conflicts,
+    }
 }
