@@ -11,7 +11,7 @@
 //! endpoint controllers have real work per Service), 32 creates in
 //! flight, every simulator on a runtime of its own (host: kubelet and controllers; virtual:
 //! control plane only, TLS), the syncer's controllers and its API endpoint (with the Service
-//! create redirect) in-process.
+//! create redirect) in-process, the bench's clients on a runtime of their own.
 //! - raw: one client creating the N translated host Services directly on a fresh host simulator
 //!   holding the same 3N translated pods; two rates, until the last create returned and until a
 //!   watch of the host's Endpoints (started before the first create) saw every Service's with
@@ -27,9 +27,11 @@
 //! - 409s: requests either server answered with a conflict during both phases.
 //! - host CPU: the host simulator's thread's CPU time per Service, raw against endpoint (the
 //!   goal's cost model counts the host: two writes per endpoint-made Service against one);
-//! - on stderr, per phase: the CPU time each thread used per Service (where the time went: the
-//!   raw phase is one simulator's thread; the endpoint phase is both simulators, the syncer and
-//!   the clients on the same two cores).
+//! - endpoint CPU: where the endpoint phase's CPU time per Service went, by role: the host
+//!   simulator, the virtual simulator, the syncer (its controllers and its API endpoint, on the
+//!   main runtime) and the bench (its clients and watches, on a runtime of their own named
+//!   `bench-client`, and the driver), all on the same two cores;
+//! - on stderr, per phase: the CPU time each thread used per Service.
 // A benchmark reports on stdout, progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -100,10 +102,24 @@ fn cpu_by_thread() -> BTreeMap<(String, u32), f64> {
     out
 }
 
-/// The CPU time each thread used since `before`, per Service: where a phase's time went (both
-/// simulators' threads are named `kube-sim`, the host's started first). Returns the host
-/// simulator's (the first `kube-sim` thread: the only one in the raw phase).
-fn report_cpu(phase: &str, before: &BTreeMap<(String, u32), f64>, n: usize) -> f64 {
+/// Where a phase's CPU time went, per Service, by role.
+#[derive(Clone, Copy, Default)]
+struct CpuSplit {
+    /// The host simulator's thread.
+    host: f64,
+    /// The virtual simulator's thread (endpoint phase only).
+    virtual_: f64,
+    /// The syncer's runtime: its controllers and its API endpoint.
+    syncer: f64,
+    /// The bench's own: its clients' runtime and the driver (the main thread).
+    bench: f64,
+}
+
+/// The CPU time each thread used since `before`, per Service: where a phase's time went, on
+/// stderr thread by thread, returned by role. Both simulators' threads are named `kube-sim`,
+/// the host's started first; the syncer runs on the main runtime's `tokio-rt-worker`s, the
+/// bench's clients and watches on `bench-client`, the driver on the main thread.
+fn report_cpu(phase: &str, before: &BTreeMap<(String, u32), f64>, n: usize) -> CpuSplit {
     let per_service: Vec<((String, u32), f64)> = cpu_by_thread()
         .into_iter()
         .map(|(thread, t)| {
@@ -114,7 +130,33 @@ fn report_cpu(phase: &str, before: &BTreeMap<(String, u32), f64>, n: usize) -> f
         .collect();
     let shown: Vec<String> = per_service.iter().map(|((name, tid), ms)| format!("{name}:{tid} {ms:.2}")).collect();
     eprintln!("{phase}: CPU ms per Service by thread: {}", shown.join(", "));
-    per_service.iter().find(|((name, _), _)| name == "kube-sim").map_or(0.0, |(_, ms)| *ms)
+    let mut split = CpuSplit::default();
+    let mut simulators = 0;
+    for ((name, _), ms) in per_service {
+        match name.as_str() {
+            "kube-sim" if simulators == 0 => (split.host, simulators) = (ms, 1),
+            "kube-sim" => split.virtual_ += ms,
+            "tokio-rt-worker" => split.syncer += ms,
+            _ => split.bench += ms,
+        }
+    }
+    split
+}
+
+/// The bench's clients run on a runtime of their own (`bench-client`), so the syncer's CPU is
+/// told apart from theirs: a client built here spawns its connections here.
+async fn bench_client(clients: &tokio::runtime::Handle, kubeconfig: Kubeconfig) -> Client {
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
+    let _on_clients = clients.enter();
+    Client::try_from(config).unwrap()
+}
+
+/// Run `work` on the clients' runtime and wait for it.
+async fn on_clients<T: Send + 'static>(
+    clients: &tokio::runtime::Handle,
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    clients.spawn(work).await.unwrap()
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -217,7 +259,8 @@ async fn wait_pods_settled(client: &Client, stats: &vcluster_syncer::controllers
 
 /// When a watch of the host's Endpoints first saw each one with addresses: the host's
 /// endpoints controller has done its part of a Service.
-fn host_endpoints_seen(host: &Client) -> FirstSeen {
+fn host_endpoints_seen(clients: &tokio::runtime::Handle, host: &Client) -> FirstSeen {
+    let _on_clients = clients.enter();
     FirstSeen::start(Api::<Endpoints>::namespaced(host.clone(), HOST_NS), |e: &Endpoints| {
         e.subsets.iter().flatten().any(|s| s.addresses.as_ref().is_some_and(|a| !a.is_empty()))
     })
@@ -228,11 +271,11 @@ fn host_endpoints_seen(host: &Client) -> FirstSeen {
 struct Raw {
     rate: f64,
     with_endpoints: f64,
-    host_cpu_ms: f64,
+    cpu: CpuSplit,
 }
 
-async fn raw_rate(host: &Simulator, n: usize) -> Raw {
-    let client = host.client().await.unwrap();
+async fn raw_rate(host: &Simulator, n: usize, clients: &tokio::runtime::Handle) -> Raw {
+    let client = bench_client(clients, Kubeconfig::read_from(host.kubeconfig_path()).unwrap()).await;
     seed_host(&client).await;
     let ctx = translate::Context::new("my-vc", HOST_NS);
     let settings = pods::Settings {
@@ -246,15 +289,17 @@ async fn raw_rate(host: &Simulator, n: usize) -> Raw {
     });
     create_all(&Api::namespaced(client.clone(), HOST_NS), host_pods).await;
     wait_host_pods(&client, n * PODS_PER_SERVICE).await;
-    let endpoints = host_endpoints_seen(&client);
+    let endpoints = host_endpoints_seen(clients, &client);
     let api: Api<Service> = Api::namespaced(client, HOST_NS);
+    let raw: Vec<Service> =
+        (0..n).map(|i| services::to_host(&ctx, &service(&format!("raw-{i}"), &format!("web-{i}")))).collect();
     let cpu = cpu_by_thread();
     let start = Instant::now();
-    create_all(&api, (0..n).map(|i| services::to_host(&ctx, &service(&format!("raw-{i}"), &format!("web-{i}"))))).await;
+    on_clients(clients, async move { create_all(&api, raw).await }).await;
     let created = start.elapsed().as_secs_f64();
     let with_endpoints = (endpoints.all("raw-", n, "host Endpoints").await - start).as_secs_f64();
-    let host_cpu_ms = report_cpu("raw", &cpu, n);
-    Raw { rate: n as f64 / created, with_endpoints: n as f64 / with_endpoints, host_cpu_ms }
+    let cpu = report_cpu("raw", &cpu, n);
+    Raw { rate: n as f64 / created, with_endpoints: n as f64 / with_endpoints, cpu }
 }
 
 /// One round's endpoint and direct phases.
@@ -263,7 +308,7 @@ struct Round {
     with_endpoints: f64,
     p50_ms: f64,
     p99_ms: f64,
-    host_cpu_ms: f64,
+    cpu: CpuSplit,
     direct_secs: f64,
     direct_p50_ms: f64,
     direct_p99_ms: f64,
@@ -287,15 +332,21 @@ fn main() {
         }
     };
     println!(
-        "| services (3 pods each) | raw host rate | endpoint rate | raw, until every host Endpoints | endpoint, until every host Endpoints | host CPU per Service: raw / endpoint | endpoint p50 / p99 | direct: all host IPs | direct rate | direct p50 / p99 | wrong IPs | 409s |"
+        "| services (3 pods each) | raw host rate | endpoint rate | raw, until every host Endpoints | endpoint, until every host Endpoints | host CPU per Service: raw / endpoint | endpoint CPU per Service: host + virtual + syncer + bench | endpoint p50 / p99 | direct: all host IPs | direct rate | direct p50 / p99 | wrong IPs | 409s |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let clients = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("bench-client")
+        .enable_all()
+        .build()
+        .unwrap();
     for n in counts {
         let mut rounds = Vec::new();
         for round in 1..=repeat {
             let raw_host = host_simulator();
-            let raw = runtime.block_on(raw_rate(&raw_host, n));
+            let raw = runtime.block_on(raw_rate(&raw_host, n, clients.handle()));
             drop(raw_host);
             eprintln!(
                 "raw: {:.0} services/s until the last create returned, {:.0} until every Endpoints",
@@ -310,15 +361,16 @@ fn main() {
                 ..SimConfig::default()
             })
             .unwrap();
-            let r = runtime.block_on(run(n, &host, &virt));
+            let r = runtime.block_on(run(n, &host, &virt, clients.handle()));
             eprintln!(
-                "round {round} of {repeat} at {n}: endpoint {:.0} against raw {:.0} /s ({:.0} %); host CPU {:.2} against {:.2} ms per Service ({:.0} %)",
+                "round {round} of {repeat} at {n}: endpoint {:.0} against raw {:.0} /s ({:.0} %); host CPU {:.2} against {:.2} ms per Service ({:.0} %); syncer {:.2} ms per Service",
                 r.rate,
                 raw.rate,
                 100.0 * r.rate / raw.rate,
-                r.host_cpu_ms,
-                raw.host_cpu_ms,
-                100.0 * raw.host_cpu_ms / r.host_cpu_ms
+                r.cpu.host,
+                raw.cpu.host,
+                100.0 * raw.cpu.host / r.cpu.host,
+                r.cpu.syncer
             );
             rounds.push((raw, r));
         }
@@ -330,16 +382,20 @@ fn main() {
 fn print_row(n: usize, rounds: &[(Raw, Round)]) {
     let m = |f: &dyn Fn(&Raw, &Round) -> f64| median(rounds.iter().map(|(raw, r)| f(raw, r)).collect());
     println!(
-        "| {n} | {:.0} /s | {:.0} /s ({:.0} %) | {:.0} /s | {:.0} /s ({:.0} %) | {:.2} / {:.2} ms ({:.0} %) | {:.0} ms / {:.0} ms | {:.1} s | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {} | {} |",
+        "| {n} | {:.0} /s | {:.0} /s ({:.0} %) | {:.0} /s | {:.0} /s ({:.0} %) | {:.2} / {:.2} ms ({:.0} %) | {:.2} + {:.2} + {:.2} + {:.2} ms | {:.0} ms / {:.0} ms | {:.1} s | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {} | {} |",
         m(&|raw, _| raw.rate),
         m(&|_, r| r.rate),
         m(&|raw, r| 100.0 * r.rate / raw.rate),
         m(&|raw, _| raw.with_endpoints),
         m(&|_, r| r.with_endpoints),
         m(&|raw, r| 100.0 * r.with_endpoints / raw.with_endpoints),
-        m(&|raw, _| raw.host_cpu_ms),
-        m(&|_, r| r.host_cpu_ms),
-        m(&|raw, r| 100.0 * raw.host_cpu_ms / r.host_cpu_ms),
+        m(&|raw, _| raw.cpu.host),
+        m(&|_, r| r.cpu.host),
+        m(&|raw, r| 100.0 * raw.cpu.host / r.cpu.host),
+        m(&|_, r| r.cpu.host),
+        m(&|_, r| r.cpu.virtual_),
+        m(&|_, r| r.cpu.syncer),
+        m(&|_, r| r.cpu.bench),
         m(&|_, r| r.p50_ms),
         m(&|_, r| r.p99_ms),
         m(&|_, r| r.direct_secs),
@@ -352,7 +408,7 @@ fn print_row(n: usize, rounds: &[(Raw, Round)]) {
     );
 }
 
-async fn run(n: usize, host: &Simulator, virt: &Simulator) -> Round {
+async fn run(n: usize, host: &Simulator, virt: &Simulator, clients: &tokio::runtime::Handle) -> Round {
     let host_client = host.client().await.unwrap();
     seed_host(&host_client).await;
     let virt_client = virt.client().await.unwrap();
@@ -400,9 +456,10 @@ async fn run(n: usize, host: &Simulator, virt: &Simulator) -> Round {
         c.certificate_authority_data =
             Some(base64::engine::general_purpose::STANDARD.encode(&proxy.server_ca.material.cert_pem));
     }
-    let user =
-        Client::try_from(kube::Config::from_custom_kubeconfig(user, &KubeConfigOptions::default()).await.unwrap())
-            .unwrap();
+    let user = bench_client(clients, user).await;
+    // The bench's watches have clients of their own, apart from the syncer's.
+    let host_watching = bench_client(clients, Kubeconfig::read_from(host.kubeconfig_path()).unwrap()).await;
+    let virt_watching = bench_client(clients, Kubeconfig::read_from(virt.kubeconfig_path()).unwrap()).await;
 
     // The pods, synced and running before the Services come.
     let start = Instant::now();
@@ -415,8 +472,8 @@ async fn run(n: usize, host: &Simulator, virt: &Simulator) -> Round {
     let seen: Arc<Mutex<Sightings>> = Arc::default();
     let watch_task = {
         let seen = seen.clone();
-        let api: Api<Service> = Api::namespaced(virt_client.clone(), "default");
-        tokio::spawn(async move {
+        let api: Api<Service> = Api::namespaced(virt_watching, "default");
+        clients.spawn(async move {
             let mut events = watcher(api, watcher::Config::default()).boxed();
             while let Some(Ok(event)) = events.next().await {
                 if let watcher::Event::Apply(s) | watcher::Event::InitApply(s) = event {
@@ -429,29 +486,32 @@ async fn run(n: usize, host: &Simulator, virt: &Simulator) -> Round {
 
     // Through the endpoint: the answer holds the host's IP.
     let usvc: Api<Service> = Api::namespaced(user, "default");
-    let host_endpoints = host_endpoints_seen(&host_client);
+    let host_endpoints = host_endpoints_seen(clients, &host_watching);
     // Conflicts answered from here on (a create racing the syncer's own, a stale update).
     host.clear_requests();
     virt.clear_requests();
     let cpu = cpu_by_thread();
     let start = Instant::now();
-    let mut endpoint: Vec<Duration> = stream::iter(0..n)
-        .map(|i| {
-            let usvc = usvc.clone();
-            async move {
-                let t = Instant::now();
-                usvc.create(&PostParams::default(), &service(&format!("web-{i}"), &format!("web-{i}"))).await?;
-                Ok::<_, kube::Error>(t.elapsed())
-            }
-        })
-        .buffer_unordered(IN_FLIGHT)
-        .try_collect()
-        .await
-        .unwrap();
+    let mut endpoint: Vec<Duration> = on_clients(clients, async move {
+        stream::iter(0..n)
+            .map(|i| {
+                let usvc = usvc.clone();
+                async move {
+                    let t = Instant::now();
+                    usvc.create(&PostParams::default(), &service(&format!("web-{i}"), &format!("web-{i}"))).await?;
+                    Ok::<_, kube::Error>(t.elapsed())
+                }
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .try_collect()
+            .await
+    })
+    .await
+    .unwrap();
     let endpoint_secs = start.elapsed().as_secs_f64();
     let endpoint_with_endpoints = (host_endpoints.all("web-", n, "host Endpoints").await - start).as_secs_f64();
     drop(host_endpoints);
-    let host_cpu_ms = report_cpu("endpoint", &cpu, n);
+    let cpu = report_cpu("endpoint", &cpu, n);
     endpoint.sort();
     eprintln!("endpoint: {n} in {endpoint_secs:.1} s, every host Endpoints after {endpoint_with_endpoints:.1} s");
 
@@ -550,7 +610,7 @@ async fn run(n: usize, host: &Simulator, virt: &Simulator) -> Round {
         with_endpoints: n as f64 / endpoint_with_endpoints,
         p50_ms: ms(percentile(&endpoint, 0.5)),
         p99_ms: ms(percentile(&endpoint, 0.99)),
-        host_cpu_ms,
+        cpu,
         direct_secs,
         direct_p50_ms: ms(percentile(&direct, 0.5)),
         direct_p99_ms: ms(percentile(&direct, 0.99)),

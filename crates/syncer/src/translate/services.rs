@@ -17,9 +17,10 @@
 //!   the virtual API server fills with an address of its own, forever).
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
-use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec, ServiceStatus};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::core::v1::{LoadBalancerIngress, Service, ServicePort, ServiceSpec, ServiceStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};
 
 use super::Context;
 
@@ -35,8 +36,10 @@ const KUBELET_PORT_NAME: &str = "kubelet";
 
 const EXTERNAL_NAME: &str = "ExternalName";
 
-fn spec(s: &Service) -> ServiceSpec {
-    s.spec.clone().unwrap_or_default()
+/// The spec, or an empty one: read by reference, since every reconcile of every Service asks.
+fn spec(s: &Service) -> &ServiceSpec {
+    static EMPTY: LazyLock<ServiceSpec> = LazyLock::new(ServiceSpec::default);
+    s.spec.as_ref().unwrap_or(&EMPTY)
 }
 
 fn service_type(s: &ServiceSpec) -> &str {
@@ -47,8 +50,8 @@ fn cluster_ip(s: &ServiceSpec) -> &str {
     s.cluster_ip.as_deref().unwrap_or_default()
 }
 
-fn ports(s: &ServiceSpec) -> Vec<ServicePort> {
-    s.ports.clone().unwrap_or_default()
+fn ports(s: &ServiceSpec) -> &[ServicePort] {
+    s.ports.as_deref().unwrap_or_default()
 }
 
 fn strings(v: &Option<Vec<String>>) -> &[String] {
@@ -68,7 +71,7 @@ fn ports_equal_ignoring_node_ports(a: &[ServicePort], b: &[ServicePort]) -> bool
 /// The host metadata and selector of a virtual Service (`TranslateMetadata` + selector).
 fn host_base(ctx: &Context, v: &Service) -> Service {
     let namespace = v.metadata.namespace.as_deref().unwrap_or_default();
-    let mut spec = spec(v);
+    let mut spec = spec(v).clone();
     spec.selector = ctx.translator.host_service_selector(spec.selector.as_ref(), namespace);
     Service { metadata: ctx.host_metadata(&v.metadata, EXCLUDED), spec: Some(spec), status: None }
 }
@@ -127,7 +130,7 @@ pub fn take_allocation(body: &mut serde_json::Value, host: &Service) {
 /// ClusterIP: the endpoint's type switch is between its two writes (`isSwitchingFromExternalName`).
 pub fn switching_from_external_name(v: &Service, h: &Service) -> bool {
     let (vs, hs) = (spec(v), spec(h));
-    service_type(&vs) == EXTERNAL_NAME && service_type(&hs) != EXTERNAL_NAME && !cluster_ip(&hs).is_empty()
+    service_type(vs) == EXTERNAL_NAME && service_type(hs) != EXTERNAL_NAME && !cluster_ip(hs).is_empty()
 }
 
 /// A write to the virtual Service the host asks for.
@@ -144,33 +147,31 @@ pub enum Backward {
 /// otherwise.
 pub fn backward(v: &Service, h: &Service) -> Option<Backward> {
     let (vs, hs) = (spec(v), spec(h));
+    let recreate = !cluster_ip(hs).is_empty() && service_type(vs) != EXTERNAL_NAME && cluster_ip(vs) != cluster_ip(hs);
+    let external_ips = strings(&vs.external_ips) != strings(&hs.external_ips);
+    let load_balancer_ip =
+        vs.load_balancer_ip.as_deref().unwrap_or_default() != hs.load_balancer_ip.as_deref().unwrap_or_default();
+    let (vp, hp) = (ports(vs), ports(hs));
+    let node_ports = service_type(vs) == service_type(hs) && vp != hp && ports_equal_ignoring_node_ports(vp, hp);
+    if !(recreate || external_ips || load_balancer_ip || node_ports) {
+        return None;
+    }
     let mut updated = vs.clone();
-    let mut changed = false;
-    let recreate =
-        !cluster_ip(&hs).is_empty() && service_type(&vs) != EXTERNAL_NAME && cluster_ip(&vs) != cluster_ip(&hs);
     if recreate {
         updated.cluster_ip = hs.cluster_ip.clone();
         updated.cluster_ips = hs.cluster_ips.clone();
         updated.ip_families = hs.ip_families.clone();
         updated.ip_family_policy = hs.ip_family_policy.clone();
         updated.health_check_node_port = hs.health_check_node_port;
-        changed = true;
     }
-    if strings(&vs.external_ips) != strings(&hs.external_ips) {
+    if external_ips {
         updated.external_ips = hs.external_ips.clone();
-        changed = true;
     }
-    if vs.load_balancer_ip.as_deref().unwrap_or_default() != hs.load_balancer_ip.as_deref().unwrap_or_default() {
+    if load_balancer_ip {
         updated.load_balancer_ip = hs.load_balancer_ip.clone();
-        changed = true;
     }
-    let (vp, hp) = (ports(&vs), ports(&hs));
-    if service_type(&vs) == service_type(&hs) && ports_equal_ignoring_node_ports(&vp, &hp) && vp != hp {
+    if node_ports {
         updated.ports = hs.ports.clone();
-        changed = true;
-    }
-    if !changed {
-        return None;
     }
     let mut service = Service { spec: Some(updated), ..v.clone() };
     if recreate {
@@ -197,22 +198,30 @@ pub fn for_recreate(meta: &ObjectMeta) -> ObjectMeta {
     }
 }
 
-fn status_key(s: &Option<ServiceStatus>) -> (serde_json::Value, serde_json::Value) {
-    let status = s.clone().unwrap_or_default();
-    let ingress = status.load_balancer.and_then(|l| l.ingress).filter(|i| !i.is_empty());
-    let conditions = status.conditions.filter(|c| !c.is_empty());
-    (serde_json::json!(ingress), serde_json::json!(conditions))
+/// The load-balancer ingress of a status (none and empty alike).
+fn ingress(s: Option<&ServiceStatus>) -> &[LoadBalancerIngress] {
+    s.and_then(|s| s.load_balancer.as_ref()).and_then(|l| l.ingress.as_deref()).unwrap_or_default()
+}
+
+/// The conditions of a status (none and empty alike).
+fn conditions(s: Option<&ServiceStatus>) -> &[Condition] {
+    s.and_then(|s| s.conditions.as_deref()).unwrap_or_default()
 }
 
 /// The host's status when the virtual one differs (load-balancer ingress, conditions). The
 /// load-balancer ingress only while the virtual Service is a LoadBalancer: kube-apiserver
 /// refuses it on other types, and the host keeps it until its own type follows.
 pub fn status_update(v: &Service, h: &Service) -> Option<ServiceStatus> {
+    let load_balancer = service_type(spec(v)) == "LoadBalancer";
+    let wanted_ingress = if load_balancer { ingress(h.status.as_ref()) } else { &[] };
+    if ingress(v.status.as_ref()) == wanted_ingress && conditions(v.status.as_ref()) == conditions(h.status.as_ref()) {
+        return None;
+    }
     let mut wanted = h.status.clone().unwrap_or_default();
-    if service_type(&spec(v)) != "LoadBalancer" {
+    if !load_balancer {
         wanted.load_balancer = None;
     }
-    (status_key(&v.status) != status_key(&Some(wanted.clone()))).then_some(wanted)
+    Some(wanted)
 }
 
 /// Virtual → host (`translateUpdate`): the host Service to write, or `None` when it matches.
@@ -229,7 +238,7 @@ pub fn forward(ctx: &Context, v: &Service, h: &Service) -> Option<Service> {
     let mut changed = false;
 
     let (labels, mut annotations) = ctx.desired_labels_annotations(&v.metadata, &h.metadata, EXCLUDED);
-    if cluster_ip(&vs) == cluster_ip(&hs) {
+    if cluster_ip(vs) == cluster_ip(hs) {
         annotations.remove(BLOCK_DELETION_ANNOTATION);
     }
     if Some(&labels) != h.metadata.labels.as_ref() || Some(&annotations) != h.metadata.annotations.as_ref() {
@@ -246,7 +255,7 @@ pub fn forward(ctx: &Context, v: &Service, h: &Service) -> Option<Service> {
     }
 
     let spec = out.spec.get_or_insert_with(ServiceSpec::default);
-    if ports(&vs) != ports(&hs) {
+    if ports(vs) != ports(hs) {
         spec.ports = vs.ports.as_deref().map(strip_node_ports);
         changed = true;
     }
@@ -304,17 +313,10 @@ pub const BLOCK_DELETION_GRACE: std::time::Duration = std::time::Duration::from_
 /// The ports of `default/kubernetes`: the vcluster's host Service's ports without `kubelet`,
 /// with no node ports (v0.15.7 `TranslateKubernetesServicePorts`).
 pub fn kubernetes_ports(host: &Service) -> Vec<ServicePort> {
-    ports(&spec(host))
-        .into_iter()
+    ports(spec(host))
+        .iter()
         .filter(|p| p.name.as_deref() != Some(KUBELET_PORT_NAME))
-        .map(|p| ServicePort {
-            name: p.name,
-            protocol: p.protocol,
-            app_protocol: p.app_protocol,
-            port: p.port,
-            target_port: p.target_port,
-            node_port: None,
-        })
+        .map(|p| ServicePort { node_port: None, ..p.clone() })
         .collect()
 }
 
@@ -323,11 +325,11 @@ pub fn kubernetes_ports(host: &Service) -> Vec<ServicePort> {
 pub fn kubernetes_service(v: &Service, host: &Service) -> Option<Backward> {
     let (vs, hs) = (spec(v), spec(host));
     let wanted_ports = kubernetes_ports(host);
-    let ip_differs = !cluster_ip(&hs).is_empty() && cluster_ip(&vs) != cluster_ip(&hs);
-    if !ip_differs && ports(&vs) == wanted_ports {
+    let ip_differs = !cluster_ip(hs).is_empty() && cluster_ip(vs) != cluster_ip(hs);
+    if !ip_differs && ports(vs) == wanted_ports.as_slice() {
         return None;
     }
-    let mut updated = vs;
+    let mut updated = vs.clone();
     updated.ports = Some(wanted_ports);
     if ip_differs {
         updated.cluster_ip = hs.cluster_ip.clone();
