@@ -103,7 +103,7 @@ fn cpu_by_thread() -> BTreeMap<(String, u32), f64> {
 }
 
 /// Where a phase's CPU time went, per Service, by role.
-#[derive(Clone, Copy, Default)]
+#[derive(Default)]
 struct CpuSplit {
     /// The host simulator's thread.
     host: f64,
@@ -131,10 +131,10 @@ fn report_cpu(phase: &str, before: &BTreeMap<(String, u32), f64>, n: usize) -> C
     let shown: Vec<String> = per_service.iter().map(|((name, tid), ms)| format!("{name}:{tid} {ms:.2}")).collect();
     eprintln!("{phase}: CPU ms per Service by thread: {}", shown.join(", "));
     let mut split = CpuSplit::default();
-    let mut simulators = 0;
+    let mut host_seen = false;
     for ((name, _), ms) in per_service {
         match name.as_str() {
-            "kube-sim" if simulators == 0 => (split.host, simulators) = (ms, 1),
+            "kube-sim" if !host_seen => (split.host, host_seen) = (ms, true),
             "kube-sim" => split.virtual_ += ms,
             "tokio-rt-worker" => split.syncer += ms,
             _ => split.bench += ms,
