@@ -31,6 +31,10 @@
 //!   simulator, the virtual simulator, the syncer (its controllers and its API endpoint, on the
 //!   main runtime) and the bench (its clients and watches, on a runtime of their own named
 //!   `bench-client`, and the driver), all on the same two cores;
+//! - ceiling without the syncer's CPU: the endpoint rate these two cores would leave room for
+//!   if the syncer cost nothing (the rest of the endpoint phase's CPU per Service spread over
+//!   both cores, each simulator's thread on at most one), and that as a share of the raw rate:
+//!   the physical ceiling the goal is measured against on this machine;
 //! - on stderr, per phase: the CPU time each thread used per Service.
 // A benchmark reports on stdout, progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -113,6 +117,15 @@ struct CpuSplit {
     syncer: f64,
     /// The bench's own: its clients' runtime and the driver (the main thread).
     bench: f64,
+}
+
+impl CpuSplit {
+    /// The rate (per second) a syncer costing no CPU would leave room for on these two cores:
+    /// each simulator is one thread (at most one core), and everything but the syncer shares
+    /// both cores.
+    fn ceiling_without_syncer(&self) -> f64 {
+        1000.0 / self.host.max(self.virtual_).max((self.host + self.virtual_ + self.bench) / 2.0)
+    }
 }
 
 /// The CPU time each thread used since `before`, per Service: where a phase's time went, on
@@ -332,9 +345,9 @@ fn main() {
         }
     };
     println!(
-        "| services (3 pods each) | raw host rate | endpoint rate | raw, until every host Endpoints | endpoint, until every host Endpoints | host CPU per Service: raw / endpoint | endpoint CPU per Service: host + virtual + syncer + bench | endpoint p50 / p99 | direct: all host IPs | direct rate | direct p50 / p99 | wrong IPs | 409s |"
+        "| services (3 pods each) | raw host rate | endpoint rate | raw, until every host Endpoints | endpoint, until every host Endpoints | host CPU per Service: raw / endpoint | endpoint CPU per Service: host + virtual + syncer + bench | ceiling without the syncer's CPU | endpoint p50 / p99 | direct: all host IPs | direct rate | direct p50 / p99 | wrong IPs | 409s |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let clients = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -363,14 +376,16 @@ fn main() {
             .unwrap();
             let r = runtime.block_on(run(n, &host, &virt, clients.handle()));
             eprintln!(
-                "round {round} of {repeat} at {n}: endpoint {:.0} against raw {:.0} /s ({:.0} %); host CPU {:.2} against {:.2} ms per Service ({:.0} %); syncer {:.2} ms per Service",
+                "round {round} of {repeat} at {n}: endpoint {:.0} against raw {:.0} /s ({:.0} %); host CPU {:.2} against {:.2} ms per Service ({:.0} %); syncer {:.2} ms per Service; without the syncer's CPU at most {:.0} /s ({:.0} %)",
                 r.rate,
                 raw.rate,
                 100.0 * r.rate / raw.rate,
                 r.cpu.host,
                 raw.cpu.host,
                 100.0 * raw.cpu.host / r.cpu.host,
-                r.cpu.syncer
+                r.cpu.syncer,
+                r.cpu.ceiling_without_syncer(),
+                100.0 * r.cpu.ceiling_without_syncer() / raw.rate
             );
             rounds.push((raw, r));
         }
@@ -382,7 +397,7 @@ fn main() {
 fn print_row(n: usize, rounds: &[(Raw, Round)]) {
     let m = |f: &dyn Fn(&Raw, &Round) -> f64| median(rounds.iter().map(|(raw, r)| f(raw, r)).collect());
     println!(
-        "| {n} | {:.0} /s | {:.0} /s ({:.0} %) | {:.0} /s | {:.0} /s ({:.0} %) | {:.2} / {:.2} ms ({:.0} %) | {:.2} + {:.2} + {:.2} + {:.2} ms | {:.0} ms / {:.0} ms | {:.1} s | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {} | {} |",
+        "| {n} | {:.0} /s | {:.0} /s ({:.0} %) | {:.0} /s | {:.0} /s ({:.0} %) | {:.2} / {:.2} ms ({:.0} %) | {:.2} + {:.2} + {:.2} + {:.2} ms | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {:.1} s | {:.0} /s ({:.0} %) | {:.0} ms / {:.0} ms | {} | {} |",
         m(&|raw, _| raw.rate),
         m(&|_, r| r.rate),
         m(&|raw, r| 100.0 * r.rate / raw.rate),
@@ -396,6 +411,8 @@ fn print_row(n: usize, rounds: &[(Raw, Round)]) {
         m(&|_, r| r.cpu.virtual_),
         m(&|_, r| r.cpu.syncer),
         m(&|_, r| r.cpu.bench),
+        m(&|_, r| r.cpu.ceiling_without_syncer()),
+        m(&|raw, r| 100.0 * r.cpu.ceiling_without_syncer() / raw.rate),
         m(&|_, r| r.p50_ms),
         m(&|_, r| r.p99_ms),
         m(&|_, r| r.direct_secs),
