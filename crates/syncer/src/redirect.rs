@@ -17,6 +17,7 @@ use http_body_util::BodyExt;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Api, Client};
+use serde::Deserialize as _;
 
 use crate::proxy::{
     BoxError, Caller, InterceptError, InterceptedRequest, Interceptor, ProxyBody, RequestInfo, Upstream,
@@ -135,7 +136,7 @@ impl ServiceRedirect {
                 metadata.insert("name".into(), format!("{generate}{suffix}").into());
             }
         }
-        let virtual_service: Service = match serde_json::from_value(json.clone()) {
+        let virtual_service = match Service::deserialize(&json) {
             Ok(s) => s,
             // The virtual API server words the refusal.
             Err(_) => return send(&upstream, &caller, request).await,
@@ -194,7 +195,7 @@ impl ServiceRedirect {
             Ok(parsed) => parsed,
             Err(InterceptedRequest { caller, request, .. }) => return send(&upstream, &caller, request).await,
         };
-        let Ok(new): Result<Service, _> = serde_json::from_value(json.clone()) else {
+        let Ok(new) = Service::deserialize(&json) else {
             return send(&upstream, &caller, request).await;
         };
         // The stored virtual Service, read as the syncer.
