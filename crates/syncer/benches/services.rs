@@ -1,6 +1,6 @@
 //! Services per second through the syncer, beside the host's raw create rate in the same run.
 //!
-//! `cargo bench -p vcluster-syncer --bench services [-- 1000 10000] [--repeat=3]`
+//! `cargo bench -p vcluster-syncer --bench services [-- 1000 10000] [--repeat=3] [--syncer-workers=1]`
 //!
 //! Each count runs `--repeat` times (3 unless told), raw and endpoint side by side in each round
 //! on fresh simulators; the table shows medians (ratios: the median of each round's ratio),
@@ -36,6 +36,12 @@
 //!   both cores, each simulator's thread on at most one), and that as a share of the raw rate:
 //!   the physical ceiling the goal is measured against on this machine;
 //! - on stderr, per phase: the CPU time each thread used per Service.
+//!
+//! The syncer's runtime has one worker thread unless `--syncer-workers` says otherwise: the
+//! chart gives the syncer container `limits.cpu: 1000m`, and the binary's runtime takes its
+//! size from `std::thread::available_parallelism`, which reads that cgroup quota (tokio 1.x
+//! `src/loom/std/mod.rs` `num_cpus`), so a deployed syncer runs one worker on any node that
+//! enforces CPU limits (the kubelet's default, `--cpu-cfs-quota=true`).
 // A benchmark reports on stdout, progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -337,18 +343,27 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let counts: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let counts = if counts.is_empty() { vec![1000, 10_000] } else { counts };
-    let repeat = match args.iter().find_map(|a| a.strip_prefix("--repeat=")).map_or(Ok(3), str::parse::<usize>) {
+    let number = |flag: &str, default: usize, example: &str| match args
+        .iter()
+        .find_map(|a| a.strip_prefix(flag))
+        .map_or(Ok(default), str::parse::<usize>)
+    {
         Ok(r) => r.max(1),
         Err(e) => {
-            eprintln!("error: --repeat takes a number of rounds, such as --repeat=3: {e}");
+            eprintln!("error: {flag} takes a number, such as {flag}{example}: {e}");
             std::process::exit(2);
         }
     };
+    let repeat = number("--repeat=", 3, "3");
+    let syncer_workers = number("--syncer-workers=", 1, "1");
     println!(
         "| services (3 pods each) | raw host rate | endpoint rate | raw, until every host Endpoints | endpoint, until every host Endpoints | host CPU per Service: raw / endpoint | endpoint CPU per Service: host + virtual + syncer + bench | ceiling without the syncer's CPU | endpoint p50 / p99 | direct: all host IPs | direct rate | direct p50 / p99 | wrong IPs | 409s |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    // The syncer's runtime (see the module comment); the simulators have runtimes of their own.
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(syncer_workers).enable_all().build().unwrap();
+    eprintln!("the syncer's runtime: {syncer_workers} worker thread(s)");
     let clients = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("bench-client")
